@@ -1,0 +1,189 @@
+// One entry per op of the IR, as a discriminated union: a pass or backend that forgets a new
+// op fails to type-check at its `switch` (see `assertNever`). Attributes are fully resolved
+// here (sizes per spatial axis, defaults applied); what still depends on the input's size
+// (the amount of `same` padding, the output size) is computed from the input's Dim shape by
+// the helpers below, which the shape rules, the reference and the backends all share.
+
+import * as D from "./dim.js";
+import type { Dim } from "./dim.js";
+
+/** How a spatial axis is padded: resolved per axis into (before, after) by `padAmounts`. */
+export type PadSpec =
+  | { readonly kind: "valid" }
+  | { readonly kind: "same" }
+  | { readonly kind: "full" }
+  | { readonly kind: "explicit"; readonly before: readonly number[]; readonly after: readonly number[] };
+
+export type BiasKind = "channel" | "location" | "none";
+
+/** conv, and depthwise (groups = channels). Weight [O, C/groups, k1..kd], bias [O] or [O, j1..jd]. */
+export interface ConvOp {
+  readonly kind: "conv";
+  readonly filters: number;
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly dilation: readonly number[];
+  readonly pad: PadSpec;
+  readonly groups: number;
+  /** True convolution: the kernel is flipped on every spatial axis. */
+  readonly flip: boolean;
+  readonly bias: BiasKind;
+}
+
+export type PoolMode = "max" | "avg" | "lp" | "gauss";
+
+export interface PoolOp {
+  readonly kind: "pool";
+  readonly mode: PoolMode;
+  readonly window: readonly number[];
+  readonly stride: readonly number[];
+  readonly dilation: readonly number[];
+  readonly pad: PadSpec;
+  /** Keep the last, partial window (PyTorch's ceil_mode). */
+  readonly ceil: boolean;
+  /** avg: divide by the full window size, padding included. */
+  readonly countPad: boolean;
+  /** lp: the norm's exponent (2 for l2pool). */
+  readonly p: number;
+  /** gauss: the standard deviation of the weights, in pixels. */
+  readonly sigma: number;
+}
+
+/** Adaptive pooling: `out[i]` regions per axis, region i of n over m spans [floor(i*m/n), ceil((i+1)*m/n)). */
+export interface AdaptivePoolOp {
+  readonly kind: "adaptive_pool";
+  readonly mode: "max" | "avg";
+  readonly out: readonly number[];
+}
+
+/** Fully connected over the flattened input. Weight [units, inputs], bias [units] (or none). */
+export interface DenseOp {
+  readonly kind: "dense";
+  readonly units: number;
+  readonly bias: "channel" | "none";
+}
+
+export type ActivationFn = "relu" | "leaky_relu" | "sigmoid" | "tanh" | "identity";
+
+export interface ActivationOp {
+  readonly kind: "activation";
+  readonly fn: ActivationFn;
+  /** leaky_relu's negative slope. */
+  readonly alpha: number;
+}
+
+/** Softmax over channels at every position. */
+export interface SoftmaxOp {
+  readonly kind: "softmax";
+}
+
+/** [C, D1..Dd] -> [C*D1*..*Dd]: a 0-D spatial tensor is represented as [N] (rank 0 spatial). */
+export interface FlattenOp {
+  readonly kind: "flatten";
+}
+
+/** Reinterpret the same elements (row-major) as another shape [C, D1..Dd]. */
+export interface ReshapeOp {
+  readonly kind: "reshape";
+  readonly shape: readonly number[];
+}
+
+/** Elementwise a + b / a * b; an operand of shape [C] or [1] or [C, 1, ..] broadcasts. */
+export interface BinaryOp {
+  readonly kind: "add" | "mul";
+}
+
+/** Concatenation along channels; spatial sizes must match. */
+export interface ConcatOp {
+  readonly kind: "concat";
+}
+
+export type Op =
+  | ConvOp
+  | PoolOp
+  | AdaptivePoolOp
+  | DenseOp
+  | ActivationOp
+  | SoftmaxOp
+  | FlattenOp
+  | ReshapeOp
+  | BinaryOp
+  | ConcatOp;
+
+export type OpKind = Op["kind"];
+
+export function assertNever(x: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(x)}`);
+}
+
+/** Effective extent of a dilated window: (k - 1) * r + 1. */
+export function effectiveKernel(k: number, dilation: number): number {
+  return (k - 1) * dilation + 1;
+}
+
+/**
+ * Padding (before, after) on one axis of size `m` for a window of effective size `keff`
+ * moved by `stride`. `same` gives ceil(m / s) outputs with the odd pixel after (SAME_UPPER).
+ */
+export function padAmounts(pad: PadSpec, axis: number, m: Dim, keff: number, stride: number): [Dim, Dim] {
+  switch (pad.kind) {
+    case "valid":
+      return [0, 0];
+    case "full":
+      return [keff - 1, keff - 1];
+    case "explicit":
+      return [pad.before[axis], pad.after[axis]];
+    case "same": {
+      // total = max((ceil(m/s) - 1) * s + keff - m, 0)
+      const total =
+        stride === 1
+          ? keff - 1
+          : D.max(D.sub(D.add(D.mul(D.sub(D.ceildiv(m, stride), 1), stride), keff), m), 0);
+      const before = D.floordiv(total, 2);
+      return [before, D.sub(total, before)];
+    }
+  }
+}
+
+/** Output size of a sliding window (convolution or pooling) on one axis. */
+export function windowOutSize(m: Dim, keff: number, stride: number, before: Dim, after: Dim, ceil = false): Dim {
+  const span = D.sub(D.add(D.add(m, before), after), keff);
+  if (!ceil) return D.add(D.floordiv(span, stride), 1);
+  // ceil mode keeps a partial last window, but never one that starts in the trailing padding
+  // (PyTorch and ONNX drop it).
+  const out = D.add(D.ceildiv(span, stride), 1);
+  if (typeof out === "number" && typeof m === "number" && typeof before === "number") {
+    return (out - 1) * stride >= m + before ? out - 1 : out;
+  }
+  // Symbolic: out - 1 when (out - 1) * s >= m + before, i.e. subtract min(1, max(0, ...)).
+  const overshoot = D.sub(D.mul(D.sub(out, 1), stride), D.add(m, before));
+  return D.sub(out, D.min(1, D.max(0, D.add(overshoot, 1))));
+}
+
+/** Resolved geometry of a sliding-window op on an input of the given spatial sizes. */
+export interface WindowGeometry {
+  readonly padBefore: Dim[];
+  readonly padAfter: Dim[];
+  readonly out: Dim[];
+}
+
+export function windowGeometry(
+  spatial: readonly Dim[],
+  kernel: readonly number[],
+  stride: readonly number[],
+  dilation: readonly number[],
+  pad: PadSpec,
+  ceil = false,
+): WindowGeometry {
+  const padBefore: Dim[] = [];
+  const padAfter: Dim[] = [];
+  const out: Dim[] = [];
+  spatial.forEach((m, i) => {
+    const keff = effectiveKernel(kernel[i], dilation[i]);
+    const [b, a] = padAmounts(pad, i, m, keff, stride[i]);
+    padBefore.push(b);
+    padAfter.push(a);
+    out.push(windowOutSize(m, keff, stride[i], b, a, ceil));
+  });
+  return { padBefore, padAfter, out };
+}
