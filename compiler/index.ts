@@ -1,0 +1,136 @@
+// The programmatic API: compile(source, options) -> { ok, diagnostics, graph, plan,
+// artifacts, load() }. It never throws on bad user input (syntax, names, shapes, weight
+// files): every such problem is a diagnostic. The pipeline is visible here: parse, lower,
+// bind weights, plan, emit.
+
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "../dsl/parse.js";
+import type { Manifest } from "../runtime/manifest.js";
+import type { LoadOptions } from "../runtime/load.js";
+import { networkFromArtifacts } from "../runtime/load.js";
+import type { Network } from "../runtime/session.js";
+import { emitWasm } from "./backends/wasm/module.js";
+import { type Diagnostic, DiagnosticLog, formatDiagnostics } from "./diagnostics.js";
+import type { Graph } from "./ir/graph.js";
+import { lower } from "./lower/lower.js";
+import { bindWeights, type WeightsFile } from "./lower/weights.js";
+import { buildPlan } from "./plan/build.js";
+import type { Plan } from "./plan/plan.js";
+import { SourceFile } from "./source.js";
+import { readSafetensors } from "./tensors/safetensors.js";
+
+export type Target = "wasm" | "webgpu" | "all";
+
+export interface CompileOptions {
+  /** Shown in diagnostics; also the base for `weights "..."` paths. */
+  readonly fileName?: string;
+  /** A safetensors file: its path, or its bytes. */
+  readonly weights?: string | Uint8Array;
+  readonly target?: Target;
+  /** Which network, when the file defines several. */
+  readonly network?: string;
+  /** Reads files named by the source or by `weights` (default: the file system). */
+  readonly readFile?: (path: string) => Uint8Array;
+}
+
+export interface Artifacts {
+  readonly manifest: Manifest;
+  readonly wasm?: Uint8Array;
+  /** Raw little-endian f32 weights blob. */
+  readonly weights: Uint8Array;
+}
+
+export interface CompileSuccess {
+  readonly ok: true;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly graph: Graph;
+  readonly plan: Plan;
+  readonly artifacts: Artifacts;
+  /** Layers whose weights were initialised because none were given. */
+  readonly initialised: readonly string[];
+  load(options?: LoadOptions): Promise<Network>;
+}
+
+export interface CompileFailure {
+  readonly ok: false;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export type CompileResult = CompileSuccess | CompileFailure;
+
+/** Parse, check and lower to a graph with bound weights (no code generation). */
+export function analyse(
+  source: string,
+  options: CompileOptions = {},
+): { log: DiagnosticLog; file: SourceFile; graph?: Graph; checks: Plan["checks"]; initialised: string[] } {
+  const fileName = options.fileName ?? "<input>";
+  const file = new SourceFile(fileName, source);
+  const log = new DiagnosticLog();
+  const program = parse(file, log);
+  if (log.hasErrors) return { log, file, checks: [], initialised: [] };
+  const lowered = lower(program, file, log, options.network);
+  if (!lowered || log.hasErrors) return { log, file, checks: [], initialised: [] };
+  const read = options.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)));
+  const files: WeightsFile[] = [];
+  const load = (name: string, bytes: () => Uint8Array, span?: { start: number; end: number }) => {
+    let data: Uint8Array;
+    try {
+      data = bytes();
+    } catch (e) {
+      log.error(`cannot read weights file ${name}: ${(e as Error).message}`, span ? file : undefined, span);
+      return;
+    }
+    const r = readSafetensors(data, name);
+    if (r.ok) files.push({ name, tensors: r.value });
+    else log.error(r.error, span ? file : undefined, span);
+  };
+  if (options.weights instanceof Uint8Array) {
+    const w = options.weights;
+    load("weights", () => w);
+  } else if (typeof options.weights === "string") {
+    const p = options.weights;
+    load(p, () => read(p));
+  }
+  for (const wf of lowered.weightFiles) {
+    const p = path.isAbsolute(wf.path) ? wf.path : path.join(path.dirname(fileName), wf.path);
+    load(wf.path, () => read(p), wf.span);
+  }
+  if (log.hasErrors) return { log, file, checks: [], initialised: [] };
+  const initialised = bindWeights(lowered.pending, files, log, file);
+  if (log.hasErrors) return { log, file, checks: [], initialised };
+  return { log, file, graph: lowered.graph, checks: lowered.checks, initialised };
+}
+
+export function compile(source: string, options: CompileOptions = {}): CompileResult {
+  const a = analyse(source, options);
+  if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
+  const plan = buildPlan(a.graph, a.checks);
+  const target = options.target ?? "wasm";
+  const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
+  const wasm = target === "wasm" || target === "all" ? emitWasm(plan) : undefined;
+  const manifest: Manifest = {
+    format: 1,
+    name: plan.name,
+    symbols: plan.symbols,
+    inputs: plan.inputs.map((i) => ({ name: i.name, shape: i.shape })),
+    outputs: plan.outputs.map((o) => ({ name: o.name, shape: o.shape })),
+    checks: plan.checks,
+    weights: { file: "weights.bin", bytes: weights.byteLength },
+    wasm: wasm?.manifest,
+  };
+  const artifacts: Artifacts = { manifest, wasm: wasm?.binary, weights };
+  return {
+    ok: true,
+    diagnostics: a.log.items,
+    graph: a.graph,
+    plan,
+    artifacts,
+    initialised: a.initialised,
+    load: (opts?: LoadOptions) => networkFromArtifacts(manifest, { wasm: artifacts.wasm, weights }, opts),
+  };
+}
+
+export { formatDiagnostics };
+export type { Diagnostic };
+export type { Network, TensorData } from "../runtime/session.js";

@@ -1,0 +1,74 @@
+// The dataflow graph: values (activations, one sample: [C, D1..Dd] with symbolic sizes),
+// nodes (one op each, a span back into the source, a layer name for weight files and
+// `explain`), and weights (shared between nodes by reference: applying a label twice makes
+// two nodes that point at the same Weight objects).
+
+import type { SourceFile, Span } from "../source.js";
+import type { Dim } from "./dim.js";
+import type { Op } from "./ops.js";
+
+/** Where a weight's numbers come from; `init` with `defaulted` means nobody asked for them. */
+export type WeightSource =
+  | { readonly kind: "file"; readonly file: string }
+  | { readonly kind: "literal" }
+  | { readonly kind: "named"; readonly name: string }
+  | { readonly kind: "init"; readonly description: string; readonly defaulted: boolean }
+  | { readonly kind: "folded"; readonly from: string };
+
+export interface Weight {
+  readonly id: number;
+  /** The tensor's name in weight files: `conv1.weight`, `c1.0.bias`. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  data: Float32Array;
+  source: WeightSource;
+}
+
+export type WeightRole = "weight" | "bias";
+
+export interface Value {
+  readonly id: number;
+  readonly shape: readonly Dim[];
+  /** The node that computes it; undefined for network inputs. */
+  readonly producer: number | undefined;
+  /** A readable name for dumps: the bound name or `<layer>`. */
+  readonly name: string;
+}
+
+export interface Node {
+  readonly id: number;
+  readonly op: Op;
+  readonly inputs: readonly number[];
+  readonly output: number;
+  readonly weights: Readonly<Partial<Record<WeightRole, Weight>>>;
+  /** `conv1`, or `c1.0` for an unlabelled layer (statement name, position in its chain). */
+  readonly layer: string;
+  readonly span: Span;
+}
+
+export interface GraphIO {
+  readonly name: string;
+  readonly value: number;
+  readonly span: Span;
+}
+
+export interface Graph {
+  readonly name: string;
+  readonly file: SourceFile;
+  readonly inputs: GraphIO[];
+  readonly outputs: GraphIO[];
+  readonly values: Value[];
+  readonly nodes: Node[];
+  readonly weights: Weight[];
+  /** Size symbols of the inputs (`H`, `W`), in order of first appearance. */
+  readonly symbols: string[];
+}
+
+export function value(g: Graph, id: number): Value {
+  return g.values[id];
+}
+
+/** Nodes that read a value (its consumers), in node order. */
+export function consumers(g: Graph, valueId: number): Node[] {
+  return g.nodes.filter((n) => n.inputs.includes(valueId));
+}

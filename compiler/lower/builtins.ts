@@ -1,0 +1,208 @@
+// The ops of the language: each entry is a signature (what arguments it takes) and a
+// builder that, given the checked arguments and the input's shape, resolves defaults and
+// returns the IR op and the weights the layer owns. Shapes of outputs are not computed here
+// but by the op's shape rule (ir/shapes.ts), shared with every later pass.
+
+import type { Expr } from "../../dsl/ast.js";
+import type { Dim } from "../ir/dim.js";
+import type { ActivationFn, Op, PoolMode } from "../ir/ops.js";
+import { windowGeometry } from "../ir/ops.js";
+import type { ArgReader, Signature } from "./args.js";
+import { literalNumber } from "./args.js";
+
+/** A weight a layer owns, before its numbers are known. */
+export interface WeightDecl {
+  readonly role: "weight" | "bias";
+  readonly shape: number[];
+  /** `weight:` (a literal or a named kernel) for the weight, absent for the bias. */
+  readonly value?: Expr;
+  /** `init:` for the weight; biases start at zero. */
+  readonly init?: Expr;
+  readonly fanIn: number;
+  readonly fanOut: number;
+}
+
+export interface BuildContext {
+  readonly args: ArgReader;
+  /** Shapes of the tensor inputs, one sample each. */
+  readonly inputs: readonly (readonly Dim[])[];
+}
+
+export interface Built {
+  readonly op: Op;
+  readonly weights: readonly WeightDecl[];
+}
+
+export interface Builtin {
+  readonly sig: Signature;
+  /** How many tensor inputs: a pipe supplies the first. */
+  readonly arity: number | "many";
+  readonly build: (ctx: BuildContext) => Built | undefined;
+}
+
+const LAYER_WEIGHTS = ["weight", "init"];
+const WINDOW_ARGS = ["stride", "pad", "dilation"];
+
+const rankOf = (ctx: BuildContext) => ctx.inputs[0].length - 1;
+const prod = (xs: readonly number[]) => xs.reduce((p, v) => p * v, 1);
+
+function needsSpatial(ctx: BuildContext): boolean {
+  if (rankOf(ctx) < 1 || rankOf(ctx) > 3) {
+    ctx.args.fail(
+      `${ctx.args.opName} needs an input with 1 to 3 spatial axes, but its input has ${rankOf(ctx)}`,
+      ctx.args.span(""),
+    );
+    return false;
+  }
+  return true;
+}
+
+function convLike(ctx: BuildContext, depthwise: boolean): Built | undefined {
+  const a = ctx.args;
+  if (!needsSpatial(ctx)) return undefined;
+  const rank = rankOf(ctx);
+  const channels = ctx.inputs[0][0];
+  if (typeof channels !== "number") return a.fail(`${a.opName} needs a fixed number of input channels`, a.span(""));
+  const multiplier = depthwise ? a.int("multiplier", 1) : 1;
+  const filters = depthwise ? channels * multiplier : a.int("filters", undefined);
+  const kernel = a.size("kernel", rank, undefined);
+  const stride = a.size("stride", rank, 1);
+  const dilation = a.size("dilation", rank, 1);
+  const pad = a.pad("pad", rank);
+  const groups = depthwise ? channels : a.int("groups", 1);
+  const flip = a.bool("flip", false);
+  const bias = a.word("bias", ["channel", "location", "none"] as const, "channel");
+  if (!a.ok || filters === undefined || !kernel || !stride || !dilation || !pad) return undefined;
+  const op: Op = { kind: "conv", filters, kernel, stride, dilation, pad, groups, flip, bias };
+  if (channels % groups !== 0 || filters % groups !== 0) return { op, weights: [] }; // the shape rule reports it
+  const k = prod(kernel);
+  const weights: WeightDecl[] = [
+    {
+      role: "weight",
+      shape: [filters, channels / groups, ...kernel],
+      value: a.expr("weight"),
+      init: a.expr("init"),
+      fanIn: (channels / groups) * k,
+      fanOut: (filters / groups) * k,
+    },
+  ];
+  if (bias === "channel") weights.push({ role: "bias", shape: [filters], fanIn: 0, fanOut: 0 });
+  if (bias === "location") {
+    const out = windowGeometry(ctx.inputs[0].slice(1), kernel, stride, dilation, pad).out;
+    if (!out.every((d): d is number => typeof d === "number")) {
+      return a.fail(`bias: location needs a fixed input size, but the output size is symbolic`, a.span("bias"));
+    }
+    weights.push({ role: "bias", shape: [filters, ...out.map((d) => Math.max(d, 0))], fanIn: 0, fanOut: 0 });
+  }
+  return { op, weights };
+}
+
+function poolLike(mode: PoolMode, fixedP?: number) {
+  return (ctx: BuildContext): Built | undefined => {
+    const a = ctx.args;
+    if (!needsSpatial(ctx)) return undefined;
+    const rank = rankOf(ctx);
+    if (a.has("out")) {
+      const out = a.size("out", rank, undefined);
+      if (mode !== "max" && mode !== "avg") return a.fail(`${a.opName} has no adaptive form (out:); use maxpool or avgpool`, a.span("out"));
+      if (a.has("window")) return a.fail(`${a.opName} takes either a window or out:, not both`, a.span("out"));
+      for (const n of ["stride", "pad", "dilation", "ceil", "count_pad"]) {
+        if (a.has(n)) a.fail(`argument '${n}' of ${a.opName} has no meaning with out:`, a.span(n));
+      }
+      if (!a.ok || !out) return undefined;
+      return { op: { kind: "adaptive_pool", mode, out }, weights: [] };
+    }
+    if (!a.has("window")) return a.fail(`${a.opName} needs a window (such as 2x2) or out:`, a.span(""));
+    const window = a.size("window", rank, undefined);
+    const stride = a.size("stride", rank, undefined) ?? window;
+    const dilation = a.size("dilation", rank, 1);
+    const pad = a.pad("pad", rank);
+    const ceil = a.bool("ceil", false);
+    const countPad = a.bool("count_pad", false);
+    if (a.has("count_pad") && mode !== "avg") a.fail(`count_pad only applies to avgpool`, a.span("count_pad"));
+    const p = fixedP ?? (mode === "lp" ? a.number("p", 2) : 2);
+    if (mode === "lp" && !(p > 0)) a.fail(`argument 'p' of ${a.opName} must be positive`, a.span("p"));
+    const sigma = mode === "gauss" ? a.number("sigma", undefined) : 1;
+    if (mode === "gauss" && sigma !== undefined && !(sigma > 0)) a.fail(`argument 'sigma' of ${a.opName} must be positive`, a.span("sigma"));
+    if (!a.ok || !window || !stride || !dilation || !pad || sigma === undefined) return undefined;
+    return { op: { kind: "pool", mode, window, stride, dilation, pad, ceil, countPad, p, sigma }, weights: [] };
+  };
+}
+
+const poolSig = (extra: string[]): Signature => ({
+  positional: ["window"],
+  named: [...WINDOW_ARGS, "ceil", "out", ...extra],
+});
+
+function activation(fn: ActivationFn): Builtin {
+  return {
+    sig: fn === "leaky_relu" ? { positional: ["a"], named: [] } : { positional: [], named: [] },
+    arity: 1,
+    build: (ctx) => {
+      const alpha = fn === "leaky_relu" ? ctx.args.number("a", 0.01) : 0;
+      return ctx.args.ok ? { op: { kind: "activation", fn, alpha }, weights: [] } : undefined;
+    },
+  };
+}
+
+export const BUILTINS: Readonly<Record<string, Builtin>> = {
+  conv: {
+    sig: {
+      positional: ["filters", "kernel"],
+      named: [...WINDOW_ARGS, "groups", "flip", "bias", ...LAYER_WEIGHTS],
+      required: ["filters", "kernel"],
+    },
+    arity: 1,
+    build: (ctx) => convLike(ctx, false),
+  },
+  depthwise: {
+    sig: { positional: ["kernel"], named: [...WINDOW_ARGS, "multiplier", "flip", "bias", ...LAYER_WEIGHTS], required: ["kernel"] },
+    arity: 1,
+    build: (ctx) => convLike(ctx, true),
+  },
+  dense: {
+    sig: { positional: ["units"], named: ["bias", ...LAYER_WEIGHTS], required: ["units"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const units = a.int("units", undefined);
+      const bias = a.word("bias", ["channel", "none"] as const, "channel");
+      const x = ctx.inputs[0];
+      if (!a.ok || units === undefined) return undefined;
+      const op: Op = { kind: "dense", units, bias };
+      if (!x.every((d): d is number => typeof d === "number")) return { op, weights: [] }; // the shape rule reports it
+      const inputs = prod(x);
+      const weights: WeightDecl[] = [
+        { role: "weight", shape: [units, inputs], value: a.expr("weight"), init: a.expr("init"), fanIn: inputs, fanOut: units },
+      ];
+      if (bias === "channel") weights.push({ role: "bias", shape: [units], fanIn: 0, fanOut: 0 });
+      return { op, weights };
+    },
+  },
+  maxpool: { sig: poolSig([]), arity: 1, build: poolLike("max") },
+  avgpool: { sig: poolSig(["count_pad"]), arity: 1, build: poolLike("avg") },
+  lppool: { sig: poolSig(["p"]), arity: 1, build: poolLike("lp") },
+  l2pool: { sig: poolSig([]), arity: 1, build: poolLike("lp", 2) },
+  gausspool: { sig: poolSig(["sigma"]), arity: 1, build: poolLike("gauss") },
+  relu: activation("relu"),
+  leaky_relu: activation("leaky_relu"),
+  sigmoid: activation("sigmoid"),
+  tanh: activation("tanh"),
+  identity: activation("identity"),
+  softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
+  flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },
+  reshape: {
+    sig: { positional: ["shape"], named: [], required: ["shape"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const e = a.expr("shape");
+      const dims = e?.kind === "list" ? e.items.map((it) => literalNumber(it)) : undefined;
+      if (!e || !dims || dims.length < 1 || dims.length > 4 || dims.some((d) => d === undefined || !Number.isInteger(d) || d < 1)) {
+        return a.fail(`argument 'shape' of reshape expects a list of 1 to 4 positive whole numbers such as [16, 5, 5]`, a.span("shape"));
+      }
+      return { op: { kind: "reshape", shape: dims as number[] }, weights: [] };
+    },
+  },
+  concat: { sig: { positional: [], named: [] }, arity: "many", build: () => ({ op: { kind: "concat" }, weights: [] }) },
+};

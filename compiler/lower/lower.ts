@@ -1,0 +1,448 @@
+// AST -> IR graph. The lowering is a small compile-time interpreter over the syntax tree:
+// it resolves names, binds block parameters, unrolls `repeat`, gives every layer its name
+// (label, or `<statement>.<position in its chain>`), checks arguments and infers shapes.
+// Every user mistake becomes a diagnostic at the offending span; an expression that failed
+// evaluates to POISON so that one mistake is reported once.
+
+import type { Arg, BlockDecl, CallExpr, Expr, Ident, NameExpr, NetworkDecl, Program, Stmt } from "../../dsl/ast.js";
+import type { DiagnosticLog } from "../diagnostics.js";
+import type { Dim } from "../ir/dim.js";
+import * as D from "../ir/dim.js";
+import type { Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
+import type { Op } from "../ir/ops.js";
+import { inferShape } from "../ir/shapes.js";
+import type { SourceFile, Span } from "../source.js";
+import { didYouMean } from "../suggest.js";
+import { ArgReader, type ConstResolver, describe, literalNumber } from "./args.js";
+import { BUILTINS, type Builtin, type WeightDecl } from "./builtins.js";
+import { type Binding, type LayerInstance, POISON, Scope } from "./scope.js";
+
+/** A weight whose numbers are still to be found (file, literal, named kernel or initialiser). */
+export interface PendingWeight {
+  readonly weight: Weight;
+  readonly decl: WeightDecl;
+  readonly layer: string;
+  readonly span: Span;
+  readonly resolve: ConstResolver;
+}
+
+export interface Lowered {
+  readonly graph: Graph;
+  readonly pending: PendingWeight[];
+  /** `weights "file"` statements, relative to the source file. */
+  readonly weightFiles: { path: string; span: Span }[];
+  /** Runtime checks on symbolic sizes (output sizes that must be >= 1). */
+  readonly checks: { dim: Dim; message: string }[];
+}
+
+interface Frame {
+  readonly scope: Scope;
+  /** Prefix of layer names inside a block use: `<stmt>.<pos>.`. */
+  readonly prefix: string;
+  /** The statement being evaluated and the position counter of its chain. */
+  stmt: string;
+  pos: number;
+  /** Layers created by a call site, so that repeat steps share them. */
+  readonly layers: Map<CallExpr, LayerInstance>;
+  readonly depth: number;
+}
+
+const MAX_BLOCK_DEPTH = 32;
+const MAX_REPEAT = 1000;
+const CONST_KINDS = new Set<Expr["kind"]>(["number", "size", "string", "bool", "list", "neg"]);
+
+export function lower(program: Program, file: SourceFile, log: DiagnosticLog, networkName?: string): Lowered | undefined {
+  const networks = program.items.filter((i): i is NetworkDecl => i.kind === "network");
+  const blocks = new Map<string, BlockDecl>();
+  for (const item of program.items) {
+    if (item.kind !== "block") continue;
+    if (blocks.has(item.name.name)) log.error(`block '${item.name.name}' is defined twice`, file, item.name.span);
+    else if (BUILTINS[item.name.name]) log.error(`block '${item.name.name}' has the name of a built-in op`, file, item.name.span);
+    else blocks.set(item.name.name, item);
+  }
+  let net: NetworkDecl | undefined;
+  if (networkName !== undefined) {
+    net = networks.find((n) => n.name.name === networkName);
+    if (!net) {
+      log.error(`no network named '${networkName}' in this file${didYouMean(networkName, networks.map((n) => n.name.name))}`, file);
+      return undefined;
+    }
+  } else if (networks.length === 1) net = networks[0];
+  else if (networks.length === 0) {
+    log.error("this file defines no network (expected `network name(input: f32[...]) -> output { ... }`)", file, program.span);
+    return undefined;
+  } else {
+    log.error(`this file defines ${networks.length} networks (${networks.map((n) => n.name.name).join(", ")}); choose one`, file, networks[1].name.span);
+    return undefined;
+  }
+  return new Lowering(file, log, blocks).network(net);
+}
+
+class Lowering {
+  private readonly values: Value[] = [];
+  private readonly nodes: Node[] = [];
+  private readonly weights: Weight[] = [];
+  private readonly weightNames = new Set<string>();
+  private readonly pending: PendingWeight[] = [];
+  private readonly weightFiles: { path: string; span: Span }[] = [];
+  private readonly checks: { dim: Dim; message: string }[] = [];
+
+  constructor(
+    private readonly file: SourceFile,
+    private readonly log: DiagnosticLog,
+    private readonly blocks: Map<string, BlockDecl>,
+  ) {}
+
+  private error(message: string, span: Span, notes?: string[]): number {
+    this.log.error(message, this.file, span, notes);
+    return POISON;
+  }
+
+  private where(span: Span): string {
+    const p = this.file.position(span.start);
+    return `${p.line}:${p.col}`;
+  }
+
+  network(net: NetworkDecl): Lowered | undefined {
+    const scope = new Scope();
+    const inputs: GraphIO[] = [];
+    const symbols: string[] = [];
+    for (const p of net.params) {
+      const shape = this.inputType(p.name, p.type, symbols);
+      const id = shape ? this.newValue(shape, undefined, p.name.name) : POISON;
+      const earlier = scope.bind(p.name.name, { kind: "tensor", value: id, span: p.name.span });
+      if (earlier) this.error(`'${p.name.name}' is already bound`, p.name.span);
+      else if (id !== POISON) inputs.push({ name: p.name.name, value: id, span: p.name.span });
+    }
+    const frame: Frame = { scope, prefix: "", stmt: "", pos: 0, layers: new Map(), depth: 0 };
+    this.statements(net.body, frame);
+    const outputs: GraphIO[] = [];
+    for (const o of net.outputs) {
+      const b = scope.lookup(o.name);
+      if (!b) this.error(`output '${o.name}' is never bound${didYouMean(o.name, scope.allNames())}`, o.span);
+      else if (b.kind !== "tensor") this.error(`output '${o.name}' is not a tensor`, o.span);
+      else if (b.value !== POISON) outputs.push({ name: o.name, value: b.value, span: o.span });
+    }
+    if (this.log.hasErrors) return undefined;
+    const graph: Graph = {
+      name: net.name.name,
+      file: this.file,
+      inputs,
+      outputs,
+      values: this.values,
+      nodes: this.nodes,
+      weights: this.weights,
+      symbols,
+    };
+    return { graph, pending: this.pending, weightFiles: this.weightFiles, checks: this.checks };
+  }
+
+  private inputType(name: Ident, t: NetworkDecl["params"][number]["type"], symbols: string[]): Dim[] | undefined {
+    if (t.dtype.name !== "f32") {
+      this.error(`input '${name.name}' has element type '${t.dtype.name}'; only f32 is supported`, t.dtype.span);
+      return undefined;
+    }
+    if (t.dims.length < 2 || t.dims.length > 4) {
+      this.error(`input '${name.name}' must have a channel axis and 1 to 3 spatial axes, like f32[3, 32, 32]; got ${t.dims.length} axes`, t.span);
+      return undefined;
+    }
+    const shape: Dim[] = [];
+    for (const [i, d] of t.dims.entries()) {
+      if (d.kind === "number") {
+        if (!Number.isInteger(d.value) || d.value < 1) {
+          this.error(`sizes must be positive whole numbers, got ${d.value}`, d.span);
+          return undefined;
+        }
+        shape.push(d.value);
+      } else {
+        if (i === 0) {
+          this.error(`the channel count of input '${name.name}' must be a number, not the symbol '${d.name}'`, d.span);
+          return undefined;
+        }
+        if (!symbols.includes(d.name)) symbols.push(d.name);
+        shape.push(D.sym(d.name));
+      }
+    }
+    return shape;
+  }
+
+  private newValue(shape: readonly Dim[], producer: number | undefined, name: string): number {
+    const id = this.values.length;
+    this.values.push({ id, shape, producer, name });
+    return id;
+  }
+
+  private statements(body: readonly Stmt[], frame: Frame): void {
+    for (const s of body) {
+      if (s.kind === "weights") {
+        if (frame.depth > 0 || frame.scope.parent) this.error("`weights` belongs in the network's body, not in a block or repeat", s.span);
+        else this.weightFiles.push({ path: s.path.value, span: s.path.span });
+        continue;
+      }
+      frame.stmt = s.target.name;
+      frame.pos = 0;
+      let b: Binding;
+      if (CONST_KINDS.has(s.value.kind)) b = { kind: "const", expr: this.resolver(frame.scope)(s.value), span: s.target.span };
+      else b = { kind: "tensor", value: this.tensor(s.value, frame), span: s.target.span };
+      const earlier = frame.scope.bind(s.target.name, b);
+      if (earlier) {
+        this.error(`'${s.target.name}' is already bound; names are bound once`, s.target.span, [
+          `first bound at ${this.where(earlier.span)}`,
+        ]);
+      }
+    }
+  }
+
+  private resolver(scope: Scope): (e: Expr) => Expr {
+    return (e) => {
+      if (e.kind === "name") {
+        const b = scope.lookup(e.name.name);
+        if (b?.kind === "const") return b.expr;
+      }
+      return e;
+    };
+  }
+
+  /** Evaluates an expression that must denote a tensor; returns its value id or POISON. */
+  private tensor(e: Expr, frame: Frame): number {
+    switch (e.kind) {
+      case "name":
+        return this.nameValue(e, frame);
+      case "pipe": {
+        const input = this.tensor(e.input, frame);
+        return this.stage(e.stage, [input], frame);
+      }
+      case "binary": {
+        const a = this.tensor(e.left, frame);
+        const b = this.tensor(e.right, frame);
+        const op: Op = { kind: e.op === "+" ? "add" : "mul" };
+        return this.emit(op, [a, b], {}, this.anonymousLayer(frame), e.opSpan);
+      }
+      case "call":
+        if (e.label) return this.stage(e, [], frame);
+        return this.stage(e, [], frame);
+      case "repeat":
+        return this.repeat(e, frame);
+      default:
+        return this.error(`expected a tensor, but got ${describe(e)}`, e.span);
+    }
+  }
+
+  private nameValue(e: NameExpr, frame: Frame): number {
+    const n = e.name.name;
+    const b = frame.scope.lookup(n);
+    if (b?.kind === "tensor") return b.value;
+    if (b?.kind === "layer") return this.error(`'${n}' is a layer, not a tensor; apply it with \`x |> ${n}\``, e.span);
+    if (b?.kind === "const") return this.error(`'${n}' is a constant, not a tensor`, e.span);
+    if (BUILTINS[n] || this.blocks.has(n)) return this.error(`'${n}' is an op, not a tensor; apply it with \`x |> ${n}\``, e.span);
+    return this.error(`undefined name '${n}'${didYouMean(n, frame.scope.allNames())}`, e.span);
+  }
+
+  private anonymousLayer(frame: Frame): string {
+    return `${frame.prefix}${frame.stmt}.${frame.pos++}`;
+  }
+
+  private repeat(e: Extract<Expr, { kind: "repeat" }>, frame: Frame): number {
+    const countExpr = this.resolver(frame.scope)(e.count);
+    const count = literalNumber(countExpr);
+    if (count === undefined || !Number.isInteger(count) || count < 1 || count > MAX_REPEAT) {
+      return this.error(`repeat needs a whole number of steps from 1 to ${MAX_REPEAT}, got ${describe(countExpr)}`, e.count.span);
+    }
+    let prev = this.tensor(e.from, frame);
+    for (let step = 0; step < count && prev !== POISON; step++) {
+      const scope = new Scope(frame.scope);
+      if (scope.bind(e.as.name, { kind: "tensor", value: prev, span: e.as.span })) {
+        return this.error(`'${e.as.name}' is already bound; choose another name for the previous step`, e.as.span);
+      }
+      const inner: Frame = { ...frame, scope };
+      const stmt = frame.stmt;
+      this.statements(e.body, inner);
+      inner.stmt = stmt;
+      prev = this.tensor(e.result, inner);
+      frame.pos = inner.pos;
+      // One step's errors are the same in every step: report them once.
+      if (this.log.hasErrors) return POISON;
+    }
+    return prev;
+  }
+
+  /** Applies a pipe stage or a plain call to its tensor inputs (the piped value, if any). */
+  private stage(stage: CallExpr | NameExpr, piped: number[], frame: Frame): number {
+    const name = stage.kind === "call" ? stage.callee : stage.name;
+    const args = stage.kind === "call" ? stage.args : [];
+    const label = stage.kind === "call" ? stage.label : undefined;
+    const b = frame.scope.lookup(name.name);
+    if (b && !label) {
+      if (b.kind === "layer") {
+        if (stage.kind === "call" && stage.hasParens) {
+          return this.error(`'${name.name}' is a layer defined at ${this.where(b.span)}; apply it again without arguments`, stage.span);
+        }
+        return this.reapply(b.layer, piped, frame, stage.span);
+      }
+      return this.error(`'${name.name}' is a ${b.kind === "tensor" ? "tensor" : "constant"}, not an op or a layer`, name.span);
+    }
+    const builtin = BUILTINS[name.name];
+    if (builtin) return this.builtin(name.name, builtin, stage, args, piped, frame, label);
+    const block = this.blocks.get(name.name);
+    if (block) {
+      if (label) return this.error(`a label names a layer, but '${name.name}' is a block`, label.span);
+      return this.block(block, stage, args, piped, frame);
+    }
+    const candidates = [...Object.keys(BUILTINS), ...this.blocks.keys(), ...frame.scope.allNames()];
+    return this.error(`unknown op '${name.name}'${didYouMean(name.name, candidates)}`, name.span);
+  }
+
+  /** Splits a call's arguments into its tensor inputs and the op's own arguments. */
+  private tensorInputs(builtin: Builtin, opName: string, args: readonly Arg[], piped: number[], frame: Frame, span: Span) {
+    const inputs = [...piped];
+    const rest: Arg[] = [];
+    for (const a of args) {
+      const wanted = builtin.arity === "many" || inputs.length < builtin.arity;
+      if (!a.name && wanted && (builtin.arity === "many" || !CONST_KINDS.has(a.value.kind))) inputs.push(this.tensor(a.value, frame));
+      else rest.push(a);
+    }
+    const need = builtin.arity === "many" ? 1 : builtin.arity;
+    if (inputs.length < need) {
+      this.error(`${opName} needs ${need === 1 ? "an input tensor" : `${need} input tensors`}: write \`x |> ${opName}(...)\` or \`${opName}(x, ...)\``, span);
+      return undefined;
+    }
+    return { inputs, rest };
+  }
+
+  private builtin(
+    opName: string,
+    builtin: Builtin,
+    stage: CallExpr | NameExpr,
+    args: readonly Arg[],
+    piped: number[],
+    frame: Frame,
+    label: Ident | undefined,
+  ): number {
+    const split = this.tensorInputs(builtin, opName, args, piped, frame, stage.span);
+    if (!split) return POISON;
+    const layerName = label ? `${frame.prefix}${label.name}` : this.anonymousLayer(frame);
+    const call = stage.kind === "call" ? stage : undefined;
+    const cached = call ? frame.layers.get(call) : undefined;
+    if (cached) {
+      if (label) frame.scope.bind(label.name, { kind: "layer", layer: cached, span: label.span });
+      return this.reapply(cached, split.inputs, frame, stage.span);
+    }
+    if (split.inputs.includes(POISON)) return POISON;
+    const resolve = this.resolver(frame.scope);
+    const reader = new ArgReader(this.log, this.file, opName, stage.span, resolve, builtin.sig, split.rest);
+    if (!reader.ok) return POISON;
+    const shapes = split.inputs.map((v) => this.values[v].shape);
+    const built = builtin.build({ args: reader, inputs: shapes });
+    if (!built || !reader.ok) return POISON;
+    const weights: Partial<Record<WeightRole, Weight>> = {};
+    for (const decl of built.weights) {
+      const w = this.newWeight(`${layerName}.${decl.role}`, decl, layerName, stage.span, resolve);
+      if (!w) return POISON;
+      weights[decl.role] = w;
+    }
+    if (label) {
+      const layer: LayerInstance = { name: layerName, builtin: opName, call: stage as CallExpr, resolve, op: built.op, weights, firstInput: shapes[0] };
+      const earlier = frame.scope.bind(label.name, { kind: "layer", layer, span: label.span });
+      if (earlier) return this.error(`'${label.name}' is already bound; a label names one layer`, label.span, [`first bound at ${this.where(earlier.span)}`]);
+      frame.layers.set(stage as CallExpr, layer);
+    } else if (call && built.weights.length > 0) {
+      frame.layers.set(call, { name: layerName, builtin: opName, call, resolve, op: built.op, weights, firstInput: shapes[0] });
+    }
+    return this.emit(built.op, split.inputs, weights, layerName, stage.span);
+  }
+
+  /** Applies an existing layer again: same op, same weights; the input must fit them. */
+  private reapply(layer: LayerInstance, piped: number[], frame: Frame, span: Span): number {
+    frame.pos++;
+    const builtin = BUILTINS[layer.builtin];
+    const split = this.tensorInputs(builtin, layer.name, [], piped, frame, span);
+    if (!split || split.inputs.includes(POISON)) return POISON;
+    const shape = this.values[split.inputs[0]].shape;
+    const fits =
+      shape.length === layer.firstInput.length && D.dimEquals(shape[0], layer.firstInput[0]) &&
+      (layer.op.kind !== "dense" || D.dimEquals(D.product(shape), D.product(layer.firstInput))) &&
+      (layer.op.kind !== "conv" || layer.op.bias !== "location" || shape.every((d, i) => D.dimEquals(d, layer.firstInput[i])));
+    if (!fits) {
+      return this.error(
+        `layer '${layer.name}' was built for inputs of shape ${D.printShape(layer.firstInput)}; its weights do not fit this input of shape ${D.printShape(shape)}`,
+        span,
+      );
+    }
+    return this.emit(layer.op, split.inputs, layer.weights, layer.name, span);
+  }
+
+  private newWeight(name: string, decl: WeightDecl, layer: string, span: Span, resolve: ConstResolver): Weight | undefined {
+    if (this.weightNames.has(name)) {
+      this.error(`two layers would be named '${layer}'; give one of them another label`, span);
+      return undefined;
+    }
+    this.weightNames.add(name);
+    const size = decl.shape.reduce((p, v) => p * v, 1);
+    const w: Weight = {
+      id: this.weights.length,
+      name,
+      shape: decl.shape,
+      data: new Float32Array(size),
+      source: { kind: "init", description: "zeros", defaulted: true },
+    };
+    this.weights.push(w);
+    this.pending.push({ weight: w, decl, layer, span, resolve });
+    return w;
+  }
+
+  private block(block: BlockDecl, stage: CallExpr | NameExpr, args: readonly Arg[], piped: number[], frame: Frame): number {
+    if (frame.depth >= MAX_BLOCK_DEPTH) return this.error(`block '${block.name.name}' is nested too deeply (does it call itself?)`, stage.span);
+    const layerName = this.anonymousLayer(frame);
+    const scope = new Scope();
+    const params = block.params;
+    const given: { name: string; binding: Binding }[] = piped.map((v, i) => ({
+      name: params[i]?.name ?? "",
+      binding: { kind: "tensor", value: v, span: stage.span },
+    }));
+    for (const a of args) {
+      const name = a.name ? a.name.name : params[given.length]?.name;
+      if (name === undefined) {
+        return this.error(`block '${block.name.name}' takes ${params.length} argument${params.length === 1 ? "" : "s"} (${params.map((p) => p.name).join(", ")})`, a.span);
+      }
+      if (!params.some((p) => p.name === name)) return this.error(`block '${block.name.name}' has no parameter '${name}'`, a.name?.span ?? a.span);
+      given.push({ name, binding: this.argBinding(a.value, frame) });
+    }
+    for (const p of params) {
+      const g = given.filter((x) => x.name === p.name);
+      if (g.length === 0) {
+        return this.error(`block '${block.name.name}' needs the argument '${p.name}' (it takes ${params.map((q) => q.name).join(", ")})`, stage.span);
+      }
+      if (g.length > 1) return this.error(`argument '${p.name}' of block '${block.name.name}' is given twice`, stage.span);
+      if (g[0].binding.kind === "tensor" && g[0].binding.value === POISON) return POISON;
+      scope.bind(p.name, g[0].binding);
+    }
+    const inner: Frame = { scope, prefix: `${layerName}.`, stmt: "", pos: 0, layers: new Map(), depth: frame.depth + 1 };
+    this.statements(block.body, inner);
+    inner.stmt = "return";
+    inner.pos = 0;
+    return this.tensor(block.result, inner);
+  }
+
+  /** What a block argument denotes: a tensor, a layer or a constant. */
+  private argBinding(e: Expr, frame: Frame): Binding {
+    if (CONST_KINDS.has(e.kind)) return { kind: "const", expr: e, span: e.span };
+    if (e.kind === "name") {
+      const b = frame.scope.lookup(e.name.name);
+      if (b) return b;
+      // A bare word such as `same` passed on to an op inside the block.
+      if (!BUILTINS[e.name.name] && !this.blocks.has(e.name.name)) return { kind: "const", expr: e, span: e.span };
+    }
+    return { kind: "tensor", value: this.tensor(e, frame), span: e.span };
+  }
+
+  private emit(op: Op, inputs: number[], weights: Partial<Record<WeightRole, Weight>>, layer: string, span: Span): number {
+    if (inputs.includes(POISON)) return POISON;
+    const r = inferShape(op, inputs.map((v) => this.values[v].shape));
+    if (!r.ok) return this.error(r.message, span);
+    for (const p of r.positive) this.checks.push({ dim: p.dim, message: `layer ${layer}: ${p.message}` });
+    const id = this.nodes.length;
+    const out = this.newValue(r.shape, id, layer);
+    this.nodes.push({ id, op, inputs, output: out, weights, layer, span });
+    return out;
+  }
+}

@@ -1,0 +1,72 @@
+// Runs a graph with the reference ops, one sample at a time, in float64: the oracle every
+// backend and pass is compared with. Symbolic sizes are whatever the inputs bring.
+
+import type { Graph, Weight } from "../ir/graph.js";
+import { assertNever } from "../ir/ops.js";
+import * as R from "./index.js";
+import type { Tensor } from "./tensor.js";
+
+const asTensor = (w: Weight | undefined): Tensor | undefined =>
+  w ? { shape: w.shape, data: Float64Array.from(w.data) } : undefined;
+
+/** Evaluates the graph on one sample; inputs and outputs by name, shapes [C, D1..Dd]. */
+export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  const env = new Map<number, Tensor>();
+  for (const io of graph.inputs) {
+    const t = inputs.get(io.name);
+    if (!t) throw new Error(`missing input ${io.name}`);
+    env.set(io.value, t);
+  }
+  for (const node of graph.nodes) {
+    const xs = node.inputs.map((v) => {
+      const t = env.get(v);
+      if (!t) throw new Error(`value ${v} used before it is computed`);
+      return t;
+    });
+    const op = node.op;
+    const weight = asTensor(node.weights.weight);
+    const bias = asTensor(node.weights.bias);
+    let y: Tensor;
+    switch (op.kind) {
+      case "conv":
+        if (!weight) throw new Error(`layer ${node.layer} has no weight`);
+        y = R.conv(xs[0], op, weight, bias);
+        break;
+      case "pool":
+        y = R.pool(xs[0], op);
+        break;
+      case "adaptive_pool":
+        y = R.adaptivePool(xs[0], op);
+        break;
+      case "dense":
+        if (!weight) throw new Error(`layer ${node.layer} has no weight`);
+        y = R.dense(xs[0], op, weight, bias);
+        break;
+      case "activation":
+        y = R.activation(xs[0], op);
+        break;
+      case "softmax":
+        y = R.softmax(xs[0]);
+        break;
+      case "flatten":
+        y = R.flatten(xs[0]);
+        break;
+      case "reshape":
+        y = R.reshape(xs[0], op.shape);
+        break;
+      case "add":
+      case "mul":
+        y = R.binary(op.kind, xs[0], xs[1]);
+        break;
+      case "concat":
+        y = R.concat(xs);
+        break;
+      default:
+        return assertNever(op);
+    }
+    env.set(node.output, y);
+  }
+  const out = new Map<string, Tensor>();
+  for (const io of graph.outputs) out.set(io.name, env.get(io.value) as Tensor);
+  return out;
+}

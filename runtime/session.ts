@@ -1,0 +1,125 @@
+// What a user holds after `load()`: a network with `run(inputs)`. It checks every input
+// against the network's type (name, rank, channels, fixed sizes, one value per size symbol),
+// binds the symbols, checks that the layers are defined on those sizes, and runs the batch
+// one sample at a time on the chosen executor. Errors here are the user's (wrong input), so
+// they are thrown as InputError with a message saying what was expected.
+
+import { type Dim, type DimEnv, evalDim } from "./dim.js";
+import type { Manifest, TensorSpec } from "./manifest.js";
+
+export interface TensorData {
+  readonly data: Float32Array;
+  /** [N, C, D1..Dd], or [C, D1..Dd] for one sample. */
+  readonly shape: readonly number[];
+}
+
+export type Inputs = Readonly<Record<string, TensorData>>;
+export type Outputs = Record<string, TensorData>;
+
+/** Runs one sample: inputs in manifest order, outputs in manifest order. */
+export interface Executor {
+  readonly backend: "wasm" | "webgpu";
+  runSample(env: DimEnv, inputs: readonly Float32Array[]): Promise<Float32Array[]> | Float32Array[];
+  dispose?(): void;
+}
+
+export class InputError extends Error {
+  override readonly name = "InputError";
+}
+
+const showDim = (d: Dim): string => (typeof d === "number" ? String(d) : d.op === "sym" ? d.name : "?");
+export const showSpec = (s: TensorSpec): string => `f32[${s.shape.map(showDim).join(", ")}]`;
+
+export class Network {
+  constructor(
+    readonly manifest: Manifest,
+    private readonly executor: Executor,
+    /** Said by `load()`: which backend runs, and on what. */
+    readonly description: string,
+  ) {}
+
+  get backend(): "wasm" | "webgpu" {
+    return this.executor.backend;
+  }
+
+  get inputs(): readonly TensorSpec[] {
+    return this.manifest.inputs;
+  }
+
+  get outputs(): readonly TensorSpec[] {
+    return this.manifest.outputs;
+  }
+
+  async run(inputs: Inputs): Promise<Outputs> {
+    const { env, batch } = bindInputs(this.manifest, inputs);
+    const outShapes = this.manifest.outputs.map((o) => o.shape.map((d) => evalDim(d, env)));
+    const outs = outShapes.map((s) => new Float32Array(batch * s.reduce((a, b) => a * b, 1)));
+    for (let n = 0; n < batch; n++) {
+      const sample = this.manifest.inputs.map((spec) => {
+        const t = inputs[spec.name];
+        const per = t.data.length / batch;
+        return t.data.subarray(n * per, (n + 1) * per);
+      });
+      const ys = await this.executor.runSample(env, sample);
+      ys.forEach((y, i) => outs[i].set(y, n * y.length));
+    }
+    const result: Outputs = {};
+    this.manifest.outputs.forEach((o, i) => {
+      result[o.name] = { data: outs[i], shape: [batch, ...outShapes[i]] };
+    });
+    return result;
+  }
+
+  dispose(): void {
+    this.executor.dispose?.();
+  }
+}
+
+/** Checks inputs against the manifest; returns the size symbols' values and the batch size. */
+export function bindInputs(manifest: Manifest, inputs: Inputs): { env: Record<string, number>; batch: number } {
+  if (inputs === null || typeof inputs !== "object") throw new InputError("run() takes an object mapping input names to { data, shape }");
+  const env: Record<string, number> = {};
+  let batch: number | undefined;
+  for (const name of Object.keys(inputs)) {
+    if (!manifest.inputs.some((i) => i.name === name)) {
+      throw new InputError(`unknown input '${name}'; the network's inputs are ${manifest.inputs.map((i) => `${i.name}: ${showSpec(i)}`).join(", ")}`);
+    }
+  }
+  for (const spec of manifest.inputs) {
+    const t = inputs[spec.name];
+    const expected = `${spec.name}: ${showSpec(spec)}`;
+    if (!t) throw new InputError(`missing input '${spec.name}' (expected ${expected})`);
+    if (!(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
+      throw new InputError(`input '${spec.name}' must be { data: Float32Array, shape: number[] }`);
+    }
+    const rank = spec.shape.length;
+    let shape = [...t.shape];
+    if (shape.length === rank) shape = [1, ...shape];
+    if (shape.length !== rank + 1 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
+      throw new InputError(`input '${spec.name}' has shape [${t.shape.join(", ")}], expected ${expected} (optionally with a leading batch axis)`);
+    }
+    if (batch === undefined) batch = shape[0];
+    else if (batch !== shape[0]) throw new InputError(`input '${spec.name}' has batch size ${shape[0]}, but another input has ${batch}`);
+    spec.shape.forEach((d, i) => {
+      const got = shape[i + 1];
+      if (typeof d === "number") {
+        if (d !== got) throw new InputError(`input '${spec.name}' has shape [${t.shape.join(", ")}], expected ${expected}: axis ${i + 1} must be ${d}`);
+      } else if (d.op === "sym") {
+        const bound = env[d.name];
+        if (bound !== undefined && bound !== got) {
+          throw new InputError(`input '${spec.name}' has ${d.name} = ${got}, but ${d.name} = ${bound} elsewhere`);
+        }
+        env[d.name] = got;
+      }
+    });
+    const total = shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== total) throw new InputError(`input '${spec.name}' has ${t.data.length} values, but its shape [${t.shape.join(", ")}] needs ${total}`);
+  }
+  for (const c of manifest.checks) {
+    if (evalDim(c.dim, env) < 1) {
+      const sizes = Object.entries(env).map(([k, v]) => `${k} = ${v}`).join(", ");
+      throw new InputError(`${c.message} (with ${sizes})`);
+    }
+  }
+  return { env, batch: batch ?? 1 };
+}
