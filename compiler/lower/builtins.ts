@@ -83,7 +83,7 @@ function convLike(ctx: BuildContext, depthwise: boolean): Built | undefined {
       value: a.expr("weight"),
       init: a.expr("init"),
       fanIn: (channels / groups) * k,
-      fanOut: (filters / groups) * k,
+      fanOut: filters * k, // PyTorch's rule: O * prod(kernel)
     },
   ];
   if (bias === "channel") weights.push({ role: "bias", shape: [filters], fanIn: 0, fanOut: 0 });

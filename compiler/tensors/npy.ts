@@ -16,6 +16,9 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/** NumPy itself refuses headers over 10000 bytes unless told otherwise; a megabyte is generous. */
+export const MAX_HEADER_BYTES = 1 << 20;
+
 const ITEM_SIZE: Readonly<Record<string, number>> = { "<f4": 4, "<f8": 8 };
 
 export function readNpy(bytes: Uint8Array, fileName: string): Result<NpyArray> {
@@ -37,13 +40,19 @@ export function readNpy(bytes: Uint8Array, fileName: string): Result<NpyArray> {
   if (headerLength > bytes.length - headerStart) {
     return bad(`header length ${headerLength} exceeds the file size (${bytes.length} bytes)`);
   }
+  if (headerLength > MAX_HEADER_BYTES) return bad(`header length ${headerLength} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   const dataStart = headerStart + headerLength;
 
-  let text: string;
-  try {
-    text = new TextDecoder(major === 3 ? "utf-8" : "latin1", { fatal: true }).decode(bytes.subarray(headerStart, dataStart));
-  } catch {
-    return bad("header is not valid utf-8");
+  const raw = bytes.subarray(headerStart, dataStart);
+  let text = "";
+  if (major === 3) {
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      return bad("header is not valid utf-8");
+    }
+  } else {
+    for (const b of raw) text += String.fromCharCode(b); // latin-1: one byte, one code point
   }
   const parsed = parsePython(text);
   if (typeof parsed === "string") return bad(`header is not a python dict literal: ${parsed}`);
@@ -142,6 +151,9 @@ type PyValue =
   | { readonly kind: "tuple" | "list"; readonly items: readonly PyValue[] }
   | { readonly kind: "dict"; readonly entries: ReadonlyMap<string, PyValue> };
 
+/** An integer (optionally Python 2's 3L) or a constant, matched where the parser stands. */
+const WORD = /(?:-?\d+L?|True|False|None)(?![\w.])/y;
+
 /** Nesting deeper than this is no header NumPy writes; refusing it keeps the stack safe. */
 const MAX_DEPTH = 32;
 
@@ -209,7 +221,8 @@ function parsePython(text: string): PyValue | string {
       }
       return { kind: "dict", entries };
     }
-    const word = /^(?:-?\d+L?|True|False|None)(?![\w.])/.exec(text.slice(i, i + 40));
+    WORD.lastIndex = i;
+    const word = WORD.exec(text);
     if (!word) return here();
     i += word[0].length;
     if (word[0] === "True" || word[0] === "False") return { kind: "bool", value: word[0] === "True" };

@@ -200,7 +200,7 @@ export function writeSafetensors(tensors: ReadonlyMap<string, { readonly shape: 
   let offset = 0;
   for (const [name, t] of tensors) {
     if (name === "__metadata__") throw new RangeError("writeSafetensors: '__metadata__' is not a tensor name");
-    if (!t.shape.every(isCount)) throw new RangeError(`writeSafetensors: tensor '${name}' has an invalid shape [${t.shape.join(", ")}]`);
+    if (!t.shape.every((d) => isCount(d))) throw new RangeError(`writeSafetensors: tensor '${name}' has an invalid shape [${t.shape.join(", ")}]`);
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length) {
       throw new RangeError(`writeSafetensors: tensor '${name}' has ${t.data.length} values but shape [${t.shape.join(", ")}] needs ${numel}`);
