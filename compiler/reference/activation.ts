@@ -1,0 +1,45 @@
+// The detector stage (SPEC "Detector stage"): elementwise nonlinearities, and softmax over
+// the channel axis at every spatial position (per-pixel class probabilities; on a flat [N]
+// vector, over its N entries).
+
+import { type ActivationOp, assertNever } from "../ir/ops.js";
+import { size, strides, type Tensor, tensor } from "./tensor.js";
+
+export function activation(x: Tensor, op: ActivationOp): Tensor {
+  const f = scalarFn(op);
+  return tensor(x.shape, x.data.map(f));
+}
+
+function scalarFn(op: ActivationOp): (v: number) => number {
+  switch (op.fn) {
+    case "relu":
+      return (v) => (v > 0 ? v : 0);
+    case "leaky_relu":
+      return (v) => (v >= 0 ? v : op.alpha * v);
+    case "sigmoid":
+      return (v) => 1 / (1 + Math.exp(-v));
+    case "tanh":
+      return (v) => Math.tanh(v);
+    case "identity":
+      return (v) => v;
+    default:
+      return assertNever(op.fn);
+  }
+}
+
+/** softmax over axis 0 of [C, D1..Dd]: exp(x - max) / sum exp(x - max), max over channels. */
+export function softmax(x: Tensor): Tensor {
+  const C = x.shape[0];
+  const positions = size(x.shape.slice(1));
+  const channelStride = strides(x.shape)[0];
+  const y = tensor(x.shape);
+  for (let p = 0; p < positions; p++) {
+    // Subtracting the max keeps exp from overflowing; it cancels in the ratio.
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, x.data[c * channelStride + p]);
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(x.data[c * channelStride + p] - max);
+    for (let c = 0; c < C; c++) y.data[c * channelStride + p] = Math.exp(x.data[c * channelStride + p] - max) / sum;
+  }
+  return y;
+}

@@ -1,0 +1,10 @@
+// The executable definition of every op (SPEC.md), one sample at a time, in float64: plain
+// loops that follow the formulas, slow on purpose. Every backend and algorithm is tested
+// against these; these are tested against hand cases and onnxruntime.
+
+export { type Tensor, tensor, size, strides } from "./tensor.js";
+export { conv } from "./conv.js";
+export { pool, adaptivePool } from "./pool.js";
+export { dense } from "./dense.js";
+export { activation, softmax } from "./activation.js";
+export { flatten, reshape, binary, concat } from "./shape.js";
