@@ -147,11 +147,13 @@ export function padAmounts(pad: PadSpec, axis: number, m: Dim, keff: number, str
 
 /** Output size of a sliding window (convolution or pooling) on one axis. */
 export function windowOutSize(m: Dim, keff: number, stride: number, before: Dim, after: Dim, ceil = false): Dim {
-  const span = D.sub(D.add(D.add(m, before), after), keff);
-  if (!ceil) return D.add(D.floordiv(span, stride), 1);
+  // floor((m + pads - keff) / s) + 1, written as one division so that symbolic sizes stay
+  // short (a 2x2 pool with stride 2 on H is H // 2).
+  const padded = D.add(D.add(m, before), after);
+  if (!ceil) return D.floordiv(D.sub(padded, keff - stride), stride);
   // ceil mode keeps a partial last window, but never one that starts in the trailing padding
   // (PyTorch and ONNX drop it).
-  const out = D.add(D.ceildiv(span, stride), 1);
+  const out = D.ceildiv(D.sub(padded, keff - stride), stride);
   if (typeof out === "number" && typeof m === "number" && typeof before === "number") {
     return (out - 1) * stride >= m + before ? out - 1 : out;
   }
@@ -183,7 +185,8 @@ export function windowGeometry(
     const [b, a] = padAmounts(pad, i, m, keff, stride[i]);
     padBefore.push(b);
     padAfter.push(a);
-    out.push(windowOutSize(m, keff, stride[i], b, a, ceil));
+    // `same` is defined by its output size, ceil(m / s); saying so keeps symbolic sizes short.
+    out.push(pad.kind === "same" && !ceil ? D.ceildiv(m, stride[i]) : windowOutSize(m, keff, stride[i], b, a, ceil));
   });
   return { padBefore, padAfter, out };
 }

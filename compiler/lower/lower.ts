@@ -320,7 +320,9 @@ class Lowering {
   ): number {
     const split = this.tensorInputs(builtin, opName, args, piped, frame, stage.span);
     if (!split) return POISON;
+    // A labelled layer still takes its place in the chain, so `c1.1` is the stage after `conv1`.
     const layerName = label ? `${frame.prefix}${label.name}` : this.anonymousLayer(frame);
+    if (label) frame.pos++;
     const call = stage.kind === "call" ? stage : undefined;
     const cached = call ? frame.layers.get(call) : undefined;
     if (cached) {

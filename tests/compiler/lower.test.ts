@@ -94,13 +94,13 @@ network n(x: f32[4, 8, 8]) -> y {
 
 describe("lowering diagnostics (exact text)", () => {
   const cases: [string, string, string][] = [
-    ["unknown op", net("y = x |> conv(6, 3x3) |> rleu"), "t.cnn:2:27: error: unknown op 'rleu' (did you mean 'relu'?)"],
+    ["unknown op", net("y = x |> conv(6, 3x3) |> rleu"), "t.cnn:2:26: error: unknown op 'rleu' (did you mean 'relu'?)"],
     ["unknown argument", net("y = x |> conv(6, 3x3, strid: 2)"), "t.cnn:2:23: error: conv has no argument 'strid' (did you mean 'stride'?)"],
     ["wrong argument type", net("y = x |> conv(6, 3x3, stride: same)"), "t.cnn:2:31: error: argument 'stride' of conv expects a size such as 3 or 3x3, but got 'same'"],
     ["missing argument", net("y = x |> conv(6)"), "t.cnn:2:10: error: conv needs the argument 'kernel'"],
     ["too many positional", net("y = x |> conv(6, 3x3, 2)"), "t.cnn:2:23: error: conv takes at most 2 positional arguments"],
     ["size of the wrong rank", net("y = x |> conv(6, 3x3x3)"), "t.cnn:2:18: error: kernel 3x3x3 has 3 axes but the input has 2 spatial axes"],
-    ["undefined name", net("y = z |> relu"), "t.cnn:2:5: error: undefined name 'z'"],
+    ["undefined name", net("y = z |> relu"), "t.cnn:2:5: error: undefined name 'z' (did you mean 'x'?)"],
     ["undefined name, suggestion", net("a = x |> relu\ny = aa |> relu"), "t.cnn:3:5: error: undefined name 'aa' (did you mean 'a'?)"],
     ["rebound name", net("y = x |> relu\ny = x |> sigmoid"), "t.cnn:3:1: error: 'y' is already bound; names are bound once"],
     ["kernel larger than the padded input", net("y = x |> conv(6, 30x3)"), "t.cnn:2:10: error: kernel 30x3 is larger than the padded input 28x28"],
@@ -112,7 +112,7 @@ describe("lowering diagnostics (exact text)", () => {
     ["a label reused on the wrong input", net("a = x |> k: conv(4, 3x3)\ny = a |> k"), "t.cnn:3:10: error: layer 'k' was built for inputs of shape [1, 28, 28]; its weights do not fit this input of shape [4, 26, 26]"],
     ["a weight literal of the wrong shape", net("y = x |> conv(1, 2x2, weight: [[1, 2, 3]])"), "t.cnn:2:31: error: the weight literal has shape [1, 3] but layer y.0 needs [1, 1, 2, 2] (or one kernel of shape [2, 2] for every filter and channel)"],
     ["unknown named kernel", net("y = x |> conv(1, 3x3, weight: sobel_z)"), "t.cnn:2:31: error:"],
-    ["non-f32 input", "network n(x: f16[1, 4]) -> x {}", "t.cnn:1:16: error: input 'x' has element type 'f16'; only f32 is supported"],
+    ["non-f32 input", "network n(x: f16[1, 4]) -> x {}", "t.cnn:1:14: error: input 'x' has element type 'f16'; only f32 is supported"],
   ];
   for (const [name, src, expected] of cases) {
     it(name, () => {
@@ -125,7 +125,7 @@ describe("lowering diagnostics (exact text)", () => {
 
   it("prints the source line and a caret", () => {
     expect(formatted(net("y = x |> conv(6, 3x3) |> rleu"))[0]).toBe(
-      ["t.cnn:2:27: error: unknown op 'rleu' (did you mean 'relu'?)", "2 | y = x |> conv(6, 3x3) |> rleu", "  |                           ^~~~"].join("\n"),
+      ["t.cnn:2:26: error: unknown op 'rleu' (did you mean 'relu'?)", "2 | y = x |> conv(6, 3x3) |> rleu", "  |                          ^~~~"].join("\n"),
     );
   });
 

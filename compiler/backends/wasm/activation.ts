@@ -1,0 +1,48 @@
+// Elementwise nonlinearities, used twice: as an activation step (one loop over the
+// elements) and as the epilogue every kernel applies to a value before storing it (fusion:
+// conv + relu is one pass over memory). One definition serves both, so a fused and an
+// unfused network compute the same numbers.
+
+import type { ActivationFn, ActivationOp } from "../../ir/ops.js";
+import { assertNever } from "../../ir/ops.js";
+import type { Epilogue } from "../../plan/plan.js";
+import type { Expr, Fn } from "./builder.js";
+import type { KernelContext } from "./context.js";
+import { product } from "./dims.js";
+import type { MathImports } from "./math.js";
+
+/** f(x) for an f64 `x`. */
+export function activate(fn: Fn, math: MathImports, f: ActivationFn, alpha: number, x: Expr): Expr {
+  const m = fn.m;
+  switch (f) {
+    case "relu":
+      return m.f64.max(x, m.f64.const(0));
+    case "leaky_relu": {
+      // x is used three times: computed once into a local, here, before the caller's store.
+      const v = fn.f64(x);
+      return m.select(m.f64.lt(v.get(), m.f64.const(0)), m.f64.mul(m.f64.const(alpha), v.get()), v.get());
+    }
+    case "sigmoid":
+      return m.f64.div(m.f64.const(1), m.f64.add(m.f64.const(1), math.exp(m.f64.neg(x))));
+    case "tanh":
+      return math.tanh(x);
+    case "identity":
+      return x;
+    default:
+      return assertNever(f);
+  }
+}
+
+export function applyEpilogue(fn: Fn, math: MathImports, epilogue: readonly Epilogue[], x: Expr): Expr {
+  return epilogue.reduce((v, e) => activate(fn, math, e.fn, e.alpha, v), x);
+}
+
+/** y[i] = epilogue(f(x[i])) over all elements. */
+export function emitActivation(k: KernelContext, op: ActivationOp): void {
+  const { fn } = k;
+  const x = k.input(0);
+  const y = k.output();
+  fn.for(0, product(x.shape, fn), (i) => {
+    fn.emit(y.store(i, k.finish(activate(fn, k.math, op.fn, op.alpha, x.load(i)))));
+  });
+}

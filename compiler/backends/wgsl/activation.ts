@@ -1,0 +1,59 @@
+// Elementwise nonlinearities, used twice as in the WASM backend: as an activation step (one
+// invocation per element) and as the one shared epilogue snippet every kernel applies to its
+// value before the store (fusion: conv + relu in one pass over memory). One definition for
+// both, so fused and unfused networks compute the same numbers. sigmoid and tanh go through
+// the prelude's overflow-free forms: WGSL's exp overflows to inf for arguments past ~88, and
+// a built-in tanh written as sinh/cosh returns NaN there.
+
+import { type ActivationFn, type ActivationOp, assertNever } from "../../ir/ops.js";
+import type { Epilogue, Step } from "../../plan/plan.js";
+import { f32Lit } from "./prelude.js";
+import { elementwiseRanges, type KernelSpec, type Program, type StepContext } from "./program.js";
+
+/** f(v) as a WGSL f32 expression; `v` must be a plain identifier (it may be used twice). */
+export function activate(f: ActivationFn, alpha: number, v: string): string {
+  switch (f) {
+    case "relu":
+      return `max(${v}, 0.0)`;
+    case "leaky_relu":
+      return `select(${v}, ${f32Lit(alpha)} * ${v}, ${v} < 0.0)`;
+    case "sigmoid":
+      return `sigmoid_safe(${v})`;
+    case "tanh":
+      return `tanh_safe(${v})`;
+    case "identity":
+      return v;
+    default:
+      return assertNever(f);
+  }
+}
+
+/**
+ * The shared epilogue: statements that take `value` (an f32 expression) through the step's
+ * epilogue and store it with `store` (a function of the final expression). Each stage gets
+ * its own `let`, so an expression is never evaluated twice.
+ */
+export function epilogue(list: readonly Epilogue[], value: string, store: (v: string) => string, tag = "e"): string {
+  const lines: string[] = [`let ${tag}0 = ${value};`];
+  list.forEach((e, k) => lines.push(`let ${tag}${k + 1} = ${activate(e.fn, e.alpha, `${tag}${k}`)};`));
+  lines.push(store(`${tag}${list.length}`));
+  return lines.join("\n");
+}
+
+/** y[i] = epilogue(f(x[i])). */
+export function activationKernels(ctx: StepContext, op: ActivationOp): KernelSpec[] {
+  const step: Step = ctx.step;
+  const x = ctx.input(0, "x");
+  const y = ctx.output();
+  const spec: KernelSpec = {
+    family: "activation",
+    workgroupSize: 256,
+    itemsPer: "invocation",
+    items: y.elements,
+    tensors: [x, y],
+    body: (p: Program) =>
+      [`let v = ${p.at("x", "i")};`, epilogue([{ kind: "activation", fn: op.fn, alpha: op.alpha }, ...step.epilogue], "v", (r) => `${p.at("y", "i")} = ${r};`)].join("\n"),
+    ranges: elementwiseRanges(x.elements, y.elements, 0),
+  };
+  return [spec];
+}

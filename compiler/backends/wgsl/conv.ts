@@ -1,0 +1,134 @@
+// Direct convolution (cross-correlation, or true convolution with `flip`), 1-D to 3-D, with
+// stride, dilation, zero padding, groups and channel / location / no bias:
+//
+//   y[o, j] = bias + sum over c in o's group, k of  x[c, j*s + k*r - padBefore] * w[o, c, k]
+//
+// One invocation per output element (only the kept outputs of a strided layer are ever
+// computed), so any shape maps onto the GPU without tiling decisions that would need
+// per-shape tuning, and a split step's parts are plain ranges of outputs. The zero padding
+// is never materialised: each axis's kernel-offset range is clamped once, before the channel
+// loop, to the offsets that land on real input, so the inner loop is a bare multiply-add
+// (and an axis that cannot leave the input keeps literal bounds the shader compiler can
+// unroll). Accumulation is f32, the only float WGSL has everywhere; the tests hold it to 1e-4
+// of the reference.
+
+import * as D from "../../ir/dim.js";
+import { type ConvOp, effectiveKernel, windowGeometry } from "../../ir/ops.js";
+import { epilogue } from "./activation.js";
+import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext, type TensorUse } from "./program.js";
+
+/** Unravels flat output index `i` of [C, J1..Jd] into `names[0]` (channel) and `j1..jd`. */
+export function unravel(p: Program, J: readonly D.Dim[], channel: string): string {
+  const lines: string[] = [];
+  let rest = "i";
+  for (let a = J.length - 1; a >= 0; a--) {
+    lines.push(`let j${a} = ${rest} % ${p.dim(J[a])};`);
+    lines.push(`let t${a} = ${rest} / ${p.dim(J[a])};`);
+    rest = `t${a}`;
+  }
+  lines.push(`let ${channel} = ${rest};`);
+  return lines.join("\n");
+}
+
+/**
+ * Per axis: `s{a}` the input coordinate of kernel offset 0, and `lo{a}`..`hi{a}` the offsets
+ * that land on real input (0 <= s + k*r < m); literal 0..K when the axis has no padding and
+ * no partial window, so it can never leave the input.
+ */
+export function windowBounds(p: Program, a: number, stride: number, dilation: number, k: number, padBefore: D.Dim, m: D.Dim, clamp: boolean): string {
+  const start = padBefore === 0 ? `j${a} * ${stride}` : `j${a} * ${stride} - ${p.dim(padBefore)}`;
+  const lines = [`let s${a} = ${start};`];
+  if (clamp) {
+    lines.push(`let lo${a} = max(0, ceil_div(-s${a}, ${dilation}));`);
+    lines.push(`let hi${a} = min(${k}, ceil_div(${p.dim(m)} - s${a}, ${dilation}));`);
+  } else {
+    lines.push(`let lo${a} = 0;`, `let hi${a} = ${k};`);
+  }
+  return lines.join("\n");
+}
+
+export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
+  const step = ctx.step;
+  const x = ctx.input(0, "x");
+  const w = ctx.weight("w");
+  const b = op.bias === "none" ? undefined : ctx.bias("b");
+  const y = ctx.output();
+  const inShape = step.inputs[0].shape;
+  const outShape = step.output.shape;
+  const M = inShape.slice(1);
+  const J = outShape.slice(1);
+  const d = M.length;
+  const K = op.kernel;
+  const geo = windowGeometry(M, K, op.stride, op.dilation, op.pad);
+  const clamp = geo.padBefore.map((pb, a) => pb !== 0 || geo.padAfter[a] !== 0);
+  const Cg = D.floordiv(inShape[0], op.groups);
+  const Og = op.filters / op.groups;
+  const Kprod = K.reduce((s, v) => s * v, 1);
+  const tensors: TensorUse[] = b ? [x, w, b, y] : [x, w, y];
+
+  const body = (p: Program): string => {
+    const lines = [unravel(p, J, "o")];
+    for (let a = 0; a < d; a++) lines.push(windowBounds(p, a, op.stride[a], op.dilation[a], K[a], geo.padBefore[a], M[a], clamp[a]));
+    lines.push(`let cg = ${p.dim(Cg)};`);
+    lines.push(`let x0 = (o / ${Og}) * cg;`);
+    lines.push(`var acc = 0.0;`);
+    lines.push(`for (var c = 0; c < cg; c = c + 1) {`);
+    lines.push(`  let xc = (x0 + c) * ${p.dim(D.product(M))};`);
+    lines.push(`  let wc = (o * cg + c) * ${Kprod};`);
+    let xPrev = "xc";
+    let wPrev = "wc";
+    let pad = "  ";
+    for (let a = 0; a < d; a++) {
+      const xStride = D.product(M.slice(a + 1));
+      const wStride = K.slice(a + 1).reduce((s, v) => s * v, 1);
+      const kk = op.flip ? `${K[a] - 1} - k${a}` : `k${a}`;
+      const pos = op.dilation[a] === 1 ? `s${a} + k${a}` : `s${a} + k${a} * ${op.dilation[a]}`;
+      lines.push(`${pad}for (var k${a} = lo${a}; k${a} < hi${a}; k${a} = k${a} + 1) {`);
+      pad += "  ";
+      lines.push(`${pad}let xi${a} = ${xPrev} + (${pos})${xStride === 1 ? "" : ` * ${p.dim(xStride)}`};`);
+      lines.push(`${pad}let wi${a} = ${wPrev} + (${kk})${wStride === 1 ? "" : ` * ${wStride}`};`);
+      xPrev = `xi${a}`;
+      wPrev = `wi${a}`;
+    }
+    lines.push(`${pad}acc = acc + ${p.at("x", xPrev)} * ${p.at("w", wPrev)};`);
+    for (let a = d; a >= 0; a--) lines.push(`${"  ".repeat(a)}}`);
+    const bias = !b ? "" : op.bias === "location" ? ` + ${p.at("b", "i")}` : ` + ${p.at("b", "o")}`;
+    lines.push(epilogue(step.epilogue, `acc${bias}`, (v) => `${p.at("y", "i")} = ${v};`));
+    return lines.join("\n");
+  };
+
+  return [
+    {
+      family: "conv",
+      workgroupSize: 64,
+      itemsPer: "invocation",
+      items: y.elements,
+      tensors,
+      body,
+      ranges: convRanges(op, staticShape(inShape), staticShape(outShape), staticShape(geo.padBefore), !!b),
+    },
+  ];
+}
+
+function convRanges(op: ConvOp, inShape: number[] | undefined, outShape: number[] | undefined, padBefore: number[] | undefined, hasBias: boolean): RangeFn | undefined {
+  if (!inShape || !outShape || !padBefore) return undefined;
+  const Cg = inShape[0] / op.groups;
+  const Og = op.filters / op.groups;
+  const Kprod = op.kernel.reduce((s, v) => s * v, 1);
+  return (i0, i1) => {
+    const box = boxOf(outShape, i0, i1);
+    const [o0, o1] = [box.lo[0], box.hi[0]];
+    const lo = [Math.floor(o0 / Og) * Cg];
+    const hi = [(Math.floor(o1 / Og) + 1) * Cg - 1];
+    for (let a = 1; a < inShape.length; a++) {
+      const keff = effectiveKernel(op.kernel[a - 1], op.dilation[a - 1]);
+      const s = op.stride[a - 1];
+      lo.push(Math.max(0, box.lo[a] * s - padBefore[a - 1]));
+      hi.push(Math.min(inShape[a] - 1, box.hi[a] * s - padBefore[a - 1] + keff - 1));
+    }
+    const ranges: (readonly [number, number])[] = [hull(inShape, lo, hi), [o0 * Cg * Kprod, (o1 + 1) * Cg * Kprod]];
+    if (hasBias) ranges.push(op.bias === "location" ? [i0, i1] : [o0, o1 + 1]);
+    ranges.push([i0, i1]);
+    return ranges;
+  };
+}

@@ -1,0 +1,82 @@
+// Dense (fully connected) layer over the flattened input:
+//
+//   y[u] = bias[u] + sum over i of  w[u, i] * x[i]      (w is [units, inputs], row-major)
+//
+// A long dot product (a classifier's first dense layer sums thousands of products) is one
+// workgroup per unit: its invocations stride over the row, so neighbouring invocations read
+// neighbouring weights, then a tree reduction in workgroup memory (WG floats, 1 KiB at 256)
+// sums their partial sums; a tree also keeps the f32 rounding error growing with log(n)
+// rather than n. A short one (fewer inputs than a workgroup) is one invocation per unit.
+
+import { epilogue } from "./activation.js";
+import type { KernelSpec, Program, StepContext, TensorUse } from "./program.js";
+import type { DenseOp } from "../../ir/ops.js";
+
+const COOPERATIVE_FROM = 256;
+
+export function denseKernels(ctx: StepContext, op: DenseOp): KernelSpec[] {
+  const step = ctx.step;
+  const x = ctx.input(0, "x");
+  const w = ctx.weight("w");
+  const b = op.bias === "none" ? undefined : ctx.bias("b");
+  const y = ctx.output();
+  if (!step.weight) throw new Error(`internal error: layer ${step.layer} has no weight in the plan`);
+  const n = step.weight.shape[1];
+  const tensors: TensorUse[] = b ? [x, w, b, y] : [x, w, y];
+  const cooperative = n >= COOPERATIVE_FROM;
+  const addBias = (p: Program) => (b ? ` + ${p.at("b", "i")}` : "");
+
+  const body = (p: Program): string => {
+    const lines = [`let row = i * ${n};`, `var acc = 0.0;`];
+    if (cooperative) {
+      lines.push(
+        `for (var t = i32(lid); t < ${n}; t = t + i32(WG)) {`,
+        `  acc = acc + ${p.at("w", "row + t")} * ${p.at("x", "t")};`,
+        `}`,
+        `partial[lid] = acc;`,
+        `workgroupBarrier();`,
+        `for (var s = WG / 2u; s > 0u; s = s / 2u) {`,
+        `  if (lid < s) {`,
+        `    partial[lid] = partial[lid] + partial[lid + s];`,
+        `  }`,
+        `  workgroupBarrier();`,
+        `}`,
+        `if (lid == 0u) {`,
+        epilogue(step.epilogue, `partial[0]${addBias(p)}`, (v) => `${p.at("y", "i")} = ${v};`)
+          .split("\n")
+          .map((l) => `  ${l}`)
+          .join("\n"),
+        `}`,
+      );
+    } else {
+      lines.push(
+        `for (var t = 0; t < ${n}; t = t + 1) {`,
+        `  acc = acc + ${p.at("w", "row + t")} * ${p.at("x", "t")};`,
+        `}`,
+        epilogue(step.epilogue, `acc${addBias(p)}`, (v) => `${p.at("y", "i")} = ${v};`),
+      );
+    }
+    return lines.join("\n");
+  };
+
+  const spec: KernelSpec = {
+    family: "dense",
+    workgroupSize: cooperative ? 256 : 64,
+    itemsPer: cooperative ? "workgroup" : "invocation",
+    items: op.units,
+    tensors,
+    workgroupDecl: cooperative ? `var<workgroup> partial: array<f32, WG>;` : undefined,
+    workgroupBytes: cooperative ? 4 * 256 : 0,
+    body,
+    ranges: (u0, u1) => {
+      const r: (readonly [number, number])[] = [
+        [0, n],
+        [u0 * n, u1 * n],
+      ];
+      if (b) r.push([u0, u1]);
+      r.push([u0, u1]);
+      return r;
+    },
+  };
+  return [spec];
+}

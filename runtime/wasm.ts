@@ -1,0 +1,80 @@
+// Runs a compiled network's WebAssembly module, one sample at a time. The module owns its
+// memory (exported as `memory`), laid out by the compiler: the weights blob at
+// `weightsOffset` (copied in once, here), the activation arena after it, inputs and outputs
+// at byte offsets that may depend on the size symbols. `run` takes one i32 per symbol.
+// Transcendentals are the host's Math functions, imported as env.exp/tanh/pow/log (the
+// compiler's backends/wasm/math.ts names the same four). Imports nothing from the compiler.
+
+import { type DimEnv, evalDim } from "./dim.js";
+import type { WasmIO, WasmManifest } from "./manifest.js";
+
+const PAGE = 65536;
+/** The module computes addresses in i32 and declares at most this much memory. */
+const MAX_BYTES = 2 ** 31;
+
+const mathImports = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
+
+type RunFn = (...sizes: number[]) => void;
+
+function isRun(f: unknown): f is RunFn {
+  return typeof f === "function";
+}
+
+export class WasmExecutor {
+  private constructor(
+    private readonly manifest: WasmManifest,
+    private readonly memory: WebAssembly.Memory,
+    private readonly run: RunFn,
+  ) {}
+
+  static async create(wasm: Uint8Array | ArrayBuffer, manifest: WasmManifest, weights: Float32Array): Promise<WasmExecutor> {
+    // A copy on a plain ArrayBuffer: WebAssembly.compile does not take views of shared memory.
+    const bytes = wasm instanceof Uint8Array ? new Uint8Array(wasm) : new Uint8Array(wasm.slice(0));
+    const module = await WebAssembly.compile(bytes);
+    const instance = await WebAssembly.instantiate(module, { env: mathImports });
+    const { memory, run } = instance.exports;
+    if (!(memory instanceof WebAssembly.Memory) || !isRun(run)) {
+      throw new Error("the WebAssembly module does not export `memory` and `run`; was it compiled by cnnc?");
+    }
+    const exec = new WasmExecutor(manifest, memory, run);
+    exec.reserve(manifest.weightsOffset + weights.byteLength);
+    new Float32Array(memory.buffer, manifest.weightsOffset, weights.length).set(weights);
+    return exec;
+  }
+
+  /** Grows the memory to at least `bytes`. */
+  private reserve(bytes: number): void {
+    if (bytes > MAX_BYTES) throw new Error(`these input sizes need ${bytes} bytes of memory; the WebAssembly backend addresses at most 2 GiB`);
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+  }
+
+  private view(io: WasmIO, env: DimEnv): Float32Array {
+    const elements = io.shape.reduce<number>((n, d) => n * evalDim(d, env), 1);
+    // A fresh view every time: growing the memory detaches the old buffer.
+    return new Float32Array(this.memory.buffer, evalDim(io.offset, env), elements);
+  }
+
+  /** Runs one sample; `env` binds every symbol of `symbols` (the order `run` takes them in). */
+  runSample(env: DimEnv, symbols: readonly string[], inputs: readonly Float32Array[]): Float32Array[] {
+    if (inputs.length !== this.manifest.inputs.length) {
+      throw new Error(`the network takes ${this.manifest.inputs.length} inputs, got ${inputs.length}`);
+    }
+    this.reserve(evalDim(this.manifest.memoryBytes, env));
+    this.manifest.inputs.forEach((io, i) => {
+      const target = this.view(io, env);
+      if (inputs[i].length !== target.length) {
+        throw new Error(`input ${io.name} has ${inputs[i].length} values, expected ${target.length}`);
+      }
+      target.set(inputs[i]);
+    });
+    this.run(
+      ...symbols.map((s) => {
+        const v = env[s];
+        if (v === undefined) throw new Error(`size symbol ${s} is not bound`);
+        return v;
+      }),
+    );
+    return this.manifest.outputs.map((io) => this.view(io, env).slice());
+  }
+}
