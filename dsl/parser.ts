@@ -28,10 +28,11 @@ export class CnnParser extends CstParser {
     return t === T.Weights || (t === T.Identifier && this.LA(2).tokenType === T.Equals);
   }
 
-  // Recovery may insert a missing `)` or `,` but never a name or a number: those would
-  // reach the AST as values the user did not write.
+  // Recovery may insert a missing `)` or `->` but never a name or a number: those would
+  // reach the AST as values the user did not write. Nor `return`: before a stray name in a
+  // block it would turn that name into the block's result and the rest into more errors.
   protected override canTokenTypeBeInsertedInRecovery(tokType: TokenType): boolean {
-    return !T.valueTokens.includes(tokType);
+    return tokType !== T.Return && !T.valueTokens.includes(tokType);
   }
 
   program: ParserMethod<[], CstNode> = this.RULE("program", () => {

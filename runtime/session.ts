@@ -96,14 +96,17 @@ export function bindInputs(manifest: Manifest, inputs: Inputs): { env: Record<st
     let shape = [...t.shape];
     if (shape.length === rank) shape = [1, ...shape];
     if (shape.length !== rank + 1 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new InputError(`input '${spec.name}' has shape [${t.shape.join(", ")}], expected ${expected} (optionally with a leading batch axis)`);
+      throw new InputError(`input '${spec.name}' has shape [${t.shape.join(", ")}], expected ${expected} (with an optional leading batch axis)`);
     }
     if (batch === undefined) batch = shape[0];
     else if (batch !== shape[0]) throw new InputError(`input '${spec.name}' has batch size ${shape[0]}, but another input has ${batch}`);
     spec.shape.forEach((d, i) => {
       const got = shape[i + 1];
       if (typeof d === "number") {
-        if (d !== got) throw new InputError(`input '${spec.name}' has shape [${t.shape.join(", ")}], expected ${expected}: axis ${i + 1} must be ${d}`);
+        if (d !== got) {
+          const what = i === 0 ? `it must have ${d} channel${d === 1 ? "" : "s"}` : `spatial axis ${i} must be ${d}`;
+          throw new InputError(`input '${spec.name}' has shape [${t.shape.join(", ")}], expected ${expected} (with an optional leading batch axis): ${what}`);
+        }
       } else if (d.op === "sym") {
         const bound = env[d.name];
         if (bound !== undefined && bound !== got) {

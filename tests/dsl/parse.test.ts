@@ -71,7 +71,7 @@ describe("parsing DSL.md's examples", () => {
     ]);
     expect(n.body.map(showStmt)).toEqual([
       "y0 = ((((image |> u:conv(16, 3x3, pad=same)) |> relu) |> v:conv(4, 1x1)) |> softmax)",
-      "y = repeat(3, y0, prev, { ((((image |> u) + (prev |> w:conv(16, 3x3, pad=same))) |> relu) |> v) |> softmax })",
+      "y = repeat(3, y0, prev, { (((((image |> u) + (prev |> w:conv(16, 3x3, pad=same))) |> relu) |> v) |> softmax) })",
     ]);
   });
 
@@ -214,7 +214,7 @@ describe("spans", () => {
     const probs = n.body[2];
     if (probs.kind !== "assign" || probs.value.kind !== "pipe") throw new Error("shape");
     expect(at(probs.span)).toBe("5:3");
-    expect(file.position(probs.span.end)).toEqual({ line: 6, col: 38 });
+    expect(file.position(probs.span.end)).toEqual({ line: 6, col: 42 });
     const fc3 = probs.value.input;
     if (fc3.kind !== "pipe" || fc3.stage.kind !== "call") throw new Error("shape");
     expect(at(fc3.stage.span)).toBe("6:17");

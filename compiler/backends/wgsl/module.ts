@@ -1,0 +1,332 @@
+// Plan -> WGSL programs and the WebGPU part of the manifest. Memory: one GPU buffer per plan
+// buffer (never one arena binding, so no activation has to fit one binding with the others),
+// one per weight tensor (sliced out of the weights blob at load), and a scratch buffer for a
+// step whose output aliases one of its inputs (WebGPU forbids binding one buffer as both
+// read-only and writable storage in a dispatch; the result is copied back after).
+//
+// Limits are checked here, against the WebGPU defaults or the ones given:
+// - storage buffers per shader stage: every family binds at most 4 (compatibility mode's
+//   default), concat by dispatching once per input;
+// - storage binding size: a step with a tensor larger than one binding is split into
+//   several dispatches over sub-ranges of its items, each binding only the elements its
+//   items read (the family's range function), at 256-byte aligned offsets; where even one
+//   item needs more (a dense layer over a huge input), a GpuLimitError names the layer and
+//   the limit, and compile() reports it as a diagnostic;
+// - workgroups per dimension: dispatch sizes are Dims of work items; the runtime folds them
+//   onto a 3-D grid under the device's own limit, which the prelude's group_index unfolds;
+// - workgroup size and storage: at most 256 invocations (the runtime lowers the WG override
+//   to a device's smaller limit) and 1 KiB of workgroup memory.
+// Symbolic sizes are only known at run time: such steps are not split, and the runtime
+// checks their bindings against the device before it dispatches.
+
+import * as D from "../../ir/dim.js";
+import { assertNever } from "../../ir/ops.js";
+import type { Plan, PlanWeight, Step } from "../../plan/plan.js";
+import type { GpuLimits, WebGpuBinding, WebGpuBuffer, WebGpuCommand, WebGpuIO, WebGpuManifest, WebGpuProgram } from "../../../runtime/manifest.js";
+import { activationKernels } from "./activation.js";
+import { binaryKernels } from "./binary.js";
+import { concatKernels } from "./concat.js";
+import { convKernels } from "./conv.js";
+import { denseKernels } from "./dense.js";
+import { adaptivePoolKernels, poolKernels } from "./pool.js";
+import { type KernelSpec, Program, type SlotSource, type StepContext, type TensorUse } from "./program.js";
+import { softmaxKernels } from "./softmax.js";
+
+/** The WebGPU defaults (the limits every core adapter offers). */
+export const DEFAULT_LIMITS: GpuLimits = {
+  maxStorageBuffersPerShaderStage: 8,
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxComputeWorkgroupStorageSize: 16 * 1024,
+  maxComputeInvocationsPerWorkgroup: 256,
+};
+
+/** Storage binding offsets are multiples of 256 bytes (minStorageBufferOffsetAlignment's default and maximum). */
+const ALIGN_ELEMENTS = 64;
+
+export interface WgslOptions {
+  /** Limits to compile for (default: the WebGPU defaults); lower ones split more. */
+  readonly limits?: Partial<GpuLimits>;
+}
+
+export interface WgslProgram {
+  readonly file: string;
+  readonly key: string;
+  readonly family: string;
+  readonly code: string;
+}
+
+/** The network needs more than a limit allows, and splitting cannot help: a user-facing error. */
+export class GpuLimitError extends Error {
+  override readonly name = "GpuLimitError";
+  constructor(
+    readonly layer: string,
+    readonly limit: keyof GpuLimits,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function kernelsOf(ctx: StepContext): KernelSpec[] {
+  const op = ctx.step.op;
+  switch (op.kind) {
+    case "conv":
+      return convKernels(ctx, op);
+    case "pool":
+      return poolKernels(ctx, op);
+    case "adaptive_pool":
+      return adaptivePoolKernels(ctx, op);
+    case "dense":
+      return denseKernels(ctx, op);
+    case "activation":
+      return activationKernels(ctx, op);
+    case "softmax":
+      return softmaxKernels(ctx);
+    case "add":
+    case "mul":
+      return binaryKernels(ctx, op);
+    case "concat":
+    case "flatten":
+    case "reshape":
+      return concatKernels(ctx);
+    default:
+      return assertNever(op);
+  }
+}
+
+/** FNV-1a, for cache keys. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(bytes % 1048576 === 0 ? 0 : 2)} MiB`;
+
+export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: WgslProgram[]; manifest: WebGpuManifest } {
+  const limits: GpuLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (limits.maxStorageBufferBindingSize < 4 * ALIGN_ELEMENTS * 2) {
+    throw new Error(`maxStorageBufferBindingSize must be at least ${4 * ALIGN_ELEMENTS * 2} bytes`);
+  }
+  const bindingElements = Math.floor(limits.maxStorageBufferBindingSize / 4);
+
+  const buffers: WebGpuBuffer[] = [];
+  const activation = new Map<number, number>();
+  const producer = new Map<number, string>();
+  for (const s of plan.steps) producer.set(s.output.buffer, s.layer);
+  for (const b of plan.buffers) {
+    activation.set(b.id, buffers.length);
+    const layer = producer.get(b.id) ?? plan.inputs.find((i) => i.buffer === b.id)?.name;
+    buffers.push(layer === undefined ? { kind: "activation", elements: b.elements } : { kind: "activation", elements: b.elements, layer });
+  }
+  const weightBuffers = new Map<number, number>();
+  const weightBuffer = (w: PlanWeight, layer: string): number => {
+    let at = weightBuffers.get(w.offset);
+    if (at === undefined) {
+      at = buffers.length;
+      buffers.push({ kind: "weight", elements: w.length, weightOffset: w.offset, layer });
+      weightBuffers.set(w.offset, at);
+    }
+    return at;
+  };
+  const gpuBuffer = (t: TensorUse, layer: string): number => {
+    if (t.buffer.kind === "weight") return weightBuffer(t.buffer.weight, layer);
+    const at = activation.get(t.buffer.id);
+    if (at === undefined) throw new Error(`internal error: the plan has no buffer ${t.buffer.id}`);
+    return at;
+  };
+
+  const programs: WgslProgram[] = [];
+  const manifestPrograms: WebGpuProgram[] = [];
+  const programIndex = new Map<string, number>();
+  const commands: WebGpuCommand[] = [];
+  const needs = { storage: 1, binding: 4, workgroupBytes: 0, invocations: 1 };
+
+  for (const step of plan.steps) {
+    const aliased = step.inputs.some((t) => t.buffer === step.output.buffer);
+    let scratch: number | undefined;
+    const outElements = D.product(step.output.shape);
+    if (aliased) {
+      scratch = buffers.length;
+      buffers.push({ kind: "scratch", elements: outElements, layer: step.layer });
+    }
+    const ctx = context(step, scratch);
+    for (const spec of kernelsOf(ctx)) {
+      const storage = spec.tensors.length;
+      if (storage > limits.maxStorageBuffersPerShaderStage) {
+        throw new GpuLimitError(step.layer, "maxStorageBuffersPerShaderStage", `layer ${step.layer}: its ${spec.family} kernel binds ${storage} storage buffers, over maxStorageBuffersPerShaderStage (${limits.maxStorageBuffersPerShaderStage})`);
+      }
+      const wgBytes = spec.workgroupBytes ?? 0;
+      if (wgBytes > limits.maxComputeWorkgroupStorageSize) {
+        throw new GpuLimitError(step.layer, "maxComputeWorkgroupStorageSize", `layer ${step.layer}: its ${spec.family} kernel needs ${wgBytes} bytes of workgroup memory, over maxComputeWorkgroupStorageSize (${limits.maxComputeWorkgroupStorageSize})`);
+      }
+      // A smaller invocation limit lowers the preferred workgroup size (a power of two).
+      let wg = spec.workgroupSize;
+      while (wg > limits.maxComputeInvocationsPerWorkgroup && wg > 1) wg /= 2;
+      const fitted: KernelSpec = wg === spec.workgroupSize ? spec : { ...spec, workgroupSize: wg, workgroupBytes: (wgBytes * wg) / spec.workgroupSize };
+      const parts = splitParts(fitted, step, bindingElements);
+      const program = new Program(fitted, parts !== undefined);
+      const code = program.build();
+      let index = programIndex.get(code);
+      if (index === undefined) {
+        index = manifestPrograms.length;
+        const key = `${fitted.family}-${hash(code)}`;
+        const file = `wgsl/${index}-${fitted.family}.wgsl`;
+        programs.push({ file, key, family: fitted.family, code });
+        manifestPrograms.push({
+          file,
+          family: fitted.family,
+          key,
+          workgroupSize: fitted.workgroupSize,
+          itemsPer: fitted.itemsPer,
+          uniforms: program.slotSources.length,
+          storage,
+          workgroupBytes: fitted.workgroupBytes ?? 0,
+        });
+        programIndex.set(code, index);
+      }
+      needs.storage = Math.max(needs.storage, storage);
+      needs.workgroupBytes = Math.max(needs.workgroupBytes, fitted.workgroupBytes ?? 0);
+      needs.invocations = Math.max(needs.invocations, fitted.workgroupSize);
+      const bufferIds = fitted.tensors.map((t) => gpuBuffer(t, step.layer));
+      const dispatch = (items: D.Dim, bindings: WebGpuBinding[], value: (s: SlotSource) => D.Dim): WebGpuCommand => ({
+        kind: "dispatch",
+        program: index as number,
+        step: step.id,
+        layer: step.layer,
+        items,
+        uniforms: program.slotSources.map(value),
+        bindings,
+      });
+      if (!parts) {
+        for (const t of fitted.tensors) if (typeof t.elements === "number") needs.binding = Math.max(needs.binding, 4 * t.elements);
+        const whole = (s: SlotSource): D.Dim => {
+          if (s.kind === "dim") return s.dim;
+          throw new Error(`internal error: slot ${s.kind} in an unsplit program`);
+        };
+        commands.push(dispatch(fitted.items, bufferIds.map((buffer) => ({ buffer })), whole));
+        continue;
+      }
+      for (const part of parts) {
+        for (const b of part.bindings) needs.binding = Math.max(needs.binding, 4 * b.size);
+        const value = (s: SlotSource): D.Dim => {
+          switch (s.kind) {
+            case "dim":
+              return s.dim;
+            case "items":
+              return part.i1 - part.i0;
+            case "item0":
+              return part.i0;
+            case "base":
+              return part.bindings[s.tensor].offset;
+          }
+        };
+        commands.push(dispatch(part.i1 - part.i0, part.bindings.map((b, k) => ({ buffer: bufferIds[k], offset: b.offset, size: b.size })), value));
+      }
+    }
+    if (scratch !== undefined) {
+      const to = activation.get(step.output.buffer) as number;
+      commands.push({ kind: "copy", from: scratch, to, elements: outElements });
+    }
+  }
+
+  const io = (x: { name: string; buffer: number; shape: readonly D.Dim[] }): WebGpuIO => {
+    const buffer = activation.get(x.buffer);
+    if (buffer === undefined) throw new Error(`internal error: ${x.name} names buffer ${x.buffer}, which the plan does not have`);
+    return { name: x.name, shape: x.shape, buffer };
+  };
+  const manifest: WebGpuManifest = {
+    programs: manifestPrograms,
+    buffers,
+    commands,
+    inputs: plan.inputs.map(io),
+    outputs: plan.outputs.map(io),
+    limits: {
+      maxStorageBuffersPerShaderStage: needs.storage,
+      maxStorageBufferBindingSize: needs.binding,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxComputeWorkgroupStorageSize: needs.workgroupBytes,
+      maxComputeInvocationsPerWorkgroup: needs.invocations,
+    },
+  };
+  return { programs, manifest };
+
+  function context(step: Step, scratchBuffer: number | undefined): StepContext {
+    const weightUse = (w: PlanWeight | undefined, name: string, what: string): TensorUse => {
+      if (!w) throw new Error(`internal error: layer ${step.layer} has no ${what} in the plan`);
+      return { name, buffer: { kind: "weight", weight: w }, elements: w.length };
+    };
+    return {
+      step,
+      input: (k, name) => ({ name, buffer: { kind: "activation", id: step.inputs[k].buffer }, elements: D.product(step.inputs[k].shape) }),
+      output: () => {
+        const elements = D.product(step.output.shape);
+        if (scratchBuffer === undefined) return { name: "y", buffer: { kind: "activation", id: step.output.buffer }, elements };
+        // The scratch buffer is registered as a pseudo plan buffer id below 0.
+        const id = -1 - scratchBuffer;
+        activation.set(id, scratchBuffer);
+        return { name: "y", buffer: { kind: "activation", id }, elements };
+      },
+      weight: (name) => weightUse(step.weight, name, "weight"),
+      bias: (name) => (step.bias ? weightUse(step.bias, name, "bias") : undefined),
+    };
+  }
+}
+
+interface Part {
+  readonly i0: number;
+  readonly i1: number;
+  readonly bindings: readonly { readonly offset: number; readonly size: number }[];
+}
+
+/**
+ * Splits a step whose static tensors exceed one binding into item ranges whose bindings all
+ * fit (the largest range that fits, greedily: binding sizes only grow with the range).
+ * Undefined when everything fits in one dispatch.
+ */
+function splitParts(spec: KernelSpec, step: Step, limit: number): Part[] | undefined {
+  const big = spec.tensors.filter((t) => typeof t.elements !== "number" || t.elements > limit);
+  if (!big.some((t) => typeof t.elements === "number")) return undefined;
+  const items = spec.items;
+  const ranges = spec.ranges;
+  const what = big.map((t) => `${t.name === "y" ? "output" : t.name === "w" ? "weight" : t.name === "b" ? "bias" : "input"} (${mib(4 * (t.elements as number))})`).join(", ");
+  if (typeof items !== "number" || !ranges || spec.tensors.some((t) => typeof t.elements !== "number")) {
+    throw new GpuLimitError(step.layer, "maxStorageBufferBindingSize", `layer ${step.layer}: its ${what} exceeds maxStorageBufferBindingSize (${mib(4 * limit)}), and a ${spec.family} kernel with symbolic sizes cannot be split`);
+  }
+  const bind = (i0: number, i1: number) =>
+    ranges(i0, i1).map(([lo, hi]) => {
+      const offset = Math.floor(lo / ALIGN_ELEMENTS) * ALIGN_ELEMENTS;
+      return { offset, size: Math.max(hi - offset, 1) };
+    });
+  const fits = (i0: number, i1: number) => bind(i0, i1).every((b) => b.size <= limit);
+  const parts: Part[] = [];
+  let i0 = 0;
+  while (i0 < items) {
+    if (!fits(i0, i0 + 1)) {
+      const worst = bind(i0, i0 + 1).reduce((m, b) => Math.max(m, b.size), 0);
+      throw new GpuLimitError(
+        step.layer,
+        "maxStorageBufferBindingSize",
+        `layer ${step.layer}: one ${spec.family} output reads ${mib(4 * worst)} through one storage binding, over maxStorageBufferBindingSize (${mib(4 * limit)}); splitting the layer cannot help`,
+      );
+    }
+    let good = i0 + 1;
+    let bad = items;
+    if (fits(i0, items)) good = items;
+    else {
+      // Largest i1 in (good, bad) with fits(i0, i1).
+      while (bad - good > 1) {
+        const mid = Math.floor((good + bad) / 2);
+        if (fits(i0, mid)) good = mid;
+        else bad = mid;
+      }
+    }
+    parts.push({ i0, i1: good, bindings: bind(i0, good) });
+    i0 = good;
+  }
+  return parts;
+}
