@@ -64,7 +64,7 @@ function defined<T>(x: T | undefined): x is T {
 }
 
 /** `"a\"b"` -> `a"b`. Unknown escapes keep their character; parse.ts reports them. */
-export function decodeString(image: string): string {
+function decodeString(image: string): string {
   const body = image.slice(1, image.endsWith('"') && image.length > 1 ? -1 : undefined);
   return body.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
 }
@@ -92,12 +92,9 @@ class AstBuilder extends BaseVisitor {
   }
 
   program(ctx: Ctx): (NetworkDecl | BlockDecl)[] {
-    const items: { at: number; item: NetworkDecl | BlockDecl }[] = [];
-    for (const item of [...this.all<NetworkDecl>(ctx, "network"), ...this.all<BlockDecl>(ctx, "block")]) {
-      items.push({ at: item.span.start, item });
-    }
     // Networks and blocks sit under separate keys in the CST: restore source order.
-    return items.sort((a, b) => a.at - b.at).map((i) => i.item);
+    const items = [...this.all<NetworkDecl | BlockDecl>(ctx, "network"), ...this.all<NetworkDecl | BlockDecl>(ctx, "block")];
+    return items.sort((a, b) => a.span.start - b.span.start);
   }
 
   network(ctx: Ctx, own?: Span): NetworkDecl | undefined {

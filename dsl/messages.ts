@@ -12,7 +12,6 @@ import { RBrace, Return } from "./tokens.js";
 /** What a rule stands for when none of its alternatives fits the next token. */
 const RULE_WANTS: Record<string, string> = {
   expression: "an expression",
-  pipeline: "an expression",
   sum: "an expression",
   product: "an expression",
   unary: "an expression",

@@ -146,6 +146,8 @@ export class CnnParser extends CstParser {
   });
 
   // relu | maxpool(2x2) | conv1: conv(6, 5x5) | v   (the label is the first name when a `:` follows)
+  // One gated alternative, so that `x |>` before the next statement is reported at that
+  // statement as a missing stage, rather than taking its target as the stage.
   stage: ParserMethod<[], CstNode> = this.RULE("stage", () => {
     this.OR([
       {

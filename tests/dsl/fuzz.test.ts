@@ -60,8 +60,9 @@ describe("the parser never throws", () => {
     for (let end = 0; end <= LENET.length; end++) {
       const text = LENET.slice(0, end);
       found.push(...problems(text));
-      const broken = end > code && !text.includes("}");
-      if (parseSource(text).log.hasErrors !== broken) found.push(`hasErrors should be ${broken} for ${JSON.stringify(text)}`);
+      // (Within the leading comments, a prefix may end on a lone `/`: no assertion there.)
+      const broken = !text.includes("}");
+      if (end > code && parseSource(text).log.hasErrors !== broken) found.push(`hasErrors should be ${broken} for ${JSON.stringify(text)}`);
     }
     expect(found).toEqual([]);
   });
