@@ -28,6 +28,17 @@ function opLabel(n: Node): string {
       if (op.flip) parts.push("flip");
       return `conv${op.kernel.length}d(${parts.join(", ")})`;
     }
+    case "local":
+    case "tiled":
+    case "deconv": {
+      const extra = op.kind === "tiled" ? `, tiles ${op.tiles.join("x")}` : op.kind === "deconv" ? `, out ${op.out.map(D.printDim).join("x")}` : "";
+      const stride = op.stride.some((s) => s !== 1) ? `, stride ${op.stride.join("x")}` : "";
+      return `${op.kind}${op.kernel.length}d(${op.filters}, ${op.kernel.join("x")}${stride}${extra})`;
+    }
+    case "batchnorm":
+      return "batchnorm";
+    case "maxout":
+      return `maxout(${op.k})`;
     case "pool":
       return `${op.mode}pool${op.window.length}d(${op.window.join("x")}, stride ${op.stride.join("x")}${op.ceil ? ", ceil" : ""})`;
     case "adaptive_pool":
@@ -61,6 +72,20 @@ function flops(g: Graph, n: Node): Dim {
       const perOut = D.mul(D.floordiv(cin, op.groups), op.kernel.reduce((a, b) => a * b, 1));
       return D.mul(2, D.mul(outSize, perOut));
     }
+    case "local":
+    case "tiled": {
+      const cin = g.values[n.inputs[0]].shape[0];
+      return D.mul(2, D.mul(outSize, D.mul(cin, op.kernel.reduce((a, b) => a * b, 1))));
+    }
+    case "deconv": {
+      // Every input element scatters into O/groups outputs per kernel tap.
+      const inSize = D.product(g.values[n.inputs[0]].shape);
+      return D.mul(2, D.mul(inSize, (op.filters / op.groups) * op.kernel.reduce((a, b) => a * b, 1)));
+    }
+    case "batchnorm":
+      return D.mul(outSize, 2);
+    case "maxout":
+      return D.product(g.values[n.inputs[0]].shape);
     case "dense":
       return D.mul(2, D.mul(op.units, D.product(g.values[n.inputs[0]].shape)));
     case "pool":

@@ -24,7 +24,8 @@ export interface Weight {
   source: WeightSource;
 }
 
-export type WeightRole = "weight" | "bias";
+/** weight and bias for every layer; batchnorm adds its running statistics. */
+export type WeightRole = "weight" | "bias" | "running_mean" | "running_var";
 
 export interface Value {
   readonly id: number;

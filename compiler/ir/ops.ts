@@ -98,8 +98,72 @@ export interface ConcatOp {
   readonly kind: "concat";
 }
 
+/**
+ * Locally connected (unshared) layer: conv's connectivity, a kernel per output position.
+ * Weight [O, j1..jd, C, k1..kd]; bias per location [O, j1..jd] or none.
+ */
+export interface LocalOp {
+  readonly kind: "local";
+  readonly filters: number;
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly dilation: readonly number[];
+  readonly pad: PadSpec;
+  readonly bias: "location" | "none";
+}
+
+/**
+ * Tiled convolution: output position j uses kernel (j1 mod t1, ..., jd mod td).
+ * Weight [O, C, k1..kd, t1..td]; bias tiled the same way [O, t1..td], or none.
+ */
+export interface TiledOp {
+  readonly kind: "tiled";
+  readonly filters: number;
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly dilation: readonly number[];
+  readonly pad: PadSpec;
+  readonly tiles: readonly number[];
+  readonly bias: "tiled" | "none";
+}
+
+/**
+ * Transposed convolution: the transpose of the conv with the same kernel, stride, padding,
+ * dilation and groups that maps an input of size `out` to this op's input. Weight
+ * [C_in, O/groups, k1..kd] (that conv's kernel), bias [O] or none.
+ */
+export interface DeconvOp {
+  readonly kind: "deconv";
+  readonly filters: number;
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly dilation: readonly number[];
+  readonly pad: PadSpec;
+  readonly groups: number;
+  /** The spatial size it returns (from `size:` or `like:`). */
+  readonly out: readonly Dim[];
+  readonly bias: "channel" | "none";
+}
+
+/** Batch normalisation at inference: (x - mean) / sqrt(var + eps) * gamma + beta, per channel. */
+export interface BatchNormOp {
+  readonly kind: "batchnorm";
+  readonly eps: number;
+}
+
+/** Cross-channel pooling: the max over each group of k consecutive channels. */
+export interface MaxoutOp {
+  readonly kind: "maxout";
+  readonly k: number;
+}
+
 export type Op =
   | ConvOp
+  | LocalOp
+  | TiledOp
+  | DeconvOp
+  | BatchNormOp
+  | MaxoutOp
   | PoolOp
   | AdaptivePoolOp
   | DenseOp

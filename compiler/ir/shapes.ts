@@ -55,6 +55,47 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
       if (typeof w === "string") return fail(w);
       return { ok: true, shape: [op.filters, ...w.spatial], positive: w.positive };
     }
+    case "local":
+    case "tiled": {
+      const w = windowed("kernel", x, op.kernel, op.stride, op.dilation, op.pad, false);
+      if (typeof w === "string") return fail(w);
+      if (op.kind === "local" && !D.allStatic(w.spatial))
+        return fail(`local needs a fixed input size (it has a kernel per output position), but its input has the symbolic size ${D.printShape(x)}`);
+      if (op.kind === "tiled" && op.tiles.length !== x.length - 1)
+        return fail(`tiles ${op.tiles.join("x")} has ${op.tiles.length} axes but the input has ${x.length - 1} spatial axes`);
+      return { ok: true, shape: [op.filters, ...w.spatial], positive: w.positive };
+    }
+    case "deconv": {
+      const c = x[0];
+      if (typeof c === "number" && c % op.groups !== 0)
+        return fail(`input channels (${c}) are not divisible by groups (${op.groups})`);
+      if (op.filters % op.groups !== 0)
+        return fail(`filters (${op.filters}) are not divisible by groups (${op.groups})`);
+      const spatial = x.slice(1);
+      if (op.out.length !== spatial.length)
+        return fail(`the size it returns has ${op.out.length} axes but the input has ${spatial.length} spatial axes`);
+      // The forward convolution must map the returned size back onto the input's size.
+      const fwd = windowed("kernel", [op.filters, ...op.out], op.kernel, op.stride, op.dilation, op.pad, false);
+      const forward = typeof fwd === "string" ? undefined : fwd.spatial;
+      const positive: { dim: Dim; message: string }[] = [];
+      const msg = `no convolution with kernel ${op.kernel.join("x")} and stride ${op.stride.join("x")} maps size ${fmtSize(op.out)} to the input's ${fmtSize(spatial)}${forward ? ` (it gives ${fmtSize(forward)})` : ""}`;
+      if (typeof fwd === "string" || !forward) return fail(msg);
+      for (let i = 0; i < spatial.length; i++) {
+        const a = forward[i];
+        const b = spatial[i];
+        if (typeof a === "number" && typeof b === "number") {
+          if (a !== b) return fail(msg);
+        } else if (!D.dimEquals(a, b)) positive.push({ dim: D.min(D.add(D.sub(a, b), 1), D.add(D.sub(b, a), 1)), message: msg });
+      }
+      return { ok: true, shape: [op.filters, ...op.out], positive: [...fwd.positive, ...positive] };
+    }
+    case "batchnorm":
+      return { ok: true, shape: [...x], positive: [] };
+    case "maxout": {
+      const c = x[0];
+      if (typeof c !== "number" || c % op.k !== 0) return fail(`maxout(${op.k}) needs a channel count divisible by ${op.k}, got ${D.printDim(c)}`);
+      return { ok: true, shape: [c / op.k, ...x.slice(1)], positive: [] };
+    }
     case "pool": {
       if (op.pad.kind === "explicit") {
         for (let i = 0; i < op.window.length; i++) {

@@ -5,6 +5,7 @@
 
 import type { Expr } from "../../dsl/ast.js";
 import type { Dim } from "../ir/dim.js";
+import type { WeightRole } from "../ir/graph.js";
 import type { ActivationFn, Op, PoolMode } from "../ir/ops.js";
 import { windowGeometry } from "../ir/ops.js";
 import type { ArgReader, Signature } from "./args.js";
@@ -12,7 +13,7 @@ import { literalNumber } from "./args.js";
 
 /** A weight a layer owns, before its numbers are known. */
 export interface WeightDecl {
-  readonly role: "weight" | "bias";
+  readonly role: WeightRole;
   readonly shape: number[];
   /** `weight:` (a literal or a named kernel) for the weight, absent for the bias. */
   readonly value?: Expr;
@@ -20,12 +21,16 @@ export interface WeightDecl {
   readonly init?: Expr;
   readonly fanIn: number;
   readonly fanOut: number;
+  /** A constant the weight starts at when nothing else is given (batch norm's gamma and variance are 1). */
+  readonly fill?: number;
 }
 
 export interface BuildContext {
   readonly args: ArgReader;
   /** Shapes of the tensor inputs, one sample each. */
   readonly inputs: readonly (readonly Dim[])[];
+  /** Shapes of named tensor arguments (`like: x`). */
+  readonly named: Readonly<Record<string, readonly Dim[]>>;
 }
 
 export interface Built {
@@ -37,6 +42,8 @@ export interface Builtin {
   readonly sig: Signature;
   /** How many tensor inputs: a pipe supplies the first. */
   readonly arity: number | "many";
+  /** Named arguments that are tensors, evaluated by the lowering (`like:`). */
+  readonly tensorArgs?: readonly string[];
   readonly build: (ctx: BuildContext) => Built | undefined;
 }
 
@@ -94,6 +101,73 @@ function convLike(ctx: BuildContext, depthwise: boolean): Built | undefined {
     }
     weights.push({ role: "bias", shape: [filters, ...out.map((d) => Math.max(d, 0))], fanIn: 0, fanOut: 0 });
   }
+  return { op, weights };
+}
+
+/** local and tiled: conv's geometry without groups; weights per position or per tile. */
+function unshared(ctx: BuildContext, kind: "local" | "tiled"): Built | undefined {
+  const a = ctx.args;
+  if (!needsSpatial(ctx)) return undefined;
+  const rank = rankOf(ctx);
+  const channels = ctx.inputs[0][0];
+  if (typeof channels !== "number") return a.fail(`${a.opName} needs a fixed number of input channels`, a.span(""));
+  const filters = a.int("filters", undefined);
+  const kernel = a.size("kernel", rank, undefined);
+  const stride = a.size("stride", rank, 1);
+  const dilation = a.size("dilation", rank, 1);
+  const pad = a.pad("pad", rank);
+  const tiles = kind === "tiled" ? a.size("tiles", rank, undefined) : [];
+  const bias =
+    kind === "local"
+      ? a.word("bias", ["location", "none"] as const, "location")
+      : a.word("bias", ["tiled", "none"] as const, "tiled");
+  if (!a.ok || filters === undefined || !kernel || !stride || !dilation || !pad || !tiles) return undefined;
+  const k = prod(kernel);
+  const fan = { fanIn: channels * k, fanOut: filters * k };
+  if (kind === "tiled") {
+    const op: Op = { kind: "tiled", filters, kernel, stride, dilation, pad, tiles, bias: bias as "tiled" | "none" };
+    const weights: WeightDecl[] = [{ role: "weight", shape: [filters, channels, ...kernel, ...tiles], value: a.expr("weight"), init: a.expr("init"), ...fan }];
+    if (bias === "tiled") weights.push({ role: "bias", shape: [filters, ...tiles], fanIn: 0, fanOut: 0 });
+    return { op, weights };
+  }
+  const op: Op = { kind: "local", filters, kernel, stride, dilation, pad, bias: bias as "location" | "none" };
+  const out = windowGeometry(ctx.inputs[0].slice(1), kernel, stride, dilation, pad).out;
+  if (!out.every((d): d is number => typeof d === "number" && d >= 1)) return { op, weights: [] }; // the shape rule reports it
+  const weights: WeightDecl[] = [{ role: "weight", shape: [filters, ...out, channels, ...kernel], value: a.expr("weight"), init: a.expr("init"), ...fan }];
+  if (bias === "location") weights.push({ role: "bias", shape: [filters, ...out], fanIn: 0, fanOut: 0 });
+  return { op, weights };
+}
+
+function deconv(ctx: BuildContext): Built | undefined {
+  const a = ctx.args;
+  if (!needsSpatial(ctx)) return undefined;
+  const rank = rankOf(ctx);
+  const channels = ctx.inputs[0][0];
+  if (typeof channels !== "number") return a.fail(`deconv needs a fixed number of input channels`, a.span(""));
+  const filters = a.int("filters", undefined);
+  const kernel = a.size("kernel", rank, undefined);
+  const stride = a.size("stride", rank, 1);
+  const dilation = a.size("dilation", rank, 1);
+  const pad = a.pad("pad", rank);
+  const groups = a.int("groups", 1);
+  const bias = a.word("bias", ["channel", "none"] as const, "channel");
+  let out: readonly Dim[] | undefined;
+  const like = ctx.named.like;
+  if (a.has("size") && like) return a.fail("deconv takes either size: or like:, not both", a.span("like"));
+  if (like) {
+    if (like.length !== rank + 1) return a.fail(`like: names a tensor with ${like.length - 1} spatial axes, but the input has ${rank}`, a.span("like"));
+    out = like.slice(1);
+  } else if (a.has("size")) out = a.size("size", rank, undefined);
+  else return a.fail("deconv needs the size it returns: size: [H, W] or like: x (several input sizes map to the same output under stride)", a.span(""));
+  if (!a.ok || filters === undefined || !kernel || !stride || !dilation || !pad || !out) return undefined;
+  const op: Op = { kind: "deconv", filters, kernel, stride, dilation, pad, groups, out, bias };
+  if (channels % groups !== 0 || filters % groups !== 0) return { op, weights: [] }; // the shape rule reports it
+  const k = prod(kernel);
+  const weights: WeightDecl[] = [
+    // [C_in, O/groups, k...]: the forward conv's kernel, so fans are those of that conv read backwards.
+    { role: "weight", shape: [channels, filters / groups, ...kernel], value: a.expr("weight"), init: a.expr("init"), fanIn: (filters / groups) * k, fanOut: channels * k },
+  ];
+  if (bias === "channel") weights.push({ role: "bias", shape: [filters], fanIn: 0, fanOut: 0 });
   return { op, weights };
 }
 
@@ -177,6 +251,44 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
       ];
       if (bias === "channel") weights.push({ role: "bias", shape: [units], fanIn: 0, fanOut: 0 });
       return { op, weights };
+    },
+  },
+  local: {
+    sig: { positional: ["filters", "kernel"], named: [...WINDOW_ARGS, "bias", ...LAYER_WEIGHTS], required: ["filters", "kernel"] },
+    arity: 1,
+    build: (ctx) => unshared(ctx, "local"),
+  },
+  tiled: {
+    sig: { positional: ["filters", "kernel"], named: [...WINDOW_ARGS, "tiles", "bias", ...LAYER_WEIGHTS], required: ["filters", "kernel", "tiles"] },
+    arity: 1,
+    build: (ctx) => unshared(ctx, "tiled"),
+  },
+  deconv: {
+    sig: { positional: ["filters", "kernel"], named: [...WINDOW_ARGS, "groups", "size", "like", "bias", ...LAYER_WEIGHTS], required: ["filters", "kernel"] },
+    arity: 1,
+    tensorArgs: ["like"],
+    build: deconv,
+  },
+  batchnorm: {
+    sig: { positional: [], named: ["eps"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const eps = a.number("eps", 1e-5);
+      if (!(eps > 0)) a.fail("argument 'eps' of batchnorm must be positive", a.span("eps"));
+      const c = ctx.inputs[0][0];
+      if (typeof c !== "number") return a.fail("batchnorm needs a fixed number of channels", a.span(""));
+      if (!a.ok) return undefined;
+      const vec = (role: WeightRole, fill: number): WeightDecl => ({ role, shape: [c], fanIn: 0, fanOut: 0, fill });
+      return { op: { kind: "batchnorm", eps }, weights: [vec("weight", 1), vec("bias", 0), vec("running_mean", 0), vec("running_var", 1)] };
+    },
+  },
+  maxout: {
+    sig: { positional: ["k"], named: [], required: ["k"] },
+    arity: 1,
+    build: (ctx) => {
+      const k = ctx.args.int("k", undefined);
+      return ctx.args.ok && k !== undefined ? { op: { kind: "maxout", k }, weights: [] } : undefined;
     },
   },
   maxpool: { sig: poolSig([]), arity: 1, build: poolLike("max") },

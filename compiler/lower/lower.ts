@@ -330,11 +330,21 @@ class Lowering {
       return this.reapply(cached, split.inputs, frame, stage.span);
     }
     if (split.inputs.includes(POISON)) return POISON;
+    // Named tensor arguments (`like: x`) are evaluated here; the op sees only their shapes.
+    const named: Record<string, readonly Dim[]> = {};
+    const rest: Arg[] = [];
+    for (const a of split.rest) {
+      if (a.name && builtin.tensorArgs?.includes(a.name.name)) {
+        const v = this.tensor(a.value, frame);
+        if (v === POISON) return POISON;
+        named[a.name.name] = this.values[v].shape;
+      } else rest.push(a);
+    }
     const resolve = this.resolver(frame.scope);
-    const reader = new ArgReader(this.log, this.file, opName, stage.span, resolve, builtin.sig, split.rest);
+    const reader = new ArgReader(this.log, this.file, opName, stage.span, resolve, builtin.sig, rest);
     if (!reader.ok) return POISON;
     const shapes = split.inputs.map((v) => this.values[v].shape);
-    const built = builtin.build({ args: reader, inputs: shapes });
+    const built = builtin.build({ args: reader, inputs: shapes, named });
     if (!built || !reader.ok) return POISON;
     const weights: Partial<Record<WeightRole, Weight>> = {};
     for (const decl of built.weights) {
@@ -363,7 +373,9 @@ class Lowering {
     const fits =
       shape.length === layer.firstInput.length && D.dimEquals(shape[0], layer.firstInput[0]) &&
       (layer.op.kind !== "dense" || D.dimEquals(D.product(shape), D.product(layer.firstInput))) &&
-      (layer.op.kind !== "conv" || layer.op.bias !== "location" || shape.every((d, i) => D.dimEquals(d, layer.firstInput[i])));
+      // Weights per output position fit only inputs of the first input's size.
+      ((layer.op.kind !== "conv" || layer.op.bias !== "location") && layer.op.kind !== "local" ||
+        shape.every((d, i) => D.dimEquals(d, layer.firstInput[i])));
     if (!fits) {
       return this.error(
         `layer '${layer.name}' was built for inputs of shape ${D.printShape(layer.firstInput)}; its weights do not fit this input of shape ${D.printShape(shape)}`,

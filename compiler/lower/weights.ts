@@ -59,6 +59,10 @@ export function bindWeights(
         w.data = initialise(spec.spec, shape, p.decl.fanIn, p.decl.fanOut);
         w.source = { kind: "init", description: spec.text, defaulted: false };
       }
+    } else if (p.decl.fill !== undefined) {
+      w.data = new Float32Array(size).fill(p.decl.fill);
+      w.source = { kind: "init", description: `constant ${p.decl.fill}`, defaulted: true };
+      if (p.decl.role === "weight") defaulted.add(p.layer);
     } else if (p.decl.role === "weight") {
       const seed = hashSeed(w.name);
       w.data = initialise({ kind: "he", seed }, shape, p.decl.fanIn, p.decl.fanOut);

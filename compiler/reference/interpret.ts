@@ -32,6 +32,28 @@ export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Ma
         if (!weight) throw new Error(`layer ${node.layer} has no weight`);
         y = R.conv(xs[0], op, weight, bias);
         break;
+      case "local":
+        if (!weight) throw new Error(`layer ${node.layer} has no weight`);
+        y = R.local(xs[0], op, weight, bias);
+        break;
+      case "tiled":
+        if (!weight) throw new Error(`layer ${node.layer} has no weight`);
+        y = R.tiled(xs[0], op, weight, bias);
+        break;
+      case "deconv":
+        if (!weight) throw new Error(`layer ${node.layer} has no weight`);
+        y = R.deconv(xs[0], op, weight, bias);
+        break;
+      case "batchnorm": {
+        const mean = asTensor(node.weights.running_mean);
+        const variance = asTensor(node.weights.running_var);
+        if (!weight || !bias || !mean || !variance) throw new Error(`layer ${node.layer} lacks batch-norm parameters`);
+        y = R.batchnorm(xs[0], op, { gamma: weight, beta: bias, mean, variance });
+        break;
+      }
+      case "maxout":
+        y = R.maxout(xs[0], op);
+        break;
       case "pool":
         y = R.pool(xs[0], op);
         break;
