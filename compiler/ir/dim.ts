@@ -2,7 +2,8 @@
 // fully static network never carries an expression tree, and printing for IR dumps and
 // diagnostics. The tree itself is defined in runtime/dim.ts (the runtime evaluates it too).
 
-import type { Dim, DimExpr } from "../../runtime/dim.js";
+import type { Dim } from "../../runtime/dim.js";
+import { divideExact, fromPoly, printDim, toPoly } from "./poly.js";
 export type { Dim, DimExpr, DimEnv } from "../../runtime/dim.js";
 export { evalDim, evalDims } from "../../runtime/dim.js";
 
@@ -16,36 +17,46 @@ export function allStatic(ds: readonly Dim[]): ds is number[] {
   return ds.every(isStatic);
 }
 
+/** Sums and products go through the polynomial normal form (poly.ts), so sizes stay short. */
+function normal(d: Dim): Dim {
+  return fromPoly(toPoly(d));
+}
+
 export function add(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return a + b;
-  if (b === 0) return a;
-  if (a === 0) return b;
-  return { op: "add", a, b };
+  return normal({ op: "add", a, b });
 }
 
 export function sub(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return a - b;
-  if (b === 0) return a;
-  return { op: "sub", a, b };
+  return normal({ op: "sub", a, b });
 }
 
 export function mul(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return a * b;
-  if (a === 1) return b;
-  if (b === 1) return a;
-  if (a === 0 || b === 0) return 0;
-  return { op: "mul", a, b };
+  return normal({ op: "mul", a, b });
 }
 
 export function floordiv(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return Math.floor(a / b);
   if (b === 1) return a;
+  if (typeof b === "number") {
+    const q = divideExact(toPoly(a), b);
+    if (q) return fromPoly(q);
+    // floor(floor(x / m) / n) = floor(x / (m * n)) for positive integers.
+    if (typeof a !== "number" && a.op === "floordiv" && typeof a.b === "number") return floordiv(a.a, a.b * b);
+  }
   return { op: "floordiv", a, b };
 }
 
 export function ceildiv(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return Math.ceil(a / b);
   if (b === 1) return a;
+  if (typeof b === "number") {
+    const q = divideExact(toPoly(a), b);
+    if (q) return fromPoly(q);
+    if (typeof a !== "number" && a.op === "ceildiv" && typeof a.b === "number") return ceildiv(a.a, a.b * b);
+  }
   return { op: "ceildiv", a, b };
 }
 
@@ -69,11 +80,10 @@ export function product(ds: readonly Dim[]): Dim {
   return ds.reduce<Dim>((p, d) => mul(p, d), 1);
 }
 
-/** Structural equality: enough to compare shapes of `a + b` operands. */
+/** Equality of canonical forms: enough to compare shapes of `a + b` operands. */
 export function dimEquals(a: Dim, b: Dim): boolean {
-  if (typeof a === "number" || typeof b === "number") return a === b;
-  if (a.op === "sym" || b.op === "sym") return a.op === b.op && (a as { name: string }).name === (b as { name: string }).name;
-  return a.op === b.op && dimEquals(a.a, b.a) && dimEquals(a.b, b.b);
+  if (typeof a === "number" && typeof b === "number") return a === b;
+  return printDim(sub(a, b)) === "0";
 }
 
 /** Symbols a size depends on. */
@@ -87,15 +97,7 @@ export function dimSymbols(d: Dim, into: Set<string> = new Set()): Set<string> {
   return into;
 }
 
-const infix: Partial<Record<DimExpr["op"], string>> = { add: "+", sub: "-", mul: "*", floordiv: "//", mod: "%" };
-
-export function printDim(d: Dim): string {
-  if (typeof d === "number") return String(d);
-  if (d.op === "sym") return d.name;
-  const op = infix[d.op];
-  if (op) return `(${printDim(d.a)} ${op} ${printDim(d.b)})`;
-  return `${d.op}(${printDim(d.a)}, ${printDim(d.b)})`;
-}
+export { printDim };
 
 export function printShape(ds: readonly Dim[]): string {
   return `[${ds.map(printDim).join(", ")}]`;
