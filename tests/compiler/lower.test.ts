@@ -134,3 +134,23 @@ describe("lowering diagnostics (exact text)", () => {
     expect(hs.length).toBe(2);
   });
 });
+
+describe("diagnostics of the chapter's other layers (exact text)", () => {
+  const small = (body: string, input = "f32[1, 4, 4]") => net(body, input);
+  const cases: [string, string, string][] = [
+    ["a deconv size no convolution produces", small("y = x |> deconv(4, 3x3, stride: 2, size: 8x8)"), "t.cnn:2:10: error: no convolution with kernel 3x3 and stride 2x2 maps size 8x8 to the input's 4x4 (it gives 3x3)"],
+    ["a deconv without its size", small("y = x |> deconv(4, 3x3, stride: 2)"), "t.cnn:2:10: error: deconv needs the size it returns: size: [H, W] or like: x (several input sizes map to the same output under stride)"],
+    ["a deconv with size and like", small("y = x |> deconv(4, 3x3, stride: 2, size: 8x8, like: x)"), "t.cnn:2:10: error: deconv takes either size: or like:, not both"],
+    ["maxout of indivisible channels", small("y = x |> conv(6, 3x3) |> maxout(4)"), "t.cnn:2:26: error: maxout(4) needs a channel count divisible by 4, got 6"],
+    ["tiled without tiles", small("y = x |> tiled(4, 3x3)"), "t.cnn:2:10: error: tiled needs the argument 'tiles'"],
+    ["local with a channel bias", small("y = x |> local(4, 3x3, bias: channel)"), "t.cnn:2:30: error: argument 'bias' of local expects 'location' or 'none', but got 'channel'"],
+    ["batchnorm with eps 0", small("y = x |> batchnorm(eps: 0)"), "t.cnn:2:25: error: argument 'eps' of batchnorm must be positive"],
+    ["adaptive pooling larger than the input", small("y = x |> avgpool(out: 40x40)"), "t.cnn:2:10: error: adaptive pooling to 40x40 needs an input of at least that size, got 4x4"],
+    ["adaptive lp pooling", small("y = x |> lppool(out: 2x2)"), "t.cnn:2:22: error: lppool has no adaptive form (out:); use maxpool or avgpool"],
+    ["local on a symbolic size", small("y = x |> local(4, 3x3)", "f32[1, H, W]"), "t.cnn:2:10: error: local needs a fixed input size (it has a kernel per output position), but its input has the symbolic size [1, H, W]"],
+    ["a label reused on another size (local)", small("a = x |> k: local(1, 1x1)\ny = a |> maxpool(2) |> k"), "t.cnn:3:24: error: layer 'k' was built for inputs of shape [1, 4, 4]; its weights do not fit this input of shape [1, 2, 2]"],
+  ];
+  for (const [name, src, expected] of cases) {
+    it(name, () => expect(headlines(src)[0]).toBe(expected));
+  }
+});
