@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { BackendError, type GpuProvider, type LoadOptions } from "../runtime/load.js";
 import { InputError, type Network, type TensorData } from "../runtime/session.js";
 import { writeBundle } from "./bundle.js";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.js";
@@ -97,15 +98,14 @@ function noteInitialised(layers: readonly string[]): void {
   );
 }
 
-function compileOptions(args: Args, file: string): CompileOptions {
-  const target = one(args, "--target") ?? "wasm";
+function compileOptions(args: Args, file: string, forced?: Target): CompileOptions {
+  const target = forced ?? one(args, "--target") ?? "wasm";
   if (!["wasm", "webgpu", "all"].includes(target)) throw new UsageError(`--target must be wasm, webgpu or all, not ${target}`);
-  if (target !== "wasm") throw new UserError(`cnnc: error: the ${target} target is not available yet; use --target wasm`);
   return { fileName: file, weights: one(args, "--weights"), network: one(args, "--network"), target: target as Target };
 }
 
-function compileOrFail(args: Args, file: string): CompileSuccess {
-  const r = compile(readSource(file), compileOptions(args, file));
+function compileOrFail(args: Args, file: string, target?: Target): CompileSuccess {
+  const r = compile(readSource(file), compileOptions(args, file, target));
   report(r.diagnostics);
   if (!r.ok) throw new UserError("");
   noteInitialised(r.initialised);
@@ -129,13 +129,15 @@ function cmdCompile(args: Args): void {
   const r = compileOrFail(args, file);
   writeBundle(out, r.artifacts);
   const size = (r.artifacts.wasm?.byteLength ?? 0) + r.artifacts.weights.byteLength;
-  process.stdout.write(`wrote ${out} (${r.plan.steps.length} kernels, ${size} bytes of wasm and weights)\n`);
+  const shaders = r.artifacts.wgsl ? `, ${r.artifacts.wgsl.length} WGSL programs` : "";
+  const what = r.artifacts.wasm ? "wasm and weights" : "weights";
+  process.stdout.write(`wrote ${out} (${r.plan.steps.length} kernels${shaders}, ${size} bytes of ${what})\n`);
 }
 
 function cmdExplain(args: Args): void {
   allowOnly(args, ["--weights", "--network", "--target"]);
   const r = compileOrFail(args, modelPath(args));
-  process.stdout.write(`${explain(r.graph, r.plan)}\n`);
+  process.stdout.write(`${explain(r.graph, r.source, r.plan)}\n`);
 }
 
 /** Reads `--input name=file.npy` flags into tensors (checked: readable, valid .npy). */
@@ -175,10 +177,11 @@ function parseSizes(args: Args): Record<string, number> {
 interface Runner {
   inputs: readonly { name: string; shape: readonly (number | { op: string; name?: string })[] }[];
   run(inputs: Record<string, TensorData>): Promise<Record<string, TensorData>>;
+  dispose?(): void;
 }
 
 function referenceRunner(r: CompileSuccess, net: Network): Runner {
-  const g = r.graph;
+  const g = r.source;
   return {
     inputs: net.inputs,
     async run(inputs) {
@@ -212,12 +215,41 @@ function referenceRunner(r: CompileSuccess, net: Network): Runner {
   };
 }
 
-async function loadBundleDir(dir: string): Promise<Network> {
+async function loadBundleDir(dir: string, options: LoadOptions): Promise<Network> {
   const index = path.join(dir, "index.js");
   if (!existsSync(index)) throw new UserError(`${dir}: error: not a cnnc bundle (no index.js)`);
   const mod = (await import(pathToFileURL(path.resolve(index)).href)) as { load?: (o?: object) => Promise<Network> };
   if (typeof mod.load !== "function") throw new UserError(`${dir}: error: not a cnnc bundle (index.js has no load())`);
-  return mod.load({ backend: "wasm" });
+  return mod.load(options);
+}
+
+/**
+ * WebGPU in Node: Dawn through the `webgpu` package, found by cnnc's own runtime (a GPU, else
+ * Vulkan or OpenGL ES software rendering) and handed to the network (a bundle's copy of the
+ * runtime may sit where the package cannot be resolved). Says on stderr which adapter it used.
+ */
+async function loadWebGpu(load: (options: LoadOptions) => Promise<Network>): Promise<Network> {
+  const { nodeAdapter } = await import("../runtime/webgpu-node.js");
+  let used: string | undefined;
+  const gpu: GpuProvider = {
+    async requestAdapter() {
+      const found = await nodeAdapter();
+      used = found?.description;
+      return found?.adapter ?? null;
+    },
+  };
+  let net: Network;
+  try {
+    net = await load({ backend: "webgpu", gpu });
+  } catch (e) {
+    if (e instanceof BackendError || (e as Error).name === "BackendError") {
+      const hint = used ? "" : "; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (or use --backend wasm)";
+      throw new UserError(`cnnc: error: cannot run on WebGPU: ${(e as Error).message}${hint}`);
+    }
+    throw e;
+  }
+  process.stderr.write(`cnnc: WebGPU adapter: ${used ?? net.description}\n`);
+  return net;
 }
 
 function summary(name: string, t: TensorData): string {
@@ -264,7 +296,6 @@ async function cmdRun(args: Args): Promise<void> {
   const model = modelPath(args);
   const backend = one(args, "--backend") ?? "wasm";
   if (!["reference", "wasm", "webgpu"].includes(backend)) throw new UsageError(`--backend must be reference, wasm or webgpu, not ${backend}`);
-  if (backend === "webgpu") throw new UserError(`cnnc: error: the webgpu backend is not available yet; use --backend wasm or reference`);
   const random = args.flags.get("--random");
   if (random && args.flags.has("--input")) throw new UsageError("give either --input or --random, not both");
   const isDir = existsSync(model) && statSync(model).isDirectory();
@@ -272,7 +303,10 @@ async function cmdRun(args: Args): Promise<void> {
   if (isDir) {
     if (backend === "reference") throw new UsageError("a compiled bundle has no reference backend; run the .cnn file");
     if (args.flags.has("--weights")) throw new UsageError("a compiled bundle carries its weights; --weights applies to .cnn files");
-    runner = await loadBundleDir(model);
+    runner = backend === "webgpu" ? await loadWebGpu((o) => loadBundleDir(model, o)) : await loadBundleDir(model, { backend: "wasm" });
+  } else if (backend === "webgpu") {
+    const r = compileOrFail(args, model, "webgpu");
+    runner = await loadWebGpu((o) => r.load(o));
   } else {
     const r = compileOrFail(args, model);
     const net = await r.load({ backend: "wasm" });
@@ -291,7 +325,10 @@ async function cmdRun(args: Args): Promise<void> {
     outputs = await runner.run(Object.fromEntries(inputs));
   } catch (e) {
     if (e instanceof InputError) throw new UserError(`cnnc: error: ${e.message}`);
+    if (e instanceof BackendError || (e as Error).name === "BackendError") throw new UserError(`cnnc: error: ${(e as Error).message}`);
     throw e;
+  } finally {
+    runner.dispose?.();
   }
   const out = one(args, "-o");
   if (out) {

@@ -5,6 +5,7 @@
 import * as D from "./ir/dim.js";
 import type { Dim } from "./ir/dim.js";
 import type { Graph, Node } from "./ir/graph.js";
+import { fusedLabel, opLabel } from "./ir/print.js";
 import { assertNever } from "./ir/ops.js";
 import type { Plan } from "./plan/plan.js";
 
@@ -14,52 +15,7 @@ export interface LayerRow {
   readonly shape: string;
   readonly params: number;
   readonly flops: Dim;
-}
-
-function opLabel(n: Node): string {
-  const op = n.op;
-  switch (op.kind) {
-    case "conv": {
-      const parts = [`${op.filters}`, op.kernel.join("x")];
-      if (op.stride.some((s) => s !== 1)) parts.push(`stride ${op.stride.join("x")}`);
-      if (op.pad.kind !== "valid") parts.push(`pad ${op.pad.kind === "explicit" ? op.pad.before.map((b, i) => `${b}/${op.pad.kind === "explicit" ? op.pad.after[i] : 0}`).join(",") : op.pad.kind}`);
-      if (op.dilation.some((s) => s !== 1)) parts.push(`dilation ${op.dilation.join("x")}`);
-      if (op.groups !== 1) parts.push(`groups ${op.groups}`);
-      if (op.flip) parts.push("flip");
-      return `conv${op.kernel.length}d(${parts.join(", ")})`;
-    }
-    case "local":
-    case "tiled":
-    case "deconv": {
-      const extra = op.kind === "tiled" ? `, tiles ${op.tiles.join("x")}` : op.kind === "deconv" ? `, out ${op.out.map(D.printDim).join("x")}` : "";
-      const stride = op.stride.some((s) => s !== 1) ? `, stride ${op.stride.join("x")}` : "";
-      return `${op.kind}${op.kernel.length}d(${op.filters}, ${op.kernel.join("x")}${stride}${extra})`;
-    }
-    case "batchnorm":
-      return "batchnorm";
-    case "maxout":
-      return `maxout(${op.k})`;
-    case "pool":
-      return `${op.mode}pool${op.window.length}d(${op.window.join("x")}, stride ${op.stride.join("x")}${op.ceil ? ", ceil" : ""})`;
-    case "adaptive_pool":
-      return `adaptive ${op.mode}pool(out ${op.out.join("x")})`;
-    case "dense":
-      return `dense(${op.units})`;
-    case "activation":
-      return op.fn === "leaky_relu" ? `leaky_relu(${op.alpha})` : op.fn;
-    case "softmax":
-    case "flatten":
-    case "concat":
-      return op.kind;
-    case "reshape":
-      return `reshape([${op.shape.join(", ")}])`;
-    case "add":
-      return "+";
-    case "mul":
-      return "*";
-    default:
-      return assertNever(op);
-  }
+  readonly algorithm: string;
 }
 
 function flops(g: Graph, n: Node): Dim {
@@ -107,8 +63,12 @@ function flops(g: Graph, n: Node): Dim {
   }
 }
 
-export function layerRows(g: Graph): LayerRow[] {
+/** One row per kernel of the optimised graph; FLOPs and parameters of fused layers included. */
+export function layerRows(g: Graph, source: Graph): LayerRow[] {
   const seen = new Set<object>();
+  const flopsOf = new Map<string, Dim>();
+  for (const n of source.nodes) flopsOf.set(n.layer, D.add(flopsOf.get(n.layer) ?? 0, flops(source, n)));
+  const counted = new Set<string>();
   return g.nodes.map((n) => {
     let params = 0;
     for (const w of Object.values(n.weights)) {
@@ -118,26 +78,48 @@ export function layerRows(g: Graph): LayerRow[] {
         params += w.data.length;
       }
     }
-    return { layer: n.layer, op: opLabel(n), shape: D.printShape(g.values[n.output].shape), params, flops: flops(g, n) };
+    // A shared layer applied several times appears once per application in both graphs.
+    let total: Dim = flops(g, n);
+    if (!counted.has(n.layer) && flopsOf.has(n.layer)) {
+      total = [n.layer, ...(n.fused ?? [])].reduce<Dim>((a, l) => D.add(a, flopsOf.get(l) ?? 0), 0);
+      for (const l of [n.layer, ...(n.fused ?? [])]) counted.add(l);
+    }
+    const layer = n.fused?.length ? `${n.layer} (+ ${n.fused.join(", ")})` : n.layer;
+    return {
+      layer,
+      op: [opLabel(n.op), ...(n.epilogue ?? []).map(fusedLabel)].join(" |> "),
+      shape: D.printShape(g.values[n.output].shape),
+      params,
+      flops: total,
+      algorithm: n.algorithm ? `${n.algorithm.name}: ${n.algorithm.reason}` : "",
+    };
   });
 }
 
-function table(rows: string[][]): string {
+function table(rows: string[][], numeric: ReadonlySet<number>): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd()).join("\n");
+  return rows.map((r) => r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd()).join("\n");
 }
 
-export function explain(g: Graph, plan: Plan): string {
-  const rows = layerRows(g);
+const bytes = (elements: Dim) => `${D.printDim(D.mul(elements, 4))} bytes`;
+
+/**
+ * `cnnc explain`: one row per kernel of the optimised graph (fused layers shown with their
+ * producer), the algorithm chosen per convolution and why, totals, and activation memory
+ * before and after planning.
+ */
+export function explain(g: Graph, source: Graph, plan: Plan): string {
+  const rows = layerRows(g, source);
   const lines: string[] = [];
   const ins = g.inputs.map((i) => `${i.name}: f32${D.printShape(g.values[i.value].shape)}`).join(", ");
   const outs = g.outputs.map((o) => `${o.name}: f32${D.printShape(g.values[o.value].shape)}`).join(", ");
   lines.push(`network ${g.name}(${ins}) -> (${outs})`, "");
-  const header = ["layer", "op", "output", "params", "FLOPs"];
-  lines.push(table([header, ...rows.map((r) => [r.layer, r.op, r.shape, String(r.params), D.printDim(r.flops)])]));
+  const header = ["layer", "op", "output", "params", "FLOPs", "algorithm"];
+  lines.push(table([header, ...rows.map((r) => [r.layer, r.op, r.shape, String(r.params), D.printDim(r.flops), r.algorithm])], new Set([3, 4])));
   const totalParams = rows.reduce((a, r) => a + r.params, 0);
-  const totalFlops = rows.reduce<Dim>((a, r) => D.add(a, r.flops), 0);
+  const totalFlops = source.nodes.reduce<Dim>((a, n) => D.add(a, flops(source, n)), 0);
   lines.push("", `parameters: ${totalParams}`, `FLOPs per sample: ${D.printDim(totalFlops)}`);
-  lines.push(`kernels: ${plan.steps.length}; activation memory: ${D.printDim(D.mul(plan.arenaElements, 4))} bytes; weights: ${plan.weightData.byteLength} bytes`);
+  lines.push(`kernels: ${plan.steps.length} (from ${source.nodes.length} layers)`);
+  lines.push(`activation memory: ${bytes(plan.arenaElements)} planned (${bytes(plan.unplannedElements)} without reuse); weights: ${plan.weightData.byteLength} bytes`);
   return lines.join("\n");
 }

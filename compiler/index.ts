@@ -6,13 +6,17 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "../dsl/parse.js";
-import type { Manifest } from "../runtime/manifest.js";
+import type { GpuLimits, Manifest } from "../runtime/manifest.js";
 import type { LoadOptions } from "../runtime/load.js";
 import { networkFromArtifacts } from "../runtime/load.js";
 import type { Network } from "../runtime/session.js";
 import { emitWasm } from "./backends/wasm/module.js";
+import { emitWgsl, GpuLimitError, GpuUnsupportedError } from "./backends/wgsl/module.js";
 import { type Diagnostic, DiagnosticLog, formatDiagnostics } from "./diagnostics.js";
-import type { Graph } from "./ir/graph.js";
+import type { AlgorithmName, Graph } from "./ir/graph.js";
+import { capabilitiesFor } from "./backends/capabilities.js";
+import { type PassContext, runPipeline } from "./passes/pass.js";
+import { PIPELINE } from "./passes/pipeline.js";
 import { lower } from "./lower/lower.js";
 import { bindWeights, type WeightsFile } from "./lower/weights.js";
 import { buildPlan } from "./plan/build.js";
@@ -28,6 +32,14 @@ export interface CompileOptions {
   /** A safetensors file: its path, or its bytes. */
   readonly weights?: string | Uint8Array;
   readonly target?: Target;
+  /** Fuse activations, residual adds and pools into the producing kernel (default true; `--no-fuse`). */
+  readonly fuse?: boolean;
+  /** Liveness-based reuse of activation memory (default true). */
+  readonly planMemory?: boolean;
+  /** Per-layer algorithm overrides (`--algorithm LAYER=NAME`). */
+  readonly algorithms?: Readonly<Record<string, AlgorithmName>>;
+  /** WebGPU limits to compile for (default: WebGPU's defaults); a network that needs more is split. */
+  readonly webgpuLimits?: Partial<GpuLimits>;
   /** Which network, when the file defines several. */
   readonly network?: string;
   /** Reads files named by the source or by `weights` (default: the file system). */
@@ -37,6 +49,8 @@ export interface CompileOptions {
 export interface Artifacts {
   readonly manifest: Manifest;
   readonly wasm?: Uint8Array;
+  /** WGSL sources, in the order of manifest.webgpu.programs (each written to its `file`). */
+  readonly wgsl?: readonly string[];
   /** Raw little-endian f32 weights blob. */
   readonly weights: Uint8Array;
 }
@@ -44,7 +58,10 @@ export interface Artifacts {
 export interface CompileSuccess {
   readonly ok: true;
   readonly diagnostics: readonly Diagnostic[];
+  /** The optimised graph (after the passes). */
   readonly graph: Graph;
+  /** The graph as lowered from the source, before any pass. */
+  readonly source: Graph;
   readonly plan: Plan;
   readonly artifacts: Artifacts;
   /** Layers whose weights were initialised because none were given. */
@@ -105,10 +122,27 @@ export function analyse(
 export function compile(source: string, options: CompileOptions = {}): CompileResult {
   const a = analyse(source, options);
   if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
-  const plan = buildPlan(a.graph, a.checks);
   const target = options.target ?? "wasm";
+  const ctx: PassContext = {
+    target: capabilitiesFor(target),
+    options: { fuse: options.fuse ?? true, algorithms: new Map(Object.entries(options.algorithms ?? {})) },
+  };
+  const graph = runPipeline(a.graph, PIPELINE, ctx);
+  const plan = buildPlan(graph, a.checks, { reuseMemory: options.planMemory ?? true });
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
   const wasm = target === "wasm" || target === "all" ? emitWasm(plan) : undefined;
+  let webgpu: ReturnType<typeof emitWgsl> | undefined;
+  if (target === "webgpu" || target === "all") {
+    try {
+      webgpu = emitWgsl(plan, { limits: options.webgpuLimits });
+    } catch (e) {
+      // A network the WebGPU target cannot run (a limit splitting cannot meet, an op without a kernel).
+      if (!(e instanceof GpuLimitError || e instanceof GpuUnsupportedError)) throw e;
+      const node = graph.nodes.find((n) => n.layer === e.layer);
+      a.log.error(e.message, node ? a.file : undefined, node?.span);
+      return { ok: false, diagnostics: a.log.items };
+    }
+  }
   const manifest: Manifest = {
     format: 1,
     name: plan.name,
@@ -118,16 +152,18 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     checks: plan.checks,
     weights: { file: "weights.bin", bytes: weights.byteLength },
     wasm: wasm?.manifest,
+    webgpu: webgpu?.manifest,
   };
-  const artifacts: Artifacts = { manifest, wasm: wasm?.binary, weights };
+  const artifacts: Artifacts = { manifest, wasm: wasm?.binary, wgsl: webgpu?.programs.map((p) => p.code), weights };
   return {
     ok: true,
     diagnostics: a.log.items,
-    graph: a.graph,
+    graph,
+    source: a.graph,
     plan,
     artifacts,
     initialised: a.initialised,
-    load: (opts?: LoadOptions) => networkFromArtifacts(manifest, { wasm: artifacts.wasm, weights }, opts),
+    load: (opts?: LoadOptions) => networkFromArtifacts(manifest, { wasm: artifacts.wasm, wgsl: artifacts.wgsl, weights }, opts),
   };
 }
 

@@ -3,7 +3,8 @@
 // diagnostics. The tree itself is defined in runtime/dim.ts (the runtime evaluates it too).
 
 import type { Dim } from "../../runtime/dim.js";
-import { divideExact, fromPoly, printDim, toPoly } from "./poly.js";
+import { divideExact, fromPoly, knownAtLeast, printDim, toPoly } from "./poly.js";
+export { knownAtLeast };
 export type { Dim, DimExpr, DimEnv } from "../../runtime/dim.js";
 export { evalDim, evalDims } from "../../runtime/dim.js";
 
@@ -68,11 +69,17 @@ export function mod(a: Dim, b: Dim): Dim {
 
 export function max(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return Math.max(a, b);
+  if (knownAtLeast(a, b)) return a;
+  if (knownAtLeast(b, a)) return b;
+  // max(max(x, y), b) is max(x, y) when x or y is known to be at least b.
+  if (typeof a !== "number" && a.op === "max" && (knownAtLeast(a.a, b) || knownAtLeast(a.b, b))) return a;
   return { op: "max", a, b };
 }
 
 export function min(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return Math.min(a, b);
+  if (knownAtLeast(a, b)) return b;
+  if (knownAtLeast(b, a)) return a;
   return { op: "min", a, b };
 }
 

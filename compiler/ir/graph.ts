@@ -5,7 +5,7 @@
 
 import type { SourceFile, Span } from "../source.js";
 import type { Dim } from "./dim.js";
-import type { Op } from "./ops.js";
+import type { ActivationFn, Op, PoolOp } from "./ops.js";
 
 /** Where a weight's numbers come from; `init` with `defaulted` means nobody asked for them. */
 export type WeightSource =
@@ -36,6 +36,24 @@ export interface Value {
   readonly name: string;
 }
 
+/**
+ * Work fused into a convolution-like producer, applied in order to each value it computes:
+ * an activation, the addition of another value of the same shape (a residual connection),
+ * or a pooling window (last: it changes the shape). The pre-pool values are never stored.
+ */
+export type FusedOp =
+  | { readonly kind: "activation"; readonly fn: ActivationFn; readonly alpha: number }
+  | { readonly kind: "add"; readonly value: number }
+  | { readonly kind: "pool"; readonly op: PoolOp };
+
+export type AlgorithmName = "direct" | "gemm" | "winograd2" | "winograd4" | "fft" | "separable";
+
+/** The algorithm chosen for a layer, and why (printed by explain and in IR dumps). */
+export interface AlgorithmChoice {
+  readonly name: AlgorithmName;
+  readonly reason: string;
+}
+
 export interface Node {
   readonly id: number;
   readonly op: Op;
@@ -45,6 +63,11 @@ export interface Node {
   /** `conv1`, or `c1.0` for an unlabelled layer (statement name, position in its chain). */
   readonly layer: string;
   readonly span: Span;
+  /** Fused work (see FusedOp); `output` is the value after all of it. */
+  readonly epilogue?: readonly FusedOp[];
+  readonly algorithm?: AlgorithmChoice;
+  /** Layers fused into this node, for explain. */
+  readonly fused?: readonly string[];
 }
 
 export interface GraphIO {

@@ -111,3 +111,19 @@ export function printDim(d: Dim): string {
     })
     .join("");
 }
+
+/**
+ * Whether a >= b for every binding of the symbols (each symbol is a size, so >= 1; other
+ * atoms such as floor(H / 2) are >= 0). Sound, not complete: false means "not known".
+ */
+export function knownAtLeast(a: Dim, b: Dim): boolean {
+  if (typeof a === "number" && typeof b === "number") return a >= b;
+  const diff = toPoly({ op: "sub", a, b });
+  let least = 0;
+  for (const t of diff.values()) {
+    if (t.atoms.length === 0) least += t.coeff;
+    else if (t.coeff < 0) return false;
+    else if (t.atoms.every((x) => x.atom.op === "sym")) least += t.coeff;
+  }
+  return least >= 0;
+}

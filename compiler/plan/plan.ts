@@ -5,6 +5,7 @@
 // plan: the WASM backend turns each Dim into i32 arithmetic over `run`'s parameters.
 
 import type { Dim } from "../ir/dim.js";
+import type { AlgorithmChoice } from "../ir/graph.js";
 import type { ActivationFn, Op } from "../ir/ops.js";
 import type { SizeCheck } from "../../runtime/manifest.js";
 
@@ -42,7 +43,12 @@ export interface Step {
   readonly output: StepTensor;
   readonly weight?: PlanWeight;
   readonly bias?: PlanWeight;
+  /** batchnorm only: its running statistics (gamma is `weight`, beta is `bias`). */
+  readonly mean?: PlanWeight;
+  readonly variance?: PlanWeight;
   readonly epilogue: readonly Epilogue[];
+  /** For convolutions: the algorithm the passes chose, and why. */
+  readonly algorithm?: AlgorithmChoice;
 }
 
 export interface PlanIO {
@@ -64,6 +70,8 @@ export interface Plan {
   readonly weightData: Float32Array;
   /** Size of the activation arena in f32 elements. */
   readonly arenaElements: Dim;
+  /** What the arena would be without memory planning (every value its own buffer). */
+  readonly unplannedElements: Dim;
   /** Sizes that must be >= 1 for the bound input sizes (symbolic networks). */
   readonly checks: readonly SizeCheck[];
 }

@@ -12,10 +12,15 @@ const asTensor = (w: Weight | undefined): Tensor | undefined =>
 /** Evaluates the graph on one sample; inputs and outputs by name, shapes [C, D1..Dd]. */
 export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
   const env = new Map<number, Tensor>();
+  // The size symbols' values, from the inputs: deconv needs them for the size it returns.
+  const sizes: Record<string, number> = {};
   for (const io of graph.inputs) {
     const t = inputs.get(io.name);
     if (!t) throw new Error(`missing input ${io.name}`);
     env.set(io.value, t);
+    graph.values[io.value].shape.forEach((d, i) => {
+      if (typeof d !== "number" && d.op === "sym" && i < t.shape.length) sizes[d.name] = t.shape[i];
+    });
   }
   for (const node of graph.nodes) {
     const xs = node.inputs.map((v) => {
@@ -42,7 +47,7 @@ export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Ma
         break;
       case "deconv":
         if (!weight) throw new Error(`layer ${node.layer} has no weight`);
-        y = R.deconv(xs[0], op, weight, bias);
+        y = R.deconv(xs[0], op, weight, bias, sizes);
         break;
       case "batchnorm": {
         const mean = asTensor(node.weights.running_mean);
@@ -85,6 +90,16 @@ export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Ma
         break;
       default:
         return assertNever(op);
+    }
+    // Fused work, in order: the same reference ops, so a fused graph means what the unfused one did.
+    for (const e of node.epilogue ?? []) {
+      if (e.kind === "activation") y = R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha });
+      else if (e.kind === "pool") y = R.pool(y, e.op);
+      else {
+        const other = env.get(e.value);
+        if (!other) throw new Error(`value ${e.value} used before it is computed`);
+        y = R.binary("add", y, other);
+      }
     }
     env.set(node.output, y);
   }

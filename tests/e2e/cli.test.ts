@@ -183,8 +183,11 @@ describe("cnnc explain", () => {
   it("prints every layer with its shape, parameters and FLOPs", () => {
     const r = cnnc("explain", "examples/lenet.cnn");
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/conv1\s+conv2d\(6, 5x5, pad same\)\s+\[6, 28, 28\]\s+156\s+235200/);
+    // conv1 with its fused relu: 2*6*28*28*25 multiply-adds plus 6*28*28 for the relu.
+    expect(r.out).toMatch(/conv1 \(\+ c1\.1\)\s+conv2d\(6, 5x5, pad same\) \|> relu\s+\[6, 28, 28\]\s+156\s+239904\s+direct: /);
     expect(r.out).toMatch(/fc3\s+dense\(10\)\s+\[10\]\s+850\s+1680/);
     expect(r.out).toContain("parameters: 61706");
+    expect(r.out).toContain("FLOPs per sample: 845882");
+    expect(r.out).toMatch(/activation memory: \d+ bytes planned \(\d+ bytes without reuse\)/);
   });
 });

@@ -21,7 +21,7 @@ describe("examples: wasm equals the reference", () => {
       });
       const net = await r.load({ backend: "wasm" });
       const got = await net.run(Object.fromEntries(inputs.map((t) => [t.name, { data: t.data, shape: t.shape }])));
-      const ref = interpret(r.graph, new Map(inputs.map((t) => [t.name, { shape: t.shape, data: Float64Array.from(t.data) }])));
+      const ref = interpret(r.source, new Map(inputs.map((t) => [t.name, { shape: t.shape, data: Float64Array.from(t.data) }])));
       for (const [name, want] of ref) {
         const y = got[name];
         expect(y.shape).toEqual([1, ...want.shape]);

@@ -60,10 +60,17 @@ export class KernelContext {
   }
 
   /** The step's bias, flat, if its op has one. */
-  bias(kind: "channel" | "location" | "none"): View | undefined {
+  bias(kind: "channel" | "location" | "tiled" | "none"): View | undefined {
     if (kind === "none") return undefined;
     if (!this.step.bias) throw new Error(`internal error: layer ${this.step.layer} has a ${kind} bias but none in the plan`);
     return this.weightView(this.step.bias);
+  }
+
+  /** A batchnorm step's running mean or variance, flat. */
+  statistic(which: "mean" | "variance"): View {
+    const w = this.step[which];
+    if (!w) throw new Error(`internal error: layer ${this.step.layer} has no running ${which} in the plan`);
+    return this.weightView(w);
   }
 
   get epilogue(): readonly Epilogue[] {

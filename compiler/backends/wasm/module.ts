@@ -16,15 +16,20 @@ import { assertNever } from "../../ir/ops.js";
 import type { Plan, Step } from "../../plan/plan.js";
 import type { WasmIO, WasmManifest } from "../../../runtime/manifest.js";
 import { emitActivation } from "./activation.js";
+import { emitBatchNorm } from "./batchnorm.js";
 import { emitBinary } from "./binary.js";
 import { Fn } from "./builder.js";
 import { emitConcat, emitCopy } from "./concat.js";
 import { bufferAddress, KernelContext, type Layout } from "./context.js";
 import { emitConv } from "./conv.js";
+import { emitDeconv } from "./deconv.js";
 import { emitDense } from "./dense.js";
+import { emitLocal } from "./local.js";
 import { MathImports } from "./math.js";
+import { emitMaxout } from "./maxout.js";
 import { emitAdaptivePool, emitPool, gaussTable } from "./pool.js";
 import { emitSoftmax } from "./softmax.js";
+import { emitTiled } from "./tiled.js";
 
 export const WASM_FILE = "model.wasm";
 const PAGE = 65536;
@@ -46,6 +51,16 @@ function emitStep(ctx: KernelContext): void {
   switch (op.kind) {
     case "conv":
       return emitConv(ctx, op);
+    case "local":
+      return emitLocal(ctx, op);
+    case "tiled":
+      return emitTiled(ctx, op);
+    case "deconv":
+      return emitDeconv(ctx, op);
+    case "batchnorm":
+      return emitBatchNorm(ctx, op);
+    case "maxout":
+      return emitMaxout(ctx, op);
     case "pool":
       return emitPool(ctx, op);
     case "adaptive_pool":

@@ -47,6 +47,64 @@ export function windowBounds(p: Program, a: number, stride: number, dilation: nu
   return lines.join("\n");
 }
 
+/**
+ * The channel and kernel-offset loops of a windowed sum (conv, local, tiled): for c in
+ * `channels`, k per axis in lo..hi (from windowBounds), acc += x[xChannel + position] *
+ * w[wChannel + offset(k) * weightScale], the kernel offset row-major (reversed with `flip`).
+ */
+export function tapLoops(
+  p: Program,
+  o: {
+    channels: [string, string];
+    xChannel: string;
+    wChannel: string;
+    M: readonly D.Dim[];
+    kernel: readonly number[];
+    dilation: readonly number[];
+    flip: boolean;
+    weightScale: number;
+  },
+): string[] {
+  const d = o.M.length;
+  const lines = [`for (var c = ${o.channels[0]}; c < ${o.channels[1]}; c = c + 1) {`, `  let xc = ${o.xChannel};`, `  let wc = ${o.wChannel};`];
+  let xPrev = "xc";
+  let wPrev = "wc";
+  let pad = "  ";
+  for (let a = 0; a < d; a++) {
+    const xStride = D.product(o.M.slice(a + 1));
+    const wStride = o.kernel.slice(a + 1).reduce((s, v) => s * v, 1) * o.weightScale;
+    const kk = o.flip ? `${o.kernel[a] - 1} - k${a}` : `k${a}`;
+    const pos = o.dilation[a] === 1 ? `s${a} + k${a}` : `s${a} + k${a} * ${o.dilation[a]}`;
+    lines.push(`${pad}for (var k${a} = lo${a}; k${a} < hi${a}; k${a} = k${a} + 1) {`);
+    pad += "  ";
+    lines.push(`${pad}let xi${a} = ${xPrev} + (${pos})${xStride === 1 ? "" : ` * ${p.dim(xStride)}`};`);
+    lines.push(`${pad}let wi${a} = ${wPrev} + (${kk})${wStride === 1 ? "" : ` * ${wStride}`};`);
+    xPrev = `xi${a}`;
+    wPrev = `wi${a}`;
+  }
+  lines.push(`${pad}acc = acc + ${p.at("x", xPrev)} * ${p.at("w", wPrev)};`);
+  for (let a = d; a >= 0; a--) lines.push(`${"  ".repeat(a)}}`);
+  return lines;
+}
+
+/** Input element range of a windowed op for output box [lo, hi] (channels given separately), static shapes. */
+export function windowHull(
+  inShape: readonly number[],
+  box: { lo: readonly number[]; hi: readonly number[] },
+  channels: [number, number],
+  stride: readonly number[],
+  keff: readonly number[],
+  padBefore: readonly number[],
+): [number, number] {
+  const lo = [channels[0]];
+  const hi = [channels[1]];
+  for (let a = 1; a < inShape.length; a++) {
+    lo.push(Math.max(0, box.lo[a] * stride[a - 1] - padBefore[a - 1]));
+    hi.push(Math.min(inShape[a] - 1, box.hi[a] * stride[a - 1] - padBefore[a - 1] + keff[a - 1] - 1));
+  }
+  return hull(inShape, lo, hi);
+}
+
 export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
   const step = ctx.step;
   const x = ctx.input(0, "x");
@@ -72,28 +130,23 @@ export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
     lines.push(`let cg = ${p.dim(Cg)};`);
     lines.push(`let x0 = (o / ${Og}) * cg;`);
     lines.push(`var acc = 0.0;`);
-    lines.push(`for (var c = 0; c < cg; c = c + 1) {`);
-    lines.push(`  let xc = (x0 + c) * ${p.dim(D.product(M))};`);
-    lines.push(`  let wc = (o * cg + c) * ${Kprod};`);
-    let xPrev = "xc";
-    let wPrev = "wc";
-    let pad = "  ";
-    for (let a = 0; a < d; a++) {
-      const xStride = D.product(M.slice(a + 1));
-      const wStride = K.slice(a + 1).reduce((s, v) => s * v, 1);
-      const kk = op.flip ? `${K[a] - 1} - k${a}` : `k${a}`;
-      const pos = op.dilation[a] === 1 ? `s${a} + k${a}` : `s${a} + k${a} * ${op.dilation[a]}`;
-      lines.push(`${pad}for (var k${a} = lo${a}; k${a} < hi${a}; k${a} = k${a} + 1) {`);
-      pad += "  ";
-      lines.push(`${pad}let xi${a} = ${xPrev} + (${pos})${xStride === 1 ? "" : ` * ${p.dim(xStride)}`};`);
-      lines.push(`${pad}let wi${a} = ${wPrev} + (${kk})${wStride === 1 ? "" : ` * ${wStride}`};`);
-      xPrev = `xi${a}`;
-      wPrev = `wi${a}`;
-    }
-    lines.push(`${pad}acc = acc + ${p.at("x", xPrev)} * ${p.at("w", wPrev)};`);
-    for (let a = d; a >= 0; a--) lines.push(`${"  ".repeat(a)}}`);
+    const cLo = p.reduceLo();
+    const cHi = typeof Cg === "number" ? p.reduceHi() : "cg";
+    lines.push(
+      ...tapLoops(p, {
+        channels: [cLo, cHi],
+        xChannel: `(x0 + c) * ${p.dim(D.product(M))}`,
+        wChannel: `(o * cg + c) * ${Kprod}`,
+        M,
+        kernel: K,
+        dilation: op.dilation,
+        flip: op.flip,
+        weightScale: 1,
+      }),
+    );
     const bias = !b ? "" : op.bias === "location" ? ` + ${p.at("b", "i")}` : ` + ${p.at("b", "o")}`;
-    lines.push(epilogue(step.epilogue, `acc${bias}`, (v) => `${p.at("y", "i")} = ${v};`));
+    const store = (v: string) => `${p.at("y", "i")} = ${v};`;
+    lines.push(p.accumulate("i", "acc", (v) => epilogue(step.epilogue, `${v}${bias}`, store), store));
     return lines.join("\n");
   };
 
@@ -106,6 +159,7 @@ export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
       tensors,
       body,
       ranges: convRanges(op, staticShape(inShape), staticShape(outShape), staticShape(geo.padBefore), !!b),
+      reduce: typeof Cg === "number" ? { extent: Cg } : undefined,
     },
   ];
 }
@@ -115,18 +169,13 @@ function convRanges(op: ConvOp, inShape: number[] | undefined, outShape: number[
   const Cg = inShape[0] / op.groups;
   const Og = op.filters / op.groups;
   const Kprod = op.kernel.reduce((s, v) => s * v, 1);
-  return (i0, i1) => {
+  return (i0, i1, r0, r1) => {
     const box = boxOf(outShape, i0, i1);
     const [o0, o1] = [box.lo[0], box.hi[0]];
-    const lo = [Math.floor(o0 / Og) * Cg];
-    const hi = [(Math.floor(o1 / Og) + 1) * Cg - 1];
-    for (let a = 1; a < inShape.length; a++) {
-      const keff = effectiveKernel(op.kernel[a - 1], op.dilation[a - 1]);
-      const s = op.stride[a - 1];
-      lo.push(Math.max(0, box.lo[a] * s - padBefore[a - 1]));
-      hi.push(Math.min(inShape[a] - 1, box.hi[a] * s - padBefore[a - 1] + keff - 1));
-    }
-    const ranges: (readonly [number, number])[] = [hull(inShape, lo, hi), [o0 * Cg * Kprod, (o1 + 1) * Cg * Kprod]];
+    // Input channels r0..r1-1 of each group the outputs are in.
+    const keff = op.kernel.map((k, a) => effectiveKernel(k, op.dilation[a]));
+    const input = windowHull(inShape, box, [Math.floor(o0 / Og) * Cg + r0, Math.floor(o1 / Og) * Cg + r1 - 1], op.stride, keff, padBefore);
+    const ranges: (readonly [number, number])[] = [input, [(o0 * Cg + r0) * Kprod, (o1 * Cg + r1) * Kprod]];
     if (hasBias) ranges.push(op.bias === "location" ? [i0, i1] : [o0, o1 + 1]);
     ranges.push([i0, i1]);
     return ranges;

@@ -9,7 +9,7 @@
 // rather than n. A short one (fewer inputs than a workgroup) is one invocation per unit.
 
 import { epilogue } from "./activation.js";
-import type { KernelSpec, Program, StepContext, TensorUse } from "./program.js";
+import { indent, type KernelSpec, type Program, type StepContext, type TensorUse } from "./program.js";
 import type { DenseOp } from "../../ir/ops.js";
 
 const COOPERATIVE_FROM = 256;
@@ -28,9 +28,13 @@ export function denseKernels(ctx: StepContext, op: DenseOp): KernelSpec[] {
 
   const body = (p: Program): string => {
     const lines = [`let row = i * ${n};`, `var acc = 0.0;`];
+    const store = (v: string) => `${p.at("y", "i")} = ${v};`;
+    const finish = (v: string) => epilogue(step.epilogue, `${v}${addBias(p)}`, store);
+    const lo = p.reduceLo();
+    const hi = p.reduceHi();
     if (cooperative) {
       lines.push(
-        `for (var t = i32(lid); t < ${n}; t = t + i32(WG)) {`,
+        `for (var t = ${lo} + i32(lid); t < ${hi}; t = t + i32(WG)) {`,
         `  acc = acc + ${p.at("w", "row + t")} * ${p.at("x", "t")};`,
         `}`,
         `partial[lid] = acc;`,
@@ -42,18 +46,15 @@ export function denseKernels(ctx: StepContext, op: DenseOp): KernelSpec[] {
         `  workgroupBarrier();`,
         `}`,
         `if (lid == 0u) {`,
-        epilogue(step.epilogue, `partial[0]${addBias(p)}`, (v) => `${p.at("y", "i")} = ${v};`)
-          .split("\n")
-          .map((l) => `  ${l}`)
-          .join("\n"),
+        indent(p.accumulate("i", "partial[0]", finish, store)),
         `}`,
       );
     } else {
       lines.push(
-        `for (var t = 0; t < ${n}; t = t + 1) {`,
+        `for (var t = ${lo}; t < ${hi}; t = t + 1) {`,
         `  acc = acc + ${p.at("w", "row + t")} * ${p.at("x", "t")};`,
         `}`,
-        epilogue(step.epilogue, `acc${addBias(p)}`, (v) => `${p.at("y", "i")} = ${v};`),
+        p.accumulate("i", "acc", finish, store),
       );
     }
     return lines.join("\n");
@@ -68,10 +69,11 @@ export function denseKernels(ctx: StepContext, op: DenseOp): KernelSpec[] {
     workgroupDecl: cooperative ? `var<workgroup> partial: array<f32, WG>;` : undefined,
     workgroupBytes: cooperative ? 4 * 256 : 0,
     body,
-    ranges: (u0, u1) => {
+    reduce: { extent: n },
+    ranges: (u0, u1, r0, r1) => {
       const r: (readonly [number, number])[] = [
-        [0, n],
-        [u0 * n, u1 * n],
+        [r0, r1],
+        [u0 * n + r0, (u1 - 1) * n + r1],
       ];
       if (b) r.push([u0, u1]);
       r.push([u0, u1]);

@@ -68,6 +68,17 @@ export class GpuLimitError extends Error {
   }
 }
 
+/** An op the WGSL backend has no kernel for: a user-facing error. */
+export class GpuUnsupportedError extends Error {
+  override readonly name = "GpuUnsupportedError";
+  constructor(
+    readonly layer: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 function kernelsOf(ctx: StepContext): KernelSpec[] {
   const op = ctx.step.op;
   switch (op.kind) {
@@ -90,6 +101,12 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
     case "flatten":
     case "reshape":
       return concatKernels(ctx);
+    case "local":
+    case "tiled":
+    case "deconv":
+    case "batchnorm":
+    case "maxout":
+      throw new GpuUnsupportedError(ctx.step.layer, `layer ${ctx.step.layer}: the WebGPU target does not support ${op.kind} layers yet; compile with --target wasm`);
     default:
       return assertNever(op);
   }
@@ -105,7 +122,13 @@ function hash(text: string): string {
   return h.toString(16).padStart(8, "0");
 }
 
-const mib = (bytes: number) => `${(bytes / 1048576).toFixed(bytes % 1048576 === 0 ? 0 : 2)} MiB`;
+/** 128 MiB, 7.1 KiB, 512 bytes. */
+function mib(bytes: number): string {
+  const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+  if (bytes >= 1048576) return `${fmt(Math.round((bytes / 1048576) * 10) / 10)} MiB`;
+  if (bytes >= 1024) return `${fmt(Math.round((bytes / 1024) * 10) / 10)} KiB`;
+  return `${bytes} bytes`;
+}
 
 export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: WgslProgram[]; manifest: WebGpuManifest } {
   const limits: GpuLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -133,8 +156,21 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
     }
     return at;
   };
+  const packedBuffers = new Map<string, number>();
+  const packedBuffer = (ws: readonly PlanWeight[], layer: string): number => {
+    const key = ws.map((w) => w.offset).join(",");
+    let at = packedBuffers.get(key);
+    if (at === undefined) {
+      at = buffers.length;
+      const weightParts = ws.map((w) => ({ offset: w.offset, length: w.length }));
+      buffers.push({ kind: "weight", elements: ws.reduce((n, w) => n + w.length, 0), weightParts, layer });
+      packedBuffers.set(key, at);
+    }
+    return at;
+  };
   const gpuBuffer = (t: TensorUse, layer: string): number => {
     if (t.buffer.kind === "weight") return weightBuffer(t.buffer.weight, layer);
+    if (t.buffer.kind === "packed") return packedBuffer(t.buffer.weights, layer);
     const at = activation.get(t.buffer.id);
     if (at === undefined) throw new Error(`internal error: the plan has no buffer ${t.buffer.id}`);
     return at;
@@ -223,6 +259,14 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
               return part.i0;
             case "base":
               return part.bindings[s.tensor].offset;
+            case "r0":
+              return part.r0;
+            case "r1":
+              return part.r1;
+            case "first":
+              return part.first ? 1 : 0;
+            case "last":
+              return part.last ? 1 : 0;
           }
         };
         commands.push(dispatch(part.i1 - part.i0, part.bindings.map((b, k) => ({ buffer: bufferIds[k], offset: b.offset, size: b.size })), value));
@@ -273,6 +317,13 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
       },
       weight: (name) => weightUse(step.weight, name, "weight"),
       bias: (name) => (step.bias ? weightUse(step.bias, name, "bias") : undefined),
+      packed: (name, list) => {
+        const ws = list.map((w) => {
+          if (!w) throw new Error(`internal error: layer ${step.layer} lacks a parameter in the plan`);
+          return w;
+        });
+        return { name, buffer: { kind: "packed", weights: ws }, elements: ws.reduce((n, w) => n + w.length, 0) };
+      },
     };
   }
 }
@@ -280,13 +331,20 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
 interface Part {
   readonly i0: number;
   readonly i1: number;
+  /** The reduction chunk [r0, r1) (0, 0 without a reduction); first and last chunk of its items. */
+  readonly r0: number;
+  readonly r1: number;
+  readonly first: boolean;
+  readonly last: boolean;
   readonly bindings: readonly { readonly offset: number; readonly size: number }[];
 }
 
 /**
  * Splits a step whose static tensors exceed one binding into item ranges whose bindings all
- * fit (the largest range that fits, greedily: binding sizes only grow with the range).
- * Undefined when everything fits in one dispatch.
+ * fit (the largest range that fits, greedily: binding sizes only grow with the range). When
+ * even one item does not fit and the kernel has a splittable reduction (conv's channels,
+ * dense's inputs), the reduction is cut into chunks too, each dispatch adding its partial sum
+ * to what the previous chunk stored. Undefined when everything fits in one dispatch.
  */
 function splitParts(spec: KernelSpec, step: Step, limit: number): Part[] | undefined {
   const big = spec.tensors.filter((t) => typeof t.elements !== "number" || t.elements > limit);
@@ -297,36 +355,52 @@ function splitParts(spec: KernelSpec, step: Step, limit: number): Part[] | undef
   if (typeof items !== "number" || !ranges || spec.tensors.some((t) => typeof t.elements !== "number")) {
     throw new GpuLimitError(step.layer, "maxStorageBufferBindingSize", `layer ${step.layer}: its ${what} exceeds maxStorageBufferBindingSize (${mib(4 * limit)}), and a ${spec.family} kernel with symbolic sizes cannot be split`);
   }
-  const bind = (i0: number, i1: number) =>
-    ranges(i0, i1).map(([lo, hi]) => {
+  const extent = spec.reduce?.extent ?? 0;
+  const bind = (i0: number, i1: number, r0: number, r1: number) =>
+    ranges(i0, i1, r0, r1).map(([lo, hi]) => {
       const offset = Math.floor(lo / ALIGN_ELEMENTS) * ALIGN_ELEMENTS;
       return { offset, size: Math.max(hi - offset, 1) };
     });
-  const fits = (i0: number, i1: number) => bind(i0, i1).every((b) => b.size <= limit);
+  const chunks = (chunk: number): [number, number][] => {
+    if (extent === 0) return [[0, 0]];
+    const out: [number, number][] = [];
+    for (let r0 = 0; r0 < extent; r0 += chunk) out.push([r0, Math.min(extent, r0 + chunk)]);
+    return out;
+  };
+  const fits = (i0: number, i1: number, chunk: number) => chunks(chunk).every(([r0, r1]) => bind(i0, i1, r0, r1).every((b) => b.size <= limit));
+  /** Largest n in [lo, hi] with ok(n), given ok(lo) (ok is monotone: true, then false). */
+  const largest = (lo: number, hi: number, ok: (n: number) => boolean): number => {
+    if (ok(hi)) return hi;
+    let good = lo;
+    let bad = hi;
+    while (bad - good > 1) {
+      const mid = Math.floor((good + bad) / 2);
+      if (ok(mid)) good = mid;
+      else bad = mid;
+    }
+    return good;
+  };
   const parts: Part[] = [];
   let i0 = 0;
   while (i0 < items) {
-    if (!fits(i0, i0 + 1)) {
-      const worst = bind(i0, i0 + 1).reduce((m, b) => Math.max(m, b.size), 0);
-      throw new GpuLimitError(
-        step.layer,
-        "maxStorageBufferBindingSize",
-        `layer ${step.layer}: one ${spec.family} output reads ${mib(4 * worst)} through one storage binding, over maxStorageBufferBindingSize (${mib(4 * limit)}); splitting the layer cannot help`,
-      );
-    }
-    let good = i0 + 1;
-    let bad = items;
-    if (fits(i0, items)) good = items;
-    else {
-      // Largest i1 in (good, bad) with fits(i0, i1).
-      while (bad - good > 1) {
-        const mid = Math.floor((good + bad) / 2);
-        if (fits(i0, mid)) good = mid;
-        else bad = mid;
+    let chunk = extent;
+    if (!fits(i0, i0 + 1, chunk)) {
+      if (extent === 0 || !fits(i0, i0 + 1, 1)) {
+        const worst = bind(i0, i0 + 1, 0, Math.min(extent, 1)).reduce((m, b) => Math.max(m, b.size), 0);
+        throw new GpuLimitError(
+          step.layer,
+          "maxStorageBufferBindingSize",
+          `layer ${step.layer}: one ${spec.family} output reads ${mib(4 * worst)} through one storage binding, over maxStorageBufferBindingSize (${mib(4 * limit)}); splitting the layer cannot help`,
+        );
       }
+      chunk = largest(1, extent, (c) => fits(i0, i0 + 1, c));
     }
-    parts.push({ i0, i1: good, bindings: bind(i0, good) });
-    i0 = good;
+    const i1 = largest(i0 + 1, items, (n) => fits(i0, n, chunk));
+    const list = chunks(chunk);
+    list.forEach(([r0, r1], k) => {
+      parts.push({ i0, i1, r0, r1, first: k === 0, last: k === list.length - 1, bindings: bind(i0, i1, r0, r1) });
+    });
+    i0 = i1;
   }
   return parts;
 }

@@ -20,7 +20,9 @@ import { i32Lit, PRELUDE } from "./prelude.js";
 /** Which GPU buffer a tensor lives in. */
 export type BufferRef =
   | { readonly kind: "activation"; readonly id: number }
-  | { readonly kind: "weight"; readonly weight: PlanWeight };
+  | { readonly kind: "weight"; readonly weight: PlanWeight }
+  /** Several weight tensors concatenated into one buffer (fewer bindings). */
+  | { readonly kind: "packed"; readonly weights: readonly PlanWeight[] };
 
 export interface TensorUse {
   /** WGSL identifier (fixed names chosen by the family: x, w, b, y, ...). */
@@ -29,8 +31,11 @@ export interface TensorUse {
   readonly elements: Dim;
 }
 
-/** Element range [lo, hi) of each tensor (in TensorUse order) needed for items [i0, i1). */
-export type RangeFn = (i0: number, i1: number) => (readonly [number, number])[];
+/**
+ * Element range [lo, hi) of each tensor (in TensorUse order) needed for items [i0, i1), and
+ * for the reduction range [r0, r1) when the kernel has a splittable reduction.
+ */
+export type RangeFn = (i0: number, i1: number, r0: number, r1: number) => (readonly [number, number])[];
 
 export interface KernelSpec {
   readonly family: string;
@@ -46,6 +51,11 @@ export interface KernelSpec {
   readonly body: (p: Program) => string;
   /** Static shapes only: what each tensor needs for a range of items (absent: no split possible). */
   readonly ranges?: RangeFn;
+  /**
+   * A reduction the body sums over [reduceLo, reduceHi) that can be split into chunks
+   * accumulated into the output (split-K): conv's input channels, dense's inputs.
+   */
+  readonly reduce?: { readonly extent: number };
 }
 
 /** Where a uniform slot's value comes from, per dispatch. */
@@ -53,7 +63,11 @@ export type SlotSource =
   | { readonly kind: "dim"; readonly dim: Dim }
   | { readonly kind: "items" }
   | { readonly kind: "item0" }
-  | { readonly kind: "base"; readonly tensor: number };
+  | { readonly kind: "base"; readonly tensor: number }
+  | { readonly kind: "r0" }
+  | { readonly kind: "r1" }
+  | { readonly kind: "first" }
+  | { readonly kind: "last" };
 
 const lane = ["x", "y", "z", "w"];
 
@@ -90,6 +104,37 @@ export class Program {
 
   item0(): string {
     return this.split ? this.slot("item0", { kind: "item0" }) : "0";
+  }
+
+  /** The reduction range this dispatch sums over. */
+  reduceLo(): string {
+    return this.split ? this.slot("r0", { kind: "r0" }) : "0";
+  }
+
+  reduceHi(): string {
+    return this.split ? this.slot("r1", { kind: "r1" }) : String(this.spec.reduce?.extent ?? 0);
+  }
+
+  /**
+   * Stores `value` (the item's sum over this dispatch's reduction range) at `index` of the
+   * output through `finish` (bias and epilogue): directly when unsplit; when split, adding
+   * what the earlier chunks stored, and finishing only in the last chunk.
+   */
+  accumulate(index: string, value: string, finish: (v: string) => string, store: (v: string) => string): string {
+    if (!this.split) return finish(value);
+    const first = this.slot("first", { kind: "first" });
+    const last = this.slot("last", { kind: "last" });
+    return [
+      `var total = ${value};`,
+      `if (${first} == 0) {`,
+      `  total = total + ${this.at("y", index)};`,
+      `}`,
+      `if (${last} != 0) {`,
+      indent(finish("total")),
+      `} else {`,
+      `  ${store("total")}`,
+      `}`,
+    ].join("\n");
   }
 
   private base(tensor: number): string {
@@ -201,6 +246,8 @@ export interface StepContext {
   weight(name: string): TensorUse;
   /** The bias, if the step has one. */
   bias(name: string): TensorUse | undefined;
+  /** The given weights of the step, concatenated into one buffer. */
+  packed(name: string, weights: readonly (PlanWeight | undefined)[]): TensorUse;
 }
 
 /** x[i] -> y[offset + i], for static sizes. */

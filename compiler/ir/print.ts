@@ -1,0 +1,80 @@
+// The IR as text, one line per node: what pass tests compare before and after a pass, and
+// what `cnnc explain --ir` prints. Values are `%id`; fused work follows `|>`; the chosen
+// algorithm follows `@`.
+
+import * as D from "./dim.js";
+import type { FusedOp, Graph, Node } from "./graph.js";
+import { assertNever, type Op } from "./ops.js";
+
+/** `conv2d(6, 5x5, pad same)`: an op with the attributes that differ from the defaults. */
+export function opLabel(op: Op): string {
+  switch (op.kind) {
+    case "conv": {
+      const parts = [`${op.filters}`, op.kernel.join("x")];
+      if (op.stride.some((s) => s !== 1)) parts.push(`stride ${op.stride.join("x")}`);
+      if (op.pad.kind !== "valid") parts.push(`pad ${op.pad.kind === "explicit" ? op.pad.before.map((b, i) => `${b}/${op.pad.kind === "explicit" ? op.pad.after[i] : 0}`).join(",") : op.pad.kind}`);
+      if (op.dilation.some((s) => s !== 1)) parts.push(`dilation ${op.dilation.join("x")}`);
+      if (op.groups !== 1) parts.push(`groups ${op.groups}`);
+      if (op.flip) parts.push("flip");
+      return `conv${op.kernel.length}d(${parts.join(", ")})`;
+    }
+    case "local":
+    case "tiled":
+    case "deconv": {
+      const extra = op.kind === "tiled" ? `, tiles ${op.tiles.join("x")}` : op.kind === "deconv" ? `, out ${op.out.map(D.printDim).join("x")}` : "";
+      const stride = op.stride.some((s) => s !== 1) ? `, stride ${op.stride.join("x")}` : "";
+      return `${op.kind}${op.kernel.length}d(${op.filters}, ${op.kernel.join("x")}${stride}${extra})`;
+    }
+    case "batchnorm":
+      return "batchnorm";
+    case "maxout":
+      return `maxout(${op.k})`;
+    case "pool":
+      return `${op.mode}pool${op.window.length}d(${op.window.join("x")}, stride ${op.stride.join("x")}${op.ceil ? ", ceil" : ""})`;
+    case "adaptive_pool":
+      return `adaptive ${op.mode}pool(out ${op.out.join("x")})`;
+    case "dense":
+      return `dense(${op.units})`;
+    case "activation":
+      return op.fn === "leaky_relu" ? `leaky_relu(${op.alpha})` : op.fn;
+    case "softmax":
+    case "flatten":
+    case "concat":
+      return op.kind;
+    case "reshape":
+      return `reshape([${op.shape.join(", ")}])`;
+    case "add":
+      return "+";
+    case "mul":
+      return "*";
+    default:
+      return assertNever(op);
+  }
+}
+
+
+export function fusedLabel(e: FusedOp): string {
+  switch (e.kind) {
+    case "activation":
+      return e.fn === "leaky_relu" ? `leaky_relu(${e.alpha})` : e.fn;
+    case "add":
+      return `+ %${e.value}`;
+    case "pool":
+      return opLabel(e.op);
+  }
+}
+
+export function printNode(g: Graph, n: Node): string {
+  const args = n.inputs.filter((v) => !(n.epilogue ?? []).some((e) => e.kind === "add" && e.value === v));
+  let line = `%${n.output} = ${n.layer}: ${opLabel(n.op)}(${args.map((v) => `%${v}`).join(", ")})`;
+  for (const e of n.epilogue ?? []) line += ` |> ${fusedLabel(e)}`;
+  line += ` : f32${D.printShape(g.values[n.output].shape)}`;
+  if (n.algorithm) line += ` @${n.algorithm.name}`;
+  return line;
+}
+
+export function printGraph(g: Graph): string {
+  const ins = g.inputs.map((i) => `%${i.value} ${i.name}: f32${D.printShape(g.values[i.value].shape)}`).join(", ");
+  const outs = g.outputs.map((o) => `${o.name} = %${o.value}`).join(", ");
+  return [`network ${g.name}(${ins}) -> (${outs})`, ...g.nodes.map((n) => `  ${printNode(g, n)}`)].join("\n");
+}

@@ -1,0 +1,68 @@
+// Fusion: a convolution-like producer (conv, depthwise, local, tiled, deconv, dense) absorbs
+// the elementwise work after it and a following pool, as an epilogue list on the producer
+// (TVM's "out-elementwise-fusable" pattern), so the book's convolution -> detector -> pooling
+// layer is one kernel and the pre-pool activations are never written to memory. A consumer
+// is absorbed only when the producer's value has no other reader and is not an output, so
+// nothing anyone else reads is fused away; a residual `+` is absorbed when its other operand
+// has the same shape and is computed before the producer runs. Pooling ends the chain
+// (it changes the shape), except for activations after it.
+
+import * as D from "../ir/dim.js";
+import type { FusedOp, Graph, Node } from "../ir/graph.js";
+import type { Pass, PassContext } from "./pass.js";
+import { rewire, useCounts } from "./pass.js";
+
+const PRODUCERS = new Set(["conv", "local", "tiled", "deconv", "dense"]);
+
+export const fuse: Pass = {
+  name: "fuse",
+  run(g: Graph, ctx: PassContext): Graph {
+    if (!ctx.options.fuse) return g;
+    const can = ctx.target.fusion;
+    const uses = useCounts(g);
+    const isOutput = new Set(g.outputs.map((o) => o.value));
+    const readers = new Map<number, Node[]>();
+    for (const n of g.nodes) for (const v of n.inputs) readers.set(v, [...(readers.get(v) ?? []), n]);
+    const computedAt = new Map<number, number>(g.nodes.map((n, i) => [n.output, i]));
+    const absorbed = new Set<Node>();
+    const result = new Map<Node, Node>();
+
+    g.nodes.forEach((p, index) => {
+      if (!PRODUCERS.has(p.op.kind) || absorbed.has(p)) return;
+      let out = p.output;
+      const epilogue: FusedOp[] = [...(p.epilogue ?? [])];
+      const inputs = [...p.inputs];
+      const fused: string[] = [...(p.fused ?? [])];
+      let pooled = epilogue.some((e) => e.kind === "pool");
+      for (;;) {
+        if (uses.get(out) !== 1 || isOutput.has(out)) break;
+        const c = (readers.get(out) ?? [])[0];
+        if (!c || c.epilogue?.length) break;
+        let item: FusedOp | undefined;
+        if (c.op.kind === "activation" && can.has("activation")) item = { kind: "activation", fn: c.op.fn, alpha: c.op.alpha };
+        else if (c.op.kind === "pool" && can.has("pool") && !pooled) item = { kind: "pool", op: c.op };
+        else if (c.op.kind === "add" && can.has("add") && !pooled) {
+          const other = c.inputs[0] === out ? c.inputs[1] : c.inputs[0];
+          const sameShape = D.dimEquals(D.product(g.values[other].shape), D.product(g.values[out].shape)) &&
+            g.values[other].shape.length === g.values[out].shape.length;
+          const before = (computedAt.get(other) ?? -1) < index;
+          if (other !== out && sameShape && before) {
+            item = { kind: "add", value: other };
+            inputs.push(other);
+          }
+        }
+        if (!item) break;
+        epilogue.push(item);
+        if (item.kind === "pool") pooled = true;
+        fused.push(c.layer);
+        absorbed.add(c);
+        out = c.output;
+      }
+      if (out !== p.output) result.set(p, { ...p, inputs, output: out, epilogue, fused });
+    });
+    if (absorbed.size === 0) return g;
+    const nodes = g.nodes.filter((n) => !absorbed.has(n)).map((n) => result.get(n) ?? n);
+    // Absorbed consumers' values are now the producer's; nobody else read the old ones.
+    return rewire(g, nodes, new Map());
+  },
+};
