@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { WASM } from "../../compiler/backends/capabilities.js";
+import { deadCode } from "../../compiler/passes/dead-code.js";
+import { foldBatchnorm } from "../../compiler/passes/fold-batchnorm.js";
+import { fuse } from "../../compiler/passes/fuse.js";
+import { simplify } from "../../compiler/passes/simplify.js";
+import { chooseAlgorithm } from "../../compiler/passes/choose-algorithm.js";
+import { context, lowered, runPass } from "./helpers.js";
+
+const lines = (...xs: string[]) => xs.join("\n");
+
+describe("fold-batchnorm", () => {
+  it("folds batch norm into the preceding convolution", () => {
+    const g = lowered(`network n(x: f32[2, 6, 6]) -> y {
+  y = x |> c: conv(3, 3x3, init: normal(0, 1)) |> bn: batchnorm(eps: 0.001) |> relu
+}`);
+    // Give the batch norm statistics that are not the identity.
+    const [gamma, beta, mean, variance] = g.nodes[1].weights.weight ? [g.nodes[1].weights.weight, g.nodes[1].weights.bias!, g.nodes[1].weights.running_mean!, g.nodes[1].weights.running_var!] : [];
+    gamma!.data.set([0.5, 2, -1]);
+    beta.data.set([0.1, -0.2, 0.3]);
+    mean.data.set([1, -1, 0.5]);
+    variance.data.set([4, 0.25, 1]);
+    const r = runPass(foldBatchnorm, g);
+    expect(r.before).toBe(lines(
+      "network n(%0 x: f32[2, 6, 6]) -> (y = %3)",
+      "  %1 = c: conv2d(3, 3x3)(%0) : f32[3, 4, 4]",
+      "  %2 = bn: batchnorm(%1) : f32[3, 4, 4]",
+      "  %3 = y.2: relu(%2) : f32[3, 4, 4]",
+    ));
+    expect(r.after).toBe(lines(
+      "network n(%0 x: f32[2, 6, 6]) -> (y = %3)",
+      "  %2 = c: conv2d(3, 3x3)(%0) : f32[3, 4, 4]",
+      "  %3 = y.2: relu(%2) : f32[3, 4, 4]",
+    ));
+    expect(r.graph.weights.map((w) => w.source.kind)).toEqual(["folded", "folded"]);
+  });
+
+  it("folds into a dense layer without a bias, and leaves a shared producer alone", () => {
+    const g = lowered(`network n(x: f32[4, 3, 3]) -> (y, z) {
+  a = x |> flatten |> d: dense(5, bias: none) |> bn: batchnorm
+  b = x |> c: conv(2, 1x1)
+  y = b |> batchnorm
+  z = b |> relu
+}`);
+    const r = runPass(foldBatchnorm, g);
+    expect(r.after).toContain("%3 = d: dense(5)(%1) : f32[5]");
+    expect(r.after).toContain("y.0: batchnorm(%4)");
+  });
+});
+
+describe("simplify and dead-code", () => {
+  it("removes identity activations and chains of views, then what nobody reads", () => {
+    const g = lowered(`network n(x: f32[2, 4, 4]) -> y {
+  unused = x |> relu
+  y = x |> identity |> reshape([8, 4]) |> flatten |> sigmoid
+}`);
+    const s = runPass(simplify, g);
+    expect(s.after).toBe(lines(
+      "network n(%0 x: f32[2, 4, 4]) -> (y = %5)",
+      "  %1 = unused.0: relu(%0) : f32[2, 4, 4]",
+      "  %3 = y.1: reshape([8, 4])(%0) : f32[8, 4]",
+      "  %4 = y.2: flatten(%0) : f32[32]",
+      "  %5 = y.3: sigmoid(%4) : f32[32]",
+    ));
+    const d = runPass(deadCode, s.graph);
+    expect(d.after).toBe(lines(
+      "network n(%0 x: f32[2, 4, 4]) -> (y = %5)",
+      "  %4 = y.2: flatten(%0) : f32[32]",
+      "  %5 = y.3: sigmoid(%4) : f32[32]",
+    ));
+  });
+});
+
+describe("fuse", () => {
+  const lenetish = `network n(x: f32[1, 12, 12]) -> y {
+  a = x |> c1: conv(4, 3x3, pad: same) |> relu |> maxpool(2)
+  y = a |> flatten |> d: dense(3) |> relu |> softmax
+}`;
+
+  it("makes conv + relu + maxpool one kernel, and dense + relu another", () => {
+    const r = runPass(fuse, lowered(lenetish));
+    expect(r.after).toBe(lines(
+      "network n(%0 x: f32[1, 12, 12]) -> (y = %7)",
+      "  %3 = c1: conv2d(4, 3x3, pad same)(%0) |> relu |> maxpool2d(2x2, stride 2x2) : f32[4, 6, 6]",
+      "  %4 = y.0: flatten(%3) : f32[144]",
+      "  %6 = d: dense(3)(%4) |> relu : f32[3]",
+      "  %7 = y.3: softmax(%6) : f32[3]",
+    ));
+  });
+
+  it("absorbs a residual add and the relu after it", () => {
+    const g = lowered(`network n(x: f32[4, 6, 6]) -> y {
+  h = x |> a: conv(4, 3x3, pad: same) |> relu |> b: conv(4, 3x3, pad: same)
+  y = relu(x + h)
+}`);
+    const r = runPass(fuse, g);
+    expect(r.after).toBe(lines(
+      "network n(%0 x: f32[4, 6, 6]) -> (y = %5)",
+      "  %2 = a: conv2d(4, 3x3, pad same)(%0) |> relu : f32[4, 6, 6]",
+      "  %5 = b: conv2d(4, 3x3, pad same)(%2) |> + %0 |> relu : f32[4, 6, 6]",
+    ));
+  });
+
+  it("never fuses away a value that someone else reads", () => {
+    const g = lowered(`network n(x: f32[1, 6, 6]) -> (y, z) {
+  a = x |> c: conv(2, 3x3)
+  y = a |> relu
+  z = a |> sigmoid
+}`);
+    const r = runPass(fuse, g);
+    expect(r.after).toBe(r.before);
+  });
+
+  it("fuses only what the target implements, and nothing with --no-fuse", () => {
+    const g = lowered(lenetish);
+    expect(runPass(fuse, g, context(WASM)).after).toContain("c1: conv2d(4, 3x3, pad same)(%0) |> relu : f32[4, 12, 12]");
+    expect(runPass(fuse, g, context(WASM, false)).after).toBe(runPass(fuse, g, context(WASM, false)).before);
+  });
+});
+
+describe("choose-algorithm", () => {
+  it("records a choice and its reason on every convolution", () => {
+    const r = runPass(chooseAlgorithm, lowered(`network n(x: f32[1, 8, 8]) -> y {
+  y = x |> c: conv(2, 3x3) |> relu
+}`), context(WASM));
+    expect(r.after).toContain("c: conv2d(2, 3x3)(%0) : f32[2, 6, 6] @direct");
+    expect(r.graph.nodes[0].algorithm?.reason).toBeTruthy();
+  });
+});
