@@ -10,6 +10,8 @@ import { InputError, type Network, type TensorData } from "../runtime/session.js
 import { writeBundle } from "./bundle.js";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { explain } from "./explain.js";
+import type { AlgorithmName } from "./ir/graph.js";
+import { printGraph } from "./ir/print.js";
 import { analyse, compile, type CompileOptions, type CompileSuccess, type Target } from "./index.js";
 import { interpret } from "./reference/interpret.js";
 import type { Tensor } from "./reference/tensor.js";
@@ -17,11 +19,18 @@ import { readNpy, writeNpy } from "./tensors/npy.js";
 import { mulberryInputs } from "./cli-inputs.js";
 
 const USAGE = `usage:
-  cnnc check MODEL.cnn
-  cnnc compile MODEL.cnn -o DIR [--target wasm|webgpu|all] [--weights W.safetensors] [--network NAME]
-  cnnc run MODEL.cnn|DIR [--weights W] (--input NAME=X.npy ... | --random [SEED]) [--size SYM=N ...]
-           [--backend reference|wasm|webgpu] [-o OUT.npy|DIR]
-  cnnc explain MODEL.cnn [--weights W] [--network NAME]
+  cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]
+  cnnc compile MODEL.cnn -o DIR [--target wasm|webgpu|all] [COMPILE OPTIONS]
+  cnnc run MODEL.cnn|DIR (--input NAME=X.npy ... | --random [SEED]) [--size SYM=N ...]
+           [--backend reference|wasm|webgpu] [-o OUT.npy|DIR] [COMPILE OPTIONS]
+  cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]
+
+compile options:
+  --weights W.safetensors   weights by layer name (conv1.weight, conv1.bias, ...)
+  --network NAME            which network, when the file has several
+  --no-fuse                 keep every layer a kernel of its own
+  --no-plan                 give every value its own memory (no reuse)
+  --algorithm LAYER=NAME    force a convolution algorithm: direct, gemm, winograd2, winograd4, fft, separable
 
 exit codes: 0 ok, 1 the input is wrong (diagnostics printed), 2 usage error`;
 
@@ -35,8 +44,11 @@ interface Args {
   flags: Map<string, string[]>;
 }
 
-const VALUE_FLAGS = new Set(["-o", "--target", "--weights", "--network", "--input", "--backend", "--size"]);
-const BOOL_FLAGS = new Set(["--random", "--help", "-h"]);
+const VALUE_FLAGS = new Set(["-o", "--target", "--weights", "--network", "--input", "--backend", "--size", "--algorithm"]);
+const BOOL_FLAGS = new Set(["--random", "--help", "-h", "--no-fuse", "--no-plan", "--ir"]);
+/** Options every command that compiles takes. */
+const COMPILE_FLAGS = ["--weights", "--network", "--target", "--no-fuse", "--no-plan", "--algorithm"];
+const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable"];
 
 function parseArgs(argv: string[]): Args {
   const [command, ...rest] = argv;
@@ -101,7 +113,22 @@ function noteInitialised(layers: readonly string[]): void {
 function compileOptions(args: Args, file: string, forced?: Target): CompileOptions {
   const target = forced ?? one(args, "--target") ?? "wasm";
   if (!["wasm", "webgpu", "all"].includes(target)) throw new UsageError(`--target must be wasm, webgpu or all, not ${target}`);
-  return { fileName: file, weights: one(args, "--weights"), network: one(args, "--network"), target: target as Target };
+  const algorithms: Record<string, AlgorithmName> = {};
+  for (const spec of args.flags.get("--algorithm") ?? []) {
+    const m = /^([^=]+)=(.+)$/.exec(spec);
+    const name = m?.[2] as AlgorithmName | undefined;
+    if (!m || !name || !ALGORITHMS.includes(name)) throw new UsageError(`--algorithm takes LAYER=NAME with NAME one of ${ALGORITHMS.join(", ")}, got ${spec}`);
+    algorithms[m[1]] = name;
+  }
+  return {
+    fileName: file,
+    weights: one(args, "--weights"),
+    network: one(args, "--network"),
+    target: target as Target,
+    fuse: !args.flags.has("--no-fuse"),
+    planMemory: !args.flags.has("--no-plan"),
+    algorithms,
+  };
 }
 
 function compileOrFail(args: Args, file: string, target?: Target): CompileSuccess {
@@ -122,7 +149,7 @@ function cmdCheck(args: Args): void {
 }
 
 function cmdCompile(args: Args): void {
-  allowOnly(args, ["-o", "--target", "--weights", "--network"]);
+  allowOnly(args, ["-o", ...COMPILE_FLAGS]);
   const file = modelPath(args);
   const out = one(args, "-o");
   if (!out) throw new UsageError("compile needs -o DIR");
@@ -135,9 +162,9 @@ function cmdCompile(args: Args): void {
 }
 
 function cmdExplain(args: Args): void {
-  allowOnly(args, ["--weights", "--network", "--target"]);
+  allowOnly(args, ["--ir", ...COMPILE_FLAGS]);
   const r = compileOrFail(args, modelPath(args));
-  process.stdout.write(`${explain(r.graph, r.source, r.plan)}\n`);
+  process.stdout.write(`${args.flags.has("--ir") ? printGraph(r.graph) : explain(r.graph, r.source, r.plan)}\n`);
 }
 
 /** Reads `--input name=file.npy` flags into tensors (checked: readable, valid .npy). */
@@ -292,7 +319,7 @@ function writeOutputs(out: string, outputs: Record<string, TensorData>): void {
 }
 
 async function cmdRun(args: Args): Promise<void> {
-  allowOnly(args, ["--weights", "--input", "--backend", "-o", "--network", "--random", "--size"]);
+  allowOnly(args, ["--input", "--backend", "-o", "--random", "--size", ...COMPILE_FLAGS]);
   const model = modelPath(args);
   const backend = one(args, "--backend") ?? "wasm";
   if (!["reference", "wasm", "webgpu"].includes(backend)) throw new UsageError(`--backend must be reference, wasm or webgpu, not ${backend}`);

@@ -22,6 +22,7 @@ import { bindWeights, type WeightsFile } from "./lower/weights.js";
 import { buildPlan } from "./plan/build.js";
 import type { Plan } from "./plan/plan.js";
 import { SourceFile } from "./source.js";
+import { didYouMean } from "./suggest.js";
 import { readSafetensors } from "./tensors/safetensors.js";
 
 export type Target = "wasm" | "webgpu" | "all";
@@ -127,6 +128,13 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     target: capabilitiesFor(target),
     options: { fuse: options.fuse ?? true, algorithms: new Map(Object.entries(options.algorithms ?? {})) },
   };
+  for (const layer of ctx.options.algorithms.keys()) {
+    if (!a.graph.nodes.some((n) => n.layer === layer && n.op.kind === "conv")) {
+      const convs = a.graph.nodes.filter((n) => n.op.kind === "conv").map((n) => n.layer);
+      a.log.error(`--algorithm: there is no convolution layer named '${layer}'${didYouMean(layer, convs)}`, a.file);
+      return { ok: false, diagnostics: a.log.items };
+    }
+  }
   const graph = runPipeline(a.graph, PIPELINE, ctx);
   const plan = buildPlan(graph, a.checks, { reuseMemory: options.planMemory ?? true });
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
