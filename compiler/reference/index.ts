@@ -4,12 +4,12 @@
 
 export { type Tensor, tensor, size, strides } from "./tensor.js";
 export { conv } from "./conv.js";
-export { pool, adaptivePool } from "./pool.js";
-export { dense } from "./dense.js";
-export { activation, softmax } from "./activation.js";
-export { flatten, reshape, binary, concat } from "./shape.js";
 export { local } from "./local.js";
 export { tiled } from "./tiled.js";
 export { deconv } from "./deconv.js";
 export { batchnorm, type BatchNormParams } from "./batchnorm.js";
 export { maxout } from "./maxout.js";
+export { pool, adaptivePool } from "./pool.js";
+export { dense } from "./dense.js";
+export { activation, softmax } from "./activation.js";
+export { flatten, reshape, binary, concat } from "./shape.js";

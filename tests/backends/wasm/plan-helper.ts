@@ -44,6 +44,9 @@ export interface Layer {
   readonly inputs: readonly number[];
   readonly weight?: { shape: number[]; data: Float32Array };
   readonly bias?: { shape: number[]; data: Float32Array };
+  /** batchnorm's running statistics. */
+  readonly mean?: { shape: number[]; data: Float32Array };
+  readonly variance?: { shape: number[]; data: Float32Array };
   readonly epilogue: readonly Epilogue[];
 }
 
@@ -81,6 +84,8 @@ export class PlanBuilder {
     const x = this.shapes[inputs[0]];
     let weight: Layer["weight"];
     let bias: Layer["bias"];
+    let mean: Layer["mean"];
+    let variance: Layer["variance"];
     const random = (shape: number[], scale = 1) => ({ shape, data: (rng as Rng).f32(shape.reduce((a, b) => a * b, 1), scale) });
     if (op.kind === "conv") {
       const cin = x[0];
@@ -91,6 +96,30 @@ export class PlanBuilder {
         if (!D.allStatic(r.shape)) throw new Error("location bias needs a static output");
         bias = random(r.shape);
       }
+    } else if (op.kind === "local") {
+      const cin = x[0];
+      if (typeof cin !== "number" || !D.allStatic(r.shape)) throw new Error("local needs static sizes");
+      weight = random([op.filters, ...r.shape.slice(1), cin, ...op.kernel]);
+      if (op.bias === "location") bias = random(r.shape);
+    } else if (op.kind === "tiled") {
+      const cin = x[0];
+      if (typeof cin !== "number") throw new Error("symbolic channels");
+      weight = random([op.filters, cin, ...op.kernel, ...op.tiles]);
+      if (op.bias === "tiled") bias = random([op.filters, ...op.tiles]);
+    } else if (op.kind === "deconv") {
+      const cin = x[0];
+      if (typeof cin !== "number") throw new Error("symbolic channels");
+      weight = random([cin, op.filters / op.groups, ...op.kernel]);
+      if (op.bias === "channel") bias = random([op.filters]);
+    } else if (op.kind === "batchnorm") {
+      const c = x[0];
+      if (typeof c !== "number") throw new Error("symbolic channels");
+      weight = random([c]);
+      bias = random([c]);
+      mean = random([c]);
+      // Variances in [0.05, 2): positive, some small enough that eps matters.
+      const v = (rng as Rng).f32(c);
+      variance = { shape: [c], data: v.map((u) => Math.fround(0.05 + (u + 1) * 0.975)) };
     } else if (op.kind === "dense") {
       const n = D.product(x);
       if (typeof n !== "number") throw new Error("symbolic dense");
@@ -98,7 +127,7 @@ export class PlanBuilder {
       if (op.bias === "channel") bias = random([op.units]);
     }
     this.shapes.push(r.shape);
-    this.layers.push({ op, inputs, weight, bias, epilogue });
+    this.layers.push({ op, inputs, weight, bias, mean, variance, epilogue });
     return this.shapes.length - 1;
   }
 
@@ -144,6 +173,8 @@ export class PlanBuilder {
         output: { buffer: bufferOf[value], shape: this.shapes[value] },
         weight: addWeight(`l${i}.weight`, l.weight),
         bias: addWeight(`l${i}.bias`, l.bias),
+        mean: addWeight(`l${i}.running_mean`, l.mean),
+        variance: addWeight(`l${i}.running_var`, l.variance),
         epilogue: l.epilogue,
       };
     });
@@ -160,6 +191,7 @@ export class PlanBuilder {
       weights,
       weightData,
       arenaElements: arena,
+      unplannedElements: arena,
       checks: [],
     };
   }
@@ -171,7 +203,7 @@ export class PlanBuilder {
       w ? { shape: w.shape, data: Float64Array.from(w.data) } : undefined;
     for (const l of this.layers) {
       const xs = l.inputs.map((v) => values[v]);
-      let y = applyOp(l.op, xs, t(l.weight), t(l.bias));
+      let y = applyOp(l.op, xs, env, t(l.weight), t(l.bias), t(l.mean), t(l.variance));
       for (const e of l.epilogue) y = R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha });
       values.push(y);
     }
@@ -179,10 +211,20 @@ export class PlanBuilder {
   }
 }
 
-function applyOp(op: Op, xs: Tensor[], weight: Tensor | undefined, bias: Tensor | undefined): Tensor {
+function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined, bias: Tensor | undefined, mean?: Tensor, variance?: Tensor): Tensor {
   switch (op.kind) {
     case "conv":
       return R.conv(xs[0], op, weight as Tensor, bias);
+    case "local":
+      return R.local(xs[0], op, weight as Tensor, bias);
+    case "tiled":
+      return R.tiled(xs[0], op, weight as Tensor, bias);
+    case "deconv":
+      return R.deconv(xs[0], op, weight as Tensor, bias, env);
+    case "batchnorm":
+      return R.batchnorm(xs[0], op, { gamma: weight as Tensor, beta: bias as Tensor, mean: mean as Tensor, variance: variance as Tensor });
+    case "maxout":
+      return R.maxout(xs[0], op);
     case "pool":
       return R.pool(xs[0], op);
     case "adaptive_pool":
