@@ -11,10 +11,11 @@ import type { LoadOptions } from "../runtime/load.js";
 import { networkFromArtifacts } from "../runtime/load.js";
 import type { Network } from "../runtime/session.js";
 import { emitWasm } from "./backends/wasm/module.js";
-import { emitWgsl, GpuLimitError, GpuUnsupportedError } from "./backends/wgsl/module.js";
+import { emitWgsl, GpuLimitError } from "./backends/wgsl/module.js";
 import { type Diagnostic, DiagnosticLog, formatDiagnostics } from "./diagnostics.js";
 import type { AlgorithmName, Graph } from "./ir/graph.js";
 import { capabilitiesFor } from "./backends/capabilities.js";
+import { applicable } from "./algorithms/applicability.js";
 import { type PassContext, runPipeline } from "./passes/pass.js";
 import { PIPELINE } from "./passes/pipeline.js";
 import { lower } from "./lower/lower.js";
@@ -39,6 +40,8 @@ export interface CompileOptions {
   readonly planMemory?: boolean;
   /** Per-layer algorithm overrides (`--algorithm LAYER=NAME`). */
   readonly algorithms?: Readonly<Record<string, AlgorithmName>>;
+  /** Time each convolution's applicable algorithms on this machine and keep the fastest (`--autotune`, WASM only). */
+  readonly autotune?: boolean;
   /** WebGPU limits to compile for (default: WebGPU's defaults); a network that needs more is split. */
   readonly webgpuLimits?: Partial<GpuLimits>;
   /** Which network, when the file defines several. */
@@ -126,7 +129,7 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
   const target = options.target ?? "wasm";
   const ctx: PassContext = {
     target: capabilitiesFor(target),
-    options: { fuse: options.fuse ?? true, algorithms: new Map(Object.entries(options.algorithms ?? {})) },
+    options: { fuse: options.fuse ?? true, algorithms: new Map(Object.entries(options.algorithms ?? {})), autotune: options.autotune ?? false },
   };
   for (const layer of ctx.options.algorithms.keys()) {
     if (!a.graph.nodes.some((n) => n.layer === layer && n.op.kind === "conv")) {
@@ -135,7 +138,9 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
       return { ok: false, diagnostics: a.log.items };
     }
   }
+  if (!checkForcedAlgorithms(a.graph, ctx, target, a.log, a.file)) return { ok: false, diagnostics: a.log.items };
   const graph = runPipeline(a.graph, PIPELINE, ctx);
+  noteOverriddenAlgorithms(graph, ctx, a.log, a.file);
   const plan = buildPlan(graph, a.checks, { reuseMemory: options.planMemory ?? true });
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
   const wasm = target === "wasm" || target === "all" ? emitWasm(plan) : undefined;
@@ -144,8 +149,8 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     try {
       webgpu = emitWgsl(plan, { limits: options.webgpuLimits });
     } catch (e) {
-      // A network the WebGPU target cannot run (a limit splitting cannot meet, an op without a kernel).
-      if (!(e instanceof GpuLimitError || e instanceof GpuUnsupportedError)) throw e;
+      // A network the WebGPU target cannot run: a limit that splitting cannot meet.
+      if (!(e instanceof GpuLimitError)) throw e;
       const node = graph.nodes.find((n) => n.layer === e.layer);
       a.log.error(e.message, node ? a.file : undefined, node?.span);
       return { ok: false, diagnostics: a.log.items };
@@ -161,6 +166,7 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     weights: { file: "weights.bin", bytes: weights.byteLength },
     wasm: wasm?.manifest,
     webgpu: webgpu?.manifest,
+    algorithms: Object.fromEntries(graph.nodes.flatMap((n) => (n.algorithm ? [[n.layer, { name: n.algorithm.name, reason: n.algorithm.reason }]] : []))),
   };
   const artifacts: Artifacts = { manifest, wasm: wasm?.binary, wgsl: webgpu?.programs.map((p) => p.code), weights };
   return {
@@ -173,6 +179,34 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     initialised: a.initialised,
     load: (opts?: LoadOptions) => networkFromArtifacts(manifest, { wasm: artifacts.wasm, wgsl: artifacts.wgsl, weights }, opts),
   };
+}
+
+/** `--algorithm LAYER=NAME` must name an algorithm the target implements and the layer allows. */
+function checkForcedAlgorithms(g: Graph, ctx: PassContext, target: Target, log: DiagnosticLog, file: SourceFile): boolean {
+  let ok = true;
+  for (const [layer, name] of ctx.options.algorithms) {
+    const node = g.nodes.find((n) => n.layer === layer && n.op.kind === "conv");
+    if (!node) continue;
+    let why: string | undefined;
+    if (!ctx.target.algorithms.has(name)) {
+      why = `the ${target === "all" ? "wasm and webgpu targets together" : `${target} backend`} implement${target === "all" ? "" : "s"} only ${[...ctx.target.algorithms].join(", ")}`;
+    } else why = applicable(name, node, g);
+    if (why) {
+      log.error(`--algorithm ${layer}=${name}: ${name} cannot compute layer ${layer}: ${why}`, file, node.span);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/** A forced algorithm the passes could not keep (a pool fused into the layer afterwards) is said, not dropped silently. */
+function noteOverriddenAlgorithms(g: Graph, ctx: PassContext, log: DiagnosticLog, file: SourceFile): void {
+  for (const [layer, name] of ctx.options.algorithms) {
+    const node = g.nodes.find((n) => n.layer === layer && n.op.kind === "conv");
+    if (node?.algorithm && node.algorithm.name !== name) {
+      log.warning(`--algorithm ${layer}=${name} not applied: ${node.algorithm.reason}`, file, node.span);
+    }
+  }
 }
 
 export { formatDiagnostics };

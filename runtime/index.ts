@@ -1,4 +1,4 @@
 // The runtime's public face, copied into every bundle.
-export { loadBundle, networkFromArtifacts, type LoadOptions } from "./load.js";
+export { BackendError, loadBundle, networkFromArtifacts, type GpuProvider, type LoadOptions } from "./load.js";
 export { Network, InputError, type TensorData, type Inputs, type Outputs } from "./session.js";
 export type { Manifest, TensorSpec } from "./manifest.js";

@@ -3,12 +3,23 @@
 // the compiler; only runtime/ files are copied into a bundle.
 
 import type { Manifest } from "./manifest.js";
-import { Network } from "./session.js";
+import { type Executor, Network } from "./session.js";
 import { WasmExecutor } from "./wasm.js";
+import { BackendError } from "./backend-error.js";
+import { findAdapter, WebGpuExecutor } from "./webgpu.js";
+
+export { BackendError };
+
+/** A WebGPU entry point: navigator.gpu, or the object the `webgpu` package's create() returns. */
+export interface GpuProvider {
+  requestAdapter(options?: object): Promise<unknown>;
+}
 
 export interface LoadOptions {
   /** "auto" (the default) picks WebGPU when an adapter exists, else WebAssembly. */
   readonly backend?: "wasm" | "webgpu" | "auto";
+  /** Where to find a WebGPU adapter (default: navigator.gpu in browsers, Dawn through the `webgpu` package in Node). */
+  readonly gpu?: GpuProvider;
 }
 
 export async function readBundleFile(base: URL, name: string): Promise<Uint8Array> {
@@ -34,24 +45,49 @@ export function weightsFromBytes(bytes: Uint8Array, expected: number): Float32Ar
 /** Builds a network from a manifest and its files, already in memory. */
 export async function networkFromArtifacts(
   manifest: Manifest,
-  files: { wasm?: Uint8Array; weights: Uint8Array },
+  files: { wasm?: Uint8Array; weights: Uint8Array; wgsl?: readonly string[] },
   options: LoadOptions = {},
 ): Promise<Network> {
   const backend = options.backend ?? "auto";
-  if (backend === "webgpu") throw new Error("this bundle was compiled without a WebGPU target; compile with --target webgpu or all");
-  if (!manifest.wasm || !files.wasm) throw new Error("this bundle has no WebAssembly module");
   const weights = weightsFromBytes(files.weights, manifest.weights.bytes);
-  const exec = await WasmExecutor.create(files.wasm, manifest.wasm, weights);
-  const executor = {
-    backend: "wasm" as const,
+  let skipped = "";
+  if (backend === "webgpu" || backend === "auto") {
+    const gpu = manifest.webgpu;
+    if (!gpu || !files.wgsl) {
+      if (backend === "webgpu") throw new BackendError("this bundle was compiled without a WebGPU target; compile with --target webgpu or all");
+    } else {
+      try {
+        const choice = await findAdapter(options.gpu);
+        if (!choice) throw new BackendError("no WebGPU adapter found (no GPU, and no software fallback)");
+        const exec = await WebGpuExecutor.create(choice.adapter, gpu, weights, files.wgsl);
+        return new Network(manifest, exec, `WebGPU on ${choice.description}`);
+      } catch (e) {
+        if (backend === "webgpu") throw e;
+        skipped = `; WebGPU not used: ${(e as Error).message}`;
+      }
+    }
+  }
+  if (!manifest.wasm || !files.wasm) {
+    throw new BackendError(`this bundle has no WebAssembly module${skipped || (manifest.webgpu ? "; load it with backend: webgpu" : "")}`);
+  }
+  const wasmManifest = manifest.wasm;
+  const exec = await WasmExecutor.create(files.wasm, wasmManifest, weights);
+  const executor: Executor = {
+    backend: "wasm",
     runSample: (env: Record<string, number>, inputs: readonly Float32Array[]) => exec.runSample(env, manifest.symbols, inputs),
   };
-  return new Network(manifest, executor, "WebAssembly (one thread)");
+  return new Network(manifest, executor, `WebAssembly (one thread)${skipped}`);
 }
 
 /** Loads the bundle whose files sit next to `base` (the bundle's index.js URL). */
 export async function loadBundle(manifest: Manifest, base: URL, options: LoadOptions = {}): Promise<Network> {
+  const backend = options.backend ?? "auto";
   const weights = await readBundleFile(base, manifest.weights.file);
-  const wasm = manifest.wasm ? await readBundleFile(base, manifest.wasm.file) : undefined;
-  return networkFromArtifacts(manifest, { wasm, weights }, options);
+  const wasm = manifest.wasm && backend !== "webgpu" ? await readBundleFile(base, manifest.wasm.file) : undefined;
+  const text = new TextDecoder();
+  const wgsl =
+    manifest.webgpu && backend !== "wasm"
+      ? await Promise.all(manifest.webgpu.programs.map(async (p) => text.decode(await readBundleFile(base, p.file))))
+      : undefined;
+  return networkFromArtifacts(manifest, { wasm, weights, wgsl }, options);
 }

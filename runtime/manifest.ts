@@ -67,6 +67,8 @@ export interface WebGpuBuffer {
   readonly elements: Dim;
   /** Weights: where the tensor starts in the weights blob (f32 elements). */
   readonly weightOffset?: number;
+  /** Weights packed into one buffer (batchnorm's four vectors): blob ranges, concatenated in order. */
+  readonly weightParts?: readonly { readonly offset: number; readonly length: number }[];
   /** The layer that writes it (or whose weight it is): for messages. */
   readonly layer?: string;
 }
@@ -134,4 +136,6 @@ export interface Manifest {
   readonly weights: { readonly file: string; readonly bytes: number };
   readonly wasm?: WasmManifest;
   readonly webgpu?: WebGpuManifest;
+  /** The convolution algorithm chosen per layer (direct, gemm, winograd2, winograd4, fft, separable) and why: for tools and people, the runtime does not need it. */
+  readonly algorithms?: Readonly<Record<string, { readonly name: string; readonly reason: string }>>;
 }

@@ -16,8 +16,10 @@
 // (folded onto a 3-D grid when it exceeds maxComputeWorkgroupsPerDimension) and copies the
 // outputs into one staging buffer, which is mapped once. Imports nothing from the compiler.
 
+import { BackendError } from "./backend-error.js";
 import { type Dim, type DimEnv, evalDim } from "./dim.js";
 import type { GpuLimits, WebGpuBuffer, WebGpuCommand, WebGpuManifest, WebGpuProgram } from "./manifest.js";
+import type { GpuProvider } from "./load.js";
 import type { Executor } from "./session.js";
 
 // GPUBufferUsage / GPUMapMode / GPUShaderStage are globals in browsers but not in Node: their values.
@@ -30,10 +32,6 @@ const MAP_READ = 0x1;
 const STAGE_COMPUTE = 0x4;
 const UNIFORM_ALIGN = 256;
 
-/** Something with `requestAdapter`, such as navigator.gpu or the `webgpu` package's create(). */
-export interface GpuProvider {
-  requestAdapter(options?: object): Promise<unknown>;
-}
 
 /** An adapter and how to describe it to the user. */
 export interface AdapterChoice {
@@ -42,21 +40,34 @@ export interface AdapterChoice {
   readonly description: string;
 }
 
-export function describeAdapter(adapter: GPUAdapter, how?: string): string {
+export function describeAdapter(adapter: GPUAdapter, how: string | undefined, compatibility: boolean): string {
   const info = adapter.info;
-  const parts = [info.description, info.device, info.vendor, info.architecture].filter((s) => typeof s === "string" && s.length > 0);
-  const name = parts.length ? [...new Set(parts)].join(", ") : "unnamed adapter";
-  const mode = adapter.featureLevel === "compatibility" ? ", compatibility mode" : "";
-  return `${name}${how ? ` via ${how}` : ""}${mode}`;
+  const name = info.device || [info.vendor, info.architecture].filter(Boolean).join(" ") || "unnamed adapter";
+  const detail = info.description && info.description !== name ? ` (${info.description})` : "";
+  return `${name}${detail}${how ? ` via ${how}` : ""}${compatibility ? ", compatibility mode" : ""}`;
 }
 
 /** A core adapter if there is one, else a compatibility-mode one; undefined when neither. */
-export async function requestAnyAdapter(provider: GpuProvider): Promise<GPUAdapter | undefined> {
+export async function requestAnyAdapter(provider: GpuProvider, how?: string): Promise<AdapterChoice | undefined> {
   const gpu = provider as GPU;
   const core = await gpu.requestAdapter();
-  if (core) return core;
+  if (core) return { adapter: core, description: describeAdapter(core, how, false) };
   const compat = await gpu.requestAdapter({ featureLevel: "compatibility" });
-  return compat ?? undefined;
+  return compat ? { adapter: compat, description: describeAdapter(compat, how, true) } : undefined;
+}
+
+/** The adapter WebGPU runs on: the given provider's, the browser's, or (in Node only) Dawn's. */
+export async function findAdapter(gpu?: GpuProvider): Promise<AdapterChoice | undefined> {
+  if (gpu) return requestAnyAdapter(gpu);
+  const nav = (globalThis as { navigator?: { gpu?: GpuProvider } }).navigator;
+  if (nav?.gpu) return requestAnyAdapter(nav.gpu, "the browser's WebGPU");
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (proc?.versions?.node) {
+    // Dynamic, and only in Node: a browser never loads the Dawn discovery.
+    const node = await import("./webgpu-node.js");
+    return node.nodeAdapter();
+  }
+  return undefined;
 }
 
 const LIMIT_NAMES: readonly (keyof GpuLimits)[] = [
@@ -67,7 +78,20 @@ const LIMIT_NAMES: readonly (keyof GpuLimits)[] = [
   "maxComputeInvocationsPerWorkgroup",
 ];
 
-const mib = (bytes: number) => `${(bytes / 1048576).toFixed(2)} MiB`;
+/** 128 MiB, 7.1 KiB, 512 bytes. */
+function mib(bytes: number): string {
+  const fmt = (v: number) => String(Math.round(v * 10) / 10);
+  if (bytes >= 1048576) return `${fmt(bytes / 1048576)} MiB`;
+  if (bytes >= 1024) return `${fmt(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
+}
+
+export interface ExecutorOptions {
+  /** Lay dispatches out as if the device allowed at most this many workgroups per dimension (tests). */
+  readonly maxWorkgroupsPerDimension?: number;
+  /** Check bindings as if the device allowed at most this many bytes per storage binding (tests). */
+  readonly maxStorageBufferBindingSize?: number;
+}
 
 interface Prepared {
   readonly key: string;
@@ -95,6 +119,8 @@ export class WebGpuExecutor implements Executor {
     private readonly uniformBuffer: GPUBuffer | undefined,
     private readonly uniformOffsets: readonly number[],
     weightBuffers: ReadonlyMap<number, GPUBuffer>,
+    private readonly perDimension: number,
+    private readonly bindingBytes: number,
   ) {
     this.buffers = manifest.buffers.map((_, i) => weightBuffers.get(i));
     this.capacity = manifest.buffers.map((b) => (b.kind === "weight" ? Number(b.elements) : 0));
@@ -104,7 +130,13 @@ export class WebGpuExecutor implements Executor {
   }
 
   /** Checks the adapter, creates the device, pipelines and weight buffers. */
-  static async create(adapter: GPUAdapter, manifest: WebGpuManifest, weights: Float32Array, sources: readonly string[]): Promise<WebGpuExecutor> {
+  static async create(
+    adapter: GPUAdapter,
+    manifest: WebGpuManifest,
+    weights: Float32Array,
+    sources: readonly string[],
+    options: ExecutorOptions = {},
+  ): Promise<WebGpuExecutor> {
     if (sources.length !== manifest.programs.length) throw new Error(`the bundle has ${sources.length} WGSL programs, its manifest lists ${manifest.programs.length}`);
     checkAdapter(adapter, manifest);
     const need = manifest.limits;
@@ -119,6 +151,21 @@ export class WebGpuExecutor implements Executor {
       maxComputeWorkgroupSizeX: Math.min(offer.maxComputeWorkgroupSizeX, need.maxComputeInvocationsPerWorkgroup),
     };
     const device = await adapter.requestDevice({ requiredLimits, label: "cnnc" });
+    try {
+      return await WebGpuExecutor.build(device, manifest, weights, sources, options);
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
+  }
+
+  private static async build(
+    device: GPUDevice,
+    manifest: WebGpuManifest,
+    weights: Float32Array,
+    sources: readonly string[],
+    options: ExecutorOptions,
+  ): Promise<WebGpuExecutor> {
     device.pushErrorScope("out-of-memory");
     device.pushErrorScope("validation");
 
@@ -167,11 +214,15 @@ export class WebGpuExecutor implements Executor {
       if (b.kind !== "weight") return;
       const elements = Number(b.elements);
       const bytes = 4 * elements;
-      if (bytes > device.limits.maxBufferSize) throw new Error(`${layerOf(b)}its weight needs ${mib(bytes)}, over this device's maxBufferSize (${mib(device.limits.maxBufferSize)})`);
+      if (bytes > device.limits.maxBufferSize) throw new BackendError(`${layerOf(b)}its weight needs ${mib(bytes)}, over this device's maxBufferSize (${mib(device.limits.maxBufferSize)})`);
       const buffer = device.createBuffer({ size: Math.max(4, bytes), usage: USAGE_STORAGE | USAGE_COPY_DST, label: `weight ${i}` });
-      const at = b.weightOffset ?? 0;
-      if (at + elements > weights.length) throw new Error(`the weights file is too short for the network's weights`);
-      device.queue.writeBuffer(buffer, 0, weights.buffer, weights.byteOffset + 4 * at, bytes);
+      const parts = b.weightParts ?? [{ offset: b.weightOffset ?? 0, length: elements }];
+      let to = 0;
+      for (const part of parts) {
+        if (part.offset + part.length > weights.length || to + part.length > elements) throw new Error(`the weights file is too short for the network's weights`);
+        device.queue.writeBuffer(buffer, 4 * to, weights.buffer, weights.byteOffset + 4 * part.offset, 4 * part.length);
+        to += part.length;
+      }
       weightBuffers.set(i, buffer);
     });
 
@@ -179,7 +230,9 @@ export class WebGpuExecutor implements Executor {
     const oom = await device.popErrorScope();
     if (oom) throw new Error(`the GPU is out of memory loading the network: ${oom.message}`);
     if (validation) throw new Error(`internal error: WebGPU rejected the network at load: ${validation.message}`);
-    return new WebGpuExecutor(manifest, device, pipelines, workgroupSizes, uniformBuffer, uniformOffsets, weightBuffers);
+    const perDimension = Math.min(device.limits.maxComputeWorkgroupsPerDimension, options.maxWorkgroupsPerDimension ?? Infinity);
+    const bindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
+    return new WebGpuExecutor(manifest, device, pipelines, workgroupSizes, uniformBuffer, uniformOffsets, weightBuffers, perDimension, bindingBytes);
   }
 
   runSample(env: DimEnv, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
@@ -194,12 +247,21 @@ export class WebGpuExecutor implements Executor {
     const m = this.manifest;
     if (inputs.length !== m.inputs.length) throw new Error(`the network takes ${m.inputs.length} inputs, got ${inputs.length}`);
     const device = this.device;
-    device.pushErrorScope("out-of-memory");
-    device.pushErrorScope("validation");
-    const prepared = this.prepare(env);
     m.inputs.forEach((io, i) => {
       const expected = io.shape.reduce<number>((n, d) => n * evalDim(d, env), 1);
       if (inputs[i].length !== expected) throw new Error(`input ${io.name} has ${inputs[i].length} values, expected ${expected}`);
+    });
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    let prepared: Prepared;
+    try {
+      prepared = this.prepare(env);
+    } catch (e) {
+      await device.popErrorScope();
+      await device.popErrorScope();
+      throw e;
+    }
+    m.inputs.forEach((io, i) => {
       const x = inputs[i];
       device.queue.writeBuffer(this.buffer(io.buffer), 0, x.buffer, x.byteOffset, x.byteLength);
     });
@@ -266,7 +328,7 @@ export class WebGpuExecutor implements Executor {
       if (b.kind === "weight" || (this.buffers[i] && this.capacity[i] >= elements[i])) return;
       const bytes = Math.max(16, 4 * elements[i]);
       if (bytes > limits.maxBufferSize) {
-        throw new Error(`${layerOf(b)}needs a ${mib(bytes)} buffer for these input sizes, over this device's maxBufferSize (${mib(limits.maxBufferSize)})`);
+        throw new BackendError(`${layerOf(b)}needs a ${mib(bytes)} buffer for these input sizes, over this device's maxBufferSize (${mib(limits.maxBufferSize)})`);
       }
       this.buffers[i]?.destroy();
       this.buffers[i] = device.createBuffer({ size: bytes, usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST, label: `${b.kind} ${i}` });
@@ -293,7 +355,7 @@ export class WebGpuExecutor implements Executor {
         return;
       }
       const wg = this.workgroupSizes[c.program];
-      grids.push(foldGrid(program.itemsPer === "invocation" ? Math.ceil(items / wg) : items, limits.maxComputeWorkgroupsPerDimension, c.layer));
+      grids.push(foldGrid(program.itemsPer === "invocation" ? Math.ceil(items / wg) : items, this.perDimension, c.layer));
       const entries: GPUBindGroupEntry[] = [];
       if (program.uniforms > 0 && this.uniformBuffer && uniformData) {
         const at = this.uniformOffsets[i];
@@ -305,9 +367,9 @@ export class WebGpuExecutor implements Executor {
       c.bindings.forEach((b, k) => {
         const offset = b.offset === undefined ? 0 : evalDim(b.offset, env);
         const size = b.size === undefined ? elements[b.buffer] - offset : evalDim(b.size, env);
-        if (4 * size > limits.maxStorageBufferBindingSize) {
-          throw new Error(
-            `layer ${c.layer}: a ${program.family} kernel needs a ${mib(4 * size)} storage binding for these input sizes, over this device's maxStorageBufferBindingSize (${mib(limits.maxStorageBufferBindingSize)}); with fixed input sizes cnnc splits such a layer at compile time`,
+        if (4 * size > this.bindingBytes) {
+          throw new BackendError(
+            `layer ${c.layer}: its ${program.family} kernel needs a ${mib(4 * size)} storage binding for these input sizes, over this device's maxStorageBufferBindingSize (${mib(this.bindingBytes)}); with fixed input sizes cnnc splits such a layer at compile time`,
           );
         }
         entries.push({ binding: k + 1, resource: { buffer: this.buffer(b.buffer), offset: 4 * offset, size: Math.max(4, 4 * size) } });
@@ -348,7 +410,7 @@ export function foldGrid(groups: number, perDimension: number, layer: string): [
   const x = Math.min(groups, perDimension);
   const y = Math.min(Math.ceil(groups / x), perDimension);
   const z = Math.ceil(groups / (x * y));
-  if (z > perDimension) throw new Error(`layer ${layer}: ${groups} workgroups do not fit a ${perDimension}^3 dispatch grid (maxComputeWorkgroupsPerDimension)`);
+  if (z > perDimension) throw new BackendError(`layer ${layer}: ${groups} workgroups do not fit a ${perDimension}^3 dispatch grid (maxComputeWorkgroupsPerDimension)`);
   return [x, y, z];
 }
 
@@ -367,7 +429,7 @@ function checkAdapter(adapter: GPUAdapter, manifest: WebGpuManifest): void {
     const have = offer[name];
     if (name === "maxComputeInvocationsPerWorkgroup" || name === "maxComputeWorkgroupsPerDimension" || name === "maxComputeWorkgroupStorageSize") continue; // adapted at run time
     if (have >= need) continue;
-    throw new Error(`${firstLayerNeeding(manifest, name, have)}the network needs ${name} = ${need}, but this adapter offers ${have}; compile it for this adapter's limits`);
+    throw new BackendError(`${firstLayerNeeding(manifest, name, have)}the network needs ${name} = ${need}, but this adapter offers ${have}; compile it for this adapter's limits`);
   }
 }
 

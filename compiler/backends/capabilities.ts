@@ -9,8 +9,8 @@ type Fusion = "activation" | "add" | "pool";
 
 export const WASM: TargetCapabilities = {
   name: "wasm",
-  fusion: new Set<Fusion>(["activation"]),
-  algorithms: new Set<AlgorithmName>(["direct"]),
+  fusion: new Set<Fusion>(["activation", "add", "pool"]),
+  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "separable"]),
 };
 
 export const WEBGPU: TargetCapabilities = {

@@ -2,14 +2,17 @@
 // 16-byte aligned), gives every value a buffer (flatten and reshape alias their input's
 // buffer: same elements, another shape), lists one step per remaining node in graph order
 // with its fused epilogue and algorithm, and places the buffers in the activation arena with
-// the liveness-based memory plan (memory.ts).
+// the liveness-based memory plan (memory.ts). A node's fused list splits at its pool: the
+// work before it is the step's epilogue, the pool (with the pre-pool shape it reads) and the
+// activations after it are `step.pool`; only the pooled value gets a buffer.
 
 import * as D from "../ir/dim.js";
 import type { Dim } from "../ir/dim.js";
-import type { Graph, Weight } from "../ir/graph.js";
+import type { Graph, Node, Weight } from "../ir/graph.js";
+import { inferShape } from "../ir/shapes.js";
 import type { SizeCheck } from "../../runtime/manifest.js";
 import { planMemory } from "./memory.js";
-import type { Epilogue, Plan, PlanWeight, Step } from "./plan.js";
+import type { Epilogue, Plan, PlanWeight, Step, StepPool } from "./plan.js";
 
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
@@ -47,10 +50,7 @@ export function buildPlan(graph: Graph, checks: readonly SizeCheck[], options: P
       bufferOf.set(node.output, inputs[0].buffer);
       continue;
     }
-    const epilogue = (node.epilogue ?? []).map((e): Epilogue => {
-      if (e.kind !== "activation") throw new Error(`internal error: the plan cannot carry fused ${e.kind} yet (layer ${node.layer})`);
-      return { kind: "activation", fn: e.fn, alpha: e.alpha };
-    });
+    const { epilogue, pool } = fusedWork(graph, node);
     const out = newBuffer(node.output);
     steps.push({
       layer: node.layer,
@@ -62,6 +62,7 @@ export function buildPlan(graph: Graph, checks: readonly SizeCheck[], options: P
       mean: node.weights.running_mean ? weights.get(node.weights.running_mean) : undefined,
       variance: node.weights.running_var ? weights.get(node.weights.running_var) : undefined,
       epilogue,
+      ...(pool ? { pool } : {}),
       algorithm: node.algorithm,
     });
   }
@@ -95,4 +96,33 @@ export function buildPlan(graph: Graph, checks: readonly SizeCheck[], options: P
     unplannedElements: memory.unplannedElements,
     checks,
   };
+}
+
+/**
+ * A node's fused list as the step's epilogue and pool. fuse.ts appends each residual operand
+ * to the node's inputs, in the order of its adds, after the op's own inputs: the k-th add
+ * reads input (own inputs + k).
+ */
+function fusedWork(graph: Graph, node: Node): { epilogue: Epilogue[]; pool?: StepPool } {
+  const fused = node.epilogue ?? [];
+  const adds = fused.filter((e) => e.kind === "add").length;
+  const own = node.inputs.length - adds;
+  const before: Epilogue[] = [];
+  const after: Epilogue[] = [];
+  let pool: { op: StepPool["op"]; inShape: StepPool["inShape"] } | undefined;
+  let addIndex = 0;
+  for (const e of fused) {
+    if (e.kind === "pool") {
+      if (pool) throw new Error(`internal error: layer ${node.layer} fuses two pools`);
+      const r = inferShape(node.op, node.inputs.slice(0, own).map((v) => graph.values[v].shape));
+      if (!r.ok) throw new Error(`internal error: layer ${node.layer}: ${r.message}`);
+      pool = { op: e.op, inShape: r.shape };
+    } else if (e.kind === "add") {
+      if (pool) throw new Error(`internal error: layer ${node.layer} adds a residual after its fused pool`);
+      const input = own + addIndex++;
+      if (node.inputs[input] !== e.value) throw new Error(`internal error: layer ${node.layer}: residual %${e.value} is not input ${input}`);
+      before.push({ kind: "add", input });
+    } else (pool ? after : before).push({ kind: "activation", fn: e.fn, alpha: e.alpha });
+  }
+  return { epilogue: before, pool: pool && { ...pool, epilogue: after } };
 }

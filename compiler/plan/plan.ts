@@ -6,7 +6,7 @@
 
 import type { Dim } from "../ir/dim.js";
 import type { AlgorithmChoice } from "../ir/graph.js";
-import type { ActivationFn, Op } from "../ir/ops.js";
+import type { ActivationFn, Op, PoolOp } from "../ir/ops.js";
 import type { SizeCheck } from "../../runtime/manifest.js";
 
 export interface PlanWeight {
@@ -31,8 +31,25 @@ export interface StepTensor {
   readonly shape: readonly Dim[];
 }
 
-/** Work a kernel does on each output element after its main computation (fusion, issue 5). */
-export type Epilogue = { readonly kind: "activation"; readonly fn: ActivationFn; readonly alpha: number };
+/**
+ * Work a kernel does on each value after its main computation (fusion, issue 5), in order:
+ * an activation, or the addition of `step.inputs[input]` (a residual operand of the same
+ * shape as the step's pre-pool output) read at the value's own element index.
+ */
+export type Epilogue =
+  | { readonly kind: "activation"; readonly fn: ActivationFn; readonly alpha: number }
+  | { readonly kind: "add"; readonly input: number };
+
+/**
+ * A pool fused into a convolution-like step: the step's values (after `step.epilogue`), of
+ * shape `inShape` [C, D1..Dd], are pooled with `op`, then `epilogue` (activations only) is
+ * applied; `step.output.shape` is the pooled shape. The pre-pool values are never stored.
+ */
+export interface StepPool {
+  readonly op: PoolOp;
+  readonly inShape: readonly Dim[];
+  readonly epilogue: readonly Epilogue[];
+}
 
 export interface Step {
   readonly id: number;
@@ -47,6 +64,8 @@ export interface Step {
   readonly mean?: PlanWeight;
   readonly variance?: PlanWeight;
   readonly epilogue: readonly Epilogue[];
+  /** A fused pool over the step's values (see StepPool); absent when none. */
+  readonly pool?: StepPool;
   /** For convolutions: the algorithm the passes chose, and why. */
   readonly algorithm?: AlgorithmChoice;
 }

@@ -15,8 +15,10 @@ describe("fold-batchnorm", () => {
   y = x |> c: conv(3, 3x3, init: normal(0, 1)) |> bn: batchnorm(eps: 0.001) |> relu
 }`);
     // Give the batch norm statistics that are not the identity.
-    const [gamma, beta, mean, variance] = g.nodes[1].weights.weight ? [g.nodes[1].weights.weight, g.nodes[1].weights.bias!, g.nodes[1].weights.running_mean!, g.nodes[1].weights.running_var!] : [];
-    gamma!.data.set([0.5, 2, -1]);
+    const w = g.nodes[1].weights;
+    const [gamma, beta, mean, variance] = [w.weight, w.bias, w.running_mean, w.running_var];
+    if (!gamma || !beta || !mean || !variance) throw new Error("batchnorm without parameters");
+    gamma.data.set([0.5, 2, -1]);
     beta.data.set([0.1, -0.2, 0.3]);
     mean.data.set([1, -1, 0.5]);
     variance.data.set([4, 0.25, 1]);
@@ -113,8 +115,49 @@ describe("fuse", () => {
 
   it("fuses only what the target implements, and nothing with --no-fuse", () => {
     const g = lowered(lenetish);
-    expect(runPass(fuse, g, context(WASM)).after).toContain("c1: conv2d(4, 3x3, pad same)(%0) |> relu : f32[4, 12, 12]");
+    const activationOnly = { ...WASM, fusion: new Set(["activation"] as const) };
+    expect(runPass(fuse, g, context(activationOnly)).after).toContain("c1: conv2d(4, 3x3, pad same)(%0) |> relu : f32[4, 12, 12]");
+    expect(runPass(fuse, g, context(WASM)).after).toContain("c1: conv2d(4, 3x3, pad same)(%0) |> relu |> maxpool2d(2x2, stride 2x2) : f32[4, 6, 6]");
     expect(runPass(fuse, g, context(WASM, false)).after).toBe(runPass(fuse, g, context(WASM, false)).before);
+  });
+
+  it("absorbs a residual add before a pool, and activations after the pool", () => {
+    const g = lowered(`network n(x: f32[2, 8, 8], r: f32[3, 8, 8]) -> y {
+  y = (x |> c: conv(3, 3x3, pad: same) |> tanh) + r |> relu |> avgpool(3, stride: 2, pad: 1, ceil: true) |> sigmoid
+}`);
+    const r = runPass(fuse, g);
+    expect(r.after).toBe(lines(
+      "network n(%0 x: f32[2, 8, 8], %1 r: f32[3, 8, 8]) -> (y = %7)",
+      "  %7 = c: conv2d(3, 3x3, pad same)(%0) |> tanh |> + %1 |> relu |> avgpool2d(3x3, stride 2x2, ceil) |> sigmoid : f32[3, 5, 5]",
+    ));
+  });
+
+  it("fuses local, tiled and deconv producers with their pool, 1-D and 3-D", () => {
+    const g = lowered(`network n(x: f32[2, 9], v: f32[1, 6, 6, 6]) -> (a, b, c) {
+  a = x |> l: local(3, 3) |> relu |> maxpool(2)
+  b = v |> t: tiled(2, 3x3x3, tiles: 2x1x2) |> l2pool(2)
+  c = x |> d: deconv(2, 3, stride: 2, size: [19]) |> leaky_relu(0.1) |> avgpool(3, stride: 3)
+}`);
+    const r = runPass(fuse, g);
+    expect(r.after).toBe(lines(
+      "network n(%0 x: f32[2, 9], %1 v: f32[1, 6, 6, 6]) -> (a = %4, b = %6, c = %9)",
+      "  %4 = l: local1d(3, 3)(%0) |> relu |> maxpool1d(2, stride 2) : f32[3, 3]",
+      "  %6 = t: tiled3d(2, 3x3x3, tiles 2x1x2)(%1) |> lppool3d(2x2x2, stride 2x2x2) : f32[2, 2, 2, 2]",
+      "  %9 = d: deconv1d(2, 3, stride 2, out 19)(%0) |> leaky_relu(0.1) |> avgpool1d(3, stride 3) : f32[2, 6]",
+    ));
+  });
+
+  it("leaves a residual computed after the producer, and anything after a pool but activations, unfused", () => {
+    const g = lowered(`network n(x: f32[2, 6, 6]) -> y {
+  h = x |> a: conv(2, 3x3, pad: same) |> maxpool(2)
+  y = h + (x |> b: conv(2, 3x3, stride: 2, pad: same))
+}`);
+    const r = runPass(fuse, g);
+    expect(r.after).toBe(lines(
+      "network n(%0 x: f32[2, 6, 6]) -> (y = %4)",
+      "  %2 = a: conv2d(2, 3x3, pad same)(%0) |> maxpool2d(2x2, stride 2x2) : f32[2, 3, 3]",
+      "  %4 = b: conv2d(2, 3x3, stride 2x2, pad same)(%0) |> + %2 : f32[2, 3, 3]",
+    ));
   });
 });
 

@@ -1,7 +1,8 @@
 // Elementwise nonlinearities, used twice: as an activation step (one loop over the
 // elements) and as the epilogue every kernel applies to a value before storing it (fusion:
 // conv + relu is one pass over memory). One definition serves both, so a fused and an
-// unfused network compute the same numbers.
+// unfused network compute the same numbers. The epilogue's other item, a residual add, is
+// a load of the operand at the value's index (the caller knows where that is) and an add.
 
 import type { ActivationFn, ActivationOp } from "../../ir/ops.js";
 import { assertNever } from "../../ir/ops.js";
@@ -33,8 +34,18 @@ export function activate(fn: Fn, math: MathImports, f: ActivationFn, alpha: numb
   }
 }
 
-export function applyEpilogue(fn: Fn, math: MathImports, epilogue: readonly Epilogue[], x: Expr): Expr {
-  return epilogue.reduce((v, e) => activate(fn, math, e.fn, e.alpha, v), x);
+/** The epilogue applied to `x` in order; `residual(i)` loads step input i at the value's index. */
+export function applyEpilogue(fn: Fn, math: MathImports, epilogue: readonly Epilogue[], x: Expr, residual: (input: number) => Expr): Expr {
+  return epilogue.reduce((v, e) => {
+    switch (e.kind) {
+      case "activation":
+        return activate(fn, math, e.fn, e.alpha, v);
+      case "add":
+        return fn.m.f64.add(v, residual(e.input));
+      default:
+        return assertNever(e);
+    }
+  }, x);
 }
 
 /** y[i] = epilogue(f(x[i])) over all elements. */
@@ -43,6 +54,6 @@ export function emitActivation(k: KernelContext, op: ActivationOp): void {
   const x = k.input(0);
   const y = k.output();
   fn.for(0, product(x.shape, fn), (i) => {
-    fn.emit(y.store(i, k.finish(activate(fn, k.math, op.fn, op.alpha, x.load(i)))));
+    fn.emit(y.store(i, k.finish(activate(fn, k.math, op.fn, op.alpha, x.load(i)), i)));
   });
 }

@@ -29,7 +29,7 @@ export function emitBatchNorm(ctx: KernelContext, op: BatchNormOp): void {
     const row = fn.let(c.mul(positions));
     fn.for(0, positions, (i) => {
       const at = row.add(i);
-      fn.emit(y.store(at, ctx.finish(m.f64.add(m.f64.mul(m.f64.sub(x.load(at), mu.get()), scale.get()), shift.get()))));
+      fn.emit(y.store(at, ctx.finish(m.f64.add(m.f64.mul(m.f64.sub(x.load(at), mu.get()), scale.get()), shift.get()), at)));
     });
   });
 }

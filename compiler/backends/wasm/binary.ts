@@ -27,7 +27,7 @@ export function emitBinary(ctx: KernelContext, op: BinaryOp): void {
     return s.length === outShape.length && s.every((d, axis) => D.dimEquals(d, outShape[axis]));
   };
   if (sameShape(0) && sameShape(1)) {
-    fn.for(0, product(y.shape, fn), (i) => fn.emit(y.store(i, ctx.finish(combine(i, i)))));
+    fn.for(0, product(y.shape, fn), (i) => fn.emit(y.store(i, ctx.finish(combine(i, i), i))));
     return;
   }
   const rank = outShape.length;
@@ -48,7 +48,7 @@ export function emitBinary(ctx: KernelContext, op: BinaryOp): void {
   const sb = strides(b, 1);
   const loop = (axis: number, outFlat: Int, ai: Int, bi: Int): void => {
     if (axis === rank) {
-      fn.emit(y.store(outFlat, ctx.finish(combine(ai, bi))));
+      fn.emit(y.store(outFlat, ctx.finish(combine(ai, bi), outFlat)));
       return;
     }
     fn.for(0, y.shape[axis], (j) => {

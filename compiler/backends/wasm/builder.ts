@@ -142,6 +142,23 @@ export class F64Var {
   }
 }
 
+/** A local of any type. */
+export class Var {
+  constructor(
+    private readonly m: Module,
+    readonly index: number,
+    readonly type: binaryen.Type,
+  ) {}
+
+  get(): Expr {
+    return this.m.local.get(this.index, this.type);
+  }
+
+  set(value: Expr): Expr {
+    return this.m.local.set(this.index, value);
+  }
+}
+
 /** One function under construction: parameters are the plan's size symbols (i32 each). */
 export class Fn {
   private readonly vars: binaryen.Type[] = [];
@@ -203,6 +220,13 @@ export class Fn {
   f64(init: Expr): F64Var {
     const v = new F64Var(this.m, this.local(binaryen.f64));
     this.emit(v.set(init));
+    return v;
+  }
+
+  /** A local of any type (v128 for the SIMD kernels), set to `init` here when given. */
+  variable(type: binaryen.Type, init?: Expr): Var {
+    const v = new Var(this.m, this.local(type), type);
+    if (init !== undefined) this.emit(v.set(init));
     return v;
   }
 

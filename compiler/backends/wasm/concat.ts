@@ -14,7 +14,7 @@ export function emitConcat(ctx: KernelContext): void {
     const x = ctx.input(i);
     const n = product(x.shape, fn);
     const base = offset;
-    fn.for(0, n, (e) => fn.emit(y.store(base.add(e), ctx.finish(x.load(e)))));
+    fn.for(0, n, (e) => fn.emit(y.store(base.add(e), ctx.finish(x.load(e), base.add(e)))));
     offset = fn.let(offset.add(n));
   });
 }

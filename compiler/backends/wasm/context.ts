@@ -1,11 +1,13 @@
 // What a kernel emitter is handed for one step: the function under construction, views of
 // the step's tensors at their addresses in the module's memory, the math imports, and the
 // step's epilogue (applied to every value before it is stored, so that fusion costs no
-// extra pass over memory).
+// extra pass over memory). `finish(value, index)` takes the index of the value's element
+// because a fused residual add reads its operand there; a step with a fused pool finishes
+// each pre-pool value at its pre-pool index, and the pooled one with `finishPooled`.
 
 import * as D from "../../ir/dim.js";
 import type { Epilogue, Plan, PlanWeight, Step, StepTensor } from "../../plan/plan.js";
-import { type Expr, type Fn, View } from "./builder.js";
+import { type Expr, type Fn, type Int, View } from "./builder.js";
 import { applyEpilogue } from "./activation.js";
 import { dim, dims } from "./dims.js";
 import type { MathImports } from "./math.js";
@@ -77,8 +79,17 @@ export class KernelContext {
     return this.step.epilogue;
   }
 
-  /** The step's epilogue applied to `value` (f64). */
-  finish(value: Expr): Expr {
-    return applyEpilogue(this.fn, this.math, this.step.epilogue, value);
+  /** The step's epilogue applied to `value` (f64), the value of element `index` (pre-pool with a fused pool). */
+  finish(value: Expr, index: Int): Expr {
+    return applyEpilogue(this.fn, this.math, this.step.epilogue, value, (input) => this.input(input).load(index));
+  }
+
+  /** The activations after a fused pool, applied to a pooled value (f64). */
+  finishPooled(value: Expr): Expr {
+    const pool = this.step.pool;
+    if (!pool) return value;
+    return applyEpilogue(this.fn, this.math, pool.epilogue, value, () => {
+      throw new Error(`internal error: layer ${this.step.layer} adds a residual after its fused pool`);
+    });
   }
 }

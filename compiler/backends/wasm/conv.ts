@@ -9,11 +9,14 @@
 // clamped to the offsets that land on real input elements, once, outside the channel loop,
 // so the inner loop is a plain multiply-add without bounds checks. Index arithmetic is
 // hoisted to the loop level where it changes. Accumulation is in f64 (see builder.ts).
+// The output loops are producer.ts's: with a fused pool they run over the pooled positions
+// and compute each window's convolution values on the fly (bias and epilogue included).
 
 import { type ConvOp, windowGeometry } from "../../ir/ops.js";
 import type { Fn, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
+import { emitOutputs } from "./producer.js";
 
 /** Per spatial axis at one output position: the input coordinate of k = 0 and the k range on real input. */
 interface AxisWindow {
@@ -38,7 +41,6 @@ export function axisWindow(fn: Fn, j: Int, s: number, r: number, k: number, padB
 export function emitConv(ctx: KernelContext, op: ConvOp): void {
   const { fn } = ctx;
   const x = ctx.input(0);
-  const y = ctx.output();
   const w = ctx.weight();
   const bias = ctx.bias(op.bias);
   const inShape = ctx.step.inputs[0].shape;
@@ -46,7 +48,6 @@ export function emitConv(ctx: KernelContext, op: ConvOp): void {
   const padBefore = dims(fn, geo.padBefore);
   const clamp = geo.padBefore.map((b, i) => b !== 0 || geo.padAfter[i] !== 0);
   const M = x.shape.slice(1);
-  const J = y.shape.slice(1);
   const rank = M.length;
   const K = op.kernel;
   const inPerGroup = x.shape[0].floorDiv(op.groups);
@@ -55,34 +56,29 @@ export function emitConv(ctx: KernelContext, op: ConvOp): void {
   fn.for(0, op.filters, (o) => {
     const cBase = op.groups === 1 ? fn.const(0) : fn.let(o.floorDiv(outPerGroup).mul(inPerGroup));
     const wFirst = fn.let(o.mul(inPerGroup));
-    const positions = (axis: number, outFlat: Int, windows: AxisWindow[]): void => {
-      if (axis === rank) return accumulate(outFlat, windows);
-      fn.for(0, J[axis], (j) => {
-        const win = axisWindow(fn, j, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], M[axis], clamp[axis]);
-        positions(axis + 1, fn.let(outFlat.mul(J[axis]).add(j)), [...windows, win]);
-      });
-    };
-    const accumulate = (outFlat: Int, windows: AxisWindow[]): void => {
-      const m = fn.m;
-      const init = !bias ? m.f64.const(0) : bias.load(op.bias === "location" ? outFlat : o);
-      const acc = fn.f64(init);
-      fn.for(0, inPerGroup, (c) => {
-        const offsets = (axis: number, xFlat: Int, wFlat: Int): void => {
-          const win = windows[axis];
-          // Row bases outside the loop: inside, an index is base + k*r (input), base -/+ k (weight).
-          const xRow = fn.let(xFlat.mul(M[axis]).add(win.start));
-          const wRow = fn.let(wFlat.mul(K[axis]).add(op.flip ? K[axis] - 1 : 0));
-          fn.for(win.kLo, win.kHi, (k) => {
-            const xi = xRow.add(k.mul(op.dilation[axis]));
-            const wi = op.flip ? wRow.sub(k) : wRow.add(k);
-            if (axis === rank - 1) fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(x.load(xi), w.load(wi)))));
-            else offsets(axis + 1, fn.let(xi), fn.let(wi));
-          });
-        };
-        offsets(0, fn.let(cBase.add(c)), fn.let(wFirst.add(c)));
-      });
-      fn.emit(y.store(outFlat, ctx.finish(acc.get())));
-    };
-    positions(0, o, []);
+    emitOutputs<AxisWindow>(ctx, o, {
+      axis: (axis, j) => axisWindow(fn, j, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], M[axis], clamp[axis]),
+      value: (outFlat, windows) => {
+        const m = fn.m;
+        const init = !bias ? m.f64.const(0) : bias.load(op.bias === "location" ? outFlat : o);
+        const acc = fn.f64(init);
+        fn.for(0, inPerGroup, (c) => {
+          const offsets = (axis: number, xFlat: Int, wFlat: Int): void => {
+            const win = windows[axis];
+            // Row bases outside the loop: inside, an index is base + k*r (input), base -/+ k (weight).
+            const xRow = fn.let(xFlat.mul(M[axis]).add(win.start));
+            const wRow = fn.let(wFlat.mul(K[axis]).add(op.flip ? K[axis] - 1 : 0));
+            fn.for(win.kLo, win.kHi, (k) => {
+              const xi = xRow.add(k.mul(op.dilation[axis]));
+              const wi = op.flip ? wRow.sub(k) : wRow.add(k);
+              if (axis === rank - 1) fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(x.load(xi), w.load(wi)))));
+              else offsets(axis + 1, fn.let(xi), fn.let(wi));
+            });
+          };
+          offsets(0, fn.let(cBase.add(c)), fn.let(wFirst.add(c)));
+        });
+        return acc.get();
+      },
+    });
   });
 }

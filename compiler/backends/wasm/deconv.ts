@@ -13,12 +13,14 @@
 // runs over t only, never over taps that cannot land, and its range is clamped once per
 // output position to 0 <= j < J and k < K. Stride 1 needs none of this (k0 = 0, j0 = v).
 // Loops: o, the output positions (ranges computed there), then c in the group and the taps,
-// as in conv.ts. Accumulation in f64, the step's epilogue on the stored value.
+// as in conv.ts. Accumulation in f64, the step's epilogue on the stored value; the output
+// loops are producer.ts's, so a fused pool reduces these values computed on the fly.
 
 import { type DeconvOp, windowGeometry } from "../../ir/ops.js";
 import type { Fn, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
+import { emitOutputs } from "./producer.js";
 
 /** The taps of one axis at one output coordinate: t in [tLo, tHi), j = j0 - t*dj, k = k0 + t*dk. */
 interface AxisTaps {
@@ -64,14 +66,12 @@ export function emitDeconv(ctx: KernelContext, op: DeconvOp): void {
   const { fn } = ctx;
   const m = fn.m;
   const x = ctx.input(0);
-  const y = ctx.output();
   const w = ctx.weight();
   const bias = ctx.bias(op.bias);
   // The forward conv's geometry, on its input: this op's output.
   const geo = windowGeometry(op.out, op.kernel, op.stride, op.dilation, op.pad);
   const padBefore = dims(fn, geo.padBefore);
   const J = x.shape.slice(1);
-  const X = y.shape.slice(1);
   const K = op.kernel;
   const rank = J.length;
   const inPerGroup = x.shape[0].floorDiv(op.groups);
@@ -80,33 +80,28 @@ export function emitDeconv(ctx: KernelContext, op: DeconvOp): void {
   fn.for(0, op.filters, (o) => {
     const cBase = op.groups === 1 ? fn.const(0) : fn.let(o.floorDiv(outPerGroup).mul(inPerGroup));
     const oInGroup = op.groups === 1 ? o : fn.let(o.mod(outPerGroup));
-    const positions = (axis: number, outFlat: Int, taps: AxisTaps[]): void => {
-      if (axis === rank) return accumulate(outFlat, taps);
-      fn.for(0, X[axis], (xi) => {
-        const t = axisTaps(fn, xi, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], J[axis]);
-        positions(axis + 1, fn.let(outFlat.mul(X[axis]).add(xi)), [...taps, t]);
-      });
-    };
-    const accumulate = (outFlat: Int, taps: AxisTaps[]): void => {
-      const acc = fn.f64(bias ? bias.load(o) : m.f64.const(0));
-      fn.for(0, inPerGroup, (cc) => {
-        const c = fn.let(cBase.add(cc));
-        const offsets = (axis: number, xFlat: Int, wFlat: Int): void => {
-          const tp = taps[axis];
-          // Row bases at t = 0; inside, the input index falls by dj and the weight's rises by dk.
-          const xRow = fn.let(xFlat.mul(J[axis]).add(tp.j0));
-          const wRow = fn.let(wFlat.mul(K[axis]).add(tp.k0));
-          fn.for(tp.tLo, tp.tHi, (t) => {
-            const xi = xRow.sub(t.mul(tp.dj));
-            const wi = wRow.add(t.mul(tp.dk));
-            if (axis === rank - 1) fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(x.load(xi), w.load(wi)))));
-            else offsets(axis + 1, fn.let(xi), fn.let(wi));
-          });
-        };
-        offsets(0, c, fn.let(c.mul(outPerGroup).add(oInGroup)));
-      });
-      fn.emit(y.store(outFlat, ctx.finish(acc.get())));
-    };
-    positions(0, o, []);
+    emitOutputs<AxisTaps>(ctx, o, {
+      axis: (axis, xi) => axisTaps(fn, xi, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], J[axis]),
+      value: (_outFlat, taps) => {
+        const acc = fn.f64(bias ? bias.load(o) : m.f64.const(0));
+        fn.for(0, inPerGroup, (cc) => {
+          const c = fn.let(cBase.add(cc));
+          const offsets = (axis: number, xFlat: Int, wFlat: Int): void => {
+            const tp = taps[axis];
+            // Row bases at t = 0; inside, the input index falls by dj and the weight's rises by dk.
+            const xRow = fn.let(xFlat.mul(J[axis]).add(tp.j0));
+            const wRow = fn.let(wFlat.mul(K[axis]).add(tp.k0));
+            fn.for(tp.tLo, tp.tHi, (t) => {
+              const xi = xRow.sub(t.mul(tp.dj));
+              const wi = wRow.add(t.mul(tp.dk));
+              if (axis === rank - 1) fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(x.load(xi), w.load(wi)))));
+              else offsets(axis + 1, fn.let(xi), fn.let(wi));
+            });
+          };
+          offsets(0, c, fn.let(c.mul(outPerGroup).add(oInGroup)));
+        });
+        return acc.get();
+      },
+    });
   });
 }

@@ -17,6 +17,7 @@ export function emitDense(ctx: KernelContext, op: DenseOp): void {
   const y = ctx.output();
   const w = ctx.weight();
   const bias = ctx.bias(op.bias);
+  if (ctx.step.pool) throw new Error(`internal error: dense layer ${ctx.step.layer} has a fused pool (it has no spatial axes)`);
   const n = fn.atEntry("dense inputs", () => product(x.shape, fn));
   fn.for(0, op.units, (u) => {
     const acc = fn.f64(bias ? bias.load(u) : m.f64.const(0));
@@ -24,6 +25,6 @@ export function emitDense(ctx: KernelContext, op: DenseOp): void {
     fn.for(0, n, (i) => {
       fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(row.add(i)), x.load(i)))));
     });
-    fn.emit(y.store(u, ctx.finish(acc.get())));
+    fn.emit(y.store(u, ctx.finish(acc.get(), u)));
   });
 }

@@ -26,7 +26,7 @@ export function emitMaxout(ctx: KernelContext, op: MaxoutOp): void {
       fn.for(1, op.k, (t) => {
         fn.emit(acc.set(m.f64.max(acc.get(), x.load(at.add(t.mul(positions))))));
       });
-      fn.emit(y.store(outRow.add(i), ctx.finish(acc.get())));
+      fn.emit(y.store(outRow.add(i), ctx.finish(acc.get(), outRow.add(i))));
     });
   });
 }

@@ -1,9 +1,17 @@
 // Plan -> one WebAssembly module per network. Memory is laid out by the compiler:
 //
 //   [0, 1024)                 unused (lets binaryen fold constant address parts into offsets)
-//   [1024, ...)               compile-time tables (gauss pooling weights, f64), data segments
+//   [1024, ...)               compile-time tables (gauss pooling weights, f64; the packed or
+//                             transformed weights of GEMM, Winograd, FFT and separable layers)
 //   weightsOffset (64-aligned) the weights blob, copied in once by the runtime
+//   (guard)                    room for the fast kernels' masked vector loads before a tensor
 //   arenaBase (64-aligned)     the activation arena: buffer b at arenaBase + 4 * b.offset
+//   scratchBase                the fast kernels' scratch (shared: steps run one at a time),
+//                              then the same guard again, for masked loads past a tensor's end
+//
+// A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
+// (gemm.ts, winograd.ts, fft.ts, separable.ts), except with a fused pool, which only the
+// direct kernel computes (the pass never picks another then).
 //
 // `run(sym0, sym1, ...)` takes one i32 per plan symbol and calls one function per step, in
 // order; each step function takes the same parameters and computes its sizes from them, so
@@ -30,6 +38,11 @@ import { emitMaxout } from "./maxout.js";
 import { emitAdaptivePool, emitPool, gaussTable } from "./pool.js";
 import { emitSoftmax } from "./softmax.js";
 import { emitTiled } from "./tiled.js";
+import { prepareGemm } from "./gemm.js";
+import { prepareWinograd } from "./winograd.js";
+import { prepareSeparable } from "./separable.js";
+import type { AlgorithmKernel } from "./simd.js";
+import { dim } from "./dims.js";
 
 export const WASM_FILE = "model.wasm";
 const PAGE = 65536;
@@ -84,29 +97,56 @@ function emitStep(ctx: KernelContext): void {
   }
 }
 
-/** Compile-time constant tables, per step (only gauss pooling has one). */
-function stepTable(step: Step): Float64Array | undefined {
-  return step.op.kind === "pool" && step.op.mode === "gauss" ? gaussTable(step.op) : undefined;
+/** The fast kernel of a convolution step whose algorithm is not direct. */
+function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
+  const op = step.op;
+  if (op.kind !== "conv" || !step.algorithm || step.algorithm.name === "direct" || step.pool) return undefined;
+  switch (step.algorithm.name) {
+    case "gemm":
+      return prepareGemm(step, plan, op);
+    case "winograd2":
+      return prepareWinograd(step, plan, op, 2);
+    case "winograd4":
+      return prepareWinograd(step, plan, op, 4);
+    case "separable":
+      return prepareSeparable(step, plan, op);
+    case "fft":
+      throw new Error(`internal error: algorithm ${step.algorithm.name} (layer ${step.layer}) has no WebAssembly kernel`);
+    default:
+      return assertNever(step.algorithm.name);
+  }
+}
+
+/** Compile-time constant tables, per step: gauss pooling's weights, a fast kernel's packed weights. */
+function stepTable(step: Step, kernel: AlgorithmKernel | undefined): Uint8Array | undefined {
+  if (kernel) return kernel.tables.byteLength ? kernel.tables : undefined;
+  if (step.op.kind !== "pool" || step.op.mode !== "gauss") return undefined;
+  const t = gaussTable(step.op);
+  return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
 }
 
 export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManifest } {
-  // Layout: tables, then weights, then the arena.
-  const tables = plan.steps.map(stepTable);
+  // Layout: tables, then weights, then the arena, then the fast kernels' scratch.
+  const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
+  const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
   const tableAt: (number | undefined)[] = [];
   let end = LOW_MEMORY;
   for (const t of tables) {
     tableAt.push(t ? end : undefined);
     if (t) end += align(t.byteLength, 16);
   }
+  const guard = align(Math.max(0, ...kernels.map((k) => k?.overreadBytes ?? 0)), 64);
   const weightsOffset = align(end, 64);
-  const arenaBase = align(weightsOffset + 4 * plan.weightData.length, 64);
+  const arenaBase = align(weightsOffset + 4 * plan.weightData.length + guard, 64);
   const layout: Layout = { tablesOffset: LOW_MEMORY, weightsOffset, arenaBase };
-  const memoryBytes = D.add(arenaBase, D.mul(4, plan.arenaElements));
+  const scratchBase = D.add(arenaBase, D.mul(16, D.ceildiv(plan.arenaElements, 4)));
+  const scratch = kernels.reduce<D.Dim>((most, k) => (k ? D.max(most, k.scratchBytes) : most), 0);
+  const memoryBytes = kernels.some((k) => k) ? D.add(scratchBase, D.add(scratch, guard)) : D.add(arenaBase, D.mul(4, plan.arenaElements));
 
   const m = new binaryen.Module();
   try {
     m.setFeatures(
-      binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory,
+      binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.SIMD128,
     );
     // The memory comes first: binaryen.js binds every load and store to it as it is built.
     // A static network gets all its memory up front; a symbolic one grows it at run time.
@@ -115,16 +155,17 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
     if (initialBytes > MAX_MEMORY_BYTES) {
       throw new Error(`network ${plan.name} needs ${initialBytes} bytes of memory; the WebAssembly backend addresses at most 2 GiB`);
     }
-    const segments = tables.flatMap((t, i) =>
-      t ? [{ offset: m.i32.const(tableAt[i] as number), data: new Uint8Array(t.buffer, t.byteOffset, t.byteLength), passive: false }] : [],
-    );
+    const segments = tables.flatMap((t, i) => (t ? [{ offset: m.i32.const(tableAt[i] as number), data: t, passive: false }] : []));
     m.setMemory(initialPages, MAX_PAGES, "memory", segments);
 
     const math = new MathImports(m);
     const names: string[] = [];
     plan.steps.forEach((step, i) => {
       const fn = new Fn(m, plan.symbols);
-      emitStep(new KernelContext(fn, step, plan, layout, math, tableAt[i]));
+      const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
+      const kernel = kernels[i];
+      if (kernel) kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: dim(fn, scratchBase) });
+      else emitStep(ctx);
       const name = stepFunctionName(step);
       fn.finish(name);
       names.push(name);

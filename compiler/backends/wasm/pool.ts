@@ -10,10 +10,17 @@
 // (possible with large padding or dilation) gives 0. Gaussian weights depend only on the
 // window's shape, so they are computed here at compile time into a table the module carries
 // as a data segment; the divisor is the sum of the weights of the real elements.
+//
+// The window loops (`poolChannel`) take their values from a source, so that a pool fused
+// into a convolution-like kernel (fusion, issue 5) reduces the producer's values computed on
+// the fly at each window position, by these same rules, and the pre-pool tensor is never
+// stored: a plain pool step's source loads its input, a fused one's computes the conv there.
+// A fused kernel has no table of its own, so its Gaussian weights are computed in the loop.
 
+import type { Dim } from "../../ir/dim.js";
 import type { AdaptivePoolOp, PoolOp } from "../../ir/ops.js";
 import { windowGeometry } from "../../ir/ops.js";
-import type { Expr, F64Var, Int } from "./builder.js";
+import type { Expr, F64Var, Fn, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { axisWindow } from "./conv.js";
 import { dims } from "./dims.js";
@@ -36,71 +43,115 @@ export function gaussTable(op: PoolOp): Float64Array {
   return table;
 }
 
-export function emitPool(ctx: KernelContext, op: PoolOp): void {
-  const { fn } = ctx;
+/** A pool's geometry on its (pre-pool) input, resolved once per kernel. */
+export interface PoolGeometry {
+  readonly op: PoolOp;
+  /** Pre-pool spatial sizes. */
+  readonly M: readonly Int[];
+  /** Pooled spatial sizes. */
+  readonly J: readonly Int[];
+  readonly padBefore: readonly Int[];
+  readonly padAfter: readonly Int[];
+  /** Per axis: whether a window can leave the real input (padding or a ceil-mode partial window). */
+  readonly clamp: readonly boolean[];
+}
+
+/** `inShape` is the pre-pool shape [C, D1..Dd]; the pooled spatial sizes follow from it. */
+export function poolGeometry(fn: Fn, op: PoolOp, inShape: readonly Dim[]): PoolGeometry {
+  const geo = windowGeometry(inShape.slice(1), op.window, op.stride, op.dilation, op.pad, op.ceil);
+  return {
+    op,
+    M: dims(fn, inShape.slice(1)),
+    J: dims(fn, geo.out),
+    padBefore: dims(fn, geo.padBefore),
+    padAfter: dims(fn, geo.padAfter),
+    clamp: geo.padBefore.map((b, i) => op.ceil || b !== 0 || geo.padAfter[i] !== 0),
+  };
+}
+
+/**
+ * Where the values a pool reduces come from. `axis` runs in the window loop of each axis,
+ * with the pre-pool coordinate `p` there (a real position: 0 <= p < M) and the states of the
+ * outer axes, so a source hoists its per-axis work to where it changes; `value` gives the
+ * pre-pool value at pre-pool flat index `flat` (it may emit statements first).
+ */
+export interface PoolSource<A> {
+  axis(axis: number, p: Int, outer: readonly A[]): A;
+  value(flat: Int, axes: readonly A[]): Expr;
+}
+
+/**
+ * Channel `c` of a pool: for each pooled position, the window's real positions are reduced
+ * (their values from `source`) and the summary handed to `store` with the pooled flat index.
+ */
+export function poolChannel<A>(ctx: KernelContext, g: PoolGeometry, c: Int, source: PoolSource<A>, store: (outFlat: Int, v: Expr) => void): void {
+  const { fn, math } = ctx;
   const m = fn.m;
-  const x = ctx.input(0);
-  const y = ctx.output();
-  const geo = windowGeometry(ctx.step.inputs[0].shape.slice(1), op.window, op.stride, op.dilation, op.pad, op.ceil);
-  const padBefore = dims(fn, geo.padBefore);
-  const padAfter = dims(fn, geo.padAfter);
-  // A window can leave the real input only through padding or a ceil-mode partial window.
-  const clamp = geo.padBefore.map((b, i) => op.ceil || b !== 0 || geo.padAfter[i] !== 0);
-  const M = x.shape.slice(1);
-  const J = y.shape.slice(1);
+  const { op, M, J, padBefore, padAfter, clamp } = g;
   const rank = M.length;
   const K = op.window;
-  if (op.mode === "gauss" && ctx.table === undefined) throw new Error("internal error: gauss pooling without its weight table");
+  // Only a pool step has a table (module.ts); a fused pool computes its weights in the loop.
+  const table = ctx.step.op.kind === "pool" ? ctx.table : undefined;
 
-  fn.for(0, x.shape[0], (c) => {
-    const positions = (axis: number, outFlat: Int, real: Int, padded: Int, starts: Int[], lo: Int[], hi: Int[]): void => {
-      if (axis === rank) return summarise(outFlat, real, padded, starts, lo, hi);
-      fn.for(0, J[axis], (j) => {
-        const win = axisWindow(fn, j, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], M[axis], clamp[axis]);
-        // Window positions inside the padded input: all of them unless a ceil window overhangs.
-        const inPadded = op.ceil ? M[axis].add(padAfter[axis]).sub(win.start).ceilDiv(op.dilation[axis]).min(K[axis]) : fn.const(K[axis]);
-        positions(
-          axis + 1,
-          fn.let(outFlat.mul(J[axis]).add(j)),
-          fn.let(real.mul(win.kHi.sub(win.kLo).max(0))),
-          fn.let(padded.mul(inPadded)),
-          [...starts, win.start],
-          [...lo, win.kLo],
-          [...hi, win.kHi],
-        );
+  const positions = (axis: number, outFlat: Int, real: Int, padded: Int, starts: Int[], lo: Int[], hi: Int[]): void => {
+    if (axis === rank) return summarise(outFlat, real, padded, starts, lo, hi);
+    fn.for(0, J[axis], (j) => {
+      const win = axisWindow(fn, j, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], M[axis], clamp[axis]);
+      // Window positions inside the padded input: all of them unless a ceil window overhangs.
+      const inPadded = op.ceil ? M[axis].add(padAfter[axis]).sub(win.start).ceilDiv(op.dilation[axis]).min(K[axis]) : fn.const(K[axis]);
+      positions(
+        axis + 1,
+        fn.let(outFlat.mul(J[axis]).add(j)),
+        fn.let(real.mul(win.kHi.sub(win.kLo).max(0))),
+        fn.let(padded.mul(inPadded)),
+        [...starts, win.start],
+        [...lo, win.kLo],
+        [...hi, win.kHi],
+      );
+    });
+  };
+  const summarise = (outFlat: Int, real: Int, padded: Int, starts: Int[], lo: Int[], hi: Int[]): void => {
+    const acc = fn.f64(m.f64.const(op.mode === "max" ? -Infinity : 0));
+    const weightSum = op.mode === "gauss" ? fn.f64(m.f64.const(0)) : undefined;
+    // xFlat and tFlat: the input's and the weight table's flat index of the outer axes;
+    // d2: the squared distance to the window's centre over the outer axes (gauss, no table).
+    const window = (axis: number, xFlat: Int, tFlat: Int, d2: () => Expr, states: A[]): void => {
+      const xRow = fn.let(xFlat.mul(M[axis]).add(starts[axis]));
+      fn.for(lo[axis], hi[axis], (k) => {
+        const xi = xRow.add(k.mul(op.dilation[axis]));
+        const ti = tFlat.mul(K[axis]).add(k);
+        const at = [...states, source.axis(axis, starts[axis].add(k.mul(op.dilation[axis])), states)];
+        const dist = () => m.f64.mul(m.f64.sub(m.f64.convert_s.i32(k.expr()), m.f64.const((K[axis] - 1) / 2)), m.f64.const(op.dilation[axis]));
+        const d2Here = () => m.f64.add(d2(), m.f64.mul(dist(), dist()));
+        const gaussInline = op.mode === "gauss" && table === undefined;
+        if (axis < rank - 1) return window(axis + 1, fn.let(xi), table !== undefined ? fn.let(ti) : ti, gaussInline ? letF64(d2Here()) : d2, at);
+        const v = source.value(xi, at);
+        const weight = gaussInline ? letF64(math.exp(m.f64.div(m.f64.neg(d2Here()), m.f64.const(2 * op.sigma * op.sigma)))) : undefined;
+        fn.emit(...accumulate(acc, weightSum, v, ti, weight));
       });
     };
-    const summarise = (outFlat: Int, real: Int, padded: Int, starts: Int[], lo: Int[], hi: Int[]): void => {
-      const acc = fn.f64(m.f64.const(op.mode === "max" ? -Infinity : 0));
-      const weightSum = op.mode === "gauss" ? fn.f64(m.f64.const(0)) : undefined;
-      // xFlat and tFlat: the input's and the weight table's flat index of the outer axes.
-      const window = (axis: number, xFlat: Int, tFlat: Int): void => {
-        const xRow = fn.let(xFlat.mul(M[axis]).add(starts[axis]));
-        fn.for(lo[axis], hi[axis], (k) => {
-          const xi = xRow.add(k.mul(op.dilation[axis]));
-          const ti = tFlat.mul(K[axis]).add(k);
-          if (axis < rank - 1) return window(axis + 1, fn.let(xi), op.mode === "gauss" ? fn.let(ti) : ti);
-          fn.emit(...accumulate(acc, weightSum, x.load(xi), ti));
-        });
-      };
-      window(0, c, fn.const(0));
-      fn.emit(y.store(outFlat, ctx.finish(result(acc, weightSum, real, padded))));
-    };
-    positions(0, c, fn.const(1), fn.const(1), [], [], []);
-  });
+    window(0, c, fn.const(0), () => m.f64.const(0), []);
+    store(outFlat, result(acc, weightSum, real, padded));
+  };
+  positions(0, c, fn.const(1), fn.const(1), [], [], []);
 
-  function accumulate(acc: F64Var, weightSum: F64Var | undefined, v: Expr, ti: Int): Expr[] {
+  function letF64(e: Expr): () => Expr {
+    const v = fn.f64(e);
+    return () => v.get();
+  }
+
+  function accumulate(acc: F64Var, weightSum: F64Var | undefined, v: Expr, ti: Int, inline: (() => Expr) | undefined): Expr[] {
     switch (op.mode) {
       case "max":
         return [acc.set(m.f64.max(acc.get(), v))];
       case "avg":
         return [acc.set(m.f64.add(acc.get(), v))];
       case "lp": {
-        const term = op.p === 1 ? m.f64.abs(v) : op.p === 2 ? square(v) : ctx.math.pow(m.f64.abs(v), m.f64.const(op.p));
+        const term = op.p === 1 ? m.f64.abs(v) : op.p === 2 ? square(v) : math.pow(m.f64.abs(v), m.f64.const(op.p));
         return [acc.set(m.f64.add(acc.get(), term))];
       }
       case "gauss": {
-        const weight = () => m.f64.load(ctx.table as number, 8, ti.mul(8).expr());
+        const weight = inline ?? (() => m.f64.load(table as number, 8, ti.mul(8).expr()));
         return [acc.set(m.f64.add(acc.get(), m.f64.mul(weight(), v))), (weightSum as F64Var).set(m.f64.add((weightSum as F64Var).get(), weight()))];
       }
     }
@@ -120,13 +171,23 @@ export function emitPool(ctx: KernelContext, op: PoolOp): void {
         // An empty window has acc = 0, so dividing by max(count, 1) gives its 0.
         return m.f64.div(acc.get(), count(op.countPad ? padded : real.max(1)));
       case "lp":
-        return op.p === 1 ? acc.get() : op.p === 2 ? m.f64.sqrt(acc.get()) : ctx.math.pow(acc.get(), m.f64.const(1 / op.p));
+        return op.p === 1 ? acc.get() : op.p === 2 ? m.f64.sqrt(acc.get()) : math.pow(acc.get(), m.f64.const(1 / op.p));
       case "gauss": {
         const ws = weightSum as F64Var;
         return m.select(m.f64.gt(ws.get(), m.f64.const(0)), m.f64.div(acc.get(), ws.get()), m.f64.const(0));
       }
     }
   }
+}
+
+export function emitPool(ctx: KernelContext, op: PoolOp): void {
+  const { fn } = ctx;
+  const x = ctx.input(0);
+  const y = ctx.output();
+  if (op.mode === "gauss" && ctx.table === undefined) throw new Error("internal error: gauss pooling without its weight table");
+  const g = poolGeometry(fn, op, ctx.step.inputs[0].shape);
+  const source: PoolSource<void> = { axis: () => undefined, value: (flat) => x.load(flat) };
+  fn.for(0, x.shape[0], (c) => poolChannel(ctx, g, c, source, (outFlat, v) => fn.emit(y.store(outFlat, ctx.finish(v, outFlat)))));
 }
 
 export function emitAdaptivePool(ctx: KernelContext, op: AdaptivePoolOp): void {
@@ -160,7 +221,7 @@ export function emitAdaptivePool(ctx: KernelContext, op: AdaptivePoolOp): void {
       region(0, c);
       // Regions are never empty (m >= n is a size check), so the count is at least 1.
       const value = op.mode === "max" ? acc.get() : m.f64.div(acc.get(), m.f64.convert_s.i32(count.expr()));
-      fn.emit(y.store(outFlat, ctx.finish(value)));
+      fn.emit(y.store(outFlat, ctx.finish(value, outFlat)));
     };
     regions(0, c, fn.const(1), [], []);
   });

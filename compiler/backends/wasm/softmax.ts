@@ -30,7 +30,7 @@ export function emitSoftmax(ctx: KernelContext): void {
     });
     fn.for(0, channels, (c) => {
       const at = fn.let(c.mul(positions).add(p));
-      fn.emit(y.store(at, ctx.finish(m.f64.div(y.load(at), sum.get()))));
+      fn.emit(y.store(at, ctx.finish(m.f64.div(y.load(at), sum.get()), at)));
     });
   });
 }

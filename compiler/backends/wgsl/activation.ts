@@ -30,14 +30,32 @@ export function activate(f: ActivationFn, alpha: number, v: string): string {
 
 /**
  * The shared epilogue: statements that take `value` (an f32 expression) through the step's
- * epilogue and store it with `store` (a function of the final expression). Each stage gets
- * its own `let`, so an expression is never evaluated twice.
+ * epilogue (activations, and residual adds of step input k, read by `residual(k)` at the
+ * value's own index) and store it with `store` (a function of the final expression). Each
+ * stage gets its own `let`, so an expression is never evaluated twice.
  */
-export function epilogue(list: readonly Epilogue[], value: string, store: (v: string) => string, tag = "e"): string {
+export function epilogue(list: readonly Epilogue[], value: string, store: (v: string) => string, residual?: (input: number) => string, tag = "ep"): string {
   const lines: string[] = [`let ${tag}0 = ${value};`];
-  list.forEach((e, k) => lines.push(`let ${tag}${k + 1} = ${activate(e.fn, e.alpha, `${tag}${k}`)};`));
+  list.forEach((e, k) => {
+    switch (e.kind) {
+      case "activation":
+        lines.push(`let ${tag}${k + 1} = ${activate(e.fn, e.alpha, `${tag}${k}`)};`);
+        return;
+      case "add":
+        if (!residual) throw new Error("internal error: a residual add in an epilogue without an index to read it at");
+        lines.push(`let ${tag}${k + 1} = ${tag}${k} + ${residual(e.input)};`);
+        return;
+      default:
+        return assertNever(e);
+    }
+  });
   lines.push(store(`${tag}${list.length}`));
   return lines.join("\n");
+}
+
+/** The epilogue, then the store at output index `index` (residuals read at the same index). */
+export function finish(p: Program, list: readonly Epilogue[], value: string, index: string): string {
+  return epilogue(list, value, (v) => `${p.at("y", index)} = ${v};`, (k) => p.at(`r${k}`, index));
 }
 
 /** y[i] = epilogue(f(x[i])). */
@@ -52,7 +70,7 @@ export function activationKernels(ctx: StepContext, op: ActivationOp): KernelSpe
     items: y.elements,
     tensors: [x, y],
     body: (p: Program) =>
-      [`let v = ${p.at("x", "i")};`, epilogue([{ kind: "activation", fn: op.fn, alpha: op.alpha }, ...step.epilogue], "v", (r) => `${p.at("y", "i")} = ${r};`)].join("\n"),
+      [`let v = ${p.at("x", "i")};`, finish(p, [{ kind: "activation", fn: op.fn, alpha: op.alpha }, ...step.epilogue], "v", "i")].join("\n"),
     ranges: elementwiseRanges(x.elements, y.elements, 0),
   };
   return [spec];

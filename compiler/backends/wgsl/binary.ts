@@ -7,7 +7,7 @@
 
 import * as D from "../../ir/dim.js";
 import type { BinaryOp } from "../../ir/ops.js";
-import { epilogue } from "./activation.js";
+import { finish } from "./activation.js";
 import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext } from "./program.js";
 
 export function binaryKernels(ctx: StepContext, op: BinaryOp): KernelSpec[] {
@@ -61,7 +61,7 @@ export function binaryKernels(ctx: StepContext, op: BinaryOp): KernelSpec[] {
       [
         `let l = ${p.at("a", index(p, 0))};`,
         `let r = ${p.at("b", index(p, 1))};`,
-        epilogue(step.epilogue, `l ${combine} r`, (v) => `${p.at("y", "i")} = ${v};`),
+        finish(p, step.epilogue, `l ${combine} r`, "i"),
       ].join("\n"),
     ranges: binaryRanges(staticShape(outShape), [0, 1].map((k) => staticShape(padded(k)))),
   };

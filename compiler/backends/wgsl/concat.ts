@@ -7,7 +7,7 @@
 // is the one-input case.
 
 import * as D from "../../ir/dim.js";
-import { epilogue } from "./activation.js";
+import { finish } from "./activation.js";
 import { elementwiseRanges, type KernelSpec, type StepContext } from "./program.js";
 
 export function concatKernels(ctx: StepContext): KernelSpec[] {
@@ -25,7 +25,7 @@ export function concatKernels(ctx: StepContext): KernelSpec[] {
       tensors: [x, y],
       body: (p) => {
         const dst = at === 0 ? "i" : `${p.dim(at)} + i`;
-        return epilogue(ctx.step.epilogue, p.at("x", "i"), (v) => `${p.at("y", dst)} = ${v};`);
+        return finish(p, ctx.step.epilogue, p.at("x", "i"), dst);
       },
       ranges: elementwiseRanges(x.elements, y.elements, at),
     };

@@ -14,7 +14,7 @@
 
 import * as D from "../../ir/dim.js";
 import { type ConvOp, effectiveKernel, windowGeometry } from "../../ir/ops.js";
-import { epilogue } from "./activation.js";
+import { finish } from "./activation.js";
 import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext, type TensorUse } from "./program.js";
 
 /** Unravels flat output index `i` of [C, J1..Jd] into `names[0]` (channel) and `j1..jd`. */
@@ -146,7 +146,7 @@ export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
     );
     const bias = !b ? "" : op.bias === "location" ? ` + ${p.at("b", "i")}` : ` + ${p.at("b", "o")}`;
     const store = (v: string) => `${p.at("y", "i")} = ${v};`;
-    lines.push(p.accumulate("i", "acc", (v) => epilogue(step.epilogue, `${v}${bias}`, store), store));
+    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${bias}`, "i"), store));
     return lines.join("\n");
   };
 

@@ -8,7 +8,7 @@
 // sums their partial sums; a tree also keeps the f32 rounding error growing with log(n)
 // rather than n. A short one (fewer inputs than a workgroup) is one invocation per unit.
 
-import { epilogue } from "./activation.js";
+import { finish } from "./activation.js";
 import { indent, type KernelSpec, type Program, type StepContext, type TensorUse } from "./program.js";
 import type { DenseOp } from "../../ir/ops.js";
 
@@ -29,7 +29,7 @@ export function denseKernels(ctx: StepContext, op: DenseOp): KernelSpec[] {
   const body = (p: Program): string => {
     const lines = [`let row = i * ${n};`, `var acc = 0.0;`];
     const store = (v: string) => `${p.at("y", "i")} = ${v};`;
-    const finish = (v: string) => epilogue(step.epilogue, `${v}${addBias(p)}`, store);
+    const complete = (v: string) => finish(p, step.epilogue, `${v}${addBias(p)}`, "i");
     const lo = p.reduceLo();
     const hi = p.reduceHi();
     if (cooperative) {
@@ -46,7 +46,7 @@ export function denseKernels(ctx: StepContext, op: DenseOp): KernelSpec[] {
         `  workgroupBarrier();`,
         `}`,
         `if (lid == 0u) {`,
-        indent(p.accumulate("i", "partial[0]", finish, store)),
+        indent(p.accumulate("i", "partial[0]", complete, store)),
         `}`,
       );
     } else {
@@ -54,7 +54,7 @@ export function denseKernels(ctx: StepContext, op: DenseOp): KernelSpec[] {
         `for (var t = ${lo}; t < ${hi}; t = t + 1) {`,
         `  acc = acc + ${p.at("w", "row + t")} * ${p.at("x", "t")};`,
         `}`,
-        p.accumulate("i", "acc", finish, store),
+        p.accumulate("i", "acc", complete, store),
       );
     }
     return lines.join("\n");

@@ -1,8 +1,10 @@
-// Plan -> WGSL programs and the WebGPU part of the manifest. Memory: one GPU buffer per plan
-// buffer (never one arena binding, so no activation has to fit one binding with the others),
-// one per weight tensor (sliced out of the weights blob at load), and a scratch buffer for a
-// step whose output aliases one of its inputs (WebGPU forbids binding one buffer as both
-// read-only and writable storage in a dispatch; the result is copied back after).
+// Plan -> WGSL programs and the WebGPU part of the manifest. Memory: one GPU buffer per slot
+// of the plan's memory plan (never one arena binding, so no activation has to fit one binding
+// with the others; values with disjoint lifetimes share a slot), one per weight tensor (sliced
+// out of the weights blob at load). WebGPU forbids binding one buffer as both read-only and
+// writable storage in a dispatch, so a step the memory plan runs in place reads its input
+// through the output's binding (elementwise kernels), or computes into a scratch buffer that
+// is copied back (any other kernel).
 //
 // Limits are checked here, against the WebGPU defaults or the ones given:
 // - storage buffers per shader stage: every family binds at most 4 (compatibility mode's
@@ -24,13 +26,18 @@ import { assertNever } from "../../ir/ops.js";
 import type { Plan, PlanWeight, Step } from "../../plan/plan.js";
 import type { GpuLimits, WebGpuBinding, WebGpuBuffer, WebGpuCommand, WebGpuIO, WebGpuManifest, WebGpuProgram } from "../../../runtime/manifest.js";
 import { activationKernels } from "./activation.js";
+import { batchnormKernels } from "./batchnorm.js";
 import { binaryKernels } from "./binary.js";
 import { concatKernels } from "./concat.js";
 import { convKernels } from "./conv.js";
+import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
+import { localKernels } from "./local.js";
+import { maxoutKernels } from "./maxout.js";
 import { adaptivePoolKernels, poolKernels } from "./pool.js";
 import { type KernelSpec, Program, type SlotSource, type StepContext, type TensorUse } from "./program.js";
 import { softmaxKernels } from "./softmax.js";
+import { tiledKernels } from "./tiled.js";
 
 /** The WebGPU defaults (the limits every core adapter offers). */
 export const DEFAULT_LIMITS: GpuLimits = {
@@ -68,15 +75,50 @@ export class GpuLimitError extends Error {
   }
 }
 
-/** An op the WGSL backend has no kernel for: a user-facing error. */
-export class GpuUnsupportedError extends Error {
-  override readonly name = "GpuUnsupportedError";
-  constructor(
-    readonly layer: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/** Ops whose kernels read input element i only to compute output element i (or, softmax, one position's channels): safe in place. */
+const IN_PLACE = new Set<string>(["activation", "softmax", "add", "mul", "batchnorm", "flatten", "reshape"]);
+
+const sameDims = (a: readonly D.Dim[], b: readonly D.Dim[]) => a.length === b.length && a.every((d, i) => D.dimEquals(d, b[i]));
+
+/**
+ * Binds the step inputs its epilogue adds (residual connections fused into the producer) as
+ * `r<k>`, read at the output's index, so they need the output's element range.
+ */
+function bindResiduals(spec: KernelSpec, step: Step): KernelSpec {
+  const inputs = [...new Set(step.epilogue.flatMap((e) => (e.kind === "add" ? [e.input] : [])))];
+  if (inputs.length === 0) return spec;
+  const last = spec.tensors.length - 1;
+  const residuals: TensorUse[] = inputs.map((k) => ({
+    name: `r${k}`,
+    buffer: { kind: "activation", id: step.inputs[k].buffer },
+    elements: D.product(step.inputs[k].shape),
+  }));
+  const ranges = spec.ranges;
+  return {
+    ...spec,
+    tensors: [...spec.tensors.slice(0, last), ...residuals, spec.tensors[last]],
+    ranges:
+      ranges &&
+      ((i0, i1, r0, r1) => {
+        const r = ranges(i0, i1, r0, r1);
+        const out = r[r.length - 1];
+        return [...r.slice(0, -1), ...residuals.map(() => out), out];
+      }),
+  };
+}
+
+/** The spec with the aliased inputs unbound: the shader reads them through the output's binding. */
+function readThroughOutput(spec: KernelSpec, isAliased: (t: TensorUse) => boolean): KernelSpec {
+  const last = spec.tensors.length - 1;
+  const keep = spec.tensors.map((t, k) => k === last || !isAliased(t));
+  const aliases = new Map(spec.tensors.filter((_, k) => !keep[k]).map((t) => [t.name, spec.tensors[last].name]));
+  const ranges = spec.ranges;
+  return {
+    ...spec,
+    tensors: spec.tensors.filter((_, k) => keep[k]),
+    aliases,
+    ranges: ranges && ((i0, i1, r0, r1) => ranges(i0, i1, r0, r1).filter((_, k) => keep[k])),
+  };
 }
 
 function kernelsOf(ctx: StepContext): KernelSpec[] {
@@ -102,11 +144,15 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
     case "reshape":
       return concatKernels(ctx);
     case "local":
+      return localKernels(ctx, op);
     case "tiled":
+      return tiledKernels(ctx, op);
     case "deconv":
+      return deconvKernels(ctx, op);
     case "batchnorm":
+      return batchnormKernels(ctx, op);
     case "maxout":
-      throw new GpuUnsupportedError(ctx.step.layer, `layer ${ctx.step.layer}: the WebGPU target does not support ${op.kind} layers yet; compile with --target wasm`);
+      return maxoutKernels(ctx, op);
     default:
       return assertNever(op);
   }
@@ -141,10 +187,22 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
   const activation = new Map<number, number>();
   const producer = new Map<number, string>();
   for (const s of plan.steps) producer.set(s.output.buffer, s.layer);
+  // One GPU buffer per slot of the memory plan: plan buffers placed at the same arena offset
+  // (values with disjoint lifetimes, or an in-place step's input and output) share it.
+  const slots = new Map<string, number>();
   for (const b of plan.buffers) {
-    activation.set(b.id, buffers.length);
-    const layer = producer.get(b.id) ?? plan.inputs.find((i) => i.buffer === b.id)?.name;
-    buffers.push(layer === undefined ? { kind: "activation", elements: b.elements } : { kind: "activation", elements: b.elements, layer });
+    const key = JSON.stringify(b.offset);
+    let at = slots.get(key);
+    if (at === undefined) {
+      at = buffers.length;
+      slots.set(key, at);
+      const layer = producer.get(b.id) ?? plan.inputs.find((i) => i.buffer === b.id)?.name;
+      buffers.push(layer === undefined ? { kind: "activation", elements: b.elements } : { kind: "activation", elements: b.elements, layer });
+    } else {
+      const slot = buffers[at];
+      buffers[at] = { ...slot, elements: D.max(slot.elements, b.elements) };
+    }
+    activation.set(b.id, at);
   }
   const weightBuffers = new Map<number, number>();
   const weightBuffer = (w: PlanWeight, layer: string): number => {
@@ -183,15 +241,27 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
   const needs = { storage: 1, binding: 4, workgroupBytes: 0, invocations: 1 };
 
   for (const step of plan.steps) {
-    const aliased = step.inputs.some((t) => t.buffer === step.output.buffer);
-    let scratch: number | undefined;
     const outElements = D.product(step.output.shape);
-    if (aliased) {
+    const outGpu = activation.get(step.output.buffer);
+    const aliased = step.inputs.map((t) => activation.get(t.buffer) === outGpu);
+    // In place (the memory plan put the output over an input it last reads): an elementwise
+    // kernel reads that input through the output's binding; any other kernel computes into
+    // scratch and copies back.
+    const inPlace =
+      aliased.some(Boolean) &&
+      IN_PLACE.has(step.op.kind) &&
+      aliased.every((a, k) => !a || sameDims(step.inputs[k].shape, step.output.shape) || (step.op.kind !== "add" && step.op.kind !== "mul" && D.dimEquals(D.product(step.inputs[k].shape), outElements)));
+    let scratch: number | undefined;
+    if (aliased.some(Boolean) && !inPlace) {
       scratch = buffers.length;
       buffers.push({ kind: "scratch", elements: outElements, layer: step.layer });
     }
+    if (step.pool) throw new Error(`internal error: layer ${step.layer} has a fused pool, which the WebGPU target does not implement (its capabilities say so)`);
     const ctx = context(step, scratch);
-    for (const spec of kernelsOf(ctx)) {
+    const aliasedBuffers = new Set(step.inputs.filter((_, k) => aliased[k]).map((t) => t.buffer));
+    for (const made of kernelsOf(ctx)) {
+      const withResiduals = bindResiduals(made, step);
+      const spec = inPlace ? readThroughOutput(withResiduals, (t) => t.buffer.kind === "activation" && aliasedBuffers.has(t.buffer.id)) : withResiduals;
       const storage = spec.tensors.length;
       if (storage > limits.maxStorageBuffersPerShaderStage) {
         throw new GpuLimitError(step.layer, "maxStorageBuffersPerShaderStage", `layer ${step.layer}: its ${spec.family} kernel binds ${storage} storage buffers, over maxStorageBuffersPerShaderStage (${limits.maxStorageBuffersPerShaderStage})`);
@@ -244,7 +314,12 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
           if (s.kind === "dim") return s.dim;
           throw new Error(`internal error: slot ${s.kind} in an unsplit program`);
         };
-        commands.push(dispatch(fitted.items, bufferIds.map((buffer) => ({ buffer })), whole));
+        // A tensor smaller than its buffer (a slot the memory plan shares) binds only its elements.
+        const bindings = bufferIds.map((buffer, k) => {
+          const elements = fitted.tensors[k].elements;
+          return D.dimEquals(elements, buffers[buffer].elements) ? { buffer } : { buffer, size: elements };
+        });
+        commands.push(dispatch(fitted.items, bindings, whole));
         continue;
       }
       for (const part of parts) {

@@ -14,7 +14,7 @@
 
 import * as D from "../../ir/dim.js";
 import { type AdaptivePoolOp, effectiveKernel, type PoolOp, windowGeometry } from "../../ir/ops.js";
-import { epilogue } from "./activation.js";
+import { finish } from "./activation.js";
 import { unravel, windowBounds } from "./conv.js";
 import { f32Lit } from "./prelude.js";
 import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext } from "./program.js";
@@ -65,7 +65,7 @@ export function poolKernels(ctx: StepContext, op: PoolOp): KernelSpec[] {
     lines.push(`${pad}let v = ${p.at("x", xPrev)};`);
     lines.push(`${pad}${accumulate(op, d)}`);
     for (let a = d - 1; a >= 0; a--) lines.push(`${"  ".repeat(a)}}`);
-    lines.push(epilogue(step.epilogue, result(op), (v) => `${p.at("y", "i")} = ${v};`));
+    lines.push(finish(p, step.epilogue, result(op), "i"));
     return lines.join("\n");
   };
 
@@ -152,7 +152,7 @@ export function adaptivePoolKernels(ctx: StepContext, op: AdaptivePoolOp): Kerne
     lines.push(`${pad}${op.mode === "max" ? "acc = max(acc, v);" : "acc = acc + v;"}`);
     for (let a = d - 1; a >= 0; a--) lines.push(`${"  ".repeat(a)}}`);
     const value = op.mode === "max" ? `select(0.0, acc, n > 0)` : `acc / f32(max(n, 1))`;
-    lines.push(epilogue(step.epilogue, value, (v) => `${p.at("y", "i")} = ${v};`));
+    lines.push(finish(p, step.epilogue, value, "i"));
     return lines.join("\n");
   };
 

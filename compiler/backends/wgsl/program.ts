@@ -56,6 +56,8 @@ export interface KernelSpec {
    * accumulated into the output (split-K): conv's input channels, dense's inputs.
    */
   readonly reduce?: { readonly extent: number };
+  /** Tensors read through another tensor's binding (an in-place step's input, through the output's). */
+  readonly aliases?: ReadonlyMap<string, string>;
 }
 
 /** Where a uniform slot's value comes from, per dispatch. */
@@ -143,10 +145,11 @@ export class Program {
 
   /** `name[index]` for tensor `name`, relative to its binding's first element. */
   at(name: string, index: string): string {
-    const k = this.spec.tensors.findIndex((t) => t.name === name);
+    const bound = this.spec.aliases?.get(name) ?? name;
+    const k = this.spec.tensors.findIndex((t) => t.name === bound);
     if (k < 0) throw new Error(`internal error: ${this.spec.family} has no tensor ${name}`);
     const base = this.base(k);
-    return base === "0" ? `${name}[${index}]` : `${name}[(${index}) - ${base}]`;
+    return base === "0" ? `${bound}[${index}]` : `${bound}[(${index}) - ${base}]`;
   }
 
   get slotSources(): readonly SlotSource[] {

@@ -8,7 +8,7 @@
 // exponentials are recomputed in the last pass rather than stored, so y may be any buffer.
 
 import * as D from "../../ir/dim.js";
-import { epilogue } from "./activation.js";
+import { finish } from "./activation.js";
 import { hull, type KernelSpec, type StepContext } from "./program.js";
 
 export function softmaxKernels(ctx: StepContext): KernelSpec[] {
@@ -37,7 +37,7 @@ export function softmaxKernels(ctx: StepContext): KernelSpec[] {
         `  s = s + exp(${p.at("x", at("c"))} - m);`,
         `}`,
         `for (var c = 0; c < ${c}; c = c + 1) {`,
-        epilogue(step.epilogue, `exp(${p.at("x", at("c"))} - m) / s`, (v) => `${p.at("y", at("c"))} = ${v};`)
+        finish(p, step.epilogue, `exp(${p.at("x", at("c"))} - m) / s`, at("c"))
           .split("\n")
           .map((l) => `  ${l}`)
           .join("\n"),

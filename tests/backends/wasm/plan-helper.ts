@@ -204,7 +204,9 @@ export class PlanBuilder {
     for (const l of this.layers) {
       const xs = l.inputs.map((v) => values[v]);
       let y = applyOp(l.op, xs, env, t(l.weight), t(l.bias), t(l.mean), t(l.variance));
-      for (const e of l.epilogue) y = R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha });
+      for (const e of l.epilogue) {
+        y = e.kind === "add" ? R.binary("add", y, xs[e.input]) : R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha });
+      }
       values.push(y);
     }
     return this.outputsList.map((o) => values[o.value].data);

@@ -1,0 +1,42 @@
+// cnnc as the benchmark runs it: only the public API. compile(source, { weights }) with the
+// network's seeded weights as a safetensors file, then load() on WebAssembly (one thread)
+// and net.run(). Whatever the compiler's passes and kernels do today is what gets timed, so
+// kernel work by others shows up here without touching the bench.
+
+import { compile, formatDiagnostics } from "../../compiler/index.js";
+import { writeSafetensors } from "../../compiler/tensors/safetensors.js";
+import type { NetworkSpec, Tensor } from "../networks.js";
+import type { Prepared, Runner } from "./runner.js";
+
+/** The safetensors bytes cnnc reads: every weight the source does not define itself. */
+export function safetensorsFor(weights: ReadonlyMap<string, Tensor & { readonly inFile?: boolean }>): Uint8Array {
+  const file = new Map<string, Tensor>();
+  for (const [name, t] of weights) if (t.inFile !== false) file.set(name, t);
+  return writeSafetensors(file);
+}
+
+export function cnncRunner(): Runner {
+  return {
+    name: "cnnc",
+    detail: "compile() + load({ backend: \"wasm\" }), one thread",
+    async prepare(spec: NetworkSpec, weights: ReadonlyMap<string, Tensor>, input: Float32Array): Promise<Prepared> {
+      const result = compile(spec.source, { fileName: `${spec.name}.cnn`, weights: safetensorsFor(weights) });
+      if (!result.ok) throw new Error(`does not compile: ${formatDiagnostics(result.diagnostics)}`);
+      if (result.initialised.length > 0) throw new Error(`layers without weights from the file: ${result.initialised.join(", ")}`);
+      const net = await result.load({ backend: "wasm" });
+      const feeds = { [spec.input.name]: { data: input, shape: [1, ...spec.input.shape] } };
+      const once = async (): Promise<Float32Array> => {
+        const out = (await net.run(feeds))[spec.output];
+        if (!out) throw new Error(`no output '${spec.output}'`);
+        return out.data;
+      };
+      return {
+        run: async () => {
+          await once();
+        },
+        output: once,
+        dispose: async () => net.dispose(),
+      };
+    },
+  };
+}

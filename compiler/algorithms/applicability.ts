@@ -1,0 +1,83 @@
+// Which convolution algorithms a layer allows, and why not when it does not. Every algorithm
+// computes what direct convolution computes; they differ in which layers they can do at all
+// (Winograd only 3x3 at stride 1, FFT only stride 1, separable only rank-1 kernel slices) and
+// in the memory they need. The answer is a sentence for the user (`--algorithm` on a layer
+// it does not apply to is an error that says this) or undefined when it applies.
+
+import type { AlgorithmName, Graph, Node } from "../ir/graph.js";
+import { type ConvOp, effectiveKernel, windowGeometry } from "../ir/ops.js";
+import * as D from "../ir/dim.js";
+import { chooseFftTiling, fftApplies } from "./fft.js";
+import { separableFactors } from "./separable.js";
+import { winogradApplies } from "./winograd.js";
+
+/** Spatial sizes a symbolic layer is costed and tiled for (the sizes are not known until run time). */
+export const NOMINAL_SIZE = 64;
+
+/** Compile-time tables (transformed weights, spectra) above this are not worth the bundle size. */
+export const MAX_TABLE_BYTES = 64 * 2 ** 20;
+
+export interface ConvShape {
+  readonly op: ConvOp;
+  /** Input channels. */
+  readonly c: number;
+  /** Input spatial sizes (NOMINAL_SIZE where symbolic). */
+  readonly m: readonly number[];
+  /** Output spatial sizes (nominal where symbolic). */
+  readonly out: readonly number[];
+  readonly symbolic: boolean;
+}
+
+/** The layer's sizes, with symbolic ones evaluated at NOMINAL_SIZE. */
+export function convShape(node: Node, g: Graph): ConvShape {
+  if (node.op.kind !== "conv") throw new Error(`internal error: ${node.layer} is not a convolution`);
+  const op = node.op;
+  const inShape = g.values[node.inputs[0]].shape;
+  const symbolic = !D.allStatic(inShape);
+  const env: Record<string, number> = Object.fromEntries(g.symbols.map((s) => [s, NOMINAL_SIZE]));
+  const concrete = D.evalDims(inShape, env);
+  const geo = windowGeometry(concrete.slice(1), op.kernel, op.stride, op.dilation, op.pad);
+  return { op, c: concrete[0], m: concrete.slice(1), out: D.evalDims(geo.out, env), symbolic };
+}
+
+/** Why `name` cannot compute this convolution layer, or undefined when it can. */
+export function applicable(name: AlgorithmName, node: Node, g: Graph): string | undefined {
+  if (node.op.kind !== "conv") return `layer ${node.layer} is not a convolution`;
+  if (name === "direct") return undefined;
+  const op = node.op;
+  if (node.epilogue?.some((e) => e.kind === "pool")) {
+    return `a pooling layer is fused into it, and only direct convolution pools its values without storing them (compile with --no-fuse to keep the pool separate)`;
+  }
+  const s = convShape(node, g);
+  const Cg = s.c / op.groups;
+  const Og = op.filters / op.groups;
+  switch (name) {
+    case "gemm":
+      return undefined;
+    case "winograd2":
+    case "winograd4": {
+      const why = winogradApplies(op);
+      if (why) return why;
+      const alpha = name === "winograd2" ? 4 : 6;
+      if (op.filters * Cg * alpha * alpha * 4 > MAX_TABLE_BYTES) return `its transformed weights would take more than ${MAX_TABLE_BYTES >> 20} MiB`;
+      return undefined;
+    }
+    case "fft": {
+      const why = fftApplies(op);
+      if (why) return why;
+      const kEff = op.kernel.map((k, i) => effectiveKernel(k, op.dilation[i]));
+      const tiling = chooseFftTiling(kEff, Cg, Og, s.out);
+      const points = tiling.n.reduce((a, b) => a * b, 1);
+      if (op.filters * Cg * points * 8 > MAX_TABLE_BYTES) return `its kernel spectra (${tiling.n.join("x")} per slice) would take more than ${MAX_TABLE_BYTES >> 20} MiB`;
+      return undefined;
+    }
+    case "separable": {
+      const w = node.weights.weight;
+      if (!w) return `layer ${node.layer} has no weight`;
+      const r = separableFactors(op, w.data, s.c);
+      return "reason" in r ? r.reason : undefined;
+    }
+  }
+}
+
+export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable"];

@@ -1,0 +1,286 @@
+// Winograd F(m x m, 3x3) convolution, m = 2 or 4 (matrices from algorithms/winograd.ts,
+// derived from their interpolation points). The kernel transform U = G g G^T is done here at
+// compile time and packed for the micro-kernel: per group and per transform position ξ
+// (alpha^2 of them), the [O/g x C/g] matrix U_ξ in blocks of 4 filters. At run time, per
+// batch of tiles (a few tile rows by a few quads of 4 horizontally adjacent tiles, so that
+// scratch stays bounded):
+//   1. input transform: for each quad and channel, the alpha x alpha input tiles of the four
+//      tiles as alpha^2 vectors (lane = tile; lane loads, masked to zero in the padding),
+//      V = B^T d B with the constant matrix unrolled (zeros skipped, ±1 as add/sub), stored as
+//      the B operand of alpha^2 GEMMs: V_ξ [C/g x tiles];
+//   2. the batched GEMM: M_ξ = U_ξ V_ξ for every ξ, on the same 4x8 micro-kernel as im2col
+//      (alpha^2 * C/g multiplies per output tile and filter instead of m^2 * 9 * C/g);
+//   3. output transform: Y = A^T M A per filter and quad (four tiles per vector), plus bias
+//      and epilogue; a 4x4 transpose (m = 4) or a lane zip (m = 2) turns the tile lanes into
+//      runs of consecutive outputs for vector stores.
+// Boundary tiles compute padding zeros and their outputs past the edge are not stored.
+
+import { type ConvOp, windowGeometry } from "../../ir/ops.js";
+import type { Plan, Step } from "../../plan/plan.js";
+import { transformKernel, winogradMatrices, type WinogradMatrices } from "../../algorithms/winograd.js";
+import type { Expr, Int, Var } from "./builder.js";
+import type { KernelContext } from "./context.js";
+import { dims } from "./dims.js";
+import { overread } from "./gemm.js";
+import {
+  type AlgorithmKernel,
+  int,
+  intLocal,
+  lanes,
+  microKernel,
+  OutputWriter,
+  rangeMask,
+  splat,
+  stepWeights,
+  TableBuilder,
+  transpose4,
+  vec,
+  zero,
+} from "./simd.js";
+
+/** Scratch for one batch of tiles (V and M): about this many bytes. */
+const BATCH_BYTES = 256 * 1024;
+
+export interface WinogradTiling {
+  /** Tile rows per batch. */
+  readonly rows: number;
+  /** Quads (4 tiles along a tile row) per batch row. */
+  readonly seg: number;
+  readonly quads: number;
+  readonly quadsPadded: number;
+}
+
+export function winogradTiling(m: number, Cg: number, Og: number, tileCols: number | undefined, tileRows: number | undefined): WinogradTiling {
+  const alpha2 = (m + 2) ** 2;
+  const perQuad = alpha2 * (Cg + Math.ceil(Og / 4) * 4) * 16;
+  const quads = Math.max(2, Math.floor(BATCH_BYTES / perQuad));
+  const seg = tileCols !== undefined ? Math.max(1, Math.min(Math.ceil(tileCols / 4), quads)) : Math.min(4, quads);
+  let rows = Math.max(1, Math.floor(quads / seg));
+  if (tileRows !== undefined) rows = Math.min(rows, tileRows);
+  const q = rows * seg;
+  return { rows, seg, quads: q, quadsPadded: Math.ceil(q / 2) * 2 };
+}
+
+/** U_ξ for every group and ξ, in blocks of 4 filters: [g][ξ][block][c][4]. */
+function packKernels(op: ConvOp, weights: Float32Array, C: number, w: WinogradMatrices): Float32Array {
+  const Cg = C / op.groups;
+  const Og = op.filters / op.groups;
+  const blocks = Math.ceil(Og / 4);
+  const A2 = w.alpha * w.alpha;
+  const out = new Float32Array(op.groups * A2 * blocks * Cg * 4);
+  for (let o = 0; o < op.filters; o++) {
+    const g = Math.floor(o / Og);
+    const ol = o % Og;
+    for (let c = 0; c < Cg; c++) {
+      const u = transformKernel(w, weights, (o * Cg + c) * 9, op.flip);
+      for (let xi = 0; xi < A2; xi++) out[((((g * A2 + xi) * blocks + Math.floor(ol / 4)) * Cg + c) * 4) + (ol % 4)] = u[xi];
+    }
+  }
+  return out;
+}
+
+export function prepareWinograd(step: Step, plan: Plan, op: ConvOp, m: 2 | 4): AlgorithmKernel {
+  const C = step.inputs[0].shape[0];
+  if (typeof C !== "number") throw new Error(`internal error: layer ${step.layer} has a symbolic channel count`);
+  const w = winogradMatrices(m, 3);
+  const Cg = C / op.groups;
+  const Og = op.filters / op.groups;
+  const [Ho, Wo] = step.output.shape.slice(1);
+  const tiling = winogradTiling(m, Cg, Og, typeof Wo === "number" ? Math.ceil(Wo / m) : undefined, typeof Ho === "number" ? Math.ceil(Ho / m) : undefined);
+  const tables = new TableBuilder();
+  tables.add(packKernels(op, stepWeights(step, plan.weightData), C, w));
+  const A2 = w.alpha * w.alpha;
+  return {
+    tables: tables.build(),
+    scratchBytes: A2 * tiling.quadsPadded * (Cg + Math.ceil(Og / 4) * 4) * 16,
+    overreadBytes: overread(op, 4 * m + w.alpha),
+    emit: (ctx, at) => emitWinograd(ctx, op, w, tiling, at.tables, at.scratch),
+  };
+}
+
+/** T X for a constant matrix T (rows x n) and n rows of vector locals X[i][j]: new locals. */
+function leftMultiply(ctx: KernelContext, T: readonly (readonly number[])[], X: readonly (readonly Var[])[]): Var[][] {
+  const { fn } = ctx;
+  const m = fn.m;
+  return T.map((row) =>
+    X[0].map((_, j) => {
+      let acc: Expr | undefined;
+      row.forEach((t, i) => {
+        if (t === 0) return;
+        const x = X[i][j].get();
+        if (acc === undefined) acc = t === 1 ? x : t === -1 ? m.f32x4.neg(x) : m.f32x4.mul(splat(m, t), x);
+        else if (t === 1) acc = m.f32x4.add(acc, x);
+        else if (t === -1) acc = m.f32x4.sub(acc, x);
+        else acc = m.f32x4.add(acc, m.f32x4.mul(splat(m, t), x));
+      });
+      return vec(fn, acc ?? zero(m));
+    }),
+  );
+}
+
+/** T X T^T. */
+function sandwich(ctx: KernelContext, T: readonly (readonly number[])[], X: readonly (readonly Var[])[]): Var[][] {
+  const left = leftMultiply(ctx, T, X);
+  // (T X) T^T = (T (T X)^T)^T: transpose the locals (free), multiply, transpose back.
+  const t = left[0].map((_, j) => left.map((r) => r[j]));
+  const both = leftMultiply(ctx, T, t);
+  return both[0].map((_, j) => both.map((r) => r[j]));
+}
+
+function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tiling: WinogradTiling, table: number, scratch: Int): void {
+  const { fn } = ctx;
+  const m = fn.m;
+  const x = ctx.input(0);
+  const geo = windowGeometry(ctx.step.inputs[0].shape.slice(1), op.kernel, op.stride, op.dilation, op.pad);
+  const [pt, pl] = dims(fn, geo.padBefore);
+  const [H, W] = x.shape.slice(1);
+  const [Ho, Wo] = ctx.output().shape.slice(1);
+  const C = x.shape[0].constant as number;
+  const Cg = C / op.groups;
+  const Og = op.filters / op.groups;
+  const blocks = Math.ceil(Og / 4);
+  const { alpha } = w;
+  const mt = w.m;
+  const A2 = alpha * alpha;
+  const { rows: TRB, seg: SEGQ, quads: Q, quadsPadded: QP } = tiling;
+  const TH = fn.atEntry("wino.TH", () => Ho.ceilDiv(mt));
+  const TW = fn.atEntry("wino.TW", () => Wo.ceilDiv(mt));
+  const plane = fn.atEntry("wino.plane", () => H.mul(W));
+  const outPlane = fn.atEntry("wino.outPlane", () => Ho.mul(Wo));
+  const vBuf = scratch;
+  const mBuf = fn.atEntry("wino.mbuf", () => scratch.add(A2 * QP * Cg * 16));
+  const writer = new OutputWriter(ctx, op);
+
+  fn.for(0, op.groups, (g) => {
+    fn.for(0, TH.ceilDiv(TRB), (bt) => {
+      const t0 = int(fn, bt.mul(TRB));
+      fn.for(0, TW.ceilDiv(SEGQ * 4), (sb) => {
+        const q0 = int(fn, sb.mul(SEGQ));
+        inputTransform(g, t0, q0);
+        batchedGemm(g);
+        outputTransform(g, t0, q0);
+      });
+    });
+  });
+
+  /** The quad's tile row and first tile column; `ok` when any of its tiles is real. */
+  function quadAt(t0: Int, q0: Int, quad: Int): { ti: Int; tj0: Int; ok: Int } {
+    const ti = int(fn, t0.add(quad.floorDiv(SEGQ)));
+    const tj0 = int(fn, q0.add(quad.mod(SEGQ)).mul(4));
+    const ok = intLocal(fn, m.i32.and(ti.lt(TH), tj0.lt(TW)));
+    return { ti, tj0, ok };
+  }
+
+  function inputTransform(g: Int, t0: Int, q0: Int): void {
+    fn.for(0, Q, (quad) => {
+      const { ti, tj0, ok } = quadAt(t0, q0, quad);
+      const body = fn.block(() => {
+        const y0 = int(fn, ti.mul(mt).sub(pt), false);
+        const x0 = int(fn, tj0.mul(mt).sub(pl), false);
+        const interior = intLocal(
+          fn,
+          m.i32.and(
+            m.i32.and(m.i32.ge_s(y0.expr(), m.i32.const(0)), m.i32.le_s(y0.add(alpha).expr(), H.expr())),
+            m.i32.and(m.i32.ge_s(x0.expr(), m.i32.const(0)), m.i32.le_s(x0.add(3 * mt + alpha).expr(), W.expr())),
+          ),
+        );
+        const channels = (masked: boolean) =>
+          fn.block(() => {
+            // Lane masks of each tile column offset j, and row validity of each i: once per quad.
+            const colMask = masked ? Array.from({ length: alpha }, (_, j) => vec(fn, rangeMask(m, x0.add(j), mt, W))) : [];
+            const rowOk = masked ? Array.from({ length: alpha }, (_, i) => intLocal(fn, m.i32.lt_u(y0.add(i).expr(), H.expr()))) : [];
+            fn.for(0, Cg, (c) => {
+              const rowBase = int(fn, x.base.add(g.mul(Cg).add(c).mul(plane).add(y0.mul(W)).add(x0).mul(4)), false);
+              const d: Var[][] = [];
+              for (let i = 0; i < alpha; i++) {
+                d.push([]);
+                for (let j = 0; j < alpha; j++) {
+                  let v = zero(m);
+                  for (let l = 0; l < 4; l++) {
+                    const ptr = rowBase.add(W.mul(4 * i)).expr();
+                    v = m.v128.load32_lane(4 * (j + l * mt), 4, l, ptr, v);
+                  }
+                  if (masked) v = m.v128.and(v, colMask[j].get());
+                  d[i].push(vec(fn, zero(m)));
+                  const cell = d[i][j];
+                  if (masked) fn.emit(m.if(rowOk[i].expr(), cell.set(v)));
+                  else fn.emit(cell.set(v));
+                }
+              }
+              const V = sandwich(ctx, w.BT, d);
+              const dst = int(fn, vBuf.add(quad.mul(Cg * 16)).add(c.mul(16)));
+              for (let a = 0; a < alpha; a++) for (let b = 0; b < alpha; b++) {
+                fn.emit(m.v128.store((a * alpha + b) * QP * Cg * 16, 16, dst.expr(), V[a][b].get()));
+              }
+            });
+          });
+        fn.emit(m.if(interior.expr(), channels(false), channels(true)));
+      });
+      fn.emit(m.if(ok.expr(), body));
+    });
+  }
+
+  function batchedGemm(g: Int): void {
+    fn.for(0, A2, (xi) => {
+      fn.for(0, QP / 2, (nb) => {
+        const b0 = int(fn, vBuf.add(xi.mul(QP * Cg * 16)).add(nb.mul(2 * Cg * 16)));
+        const b1 = int(fn, b0.add(Cg * 16));
+        const block = (mb: Int, rows: number) => {
+          const a = int(fn, g.mul(A2).add(xi).mul(blocks).add(mb).mul(Cg * 16).add(table));
+          const acc = microKernel(fn, Cg, rows, a, b0, b1);
+          for (let r = 0; r < rows; r++) {
+            for (let h = 0; h < 2; h++) {
+              const at = mBuf.add(mb.mul(4).add(r).mul(QP).add(nb.mul(2).add(h)).mul(A2 * 16)).add(xi.mul(16));
+              fn.emit(m.v128.store(0, 16, at.expr(), acc[r][h].get()));
+            }
+          }
+        };
+        fn.for(0, Math.floor(Og / 4), (mb) => block(mb, 4));
+        if (Og % 4) block(fn.const(Math.floor(Og / 4)), Og % 4);
+      });
+    });
+  }
+
+  function outputTransform(g: Int, t0: Int, q0: Int): void {
+    fn.for(0, Og, (ol) => {
+      const o = int(fn, g.mul(Og).add(ol));
+      const bias = writer.channelBias(o);
+      fn.for(0, Q, (quad) => {
+        const { ti, tj0, ok } = quadAt(t0, q0, quad);
+        const body = fn.block(() => {
+          const src = int(fn, mBuf.add(ol.mul(QP).add(quad).mul(A2 * 16)));
+          const M: Var[][] = [];
+          for (let a = 0; a < alpha; a++) {
+            M.push([]);
+            for (let b = 0; b < alpha; b++) M[a].push(vec(fn, m.v128.load((a * alpha + b) * 16, 16, src.expr())));
+          }
+          const Y = sandwich(ctx, w.AT, M);
+          // Consecutive outputs per vector: lane l of Y[a][b] is output column (tj0 + l)*m + b.
+          for (let a = 0; a < mt; a++) {
+            const row = int(fn, ti.mul(mt).add(a));
+            const runs: { v: Var; col: Int }[] =
+              mt === 4
+                ? transpose4(fn, Y[a]).map((v, l) => ({ v, col: tj0.add(l).mul(4) }))
+                : [0, 1].map((half) => ({
+                    v: vec(fn, m.i8x16.shuffle(Y[a][0].get(), Y[a][1].get(), lanes(half === 0 ? [0, 4, 1, 5] : [2, 6, 3, 7]))),
+                    col: tj0.add(2 * half).mul(2),
+                  }));
+            const stores = fn.block(() => {
+              for (const { v, col } of runs) {
+                const c0 = int(fn, col);
+                const flat = int(fn, o.mul(outPlane).add(row.mul(Wo)).add(c0));
+                const partial = fn.block(() => {
+                  for (let l = 0; l < 4; l++) fn.emit(m.if(c0.add(l).lt(Wo), writer.lane(v, l, o, flat.add(l))));
+                });
+                const full = fn.block(() => fn.emit(writer.vector(v, o, flat, bias)));
+                fn.emit(m.if(m.i32.le_s(c0.add(4).expr(), Wo.expr()), full, m.if(c0.lt(Wo), partial)));
+              }
+            });
+            fn.emit(m.if(row.lt(Ho), stores));
+          }
+        });
+        fn.emit(m.if(ok.expr(), body));
+      });
+    });
+  }
+}

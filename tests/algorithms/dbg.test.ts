@@ -1,0 +1,37 @@
+import { it } from "vitest";
+import { PlanBuilder, Rng, runWasm } from "../backends/wasm/plan-helper.js";
+import type { ConvOp } from "../../compiler/ir/ops.js";
+it("dbg", async () => {
+  const rng = new Rng(1);
+  const b = new PlanBuilder();
+  const x = b.input("x", [1, 5, 8]);
+  const op: ConvOp = { kind: "conv", filters: 1, kernel: [2, 3], stride: [1, 1], dilation: [1, 1], pad: { kind: "valid" }, groups: 1, flip: false, bias: "none" };
+  const y = b.layer(op, [x], rng, []);
+  b.output("y", y);
+  const w = b.layers[0].weight!;
+  w.data.set([1, 2, 3, 2, 4, 6]);
+  const input = Float32Array.from({ length: 40 }, (_, i) => i);
+  const plan = b.build();
+  const p2 = { ...plan, steps: plan.steps.map((s) => ({ ...s, algorithm: { name: "separable" as const, reason: "t" } })) };
+  const [got] = await runWasm(p2, [input]);
+  const [want] = b.reference([input]);
+  console.log(Array.from(got).join(","));
+  console.log(Array.from(want).join(","));
+});
+import binaryen from "binaryen";
+import { emitWasm } from "../../compiler/backends/wasm/module.js";
+it("dump", () => {
+  const rng = new Rng(1);
+  const b = new PlanBuilder();
+  const x = b.input("x", [1, 5, 8]);
+  const op: ConvOp = { kind: "conv", filters: 1, kernel: [2, 3], stride: [1, 1], dilation: [1, 1], pad: { kind: "valid" }, groups: 1, flip: false, bias: "none" };
+  b.output("y", b.layer(op, [x], rng, []));
+  b.layers[0].weight!.data.set([1, 2, 3, 2, 4, 6]);
+  const plan = b.build();
+  const p2 = { ...plan, steps: plan.steps.map((s) => ({ ...s, algorithm: { name: "separable" as const, reason: "t" } })) };
+  const { binary, manifest } = emitWasm(p2);
+  const mod = binaryen.readBinary(binary);
+  mod.setFeatures(binaryen.Features.All);
+  console.log(JSON.stringify(manifest));
+  console.log(mod.emitText().slice(0, 6000));
+});
