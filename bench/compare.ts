@@ -11,6 +11,7 @@
 // Progress goes to stderr; the markdown report is the only thing on stdout.
 // Flags: --quick (fewer, shorter passes: a smoke run), --only NAME[,NAME..], --no-extras.
 
+import { readFileSync } from "node:fs";
 import * as os from "node:os";
 import { macs, NETWORKS, type NetworkSpec, input as makeInput, weights as makeWeights } from "./networks.js";
 import { higher, measurePeaks, type Peaks } from "./peak.js";
@@ -108,6 +109,8 @@ interface NetworkResult {
   readonly cells: Map<RunnerName, Cell>;
   readonly agreement: Agreement[];
   readonly mismatches: string[];
+  /** cnnc's algorithm per convolution. */
+  readonly cnncNote?: string;
 }
 
 const log = (line: string): void => {
@@ -132,7 +135,12 @@ async function timeOnce(p: Prepared): Promise<number> {
   return performance.now() - t;
 }
 
-async function benchNetwork(spec: NetworkSpec, runners: ReadonlyMap<RunnerName, Runner>, s: Settings): Promise<NetworkResult> {
+async function benchNetwork(
+  spec: NetworkSpec,
+  runners: ReadonlyMap<RunnerName, Runner>,
+  missing: ReadonlyMap<RunnerName, string>,
+  s: Settings,
+): Promise<NetworkResult> {
   const cells = new Map<RunnerName, Cell>();
   const prepared = new Map<RunnerName, Prepared>();
   const w = makeWeights(spec);
@@ -141,7 +149,7 @@ async function benchNetwork(spec: NetworkSpec, runners: ReadonlyMap<RunnerName, 
   for (const name of RUNNERS) {
     const runner = runners.get(name);
     if (!runner) {
-      cells.set(name, { samples: 0, error: "not available" });
+      cells.set(name, { samples: 0, error: `not available: ${missing.get(name) ?? "?"}` });
       continue;
     }
     try {
@@ -154,6 +162,8 @@ async function benchNetwork(spec: NetworkSpec, runners: ReadonlyMap<RunnerName, 
       cells.set(name, { samples: 0, error: brief(e) });
     }
   }
+
+  const cnncNote = prepared.get("cnnc")?.note;
 
   // Agreement, before timing: every output against the reference's.
   const outputs = new Map<RunnerName, Float32Array>();
@@ -179,7 +189,7 @@ async function benchNetwork(spec: NetworkSpec, runners: ReadonlyMap<RunnerName, 
       }
       const relErr = relativeError(out, ref);
       agreement.push({ runner: name, reference, relErr });
-      if (!(relErr <= TOLERANCE)) mismatches.push(`${name} differs from ${reference}: max|diff|/max|ref| = ${relErr.toExponential(1)}`);
+      if (!(relErr <= TOLERANCE)) mismatches.push(`${name} differs from ${reference}: max abs diff / max abs ${reference} = ${relErr.toExponential(1)} > ${TOLERANCE}`);
     }
   } else mismatches.push("no peer output to check against");
   for (const m of mismatches) log(`  WARNING ${spec.name}: ${m}`);
@@ -232,7 +242,7 @@ async function benchNetwork(spec: NetworkSpec, runners: ReadonlyMap<RunnerName, 
   }
   const line = RUNNERS.map((n) => `${n} ${fmtMs(cells.get(n)?.ms)}`).join(", ");
   log(`  ${line}`);
-  return { spec, macs: total, cells, agreement, mismatches };
+  return { spec, macs: total, cells, agreement, mismatches, cnncNote };
 }
 
 // ---------------------------------------------------------------- formatting
@@ -243,6 +253,11 @@ function sig(x: number, digits = 3): string {
   const mag = Math.floor(Math.log10(Math.abs(x)));
   const decimals = Math.max(0, digits - 1 - mag);
   return x.toFixed(Math.min(decimals, 6));
+}
+
+/** Text for inside a markdown table cell: no pipes, no line breaks. */
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
 }
 
 function fmtMs(ms: number | undefined): string {
@@ -293,15 +308,15 @@ function mainTable(results: readonly NetworkResult[], peaks: Peaks, notes: Footn
     lines.push(
       `| ${r.spec.name} | ${RUNNERS.map((n) => cellText(r.cells.get(n), notes)).join(" | ")} | ${ratio} | ${gflops !== undefined ? sig(gflops) : "-"} | ${pct} |`,
     );
-    for (const m of r.mismatches) lines.push(`| ⚠ ${r.spec.name} | outputs disagree: ${m} | | | | | | |`);
+    for (const m of r.mismatches) lines.push(`| ⚠ ${r.spec.name} | outputs disagree: ${escapeCell(m)} | | | | | | |`);
   }
   return lines;
 }
 
 function ratioTable(results: readonly NetworkResult[]): string[] {
   const lines = [
-    "| network | MMAC | cnnc / tfjs-wasm | cnnc / ort-web | cnnc / ort-node | GFLOP/s tfjs-wasm / ort-web / ort-node | max rel. error vs reference (cnnc / tfjs-wasm / ort-web) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| network | MMAC | cnnc / tfjs-wasm | cnnc / ort-web | cnnc / ort-node | GFLOP/s tfjs-wasm / ort-web / ort-node | max rel. error vs reference (cnnc / tfjs-wasm / ort-web) | cnnc's algorithm per conv |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of results) {
     const cnnc = r.cells.get("cnnc")?.ms;
@@ -319,7 +334,7 @@ function ratioTable(results: readonly NetworkResult[]): string[] {
       return REFERENCE_ORDER.find((x) => r.cells.get(x)?.error === undefined) === n ? "ref" : "-";
     };
     lines.push(
-      `| ${r.spec.name} | ${sig(r.macs / 1e6)} | ${ratio("tfjs-wasm")} | ${ratio("ort-web")} | ${ratio("ort-node")} | ${(["tfjs-wasm", "ort-web", "ort-node"] as const).map(gf).join(" / ")} | ${(["cnnc", "tfjs-wasm", "ort-web"] as const).map(err).join(" / ")} |`,
+      `| ${r.spec.name} | ${sig(r.macs / 1e6)} | ${ratio("tfjs-wasm")} | ${ratio("ort-web")} | ${ratio("ort-node")} | ${(["tfjs-wasm", "ort-web", "ort-node"] as const).map(gf).join(" / ")} | ${(["cnnc", "tfjs-wasm", "ort-web"] as const).map(err).join(" / ")} | ${escapeCell(r.cnncNote ?? "-")} |`,
     );
   }
   return lines;
@@ -358,8 +373,8 @@ function extrasSection(
       for (const c of cold) {
         lines.push(
           c.importToResultMs === undefined
-            ? `| ${c.runner} | fail: ${c.error ?? "?"} | | 0 |`
-            : `| ${c.runner} | ${sig(c.importToResultMs)} | ${sig(c.processMs ?? NaN)} | ${c.runs}${c.error ? ` (then failed: ${c.error})` : ""} |`,
+            ? `| ${c.runner} | fail: ${escapeCell(c.error ?? "?")} | | 0 |`
+            : `| ${c.runner} | ${sig(c.importToResultMs)} | ${sig(c.processMs ?? NaN)} | ${c.runs}${c.error ? ` (then failed: ${escapeCell(c.error)})` : ""} |`,
         );
       }
     }
@@ -371,7 +386,7 @@ function extrasSection(
     for (const c of compiles) {
       lines.push(
         c.error !== undefined
-          ? `| ${c.network} | fail: ${c.error} | | |`
+          ? `| ${c.network} | fail: ${escapeCell(c.error)} | | |`
           : `| ${c.network} | ${sig(c.firstMs ?? NaN)} | ${sig(c.warmMs ?? NaN)} | ${c.cliMs === undefined ? "-" : sig(c.cliMs)} |`,
       );
     }
@@ -380,6 +395,18 @@ function extrasSection(
     else if (importMs !== undefined) lines.push(`Importing the compiler in a fresh process failed: ${importMs}`, "");
   }
   return lines;
+}
+
+/** " (AVX-512)" / " (AVX2)" from /proc/cpuinfo on Linux, else nothing. */
+function vectorIsa(): string {
+  try {
+    const flags = readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1]?.split(/\s+/) ?? [];
+    if (flags.includes("avx512f")) return " (AVX-512)";
+    if (flags.includes("avx2")) return " (AVX2)";
+    return "";
+  } catch {
+    return "";
+  }
 }
 
 async function startRunners(): Promise<{ runners: Map<RunnerName, Runner>; missing: Map<RunnerName, string> }> {
@@ -411,6 +438,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   const s = SETTINGS[parsed.quick ? "quick" : "full"];
   const nets = parsed.only ? NETWORKS.filter((n) => parsed.only?.includes(n.name)) : NETWORKS;
   const started = new Date();
+  const loadBefore = os.loadavg()[0];
 
   const showPeaks = (p: Peaks): string =>
     `f32x4 mul+add ${p.mulAdd.gflops.toFixed(1)} GFLOP/s; relaxed madd ${"gflops" in p.madd ? `${p.madd.gflops.toFixed(1)} GFLOP/s` : p.madd.error}`;
@@ -437,7 +465,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   const results: NetworkResult[] = [];
   for (const spec of nets) {
     log(`${spec.name} (${(macs(spec) / 1e6).toFixed(1)} MMAC) ...`);
-    results.push(await benchNetwork(spec, runners, s));
+    results.push(await benchNetwork(spec, runners, missing, s));
   }
 
   let size: BundleSize | string | undefined;
@@ -467,11 +495,12 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
 
   // ------------------------------------------------------------ the report
   const notes = new Footnotes();
-  const cpu = os.cpus()[0]?.model?.trim() ?? "unknown CPU";
+  const cpu = `${os.cpus()[0]?.model?.trim() ?? "unknown CPU"}${vectorIsa()}`;
+  const load = `load average (1 min) ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`;
   const out: string[] = [];
   out.push(`## cnnc benchmark${parsed.quick ? " (--quick: fewer, shorter passes; not for quoting)" : ""}`, "");
   out.push(
-    `${started.toISOString()} · Node ${process.version} (V8 ${process.versions.v8}) · ${cpu}, ${os.cpus().length} logical cores · ${os.platform()} ${os.arch()}`,
+    `${started.toISOString()} · Node ${process.version} (V8 ${process.versions.v8}) · ${cpu}, ${os.cpus().length} logical cores · ${os.platform()} ${os.arch()} · ${load}`,
     "",
   );
   out.push(
@@ -494,9 +523,9 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   out.push(
     `- Runtimes: cnnc ${detail("cnnc")}; tfjs-wasm: ${detail("tfjs-wasm")}; ort-web: ${detail("ort-web")}; ort-node: ${detail("ort-node")}. ` +
       `Installed: ${["@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-wasm", ORT_PACKAGE.web, ORT_PACKAGE.node].map((p) => `${p} ${peerVersion(p)}`).join(", ")}.`,
-    `- Batch 1. Time per inference = the median of ${s.passes} passes after a warm-up (at least ${s.warmRuns} run${s.warmRuns === 1 ? "" : "s"} and ${s.warmMs} ms per runtime); in each pass the runtimes take turns (the order rotates) and each runs as often as fills ${s.passMs} ms (at least once).`,
+    `- Batch 1. Time per inference = the median of all timed runs of ${s.passes} passes, after a warm-up (at least ${s.warmRuns} run${s.warmRuns === 1 ? "" : "s"} and ${s.warmMs} ms per runtime); in each pass the runtimes take turns (the order rotates) and each runs as often as fills ${s.passMs} ms (at least once).`,
     "- Timed region: input in -> output out as a Float32Array (cnnc `net.run`, tfjs op graph + `dataSync`, ORT `session.run`). Each runtime gets its native layout: cnnc and ORT NCHW; tfjs NHWC with weights transposed to HWIO when the graph is built and the input transposed before timing; transposes at the edges are not timed.",
-    `- Same weights everywhere: cnnc's seeded initialisers (He-normal weights, uniform(-0.1, 0.1) biases; separable_blur: \`gaussian(sigma: 2)\` in the source), given to cnnc as safetensors, to tfjs as tensors and to ORT as ONNX initializers. Outputs are checked against ${REFERENCE_ORDER[0]} before timing (max|diff|/max|ref| <= ${TOLERANCE}; ⚠ rows otherwise).`,
+    `- Same weights everywhere: cnnc's seeded initialisers (He-normal weights, uniform(-0.1, 0.1) biases; separable_blur: \`gaussian(sigma: 2)\` in the source), given to cnnc as safetensors, to tfjs as tensors and to ORT as ONNX initializers. Outputs are checked against ${REFERENCE_ORDER[0]} before timing (max |diff| / max |ref| <= ${TOLERANCE}; ⚠ rows otherwise).`,
     "- GFLOP/s = 2 x multiply-adds of the layers as written (direct convolution, dense; pooling and activations not counted) / time; an algorithm doing fewer operations (Winograd, FFT, separable) can score above the direct count's share of the peak. % of SIMD peak is against the f32x4 mul+add peak above.",
     "- ort-node is native code (AVX2/AVX-512 where the CPU has them), the reference for what the hardware can do, not a WebAssembly peer; 'faster web peer' is the faster of tfjs-wasm and ort-web.",
     "- Cold start: each runtime in a fresh `node` process on a generated script; 'import -> first result' is measured inside the child from just before the first import of the runtime to LeNet's output (the weights read from disk: the bundle's weights.bin, a safetensors file for tfjs, the .onnx model for ORT); 'whole process' adds Node's own start and exit.",

@@ -5,7 +5,7 @@
 // (the per-layer algorithm choices); those modules are loaded only when asked for and only
 // if they exist, so either part builds and runs without the other.
 //
-//   npm run bench [-- --quick] [-- --only lenet,resnet_block] [-- --no-extras]
+//   npm run bench [-- [--quick] [--only lenet,resnet_block] [--no-extras]]
 //   npm run bench -- --fusion [--runs N] [--direct]
 //   npm run bench -- --algorithms
 

@@ -31,6 +31,7 @@ compile options:
   --no-fuse                 keep every layer a kernel of its own
   --no-plan                 give every value its own memory (no reuse)
   --algorithm LAYER=NAME    force a convolution algorithm: direct, gemm, winograd2, winograd4, fft, separable
+  --autotune                time each layer's applicable algorithms on this machine, keep the fastest
 
 exit codes: 0 ok, 1 the input is wrong (diagnostics printed), 2 usage error`;
 
@@ -45,9 +46,9 @@ interface Args {
 }
 
 const VALUE_FLAGS = new Set(["-o", "--target", "--weights", "--network", "--input", "--backend", "--size", "--algorithm"]);
-const BOOL_FLAGS = new Set(["--random", "--help", "-h", "--no-fuse", "--no-plan", "--ir"]);
+const BOOL_FLAGS = new Set(["--random", "--help", "-h", "--no-fuse", "--no-plan", "--ir", "--autotune"]);
 /** Options every command that compiles takes. */
-const COMPILE_FLAGS = ["--weights", "--network", "--target", "--no-fuse", "--no-plan", "--algorithm"];
+const COMPILE_FLAGS = ["--weights", "--network", "--target", "--no-fuse", "--no-plan", "--algorithm", "--autotune"];
 const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable"];
 
 function parseArgs(argv: string[]): Args {
@@ -128,6 +129,7 @@ function compileOptions(args: Args, file: string, forced?: Target): CompileOptio
     fuse: !args.flags.has("--no-fuse"),
     planMemory: !args.flags.has("--no-plan"),
     algorithms,
+    autotune: args.flags.has("--autotune"),
   };
 }
 

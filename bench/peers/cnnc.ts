@@ -30,7 +30,10 @@ export function cnncRunner(): Runner {
         if (!out) throw new Error(`no output '${spec.output}'`);
         return out.data;
       };
+      // The algorithm the compiler chose per convolution (the graph after its passes).
+      const chosen = result.graph.nodes.filter((n) => n.algorithm).map((n) => `${n.layer}: ${n.algorithm?.name}`);
       return {
+        note: chosen.length ? chosen.join(", ") : undefined,
         run: async () => {
           await once();
         },

@@ -13,6 +13,8 @@ export interface Prepared {
   /** One inference's output in cnnc's layout ([C, D1..Dd] flattened), for the agreement check (not timed). */
   output(): Promise<Float32Array>;
   dispose(): Promise<void>;
+  /** What the runtime chose for this network, for the report (cnnc: the algorithm per convolution). */
+  readonly note?: string;
 }
 
 export interface Runner {

@@ -87,16 +87,36 @@ export function rankOneFactors(k: ArrayLike<number>, shape: readonly number[], t
   return Math.sqrt(residual) <= tolerance * total ? factors : undefined;
 }
 
+type SeparableResult = { factors: Factors[] } | { reason: string };
+
+/** Per weight array (applicability, the cost model and the kernel all ask): op -> answer. */
+const cache = new WeakMap<object, Map<string, SeparableResult>>();
+
 /** Factors of every slice [o][c] of a conv weight [O, C/g, k1..kd], or why not. */
-export function separableFactors(op: ConvOp, weight: ArrayLike<number>, inChannels: number): { factors: Factors[] } | { reason: string } {
+export function separableFactors(op: ConvOp, weight: ArrayLike<number>, inChannels: number): SeparableResult {
+  const key = JSON.stringify([op.filters, op.groups, op.kernel, op.flip, inChannels]);
+  const hit = typeof weight === "object" ? cache.get(weight)?.get(key) : undefined;
+  if (hit) return hit;
+  const result = factorAll(op, weight, inChannels);
+  if (typeof weight === "object") {
+    const m = cache.get(weight) ?? new Map<string, SeparableResult>();
+    m.set(key, result);
+    cache.set(weight, m);
+  }
+  return result;
+}
+
+function factorAll(op: ConvOp, weight: ArrayLike<number>, inChannels: number): SeparableResult {
   const d = op.kernel.length;
   if (d < 2) return { reason: "a 1-D kernel is already one-dimensional: nothing to separate" };
   const kVol = op.kernel.reduce((a, b) => a * b, 1);
   const slices = op.filters * (inChannels / op.groups);
   const factors: Factors[] = [];
+  // At most one axis longer than 1: every slice is its own 1-D factor.
+  const long = op.kernel.filter((k) => k > 1).length <= 1 ? Math.max(0, op.kernel.findIndex((k) => k > 1)) : -1;
   for (let s = 0; s < slices; s++) {
     const slice = Array.prototype.slice.call(weight, s * kVol, (s + 1) * kVol) as number[];
-    const f = rankOneFactors(slice, op.kernel);
+    const f = long >= 0 ? op.kernel.map((k, i) => (i === long ? Float64Array.from(slice) : new Float64Array(k).fill(1))) : rankOneFactors(slice, op.kernel);
     if (!f) {
       const Cg = inChannels / op.groups;
       return {

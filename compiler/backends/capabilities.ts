@@ -10,12 +10,12 @@ type Fusion = "activation" | "add" | "pool";
 export const WASM: TargetCapabilities = {
   name: "wasm",
   fusion: new Set<Fusion>(["activation", "add", "pool"]),
-  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "separable"]),
+  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "fft", "separable"]),
 };
 
 export const WEBGPU: TargetCapabilities = {
   name: "webgpu",
-  fusion: new Set<Fusion>(["activation"]),
+  fusion: new Set<Fusion>(["activation", "add", "pool"]),
   algorithms: new Set<AlgorithmName>(["direct"]),
 };
 

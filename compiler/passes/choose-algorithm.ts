@@ -1,26 +1,218 @@
 // Algorithm choice per convolution layer, recorded on the node with its reason: the
-// candidates the target implements and the layer allows (see algorithms/applicability.ts)
-// are ranked by the target's cost model; `--algorithm LAYER=NAME` overrides it. Every
-// algorithm computes what direct convolution computes (to float tolerance), so the choice
-// only changes speed.
+// candidates the target implements and the layer allows (algorithms/applicability.ts) are
+// ranked by the target's cost model; `--algorithm LAYER=NAME` overrides it, `--autotune`
+// times the candidates on this machine instead (autotune.ts). Every algorithm computes what
+// direct convolution computes (to float tolerance), so the choice only changes speed.
+//
+// The WebAssembly cost model: each algorithm's time is a linear function of a few counts
+// that follow its kernel's loops exactly (the same tilings the kernels use, padding and
+// partial tiles included): multiply-adds, values packed or transformed, transform flops,
+// outputs stored. The coefficients (ns per unit, WASM_COSTS) were fitted by least squares on
+// relative error to times measured on this project's machine (Node 20, V8's optimising
+// compiler, one thread, a 2-core x86-64 Xeon with SIMD128): 42 layers (1-D to 3-D, 1 to 256
+// channels, kernels 1 to 31, groups, strides, dilation, separable kernels) x every applicable
+// algorithm, each measured twice as the lower quartile of round-robin runs, with
+// `npm run bench -- --algorithms --calibrate`, which prints the fit and every layer's error;
+// rerun it to refit on another machine. Median error of the fit: direct 12%, GEMM 6%,
+// Winograd F(2x2) 4%, F(4x4) 11%, FFT 15%, separable 5% (worst 21-55%).
+// WebGPU keeps direct until its capabilities list another algorithm.
 
-import type { AlgorithmChoice, Graph, Node } from "../ir/graph.js";
+import { applicable, ALGORITHMS, type ConvShape, convShape, NOMINAL_SIZE } from "../algorithms/applicability.js";
+import { fftFlops } from "../algorithms/fft.js";
+import type { AlgorithmChoice, AlgorithmName, Graph, Node } from "../ir/graph.js";
+import { WASM } from "../backends/capabilities.js";
+import { fftTilingFor } from "../backends/wasm/fft.js";
+import { gemmTiling } from "../backends/wasm/gemm.js";
+import { separableStrip } from "../backends/wasm/separable.js";
+import { winogradTiling } from "../backends/wasm/winograd.js";
+import { autotune } from "./autotune.js";
 import type { Pass, PassContext } from "./pass.js";
+
+/** A layer whose direct estimate is under this is left direct: the others cannot win back their fixed costs (code size, tables). */
+export const SMALL_LAYER_MS = 0.02;
+
+const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
+const up = (n: number, to: number) => Math.ceil(n / to) * to;
+
+/**
+ * The counts each algorithm's time is linear in, in WASM_COSTS's order; the first is always 1
+ * (fixed cost per layer). `s` has nominal sizes for symbolic axes.
+ */
+export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
+  const { op, c: C, out } = s;
+  const O = op.filters;
+  const G = op.groups;
+  const Cg = C / G;
+  const Og = O / G;
+  const kVol = prod(op.kernel);
+  const d = op.kernel.length;
+  const P = prod(out);
+  switch (name) {
+    case "direct": {
+      const kLast = op.kernel[d - 1];
+      // multiply-adds, inner-loop starts (one per channel and kernel row), outputs.
+      return [1, O * P * Cg * kVol, O * P * Cg * (kVol / kLast), O * P];
+    }
+    case "gemm": {
+      const K = Cg * kVol;
+      const t = gemmTiling(K, out);
+      const lead = prod(out.slice(0, -1));
+      const tiles = Math.ceil(lead / t.rows) * Math.ceil(out[d - 1] / t.seg);
+      // micro-kernel multiply-adds (padded to 4 filters x 8 positions), values packed, outputs.
+      return [1, G * up(Og, 4) * K * tiles * t.quadsPadded * 4, G * K * tiles * t.rows * t.seg, O * P];
+    }
+    case "winograd2":
+    case "winograd4": {
+      const m = name === "winograd2" ? 2 : 4;
+      const A2 = (m + 2) ** 2;
+      const [TH, TW] = out.map((j) => Math.ceil(j / m));
+      const t = winogradTiling(m, Cg, Og, TW, TH);
+      const batches = Math.ceil(TH / t.rows) * Math.ceil(TW / (t.seg * 4));
+      const tiles = batches * t.quads * 4;
+      // batched-GEMM multiply-adds, input tile transforms, output tile transforms, outputs.
+      return [1, G * A2 * up(Og, 4) * Cg * batches * t.quadsPadded * 4, C * tiles * A2, O * tiles * A2, O * P];
+    }
+    case "fft": {
+      const tiling = fftTilingFor(op, C, out);
+      const batch = d === 1 ? 4 : 1;
+      const points = prod(tiling.n) * batch;
+      const tiles = prod(out.map((j, i) => Math.ceil(j / (tiling.t[i] * (i === 0 ? batch : 1)))));
+      const transforms = tiling.n.reduce((f, n) => f + (fftFlops(n) * points) / n, 0);
+      const pairs = Math.ceil(O / 2);
+      const products = tiles * pairs * points * 2 * Cg;
+      // Spectra past the L2 cache (2 MiB here) stream from memory once per tile.
+      const streamed = O * Cg * prod(tiling.n) * 8 > 2 * 2 ** 20 ? products : 0;
+      // transform flops, complex multiply-adds, values loaded and stored, multiply-adds on streamed spectra.
+      return [1, tiles * (C + pairs) * transforms, products, tiles * (C + O) * points, streamed];
+    }
+    case "separable": {
+      const S = separableStrip(op);
+      const strips = Math.ceil(out[0] / S);
+      const rows1 = (S - 1) * op.stride[0] + (op.kernel[0] - 1) * op.dilation[0] + 1;
+      const Jw4 = up(out[d - 1], 4);
+      const mid = d === 3 ? s.m[1] : 1;
+      const jmid = d === 3 ? out[1] : 1;
+      const last = rows1 * mid * Jw4 * op.kernel[d - 1];
+      const middle = d === 3 ? rows1 * jmid * Jw4 * op.kernel[1] : 0;
+      const first = S * jmid * Jw4 * op.kernel[0];
+      // multiply-adds of the three passes (vectors of four), outputs.
+      return [1, O * Cg * strips * (last + middle + first), O * P * Cg];
+    }
+  }
+}
+
+/**
+ * ns per unit of each costFeatures entry, fitted on this machine (see the header and
+ * `npm run bench -- --algorithms --calibrate`).
+ */
+export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
+  direct: [0, 1.11, 0.511, 0],
+  gemm: [0, 0.0801, 0.16, 0.374],
+  winograd2: [19500, 0.0756, 0.455, 0.231, 1.4],
+  winograd4: [0, 0.0916, 1.07, 0, 1.9],
+  fft: [0, 0.0479, 0.319, 0.278, 0.352],
+  separable: [8000, 0.132, 0.292],
+};
+
+/** Estimated milliseconds of `name` on this layer on WebAssembly. */
+export function estimateMs(name: AlgorithmName, s: ConvShape, costs: Readonly<Record<AlgorithmName, readonly number[]>> = WASM_COSTS): number {
+  const f = costFeatures(name, s);
+  return f.reduce((t, v, i) => t + v * costs[name][i], 0) / 1e6;
+}
+
+export interface Candidate {
+  readonly name: AlgorithmName;
+  readonly ms: number;
+}
+
+/** The applicable candidates the target implements, with their estimates, fastest first. */
+export function candidates(n: Node, g: Graph, ctx: PassContext): Candidate[] {
+  const s = convShape(n, g);
+  return ALGORITHMS.filter((a) => ctx.target.algorithms.has(a) && applicable(a, n, g) === undefined)
+    .map((name) => ({ name, ms: estimateMs(name, s) }))
+    .sort((a, b) => a.ms - b.ms);
+}
+
+export const fmtMs = (ms: number) => (ms >= 10 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(1) : ms.toPrecision(2)) + " ms";
+
+/** "3x3 stride 1, 64->64 channels, 56x56": the shape the reason talks about. */
+function describe(s: ConvShape): string {
+  const { op } = s;
+  const depthwise = op.groups === s.c && op.groups > 1;
+  const stride = op.stride.every((v) => v === 1) ? "stride 1" : `stride ${op.stride.join("x")}`;
+  const dil = op.dilation.some((r) => r !== 1) ? `, dilation ${op.dilation.join("x")}` : "";
+  const chans = depthwise ? `depthwise on ${s.c} channels` : `${s.c}->${op.filters} channels${op.groups > 1 ? ` in ${op.groups} groups` : ""}`;
+  const size = `${s.out.join("x")} outputs${s.symbolic ? ` (estimated at ${NOMINAL_SIZE} per symbolic size)` : ""}`;
+  return `${op.kernel.join("x")} ${stride}${dil}, ${chans}, ${size}`;
+}
+
+/** Why the winner wins, in its own terms. */
+function why(name: AlgorithmName, s: ConvShape): string {
+  const { op } = s;
+  const kVol = prod(op.kernel);
+  switch (name) {
+    case "direct":
+      return "direct convolution has no setup to win back";
+    case "gemm":
+      return `im2col + GEMM reuses each loaded value across ${Math.min(4, op.filters / op.groups)} filters and 8 positions in registers`;
+    case "winograd2":
+      return "Winograd F(2x2,3x3) needs 2.25x fewer multiplies";
+    case "winograd4":
+      return "Winograd F(4x4,3x3) needs 4x fewer multiplies";
+    case "fft": {
+      const t = fftTilingFor(op, s.c, s.out);
+      return `FFT on ${t.n.join("x")} tiles does O(log N) work per output instead of ${kVol} multiplies`;
+    }
+    case "separable": {
+      const sum = op.kernel.reduce((a, b) => a + b, 0);
+      if (sum < kVol) return `every kernel slice is an outer product (rank 1), so ${op.kernel.length} 1-D passes do ${sum} multiplies per output instead of ${kVol}`;
+      return "its 1-D passes compute four outputs per SIMD instruction";
+    }
+  }
+}
 
 export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice | undefined {
   if (n.op.kind !== "conv") return undefined;
   const forced = ctx.options.algorithms.get(n.layer);
-  if (forced) return { name: forced, reason: "asked for with --algorithm" };
-  void g;
-  return { name: "direct", reason: `the only convolution algorithm the ${ctx.target.name} backend implements` };
+  const notApplicable = forced ? applicable(forced, n, g) : undefined;
+  if (forced && !notApplicable && ctx.target.algorithms.has(forced)) return { name: forced, reason: "asked for with --algorithm" };
+  const s = convShape(n, g);
+  const cands = candidates(n, g, ctx);
+  if (cands.length <= 1) {
+    const name = cands[0]?.name ?? "direct";
+    const poolFused = n.epilogue?.some((e) => e.kind === "pool");
+    if (forced && notApplicable) return { name, reason: `${forced} cannot compute this layer: ${notApplicable}` };
+    if (poolFused) return { name, reason: "a pooling layer is fused into it, and only direct convolution computes pooled values without storing the pre-pool ones" };
+    if (ctx.target.algorithms.size <= 1) {
+      // `--target all` plans for both backends: what they have in common.
+      const who = ctx.target.name === "wasm" && ctx.target !== WASM ? "both backends (wasm and webgpu)" : `the ${ctx.target.name} backend`;
+      return { name, reason: `the only convolution algorithm ${who} implement${who.startsWith("both") ? "" : "s"}` };
+    }
+    return { name, reason: `the only algorithm that applies to this layer on ${ctx.target.name}` };
+  }
+  if (ctx.target.name !== "wasm") {
+    // No cost model for this target yet: the direct kernel is its tuned one.
+    return { name: "direct", reason: `no cost model for the ${ctx.target.name} backend yet; direct is its tuned kernel` };
+  }
+  if (ctx.options.autotune) return autotune(n, g, cands.map((c) => c.name));
+  const direct = cands.find((c) => c.name === "direct");
+  if (direct && direct.ms < SMALL_LAYER_MS) {
+    return { name: "direct", reason: `${describe(s)}: a small layer (estimated ${fmtMs(direct.ms)} direct), where the other algorithms cannot win back their setup` };
+  }
+  const [best, ...rest] = cands;
+  const others = rest.map((c) => `${fmtMs(c.ms)} ${c.name}`).join(", ");
+  return { name: best.name, reason: `${describe(s)}: ${why(best.name, s)}; estimated ${fmtMs(best.ms)} vs ${others}` };
 }
 
 export const chooseAlgorithm: Pass = {
   name: "choose-algorithm",
   run(g: Graph, ctx: PassContext): Graph {
-    return { ...g, nodes: g.nodes.map((n) => {
-      const algorithm = chooseFor(n, g, ctx);
-      return algorithm ? { ...n, algorithm } : n;
-    }) };
+    return {
+      ...g,
+      nodes: g.nodes.map((n) => {
+        const algorithm = chooseFor(n, g, ctx);
+        return algorithm ? { ...n, algorithm } : n;
+      }),
+    };
   },
 };

@@ -6,7 +6,15 @@
 // nothing anyone else reads is fused away; a residual `+` is absorbed when its other operand
 // has the same shape and is computed before the producer runs. Pooling ends the chain
 // (it changes the shape), except for activations after it.
+//
+// A pool is absorbed into a convolution only when the algorithm the layer would get without
+// it is direct (choose-algorithm's own choice, `--algorithm` included): only direct
+// convolution computes pooled values without storing the pre-pool ones, and trading a fast
+// algorithm (Winograd, FFT, GEMM: often 5-30x fewer operations) for one saved pass over
+// memory is a loss. Such a layer still absorbs its activations and residual add, and the
+// pool stays a kernel of its own. Local, tiled and transposed convolutions are direct only.
 
+import { chooseFor } from "./choose-algorithm.js";
 import * as D from "../ir/dim.js";
 import type { FusedOp, Graph, Node } from "../ir/graph.js";
 import type { Pass, PassContext } from "./pass.js";
@@ -40,7 +48,7 @@ export const fuse: Pass = {
         if (!c || c.epilogue?.length) break;
         let item: FusedOp | undefined;
         if (c.op.kind === "activation" && can.has("activation")) item = { kind: "activation", fn: c.op.fn, alpha: c.op.alpha };
-        else if (c.op.kind === "pool" && can.has("pool") && !pooled) item = { kind: "pool", op: c.op };
+        else if (c.op.kind === "pool" && can.has("pool") && !pooled && directAnyway({ ...p, epilogue }, g, ctx)) item = { kind: "pool", op: c.op };
         else if (c.op.kind === "add" && can.has("add") && !pooled) {
           const other = c.inputs[0] === out ? c.inputs[1] : c.inputs[0];
           const sameShape = D.dimEquals(D.product(g.values[other].shape), D.product(g.values[out].shape)) &&
@@ -66,3 +74,11 @@ export const fuse: Pass = {
     return rewire(g, nodes, new Map());
   },
 };
+
+/** Whether the producer runs direct convolution even without a fused pool (always, but for conv). */
+function directAnyway(p: Node, g: Graph, ctx: PassContext): boolean {
+  if (p.op.kind !== "conv") return true;
+  // The cost model's choice, not autotuning's: timing every candidate twice is not worth it here.
+  const choice = chooseFor(p, g, { ...ctx, options: { ...ctx.options, autotune: false } });
+  return choice === undefined || choice.name === "direct";
+}

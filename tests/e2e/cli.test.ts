@@ -183,9 +183,11 @@ describe("cnnc explain", () => {
   it("prints every layer with its shape, parameters and FLOPs", () => {
     const r = cnnc("explain", "examples/lenet.cnn");
     expect(r.code, r.err).toBe(0);
-    // conv1 with its fused relu and pool: 2*6*28*28*25 multiply-adds plus 6*28*28 for the
-    // relu (239904), plus 6*14*14*4 for the 2x2 max pool; one kernel, the pooled shape.
-    expect(r.out).toMatch(/conv1 \(\+ c1\.1, c1\.2\)\s+conv2d\(6, 5x5, pad same\) \|> relu \|> maxpool2d\(2x2, stride 2x2\)\s+\[6, 14, 14\]\s+156\s+244608\s+direct: /);
+    // conv1 with its fused relu: 2*6*28*28*25 multiply-adds plus 6*28*28 for the relu. Its
+    // pool stays a kernel of its own: the cost model gives conv1 a faster algorithm than
+    // direct, the only one that could absorb it (fuse.ts).
+    expect(r.out).toMatch(/conv1 \(\+ c1\.1\)\s+conv2d\(6, 5x5, pad same\) \|> relu\s+\[6, 28, 28\]\s+156\s+239904\s+(gemm|winograd2|winograd4|fft|separable): /);
+    expect(r.out).toMatch(/c1\.2\s+maxpool2d\(2x2, stride 2x2\)\s+\[6, 14, 14\]/);
     expect(r.out).toMatch(/fc3\s+dense\(10\)\s+\[10\]\s+850\s+1680/);
     expect(r.out).toContain("parameters: 61706");
     expect(r.out).toContain("FLOPs per sample: 845882");

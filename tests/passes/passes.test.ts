@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { WASM } from "../../compiler/backends/capabilities.js";
+import { WASM, WEBGPU } from "../../compiler/backends/capabilities.js";
+import type { PassContext } from "../../compiler/passes/pass.js";
 import { deadCode } from "../../compiler/passes/dead-code.js";
 import { foldBatchnorm } from "../../compiler/passes/fold-batchnorm.js";
 import { fuse } from "../../compiler/passes/fuse.js";
@@ -145,6 +146,26 @@ describe("fuse", () => {
       "  %6 = t: tiled3d(2, 3x3x3, tiles 2x1x2)(%1) |> lppool3d(2x2x2, stride 2x2x2) : f32[2, 2, 2, 2]",
       "  %9 = d: deconv1d(2, 3, stride 2, out 19)(%0) |> leaky_relu(0.1) |> avgpool1d(3, stride 3) : f32[2, 6]",
     ));
+  });
+
+  it("keeps a pool apart from a convolution that gets a faster algorithm than direct, unless asked for direct", () => {
+    const g = lowered(`network n(x: f32[8, 16, 16]) -> y {
+  y = x |> c: conv(8, 3x3, pad: same) |> relu |> maxpool(2)
+}`);
+    const apart = lines(
+      "network n(%0 x: f32[8, 16, 16]) -> (y = %3)",
+      "  %2 = c: conv2d(8, 3x3, pad same)(%0) |> relu : f32[8, 16, 16]",
+      "  %3 = y.2: maxpool2d(2x2, stride 2x2)(%2) : f32[8, 8, 8]",
+    );
+    const fused = lines(
+      "network n(%0 x: f32[8, 16, 16]) -> (y = %3)",
+      "  %3 = c: conv2d(8, 3x3, pad same)(%0) |> relu |> maxpool2d(2x2, stride 2x2) : f32[8, 8, 8]",
+    );
+    expect(runPass(fuse, g).after).toBe(apart);
+    const direct: PassContext = { ...context(), options: { fuse: true, algorithms: new Map([["c", "direct"]]) } };
+    expect(runPass(fuse, g, direct).after).toBe(fused);
+    // WebGPU runs direct convolution only: the pool always fuses there.
+    expect(runPass(fuse, g, context(WEBGPU)).after).toBe(fused);
   });
 
   it("leaves a residual computed after the producer, and anything after a pool but activations, unfused", () => {

@@ -24,7 +24,7 @@ import { NOMINAL_SIZE } from "../../algorithms/applicability.js";
 import { type Expr, Fn, type Int, type Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
-import { type AlgorithmKernel, int, intLocal, OutputWriter, rangeMask, splat, stepWeights, TableBuilder, transpose4, vec, zero } from "./simd.js";
+import { type AlgorithmKernel, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, splat, stepWeights, TableBuilder, transpose4, vec, zero } from "./simd.js";
 
 /** The tiling of an FFT layer (symbolic output sizes count as NOMINAL_SIZE), shared with the cost model. */
 export function fftTilingFor(op: ConvOp, inChannels: number, outSpatial: readonly D.Dim[]): FftTiling {
@@ -129,7 +129,7 @@ export function prepareFft(step: Step, plan: Plan, op: ConvOp): AlgorithmKernel 
     tables: tables.build(),
     scratchBytes: (C + 2) * 2 * g.points * 4,
     overreadBytes: 4 * (reach + pads + 16),
-    emit: (ctx, at) => emitFft(ctx, op, g, layout, at.tables, at.scratch),
+    emit: (ctx, at) => emitFft(ctx, op, g, layout, at),
   };
 }
 
@@ -285,8 +285,9 @@ interface TableLayout {
   readonly zRowsAt: number;
 }
 
-function emitFft(ctx: KernelContext, op: ConvOp, g: Geometry, t: TableLayout, table: number, scratch: Int): void {
+function emitFft(ctx: KernelContext, op: ConvOp, g: Geometry, t: TableLayout, at: KernelAddresses): void {
   const { fn } = ctx;
+  const { tables: table, scratch } = at;
   const m = fn.m;
   const x = ctx.input(0);
   const geo = windowGeometry(ctx.step.inputs[0].shape.slice(1), op.kernel, op.stride, op.dilation, op.pad);
@@ -298,7 +299,7 @@ function emitFft(ctx: KernelContext, op: ConvOp, g: Geometry, t: TableLayout, ta
   const O = op.filters;
   const Cg = C / op.groups;
   const Og = O / op.groups;
-  const writer = new OutputWriter(ctx, op);
+  const writer = new OutputWriter(ctx, op, at.spill);
   const inPlane = fn.atEntry("fft.inPlane", () => M.reduce<Int>((p, v) => p.mul(v), fn.const(1)));
   const outPlane = fn.atEntry("fft.outPlane", () => J.reduce<Int>((p, v) => p.mul(v), fn.const(1)));
   const bytes = 2 * P * 4;
@@ -468,22 +469,9 @@ function emitFft(ctx: KernelContext, op: ConvOp, g: Geometry, t: TableLayout, ta
             const at = int(fn, row.mul(J[1]).add(origin[1]).add(i1));
             const re = vec(fn, m.v128.load(0, 16, src.expr()));
             const im = pair ? vec(fn, m.v128.load(P * 4, 16, src.expr())) : undefined;
-            const flatA = int(fn, o.mul(outPlane).add(at));
-            const flatB = int(fn, o2.mul(outPlane).add(at));
-            const full = fn.block(() => {
-              fn.emit(writer.vector(re, o, flatA, biasA));
-              if (im) fn.emit(writer.vector(im, o2, flatB, biasB));
-            });
-            const partial = fn.block(() => {
-              for (let l = 0; l < 4; l++) {
-                const lane = fn.block(() => {
-                  fn.emit(writer.lane(re, l, o, flatA.add(l)));
-                  if (im) fn.emit(writer.lane(im, l, o2, flatB.add(l)));
-                });
-                fn.emit(m.if(i1.add(l).lt(limit), lane));
-              }
-            });
-            fn.emit(m.if(m.i32.le_s(i1.add(4).expr(), limit.expr()), full, partial));
+            const count = int(fn, limit.sub(i1), false);
+            fn.emit(writer.run(re, o, int(fn, o.mul(outPlane).add(at)), count, biasA));
+            if (im) fn.emit(writer.run(im, o2, int(fn, o2.mul(outPlane).add(at)), count, biasB));
           }),
         );
         fn.emit(m.if(row.lt(J[0]), body));
@@ -517,6 +505,5 @@ function emitFft(ctx: KernelContext, op: ConvOp, g: Geometry, t: TableLayout, ta
       fn.emit(m.if(ok as Expr, body));
     };
     walk(0, fn.const(0), []);
-    void D;
   }
 }

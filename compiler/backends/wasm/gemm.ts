@@ -17,7 +17,7 @@ import { weightMatrix } from "../../algorithms/im2col.js";
 import type { Expr, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims, product } from "./dims.js";
-import { type AlgorithmKernel, int, intLocal, microKernel, OutputWriter, rangeMask, stepWeights, TableBuilder, zero } from "./simd.js";
+import { type AlgorithmKernel, int, type KernelAddresses, intLocal, microKernel, OutputWriter, rangeMask, stepWeights, TableBuilder, zero } from "./simd.js";
 
 /** Patch-matrix scratch per tile: about this many bytes (well inside the L2 cache). */
 const TILE_BYTES = 96 * 1024;
@@ -34,14 +34,24 @@ export interface GemmTiling {
   readonly quadsPadded: number;
 }
 
-/** Tiles of about TILE_BYTES of packed patches: K rows by up to 512 positions. */
+/**
+ * Tiles of about TILE_BYTES of packed patches: K rows by up to 512 positions. A row of the
+ * last axis longer than a tile is cut into equal segments (a multiple of 4 each), so that
+ * little of the last tile is padding.
+ */
 export function gemmTiling(K: number, outSpatial: readonly D.Dim[]): GemmTiling {
   const last = outSpatial[outSpatial.length - 1];
   const lead = D.product(outSpatial.slice(0, -1));
   const columns = Math.max(8, Math.min(512, Math.floor(TILE_BYTES / (4 * K) / 8) * 8));
-  const seg = typeof last === "number" ? Math.min(Math.ceil(last / 4) * 4, Math.ceil(columns / 4) * 4) : SYMBOLIC_SEGMENT;
+  let seg = SYMBOLIC_SEGMENT;
+  if (typeof last === "number") {
+    const quads = Math.ceil(last / 4);
+    const segments = Math.ceil((quads * 4) / columns);
+    seg = Math.ceil(quads / segments) * 4;
+  }
   let rows = Math.max(1, Math.floor(columns / seg));
   if (typeof lead === "number") rows = Math.min(rows, lead);
+  if (((rows * seg) / 4) % 2 === 1 && rows > 1) rows -= 1;
   const quads = (rows * seg) / 4;
   return { rows, seg, quads, quadsPadded: Math.ceil(quads / 2) * 2 };
 }
@@ -81,12 +91,13 @@ export function prepareGemm(step: Step, plan: Plan, op: ConvOp): AlgorithmKernel
     tables: tables.build(),
     scratchBytes: tiling.quadsPadded * K * 16,
     overreadBytes: overread(op, tiling.seg),
-    emit: (ctx, at) => emitGemm(ctx, op, tiling, at.tables, at.scratch),
+    emit: (ctx, at) => emitGemm(ctx, op, tiling, at),
   };
 }
 
-function emitGemm(ctx: KernelContext, op: ConvOp, tiling: GemmTiling, table: number, scratch: Int): void {
+function emitGemm(ctx: KernelContext, op: ConvOp, tiling: GemmTiling, at: KernelAddresses): void {
   const { fn } = ctx;
+  const { tables: table, scratch } = at;
   const m = fn.m;
   const x = ctx.input(0);
   const geo = windowGeometry(ctx.step.inputs[0].shape.slice(1), op.kernel, op.stride, op.dilation, op.pad);
@@ -109,7 +120,7 @@ function emitGemm(ctx: KernelContext, op: ConvOp, tiling: GemmTiling, table: num
   const sl = op.stride[d - 1];
   const rl = op.dilation[d - 1];
   const kl = op.kernel[d - 1];
-  const writer = new OutputWriter(ctx, op);
+  const writer = new OutputWriter(ctx, op, at.spill);
 
   fn.for(0, op.groups, (g) => {
     fn.for(0, Lr.ceilDiv(TR), (rt) => {
@@ -193,9 +204,9 @@ function emitGemm(ctx: KernelContext, op: ConvOp, tiling: GemmTiling, table: num
         const row = int(fn, r0.add(quad.floorDiv(SEG / 4)));
         const jl0 = int(fn, s0.add(quad.mod(SEG / 4).mul(4)));
         const ok = intLocal(fn, m.i32.and(m.i32.and(quad.lt(Q), row.lt(Lr)), jl0.lt(Jl)));
-        const full = intLocal(fn, m.i32.le_s(jl0.add(4).expr(), Jl.expr()));
+        const count = int(fn, Jl.sub(jl0), false);
         const pos = int(fn, row.mul(Jl).add(jl0));
-        return { jl0, ok, full, pos };
+        return { ok, count, pos };
       });
       const block = (mb: Int, rows: number) => {
         const a = int(fn, mb.mul(K * 16).add(g.mul(blocks * K * 16)).add(table));
@@ -203,13 +214,9 @@ function emitGemm(ctx: KernelContext, op: ConvOp, tiling: GemmTiling, table: num
         for (let r = 0; r < rows; r++) {
           const o = int(fn, g.mul(Og).add(mb.mul(4)).add(r));
           const bias = writer.channelBias(o);
-          halves.forEach(({ jl0, ok, full, pos }, h) => {
+          halves.forEach(({ ok, count, pos }, h) => {
             const flat = int(fn, o.mul(P).add(pos));
-            const partial = fn.block(() => {
-              for (let l = 0; l < 4; l++) fn.emit(m.if(jl0.add(l).lt(Jl), writer.lane(acc[r][h], l, o, flat.add(l))));
-            });
-            const vector = fn.block(() => fn.emit(writer.vector(acc[r][h], o, flat, bias)));
-            fn.emit(m.if(ok.expr(), m.if(full.expr(), vector, partial)));
+            fn.emit(m.if(ok.expr(), writer.run(acc[r][h], o, flat, count, bias)));
           });
         }
       };

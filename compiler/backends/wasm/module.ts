@@ -41,7 +41,8 @@ import { emitTiled } from "./tiled.js";
 import { prepareGemm } from "./gemm.js";
 import { prepareWinograd } from "./winograd.js";
 import { prepareSeparable } from "./separable.js";
-import type { AlgorithmKernel } from "./simd.js";
+import { prepareFft } from "./fft.js";
+import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
 
 export const WASM_FILE = "model.wasm";
@@ -111,7 +112,7 @@ function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
     case "separable":
       return prepareSeparable(step, plan, op);
     case "fft":
-      throw new Error(`internal error: algorithm ${step.algorithm.name} (layer ${step.layer}) has no WebAssembly kernel`);
+      return prepareFft(step, plan, op);
     default:
       return assertNever(step.algorithm.name);
   }
@@ -130,7 +131,9 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
   const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
   const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
   const tableAt: (number | undefined)[] = [];
-  let end = LOW_MEMORY;
+  // At the start of the tables region: the fast kernels' spill and staging slots.
+  const spill = LOW_MEMORY;
+  let end = LOW_MEMORY + SPILL_BYTES;
   for (const t of tables) {
     tableAt.push(t ? end : undefined);
     if (t) end += align(t.byteLength, 16);
@@ -164,7 +167,7 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
       const fn = new Fn(m, plan.symbols);
       const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
       const kernel = kernels[i];
-      if (kernel) kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: dim(fn, scratchBase) });
+      if (kernel) kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: dim(fn, scratchBase), spill });
       else emitStep(ctx);
       const name = stepFunctionName(step);
       fn.finish(name);

@@ -18,7 +18,7 @@ import type { Expr, Int, Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dim, dims } from "./dims.js";
 import { overread } from "./gemm.js";
-import { type AlgorithmKernel, int, intLocal, OutputWriter, rangeMask, stepWeights, TableBuilder, vec, zero } from "./simd.js";
+import { type AlgorithmKernel, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, stepWeights, TableBuilder, vec, zero } from "./simd.js";
 
 /** Output positions of the first axis per strip. */
 export function separableStrip(op: ConvOp): number {
@@ -61,12 +61,13 @@ export function prepareSeparable(step: Step, plan: Plan, op: ConvOp): AlgorithmK
     tables: tables.build(),
     scratchBytes: sd.bytes,
     overreadBytes: overread(op, 4),
-    emit: (ctx, at) => emitSeparable(ctx, op, at.tables, at.scratch),
+    emit: (ctx, at) => emitSeparable(ctx, op, at),
   };
 }
 
-function emitSeparable(ctx: KernelContext, op: ConvOp, table: number, scratch: Int): void {
+function emitSeparable(ctx: KernelContext, op: ConvOp, at: KernelAddresses): void {
   const { fn } = ctx;
+  const { tables: table, scratch } = at;
   const m = fn.m;
   const x = ctx.input(0);
   const inShape = ctx.step.inputs[0].shape;
@@ -95,7 +96,7 @@ function emitSeparable(ctx: KernelContext, op: ConvOp, table: number, scratch: I
   const t1 = scratch;
   const t2 = d === 3 ? fn.atEntry("sep.t2", () => scratch.add(dim(fn, D.mul(4, sd.t1)))) : t1;
   const acc = fn.atEntry("sep.acc", () => scratch.add(dim(fn, D.mul(4, D.add(sd.t1, sd.t2)))));
-  const writer = new OutputWriter(ctx, op);
+  const writer = new OutputWriter(ctx, op, at.spill);
   const s = op.stride;
   const r = op.dilation;
   const k = op.kernel;
@@ -242,11 +243,6 @@ function emitSeparable(ctx: KernelContext, op: ConvOp, table: number, scratch: I
   /** Vector xv of an output row (flat index of its first element `outFlat`). */
   function store(v: Var, o: Int, outFlat: Int, xv: Int, bias: Var | undefined): void {
     const x0 = int(fn, xv.mul(4));
-    const flat = int(fn, outFlat.add(x0));
-    const full = fn.block(() => fn.emit(writer.vector(v, o, flat, bias)));
-    const partial = fn.block(() => {
-      for (let l = 0; l < 4; l++) fn.emit(m.if(x0.add(l).lt(Jw), writer.lane(v, l, o, flat.add(l))));
-    });
-    fn.emit(m.if(m.i32.le_s(x0.add(4).expr(), Jw.expr()), full, partial));
+    fn.emit(writer.run(v, o, int(fn, outFlat.add(x0)), Jw.sub(x0), bias));
   }
 }

@@ -21,8 +21,17 @@ export interface AlgorithmKernel {
   readonly scratchBytes: D.Dim;
   /** How far a masked vector load may read before the start or past the end of an input tensor, bytes. */
   readonly overreadBytes: number;
-  /** Emits the step's body; `tables` and `scratch` are byte addresses. */
-  emit(ctx: KernelContext, at: { readonly tables: number; readonly scratch: Int }): void;
+  /** Emits the step's body; byte addresses of its tables, its scratch, and a 16-byte spill slot. */
+  emit(ctx: KernelContext, at: KernelAddresses): void;
+}
+
+export const SPILL_BYTES = 16 + 256;
+
+export interface KernelAddresses {
+  readonly tables: number;
+  readonly scratch: Int;
+  /** SPILL_BYTES: 16 for a vector whose lanes are stored one by one (OutputWriter.run), then 256 for the kernel's own staging. */
+  readonly spill: number;
 }
 
 /** Packs f32 arrays into one 16-byte aligned table; `offset(i)` is part i's byte offset. */
@@ -124,17 +133,21 @@ export function addr(base: Int, elements: Int | number): Int {
 /**
  * The register-blocked micro-kernel: C[rows x 8] = sum over k < K of a[k][r] * b[k][0..7].
  * `a` holds K groups of 4 f32 (one per row, zero-padded), `b0` and `b1` K vectors of 4
- * columns each. Accumulates in 4x2 v128 locals (8 of the 16 SIMD registers, plus two for b
- * and one for a broadcast a): each k costs 2 loads, `rows` broadcasts and 4*rows multiply-adds.
+ * columns each. Accumulates in 4x2 v128 locals (8 of the 16 SIMD registers, plus two for b,
+ * one for a and one for a broadcast): each k costs 3 loads, `rows` lane broadcasts and
+ * 2*rows multiply-adds of four lanes.
  */
-export function microKernel(fn: Fn, K: number, rows: number, a: Int, b0: Int, b1: Int, unroll = 4): Var[][] {
+export function microKernel(fn: Fn, K: number, rows: number, a: Int, b0: Int, b1: Int, unroll = 1): Var[][] {
   const m = fn.m;
   const acc = Array.from({ length: rows }, () => [vec(fn, zero(m)), vec(fn, zero(m))]);
   const body = (pa: Int, pb0: Int, pb1: Int, k: number) => {
     const bv0 = vec(fn, m.v128.load(16 * k, 16, pb0.expr()));
     const bv1 = vec(fn, m.v128.load(16 * k, 16, pb1.expr()));
+    // One load of the four weights, then lane broadcasts: V8 folds a v128.load's offset into
+    // the address, but not a load32_splat's, and hoisting one base per offset spills registers.
+    const a4 = vec(fn, m.v128.load(16 * k, 16, pa.expr()));
     for (let r = 0; r < rows; r++) {
-      const av = vec(fn, m.v128.load32_splat(16 * k + 4 * r, 4, pa.expr()));
+      const av = vec(fn, m.i8x16.shuffle(a4.get(), a4.get(), lanes([r, r, r, r])));
       fn.emit(acc[r][0].set(m.f32x4.add(acc[r][0].get(), m.f32x4.mul(av.get(), bv0.get()))));
       fn.emit(acc[r][1].set(m.f32x4.add(acc[r][1].get(), m.f32x4.mul(av.get(), bv1.get()))));
     }
@@ -162,6 +175,7 @@ export class OutputWriter {
   constructor(
     private readonly ctx: KernelContext,
     private readonly op: ConvOp,
+    private readonly spill: number,
   ) {
     this.simple = ctx.step.epilogue.every((e) => e.kind === "activation" && ["relu", "leaky_relu", "identity"].includes(e.fn));
   }
@@ -188,6 +202,22 @@ export class OutputWriter {
   /** Lane `lane` of a vector as one output. */
   lane(v: Var, lane: number, o: Int, flat: Int): Expr {
     return this.scalar(this.ctx.fn.m.f32x4.extract_lane(v.get(), lane), o, flat);
+  }
+
+  /**
+   * The first `count` lanes of `v` (outputs flat.., any count; all four as one vector when
+   * count >= 4). A partial vector goes through the spill slot and one scalar epilogue in a
+   * loop, rather than four copies of it.
+   */
+  run(v: Var, o: Int, flat: Int, count: Int, bias: Var | undefined): Expr {
+    const fn = this.ctx.fn;
+    const m = fn.m;
+    const full = fn.block(() => fn.emit(this.vector(v, o, flat, bias)));
+    const partial = fn.block(() => {
+      fn.emit(m.v128.store(0, 16, m.i32.const(this.spill), v.get()));
+      fn.for(0, count, (l) => fn.emit(this.scalar(m.f32.load(0, 4, l.mul(4).add(this.spill).expr()), o, flat.add(l))));
+    });
+    return m.if(m.i32.ge_s(count.expr(), m.i32.const(4)), full, partial);
   }
 
   /** Four outputs of channel `o` at flat indices flat..flat+3 (all valid). */

@@ -5,7 +5,8 @@
 // batch of tiles (a few tile rows by a few quads of 4 horizontally adjacent tiles, so that
 // scratch stays bounded):
 //   1. input transform: for each quad and channel, the alpha x alpha input tiles of the four
-//      tiles as alpha^2 vectors (lane = tile; lane loads, masked to zero in the padding),
+//      tiles as alpha^2 vectors (lane = tile; lane loads, masked to zero in the padding: the
+//      lane masks are computed once per quad),
 //      V = B^T d B with the constant matrix unrolled (zeros skipped, ±1 as add/sub), stored as
 //      the B operand of alpha^2 GEMMs: V_ξ [C/g x tiles];
 //   2. the batched GEMM: M_ξ = U_ξ V_ξ for every ξ, on the same 4x8 micro-kernel as im2col
@@ -25,6 +26,7 @@ import { overread } from "./gemm.js";
 import {
   type AlgorithmKernel,
   int,
+  type KernelAddresses,
   intLocal,
   lanes,
   microKernel,
@@ -38,8 +40,8 @@ import {
   zero,
 } from "./simd.js";
 
-/** Scratch for one batch of tiles (V and M): about this many bytes. */
-const BATCH_BYTES = 256 * 1024;
+/** Scratch for one batch of tiles (V and M): at most about this many bytes (L2 holds it with room to spare). */
+const BATCH_BYTES = 768 * 1024;
 
 export interface WinogradTiling {
   /** Tile rows per batch. */
@@ -50,13 +52,22 @@ export interface WinogradTiling {
   readonly quadsPadded: number;
 }
 
+/**
+ * Batches of whole tile rows where they fit, else of equal segments of a row: the quads a
+ * batch computes past the image's edge are wasted work, so a 14-tile row is one batch of 4
+ * quads (2 tiles wasted), not segments of 3 + 1 quads padded to 4 + 4.
+ */
 export function winogradTiling(m: number, Cg: number, Og: number, tileCols: number | undefined, tileRows: number | undefined): WinogradTiling {
   const alpha2 = (m + 2) ** 2;
   const perQuad = alpha2 * (Cg + Math.ceil(Og / 4) * 4) * 16;
-  const quads = Math.max(2, Math.floor(BATCH_BYTES / perQuad));
-  const seg = tileCols !== undefined ? Math.max(1, Math.min(Math.ceil(tileCols / 4), quads)) : Math.min(4, quads);
-  let rows = Math.max(1, Math.floor(quads / seg));
+  const most = Math.max(2, Math.floor(BATCH_BYTES / perQuad));
+  const rowQuads = tileCols !== undefined ? Math.ceil(tileCols / 4) : 4;
+  const segments = Math.ceil(rowQuads / most);
+  const seg = Math.ceil(rowQuads / segments);
+  let rows = Math.max(1, Math.floor(most / seg));
   if (tileRows !== undefined) rows = Math.min(rows, tileRows);
+  // An odd quad count is padded to even: prefer one row fewer over a padded quad per batch.
+  if ((rows * seg) % 2 === 1 && rows > 1) rows -= 1;
   const q = rows * seg;
   return { rows, seg, quads: q, quadsPadded: Math.ceil(q / 2) * 2 };
 }
@@ -94,7 +105,7 @@ export function prepareWinograd(step: Step, plan: Plan, op: ConvOp, m: 2 | 4): A
     tables: tables.build(),
     scratchBytes: A2 * tiling.quadsPadded * (Cg + Math.ceil(Og / 4) * 4) * 16,
     overreadBytes: overread(op, 4 * m + w.alpha),
-    emit: (ctx, at) => emitWinograd(ctx, op, w, tiling, at.tables, at.scratch),
+    emit: (ctx, at) => emitWinograd(ctx, op, w, tiling, at),
   };
 }
 
@@ -127,8 +138,9 @@ function sandwich(ctx: KernelContext, T: readonly (readonly number[])[], X: read
   return both[0].map((_, j) => both.map((r) => r[j]));
 }
 
-function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tiling: WinogradTiling, table: number, scratch: Int): void {
+function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tiling: WinogradTiling, at: KernelAddresses): void {
   const { fn } = ctx;
+  const { tables: table, scratch } = at;
   const m = fn.m;
   const x = ctx.input(0);
   const geo = windowGeometry(ctx.step.inputs[0].shape.slice(1), op.kernel, op.stride, op.dilation, op.pad);
@@ -149,7 +161,8 @@ function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tilin
   const outPlane = fn.atEntry("wino.outPlane", () => Ho.mul(Wo));
   const vBuf = scratch;
   const mBuf = fn.atEntry("wino.mbuf", () => scratch.add(A2 * QP * Cg * 16));
-  const writer = new OutputWriter(ctx, op);
+  const writer = new OutputWriter(ctx, op, at.spill);
+  const staging = at.spill + 16;
 
   fn.for(0, op.groups, (g) => {
     fn.for(0, TH.ceilDiv(TRB), (bt) => {
@@ -177,13 +190,6 @@ function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tilin
       const body = fn.block(() => {
         const y0 = int(fn, ti.mul(mt).sub(pt), false);
         const x0 = int(fn, tj0.mul(mt).sub(pl), false);
-        const interior = intLocal(
-          fn,
-          m.i32.and(
-            m.i32.and(m.i32.ge_s(y0.expr(), m.i32.const(0)), m.i32.le_s(y0.add(alpha).expr(), H.expr())),
-            m.i32.and(m.i32.ge_s(x0.expr(), m.i32.const(0)), m.i32.le_s(x0.add(3 * mt + alpha).expr(), W.expr())),
-          ),
-        );
         const channels = (masked: boolean) =>
           fn.block(() => {
             // Lane masks of each tile column offset j, and row validity of each i: once per quad.
@@ -214,7 +220,8 @@ function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tilin
               }
             });
           });
-        fn.emit(m.if(interior.expr(), channels(false), channels(true)));
+        // One path for interior and boundary quads: the masks cost a few ANDs, a second copy of the transform would double the code.
+        fn.emit(channels(true));
       });
       fn.emit(m.if(ok.expr(), body));
     });
@@ -255,29 +262,28 @@ function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tilin
             for (let b = 0; b < alpha; b++) M[a].push(vec(fn, m.v128.load((a * alpha + b) * 16, 16, src.expr())));
           }
           const Y = sandwich(ctx, w.AT, M);
-          // Consecutive outputs per vector: lane l of Y[a][b] is output column (tj0 + l)*m + b.
+          // Consecutive outputs per vector: lane l of Y[a][b] is output column (tj0 + l)*m + b;
+          // the runs go to the staging slots, and one loop stores them all.
+          const R = mt === 4 ? 4 : 2;
           for (let a = 0; a < mt; a++) {
-            const row = int(fn, ti.mul(mt).add(a));
-            const runs: { v: Var; col: Int }[] =
+            const runs =
               mt === 4
-                ? transpose4(fn, Y[a]).map((v, l) => ({ v, col: tj0.add(l).mul(4) }))
-                : [0, 1].map((half) => ({
-                    v: vec(fn, m.i8x16.shuffle(Y[a][0].get(), Y[a][1].get(), lanes(half === 0 ? [0, 4, 1, 5] : [2, 6, 3, 7]))),
-                    col: tj0.add(2 * half).mul(2),
-                  }));
-            const stores = fn.block(() => {
-              for (const { v, col } of runs) {
-                const c0 = int(fn, col);
-                const flat = int(fn, o.mul(outPlane).add(row.mul(Wo)).add(c0));
-                const partial = fn.block(() => {
-                  for (let l = 0; l < 4; l++) fn.emit(m.if(c0.add(l).lt(Wo), writer.lane(v, l, o, flat.add(l))));
-                });
-                const full = fn.block(() => fn.emit(writer.vector(v, o, flat, bias)));
-                fn.emit(m.if(m.i32.le_s(c0.add(4).expr(), Wo.expr()), full, m.if(c0.lt(Wo), partial)));
-              }
-            });
-            fn.emit(m.if(row.lt(Ho), stores));
+                ? transpose4(fn, Y[a])
+                : [0, 1].map((half) => vec(fn, m.i8x16.shuffle(Y[a][0].get(), Y[a][1].get(), lanes(half === 0 ? [0, 4, 1, 5] : [2, 6, 3, 7]))));
+            runs.forEach((v, j) => fn.emit(m.v128.store(0, 16, m.i32.const(staging + (a * R + j) * 16), v.get())));
           }
+          fn.for(0, mt, (a) => {
+            const row = int(fn, ti.mul(mt).add(a));
+            const stores = fn.block(() =>
+              fn.for(0, R, (j) => {
+                const c0 = int(fn, tj0.mul(mt).add(j.mul(4)));
+                const v = vec(fn, m.v128.load(0, 16, a.mul(R).add(j).mul(16).add(staging).expr()));
+                const flat = int(fn, o.mul(outPlane).add(row.mul(Wo)).add(c0));
+                fn.emit(writer.run(v, o, flat, Wo.sub(c0), bias));
+              }),
+            );
+            fn.emit(m.if(row.lt(Ho), stores));
+          });
         });
         fn.emit(m.if(ok.expr(), body));
       });

@@ -10,21 +10,27 @@
 // loop, to the offsets that land on real input, so the inner loop is a bare multiply-add
 // (and an axis that cannot leave the input keeps literal bounds the shader compiler can
 // unroll). Accumulation is f32, the only float WGSL has everywhere; the tests hold it to 1e-4
-// of the reference.
+// of the reference. With a fused pool (fusion, issue 5) an invocation computes one POOLED
+// output: pool.ts's window loops around this sum, evaluated at each window position.
 
 import * as D from "../../ir/dim.js";
 import { type ConvOp, effectiveKernel, windowGeometry } from "../../ir/ops.js";
 import { finish } from "./activation.js";
+import { pooledProducerBody, pooledRanges } from "./pool.js";
 import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext, type TensorUse } from "./program.js";
 
-/** Unravels flat output index `i` of [C, J1..Jd] into `names[0]` (channel) and `j1..jd`. */
-export function unravel(p: Program, J: readonly D.Dim[], channel: string): string {
+/**
+ * Unravels flat output index `i` of [C, J1..Jd] into `channel` and `j0..j(d-1)` (named
+ * `<prefix>j<a>`: a fused pool's loops take prefixed names, leaving the plain ones to the
+ * producer computed inside them).
+ */
+export function unravel(p: Program, J: readonly D.Dim[], channel: string, prefix = ""): string {
   const lines: string[] = [];
   let rest = "i";
   for (let a = J.length - 1; a >= 0; a--) {
-    lines.push(`let j${a} = ${rest} % ${p.dim(J[a])};`);
-    lines.push(`let t${a} = ${rest} / ${p.dim(J[a])};`);
-    rest = `t${a}`;
+    lines.push(`let ${prefix}j${a} = ${rest} % ${p.dim(J[a])};`);
+    lines.push(`let ${prefix}t${a} = ${rest} / ${p.dim(J[a])};`);
+    rest = `${prefix}t${a}`;
   }
   lines.push(`let ${channel} = ${rest};`);
   return lines.join("\n");
@@ -35,14 +41,15 @@ export function unravel(p: Program, J: readonly D.Dim[], channel: string): strin
  * that land on real input (0 <= s + k*r < m); literal 0..K when the axis has no padding and
  * no partial window, so it can never leave the input.
  */
-export function windowBounds(p: Program, a: number, stride: number, dilation: number, k: number, padBefore: D.Dim, m: D.Dim, clamp: boolean): string {
-  const start = padBefore === 0 ? `j${a} * ${stride}` : `j${a} * ${stride} - ${p.dim(padBefore)}`;
-  const lines = [`let s${a} = ${start};`];
+export function windowBounds(p: Program, a: number, stride: number, dilation: number, k: number, padBefore: D.Dim, m: D.Dim, clamp: boolean, prefix = ""): string {
+  const [j, s, lo, hi] = ["j", "s", "lo", "hi"].map((n) => `${prefix}${n}${a}`);
+  const start = padBefore === 0 ? `${j} * ${stride}` : `${j} * ${stride} - ${p.dim(padBefore)}`;
+  const lines = [`let ${s} = ${start};`];
   if (clamp) {
-    lines.push(`let lo${a} = max(0, ceil_div(-s${a}, ${dilation}));`);
-    lines.push(`let hi${a} = min(${k}, ceil_div(${p.dim(m)} - s${a}, ${dilation}));`);
+    lines.push(`let ${lo} = max(0, ceil_div(-${s}, ${dilation}));`);
+    lines.push(`let ${hi} = min(${k}, ceil_div(${p.dim(m)} - ${s}, ${dilation}));`);
   } else {
-    lines.push(`let lo${a} = 0;`, `let hi${a} = ${k};`);
+    lines.push(`let ${lo} = 0;`, `let ${hi} = ${k};`);
   }
   return lines.join("\n");
 }
@@ -112,7 +119,8 @@ export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
   const b = op.bias === "none" ? undefined : ctx.bias("b");
   const y = ctx.output();
   const inShape = step.inputs[0].shape;
-  const outShape = step.output.shape;
+  // The convolution's own output: before a fused pool, if the step has one.
+  const outShape = step.pool?.inShape ?? step.output.shape;
   const M = inShape.slice(1);
   const J = outShape.slice(1);
   const d = M.length;
@@ -124,14 +132,15 @@ export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
   const Kprod = K.reduce((s, v) => s * v, 1);
   const tensors: TensorUse[] = b ? [x, w, b, y] : [x, w, y];
 
-  const body = (p: Program): string => {
-    const lines = [unravel(p, J, "o")];
+  /** The sum at output position j0..j(d-1) of channel o into `acc`; `split`: over this dispatch's channel chunk. */
+  const sum = (p: Program, split: boolean): string[] => {
+    const lines: string[] = [];
     for (let a = 0; a < d; a++) lines.push(windowBounds(p, a, op.stride[a], op.dilation[a], K[a], geo.padBefore[a], M[a], clamp[a]));
     lines.push(`let cg = ${p.dim(Cg)};`);
     lines.push(`let x0 = (o / ${Og}) * cg;`);
     lines.push(`var acc = 0.0;`);
-    const cLo = p.reduceLo();
-    const cHi = typeof Cg === "number" ? p.reduceHi() : "cg";
+    const cLo = split ? p.reduceLo() : "0";
+    const cHi = split && typeof Cg === "number" ? p.reduceHi() : "cg";
     lines.push(
       ...tapLoops(p, {
         channels: [cLo, cHi],
@@ -144,12 +153,20 @@ export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
         weightScale: 1,
       }),
     );
-    const bias = !b ? "" : op.bias === "location" ? ` + ${p.at("b", "i")}` : ` + ${p.at("b", "o")}`;
+    return lines;
+  };
+  const biasAt = (p: Program, index: string) => (!b ? "" : op.bias === "location" ? ` + ${p.at("b", index)}` : ` + ${p.at("b", "o")}`);
+
+  const body = (p: Program): string => {
+    if (step.pool) return pooledProducerBody(p, step, (index) => ({ lines: sum(p, false), value: `acc${biasAt(p, index)}` }));
+    const lines = [unravel(p, J, "o"), ...sum(p, true)];
     const store = (v: string) => `${p.at("y", "i")} = ${v};`;
-    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${bias}`, "i"), store));
+    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${biasAt(p, "i")}`, "i"), store));
     return lines.join("\n");
   };
 
+  const ranges = convRanges(op, staticShape(inShape), staticShape(outShape), staticShape(geo.padBefore), !!b);
+  const extent = typeof Cg === "number" ? Cg : undefined;
   return [
     {
       family: "conv",
@@ -158,8 +175,9 @@ export function convKernels(ctx: StepContext, op: ConvOp): KernelSpec[] {
       items: y.elements,
       tensors,
       body,
-      ranges: convRanges(op, staticShape(inShape), staticShape(outShape), staticShape(geo.padBefore), !!b),
-      reduce: typeof Cg === "number" ? { extent: Cg } : undefined,
+      // A pooled step's reduction cannot be split: the pool is not linear in the partial sums.
+      ranges: step.pool ? extent !== undefined ? pooledRanges(step.pool, step.output.shape, ranges, extent) : undefined : ranges,
+      reduce: extent !== undefined && !step.pool ? { extent } : undefined,
     },
   ];
 }

@@ -9,12 +9,15 @@
 //
 // which is the same sum term by term. padBefore is the forward conv's, resolved on the size
 // this op returns. On each axis t decreases with k, so the tap loop stops at t < 0; offsets
-// that skip a stride (t mod s != 0) or land past the input contribute nothing.
+// that skip a stride (t mod s != 0) or land past the input contribute nothing. With a fused
+// pool an invocation computes one pooled output from these sums at each window position
+// (pool.ts), and nothing splits the sum.
 
 import * as D from "../../ir/dim.js";
 import { type DeconvOp, effectiveKernel, windowGeometry } from "../../ir/ops.js";
 import { finish } from "./activation.js";
 import { unravel } from "./conv.js";
+import { pooledProducerBody, pooledRanges } from "./pool.js";
 import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext, type TensorUse } from "./program.js";
 
 export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
@@ -24,7 +27,8 @@ export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
   const b = op.bias === "none" ? undefined : ctx.bias("b");
   const y = ctx.output();
   const inShape = step.inputs[0].shape;
-  const outShape = step.output.shape;
+  // The layer's own output: before a fused pool, if the step has one.
+  const outShape = step.pool?.inShape ?? step.output.shape;
   const M = inShape.slice(1);
   const J = outShape.slice(1);
   const d = M.length;
@@ -35,12 +39,13 @@ export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
   const Kprod = K.reduce((s, v) => s * v, 1);
   const tensors: TensorUse[] = b ? [x, w, b, y] : [x, w, y];
 
-  const body = (p: Program): string => {
-    const lines = [unravel(p, J, "o")];
+  /** The sum at output position j0..j(d-1) of channel o into `acc`; `split`: over this dispatch's channel chunk. */
+  const sum = (p: Program, split: boolean): string[] => {
+    const lines: string[] = [];
     for (let a = 0; a < d; a++) lines.push(`let e${a} = j${a}${geo.padBefore[a] === 0 ? "" : ` + ${p.dim(geo.padBefore[a])}`};`);
     lines.push(`let cg = ${p.dim(Cg)};`, `let x0 = (o / ${Og}) * cg;`, `let oo = o % ${Og};`, `var acc = 0.0;`);
-    const cHi = typeof Cg === "number" ? p.reduceHi() : "cg";
-    lines.push(`for (var c = ${p.reduceLo()}; c < ${cHi}; c = c + 1) {`);
+    const cHi = split && typeof Cg === "number" ? p.reduceHi() : "cg";
+    lines.push(`for (var c = ${split ? p.reduceLo() : "0"}; c < ${cHi}; c = c + 1) {`);
     lines.push(`  let xc = (x0 + c) * ${p.dim(D.product(M))};`);
     lines.push(`  let wc = ((x0 + c) * ${Og} + oo) * ${Kprod};`);
     let xPrev = "xc";
@@ -65,9 +70,15 @@ export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
     }
     lines.push(`${pad}acc = acc + ${p.at("x", xPrev)} * ${p.at("w", wPrev)};`);
     for (let a = d; a >= 0; a--) lines.push(`${"  ".repeat(a)}}`);
-    const bias = b ? ` + ${p.at("b", "o")}` : "";
+    return lines;
+  };
+  const bias = (p: Program) => (b ? ` + ${p.at("b", "o")}` : "");
+
+  const body = (p: Program): string => {
+    if (step.pool) return pooledProducerBody(p, step, () => ({ lines: sum(p, false), value: `acc${bias(p)}` }));
+    const lines = [unravel(p, J, "o"), ...sum(p, true)];
     const store = (v: string) => `${p.at("y", "i")} = ${v};`;
-    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${bias}`, "i"), store));
+    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${bias(p)}`, "i"), store));
     return lines.join("\n");
   };
 
@@ -103,8 +114,9 @@ export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
       items: y.elements,
       tensors,
       body,
-      ranges,
-      reduce: typeof Cg === "number" ? { extent: Cg } : undefined,
+      // A pooled step's reduction cannot be split: the pool is not linear in the partial sums.
+      ranges: step.pool ? typeof Cg === "number" ? pooledRanges(step.pool, step.output.shape, ranges, Cg) : undefined : ranges,
+      reduce: typeof Cg === "number" && !step.pool ? { extent: Cg } : undefined,
     },
   ];
 }

@@ -8,12 +8,14 @@
 // One invocation per output element. A local layer's weight has the output's size times the
 // kernel volume, so it is the tensor most likely to exceed one binding: its range function
 // lets module.ts bind only the kernels of the outputs a dispatch computes, and the channel
-// sum splits (split-K) like conv's.
+// sum splits (split-K) like conv's. With a fused pool an invocation computes one pooled
+// output from these sums at each window position (pool.ts), and nothing splits the sum.
 
 import * as D from "../../ir/dim.js";
 import { effectiveKernel, type LocalOp, type TiledOp, windowGeometry } from "../../ir/ops.js";
 import { finish } from "./activation.js";
 import { tapLoops, unravel, windowBounds, windowHull } from "./conv.js";
+import { pooledProducerBody, pooledRanges } from "./pool.js";
 import { boxOf, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext, type TensorUse } from "./program.js";
 
 export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpec[] {
@@ -23,7 +25,8 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
   const b = op.bias === "none" ? undefined : ctx.bias("b");
   const y = ctx.output();
   const inShape = step.inputs[0].shape;
-  const outShape = step.output.shape;
+  // The layer's own output: before a fused pool, if the step has one.
+  const outShape = step.pool?.inShape ?? step.output.shape;
   const M = inShape.slice(1);
   const J = outShape.slice(1);
   const d = M.length;
@@ -36,8 +39,9 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
   const Tprod = tiles ? tiles.reduce((s, v) => s * v, 1) : 1;
   const tensors: TensorUse[] = b ? [x, w, b, y] : [x, w, y];
 
-  const body = (p: Program): string => {
-    const lines = [unravel(p, J, "o")];
+  /** The sum at output position j0..j(d-1) (flat index `index`) of channel o into `acc`; `split`: over this dispatch's channel chunk. */
+  const sum = (p: Program, index: string, split: boolean): string[] => {
+    const lines: string[] = [];
     for (let a = 0; a < d; a++) lines.push(windowBounds(p, a, op.stride[a], op.dilation[a], K[a], geo.padBefore[a], M[a], clamp[a]));
     lines.push(`let cn = ${p.dim(C)};`);
     if (tiles) {
@@ -46,13 +50,13 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
       lines.push(`let tile = ${terms.join(" + ")};`);
     }
     lines.push(`var acc = 0.0;`);
-    const cHi = typeof C === "number" ? p.reduceHi() : "cn";
-    // local: W[o, j, c, k] = ((o * J + j) * C + c) * K + k and o * J + j is the item i.
+    const cHi = split && typeof C === "number" ? p.reduceHi() : "cn";
+    // local: W[o, j, c, k] = ((o * J + j) * C + c) * K + k and o * J + j is the flat index.
     // tiled: W[o, c, k, t] = ((o * C + c) * K + k) * T + t.
-    const wChannel = tiles ? `(o * cn + c) * ${Kprod * Tprod} + tile` : `(i * cn + c) * ${Kprod}`;
+    const wChannel = tiles ? `(o * cn + c) * ${Kprod * Tprod} + tile` : `(${index} * cn + c) * ${Kprod}`;
     lines.push(
       ...tapLoops(p, {
-        channels: [p.reduceLo(), cHi],
+        channels: [split ? p.reduceLo() : "0", cHi],
         xChannel: `c * ${p.dim(D.product(M))}`,
         wChannel,
         M,
@@ -62,9 +66,15 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
         weightScale: Tprod,
       }),
     );
-    const bias = !b ? "" : tiles ? ` + ${p.at("b", `o * ${Tprod} + tile`)}` : ` + ${p.at("b", "i")}`;
+    return lines;
+  };
+  const biasAt = (p: Program, index: string) => (!b ? "" : tiles ? ` + ${p.at("b", `o * ${Tprod} + tile`)}` : ` + ${p.at("b", index)}`);
+
+  const body = (p: Program): string => {
+    if (step.pool) return pooledProducerBody(p, step, (index) => ({ lines: sum(p, index, false), value: `acc${biasAt(p, index)}` }));
+    const lines = [unravel(p, J, "o"), ...sum(p, "i", true)];
     const store = (v: string) => `${p.at("y", "i")} = ${v};`;
-    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${bias}`, "i"), store));
+    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${biasAt(p, "i")}`, "i"), store));
     return lines.join("\n");
   };
 
@@ -94,8 +104,9 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
       items: y.elements,
       tensors,
       body,
-      ranges,
-      reduce: typeof C === "number" ? { extent: C } : undefined,
+      // A pooled step's reduction cannot be split: the pool is not linear in the partial sums.
+      ranges: step.pool ? typeof C === "number" ? pooledRanges(step.pool, step.output.shape, ranges, C) : undefined : ranges,
+      reduce: typeof C === "number" && !step.pool ? { extent: C } : undefined,
     },
   ];
 }

@@ -34,7 +34,7 @@ import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
 import { localKernels } from "./local.js";
 import { maxoutKernels } from "./maxout.js";
-import { adaptivePoolKernels, poolKernels } from "./pool.js";
+import { adaptivePoolKernels, poolKernels, prePoolRange } from "./pool.js";
 import { type KernelSpec, Program, type SlotSource, type StepContext, type TensorUse } from "./program.js";
 import { softmaxKernels } from "./softmax.js";
 import { tiledKernels } from "./tiled.js";
@@ -78,11 +78,15 @@ export class GpuLimitError extends Error {
 /** Ops whose kernels read input element i only to compute output element i (or, softmax, one position's channels): safe in place. */
 const IN_PLACE = new Set<string>(["activation", "softmax", "add", "mul", "batchnorm", "flatten", "reshape"]);
 
+/** The kernels that implement a fused pool (step.pool). */
+const POOLED = new Set<string>(["conv", "local", "tiled", "deconv"]);
+
 const sameDims = (a: readonly D.Dim[], b: readonly D.Dim[]) => a.length === b.length && a.every((d, i) => D.dimEquals(d, b[i]));
 
 /**
  * Binds the step inputs its epilogue adds (residual connections fused into the producer) as
- * `r<k>`, read at the output's index, so they need the output's element range.
+ * `r<k>`, read at the output's index, so they need the output's element range; with a fused
+ * pool, at the pre-pool index, so they need the pre-pool range the pooled items' windows read.
  */
 function bindResiduals(spec: KernelSpec, step: Step): KernelSpec {
   const inputs = [...new Set(step.epilogue.flatMap((e) => (e.kind === "add" ? [e.input] : [])))];
@@ -94,15 +98,18 @@ function bindResiduals(spec: KernelSpec, step: Step): KernelSpec {
     elements: D.product(step.inputs[k].shape),
   }));
   const ranges = spec.ranges;
+  const prePool = step.pool && prePoolRange(step.pool, step.output.shape);
   return {
     ...spec,
     tensors: [...spec.tensors.slice(0, last), ...residuals, spec.tensors[last]],
     ranges:
       ranges &&
+      (!step.pool || prePool) &&
       ((i0, i1, r0, r1) => {
         const r = ranges(i0, i1, r0, r1);
         const out = r[r.length - 1];
-        return [...r.slice(0, -1), ...residuals.map(() => out), out];
+        const at = prePool ? prePool(i0, i1) : out;
+        return [...r.slice(0, -1), ...residuals.map(() => at), out];
       }),
   };
 }
@@ -240,7 +247,32 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
   const commands: WebGpuCommand[] = [];
   const needs = { storage: 1, binding: 4, workgroupBytes: 0, invocations: 1 };
 
-  for (const step of plan.steps) {
+  // A fused pool cannot split its channel sum (a pool is not linear in partial sums): where
+  // one pooled output's windows read more than one binding holds, the step runs unfused, the
+  // producer into a scratch buffer (its sum split as usual), then the pool from it.
+  const needsUnfusing = (step: Step): boolean => {
+    if (!step.pool) return false;
+    try {
+      for (const spec of kernelsOf(context(step, undefined))) splitParts(bindResiduals(spec, step), step, bindingElements);
+      return false;
+    } catch (e) {
+      if (e instanceof GpuLimitError && e.limit === "maxStorageBufferBindingSize" && kernelsOf(context({ ...step, pool: undefined }, undefined))[0].reduce) return true;
+      throw e;
+    }
+  };
+  const unfuse = (step: Step): Step[] => {
+    const pool = step.pool as NonNullable<Step["pool"]>;
+    buffers.push({ kind: "scratch", elements: D.product(pool.inShape), layer: step.layer });
+    // A pseudo plan buffer id below 0, as for the in-place scratch outputs.
+    const id = -buffers.length;
+    activation.set(id, buffers.length - 1);
+    const prePool = { buffer: id, shape: pool.inShape };
+    const producerStep: Step = { ...step, output: prePool, pool: undefined };
+    const poolStep: Step = { id: step.id, layer: step.layer, op: pool.op, inputs: [prePool], output: step.output, epilogue: pool.epilogue };
+    return [producerStep, poolStep];
+  };
+
+  for (const planned of plan.steps) for (const step of needsUnfusing(planned) ? unfuse(planned) : [planned]) {
     const outElements = D.product(step.output.shape);
     const outGpu = activation.get(step.output.buffer);
     const aliased = step.inputs.map((t) => activation.get(t.buffer) === outGpu);
@@ -256,7 +288,7 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
       scratch = buffers.length;
       buffers.push({ kind: "scratch", elements: outElements, layer: step.layer });
     }
-    if (step.pool) throw new Error(`internal error: layer ${step.layer} has a fused pool, which the WebGPU target does not implement (its capabilities say so)`);
+    if (step.pool && !POOLED.has(step.op.kind)) throw new Error(`internal error: layer ${step.layer} (${step.op.kind}) has a fused pool, which only convolution-like kernels implement`);
     const ctx = context(step, scratch);
     const aliasedBuffers = new Set(step.inputs.filter((_, k) => aliased[k]).map((t) => t.buffer));
     for (const made of kernelsOf(ctx)) {

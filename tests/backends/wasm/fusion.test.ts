@@ -1,219 +1,58 @@
-// Fusion on the WebAssembly backend (issue 5): random convolution-like producers (conv 1-D to
-// 3-D with stride, padding, dilation, groups and flip; local; tiled; deconv; dense) with a
-// fused activation, residual add and pool (max, avg, lp, gauss with stride, padding, ceil,
-// count_pad and dilation), compiled through the real pipeline with fusion on, equal the
-// reference interpreter run on the UNFUSED graph (`result.source`). Weights are random,
-// biases included (the default initialiser leaves biases at zero, which would hide bugs).
-// And a fused LeNet's plan has no buffer for the pre-pool activations.
+// Fusion on the WebAssembly backend (issue 5): random convolution-like producers with a fused
+// activation, residual add and pool (see ../fusion-cases.ts), compiled through the real
+// pipeline with fusion on, equal the reference interpreter run on the UNFUSED graph to 1e-5
+// relative; symbolic sizes; the plan's split of the fused list; and a fused LeNet's plan has
+// no buffer for the pre-pool activations.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { compile, type CompileSuccess } from "../../../compiler/index.js";
+import type { CompileSuccess } from "../../../compiler/index.js";
 import * as D from "../../../compiler/ir/dim.js";
 import { interpret } from "../../../compiler/reference/interpret.js";
-import { writeSafetensors } from "../../../compiler/tensors/safetensors.js";
+import { type Case, compileOrThrow, type Producer, runCase, runRandomCases } from "../fusion-cases.js";
 import { Rng } from "./plan-helper.js";
-
-type Producer = "conv" | "local" | "tiled" | "deconv" | "dense";
-
-interface Case {
-  readonly description: string;
-  /** The input's shape and the producer call (`x |> p: ...`), without the fused work. */
-  readonly input: readonly number[];
-  readonly producer: string;
-  /** Flatten before the producer (dense). */
-  readonly flatten: boolean;
-  readonly pre?: string;
-  readonly add?: "left" | "right";
-  /** The residual is computed by a step of its own (sigmoid of an input) rather than an input. */
-  readonly computedResidual?: boolean;
-  readonly post?: string;
-  readonly pool?: string;
-  readonly after?: string;
-}
-
-const list = (xs: readonly number[]) => `[${xs.join(", ")}]`;
-const ACTIVATIONS = ["relu", "leaky_relu(0.1)", "sigmoid", "tanh"];
-
-function compileOrThrow(source: string, options: Parameters<typeof compile>[1] = {}): CompileSuccess {
-  const r = compile(source, { fileName: "t.cnn", ...options });
-  if (!r.ok) throw new Error(`${source}\n${r.diagnostics.map((d) => d.message).join("\n")}`);
-  return r;
-}
-
-function randomPad(rng: Rng, rank: number, max: number): string {
-  const kind = rng.pick(["valid", "same", "full", "explicit"]);
-  if (kind !== "explicit") return kind;
-  return `[${Array.from({ length: rank }, () => `[${rng.int(0, max)}, ${rng.int(0, max)}]`).join(", ")}]`;
-}
-
-function randomPool(rng: Rng, rank: number): string {
-  const window = Array.from({ length: rank }, () => rng.int(1, 3));
-  const dilation = Array.from({ length: rank }, () => (rng.next() < 0.3 ? 2 : 1));
-  const stride = Array.from({ length: rank }, () => rng.int(1, 3));
-  const pad = window.map((k, i) => {
-    const half = Math.floor(((k - 1) * dilation[i] + 1) / 2);
-    return `[${rng.int(0, half)}, ${rng.int(0, half)}]`;
-  });
-  const mode = rng.pick(["max", "avg", "lp", "lp", "gauss"]);
-  const args = [list(window), `stride: ${list(stride)}`, `dilation: ${list(dilation)}`, `pad: [${pad.join(", ")}]`];
-  if (rng.bool()) args.push("ceil: true");
-  if (mode === "avg" && rng.bool()) args.push("count_pad: true");
-  if (mode === "lp") args.push(`p: ${rng.pick([1, 2, 3])}`);
-  if (mode === "gauss") args.push(`sigma: ${rng.pick([0.7, 1, 1.8])}`);
-  return `${mode === "lp" ? "lppool" : `${mode}pool`}(${args.join(", ")})`;
-}
-
-function randomCase(rng: Rng, kind: Producer): Case {
-  const rank = kind === "dense" ? 1 : rng.int(1, 3);
-  const sizes = () => Array.from({ length: rank }, () => rng.int(rank === 3 ? 3 : 4, rank === 1 ? 13 : rank === 2 ? 9 : 6));
-  const sizeArgs = (n: number, hi: number) => Array.from({ length: n }, () => rng.int(1, hi));
-  const stride = () => Array.from({ length: rank }, () => (rng.next() < 0.3 ? 2 : 1));
-  const dilation = () => Array.from({ length: rank }, () => (rng.next() < 0.25 ? 2 : 1));
-  let input: number[];
-  let producer: string;
-  switch (kind) {
-    case "conv": {
-      const groups = rng.pick([1, 1, 2, 3]);
-      input = [groups * rng.int(1, 2), ...sizes()];
-      const args = [`${groups * rng.int(1, 3)}`, list(sizeArgs(rank, 3)), `stride: ${list(stride())}`, `dilation: ${list(dilation())}`];
-      args.push(`pad: ${randomPad(rng, rank, 2)}`, `groups: ${groups}`, `bias: ${rng.pick(["channel", "channel", "none", "location"])}`);
-      if (rng.next() < 0.25) args.push("flip: true");
-      producer = `conv(${args.join(", ")})`;
-      break;
-    }
-    case "local":
-    case "tiled": {
-      input = [rng.int(1, 3), ...sizes()];
-      const args = [`${rng.int(1, 3)}`, list(sizeArgs(rank, 3)), `stride: ${list(stride())}`, `dilation: ${list(dilation())}`, `pad: ${randomPad(rng, rank, 1)}`];
-      if (kind === "tiled") args.push(`tiles: ${list(sizeArgs(rank, 3))}`, `bias: ${rng.pick(["tiled", "tiled", "none"])}`);
-      else args.push(`bias: ${rng.pick(["location", "location", "none"])}`);
-      producer = `${kind}(${args.join(", ")})`;
-      break;
-    }
-    case "deconv": {
-      const groups = rng.pick([1, 1, 2]);
-      const out = sizes();
-      const k = sizeArgs(rank, 3);
-      const s = stride();
-      const r = dilation();
-      // The deconv's input is what the forward conv makes of `out`: floor((m - keff) / s) + 1 (valid).
-      const spatial = out.map((m, i) => Math.floor((m - ((k[i] - 1) * r[i] + 1)) / s[i]) + 1);
-      input = [groups * rng.int(1, 2), ...spatial];
-      producer = `deconv(${groups * rng.int(1, 2)}, ${list(k)}, stride: ${list(s)}, dilation: ${list(r)}, groups: ${groups}, size: ${list(out)}, bias: ${rng.pick(["channel", "none"])})`;
-      break;
-    }
-    case "dense":
-      input = [rng.int(1, 4), rng.int(2, 9)];
-      producer = `dense(${rng.int(1, 12)}, bias: ${rng.pick(["channel", "channel", "none"])})`;
-      break;
-  }
-  const maybe = (p: number) => (rng.next() < p ? rng.pick(ACTIVATIONS) : undefined);
-  const c: Case = {
-    description: "",
-    input,
-    producer,
-    flatten: kind === "dense",
-    pre: maybe(0.5),
-    add: rng.next() < 0.6 ? rng.pick(["left", "right"] as const) : undefined,
-    computedResidual: rng.next() < 0.3,
-    post: maybe(0.6),
-    pool: kind === "dense" ? undefined : rng.next() < 0.85 ? randomPool(rng, rank) : undefined,
-    after: maybe(0.4),
-  };
-  return { ...c, description: `${kind} ${list(input)}: ${source(c, undefined)}` };
-}
-
-/**
- * The network: y = after(pool(post(pre(producer(x)) + r))), each part optional. The residual
- * `rv` is the input r, or computed from it first; a dense layer's (rank 1) comes from an
- * input [N, 1] (inputs have a spatial axis) through flatten.
- */
-function source(c: Case, residual: readonly number[] | undefined): string {
-  const inputs = [`x: f32${list(c.input)}`];
-  const lines: string[] = [];
-  let chain = `x${c.flatten ? " |> flatten" : ""} |> p: ${c.producer}${c.pre ? ` |> ${c.pre}` : ""}`;
-  if (c.add) {
-    const vector = residual !== undefined && residual.length === 1;
-    inputs.push(`r: f32${residual ? list(vector ? [...residual, 1] : residual) : "[...]"}`);
-    const steps = [...(vector ? ["flatten"] : []), ...(c.computedResidual ? ["sigmoid"] : [])];
-    lines.push(`rv = r${steps.map((st) => ` |> ${st}`).join("")}`);
-    chain = c.add === "left" ? `rv + (${chain})` : `(${chain}) + rv`;
-  }
-  for (const stage of [c.post, c.pool, c.after]) if (stage) chain += ` |> ${stage}`;
-  lines.push(`y = ${chain}`);
-  return `network n(${inputs.join(", ")}) -> y {\n${lines.map((l) => `  ${l}\n`).join("")}}`;
-}
-
-/** Compiles the case fused (or undefined when its sizes do not fit), runs it on WASM and the reference; the relative error. */
-async function runCase(c: Case, seed: number): Promise<{ error: number; fused: CompileSuccess } | undefined> {
-  // The producer alone: its output shape (the residual's) and its weights' names and shapes.
-  const probe = compile(source({ ...c, add: undefined, post: undefined, pool: undefined, after: undefined }, undefined), { fileName: "t.cnn", fuse: false });
-  if (!probe.ok) return undefined;
-  const residual = D.evalDims(probe.graph.values[probe.graph.outputs[0].value].shape, {});
-  const rng = new Rng(seed);
-  const weights = new Map(probe.source.weights.map((w) => [w.name, { shape: w.shape, data: rng.f32(w.data.length) }]));
-  const text = source(c, residual);
-  const attempt = compile(text, { fileName: "t.cnn", weights: writeSafetensors(weights) });
-  if (!attempt.ok) {
-    // Only a pool that does not fit the producer's output may be refused.
-    if (attempt.diagnostics.some((d) => /pool|window/.test(d.message))) return undefined;
-    throw new Error(`${text}\n${attempt.diagnostics.map((d) => d.message).join("\n")}`);
-  }
-  const inputs = attempt.source.inputs.map((io) => {
-    const shape = D.evalDims(attempt.source.values[io.value].shape, {});
-    return { name: io.name, shape, data: rng.f32(shape.reduce((a, b) => a * b, 1), 2) };
-  });
-  const net = await attempt.load({ backend: "wasm" });
-  const got = await net.run(Object.fromEntries(inputs.map((t) => [t.name, { data: t.data, shape: t.shape }])));
-  const want = interpret(attempt.source, new Map(inputs.map((t) => [t.name, { shape: t.shape, data: Float64Array.from(t.data) }])));
-  const y = want.get("y");
-  if (!y) throw new Error("no output y");
-  expect(got.y.shape).toEqual([1, ...y.shape]);
-  // Relative to the output's own largest magnitude, as the e2e tests measure.
-  expect(got.y.data.length).toBe(y.data.length);
-  let diff = 0;
-  let scale = 1e-30;
-  y.data.forEach((v, i) => {
-    const d = Math.abs(v - got.y.data[i]);
-    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(v));
-  });
-  net.dispose();
-  return { error: diff / scale, fused: attempt };
-}
 
 const PRODUCERS: readonly Producer[] = ["conv", "local", "tiled", "deconv", "dense"];
 const CASES = 24;
 
 describe("wasm fusion: fused producers equal the unfused reference", () => {
   PRODUCERS.forEach((kind, k) => {
+    // A convolution absorbs a pool only when it runs direct (fuse.ts): asked for here, so
+    // that every pool is fused; the cost model's own choices are the next test.
+    const options = kind === "conv" ? { algorithms: { p: "direct" as const } } : {};
     it(`${kind}: ${CASES} random configurations with fused activation, residual add and pool`, async () => {
-      const rng = new Rng(5000 + k);
-      let ran = 0;
-      let pooled = 0;
-      let added = 0;
-      for (let attempt = 0; ran < CASES && attempt < 10 * CASES; attempt++) {
-        const c = randomCase(rng, kind);
-        const seed = 100 * k + attempt;
-        const r = await runCase(c, seed);
-        if (!r) continue;
-        ran++;
-        // Everything after the producer is fused: one kernel (after the residual's own, if any).
-        const steps = r.fused.plan.steps;
-        expect(steps.length, c.description).toBe(c.add && c.computedResidual ? 2 : 1);
-        const step = steps[steps.length - 1];
-        expect(step.op.kind).toBe(kind);
-        expect(step.epilogue.some((e) => e.kind !== "activation"), c.description).toBe(c.add !== undefined);
-        if (c.pool) pooled++;
-        if (c.add) added++;
-        expect(step.pool !== undefined, c.description).toBe(c.pool !== undefined);
+      await runRandomCases(kind, CASES, 50 + k, (c, r, seed) => {
         expect(r.error, `${c.description} (seed ${seed})`).toBeLessThanOrEqual(1e-5);
-      }
-      expect(ran).toBe(CASES);
-      if (kind !== "dense") expect(pooled).toBeGreaterThan(CASES / 2);
-      expect(added).toBeGreaterThan(CASES / 4);
+      }, "wasm", options);
     }, 120_000);
   });
+
+  it(`conv: ${CASES} random configurations with the cost model's algorithm, which keeps a pool apart unless it chose direct`, async () => {
+    await runRandomCases("conv", CASES, 60, (c, r, seed) => {
+      expect(r.error, `${c.description} (seed ${seed})`).toBeLessThanOrEqual(1e-5);
+    });
+  }, 120_000);
+
+  for (const algorithm of ["gemm", "winograd4", "fft"] as const) {
+    it(`conv with ${algorithm}: a fused activation and residual add (the pool stays apart)`, async () => {
+      const c: Case = {
+        description: algorithm,
+        input: [3, 13, 11],
+        producer: "conv(4, 3x3, pad: same)",
+        flatten: false,
+        pre: "tanh",
+        add: "left",
+        post: "relu",
+        pool: "maxpool(2)",
+      };
+      const r = await runCase(c, 61, "wasm", { algorithms: { p: algorithm } });
+      const steps = r?.fused.plan.steps ?? [];
+      expect(steps.map((s) => [s.op.kind, s.algorithm?.name ?? "-", s.epilogue.map((e) => e.kind).join(" ")])).toEqual([
+        ["conv", algorithm, "activation add activation"],
+        ["pool", "-", ""],
+      ]);
+      expect(r?.error).toBeLessThanOrEqual(1e-5);
+    });
+  }
 
   it("a 3-D conv with groups, stride and padding, + residual, relu, ceil-mode avg pool counting padding", async () => {
     const c: Case = {
@@ -226,8 +65,8 @@ describe("wasm fusion: fused producers equal the unfused reference", () => {
       pool: "avgpool([2, 2, 3], stride: [2, 1, 2], pad: [[1, 0], [1, 1], [1, 1]], ceil: true, count_pad: true)",
       after: "tanh",
     };
-    const r = await runCase(c, 7);
-    expect(r).toBeDefined();
+    const r = await runCase(c, 7, "wasm", { algorithms: { p: "direct" } });
+    expect(r?.fused.plan.steps.length).toBe(1);
     expect(r?.error).toBeLessThanOrEqual(1e-5);
   });
 
@@ -240,7 +79,8 @@ describe("wasm fusion: fused producers equal the unfused reference", () => {
       pre: "leaky_relu(0.2)",
       pool: "maxpool(3x3, stride: 1, dilation: 2, pad: 2)",
     };
-    const r = await runCase(c, 8);
+    const r = await runCase(c, 8, "wasm", { algorithms: { p: "direct" } });
+    expect(r?.fused.plan.steps.length).toBe(1);
     expect(r?.error).toBeLessThanOrEqual(1e-5);
   });
 });
@@ -250,7 +90,7 @@ describe("wasm fusion: symbolic sizes", () => {
     const r = compileOrThrow(`network n(x: f32[2, H, W]) -> y {
   h = x |> a: conv(3, 3x3, pad: same, init: uniform(-1, 1, seed: 4))
   y = h + (x |> b: conv(3, 3x3, stride: 1, dilation: 2, pad: same, init: uniform(-1, 1, seed: 5)) |> sigmoid) |> relu |> avgpool(3, stride: 2, pad: 1, ceil: true) |> tanh
-}`);
+}`, { algorithms: { b: "direct" } });
     expect(r.plan.steps.map((s) => [s.layer, s.pool?.op.mode ?? "-"])).toEqual([["a", "-"], ["b", "avg"]]);
     const net = await r.load({ backend: "wasm" });
     const rng = new Rng(11);
@@ -273,7 +113,7 @@ describe("wasm fusion: the plan", () => {
   it("splits the fused list at the pool: epilogue before it (with the residual's input index), activations after it", () => {
     const r = compileOrThrow(`network n(x: f32[2, 8, 8], r: f32[3, 8, 8]) -> y {
   y = r + (x |> c: conv(3, 3x3, pad: same) |> tanh) |> relu |> maxpool(2) |> sigmoid
-}`);
+}`, { algorithms: { c: "direct" } });
     expect(r.plan.steps.length).toBe(1);
     const [step] = r.plan.steps;
     const bufferOf = (name: string) => r.plan.inputs.find((i) => i.name === name)?.buffer;
@@ -289,10 +129,13 @@ describe("wasm fusion: the plan", () => {
     expect(step.output.shape).toEqual([3, 4, 4]);
   });
 
-  it("a fused LeNet stores no pre-pool activations: fewer steps, a smaller arena", () => {
+  it("a fused LeNet with direct convolutions stores no pre-pool activations: fewer steps, a smaller arena", () => {
     const text = readFileSync("examples/lenet.cnn", "utf8");
-    const fused = compileOrThrow(text);
-    const unfused = compileOrThrow(text, { fuse: false });
+    // Direct, as --algorithm conv1=direct gives (and as WebGPU always runs): the only
+    // algorithm a pool fuses into (fuse.ts). The cost model's own choice is the next test.
+    const algorithms = { conv1: "direct", conv2: "direct" } as const;
+    const fused = compileOrThrow(text, { algorithms });
+    const unfused = compileOrThrow(text, { fuse: false, algorithms });
     // conv1 + relu + pool, conv2 + relu + pool, fc1 + relu, fc2 + relu, fc3, softmax: 6
     // kernels instead of 12.
     expect(fused.plan.steps.map((s) => [s.op.kind, s.epilogue.length, s.pool?.op.mode ?? "-"])).toEqual([
@@ -311,5 +154,16 @@ describe("wasm fusion: the plan", () => {
       expect(elements(fused)).not.toContain(n);
     }
     expect(D.evalDim(fused.plan.arenaElements, {})).toBeLessThan(D.evalDim(unfused.plan.arenaElements, {}));
+  });
+
+  it("a LeNet whose convolutions get faster algorithms keeps its pools apart, and fuses the rest", () => {
+    const text = readFileSync("examples/lenet.cnn", "utf8");
+    const r = compileOrThrow(text);
+    const steps = r.plan.steps.map((s) => [s.op.kind, s.epilogue.length, s.pool ? "pooled" : "-"]);
+    const fast = r.plan.steps.filter((s) => s.op.kind === "conv" && s.algorithm?.name !== "direct").length;
+    // Each conv the cost model does not run direct keeps its max pool as a step of its own.
+    expect(steps.filter((s) => s[0] === "pool").length).toBe(fast);
+    expect(r.plan.steps.filter((s) => s.op.kind === "conv").every((s) => s.epilogue.length === 1 && (s.pool !== undefined) === (s.algorithm?.name === "direct"))).toBe(true);
+    expect(r.plan.steps.length).toBe(6 + fast);
   });
 });
