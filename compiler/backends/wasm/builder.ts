@@ -171,6 +171,8 @@ export class Fn {
   constructor(
     readonly m: Module,
     readonly symbols: readonly string[],
+    /** Emit `f32x4.relaxed_madd` for vector multiply-adds (simd.ts `fmadd`); the plain module keeps mul + add. */
+    readonly relaxed = false,
   ) {}
 
   /** The value of a size symbol (a parameter of the function). */
