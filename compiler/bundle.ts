@@ -1,6 +1,7 @@
 // Plan + artifacts -> a self-contained ES module folder: index.js (the manifest inlined,
 // `load()`), index.d.ts typed by the network's inputs and outputs, the .wasm and/or the WGSL
-// programs (wgsl/*.wgsl, listed in the manifest's `webgpu` part), the weights,
+// programs (wgsl/*.wgsl, listed in the manifest's `webgpu` part), the weights (and the
+// WebAssembly module's compile-time tables, tables.bin, with its relaxed-SIMD build),
 // and a copy of the compiled runtime (runtime/*.js). It imports nothing from the compiler.
 // The folder is written under a temporary name and renamed into place, so a failed compile
 // never leaves a half-written bundle behind.
@@ -84,7 +85,11 @@ export function writeBundle(dir: string, artifacts: Artifacts): void {
     writeFileSync(path.join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     writeFileSync(path.join(tmp, "package.json"), `${JSON.stringify({ type: "module", main: "index.js", types: "index.d.ts" }, null, 2)}\n`);
     writeFileSync(path.join(tmp, manifest.weights.file), artifacts.weights);
-    if (manifest.wasm && artifacts.wasm) writeFileSync(path.join(tmp, manifest.wasm.file), artifacts.wasm);
+    if (manifest.wasm && artifacts.wasm) {
+      writeFileSync(path.join(tmp, manifest.wasm.file), artifacts.wasm);
+      if (manifest.wasm.relaxedFile && artifacts.wasmRelaxed) writeFileSync(path.join(tmp, manifest.wasm.relaxedFile), artifacts.wasmRelaxed);
+      if (manifest.wasm.tables && artifacts.tables) writeFileSync(path.join(tmp, manifest.wasm.tables.file), artifacts.tables);
+    }
     if (manifest.webgpu && artifacts.wgsl) {
       // One .wgsl file per program (wgsl/<n>-<family>.wgsl), as the manifest lists them.
       const sources = artifacts.wgsl;

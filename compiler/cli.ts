@@ -157,10 +157,11 @@ function cmdCompile(args: Args): void {
   if (!out) throw new UsageError("compile needs -o DIR");
   const r = compileOrFail(args, file);
   writeBundle(out, r.artifacts);
-  const size = (r.artifacts.wasm?.byteLength ?? 0) + r.artifacts.weights.byteLength;
-  const shaders = r.artifacts.wgsl ? `, ${r.artifacts.wgsl.length} WGSL programs` : "";
-  const what = r.artifacts.wasm ? "wasm and weights" : "weights";
-  process.stdout.write(`wrote ${out} (${r.plan.steps.length} kernels${shaders}, ${size} bytes of ${what})\n`);
+  const a = r.artifacts;
+  const shaders = a.wgsl ? `, ${a.wgsl.length} WGSL programs` : "";
+  const wasm = a.wasm ? `${a.wasm.byteLength} bytes of wasm${a.wasmRelaxed ? ` (${a.wasmRelaxed.byteLength} relaxed-SIMD)` : ""}, ` : "";
+  const tables = a.tables?.byteLength ? ` and ${a.tables.byteLength} of packed weights` : "";
+  process.stdout.write(`wrote ${out} (${r.plan.steps.length} kernels${shaders}, ${wasm}${a.weights.byteLength} bytes of weights${tables})\n`);
 }
 
 function cmdExplain(args: Args): void {

@@ -53,6 +53,10 @@ export interface CompileOptions {
 export interface Artifacts {
   readonly manifest: Manifest;
   readonly wasm?: Uint8Array;
+  /** The relaxed-SIMD build of the module (manifest.wasm.relaxedFile), where it differs. */
+  readonly wasmRelaxed?: Uint8Array;
+  /** The compile-time tables (manifest.wasm.tables.file): packed and transformed weights. */
+  readonly tables?: Uint8Array;
   /** WGSL sources, in the order of manifest.webgpu.programs (each written to its `file`). */
   readonly wgsl?: readonly string[];
   /** Raw little-endian f32 weights blob. */
@@ -168,7 +172,14 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     webgpu: webgpu?.manifest,
     algorithms: Object.fromEntries(graph.nodes.flatMap((n) => (n.algorithm ? [[n.layer, { name: n.algorithm.name, reason: n.algorithm.reason }]] : []))),
   };
-  const artifacts: Artifacts = { manifest, wasm: wasm?.binary, wgsl: webgpu?.programs.map((p) => p.code), weights };
+  const artifacts: Artifacts = {
+    manifest,
+    wasm: wasm?.binary,
+    wasmRelaxed: wasm?.relaxed,
+    tables: wasm?.tables,
+    wgsl: webgpu?.programs.map((p) => p.code),
+    weights,
+  };
   return {
     ok: true,
     diagnostics: a.log.items,
@@ -177,7 +188,8 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     plan,
     artifacts,
     initialised: a.initialised,
-    load: (opts?: LoadOptions) => networkFromArtifacts(manifest, { wasm: artifacts.wasm, wgsl: artifacts.wgsl, weights }, opts),
+    load: (opts?: LoadOptions) =>
+      networkFromArtifacts(manifest, { wasm: artifacts.wasm, wasmRelaxed: artifacts.wasmRelaxed, tables: artifacts.tables, wgsl: artifacts.wgsl, weights }, opts),
   };
 }
 

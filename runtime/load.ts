@@ -4,7 +4,7 @@
 
 import type { Manifest } from "./manifest.js";
 import { type Executor, Network } from "./session.js";
-import { WasmExecutor } from "./wasm.js";
+import { hasRelaxedSimd, WasmExecutor } from "./wasm.js";
 import { BackendError } from "./backend-error.js";
 import { findAdapter, WebGpuExecutor } from "./webgpu.js";
 
@@ -45,7 +45,7 @@ export function weightsFromBytes(bytes: Uint8Array, expected: number): Float32Ar
 /** Builds a network from a manifest and its files, already in memory. */
 export async function networkFromArtifacts(
   manifest: Manifest,
-  files: { wasm?: Uint8Array; weights: Uint8Array; wgsl?: readonly string[] },
+  files: { wasm?: Uint8Array; wasmRelaxed?: Uint8Array; tables?: Uint8Array; weights: Uint8Array; wgsl?: readonly string[] },
   options: LoadOptions = {},
 ): Promise<Network> {
   const backend = options.backend ?? "auto";
@@ -71,23 +71,27 @@ export async function networkFromArtifacts(
     throw new BackendError(`this bundle has no WebAssembly module${skipped || (manifest.webgpu ? "; load it with backend: webgpu" : "")}`);
   }
   const wasmManifest = manifest.wasm;
-  const exec = await WasmExecutor.create(files.wasm, wasmManifest, weights);
+  const exec = await WasmExecutor.create({ binary: files.wasm, relaxed: files.wasmRelaxed, tables: files.tables }, wasmManifest, weights);
   const executor: Executor = {
     backend: "wasm",
     runSample: (env: Record<string, number>, inputs: readonly Float32Array[]) => exec.runSample(env, manifest.symbols, inputs),
   };
-  return new Network(manifest, executor, `WebAssembly (one thread)${skipped}`);
+  return new Network(manifest, executor, `WebAssembly (one thread${exec.relaxed ? ", relaxed SIMD" : ""})${skipped}`);
 }
 
 /** Loads the bundle whose files sit next to `base` (the bundle's index.js URL). */
 export async function loadBundle(manifest: Manifest, base: URL, options: LoadOptions = {}): Promise<Network> {
   const backend = options.backend ?? "auto";
   const weights = await readBundleFile(base, manifest.weights.file);
-  const wasm = manifest.wasm && backend !== "webgpu" ? await readBundleFile(base, manifest.wasm.file) : undefined;
+  const m = backend !== "webgpu" ? manifest.wasm : undefined;
+  const wasm = m ? await readBundleFile(base, m.file) : undefined;
+  // The relaxed build is fetched only where it will run.
+  const wasmRelaxed = m?.relaxedFile && hasRelaxedSimd() ? await readBundleFile(base, m.relaxedFile) : undefined;
+  const tables = m?.tables ? await readBundleFile(base, m.tables.file) : undefined;
   const text = new TextDecoder();
   const wgsl =
     manifest.webgpu && backend !== "wasm"
       ? await Promise.all(manifest.webgpu.programs.map(async (p) => text.decode(await readBundleFile(base, p.file))))
       : undefined;
-  return networkFromArtifacts(manifest, { wasm, weights, wgsl }, options);
+  return networkFromArtifacts(manifest, { wasm, wasmRelaxed, tables, weights, wgsl }, options);
 }

@@ -17,10 +17,14 @@ export interface WasmIO extends TensorSpec {
 
 export interface WasmManifest {
   readonly file: string;
+  /** The same module built with relaxed SIMD (`f32x4.relaxed_madd`), used where the engine validates it. */
+  readonly relaxedFile?: string;
   /** Bytes of memory `run` needs for the bound sizes. */
   readonly memoryBytes: Dim;
   /** Where the weights blob is copied before the first run. */
   readonly weightsOffset: number;
+  /** Compile-time tables (packed and transformed weights): a file copied in at `offset` before the first run. */
+  readonly tables?: { readonly file: string; readonly offset: number; readonly bytes: number };
   readonly inputs: readonly WasmIO[];
   readonly outputs: readonly WasmIO[];
 }

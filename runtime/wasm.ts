@@ -3,7 +3,10 @@
 // `weightsOffset` (copied in once, here), the activation arena after it, inputs and outputs
 // at byte offsets that may depend on the size symbols. `run` takes one i32 per symbol.
 // Transcendentals are the host's Math functions, imported as env.exp/tanh/pow/log (the
-// compiler's backends/wasm/math.ts names the same four). Imports nothing from the compiler.
+// compiler's backends/wasm/math.ts names the same four). The compile-time tables (packed
+// weights) are copied in beside the weights. Where the network has a relaxed-SIMD build and
+// the engine validates relaxed SIMD (current browsers; Node 20 behind
+// --experimental-wasm-relaxed-simd), that build runs. Imports nothing from the compiler.
 
 import { type DimEnv, evalDim } from "./dim.js";
 import type { WasmIO, WasmManifest } from "./manifest.js";
@@ -16,6 +19,30 @@ const mathImports = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.l
 
 type RunFn = (...sizes: number[]) => void;
 
+/** A compiled network's WebAssembly: the plain-SIMD module, its relaxed-SIMD build if it has one, the tables region's bytes. */
+export interface WasmCode {
+  readonly binary: Uint8Array | ArrayBuffer;
+  readonly relaxed?: Uint8Array | ArrayBuffer;
+  readonly tables?: Uint8Array;
+}
+
+/** (module (func (result v128) (f32x4.relaxed_madd (v128.const i64x2 0 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0)))) */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 133, 2, 11,
+]);
+
+/** Whether this engine runs relaxed SIMD (asked each time: a flag may be set after start-up). */
+export function hasRelaxedSimd(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+const bytesOf = (b: Uint8Array | ArrayBuffer) => (b instanceof Uint8Array ? new Uint8Array(b) : new Uint8Array(b.slice(0)));
+
 function isRun(f: unknown): f is RunFn {
   return typeof f === "function";
 }
@@ -25,19 +52,26 @@ export class WasmExecutor {
     private readonly manifest: WasmManifest,
     private readonly memory: WebAssembly.Memory,
     private readonly run: RunFn,
+    /** Whether the relaxed-SIMD build runs. */
+    readonly relaxed: boolean,
   ) {}
 
-  static async create(wasm: Uint8Array | ArrayBuffer, manifest: WasmManifest, weights: Float32Array): Promise<WasmExecutor> {
+  static async create(code: WasmCode, manifest: WasmManifest, weights: Float32Array): Promise<WasmExecutor> {
+    const relaxed = code.relaxed !== undefined && hasRelaxedSimd();
     // A copy on a plain ArrayBuffer: WebAssembly.compile does not take views of shared memory.
-    const bytes = wasm instanceof Uint8Array ? new Uint8Array(wasm) : new Uint8Array(wasm.slice(0));
-    const module = await WebAssembly.compile(bytes);
+    const module = await WebAssembly.compile(bytesOf(relaxed && code.relaxed ? code.relaxed : code.binary));
     const instance = await WebAssembly.instantiate(module, { env: mathImports });
     const { memory, run } = instance.exports;
     if (!(memory instanceof WebAssembly.Memory) || !isRun(run)) {
       throw new Error("the WebAssembly module does not export `memory` and `run`; was it compiled by cnnc?");
     }
-    const exec = new WasmExecutor(manifest, memory, run);
-    exec.reserve(manifest.weightsOffset + weights.byteLength);
+    const exec = new WasmExecutor(manifest, memory, run, relaxed);
+    const tables = manifest.tables;
+    if (tables && code.tables?.byteLength !== tables.bytes) {
+      throw new Error(`the tables file has ${code.tables?.byteLength ?? 0} bytes, expected ${tables.bytes}`);
+    }
+    exec.reserve(Math.max(manifest.weightsOffset + weights.byteLength, tables ? tables.offset + tables.bytes : 0));
+    if (tables && code.tables) new Uint8Array(memory.buffer, tables.offset, tables.bytes).set(code.tables);
     new Float32Array(memory.buffer, manifest.weightsOffset, weights.length).set(weights);
     return exec;
   }

@@ -90,12 +90,33 @@ export function twiddle(k: number, n: number, sign: number): [number, number] {
   return [Math.cos(a), Math.sin(a)];
 }
 
+const planCache = new Map<number, FftPlan>();
+const rootCache = new Map<number, Float64Array>();
+
+function cachedPlan(n: number): FftPlan {
+  let p = planCache.get(n);
+  if (!p) planCache.set(n, (p = fftPlan(n)));
+  return p;
+}
+
+/** twiddle(k, n, sign) for k < n, interleaved [re, im]: computed once per size (weights' spectra take many transforms). */
+function roots(n: number, sign: number): Float64Array {
+  const key = sign * n;
+  let t = rootCache.get(key);
+  if (!t) {
+    t = new Float64Array(2 * n);
+    for (let k = 0; k < n; k++) [t[2 * k], t[2 * k + 1]] = twiddle(k, n, sign);
+    rootCache.set(key, t);
+  }
+  return t;
+}
+
 /**
  * In-place DFT of (re, im)[offset + i*stride], i < n: sign -1 forward, +1 inverse (unscaled).
  * The reference for the WASM stages (same plan, same order of operations).
  */
 export function fft(re: Float64Array, im: Float64Array, n: number, sign: -1 | 1, offset = 0, stride = 1): void {
-  const plan = fftPlan(n);
+  const plan = cachedPlan(n);
   const br = new Float64Array(n);
   const bi = new Float64Array(n);
   for (let p = 0; p < n; p++) {
@@ -107,8 +128,12 @@ export function fft(re: Float64Array, im: Float64Array, n: number, sign: -1 | 1,
   for (const { r, m } of stages(plan)) {
     const span = r * m;
     for (let block = 0; block < n; block += span) for (let k = 0; k < m; k++) {
+      const ws = roots(span, sign);
+      const wr1 = roots(r, sign);
       for (let u = 0; u < r; u++) {
-        const [wr, wi] = twiddle(u * k, span, sign);
+        // u * k < span: the table has it.
+        const wr = ws[2 * u * k];
+        const wi = ws[2 * u * k + 1];
         const xr = br[block + u * m + k];
         const xi = bi[block + u * m + k];
         ar[u] = xr * wr - xi * wi;
@@ -118,7 +143,9 @@ export function fft(re: Float64Array, im: Float64Array, n: number, sign: -1 | 1,
         let sr = 0;
         let si = 0;
         for (let u = 0; u < r; u++) {
-          const [wr, wi] = twiddle((u * v) % r, r, sign);
+          const j = (u * v) % r;
+          const wr = wr1[2 * j];
+          const wi = wr1[2 * j + 1];
           sr += ar[u] * wr - ai[u] * wi;
           si += ar[u] * wi + ai[u] * wr;
         }

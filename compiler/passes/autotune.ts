@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks";
 import v8 from "node:v8";
 import { NOMINAL_SIZE } from "../algorithms/applicability.js";
 import { emitWasm } from "../backends/wasm/module.js";
+import { hasRelaxedSimd } from "../../runtime/wasm.js";
 import * as D from "../ir/dim.js";
 import type { AlgorithmChoice, AlgorithmName, Graph, Node } from "../ir/graph.js";
 import { inferShape } from "../ir/shapes.js";
@@ -76,14 +77,16 @@ const imports = { env: { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Mat
 
 /** Median ms of one run of the plan's module (seeded input). */
 export function timePlan(plan: Plan, minRuns = 3, minMs = 50): number {
-  const { binary, manifest } = emitWasm(plan);
+  const { binary, relaxed, tables, manifest } = emitWasm(plan);
+  // Time what will run here: the relaxed-SIMD build where this engine has relaxed SIMD.
+  const code = relaxed && hasRelaxedSimd() ? relaxed : binary;
   // V8 compiles with its baseline compiler first and optimises a function only after many
   // runs of it; timing that would rank compilers, not algorithms. Optimise from the start,
   // for this module only.
   v8.setFlagsFromString("--no-liftoff");
   let module: WebAssembly.Module;
   try {
-    module = new WebAssembly.Module(new Uint8Array(binary));
+    module = new WebAssembly.Module(new Uint8Array(code));
   } finally {
     v8.setFlagsFromString("--liftoff");
   }
@@ -93,6 +96,7 @@ export function timePlan(plan: Plan, minRuns = 3, minMs = 50): number {
   const bytes = D.evalDim(manifest.memoryBytes, {});
   if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
   new Float32Array(memory.buffer, manifest.weightsOffset, plan.weightData.length).set(plan.weightData);
+  if (manifest.tables) new Uint8Array(memory.buffer, manifest.tables.offset, manifest.tables.bytes).set(tables);
   const io = manifest.inputs[0];
   const x = new Float32Array(memory.buffer, D.evalDim(io.offset, {}), D.evalDim(D.product(io.shape), {}));
   let s = 1;

@@ -167,6 +167,8 @@ export class Fn {
   private readonly entryCache = new Map<unknown, Int>();
   private readonly scopes: Expr[][] = [[]];
   private labels = 0;
+  /** Vector multiply-adds emitted (simd.ts `fmadd`): a module with none needs no relaxed-SIMD build. */
+  multiplyAdds = 0;
 
   constructor(
     readonly m: Module,

@@ -24,7 +24,7 @@ import { NOMINAL_SIZE } from "../../algorithms/applicability.js";
 import { type Expr, Fn, type Int, type Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
-import { type AlgorithmKernel, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, splat, stepWeights, TableBuilder, transpose4, vec, zero } from "./simd.js";
+import { type AlgorithmKernel, fmadd, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, splat, stepWeights, TableBuilder, transpose4, vec, zero } from "./simd.js";
 
 /** The tiling of an FFT layer (symbolic output sizes count as NOMINAL_SIZE), shared with the cost model. */
 export function fftTilingFor(op: ConvOp, inChannels: number, outSpatial: readonly D.Dim[]): FftTiling {
@@ -416,8 +416,10 @@ function emitFft(ctx: KernelContext, op: ConvOp, g: Geometry, t: TableLayout, at
         const mac = (a: Complex, xr: Var, xi: Var, kp: Int) => {
           const kr = vec(fn, kLoad(kp, 0));
           const ki = vec(fn, kLoad(kp, Pk * 4));
-          fn.emit(a.re.set(m.f32x4.add(a.re.get(), m.f32x4.sub(m.f32x4.mul(xr.get(), kr.get()), m.f32x4.mul(xi.get(), ki.get())))));
-          fn.emit(a.im.set(m.f32x4.add(a.im.get(), m.f32x4.add(m.f32x4.mul(xr.get(), ki.get()), m.f32x4.mul(xi.get(), kr.get())))));
+          // re += xr kr - xi ki, im += xr ki + xi kr: four multiply-adds (-xi is one negation).
+          const nxi = vec(fn, m.f32x4.neg(xi.get()));
+          fn.emit(a.re.set(fmadd(fn, fmadd(fn, a.re.get(), xr.get(), kr.get()), nxi.get(), ki.get())));
+          fn.emit(a.im.set(fmadd(fn, fmadd(fn, a.im.get(), xr.get(), ki.get()), xi.get(), kr.get())));
         };
         const channels = (group: Int, outs: { o: Int; a: Complex }[]) =>
           fn.for(0, Cg, (cc) => {

@@ -2,7 +2,10 @@
 //
 //   [0, 1024)                 unused (lets binaryen fold constant address parts into offsets)
 //   [1024, ...)               compile-time tables (gauss pooling weights, f64; the packed or
-//                             transformed weights of GEMM, Winograd, FFT and separable layers)
+//                             transformed weights of GEMM, Winograd, FFT and separable layers),
+//                             shipped beside the weights (tables.bin) and copied in by the
+//                             runtime, not as data segments: an FFT layer's spectra are far
+//                             larger than its code, and the module stays small to download
 //   weightsOffset (64-aligned) the weights blob, copied in once by the runtime
 //   (guard)                    room for the fast kernels' masked vector loads before a tensor
 //   arenaBase (64-aligned)     the activation arena: buffer b at arenaBase + 4 * b.offset
@@ -12,6 +15,10 @@
 // A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
 // (gemm.ts, winograd.ts, fft.ts, separable.ts), except with a fused pool, which only the
 // direct kernel computes (the pass never picks another then).
+//
+// Two builds of the same code where a step does vector multiply-adds (simd.ts `fmadd`): one
+// with `f32x4.relaxed_madd` (fused where the CPU has FMA; about 1.5x the mul + add peak) and
+// the plain-SIMD one for engines without relaxed SIMD; the runtime picks at load.
 //
 // `run(sym0, sym1, ...)` takes one i32 per plan symbol and calls one function per step, in
 // order; each step function takes the same parameters and computes its sizes from them, so
@@ -23,6 +30,7 @@ import * as D from "../../ir/dim.js";
 import { assertNever } from "../../ir/ops.js";
 import type { Plan, Step } from "../../plan/plan.js";
 import type { WasmIO, WasmManifest } from "../../../runtime/manifest.js";
+import type { WasmCode } from "../../../runtime/wasm.js";
 import { emitActivation } from "./activation.js";
 import { emitBatchNorm } from "./batchnorm.js";
 import { emitBinary } from "./binary.js";
@@ -46,6 +54,8 @@ import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
 
 export const WASM_FILE = "model.wasm";
+export const WASM_RELAXED_FILE = "model.relaxed.wasm";
+export const TABLES_FILE = "tables.bin";
 const PAGE = 65536;
 const LOW_MEMORY = 1024;
 /** 2 GiB: addresses are i32 arithmetic, kept below 2^31 so that they are never negative. */
@@ -126,7 +136,15 @@ function stepTable(step: Step, kernel: AlgorithmKernel | undefined): Uint8Array 
   return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
 }
 
-export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManifest } {
+/** The WebAssembly artifacts of a network: what runtime/wasm.ts's WasmExecutor.create takes, plus the manifest. */
+export interface EmittedWasm extends WasmCode {
+  readonly binary: Uint8Array;
+  readonly relaxed?: Uint8Array;
+  readonly tables: Uint8Array;
+  readonly manifest: WasmManifest;
+}
+
+export function emitWasm(plan: Plan): EmittedWasm {
   // Layout: tables, then weights, then the arena, then the fast kernels' scratch.
   const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
   const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
@@ -146,56 +164,81 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
   const scratch = kernels.reduce<D.Dim>((most, k) => (k ? D.max(most, k.scratchBytes) : most), 0);
   const memoryBytes = kernels.some((k) => k) ? D.add(scratchBase, D.add(scratch, guard)) : D.add(arenaBase, D.mul(4, plan.arenaElements));
 
+  // A static network gets all its memory up front; a symbolic one grows it at run time.
+  const initialBytes = typeof memoryBytes === "number" ? memoryBytes : arenaBase;
+  if (initialBytes > MAX_MEMORY_BYTES) {
+    throw new Error(`network ${plan.name} needs ${initialBytes} bytes of memory; the WebAssembly backend addresses at most 2 GiB`);
+  }
+  const initialPages = Math.max(1, Math.ceil(initialBytes / PAGE));
+
+  // The tables region, [tablesStart, weightsOffset), as the runtime copies it in.
+  const tablesStart = spill + SPILL_BYTES;
+  const tableBytes = new Uint8Array(end - tablesStart);
+  tables.forEach((t, i) => t && tableBytes.set(t, (tableAt[i] as number) - tablesStart));
+
+  const build = (relaxed: boolean) =>
+    buildModule(plan, relaxed, initialPages, (m, math) =>
+      plan.steps.map((step, i) => {
+        const fn = new Fn(m, plan.symbols, relaxed);
+        const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
+        const kernel = kernels[i];
+        if (kernel) kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: dim(fn, scratchBase), spill });
+        else emitStep(ctx);
+        const name = stepFunctionName(step);
+        fn.finish(name);
+        return { name, fused: fn.multiplyAdds > 0 };
+      }),
+    );
+  const plain = build(false);
+  // The relaxed build only where it differs: a step with vector multiply-adds.
+  const relaxed = plain.fused ? build(true).binary : undefined;
+
+  const io = (x: { name: string; buffer: number; shape: readonly D.Dim[] }): WasmIO => {
+    const buffer = plan.buffers.find((b) => b.id === x.buffer);
+    if (!buffer) throw new Error(`internal error: ${x.name} names buffer ${x.buffer}, which the plan does not have`);
+    return { name: x.name, shape: x.shape, offset: bufferAddress(layout, buffer.offset) };
+  };
+  const manifest: WasmManifest = {
+    file: WASM_FILE,
+    ...(relaxed ? { relaxedFile: WASM_RELAXED_FILE } : {}),
+    memoryBytes,
+    weightsOffset,
+    ...(tableBytes.byteLength ? { tables: { file: TABLES_FILE, offset: tablesStart, bytes: tableBytes.byteLength } } : {}),
+    inputs: plan.inputs.map(io),
+    outputs: plan.outputs.map(io),
+  };
+  return { binary: plain.binary, relaxed, tables: tableBytes, manifest };
+}
+
+/** One build of the module: memory, the math imports, the step functions `steps` emits, and `run`. */
+function buildModule(
+  plan: Plan,
+  relaxed: boolean,
+  initialPages: number,
+  steps: (m: binaryen.Module, math: MathImports) => { name: string; fused: boolean }[],
+): { binary: Uint8Array; fused: boolean } {
   const m = new binaryen.Module();
   try {
     m.setFeatures(
-      binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.SIMD128,
+      binaryen.Features.MVP |
+        binaryen.Features.MutableGlobals |
+        binaryen.Features.SignExt |
+        binaryen.Features.NontrappingFPToInt |
+        binaryen.Features.BulkMemory |
+        binaryen.Features.SIMD128 |
+        (relaxed ? binaryen.Features.RelaxedSIMD : 0),
     );
     // The memory comes first: binaryen.js binds every load and store to it as it is built.
-    // A static network gets all its memory up front; a symbolic one grows it at run time.
-    const initialBytes = typeof memoryBytes === "number" ? memoryBytes : arenaBase;
-    const initialPages = Math.max(1, Math.ceil(initialBytes / PAGE));
-    if (initialBytes > MAX_MEMORY_BYTES) {
-      throw new Error(`network ${plan.name} needs ${initialBytes} bytes of memory; the WebAssembly backend addresses at most 2 GiB`);
-    }
-    const segments = tables.flatMap((t, i) => (t ? [{ offset: m.i32.const(tableAt[i] as number), data: t, passive: false }] : []));
-    m.setMemory(initialPages, MAX_PAGES, "memory", segments);
-
+    m.setMemory(initialPages, MAX_PAGES, "memory");
     const math = new MathImports(m);
-    const names: string[] = [];
-    plan.steps.forEach((step, i) => {
-      const fn = new Fn(m, plan.symbols);
-      const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
-      const kernel = kernels[i];
-      if (kernel) kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: dim(fn, scratchBase), spill });
-      else emitStep(ctx);
-      const name = stepFunctionName(step);
-      fn.finish(name);
-      names.push(name);
-    });
-
+    const fns = steps(m, math);
     const symbolType = binaryen.createType(plan.symbols.map(() => binaryen.i32));
     const args = () => plan.symbols.map((_, i) => m.local.get(i, binaryen.i32));
-    const body = m.block(null, names.length ? names.map((n) => m.call(n, args(), binaryen.none)) : [m.nop()]);
+    const body = m.block(null, fns.length ? fns.map((f) => m.call(f.name, args(), binaryen.none)) : [m.nop()]);
     m.addFunction("run", symbolType, binaryen.none, [], body);
     m.addFunctionExport("run", "run");
-
     if (!m.validate()) throw new Error(`internal error: the WebAssembly module for network ${plan.name} is invalid (binaryen printed why above)`);
-    const binary = optimizeAndEmit(m);
-
-    const io = (x: { name: string; buffer: number; shape: readonly D.Dim[] }): WasmIO => {
-      const buffer = plan.buffers.find((b) => b.id === x.buffer);
-      if (!buffer) throw new Error(`internal error: ${x.name} names buffer ${x.buffer}, which the plan does not have`);
-      return { name: x.name, shape: x.shape, offset: bufferAddress(layout, buffer.offset) };
-    };
-    const manifest: WasmManifest = {
-      file: WASM_FILE,
-      memoryBytes,
-      weightsOffset,
-      inputs: plan.inputs.map(io),
-      outputs: plan.outputs.map(io),
-    };
-    return { binary, manifest };
+    return { binary: optimizeAndEmit(m), fused: fns.some((f) => f.fused) };
   } finally {
     m.dispose();
   }

@@ -18,7 +18,7 @@ import type { Expr, Int, Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dim, dims } from "./dims.js";
 import { overread } from "./gemm.js";
-import { type AlgorithmKernel, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, stepWeights, TableBuilder, vec, zero } from "./simd.js";
+import { type AlgorithmKernel, fmadd, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, stepWeights, TableBuilder, vec, zero } from "./simd.js";
 
 /** Output positions of the first axis per strip. */
 export function separableStrip(op: ConvOp): number {
@@ -113,7 +113,7 @@ function emitSeparable(ctx: KernelContext, op: ConvOp, at: KernelAddresses): voi
       }
       return () => m.v128.load32_splat(4 * t, 4, ptr.expr());
     });
-  const fma = (sum: Expr | undefined, a: Expr, b: Expr) => (sum ? m.f32x4.add(sum, m.f32x4.mul(a, b)) : m.f32x4.mul(a, b));
+  const fma = (sum: Expr | undefined, a: Expr, b: Expr) => (sum ? fmadd(fn, sum, a, b) : m.f32x4.mul(a, b));
 
   fn.for(0, J[0].ceilDiv(S), (strip) => {
     const j0 = int(fn, strip.mul(S));

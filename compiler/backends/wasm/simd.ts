@@ -41,7 +41,20 @@ export interface KernelAddresses {
  */
 export function fmadd(fn: Fn, acc: Expr, a: Expr, b: Expr): Expr {
   const m = fn.m;
+  fn.multiplyAdds++;
+  if (fn.relaxed) return relaxedMadd(m, a, b, acc);
   return m.f32x4.add(acc, m.f32x4.mul(a, b));
+}
+
+/** binaryen.js builds relaxed SIMD only through its C API: f32x4.relaxed_madd(a, b, c) = a * b + c. */
+interface RelaxedApi {
+  readonly _BinaryenSIMDTernary: (module: number, op: number, a: Expr, b: Expr, c: Expr) => Expr;
+  readonly RelaxedMaddVecF32x4: number;
+}
+
+function relaxedMadd(m: binaryen.Module, a: Expr, b: Expr, c: Expr): Expr {
+  const api = binaryen as unknown as RelaxedApi;
+  return api._BinaryenSIMDTernary(m.ptr, api.RelaxedMaddVecF32x4, a, b, c);
 }
 
 /** Packs f32 arrays into one 16-byte aligned table; `offset(i)` is part i's byte offset. */

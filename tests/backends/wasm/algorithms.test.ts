@@ -229,8 +229,9 @@ async function checkSymbolic(name: AlgorithmName, c: Config, seed: number): Prom
   const plan = withAlgorithm(b.build(), name);
   const { emitWasm } = await import("../../../compiler/backends/wasm/module.js");
   const { WasmExecutor } = await import("../../../runtime/wasm.js");
-  const { binary, manifest } = emitWasm(plan);
-  const exec = await WasmExecutor.create(binary, manifest, plan.weightData);
+  const emitted = emitWasm(plan);
+  const { manifest } = emitted;
+  const exec = await WasmExecutor.create(emitted, manifest, plan.weightData);
   let worst = 0;
   for (const grow of [0, 5, 2]) {
     const sizes = c.input.slice(1).map((m, i) => m + (i === d - 1 ? 2 * grow : grow));

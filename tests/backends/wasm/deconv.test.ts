@@ -96,9 +96,10 @@ describe("wasm deconv: symbolic sizes", () => {
 
   async function runAtSizes(b: PlanBuilder, sizes: [number, number][], seed: number): Promise<void> {
     const plan = b.build("symbolic");
-    const { binary, manifest } = emitWasm(plan);
+    const emitted = emitWasm(plan);
+  const { manifest } = emitted;
     expect(typeof manifest.memoryBytes).not.toBe("number");
-    const exec = await WasmExecutor.create(binary, manifest, plan.weightData);
+    const exec = await WasmExecutor.create(emitted, manifest, plan.weightData);
     const rng = new Rng(seed);
     for (const [h, w] of sizes) {
       const env = { H: h, W: w };

@@ -43,9 +43,10 @@ const relu = [{ kind: "activation", fn: "relu", alpha: 0 }] as const;
 
 async function runAtSizes(b: PlanBuilder, sizes: [number, number][], seed: number): Promise<void> {
   const plan = b.build("symbolic");
-  const { binary, manifest } = emitWasm(plan);
+  const emitted = emitWasm(plan);
+  const { manifest } = emitted;
   expect(typeof manifest.memoryBytes).not.toBe("number");
-  const exec = await WasmExecutor.create(binary, manifest, plan.weightData);
+  const exec = await WasmExecutor.create(emitted, manifest, plan.weightData);
   const rng = new Rng(seed);
   for (const [h, w] of sizes) {
     const env = { H: h, W: w };
@@ -114,7 +115,8 @@ describe("wasm: module layout and ABI", () => {
   const c = b.layer(conv({}), [x], rng);
   b.output("y", b.layer(pool({ mode: "gauss", window: [3, 3], stride: [1, 1], pad: { kind: "same" } }), [c], rng));
   const plan = b.build("static");
-  const { binary, manifest } = emitWasm(plan);
+  const emitted = emitWasm(plan);
+  const { binary, manifest } = emitted;
 
   it("a static network's manifest has only constant sizes", () => {
     expect(manifest.file).toBe("model.wasm");
@@ -147,7 +149,7 @@ describe("wasm: module layout and ABI", () => {
   });
 
   it("an executor runs the same sample twice with the same result", async () => {
-    const exec = await WasmExecutor.create(binary, manifest, plan.weightData);
+    const exec = await WasmExecutor.create(emitted, manifest, plan.weightData);
     const input = new Rng(10).f32(72);
     const first = exec.runSample({}, [], [input]);
     const second = exec.runSample({}, [], [input]);
@@ -156,7 +158,7 @@ describe("wasm: module layout and ABI", () => {
   });
 
   it("rejects inputs of the wrong length", async () => {
-    const exec = await WasmExecutor.create(binary, manifest, plan.weightData);
+    const exec = await WasmExecutor.create(emitted, manifest, plan.weightData);
     expect(() => exec.runSample({}, [], [new Float32Array(5)])).toThrow(/expected 72/);
   });
 });

@@ -253,8 +253,9 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
 
 /** Compiles the plan and runs one sample. */
 export async function runWasm(plan: Plan, inputs: readonly Float32Array[], env: D.DimEnv = {}): Promise<Float32Array[]> {
-  const { binary, manifest } = emitWasm(plan);
-  const exec = await WasmExecutor.create(binary, manifest, plan.weightData);
+  const emitted = emitWasm(plan);
+  const { manifest } = emitted;
+  const exec = await WasmExecutor.create(emitted, manifest, plan.weightData);
   return exec.runSample(env, plan.symbols, inputs);
 }
 
