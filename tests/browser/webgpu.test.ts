@@ -5,19 +5,15 @@
 // Needs the compiled runtime (dist/runtime: `npm test` builds first) and Debian's chromium;
 // in CI a missing browser or adapter fails the test, locally it is skipped without a browser.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeBundle } from "../../compiler/bundle.js";
 import { compile, type CompileSuccess } from "../../compiler/index.js";
 import { interpret } from "../../compiler/reference/interpret.js";
+import { type BrowserSession, CHROMIUM, haveBrowser, openPage } from "./harness.js";
 
-const CHROMIUM = process.env.CNNC_CHROMIUM ?? "/usr/bin/chromium";
-const haveBrowser = existsSync(CHROMIUM);
 const browserIt = haveBrowser || process.env.CI ? it : it.skip;
 
 const SOURCE = `
@@ -32,16 +28,6 @@ network browser_net(image: f32[2, H, W]) -> (probs, labels) {
 `;
 const H = 13;
 const W = 11;
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html",
-  ".js": "text/javascript",
-  ".json": "application/json",
-  ".wasm": "application/wasm",
-  ".wgsl": "text/plain",
-  ".bin": "application/octet-stream",
-  ".ts": "text/plain",
-};
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -59,7 +45,7 @@ const PAGE = `<!doctype html>
     net.dispose();
     return result;
   };
-  window.bundleReady = true;
+  window.pageReady = true;
 </script>
 `;
 
@@ -70,25 +56,8 @@ interface PageResult {
 }
 
 let dir = "";
-let server: Server | undefined;
-let context: BrowserContext | undefined;
-let page: Page | undefined;
+let session: BrowserSession | undefined;
 let compiled: CompileSuccess;
-let url = "";
-
-function serve(root: string): Promise<Server> {
-  const s = createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const file = path.join(root, rel === "/" ? "index.html" : rel);
-    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => s.listen(0, "127.0.0.1", () => resolve(s)));
-}
 
 beforeAll(async () => {
   const r = compile(SOURCE, { fileName: "browser_net.cnn", target: "all" });
@@ -97,39 +66,11 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "cnnc-browser-"));
   writeBundle(path.join(dir, "bundle"), r.artifacts);
   writeFileSync(path.join(dir, "index.html"), PAGE);
-  if (!haveBrowser) return;
-  server = await serve(dir);
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const profile = path.join(dir, "profile");
-  mkdirSync(profile);
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--enable-unsafe-webgpu",
-      "--use-angle=swiftshader",
-      "--enable-unsafe-swiftshader",
-      "--disable-gpu-sandbox",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  page = await context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { bundleReady?: boolean }).bundleReady === true, undefined, { timeout: 30_000 }).catch(() => {
-    throw new Error(`the page did not load the bundle: ${errors.join("; ")}`);
-  });
+  if (haveBrowser) session = await openPage(dir);
 });
 
 afterAll(async () => {
-  await context?.close();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await session?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -160,8 +101,8 @@ function checkAgainstReference(result: PageResult): void {
 }
 
 async function runInPage(backend: string): Promise<PageResult> {
-  if (!page) throw new Error(`no browser at ${CHROMIUM}`);
-  return page.evaluate(
+  if (!session) throw new Error(`no browser at ${CHROMIUM}`);
+  return session.page.evaluate(
     ([b, inputs]) => (window as unknown as { runBundle: (b: string, i: object) => Promise<PageResult> }).runBundle(b, inputs),
     [backend, { image: input() }] as const,
   );
