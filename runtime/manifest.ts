@@ -19,6 +19,12 @@ export interface WasmManifest {
   readonly file: string;
   /** Bytes of memory `run` needs for the bound sizes. */
   readonly memoryBytes: Dim;
+  /** Pages the module's imported memory starts with (at least). */
+  readonly memoryPages: number;
+  /** Bytes of memory each thread after the first adds (its scratch and spill slot). */
+  readonly threadBytes: Dim;
+  /** Per step: whether its work is split across threads (`step(i, syms..., tid, n)`); the others run on one. */
+  readonly parallel: readonly boolean[];
   /** Where the weights blob is copied before the first run. */
   readonly weightsOffset: number;
   readonly inputs: readonly WasmIO[];

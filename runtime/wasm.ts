@@ -1,5 +1,6 @@
-// Runs a compiled network's WebAssembly module, one sample at a time. The module owns its
-// memory (exported as `memory`), laid out by the compiler: the weights blob at
+// Runs a compiled network's WebAssembly module, one sample at a time. The module imports its
+// memory (env.memory, made here; shared when running on threads, see threads.ts), laid out by
+// the compiler: the weights blob at
 // `weightsOffset` (copied in once, here), the activation arena after it, inputs and outputs
 // at byte offsets that may depend on the size symbols. `run` takes one i32 per symbol.
 // Transcendentals are the host's Math functions, imported as env.exp/tanh/pow/log (the
@@ -7,6 +8,7 @@
 
 import { type DimEnv, evalDim } from "./dim.js";
 import type { WasmIO, WasmManifest } from "./manifest.js";
+import { sharedMemoryImport, ThreadPool, threadsUnavailable } from "./threads.js";
 
 const PAGE = 65536;
 /** The module computes addresses in i32 and declares at most this much memory. */
@@ -20,26 +22,69 @@ function isRun(f: unknown): f is RunFn {
   return typeof f === "function";
 }
 
+export interface WasmOptions {
+  /** Threads to run the kernels on (default 1); falls back to one where threads are unavailable. */
+  readonly threads?: number;
+}
+
 export class WasmExecutor {
   private constructor(
     private readonly manifest: WasmManifest,
     private readonly memory: WebAssembly.Memory,
     private readonly run: RunFn,
+    private readonly pool: ThreadPool | undefined,
+    /** What runs: "one thread", "2 threads", or one thread and why not more. */
+    readonly threading: string,
   ) {}
 
-  static async create(wasm: Uint8Array | ArrayBuffer, manifest: WasmManifest, weights: Float32Array): Promise<WasmExecutor> {
+  /** How many threads run the kernels. */
+  get threads(): number {
+    return this.pool?.count ?? 1;
+  }
+
+  static async create(wasm: Uint8Array | ArrayBuffer, manifest: WasmManifest, weights: Float32Array, options: WasmOptions = {}): Promise<WasmExecutor> {
     // A copy on a plain ArrayBuffer: WebAssembly.compile does not take views of shared memory.
     const bytes = wasm instanceof Uint8Array ? new Uint8Array(wasm) : new Uint8Array(wasm.slice(0));
-    const module = await WebAssembly.compile(bytes);
-    const instance = await WebAssembly.instantiate(module, { env: mathImports });
-    const { memory, run } = instance.exports;
-    if (!(memory instanceof WebAssembly.Memory) || !isRun(run)) {
-      throw new Error("the WebAssembly module does not export `memory` and `run`; was it compiled by cnnc?");
+    const wanted = options.threads ?? 1;
+    if (!Number.isInteger(wanted) || wanted < 1) throw new Error(`threads must be a positive integer, got ${wanted}`);
+    let threading = "one thread";
+    let exec: WasmExecutor | undefined;
+    if (wanted > 1) {
+      const why = threadsUnavailable();
+      if (why) threading = `one thread; ${wanted} threads unavailable: ${why}`;
+      else {
+        try {
+          exec = await WasmExecutor.threaded(bytes, manifest, wanted);
+        } catch (e) {
+          threading = `one thread; ${wanted} threads unavailable: ${(e as Error).message}`;
+        }
+      }
     }
-    const exec = new WasmExecutor(manifest, memory, run);
+    if (!exec) {
+      const module = await WebAssembly.compile(bytes);
+      const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: MAX_BYTES / PAGE });
+      const { run } = (await WebAssembly.instantiate(module, { env: { ...mathImports, memory } })).exports;
+      if (!isRun(run)) throw new Error("the WebAssembly module does not export `run`; was it compiled by cnnc?");
+      exec = new WasmExecutor(manifest, memory, run, undefined, threading);
+    }
     exec.reserve(manifest.weightsOffset + weights.byteLength);
-    new Float32Array(memory.buffer, manifest.weightsOffset, weights.length).set(weights);
+    new Float32Array(exec.memory.buffer, manifest.weightsOffset, weights.length).set(weights);
     return exec;
+  }
+
+  /** The module on a shared memory, with n - 1 workers instantiating it too. */
+  private static async threaded(bytes: Uint8Array, manifest: WasmManifest, n: number): Promise<WasmExecutor> {
+    const module = await WebAssembly.compile(sharedMemoryImport(bytes));
+    const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: MAX_BYTES / PAGE, shared: true });
+    const { run, step } = (await WebAssembly.instantiate(module, { env: { ...mathImports, memory } })).exports;
+    if (!isRun(run) || !isRun(step)) throw new Error("the WebAssembly module does not export `run` and `step`; was it compiled by cnnc?");
+    const symbols = Math.max(0, step.length - 3);
+    const pool = await ThreadPool.start(module, memory, step, manifest.parallel, symbols, n);
+    return new WasmExecutor(manifest, memory, run, pool, `${n} threads`);
+  }
+
+  dispose(): void {
+    this.pool?.dispose();
   }
 
   /** Grows the memory to at least `bytes`. */
@@ -60,7 +105,8 @@ export class WasmExecutor {
     if (inputs.length !== this.manifest.inputs.length) {
       throw new Error(`the network takes ${this.manifest.inputs.length} inputs, got ${inputs.length}`);
     }
-    this.reserve(evalDim(this.manifest.memoryBytes, env));
+    const extra = this.pool ? (this.pool.count - 1) * evalDim(this.manifest.threadBytes, env) : 0;
+    this.reserve(evalDim(this.manifest.memoryBytes, env) + extra);
     this.manifest.inputs.forEach((io, i) => {
       const target = this.view(io, env);
       if (inputs[i].length !== target.length) {
@@ -68,13 +114,13 @@ export class WasmExecutor {
       }
       target.set(inputs[i]);
     });
-    this.run(
-      ...symbols.map((s) => {
-        const v = env[s];
-        if (v === undefined) throw new Error(`size symbol ${s} is not bound`);
-        return v;
-      }),
-    );
+    const sizes = symbols.map((s) => {
+      const v = env[s];
+      if (v === undefined) throw new Error(`size symbol ${s} is not bound`);
+      return v;
+    });
+    if (this.pool) this.pool.run(this.manifest.parallel.length, sizes);
+    else this.run(...sizes);
     return this.manifest.outputs.map((io) => this.view(io, env).slice());
   }
 }

@@ -6,16 +6,23 @@
 //   weightsOffset (64-aligned) the weights blob, copied in once by the runtime
 //   (guard)                    room for the fast kernels' masked vector loads before a tensor
 //   arenaBase (64-aligned)     the activation arena: buffer b at arenaBase + 4 * b.offset
-//   scratchBase                the fast kernels' scratch (shared: steps run one at a time),
-//                              then the same guard again, for masked loads past a tensor's end
+//   scratchBase                per thread: a spill slot and the fast kernels' scratch (steps
+//                              run one at a time; threads.ts splits one step's work), then the
+//                              same guard again, for masked loads past a tensor's end
+//
+// The memory is imported (env.memory, created by the runtime) and exported again: threads
+// instantiate the same module over one shared memory, and the runtime marks the import shared
+// only then (runtime/threads.ts), so the one-thread module is the same bytes as before.
 //
 // A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
 // (gemm.ts, winograd.ts, fft.ts, separable.ts), except with a fused pool, which only the
 // direct kernel computes (the pass never picks another then).
 //
 // `run(sym0, sym1, ...)` takes one i32 per plan symbol and calls one function per step, in
-// order; each step function takes the same parameters and computes its sizes from them, so
-// a static network has constant sizes everywhere and binaryen optimises its loops fully.
+// order; each step function takes the same parameters (then tid and n, threads.ts) and
+// computes its sizes from them, so a static network has constant sizes everywhere and
+// binaryen optimises its loops fully. `step(i, syms..., tid, n)` runs step i alone, for the
+// runtime's threads.
 // The module is validated (an invalid module is a compiler bug) and optimised at -O3.
 
 import binaryen from "binaryen";
@@ -44,6 +51,7 @@ import { prepareSeparable } from "./separable.js";
 import { prepareFft } from "./fft.js";
 import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
+import { emitStepDispatch, isParallel, stepParams, TID, worthSplitting } from "./threads.js";
 
 export const WASM_FILE = "model.wasm";
 const PAGE = 65536;
@@ -131,9 +139,7 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
   const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
   const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
   const tableAt: (number | undefined)[] = [];
-  // At the start of the tables region: the fast kernels' spill and staging slots.
-  const spill = LOW_MEMORY;
-  let end = LOW_MEMORY + SPILL_BYTES;
+  let end = LOW_MEMORY;
   for (const t of tables) {
     tableAt.push(t ? end : undefined);
     if (t) end += align(t.byteLength, 16);
@@ -144,7 +150,10 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
   const layout: Layout = { tablesOffset: LOW_MEMORY, weightsOffset, arenaBase };
   const scratchBase = D.add(arenaBase, D.mul(16, D.ceildiv(plan.arenaElements, 4)));
   const scratch = kernels.reduce<D.Dim>((most, k) => (k ? D.max(most, k.scratchBytes) : most), 0);
-  const memoryBytes = kernels.some((k) => k) ? D.add(scratchBase, D.add(scratch, guard)) : D.add(arenaBase, D.mul(4, plan.arenaElements));
+  // Per thread: the spill slot, then the scratch; each thread's block 64-byte aligned.
+  const spillBytes = align(SPILL_BYTES, 64);
+  const threadBytes = kernels.some((k) => k) ? D.mul(64, D.ceildiv(D.add(spillBytes, scratch), 64)) : 0;
+  const memoryBytes = kernels.some((k) => k) ? D.add(scratchBase, D.add(threadBytes, guard)) : D.add(arenaBase, D.mul(4, plan.arenaElements));
 
   const m = new binaryen.Module();
   try {
@@ -159,26 +168,32 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
       throw new Error(`network ${plan.name} needs ${initialBytes} bytes of memory; the WebAssembly backend addresses at most 2 GiB`);
     }
     const segments = tables.flatMap((t, i) => (t ? [{ offset: m.i32.const(tableAt[i] as number), data: t, passive: false }] : []));
-    m.setMemory(initialPages, MAX_PAGES, "memory", segments);
+    m.setMemory(initialPages, MAX_PAGES, "memory", segments, false, false, "memory");
+    m.addMemoryImport("memory", "env", "memory", false);
 
     const math = new MathImports(m);
     const names: string[] = [];
+    const parallel: boolean[] = [];
     plan.steps.forEach((step, i) => {
-      const fn = new Fn(m, plan.symbols);
+      const fn = new Fn(m, stepParams(plan.symbols));
       const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
       const kernel = kernels[i];
-      if (kernel) kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: dim(fn, scratchBase), spill });
-      else emitStep(ctx);
+      if (kernel) {
+        const own = fn.atEntry("thread.block", () => dim(fn, scratchBase).add(fn.symbol(TID).mul(dim(fn, threadBytes))));
+        kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: own.add(spillBytes), spill: own });
+      } else emitStep(ctx);
       const name = stepFunctionName(step);
       fn.finish(name);
       names.push(name);
+      parallel.push(isParallel(fn) && worthSplitting(step));
     });
 
     const symbolType = binaryen.createType(plan.symbols.map(() => binaryen.i32));
-    const args = () => plan.symbols.map((_, i) => m.local.get(i, binaryen.i32));
+    const args = () => [...plan.symbols.map((_, i) => m.local.get(i, binaryen.i32)), m.i32.const(0), m.i32.const(1)];
     const body = m.block(null, names.length ? names.map((n) => m.call(n, args(), binaryen.none)) : [m.nop()]);
     m.addFunction("run", symbolType, binaryen.none, [], body);
     m.addFunctionExport("run", "run");
+    emitStepDispatch(m, names, plan.symbols);
 
     if (!m.validate()) throw new Error(`internal error: the WebAssembly module for network ${plan.name} is invalid (binaryen printed why above)`);
     const binary = optimizeAndEmit(m);
@@ -191,6 +206,9 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
     const manifest: WasmManifest = {
       file: WASM_FILE,
       memoryBytes,
+      memoryPages: initialPages,
+      threadBytes,
+      parallel,
       weightsOffset,
       inputs: plan.inputs.map(io),
       outputs: plan.outputs.map(io),

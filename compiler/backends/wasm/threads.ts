@@ -1,0 +1,122 @@
+// Multithreading (issue 6), the compiler's side. Every step function takes, after the plan's
+// size symbols, two more i32 parameters: the thread's index `tid` and the thread count `n`
+// (`run` passes 0 and 1: one thread is today's code path, its outermost loop bounds computed
+// once per step instead of folded). A kernel that can split its work calls `parallelFor` on
+// its outermost loop whose iterations write disjoint outputs (output-channel blocks, tiles,
+// strips): thread t runs iterations [floor(T t / n), floor(T (t+1) / n)), each iteration
+// exactly as one thread runs it, so the results are bit-identical for any n. Such a step is
+// listed as parallel in the manifest; the runtime (runtime/threads.ts) runs it on every
+// thread and meets at a barrier, and runs every other step on the main thread alone. Scratch
+// and the spill slot are per thread (module.ts), so threads share nothing they write.
+//
+// The two parameters are named like size symbols that no user can write (`@tid`), so `Fn`
+// reads them with `symbol()` and needs no change.
+
+import binaryen from "binaryen";
+import * as D from "../../ir/dim.js";
+import type { Step } from "../../plan/plan.js";
+import { type Fn, Int } from "./builder.js";
+
+export const TID = "@tid";
+export const NTHREADS = "@threads";
+
+/** The parameters of a step function: the plan's symbols, then tid and n. */
+export function stepParams(symbols: readonly string[]): string[] {
+  return [...symbols, TID, NTHREADS];
+}
+
+const parallelFns = new WeakSet<Fn>();
+
+/** Whether the function split a loop across threads. */
+export function isParallel(fn: Fn): boolean {
+  return parallelFns.has(fn);
+}
+
+/**
+ * `for (i = 0; i < total; i++) body(i)`, this thread's contiguous share of it. Iterations must
+ * write disjoint memory (apart from the thread's own scratch); one such loop per function, with
+ * nothing outside it that writes memory, because threads meet only at the end of the step.
+ */
+export function parallelFor(fn: Fn, total: Int | number, body: (i: Int) => void): void {
+  if (parallelFns.has(fn)) throw new Error("internal error: a step function splits two loops across threads");
+  parallelFns.add(fn);
+  const m = fn.m;
+  const T = typeof total === "number" ? fn.const(total) : fn.let(total);
+  const tid = fn.symbol(TID);
+  const n = fn.symbol(NTHREADS);
+  // T * (tid + 1) stays far below 2^31: T counts tiles or channels, never elements.
+  const share = (t: () => binaryen.ExpressionRef) => fn.let(Int.of(m, () => m.i32.div_u(m.i32.mul(T.expr(), t()), n.expr()), true));
+  const lo = share(() => tid.expr());
+  const hi = share(() => m.i32.add(tid.expr(), m.i32.const(1)));
+  fn.for(lo, hi, body);
+}
+
+/** Loops nested over `counts` (outermost first) as one split loop over their product; the body gets the indices. */
+export function parallelNest(fn: Fn, counts: readonly Int[], body: (indices: Int[]) => void): void {
+  const total = counts.reduce<Int>((p, c) => p.mul(c), fn.const(1));
+  parallelFor(fn, total, (flat) => {
+    const indices: Int[] = [];
+    let rest = flat;
+    for (let a = counts.length - 1; a >= 0; a--) {
+      const c = counts[a];
+      if (a === 0) indices[a] = rest;
+      else if (c.constant === 1) indices[a] = fn.const(0);
+      else {
+        indices[a] = fn.let(unsignedRem(fn, rest, c));
+        rest = fn.let(unsignedDiv(fn, rest, c));
+      }
+    }
+    body(indices);
+  });
+}
+
+// Indices and counts are never negative: plain unsigned division (Int's floorDiv takes the
+// signed path when the divisor is not a constant).
+function unsignedDiv(fn: Fn, a: Int, b: Int): Int {
+  if (a.constant !== undefined && b.constant !== undefined) return fn.const(Math.floor(a.constant / b.constant));
+  return Int.of(fn.m, () => fn.m.i32.div_u(a.expr(), b.expr()), true);
+}
+
+function unsignedRem(fn: Fn, a: Int, b: Int): Int {
+  if (a.constant !== undefined && b.constant !== undefined) return fn.const(a.constant % b.constant);
+  return Int.of(fn.m, () => fn.m.i32.rem_u(a.expr(), b.expr()), true);
+}
+
+/** Multiply-adds below which splitting a step costs more in waking threads and meeting than it saves. */
+const PARALLEL_MIN_WORK = 1 << 17;
+
+/**
+ * Whether a step that can split is worth splitting: its multiply-adds, about (the larger of its
+ * input and output elements) x (weights per output channel). Symbolic sizes: assumed large.
+ */
+export function worthSplitting(step: Step): boolean {
+  const elements = (shape: readonly D.Dim[]) => D.product(shape);
+  const input = step.inputs.length ? elements(step.inputs[0].shape) : 0;
+  const output = elements(step.output.shape);
+  if (typeof input !== "number" || typeof output !== "number") return true;
+  const channels = step.output.shape[0];
+  const perOutput = step.weight && typeof channels === "number" && channels > 0 ? step.weight.length / channels : 1;
+  return Math.max(input, output) * Math.max(1, perOutput) >= PARALLEL_MIN_WORK;
+}
+
+/**
+ * `step(index, syms..., tid, n)`: calls step function `index` (a br_table over the steps), so
+ * that the runtime drives the steps one at a time on every thread.
+ */
+export function emitStepDispatch(m: binaryen.Module, names: readonly string[], symbols: readonly string[]): void {
+  const params = stepParams(symbols);
+  const type = binaryen.createType([binaryen.i32, ...params.map(() => binaryen.i32)]);
+  const args = () => params.map((_, i) => m.local.get(i + 1, binaryen.i32));
+  // block $s_last (... block $s0 (br_table $s0..$s_last $done (index)) call step0; return ...)
+  let inner = m.switch(
+    names.map((_, i) => `s${i}`),
+    "done",
+    m.local.get(0, binaryen.i32),
+  );
+  names.forEach((name, i) => {
+    inner = m.block(`s${i}`, [inner]);
+    inner = m.block(null, [inner, m.call(name, args(), binaryen.none), m.return()]);
+  });
+  m.addFunction("step", type, binaryen.none, [], m.block("done", [inner]));
+  m.addFunctionExport("step", "step");
+}
