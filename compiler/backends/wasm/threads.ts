@@ -84,19 +84,31 @@ function unsignedRem(fn: Fn, a: Int, b: Int): Int {
 
 /** Multiply-adds below which splitting a step costs more in waking threads and meeting than it saves. */
 const PARALLEL_MIN_WORK = 1 << 17;
+let minWork = PARALLEL_MIN_WORK;
+
+/** Runs `f` (a compilation) with every step that can split marked parallel, however small: for tests. */
+export function splittingEverything<T>(f: () => T): T {
+  const saved = minWork;
+  minWork = 0;
+  try {
+    return f();
+  } finally {
+    minWork = saved;
+  }
+}
 
 /**
- * Whether a step that can split is worth splitting: its multiply-adds, about (the larger of its
- * input and output elements) x (weights per output channel). Symbolic sizes: assumed large.
+ * Whether a step that can split is worth splitting: its multiply-adds, about (output elements,
+ * before a fused pool) x (weights per output channel), or its elements for an op without
+ * weights. Symbolic sizes: assumed large.
  */
 export function worthSplitting(step: Step): boolean {
-  const elements = (shape: readonly D.Dim[]) => D.product(shape);
-  const input = step.inputs.length ? elements(step.inputs[0].shape) : 0;
-  const output = elements(step.output.shape);
+  const output = D.product(step.pool ? step.pool.inShape : step.output.shape);
+  const input = step.inputs.length ? D.product(step.inputs[0].shape) : 0;
   if (typeof input !== "number" || typeof output !== "number") return true;
   const channels = step.output.shape[0];
-  const perOutput = step.weight && typeof channels === "number" && channels > 0 ? step.weight.length / channels : 1;
-  return Math.max(input, output) * Math.max(1, perOutput) >= PARALLEL_MIN_WORK;
+  const work = step.weight && typeof channels === "number" && channels > 0 ? output * (step.weight.length / channels) : Math.max(input, output);
+  return work >= minWork;
 }
 
 /**
