@@ -1,72 +1,100 @@
 // Multithreaded WebAssembly (issue 6), the runtime's side: `load({ threads: n })`.
 //
-// The compiled module imports its memory (env.memory) and exports `step(i, syms..., tid, n)`
-// besides `run`; the manifest lists which steps split their work (compiler/backends/wasm/
-// threads.ts: thread t takes a contiguous share of the step's outermost parallel loop and
-// writes only its share of the output and its own scratch). Here the main thread instantiates
-// the module over a shared memory, starts n - 1 workers (Node worker_threads, or Web Workers
-// in a cross-origin isolated page) that instantiate the same compiled module over the same
-// memory, and drives the steps itself: a step that splits is announced to the workers through
-// a small control block (a generation counter they watch), run on the main thread's share,
-// and closed by waiting until every worker has counted itself done; every other step runs on
-// the main thread alone, the workers idle. Why the JS side coordinates rather than a barrier
-// inside the module: the main thread of a browser may not block (no Atomics.wait, nor
-// memory.atomic.wait32), small steps need no meeting at all, and the module stays free of
-// atomics, so the one-thread module is byte for byte the same.
+// The compiled module imports its memory (env.memory) and exports, besides `run`,
+// `step(i, syms..., tid, part, parts)`; the manifest lists which steps split their work
+// (compiler/backends/wasm/threads.ts: part p of `parts` is a contiguous share of the step's
+// outermost parallel loop, writing only its share of the output; `tid` picks the thread's own
+// scratch). Here the main thread instantiates the module over a shared memory, starts n - 1
+// workers (Node worker_threads, or Web Workers in a cross-origin isolated page) that
+// instantiate the same compiled module over the same memory, and drives the steps itself.
+// A step that splits is cut into PARTS_PER_THREAD * n parts and announced to the workers
+// through a small control block (a generation counter they watch); then every thread, the
+// main one included, claims parts one at a time (a compare-and-swap on a word holding the
+// generation and the next part, so a late worker can never claim a part of a later step)
+// until none is left, and the main thread waits until every part is done. A worker the OS is
+// slow to wake (a busy machine) thus costs at most the part it claimed, never half the step,
+// and if it never comes the main thread does all the parts itself. Every other step runs on
+// the main thread alone. Why the JS side coordinates rather than a barrier inside the module:
+// the main thread of a browser may not block (no Atomics.wait, nor memory.atomic.wait32),
+// small steps need no meeting at all, and the module stays free of atomics.
 //
-// Waiting is a short spin on Atomics.load (a step's shares end within microseconds of each
-// other), then Atomics.wait where the agent may block (workers, Node's main thread); in a
-// browser's main thread the spin simply continues. A worker that traps sets the control
-// block's error word and still counts itself done, so the main thread never waits forever.
+// Waiting is a short spin on Atomics.load, then Atomics.wait where the agent may block
+// (workers, Node's main thread); in a browser's main thread the spin simply continues. A
+// worker that traps sets the control block's error word and still counts its part done, so
+// the main thread never waits forever.
 //
 // The module's memory import is declared non-shared; for threads the runtime flips the import's
 // limits flag to shared (one byte, `sharedMemoryImport`), so one binary serves both. Workers
 // are created from a source string (a Blob URL in browsers, `eval` in Node) so that a bundle
 // needs no extra file and the runtime no knowledge of where it was installed.
 
-/** Control block words (Int32): the generation, the step, the error flag, the done count (own cache line), then the symbols. */
+/** Control block words (Int32): generation, step, parts, error; the claim word and the done count on their own cache lines; the symbols. */
 const GEN = 0;
 const STEP = 1;
-const ERROR = 2;
-const DONE = 16;
-const SYMS = 32;
-/** Atomics.load spins before blocking: about 50-200 microseconds. */
+const PARTS = 2;
+const ERROR = 3;
+const NEXT = 16;
+const DONE = 32;
+const SYMS = 48;
+/** Atomics.load spins before blocking: some tens of microseconds. */
 const SPIN = 20000;
+/** Parts per thread of a split step: enough that a late or slow thread costs little, few enough that a part's fixed cost is nothing. */
+const PARTS_PER_THREAD = 8;
+/** The claim word: generation (15 bits) << 16 | next part (parts < 2^16). */
+const GEN_MASK = 0x7fff;
+
+/** Claims and runs parts of the current step until none is left (shared by the workers, as source, and the main thread). */
+function claimParts(ctl: Int32Array, gen: number, parts: number, run: (part: number) => void): void {
+  for (;;) {
+    const v = Atomics.load(ctl, NEXT);
+    if (v >>> 16 !== (gen & GEN_MASK) || (v & 0xffff) >= parts) return;
+    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    try {
+      run(v & 0xffff);
+    } catch {
+      Atomics.store(ctl, ERROR, 1);
+    }
+    Atomics.add(ctl, DONE, 1);
+  }
+}
 
 /** Plain JavaScript, run by every worker (Node and browsers). */
 const WORKER_SOURCE = `"use strict";
-const GEN = ${GEN}, STEP = ${STEP}, ERROR = ${ERROR}, DONE = ${DONE}, SYMS = ${SYMS}, SPIN = ${SPIN};
+const GEN = ${GEN}, STEP = ${STEP}, PARTS = ${PARTS}, ERROR = ${ERROR}, NEXT = ${NEXT}, DONE = ${DONE}, SYMS = ${SYMS}, SPIN = ${SPIN}, GEN_MASK = ${GEN_MASK};
+const claimParts = ${claimParts.toString()};
 let post, close;
 function start(data) {
-  const { module, memory, control, tid, threads, symbols } = data;
+  const { module, memory, control, tid, symbols } = data;
   const env = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log, memory };
   let step;
   try {
     step = new WebAssembly.Instance(module, { env }).exports.step;
   } catch (e) {
-    post({ error: String(e && e.message || e) });
+    post({ error: String((e && e.message) || e) });
     return;
   }
   const ctl = new Int32Array(control);
-  const args = new Array(symbols + 3);
+  const args = new Array(symbols + 4);
   let seen = Atomics.load(ctl, GEN);
   post({ ready: true });
   for (;;) {
     let spins = 0;
     while (Atomics.load(ctl, GEN) === seen) if (++spins > SPIN) Atomics.wait(ctl, GEN, seen);
-    seen = Atomics.load(ctl, GEN);
+    const gen = Atomics.load(ctl, GEN);
+    seen = gen;
     const index = ctl[STEP];
     if (index < 0) break;
+    const parts = ctl[PARTS];
     args[0] = index;
     for (let i = 0; i < symbols; i++) args[i + 1] = ctl[SYMS + i];
     args[symbols + 1] = tid;
-    args[symbols + 2] = threads;
-    try {
+    args[symbols + 3] = parts;
+    // Parameters read while the main thread had moved on belong to no part this worker can claim.
+    if (Atomics.load(ctl, GEN) !== gen) continue;
+    claimParts(ctl, gen, parts, (part) => {
+      args[symbols + 2] = part;
       step(...args);
-    } catch (e) {
-      Atomics.store(ctl, ERROR, 1);
-    }
-    Atomics.add(ctl, DONE, 1);
+    });
     Atomics.notify(ctl, DONE);
   }
   close();
@@ -203,7 +231,7 @@ function agentCanBlock(): boolean {
 export class ThreadPool {
   private readonly ctl: Int32Array;
   private readonly canBlock = agentCanBlock();
-  private done = 0;
+  private gen = 0;
   private closed = false;
 
   private constructor(
@@ -221,7 +249,7 @@ export class ThreadPool {
     const control = new SharedArrayBuffer(4 * (SYMS + symbols));
     const handles = await Promise.all(Array.from({ length: n - 1 }, () => startThread(WORKER_SOURCE)));
     try {
-      handles.forEach((h, i) => h.post({ module, memory, control, tid: i + 1, threads: n, symbols }));
+      handles.forEach((h, i) => h.post({ module, memory, control, tid: i + 1, symbols }));
       await Promise.all(handles.map((h) => h.ready));
     } catch (e) {
       handles.forEach((h) => h.terminate());
@@ -233,40 +261,40 @@ export class ThreadPool {
   /** Runs every step for the bound symbols. */
   run(steps: number, syms: readonly number[]): void {
     if (this.closed) throw new Error("this network was disposed");
-    const n = this.count;
+    const ctl = this.ctl;
+    const parts = Math.min(0xffff, PARTS_PER_THREAD * this.count);
     for (let i = 0; i < steps; i++) {
       if (!this.parallel[i]) {
-        this.step(i, ...syms, 0, 1);
+        this.step(i, ...syms, 0, 0, 1);
         continue;
       }
-      const ctl = this.ctl;
+      // Publish the step, then its claim word, then the generation (seq-cst stores: a worker
+      // that sees the generation sees everything before it, the memory the step reads included).
+      const gen = (this.gen = (this.gen + 1) & GEN_MASK);
       ctl[STEP] = i;
+      ctl[PARTS] = parts;
       syms.forEach((v, k) => (ctl[SYMS + k] = v));
-      // The seq-cst add publishes the step and the symbols (and the memory the step reads).
-      Atomics.add(ctl, GEN, 1);
+      Atomics.store(ctl, DONE, 0);
+      Atomics.store(ctl, NEXT, gen << 16);
+      Atomics.store(ctl, GEN, gen);
       Atomics.notify(ctl, GEN);
-      this.done = (this.done + n - 1) | 0;
-      try {
-        this.step(i, ...syms, 0, n);
-      } finally {
-        this.meet();
-      }
+      claimParts(ctl, gen, parts, (part) => this.step(i, ...syms, 0, part, parts));
+      this.meet(parts);
       if (Atomics.load(ctl, ERROR)) {
         Atomics.store(ctl, ERROR, 0);
-        throw new Error(`a worker thread trapped in step ${i}`);
+        throw new Error(`step ${i} trapped on one of the threads`);
       }
     }
   }
 
-  /** Waits until every worker has finished the current step. */
-  private meet(): void {
+  /** Waits until every part of the current step is done (the last ones may be on workers). */
+  private meet(parts: number): void {
     const ctl = this.ctl;
     let spins = 0;
     for (;;) {
       const d = Atomics.load(ctl, DONE);
-      // DONE counts up (wrapping in i32); this.done is its target.
-      if (((d - this.done) | 0) >= 0) return;
-      if (++spins > SPIN && this.canBlock) Atomics.wait(ctl, DONE, d, 10);
+      if (d >= parts) return;
+      if (++spins > SPIN && this.canBlock) Atomics.wait(ctl, DONE, d, 1);
     }
   }
 
@@ -274,7 +302,7 @@ export class ThreadPool {
     if (this.closed) return;
     this.closed = true;
     this.ctl[STEP] = -1;
-    Atomics.add(this.ctl, GEN, 1);
+    Atomics.store(this.ctl, GEN, (this.gen + 1) & GEN_MASK);
     Atomics.notify(this.ctl, GEN);
     this.threads.forEach((t) => t.terminate());
   }

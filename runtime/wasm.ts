@@ -78,7 +78,7 @@ export class WasmExecutor {
     const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: MAX_BYTES / PAGE, shared: true });
     const { run, step } = (await WebAssembly.instantiate(module, { env: { ...mathImports, memory } })).exports;
     if (!isRun(run) || !isRun(step)) throw new Error("the WebAssembly module does not export `run` and `step`; was it compiled by cnnc?");
-    const symbols = Math.max(0, step.length - 3);
+    const symbols = run.length;
     const pool = await ThreadPool.start(module, memory, step, manifest.parallel, symbols, n);
     return new WasmExecutor(manifest, memory, run, pool, `${n} threads`);
   }

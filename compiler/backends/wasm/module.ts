@@ -19,10 +19,10 @@
 // direct kernel computes (the pass never picks another then).
 //
 // `run(sym0, sym1, ...)` takes one i32 per plan symbol and calls one function per step, in
-// order; each step function takes the same parameters (then tid and n, threads.ts) and
-// computes its sizes from them, so a static network has constant sizes everywhere and
-// binaryen optimises its loops fully. `step(i, syms..., tid, n)` runs step i alone, for the
-// runtime's threads.
+// order; each step function takes the same parameters (then tid, part and parts, threads.ts)
+// and computes its sizes from them, so a static network has constant sizes everywhere and
+// binaryen optimises its loops fully. `step(i, syms..., tid, part, parts)` runs part of step
+// i, for the runtime's threads.
 // The module is validated (an invalid module is a compiler bug) and optimised at -O3.
 
 import binaryen from "binaryen";
@@ -189,7 +189,7 @@ export function emitWasm(plan: Plan): { binary: Uint8Array; manifest: WasmManife
     });
 
     const symbolType = binaryen.createType(plan.symbols.map(() => binaryen.i32));
-    const args = () => [...plan.symbols.map((_, i) => m.local.get(i, binaryen.i32)), m.i32.const(0), m.i32.const(1)];
+    const args = () => [...plan.symbols.map((_, i) => m.local.get(i, binaryen.i32)), m.i32.const(0), m.i32.const(0), m.i32.const(1)];
     const body = m.block(null, names.length ? names.map((n) => m.call(n, args(), binaryen.none)) : [m.nop()]);
     m.addFunction("run", symbolType, binaryen.none, [], body);
     m.addFunctionExport("run", "run");

@@ -1,16 +1,18 @@
 // Multithreading (issue 6), the compiler's side. Every step function takes, after the plan's
-// size symbols, two more i32 parameters: the thread's index `tid` and the thread count `n`
-// (`run` passes 0 and 1: one thread is today's code path, its outermost loop bounds computed
-// once per step instead of folded). A kernel that can split its work calls `parallelFor` on
-// its outermost loop whose iterations write disjoint outputs (output-channel blocks, tiles,
-// strips): thread t runs iterations [floor(T t / n), floor(T (t+1) / n)), each iteration
-// exactly as one thread runs it, so the results are bit-identical for any n. Such a step is
-// listed as parallel in the manifest; the runtime (runtime/threads.ts) runs it on every
-// thread and meets at a barrier, and runs every other step on the main thread alone. Scratch
-// and the spill slot are per thread (module.ts), so threads share nothing they write.
+// size symbols, three more i32 parameters: the thread's index `tid` (whose scratch to use),
+// and a part `p` of `parts` (which share of the work to do); `run` passes 0, 0, 1: one thread
+// is today's code path, its outermost loop bounds computed once per step instead of folded.
+// A kernel that can split its work calls `parallelFor` on its outermost loop whose iterations
+// write disjoint outputs (output-channel blocks, tiles, strips): part p runs iterations
+// [floor(T p / parts), floor(T (p+1) / parts)), each exactly as one thread runs it, so the
+// results are bit-identical for any split. Such a step is listed as parallel in the manifest;
+// the runtime (runtime/threads.ts) cuts it into more parts than threads, which the threads
+// claim one at a time (so a thread the OS is slow to wake costs at most a part), and runs
+// every other step on the main thread alone. Scratch and the spill slot are per thread
+// (module.ts), so threads share nothing they write.
 //
-// The two parameters are named like size symbols that no user can write (`@tid`), so `Fn`
-// reads them with `symbol()` and needs no change.
+// The parameters are named like size symbols that no user can write (`@tid`), so `Fn` reads
+// them with `symbol()` and needs no change.
 
 import binaryen from "binaryen";
 import * as D from "../../ir/dim.js";
@@ -18,11 +20,12 @@ import type { Step } from "../../plan/plan.js";
 import { type Fn, Int } from "./builder.js";
 
 export const TID = "@tid";
-export const NTHREADS = "@threads";
+const PART = "@part";
+const PARTS = "@parts";
 
-/** The parameters of a step function: the plan's symbols, then tid and n. */
+/** The parameters of a step function: the plan's symbols, then tid, part and parts. */
 export function stepParams(symbols: readonly string[]): string[] {
-  return [...symbols, TID, NTHREADS];
+  return [...symbols, TID, PART, PARTS];
 }
 
 const parallelFns = new WeakSet<Fn>();
@@ -42,12 +45,12 @@ export function parallelFor(fn: Fn, total: Int | number, body: (i: Int) => void)
   parallelFns.add(fn);
   const m = fn.m;
   const T = typeof total === "number" ? fn.const(total) : fn.let(total);
-  const tid = fn.symbol(TID);
-  const n = fn.symbol(NTHREADS);
-  // T * (tid + 1) stays far below 2^31: T counts tiles or channels, never elements.
-  const share = (t: () => binaryen.ExpressionRef) => fn.let(Int.of(m, () => m.i32.div_u(m.i32.mul(T.expr(), t()), n.expr()), true));
-  const lo = share(() => tid.expr());
-  const hi = share(() => m.i32.add(tid.expr(), m.i32.const(1)));
+  const part = fn.symbol(PART);
+  const parts = fn.symbol(PARTS);
+  // T * (part + 1) stays far below 2^31: T counts tiles or channels, never elements.
+  const share = (p: () => binaryen.ExpressionRef) => fn.let(Int.of(m, () => m.i32.div_u(m.i32.mul(T.expr(), p()), parts.expr()), true));
+  const lo = share(() => part.expr());
+  const hi = share(() => m.i32.add(part.expr(), m.i32.const(1)));
   fn.for(lo, hi, body);
 }
 
@@ -112,7 +115,7 @@ export function worthSplitting(step: Step): boolean {
 }
 
 /**
- * `step(index, syms..., tid, n)`: calls step function `index` (a br_table over the steps), so
+ * `step(index, syms..., tid, part, parts)`: calls step function `index` (a br_table over the steps), so
  * that the runtime drives the steps one at a time on every thread.
  */
 export function emitStepDispatch(m: binaryen.Module, names: readonly string[], symbols: readonly string[]): void {

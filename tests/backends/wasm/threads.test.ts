@@ -115,6 +115,8 @@ function layerFor(name: AlgorithmName, rng: Rng): { conv: string; rest: string; 
       return { conv: `conv(${filters}, ${k}x${k}, pad: ${pad}${groups}, ${init})`, rest: "identity", channels, size };
     }
     case "separable":
+      // Taller images: the kernel splits strips of 32 output rows.
+      size[0] = rng.int(33, 90);
       return { conv: `depthwise(${rng.pick([3, 5, 7])}x${rng.pick([3, 5])}, pad: ${pad}, weight: gaussian(sigma: 1.2))`, rest: "relu", channels, size };
     case "direct":
       return { conv: `conv(${filters}, 3x3, pad: same${groups}, ${init})`, rest: `relu |> maxpool(2, ceil: ${rng.bool()})`, channels, size };
