@@ -169,6 +169,18 @@ process.stdout.write(JSON.stringify({ description: two.description, same: a.ever
     expect(JSON.parse(run.stdout)).toEqual({ description: "WebAssembly (2 threads)", same: true });
   });
 
+  it("cnnc run --threads 2 prints what one thread prints, and says it ran on 2 threads", () => {
+    const cnnc = (...args: string[]) => spawnSync(process.execPath, ["bin/cnnc.js", "run", "examples/lenet.cnn", "--random", "3", ...args], { encoding: "utf8" });
+    const one = cnnc();
+    const two = cnnc("--threads", "2");
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.stdout).toBe(one.stdout);
+    expect(two.stderr).toContain("cnnc: WebAssembly (2 threads)");
+    const bad = cnnc("--threads", "two");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--threads must be a whole number from 1 to 256, not two");
+  });
+
   it("falls back to one thread, saying why, without shared memory", async () => {
     const r = compiled(readFileSync("examples/lenet.cnn", "utf8"));
     vi.stubGlobal("SharedArrayBuffer", undefined);
