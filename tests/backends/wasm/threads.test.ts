@@ -169,7 +169,7 @@ process.stdout.write(JSON.stringify({ description: two.description, same: a.ever
     expect(JSON.parse(run.stdout)).toEqual({ description: "WebAssembly (2 threads)", same: true });
   });
 
-  it("cnnc run --threads 2 prints what one thread prints, and says it ran on 2 threads", () => {
+  it("cnnc run --threads 2 prints what one thread prints, and says it ran on 2 threads", { timeout: 180_000 }, () => {
     const cnnc = (...args: string[]) => spawnSync(process.execPath, ["bin/cnnc.js", "run", "examples/lenet.cnn", "--random", "3", ...args], { encoding: "utf8" });
     const one = cnnc();
     const two = cnnc("--threads", "2");
