@@ -11,8 +11,8 @@
 //                              same guard again, for masked loads past a tensor's end
 //
 // The memory is imported (env.memory, created by the runtime) and exported again: threads
-// instantiate the same module over one shared memory, and the runtime marks the import shared
-// only then (runtime/threads.ts), so the one-thread module is the same bytes as before.
+// instantiate the same module over one shared memory; the import is declared non-shared and
+// the runtime marks it shared only for threads (runtime/threads.ts), so one binary serves both.
 //
 // A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
 // (gemm.ts, winograd.ts, fft.ts, separable.ts), except with a fused pool, which only the
