@@ -56,15 +56,16 @@ export const CASES: readonly Case[] = [
   },
 ];
 
-const imports = { env: { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log } };
+const math = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
 
 /** A compiled one-layer network, instantiated, with its weights in place and a seeded input. */
 function instantiate(r: CompileSuccess): () => void {
   const wasm = r.artifacts.wasm;
   const manifest = r.artifacts.manifest.wasm;
   if (!wasm || !manifest) throw new Error("no WebAssembly artifact");
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(wasm)), imports);
-  const memory = instance.exports.memory as WebAssembly.Memory;
+  // The module imports its memory (compiler/backends/wasm/module.ts).
+  const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: 2 ** 15 });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(wasm)), { env: { ...math, memory } });
   const bytes = D.evalDim(manifest.memoryBytes, {});
   if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
   new Float32Array(memory.buffer, manifest.weightsOffset, r.plan.weightData.length).set(r.plan.weightData);

@@ -1,7 +1,8 @@
 // Multithreaded WebAssembly (load({ threads: n })): every example and every convolution
 // algorithm gives, on 2 and 3 threads, exactly the 1-thread result (a thread takes whole
 // iterations of a step's outermost loop, so no summation order changes: bit-identical), and
-// the reference to 1e-5. Compiled with `splittingEverything` so that even these small layers
+// the reference to 1e-5; and, scheduling aside, split steps run part by part in any order
+// give the same memory. Compiled with `splittingEverything` so that even these small layers
 // split (by default a step splits only when it is worth it). Also: symbolic sizes at several
 // input sizes from one loaded network (the shared memory grows under the workers), a written
 // bundle run by a plain Node script with threads, and the fallback to one thread.
@@ -13,7 +14,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { compile, type CompileSuccess } from "../../../compiler/index.js";
 import { splittingEverything } from "../../../compiler/backends/wasm/threads.js";
 import { writeBundle } from "../../../compiler/bundle.js";
-import { evalDims } from "../../../compiler/ir/dim.js";
+import { evalDim, evalDims } from "../../../compiler/ir/dim.js";
 import type { AlgorithmName } from "../../../compiler/ir/graph.js";
 import { interpret } from "../../../compiler/reference/interpret.js";
 import { initialise } from "../../../compiler/tensors/init.js";
@@ -76,6 +77,37 @@ async function checkThreads(r: CompileSuccess, envs: readonly Record<string, num
   }
 }
 
+/**
+ * Scheduling aside: on one thread, every split step run as 7 parts in reverse order, each with
+ * its own scratch (tid = part mod 3), leaves exactly the memory `run` leaves at the outputs.
+ */
+async function checkParts(r: CompileSuccess, env: Record<string, number>): Promise<void> {
+  const manifest = r.artifacts.manifest.wasm;
+  const wasm = r.artifacts.wasm;
+  if (!manifest || !wasm) throw new Error("no wasm artifacts");
+  const symbols = r.plan.symbols.map((s) => env[s]);
+  const module = await WebAssembly.compile(new Uint8Array(wasm));
+  const inputs = inputsFor(r, env, 900);
+  const outputs: Float32Array[][] = [];
+  for (const parted of [false, true]) {
+    const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: 32768 });
+    const need = evalDim(manifest.memoryBytes, env) + 2 * evalDim(manifest.threadBytes, env);
+    memory.grow(Math.max(0, Math.ceil((need - memory.buffer.byteLength) / 65536)));
+    const imports = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log, memory };
+    const { run, step } = (await WebAssembly.instantiate(module, { env: imports })).exports as { run: (...a: number[]) => void; step: (...a: number[]) => void };
+    new Uint8Array(memory.buffer).set(r.artifacts.weights, manifest.weightsOffset);
+    manifest.inputs.forEach((io) => new Float32Array(memory.buffer, evalDim(io.offset, env)).set(inputs[io.name].data));
+    if (!parted) run(...symbols);
+    else
+      manifest.parallel.forEach((split, i) => {
+        if (!split) return step(i, ...symbols, 0, 0, 1);
+        for (let p = 6; p >= 0; p--) step(i, ...symbols, p % 3, p, 7);
+      });
+    outputs.push(manifest.outputs.map((io) => new Float32Array(memory.buffer, evalDim(io.offset, env), io.shape.reduce<number>((n, d) => n * evalDim(d, env), 1)).slice()));
+  }
+  outputs[0].forEach((want, k) => expect(outputs[1][k].every((v, i) => Object.is(v, want[i])), `output ${k}`).toBe(true));
+}
+
 describe("threads: examples", () => {
   for (const ex of readdirSync("examples").filter((f) => f.endsWith(".cnn"))) {
     it(`${ex}: 2 and 3 threads equal one thread and the reference`, async () => {
@@ -83,6 +115,7 @@ describe("threads: examples", () => {
       const manifest = r.artifacts.manifest.wasm;
       expect(manifest?.parallel.some((p) => p)).toBe(true);
       const sizes = r.graph.symbols.length ? [24, 31, 17] : [0];
+      await checkParts(r, Object.fromEntries(r.graph.symbols.map((sym) => [sym, 29])));
       await checkThreads(
         r,
         sizes.map((s) => Object.fromEntries(r.graph.symbols.map((sym) => [sym, s]))),
@@ -139,6 +172,7 @@ describe("threads: every algorithm", () => {
         if (name === "direct") expect(step?.pool).toBeDefined();
         const envs = symbolic ? [{ H: l.size[0], W: l.size[1] }, { H: l.size[0] + 11, W: l.size[1] + 5 }, { H: 9, W: 12 }] : [{}];
         await checkThreads(r, envs, `${name} ${source}`);
+        await checkParts(r, envs[0]);
       }
     });
   }
