@@ -27,6 +27,7 @@ import { WASM } from "../compiler/backends/capabilities.js";
 import { compile, type CompileSuccess } from "../compiler/index.js";
 import type { AlgorithmName, Node } from "../compiler/ir/graph.js";
 import * as D from "../compiler/ir/dim.js";
+import { hasRelaxedSimd } from "../runtime/wasm.js";
 
 interface Case {
   readonly name: string;
@@ -56,18 +57,21 @@ export const CASES: readonly Case[] = [
   },
 ];
 
-const imports = { env: { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log } };
+const math = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
 
 /** A compiled one-layer network, instantiated, with its weights in place and a seeded input. */
 function instantiate(r: CompileSuccess): () => void {
-  const wasm = r.artifacts.wasm;
+  // What the runtime would run here: the relaxed-SIMD build where this engine has relaxed SIMD.
+  const wasm = r.artifacts.wasmRelaxed && hasRelaxedSimd() ? r.artifacts.wasmRelaxed : r.artifacts.wasm;
   const manifest = r.artifacts.manifest.wasm;
   if (!wasm || !manifest) throw new Error("no WebAssembly artifact");
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(wasm)), imports);
-  const memory = instance.exports.memory as WebAssembly.Memory;
+  // The module imports its memory (compiler/backends/wasm/module.ts).
+  const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: 2 ** 15 });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(wasm)), { env: { ...math, memory } });
   const bytes = D.evalDim(manifest.memoryBytes, {});
   if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
   new Float32Array(memory.buffer, manifest.weightsOffset, r.plan.weightData.length).set(r.plan.weightData);
+  if (manifest.tables && r.artifacts.tables) new Uint8Array(memory.buffer).set(r.artifacts.tables, manifest.tables.offset);
   for (const io of manifest.inputs) {
     const n = io.shape.reduce<number>((a, d) => a * D.evalDim(d, {}), 1);
     const x = new Float32Array(memory.buffer, D.evalDim(io.offset, {}), n);

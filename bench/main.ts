@@ -8,6 +8,7 @@
 //   npm run bench [-- [--quick] [--only lenet,resnet_block] [--no-extras]]
 //   npm run bench -- --fusion [--runs N] [--direct]
 //   npm run bench -- --algorithms
+//   npm run bench -- --threads [--quick] [--n N]     (bench/threads.ts: 1 vs N threads)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -17,6 +18,7 @@ import { runCompare, usage } from "./compare.js";
 const PARTS: Readonly<Record<string, string>> = {
   "--fusion": "./fusion.js",
   "--algorithms": "./algorithms.js",
+  "--threads": "./threads.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {

@@ -22,7 +22,7 @@ const USAGE = `usage:
   cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]
   cnnc compile MODEL.cnn -o DIR [--target wasm|webgpu|all] [COMPILE OPTIONS]
   cnnc run MODEL.cnn|DIR (--input NAME=X.npy ... | --random [SEED]) [--size SYM=N ...]
-           [--backend reference|wasm|webgpu] [-o OUT.npy|DIR] [COMPILE OPTIONS]
+           [--backend reference|wasm|webgpu] [--threads N] [-o OUT.npy|DIR] [COMPILE OPTIONS]
   cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]
 
 compile options:
@@ -45,7 +45,7 @@ interface Args {
   flags: Map<string, string[]>;
 }
 
-const VALUE_FLAGS = new Set(["-o", "--target", "--weights", "--network", "--input", "--backend", "--size", "--algorithm"]);
+const VALUE_FLAGS = new Set(["-o", "--target", "--weights", "--network", "--input", "--backend", "--size", "--algorithm", "--threads"]);
 const BOOL_FLAGS = new Set(["--random", "--help", "-h", "--no-fuse", "--no-plan", "--ir", "--autotune"]);
 /** Options every command that compiles takes. */
 const COMPILE_FLAGS = ["--weights", "--network", "--target", "--no-fuse", "--no-plan", "--algorithm", "--autotune"];
@@ -322,10 +322,14 @@ function writeOutputs(out: string, outputs: Record<string, TensorData>): void {
 }
 
 async function cmdRun(args: Args): Promise<void> {
-  allowOnly(args, ["--input", "--backend", "-o", "--random", "--size", ...COMPILE_FLAGS]);
+  allowOnly(args, ["--input", "--backend", "-o", "--random", "--size", "--threads", ...COMPILE_FLAGS]);
   const model = modelPath(args);
   const backend = one(args, "--backend") ?? "wasm";
   if (!["reference", "wasm", "webgpu"].includes(backend)) throw new UsageError(`--backend must be reference, wasm or webgpu, not ${backend}`);
+  const threadsFlag = one(args, "--threads");
+  const threads = threadsFlag === undefined ? 1 : Number(threadsFlag);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a whole number from 1 to 256, not ${threadsFlag}`);
+  if (threadsFlag !== undefined && backend !== "wasm") throw new UsageError("--threads applies to --backend wasm");
   const random = args.flags.get("--random");
   if (random && args.flags.has("--input")) throw new UsageError("give either --input or --random, not both");
   const isDir = existsSync(model) && statSync(model).isDirectory();
@@ -333,15 +337,17 @@ async function cmdRun(args: Args): Promise<void> {
   if (isDir) {
     if (backend === "reference") throw new UsageError("a compiled bundle has no reference backend; run the .cnn file");
     if (args.flags.has("--weights")) throw new UsageError("a compiled bundle carries its weights; --weights applies to .cnn files");
-    runner = backend === "webgpu" ? await loadWebGpu((o) => loadBundleDir(model, o)) : await loadBundleDir(model, { backend: "wasm" });
+    runner = backend === "webgpu" ? await loadWebGpu((o) => loadBundleDir(model, o)) : await loadBundleDir(model, { backend: "wasm", threads });
   } else if (backend === "webgpu") {
     const r = compileOrFail(args, model, "webgpu");
     runner = await loadWebGpu((o) => r.load(o));
   } else {
     const r = compileOrFail(args, model);
-    const net = await r.load({ backend: "wasm" });
+    const net = await r.load({ backend: "wasm", threads });
     runner = backend === "reference" ? referenceRunner(r, net) : net;
   }
+  // Say whether the threads asked for run (or why not).
+  if (threadsFlag !== undefined && "description" in runner) process.stderr.write(`cnnc: ${String(runner.description)}\n`);
   let inputs: Map<string, TensorData>;
   if (random) inputs = mulberryInputs(runner.inputs, Number(random[0] || "0"), parseSizes(args), (m) => new UsageError(m));
   else inputs = readInputs(args);

@@ -20,6 +20,12 @@ export interface LoadOptions {
   readonly backend?: "wasm" | "webgpu" | "auto";
   /** Where to find a WebGPU adapter (default: navigator.gpu in browsers, Dawn through the `webgpu` package in Node). */
   readonly gpu?: GpuProvider;
+  /**
+   * WebAssembly: run the kernels on this many threads over shared memory (default 1). Node
+   * worker_threads, or Web Workers in a cross-origin isolated page; where that is not
+   * possible the network runs on one thread and `description` says why.
+   */
+  readonly threads?: number;
 }
 
 export async function readBundleFile(base: URL, name: string): Promise<Uint8Array> {
@@ -71,12 +77,14 @@ export async function networkFromArtifacts(
     throw new BackendError(`this bundle has no WebAssembly module${skipped || (manifest.webgpu ? "; load it with backend: webgpu" : "")}`);
   }
   const wasmManifest = manifest.wasm;
-  const exec = await WasmExecutor.create({ binary: files.wasm, relaxed: files.wasmRelaxed, tables: files.tables }, wasmManifest, weights);
+  const code = { binary: files.wasm, relaxed: files.wasmRelaxed, tables: files.tables };
+  const exec = await WasmExecutor.create(code, wasmManifest, weights, { threads: options.threads });
   const executor: Executor = {
     backend: "wasm",
     runSample: (env: Record<string, number>, inputs: readonly Float32Array[]) => exec.runSample(env, manifest.symbols, inputs),
+    dispose: () => exec.dispose(),
   };
-  return new Network(manifest, executor, `WebAssembly (one thread${exec.relaxed ? ", relaxed SIMD" : ""})${skipped}`);
+  return new Network(manifest, executor, `WebAssembly (${exec.threading}${exec.relaxed ? ", relaxed SIMD" : ""})${skipped}`);
 }
 
 /** Loads the bundle whose files sit next to `base` (the bundle's index.js URL). */

@@ -21,6 +21,12 @@ export interface WasmManifest {
   readonly relaxedFile?: string;
   /** Bytes of memory `run` needs for the bound sizes. */
   readonly memoryBytes: Dim;
+  /** Pages the module's imported memory starts with (at least). */
+  readonly memoryPages: number;
+  /** Bytes of memory each thread after the first adds (its scratch and spill slot). */
+  readonly threadBytes: Dim;
+  /** Per step: whether its work is split across threads (`step(i, syms..., tid, n)`); the others run on one. */
+  readonly parallel: readonly boolean[];
   /** Where the weights blob is copied before the first run. */
   readonly weightsOffset: number;
   /** Compile-time tables (packed and transformed weights): a file copied in at `offset` before the first run. */

@@ -1,5 +1,6 @@
-// Runs a compiled network's WebAssembly module, one sample at a time. The module owns its
-// memory (exported as `memory`), laid out by the compiler: the weights blob at
+// Runs a compiled network's WebAssembly module, one sample at a time. The module imports its
+// memory (env.memory, made here; shared when running on threads, see threads.ts), laid out by
+// the compiler: the weights blob at
 // `weightsOffset` (copied in once, here), the activation arena after it, inputs and outputs
 // at byte offsets that may depend on the size symbols. `run` takes one i32 per symbol.
 // Transcendentals are the host's Math functions, imported as env.exp/tanh/pow/log (the
@@ -10,6 +11,7 @@
 
 import { type DimEnv, evalDim } from "./dim.js";
 import type { WasmIO, WasmManifest } from "./manifest.js";
+import { sharedMemoryImport, ThreadPool, threadsUnavailable } from "./threads.js";
 
 const PAGE = 65536;
 /** The module computes addresses in i32 and declares at most this much memory. */
@@ -47,33 +49,78 @@ function isRun(f: unknown): f is RunFn {
   return typeof f === "function";
 }
 
+export interface WasmOptions {
+  /** Threads to run the kernels on (default 1); falls back to one where threads are unavailable. */
+  readonly threads?: number;
+}
+
 export class WasmExecutor {
   private constructor(
     private readonly manifest: WasmManifest,
     private readonly memory: WebAssembly.Memory,
     private readonly run: RunFn,
+    private readonly pool: ThreadPool | undefined,
+    /** What runs: "one thread", "2 threads", or one thread and why not more. */
+    readonly threading: string,
     /** Whether the relaxed-SIMD build runs. */
     readonly relaxed: boolean,
   ) {}
 
-  static async create(code: WasmCode, manifest: WasmManifest, weights: Float32Array): Promise<WasmExecutor> {
+  /** How many threads run the kernels. */
+  get threads(): number {
+    return this.pool?.count ?? 1;
+  }
+
+  static async create(code: WasmCode, manifest: WasmManifest, weights: Float32Array, options: WasmOptions = {}): Promise<WasmExecutor> {
     const relaxed = code.relaxed !== undefined && hasRelaxedSimd();
     // A copy on a plain ArrayBuffer: WebAssembly.compile does not take views of shared memory.
-    const module = await WebAssembly.compile(bytesOf(relaxed && code.relaxed ? code.relaxed : code.binary));
-    const instance = await WebAssembly.instantiate(module, { env: mathImports });
-    const { memory, run } = instance.exports;
-    if (!(memory instanceof WebAssembly.Memory) || !isRun(run)) {
-      throw new Error("the WebAssembly module does not export `memory` and `run`; was it compiled by cnnc?");
-    }
-    const exec = new WasmExecutor(manifest, memory, run, relaxed);
+    const bytes = bytesOf(relaxed && code.relaxed ? code.relaxed : code.binary);
     const tables = manifest.tables;
     if (tables && code.tables?.byteLength !== tables.bytes) {
       throw new Error(`the tables file has ${code.tables?.byteLength ?? 0} bytes, expected ${tables.bytes}`);
     }
+    const wanted = options.threads ?? 1;
+    if (!Number.isInteger(wanted) || wanted < 1) throw new Error(`threads must be a positive integer, got ${wanted}`);
+    let threading = "one thread";
+    let exec: WasmExecutor | undefined;
+    if (wanted > 1) {
+      const why = threadsUnavailable();
+      if (why) threading = `one thread; ${wanted} threads unavailable: ${why}`;
+      else {
+        try {
+          exec = await WasmExecutor.threaded(bytes, manifest, wanted, relaxed);
+        } catch (e) {
+          threading = `one thread; ${wanted} threads unavailable: ${(e as Error).message}`;
+        }
+      }
+    }
+    if (!exec) {
+      const module = await WebAssembly.compile(bytes);
+      const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: MAX_BYTES / PAGE });
+      const { run } = (await WebAssembly.instantiate(module, { env: { ...mathImports, memory } })).exports;
+      if (!isRun(run)) throw new Error("the WebAssembly module does not export `run`; was it compiled by cnnc?");
+      exec = new WasmExecutor(manifest, memory, run, undefined, threading, relaxed);
+    }
     exec.reserve(Math.max(manifest.weightsOffset + weights.byteLength, tables ? tables.offset + tables.bytes : 0));
-    if (tables && code.tables) new Uint8Array(memory.buffer, tables.offset, tables.bytes).set(code.tables);
-    new Float32Array(memory.buffer, manifest.weightsOffset, weights.length).set(weights);
+    // Workers share this memory: the tables and weights are copied in once.
+    if (tables && code.tables) new Uint8Array(exec.memory.buffer, tables.offset, tables.bytes).set(code.tables);
+    new Float32Array(exec.memory.buffer, manifest.weightsOffset, weights.length).set(weights);
     return exec;
+  }
+
+  /** The module on a shared memory, with n - 1 workers instantiating it too. */
+  private static async threaded(bytes: Uint8Array, manifest: WasmManifest, n: number, relaxed: boolean): Promise<WasmExecutor> {
+    const module = await WebAssembly.compile(sharedMemoryImport(bytes));
+    const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: MAX_BYTES / PAGE, shared: true });
+    const { run, step } = (await WebAssembly.instantiate(module, { env: { ...mathImports, memory } })).exports;
+    if (!isRun(run) || !isRun(step)) throw new Error("the WebAssembly module does not export `run` and `step`; was it compiled by cnnc?");
+    const symbols = run.length;
+    const pool = await ThreadPool.start(module, memory, step, manifest.parallel, symbols, n);
+    return new WasmExecutor(manifest, memory, run, pool, `${n} threads`, relaxed);
+  }
+
+  dispose(): void {
+    this.pool?.dispose();
   }
 
   /** Grows the memory to at least `bytes`. */
@@ -94,7 +141,8 @@ export class WasmExecutor {
     if (inputs.length !== this.manifest.inputs.length) {
       throw new Error(`the network takes ${this.manifest.inputs.length} inputs, got ${inputs.length}`);
     }
-    this.reserve(evalDim(this.manifest.memoryBytes, env));
+    const extra = this.pool ? (this.pool.count - 1) * evalDim(this.manifest.threadBytes, env) : 0;
+    this.reserve(evalDim(this.manifest.memoryBytes, env) + extra);
     this.manifest.inputs.forEach((io, i) => {
       const target = this.view(io, env);
       if (inputs[i].length !== target.length) {
@@ -102,13 +150,13 @@ export class WasmExecutor {
       }
       target.set(inputs[i]);
     });
-    this.run(
-      ...symbols.map((s) => {
-        const v = env[s];
-        if (v === undefined) throw new Error(`size symbol ${s} is not bound`);
-        return v;
-      }),
-    );
+    const sizes = symbols.map((s) => {
+      const v = env[s];
+      if (v === undefined) throw new Error(`size symbol ${s} is not bound`);
+      return v;
+    });
+    if (this.pool) this.pool.run(this.manifest.parallel.length, sizes);
+    else this.run(...sizes);
     return this.manifest.outputs.map((io) => this.view(io, env).slice());
   }
 }

@@ -73,7 +73,7 @@ export function layerPlan(n: Node, g: Graph, name: AlgorithmName): Plan {
   };
 }
 
-const imports = { env: { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log } };
+const math = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
 
 /** Median ms of one run of the plan's module (seeded input). */
 export function timePlan(plan: Plan, minRuns = 3, minMs = 50): number {
@@ -90,8 +90,9 @@ export function timePlan(plan: Plan, minRuns = 3, minMs = 50): number {
   } finally {
     v8.setFlagsFromString("--liftoff");
   }
-  const instance = new WebAssembly.Instance(module, imports);
-  const memory = instance.exports.memory as WebAssembly.Memory;
+  // The module imports its memory (backends/wasm/module.ts).
+  const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: 2 ** 15 });
+  const instance = new WebAssembly.Instance(module, { env: { ...math, memory } });
   const run = instance.exports.run as () => void;
   const bytes = D.evalDim(manifest.memoryBytes, {});
   if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));

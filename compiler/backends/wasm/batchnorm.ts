@@ -9,6 +9,7 @@
 import type { BatchNormOp } from "../../ir/ops.js";
 import type { KernelContext } from "./context.js";
 import { product } from "./dims.js";
+import { parallelFor } from "./threads.js";
 
 export function emitBatchNorm(ctx: KernelContext, op: BatchNormOp): void {
   const { fn } = ctx;
@@ -22,7 +23,8 @@ export function emitBatchNorm(ctx: KernelContext, op: BatchNormOp): void {
   if (!beta) throw new Error(`internal error: batchnorm ${ctx.step.layer} without beta`);
   const positions = fn.atEntry("batchnorm positions", () => product(x.shape.slice(1), fn));
 
-  fn.for(0, x.shape[0], (c) => {
+  // Threads take whole channels (threads.ts); in place is safe, each element is its own.
+  parallelFor(fn, x.shape[0], (c) => {
     const scale = fn.f64(m.f64.div(gamma.load(c), m.f64.sqrt(m.f64.add(variance.load(c), m.f64.const(op.eps)))));
     const mu = fn.f64(mean.load(c));
     const shift = fn.f64(beta.load(c));

@@ -17,6 +17,7 @@ import type { Fn, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
 import { emitOutputs } from "./producer.js";
+import { parallelFor } from "./threads.js";
 
 /** Per spatial axis at one output position: the input coordinate of k = 0 and the k range on real input. */
 interface AxisWindow {
@@ -53,7 +54,8 @@ export function emitConv(ctx: KernelContext, op: ConvOp): void {
   const inPerGroup = x.shape[0].floorDiv(op.groups);
   const outPerGroup = op.filters / op.groups;
 
-  fn.for(0, op.filters, (o) => {
+  // Threads take whole output channels (threads.ts).
+  parallelFor(fn, op.filters, (o) => {
     const cBase = op.groups === 1 ? fn.const(0) : fn.let(o.floorDiv(outPerGroup).mul(inPerGroup));
     const wFirst = fn.let(o.mul(inPerGroup));
     emitOutputs<AxisWindow>(ctx, o, {

@@ -21,6 +21,7 @@ import type { Fn, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
 import { emitOutputs } from "./producer.js";
+import { parallelFor } from "./threads.js";
 
 /** The taps of one axis at one output coordinate: t in [tLo, tHi), j = j0 - t*dj, k = k0 + t*dk. */
 interface AxisTaps {
@@ -77,7 +78,8 @@ export function emitDeconv(ctx: KernelContext, op: DeconvOp): void {
   const inPerGroup = x.shape[0].floorDiv(op.groups);
   const outPerGroup = op.filters / op.groups;
 
-  fn.for(0, op.filters, (o) => {
+  // Threads take whole output channels (threads.ts).
+  parallelFor(fn, op.filters, (o) => {
     const cBase = op.groups === 1 ? fn.const(0) : fn.let(o.floorDiv(outPerGroup).mul(inPerGroup));
     const oInGroup = op.groups === 1 ? o : fn.let(o.mod(outPerGroup));
     emitOutputs<AxisTaps>(ctx, o, {

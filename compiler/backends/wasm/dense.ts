@@ -9,6 +9,7 @@
 import type { DenseOp } from "../../ir/ops.js";
 import type { KernelContext } from "./context.js";
 import { product } from "./dims.js";
+import { parallelFor } from "./threads.js";
 
 export function emitDense(ctx: KernelContext, op: DenseOp): void {
   const { fn } = ctx;
@@ -19,7 +20,8 @@ export function emitDense(ctx: KernelContext, op: DenseOp): void {
   const bias = ctx.bias(op.bias);
   if (ctx.step.pool) throw new Error(`internal error: dense layer ${ctx.step.layer} has a fused pool (it has no spatial axes)`);
   const n = fn.atEntry("dense inputs", () => product(x.shape, fn));
-  fn.for(0, op.units, (u) => {
+  // Threads take whole units (threads.ts).
+  parallelFor(fn, op.units, (u) => {
     const acc = fn.f64(bias ? bias.load(u) : m.f64.const(0));
     const row = fn.let(u.mul(n));
     fn.for(0, n, (i) => {

@@ -24,6 +24,7 @@ import { NOMINAL_SIZE } from "../../algorithms/applicability.js";
 import { type Expr, Fn, type Int, type Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
+import { parallelNest } from "./threads.js";
 import { type AlgorithmKernel, fmadd, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, splat, stepWeights, TableBuilder, transpose4, vec, zero } from "./simd.js";
 
 /** The tiling of an FFT layer (symbolic output sizes count as NOMINAL_SIZE), shared with the cost model. */
@@ -312,11 +313,8 @@ function emitFft(ctx: KernelContext, op: ConvOp, g: Geometry, t: TableLayout, at
   const span = g.t.map((ti, i) => (d === 1 && i === 0 ? 4 * ti : ti));
   const counts = J.map((j, i) => fn.atEntry(`fft.tiles${i}`, () => j.ceilDiv(span[i])));
 
-  const tiles = (axis: number, origin: Int[]): void => {
-    if (axis === d) return tile(origin);
-    fn.for(0, counts[axis], (ti) => tiles(axis + 1, [...origin, int(fn, ti.mul(span[axis]))]));
-  };
-  tiles(0, []);
+  // Threads take whole tiles (threads.ts): each transforms into its own scratch.
+  parallelNest(fn, counts, (ti) => tile(ti.map((t, i) => int(fn, t.mul(span[i])))));
 
   function call(name: string, args: Expr[]): void {
     fn.emit(m.call(name, args, binaryen.none));

@@ -17,6 +17,7 @@ import { weightMatrix } from "../../algorithms/im2col.js";
 import type { Expr, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims, product } from "./dims.js";
+import { parallelNest } from "./threads.js";
 import { type AlgorithmKernel, int, type KernelAddresses, intLocal, microKernel, OutputWriter, rangeMask, stepWeights, TableBuilder, zero } from "./simd.js";
 
 /** Patch-matrix scratch per tile: about this many bytes (well inside the L2 cache). */
@@ -122,15 +123,12 @@ function emitGemm(ctx: KernelContext, op: ConvOp, tiling: GemmTiling, at: Kernel
   const kl = op.kernel[d - 1];
   const writer = new OutputWriter(ctx, op, at.spill);
 
-  fn.for(0, op.groups, (g) => {
-    fn.for(0, Lr.ceilDiv(TR), (rt) => {
-      const r0 = int(fn, rt.mul(TR));
-      fn.for(0, Jl.ceilDiv(SEG), (sg) => {
-        const s0 = int(fn, sg.mul(SEG));
-        pack(g, r0, s0);
-        multiply(g, r0, s0);
-      });
-    });
+  // Threads take whole tiles (threads.ts): each packs into its own scratch.
+  parallelNest(fn, [fn.const(op.groups), fn.let(Lr.ceilDiv(TR)), fn.let(Jl.ceilDiv(SEG))], ([g, rt, sg]) => {
+    const r0 = int(fn, rt.mul(TR));
+    const s0 = int(fn, sg.mul(SEG));
+    pack(g, r0, s0);
+    multiply(g, r0, s0);
   });
 
   /** B [quad][k][4] for the tile at leading rows r0.. and last-axis positions s0.. of group g. */

@@ -18,6 +18,7 @@ import type { KernelContext } from "./context.js";
 import { axisWindow } from "./conv.js";
 import { dims } from "./dims.js";
 import { emitOutputs } from "./producer.js";
+import { parallelFor } from "./threads.js";
 
 type AxisWindow = ReturnType<typeof axisWindow>;
 
@@ -35,7 +36,8 @@ export function emitLocal(ctx: KernelContext, op: LocalOp): void {
   const K = op.kernel;
   const rank = M.length;
 
-  fn.for(0, op.filters, (o) => {
+  // Threads take whole output channels (threads.ts).
+  parallelFor(fn, op.filters, (o) => {
     emitOutputs<AxisWindow>(ctx, o, {
       axis: (axis, j) => axisWindow(fn, j, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], M[axis], clamp[axis]),
       value: (outFlat, windows) => {

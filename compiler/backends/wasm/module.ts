@@ -9,8 +9,13 @@
 //   weightsOffset (64-aligned) the weights blob, copied in once by the runtime
 //   (guard)                    room for the fast kernels' masked vector loads before a tensor
 //   arenaBase (64-aligned)     the activation arena: buffer b at arenaBase + 4 * b.offset
-//   scratchBase                the fast kernels' scratch (shared: steps run one at a time),
-//                              then the same guard again, for masked loads past a tensor's end
+//   scratchBase                per thread: a spill slot and the fast kernels' scratch (steps
+//                              run one at a time; threads.ts splits one step's work), then the
+//                              same guard again, for masked loads past a tensor's end
+//
+// The memory is imported (env.memory, created by the runtime) and exported again: threads
+// instantiate the same module over one shared memory; the import is declared non-shared and
+// the runtime marks it shared only for threads (runtime/threads.ts), so one binary serves both.
 //
 // A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
 // (gemm.ts, winograd.ts, fft.ts, separable.ts), except with a fused pool, which only the
@@ -21,8 +26,10 @@
 // the plain-SIMD one for engines without relaxed SIMD; the runtime picks at load.
 //
 // `run(sym0, sym1, ...)` takes one i32 per plan symbol and calls one function per step, in
-// order; each step function takes the same parameters and computes its sizes from them, so
-// a static network has constant sizes everywhere and binaryen optimises its loops fully.
+// order; each step function takes the same parameters (then tid, part and parts, threads.ts)
+// and computes its sizes from them, so a static network has constant sizes everywhere and
+// binaryen optimises its loops fully. `step(i, syms..., tid, part, parts)` runs part of step
+// i, for the runtime's threads.
 // The module is validated (an invalid module is a compiler bug) and optimised at -O3.
 
 import binaryen from "binaryen";
@@ -52,6 +59,7 @@ import { prepareSeparable } from "./separable.js";
 import { prepareFft } from "./fft.js";
 import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
+import { emitStepDispatch, isParallel, stepParams, TID, worthSplitting } from "./threads.js";
 
 export const WASM_FILE = "model.wasm";
 export const WASM_RELAXED_FILE = "model.relaxed.wasm";
@@ -149,9 +157,7 @@ export function emitWasm(plan: Plan): EmittedWasm {
   const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
   const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
   const tableAt: (number | undefined)[] = [];
-  // At the start of the tables region: the fast kernels' spill and staging slots.
-  const spill = LOW_MEMORY;
-  let end = LOW_MEMORY + SPILL_BYTES;
+  let end = LOW_MEMORY;
   for (const t of tables) {
     tableAt.push(t ? end : undefined);
     if (t) end += align(t.byteLength, 16);
@@ -162,7 +168,10 @@ export function emitWasm(plan: Plan): EmittedWasm {
   const layout: Layout = { tablesOffset: LOW_MEMORY, weightsOffset, arenaBase };
   const scratchBase = D.add(arenaBase, D.mul(16, D.ceildiv(plan.arenaElements, 4)));
   const scratch = kernels.reduce<D.Dim>((most, k) => (k ? D.max(most, k.scratchBytes) : most), 0);
-  const memoryBytes = kernels.some((k) => k) ? D.add(scratchBase, D.add(scratch, guard)) : D.add(arenaBase, D.mul(4, plan.arenaElements));
+  // Per thread: the spill slot, then the scratch; each thread's block 64-byte aligned.
+  const spillBytes = align(SPILL_BYTES, 64);
+  const threadBytes = kernels.some((k) => k) ? D.mul(64, D.ceildiv(D.add(spillBytes, scratch), 64)) : 0;
+  const memoryBytes = kernels.some((k) => k) ? D.add(scratchBase, D.add(threadBytes, guard)) : D.add(arenaBase, D.mul(4, plan.arenaElements));
 
   // A static network gets all its memory up front; a symbolic one grows it at run time.
   const initialBytes = typeof memoryBytes === "number" ? memoryBytes : arenaBase;
@@ -171,21 +180,24 @@ export function emitWasm(plan: Plan): EmittedWasm {
   }
   const initialPages = Math.max(1, Math.ceil(initialBytes / PAGE));
 
-  // The tables region, [tablesStart, weightsOffset), as the runtime copies it in.
-  const tablesStart = spill + SPILL_BYTES;
-  const tableBytes = new Uint8Array(end - tablesStart);
-  tables.forEach((t, i) => t && tableBytes.set(t, (tableAt[i] as number) - tablesStart));
+  // The tables region, [LOW_MEMORY, end), as the runtime copies it in.
+  const tableBytes = new Uint8Array(end - LOW_MEMORY);
+  tables.forEach((t, i) => t && tableBytes.set(t, (tableAt[i] as number) - LOW_MEMORY));
 
+  const parallel: boolean[] = [];
   const build = (relaxed: boolean) =>
     buildModule(plan, relaxed, initialPages, (m, math) =>
       plan.steps.map((step, i) => {
-        const fn = new Fn(m, plan.symbols, relaxed);
+        const fn = new Fn(m, stepParams(plan.symbols), relaxed);
         const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
         const kernel = kernels[i];
-        if (kernel) kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: dim(fn, scratchBase), spill });
-        else emitStep(ctx);
+        if (kernel) {
+          const own = fn.atEntry("thread.block", () => dim(fn, scratchBase).add(fn.symbol(TID).mul(dim(fn, threadBytes))));
+          kernel.emit(ctx, { tables: tableAt[i] ?? 0, scratch: own.add(spillBytes), spill: own });
+        } else emitStep(ctx);
         const name = stepFunctionName(step);
         fn.finish(name);
+        if (!relaxed) parallel.push(isParallel(fn) && worthSplitting(step));
         return { name, fused: fn.multiplyAdds > 0 };
       }),
     );
@@ -202,15 +214,22 @@ export function emitWasm(plan: Plan): EmittedWasm {
     file: WASM_FILE,
     ...(relaxed ? { relaxedFile: WASM_RELAXED_FILE } : {}),
     memoryBytes,
+    memoryPages: initialPages,
+    threadBytes,
+    parallel,
     weightsOffset,
-    ...(tableBytes.byteLength ? { tables: { file: TABLES_FILE, offset: tablesStart, bytes: tableBytes.byteLength } } : {}),
+    ...(tableBytes.byteLength ? { tables: { file: TABLES_FILE, offset: LOW_MEMORY, bytes: tableBytes.byteLength } } : {}),
     inputs: plan.inputs.map(io),
     outputs: plan.outputs.map(io),
   };
   return { binary: plain.binary, relaxed, tables: tableBytes, manifest };
 }
 
-/** One build of the module: memory, the math imports, the step functions `steps` emits, and `run`. */
+/**
+ * One build of the module: the imported memory (shared or not: the runtime decides, threads.ts),
+ * the math imports, the step functions `steps` emits, `run` (every step on one thread) and
+ * `step` (one part of one step, for the runtime's threads).
+ */
 function buildModule(
   plan: Plan,
   relaxed: boolean,
@@ -229,14 +248,17 @@ function buildModule(
         (relaxed ? binaryen.Features.RelaxedSIMD : 0),
     );
     // The memory comes first: binaryen.js binds every load and store to it as it is built.
-    m.setMemory(initialPages, MAX_PAGES, "memory");
+    m.setMemory(initialPages, MAX_PAGES, "memory", [], false, false, "memory");
+    m.addMemoryImport("memory", "env", "memory", false);
     const math = new MathImports(m);
     const fns = steps(m, math);
+    const names = fns.map((f) => f.name);
     const symbolType = binaryen.createType(plan.symbols.map(() => binaryen.i32));
-    const args = () => plan.symbols.map((_, i) => m.local.get(i, binaryen.i32));
-    const body = m.block(null, fns.length ? fns.map((f) => m.call(f.name, args(), binaryen.none)) : [m.nop()]);
+    const args = () => [...plan.symbols.map((_, i) => m.local.get(i, binaryen.i32)), m.i32.const(0), m.i32.const(0), m.i32.const(1)];
+    const body = m.block(null, names.length ? names.map((n) => m.call(n, args(), binaryen.none)) : [m.nop()]);
     m.addFunction("run", symbolType, binaryen.none, [], body);
     m.addFunctionExport("run", "run");
+    emitStepDispatch(m, names, plan.symbols);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly module for network ${plan.name} is invalid (binaryen printed why above)`);
     return { binary: optimizeAndEmit(m), fused: fns.some((f) => f.fused) };
   } finally {

@@ -24,6 +24,7 @@ import type { Expr, F64Var, Fn, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { axisWindow } from "./conv.js";
 import { dims } from "./dims.js";
+import { parallelFor } from "./threads.js";
 
 /** Gaussian weights of every window position, row-major over the window's axes. */
 export function gaussTable(op: PoolOp): Float64Array {
@@ -187,7 +188,8 @@ export function emitPool(ctx: KernelContext, op: PoolOp): void {
   if (op.mode === "gauss" && ctx.table === undefined) throw new Error("internal error: gauss pooling without its weight table");
   const g = poolGeometry(fn, op, ctx.step.inputs[0].shape);
   const source: PoolSource<void> = { axis: () => undefined, value: (flat) => x.load(flat) };
-  fn.for(0, x.shape[0], (c) => poolChannel(ctx, g, c, source, (outFlat, v) => fn.emit(y.store(outFlat, ctx.finish(v, outFlat)))));
+  // Threads take whole channels (threads.ts).
+  parallelFor(fn, x.shape[0], (c) => poolChannel(ctx, g, c, source, (outFlat, v) => fn.emit(y.store(outFlat, ctx.finish(v, outFlat)))));
 }
 
 export function emitAdaptivePool(ctx: KernelContext, op: AdaptivePoolOp): void {
@@ -199,7 +201,7 @@ export function emitAdaptivePool(ctx: KernelContext, op: AdaptivePoolOp): void {
   const rank = M.length;
   const n = op.out;
 
-  fn.for(0, x.shape[0], (c) => {
+  parallelFor(fn, x.shape[0], (c) => {
     const regions = (axis: number, outFlat: Int, count: Int, lo: Int[], hi: Int[]): void => {
       if (axis === rank) return summarise(outFlat, count, lo, hi);
       fn.for(0, n[axis], (i) => {

@@ -18,6 +18,7 @@ import type { Expr, Int, Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dim, dims } from "./dims.js";
 import { overread } from "./gemm.js";
+import { parallelFor } from "./threads.js";
 import { type AlgorithmKernel, fmadd, int, intLocal, type KernelAddresses, OutputWriter, rangeMask, stepWeights, TableBuilder, vec, zero } from "./simd.js";
 
 /** Output positions of the first axis per strip. */
@@ -115,7 +116,8 @@ function emitSeparable(ctx: KernelContext, op: ConvOp, at: KernelAddresses): voi
     });
   const fma = (sum: Expr | undefined, a: Expr, b: Expr) => (sum ? fmadd(fn, sum, a, b) : m.f32x4.mul(a, b));
 
-  fn.for(0, J[0].ceilDiv(S), (strip) => {
+  // Threads take whole strips (threads.ts): each filters into its own scratch.
+  parallelFor(fn, J[0].ceilDiv(S), (strip) => {
     const j0 = int(fn, strip.mul(S));
     const first = int(fn, j0.mul(s[0]).sub(pad[0]), false);
     fn.for(0, op.filters, (o) => {

@@ -30,8 +30,8 @@ export const SPILL_BYTES = 16 + 256;
 export interface KernelAddresses {
   readonly tables: number;
   readonly scratch: Int;
-  /** SPILL_BYTES: 16 for a vector whose lanes are stored one by one (OutputWriter.run), then 256 for the kernel's own staging. */
-  readonly spill: number;
+  /** SPILL_BYTES, the thread's own: 16 for a vector whose lanes are stored one by one (OutputWriter.run), then 256 for the kernel's own staging. */
+  readonly spill: Int;
 }
 
 /**
@@ -198,7 +198,7 @@ export class OutputWriter {
   constructor(
     private readonly ctx: KernelContext,
     private readonly op: ConvOp,
-    private readonly spill: number,
+    private readonly spill: Int,
   ) {
     this.simple = ctx.step.epilogue.every((e) => e.kind === "activation" && ["relu", "leaky_relu", "identity"].includes(e.fn));
   }
@@ -237,7 +237,7 @@ export class OutputWriter {
     const m = fn.m;
     const full = fn.block(() => fn.emit(this.vector(v, o, flat, bias)));
     const partial = fn.block(() => {
-      fn.emit(m.v128.store(0, 16, m.i32.const(this.spill), v.get()));
+      fn.emit(m.v128.store(0, 16, this.spill.expr(), v.get()));
       fn.for(0, count, (l) => fn.emit(this.scalar(m.f32.load(0, 4, l.mul(4).add(this.spill).expr()), o, flat.add(l))));
     });
     return m.if(m.i32.ge_s(count.expr(), m.i32.const(4)), full, partial);

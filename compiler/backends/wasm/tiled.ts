@@ -16,6 +16,7 @@ import type { KernelContext } from "./context.js";
 import { axisWindow } from "./conv.js";
 import { dims } from "./dims.js";
 import { emitOutputs } from "./producer.js";
+import { parallelFor } from "./threads.js";
 
 /** Per axis at one output position: its window on the input, and the flat tile index so far. */
 interface TiledAxis {
@@ -47,7 +48,8 @@ export function emitTiled(ctx: KernelContext, op: TiledOp): void {
     return j.mod(T[axis]);
   };
 
-  fn.for(0, op.filters, (o) => {
+  // Threads take whole output channels (threads.ts).
+  parallelFor(fn, op.filters, (o) => {
     emitOutputs<TiledAxis>(ctx, o, {
       axis: (axis, j, outer) => ({
         win: axisWindow(fn, j, op.stride[axis], op.dilation[axis], K[axis], padBefore[axis], M[axis], clamp[axis]),

@@ -23,6 +23,7 @@ import type { Expr, Int, Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { dims } from "./dims.js";
 import { overread } from "./gemm.js";
+import { parallelNest } from "./threads.js";
 import {
   type AlgorithmKernel,
   int,
@@ -162,18 +163,15 @@ function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tilin
   const vBuf = scratch;
   const mBuf = fn.atEntry("wino.mbuf", () => scratch.add(A2 * QP * Cg * 16));
   const writer = new OutputWriter(ctx, op, at.spill);
-  const staging = at.spill + 16;
+  const staging = at.spill.add(16);
 
-  fn.for(0, op.groups, (g) => {
-    fn.for(0, TH.ceilDiv(TRB), (bt) => {
-      const t0 = int(fn, bt.mul(TRB));
-      fn.for(0, TW.ceilDiv(SEGQ * 4), (sb) => {
-        const q0 = int(fn, sb.mul(SEGQ));
-        inputTransform(g, t0, q0);
-        batchedGemm(g);
-        outputTransform(g, t0, q0);
-      });
-    });
+  // Threads take whole batches of tiles (threads.ts): V and M are in each thread's scratch.
+  parallelNest(fn, [fn.const(op.groups), fn.let(TH.ceilDiv(TRB)), fn.let(TW.ceilDiv(SEGQ * 4))], ([g, bt, sb]) => {
+    const t0 = int(fn, bt.mul(TRB));
+    const q0 = int(fn, sb.mul(SEGQ));
+    inputTransform(g, t0, q0);
+    batchedGemm(g);
+    outputTransform(g, t0, q0);
   });
 
   /** The quad's tile row and first tile column; `ok` when any of its tiles is real. */
@@ -270,7 +268,7 @@ function emitWinograd(ctx: KernelContext, op: ConvOp, w: WinogradMatrices, tilin
               mt === 4
                 ? transpose4(fn, Y[a])
                 : [0, 1].map((half) => vec(fn, m.i8x16.shuffle(Y[a][0].get(), Y[a][1].get(), lanes(half === 0 ? [0, 4, 1, 5] : [2, 6, 3, 7]))));
-            runs.forEach((v, j) => fn.emit(m.v128.store(0, 16, m.i32.const(staging + (a * R + j) * 16), v.get())));
+            runs.forEach((v, j) => fn.emit(m.v128.store((a * R + j) * 16, 16, staging.expr(), v.get())));
           }
           fn.for(0, mt, (a) => {
             const row = int(fn, ti.mul(mt).add(a));

@@ -132,13 +132,14 @@ describe("wasm: module layout and ABI", () => {
     expect(manifest.memoryBytes as number).toBeGreaterThanOrEqual((manifest.outputs[0].offset as number) + 4 * (out.elements as number));
   });
 
-  it("exports memory and run, imports only env math, names a function per step", () => {
+  it("exports memory, run and step, imports only env math and env.memory, names a function per step", () => {
     const mod = new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
-    expect(WebAssembly.Module.exports(mod).map((e) => `${e.kind} ${e.name}`).sort()).toEqual(["function run", "memory memory"]);
+    expect(WebAssembly.Module.exports(mod).map((e) => `${e.kind} ${e.name}`).sort()).toEqual(["function run", "function step", "memory memory"]);
     for (const imp of WebAssembly.Module.imports(mod)) {
       expect(imp.module).toBe("env");
-      expect(["exp", "tanh", "pow", "log"]).toContain(imp.name);
+      expect(imp.kind === "memory" ? imp.name === "memory" : ["exp", "tanh", "pow", "log"].includes(imp.name)).toBe(true);
     }
+    expect(WebAssembly.Module.imports(mod).filter((i) => i.kind === "memory")).toHaveLength(1);
     const text = binaryen.readBinary(binary).emitText();
     for (const step of plan.steps) expect(text).toContain(`(func $${stepFunctionName(step)}`);
   });

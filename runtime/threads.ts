@@ -1,0 +1,309 @@
+// Multithreaded WebAssembly (issue 6), the runtime's side: `load({ threads: n })`.
+//
+// The compiled module imports its memory (env.memory) and exports, besides `run`,
+// `step(i, syms..., tid, part, parts)`; the manifest lists which steps split their work
+// (compiler/backends/wasm/threads.ts: part p of `parts` is a contiguous share of the step's
+// outermost parallel loop, writing only its share of the output; `tid` picks the thread's own
+// scratch). Here the main thread instantiates the module over a shared memory, starts n - 1
+// workers (Node worker_threads, or Web Workers in a cross-origin isolated page) that
+// instantiate the same compiled module over the same memory, and drives the steps itself.
+// A step that splits is cut into PARTS_PER_THREAD * n parts and announced to the workers
+// through a small control block (a generation counter they watch); then every thread, the
+// main one included, claims parts one at a time (a compare-and-swap on a word holding the
+// generation and the next part, so a late worker can never claim a part of a later step)
+// until none is left, and the main thread waits until every part is done. A worker the OS is
+// slow to wake (a busy machine) thus costs at most the part it claimed, never half the step,
+// and if it never comes the main thread does all the parts itself. Every other step runs on
+// the main thread alone. Why the JS side coordinates rather than a barrier inside the module:
+// the main thread of a browser may not block (no Atomics.wait, nor memory.atomic.wait32),
+// small steps need no meeting at all, and the module stays free of atomics.
+//
+// Waiting is a short spin on Atomics.load, then Atomics.wait where the agent may block
+// (workers, Node's main thread); in a browser's main thread the spin simply continues. A
+// worker that traps sets the control block's error word and still counts its part done, so
+// the main thread never waits forever.
+//
+// The module's memory import is declared non-shared; for threads the runtime flips the import's
+// limits flag to shared (one byte, `sharedMemoryImport`), so one binary serves both. Workers
+// are created from a source string (a Blob URL in browsers, `eval` in Node) so that a bundle
+// needs no extra file and the runtime no knowledge of where it was installed.
+
+/** Control block words (Int32): generation, step, parts, error; the claim word and the done count on their own cache lines; the symbols. */
+const GEN = 0;
+const STEP = 1;
+const PARTS = 2;
+const ERROR = 3;
+const NEXT = 16;
+const DONE = 32;
+const SYMS = 48;
+/** Atomics.load spins before blocking: some tens of microseconds. */
+const SPIN = 20000;
+/** Parts per thread of a split step: enough that a late or slow thread costs little, few enough that a part's fixed cost is nothing. */
+const PARTS_PER_THREAD = 8;
+/** The claim word: generation (15 bits) << 16 | next part (parts < 2^16). */
+const GEN_MASK = 0x7fff;
+
+/** Claims and runs parts of the current step until none is left (shared by the workers, as source, and the main thread). */
+function claimParts(ctl: Int32Array, gen: number, parts: number, run: (part: number) => void): void {
+  for (;;) {
+    const v = Atomics.load(ctl, NEXT);
+    if (v >>> 16 !== (gen & GEN_MASK) || (v & 0xffff) >= parts) return;
+    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    try {
+      run(v & 0xffff);
+    } catch {
+      Atomics.store(ctl, ERROR, 1);
+    }
+    Atomics.add(ctl, DONE, 1);
+  }
+}
+
+/** Plain JavaScript, run by every worker (Node and browsers). */
+const WORKER_SOURCE = `"use strict";
+const GEN = ${GEN}, STEP = ${STEP}, PARTS = ${PARTS}, ERROR = ${ERROR}, NEXT = ${NEXT}, DONE = ${DONE}, SYMS = ${SYMS}, SPIN = ${SPIN}, GEN_MASK = ${GEN_MASK};
+const claimParts = ${claimParts.toString()};
+let post, close;
+function start(data) {
+  const { module, memory, control, tid, symbols } = data;
+  const env = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log, memory };
+  let step;
+  try {
+    step = new WebAssembly.Instance(module, { env }).exports.step;
+  } catch (e) {
+    post({ error: String((e && e.message) || e) });
+    return;
+  }
+  const ctl = new Int32Array(control);
+  const args = new Array(symbols + 4);
+  let seen = Atomics.load(ctl, GEN);
+  post({ ready: true });
+  for (;;) {
+    let spins = 0;
+    while (Atomics.load(ctl, GEN) === seen) if (++spins > SPIN) Atomics.wait(ctl, GEN, seen);
+    const gen = Atomics.load(ctl, GEN);
+    seen = gen;
+    const index = ctl[STEP];
+    if (index < 0) break;
+    const parts = ctl[PARTS];
+    args[0] = index;
+    for (let i = 0; i < symbols; i++) args[i + 1] = ctl[SYMS + i];
+    args[symbols + 1] = tid;
+    args[symbols + 3] = parts;
+    // Parameters read while the main thread had moved on belong to no part this worker can claim.
+    if (Atomics.load(ctl, GEN) !== gen) continue;
+    claimParts(ctl, gen, parts, (part) => {
+      args[symbols + 2] = part;
+      step(...args);
+    });
+    Atomics.notify(ctl, DONE);
+  }
+  close();
+}
+if (typeof require === "function" && typeof self === "undefined") {
+  const { parentPort } = require("node:worker_threads");
+  post = (m) => parentPort.postMessage(m);
+  close = () => parentPort.close();
+  parentPort.once("message", start);
+} else {
+  post = (m) => self.postMessage(m);
+  close = () => self.close();
+  self.onmessage = (e) => start(e.data);
+}
+`;
+
+type StepFn = (...args: number[]) => void;
+
+/** One worker, Node's or the browser's, reduced to what the pool needs. */
+interface ThreadHandle {
+  post(message: unknown): void;
+  /** Resolves on the worker's first message: ready, or why not. */
+  readonly ready: Promise<void>;
+  terminate(): void;
+}
+
+/** Why this environment cannot run threads, or undefined when it can. */
+export function threadsUnavailable(): string | undefined {
+  if (typeof SharedArrayBuffer === "undefined") return "SharedArrayBuffer is not available (a browser page needs cross-origin isolation: COOP and COEP headers)";
+  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
+  const node = !!g.process?.versions?.node;
+  if (!node && g.crossOriginIsolated === false) return "the page is not cross-origin isolated (shared memory needs COOP and COEP headers)";
+  if (!node && typeof Worker === "undefined") return "Web Workers are not available";
+  return undefined;
+}
+
+/** The module with its memory import marked shared (the limits flag 1 -> 3: has a maximum, shared). */
+export function sharedMemoryImport(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(new ArrayBuffer(wasm.byteLength));
+  out.set(wasm);
+  let p = 8;
+  const leb = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = out[p++];
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) return v;
+    }
+  };
+  const name = () => {
+    const n = leb();
+    p += n;
+  };
+  const limits = () => {
+    const flag = out[p++];
+    leb();
+    if (flag & 1) leb();
+  };
+  while (p < out.length) {
+    const id = out[p++];
+    const size = leb();
+    const end = p + size;
+    if (id !== 2) {
+      p = end;
+      continue;
+    }
+    const count = leb();
+    for (let i = 0; i < count; i++) {
+      name();
+      name();
+      const kind = out[p++];
+      if (kind === 0) leb();
+      else if (kind === 1) {
+        p++;
+        limits();
+      } else if (kind === 3) p += 2;
+      else if (kind === 2) {
+        if (out[p] !== 1) throw new Error("the module's memory import has no maximum; was it compiled by cnnc?");
+        out[p] = 3;
+        return out;
+      } else throw new Error(`unknown import kind ${kind} in the WebAssembly module`);
+    }
+    break;
+  }
+  throw new Error("the WebAssembly module imports no memory; was it compiled by cnnc?");
+}
+
+async function startThread(source: string): Promise<ThreadHandle> {
+  const g = globalThis as { process?: { versions?: { node?: string } } };
+  if (g.process?.versions?.node) {
+    const { Worker: NodeWorker } = await import("node:worker_threads");
+    const w = new NodeWorker(source, { eval: true });
+    // Idle workers must not keep a Node process alive.
+    w.unref();
+    const ready = new Promise<void>((resolve, reject) => {
+      // Kept after start: a worker's error must not become the process's uncaught exception.
+      w.on("error", reject);
+      w.once("message", (m: unknown) => (isReady(m) ? resolve() : reject(new Error(workerError(m)))));
+    });
+    return { post: (m) => w.postMessage(m), ready, terminate: () => void w.terminate() };
+  }
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const w = new Worker(url);
+  const ready = new Promise<void>((resolve, reject) => {
+    w.onerror = (e) => reject(new Error(e.message || "the worker failed to start"));
+    w.onmessage = (e: MessageEvent) => (isReady(e.data) ? resolve() : reject(new Error(workerError(e.data))));
+  });
+  void ready.finally(() => URL.revokeObjectURL(url)).catch(() => {});
+  return { post: (m) => w.postMessage(m), ready, terminate: () => w.terminate() };
+}
+
+function isReady(m: unknown): boolean {
+  return typeof m === "object" && m !== null && (m as { ready?: unknown }).ready === true;
+}
+
+function workerError(m: unknown): string {
+  const e = typeof m === "object" && m !== null ? (m as { error?: unknown }).error : undefined;
+  return `a worker could not start: ${typeof e === "string" ? e : "no reason given"}`;
+}
+
+/** Whether this agent may block in Atomics.wait (not a browser's main thread). */
+function agentCanBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** n - 1 workers over the shared memory, and the main thread's side of every step. */
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  private readonly canBlock = agentCanBlock();
+  private gen = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly threads: readonly ThreadHandle[],
+    control: SharedArrayBuffer,
+    private readonly step: StepFn,
+    private readonly parallel: readonly boolean[],
+    readonly count: number,
+  ) {
+    this.ctl = new Int32Array(control);
+  }
+
+  /** Starts n - 1 workers running the compiled shared-memory `module`; `step` is the main thread's own export. */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, step: StepFn, parallel: readonly boolean[], symbols: number, n: number): Promise<ThreadPool> {
+    const control = new SharedArrayBuffer(4 * (SYMS + symbols));
+    const handles = await Promise.all(Array.from({ length: n - 1 }, () => startThread(WORKER_SOURCE)));
+    try {
+      handles.forEach((h, i) => h.post({ module, memory, control, tid: i + 1, symbols }));
+      await Promise.all(handles.map((h) => h.ready));
+    } catch (e) {
+      handles.forEach((h) => h.terminate());
+      throw e;
+    }
+    return new ThreadPool(handles, control, step, parallel, n);
+  }
+
+  /** Runs every step for the bound symbols. */
+  run(steps: number, syms: readonly number[]): void {
+    if (this.closed) throw new Error("this network was disposed");
+    const ctl = this.ctl;
+    const parts = Math.min(0xffff, PARTS_PER_THREAD * this.count);
+    for (let i = 0; i < steps; i++) {
+      if (!this.parallel[i]) {
+        this.step(i, ...syms, 0, 0, 1);
+        continue;
+      }
+      // Publish the step, then its claim word, then the generation (seq-cst stores: a worker
+      // that sees the generation sees everything before it, the memory the step reads included).
+      const gen = (this.gen = (this.gen + 1) & GEN_MASK);
+      ctl[STEP] = i;
+      ctl[PARTS] = parts;
+      syms.forEach((v, k) => (ctl[SYMS + k] = v));
+      Atomics.store(ctl, DONE, 0);
+      Atomics.store(ctl, NEXT, gen << 16);
+      Atomics.store(ctl, GEN, gen);
+      Atomics.notify(ctl, GEN);
+      claimParts(ctl, gen, parts, (part) => this.step(i, ...syms, 0, part, parts));
+      this.meet(parts);
+      if (Atomics.load(ctl, ERROR)) {
+        Atomics.store(ctl, ERROR, 0);
+        throw new Error(`step ${i} trapped on one of the threads`);
+      }
+    }
+  }
+
+  /** Waits until every part of the current step is done (the last ones may be on workers). */
+  private meet(parts: number): void {
+    const ctl = this.ctl;
+    let spins = 0;
+    for (;;) {
+      const d = Atomics.load(ctl, DONE);
+      if (d >= parts) return;
+      if (++spins > SPIN && this.canBlock) Atomics.wait(ctl, DONE, d, 1);
+    }
+  }
+
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctl[STEP] = -1;
+    Atomics.store(this.ctl, GEN, (this.gen + 1) & GEN_MASK);
+    Atomics.notify(this.ctl, GEN);
+    this.threads.forEach((t) => t.terminate());
+  }
+}
