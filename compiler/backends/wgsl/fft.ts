@@ -13,7 +13,8 @@
 // point stay cheap next to the channel GEMM, which is where a wide layer's time goes.
 // Twiddles e^{2 pi i k / L} come from cis_turns: exact integer reduction of k modulo L (a
 // common multiple of the N_a), then a polynomial on an eighth of the circle (error below
-// 1e-7), not WGSL's sin/cos, which WebGPU only bounds to 2^-11 absolute error.
+// 1e-7), not WGSL's sin/cos, which WebGPU only bounds to 2^-11 absolute error. Tile sizes,
+// kernel geometry and channel counts are uniforms, so FFT layers share their pipelines.
 
 import * as D from "../../ir/dim.js";
 import { type ConvOp, effectiveKernel } from "../../ir/ops.js";

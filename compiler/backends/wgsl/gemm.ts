@@ -6,6 +6,9 @@
 // column matrix is ever stored) staged in workgroup memory, and each invocation keeps a
 // 4x4 block of outputs in registers, reading 4 + 4 staged values per 16 multiply-adds (the
 // direct kernel reads 2 per multiply-add). Bias and the epilogue are applied at the store.
+// Sizes and the kernel geometry (taps, stride, dilation, flip) are uniforms, not literals
+// (KernelSpec.uniformSizes): the program depends only on the rank, bias kind and epilogue, so
+// a network's GEMM layers share a few pipelines instead of compiling one per shape.
 
 import * as D from "../../ir/dim.js";
 import { type ConvOp, windowGeometry } from "../../ir/ops.js";
