@@ -461,7 +461,9 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
           buffers.push({ kind: "scratch", elements, layer: step.layer });
           algorithmScratch.set(role, at);
         } else {
-          buffers[at] = { ...buffers[at], elements: D.max(buffers[at].elements, elements) };
+          // Shared by several layers: messages about its size name none of them.
+          const grown = D.max(buffers[at].elements, elements);
+          buffers[at] = buffers[at].layer === step.layer ? { ...buffers[at], elements: grown } : { kind: "scratch", elements: grown };
         }
         // A pseudo plan buffer id below 0, as for the in-place scratch outputs.
         const id = -1 - at;
