@@ -9,8 +9,9 @@
 // multiply-add (cache-served, so ~4x under the FMA peak); the implicit GEMM reuses each
 // staged value across a 4x4 register block (close to peak); the transformed-domain batched
 // GEMM reuses each U value across four tiles; transforms and intermediates are
-// bandwidth-bound; the FFT's tile DFTs are summed point by point (P terms per point, each
-// a twiddle polynomial and a complex multiply-add). Refit on hardware by timing layers per
+// bandwidth-bound; the FFT's tile transforms are radix-2 butterflies (log2 P stages) where the
+// tiles are powers of two, else point-by-point sums (P terms per point), each term a twiddle
+// polynomial and a complex multiply-add. Refit on hardware by timing layers per
 // algorithm (--autotune does so for WASM) and solving for these constants.
 //
 // Limits: the algorithms' kernels are not split into sub-range dispatches (direct's are),
@@ -20,7 +21,7 @@
 import type { ConvShape } from "../algorithms/applicability.js";
 import type { AlgorithmName } from "../ir/graph.js";
 import { effectiveKernel } from "../ir/ops.js";
-import { fftTileWebGpu, fftWebGpuApplies } from "../backends/wgsl/fft.js";
+import { butterflies, fftTileWebGpu, fftWebGpuApplies } from "../backends/wgsl/fft.js";
 import { DEFAULT_LIMITS } from "../backends/wgsl/module.js";
 
 const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
@@ -129,7 +130,10 @@ export function estimateWebGpuMs(name: AlgorithmName, s: ConvShape): number {
       const m = N.map((n, a) => n - effectiveKernel(op.kernel[a], op.dilation[a]) + 1);
       const P = prod(N);
       const T = tilesOf(out, m);
-      const terms = P * O * Cg * kVol + P * C * T * P + O * P0 * P;
+      // Radix-2 tiles: log2(P) butterfly stages per tile (half a term per point per stage);
+      // other tiles: every point a P-term sum.
+      const perPoint = butterflies(N) ? Math.log2(P) / 2 : P;
+      const terms = P * O * Cg * kVol + (C + O) * T * P * perPoint + (butterflies(N) ? 0 : O * P0 * P - O * T * P * P);
       ns = 4 * k.dispatch + terms * k.dftTerm + 4 * P * O * Cg * T * k.productFma + 2 * P * (C + O) * T * k.moved;
       break;
     }

@@ -7,10 +7,11 @@
 // over channels, and the inverse transform of each output position's tile, real part, with
 // bias and epilogue. Memory stays bounded by the tiling: V and Z hold P points per tile.
 //
-// The DFTs are evaluated point by point (one invocation per spectrum value, summing over the
-// window), not by butterflies: a GPU thread per output point needs no cooperation, and the
-// tiles are small (N_a about twice the kernel, P at most MAX_POINTS), so the O(P) sums per
-// point stay cheap next to the channel GEMM, which is where a wide layer's time goes.
+// Tiles of power-of-two sides (N_a the power of two past 2 keff_a - 1, or past what covers
+// the output axis) up to MAX_POINTS take radix-2 FFTs in workgroup memory for the input and
+// output transforms (radix2Kernels: O(P log P) per tile). Larger kernels keep the smallest
+// tiles (any N_a) and evaluate those DFTs point by point (one invocation per spectrum value,
+// O(P) each). The kernel spectra are always summed point by point: P x prod(k) per slice.
 // Twiddles e^{2 pi i k / L} come from cis_turns: exact integer reduction of k modulo L (a
 // common multiple of the N_a), then a polynomial on an eighth of the circle (error below
 // 1e-7), not WGSL's sin/cos, which WebGPU only bounds to 2^-11 absolute error. Tile sizes,
@@ -19,8 +20,8 @@
 import * as D from "../../ir/dim.js";
 import { type ConvOp, effectiveKernel } from "../../ir/ops.js";
 import { fftApplies } from "../../algorithms/fft.js";
-import type { KernelSpec, Program, StepContext } from "./program.js";
-import { outputTensors, productKernel, ROLE_U, ROLE_V, ROLE_Z, scratchSizes, storeOutput, tileCoords, tilingOf } from "./transformed.js";
+import type { KernelSpec, Program, StepContext, TensorUse } from "./program.js";
+import { outputTensors, productKernel, ROLE_U, ROLE_V, ROLE_Z, scratchSizes, storeOutput, tileCoords, type Tiling, tilingOf } from "./transformed.js";
 import { unravel } from "./conv.js";
 
 /** Largest tile (points) the WebGPU FFT kernel takes: each spectrum value sums that many terms. */
@@ -53,6 +54,15 @@ const CIS = `fn cis_turns(k: i32, l: i32) -> vec2<f32> {
  * outputs), never past what covers the whole output axis.
  */
 export function fftTileWebGpu(op: ConvOp, out: readonly D.Dim[]): number[] {
+  // Powers of two (radix-2 butterflies in workgroup memory) where the tile stays within
+  // MAX_POINTS; else the smallest tiles, transformed point by point.
+  const pow2 = op.kernel.map((k, a) => {
+    const keff = effectiveKernel(k, op.dilation[a]);
+    const j = out[a];
+    const want = typeof j === "number" ? Math.max(keff, Math.min(2 * keff - 1, j + keff - 1)) : 2 * keff - 1;
+    return 2 ** Math.ceil(Math.log2(want));
+  });
+  if (pow2.reduce((a, b) => a * b, 1) <= MAX_POINTS) return pow2;
   return op.kernel.map((k, a) => {
     const keff = effectiveKernel(k, op.dilation[a]);
     const n = 2 * keff;
@@ -60,6 +70,9 @@ export function fftTileWebGpu(op: ConvOp, out: readonly D.Dim[]): number[] {
     return typeof j === "number" ? Math.max(keff, Math.min(n, j + keff - 1)) : n;
   });
 }
+
+/** Whether the tiles take the radix-2 FFT kernels (every N_a a power of two). */
+export const butterflies = (n: readonly number[]): boolean => n.every((v) => (v & (v - 1)) === 0) && n.reduce((a, b) => a * b, 1) <= MAX_POINTS;
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
@@ -187,10 +200,140 @@ export function fftKernels(ctx: StepContext, op: ConvOp): KernelSpec[] | undefin
     return lines.join("\n");
   };
 
+  if (butterflies(N)) {
+    const fft = radix2Kernels(ctx, op, t, N, m, x, V, Z);
+    return [
+      { family: "fft-kernel", workgroupSize: 64, uniformSizes: true, itemsPer: "invocation", items: P * t.O * t.Cg, tensors: [w, U], body: kernelBody, workgroupDecl: CIS, intermediate: true },
+      fft.input,
+      productKernel(t, U, V, Z, true, "fft"),
+      fft.output,
+    ];
+  }
   return [
     { family: "fft-kernel", workgroupSize: 64, uniformSizes: true, itemsPer: "invocation", items: P * t.O * t.Cg, tensors: [w, U], body: kernelBody, workgroupDecl: CIS, intermediate: true },
     { family: "fft-input", workgroupSize: 64, uniformSizes: true, itemsPer: "invocation", items: D.mul(P * t.C, t.T), tensors: [x, V], body: inputBody, workgroupDecl: CIS, intermediate: true },
     productKernel(t, U, V, Z, true, "fft"),
     { family: "fft-output", workgroupSize: 64, uniformSizes: true, itemsPer: "invocation", items: D.mul(t.O, D.product(t.J)), tensors: [Z, ...outputTensors(ctx, op)], body: outputBody, workgroupDecl: CIS },
   ];
+}
+
+/**
+ * The input and output transforms as radix-2 FFTs, one workgroup per (channel, tile): the
+ * tile is loaded into workgroup memory with each axis's index bit-reversed, then each axis
+ * gets log2(N_a) decimation-in-time butterfly stages (64 invocations share the P/2
+ * butterflies of a stage, a barrier between stages), which leaves the spectrum in natural
+ * order: O(P log P) per tile instead of the point-by-point O(P^2).
+ */
+function radix2Kernels(
+  ctx: StepContext,
+  op: ConvOp,
+  t: Tiling,
+  N: readonly number[],
+  m: readonly number[],
+  x: TensorUse,
+  V: TensorUse,
+  Z: TensorUse,
+): { input: KernelSpec; output: KernelSpec } {
+  const d = N.length;
+  const P = N.reduce((a, b) => a * b, 1);
+  const inner = N.map((_, a) => N.slice(a + 1).reduce((s, v) => s * v, 1));
+  const decl = `var<workgroup> fre: array<f32, ${MAX_POINTS}>;\nvar<workgroup> fim: array<f32, ${MAX_POINTS}>;\n${CIS}`;
+  const geometry = (p: Program): string[] => [
+    ...N.flatMap((n, a) => [`let n${a} = ${p.dim(n)};`, `let lg${a} = ${p.dim(Math.round(Math.log2(n)))};`, `let inr${a} = ${p.dim(inner[a])};`]),
+    `let P = ${p.dim(P)};`,
+    `let li = i32(lid);`,
+  ];
+  /** `let <v><a>` = the coordinates of tile index `e` (row-major over N), and `rev` the index with each coordinate bit-reversed. */
+  const coords = (e: string, v: string): string[] => {
+    const lines: string[] = [];
+    let rev = "";
+    for (let a = 0; a < d; a++) {
+      lines.push(`let ${v}${a} = (${e} / inr${a}) % n${a};`);
+      lines.push(`let ${v}r${a} = select(i32(reverseBits(u32(${v}${a})) >> u32(32 - lg${a})), 0, lg${a} == 0);`);
+      rev = a === 0 ? `${v}r0 * inr0` : `${rev} + ${v}r${a} * inr${a}`;
+    }
+    lines.push(`let rev = ${rev};`);
+    return lines;
+  };
+  /** The butterfly stages of every axis; sign -1 forward, +1 inverse. */
+  const stages = (sign: number): string[] => {
+    const lines: string[] = [];
+    for (let a = 0; a < d; a++) {
+      lines.push(`for (var s = 0; s < lg${a}; s = s + 1) {`);
+      lines.push(`  let half = 1 << u32(s);`, `  let hn = n${a} / 2;`);
+      lines.push(`  for (var b = li; b < P / 2; b = b + 64) {`);
+      lines.push(`    let k = b % hn;`, `    let r = b / hn;`, `    let base = (r / inr${a}) * n${a} * inr${a} + r % inr${a};`);
+      lines.push(`    let j = k % half;`, `    let i0 = base + ((k / half) * 2 * half + j) * inr${a};`, `    let i1 = i0 + half * inr${a};`);
+      lines.push(`    let tw = cis_turns(${sign < 0 ? "-" : ""}j * (n${a} / (2 * half)), n${a});`);
+      lines.push(`    let ur = fre[i0];`, `    let ui = fim[i0];`, `    let vr = fre[i1];`, `    let vi = fim[i1];`);
+      lines.push(`    let tr = vr * tw.x - vi * tw.y;`, `    let ti = vr * tw.y + vi * tw.x;`);
+      lines.push(`    fre[i0] = ur + tr;`, `    fim[i0] = ui + ti;`, `    fre[i1] = ur - tr;`, `    fim[i1] = ui - ti;`);
+      lines.push(`  }`, `  workgroupBarrier();`, `}`);
+    }
+    return lines;
+  };
+
+  const inputBody = (p: Program): string => {
+    const T = p.dim(t.T);
+    const lines = [...geometry(p), `let tile = i % ${T};`, `let c = i / ${T};`, ...tileCoords(p, t, "tile", "tc")];
+    for (let a = 0; a < d; a++) lines.push(`let s${a} = tc${a} * ${p.dim(m[a])} - ${p.dim(t.padBefore[a])};`, `let mm${a} = ${p.dim(t.M[a])};`);
+    lines.push(`let xb = c * ${p.dim(D.product(t.M))};`);
+    lines.push(`for (var e = li; e < P; e = e + 64) {`);
+    lines.push(...coords("e", "q").map((l) => `  ${l}`));
+    let ok = "true";
+    let flat = "";
+    for (let a = 0; a < d; a++) {
+      lines.push(`  let g${a} = s${a} + q${a};`);
+      ok = `${ok} && g${a} >= 0 && g${a} < mm${a}`;
+      flat = a === 0 ? `clamp(g0, 0, mm0 - 1)` : `(${flat}) * mm${a} + clamp(g${a}, 0, mm${a} - 1)`;
+    }
+    lines.push(`  fre[rev] = select(0.0, ${p.at("x", `xb + ${flat}`)}, ${ok});`, `  fim[rev] = 0.0;`, `}`, `workgroupBarrier();`);
+    lines.push(...stages(-1));
+    lines.push(`for (var e = li; e < P; e = e + 64) {`);
+    lines.push(`  let vi = 2 * ((e * ${p.dim(t.C)} + c) * ${T} + tile);`);
+    lines.push(`  ${p.at("V", "vi")} = fre[e];`, `  ${p.at("V", "vi + 1")} = fim[e];`, `}`);
+    return lines.join("\n");
+  };
+
+  const outputBody = (p: Program): string => {
+    const T = p.dim(t.T);
+    const lines = [...geometry(p), `let tile = i % ${T};`, `let o = i / ${T};`, ...tileCoords(p, t, "tile", "tc")];
+    lines.push(`for (var e = li; e < P; e = e + 64) {`);
+    lines.push(...coords("e", "q").map((l) => `  ${l}`));
+    lines.push(`  let zi = 2 * ((e * ${p.dim(t.O)} + o) * ${T} + tile);`);
+    lines.push(`  fre[rev] = ${p.at("Z", "zi")};`, `  fim[rev] = ${p.at("Z", "zi + 1")};`, `}`, `workgroupBarrier();`);
+    lines.push(...stages(1));
+    // The tile's valid outputs: m_1 x .. x m_d positions, those inside the output stored.
+    const Mt = m.reduce((a, b) => a * b, 1);
+    lines.push(`for (var e = li; e < ${p.dim(Mt)}; e = e + 64) {`);
+    let rest = "e";
+    let ok = "true";
+    let yi = "";
+    let at = "";
+    for (let a = d - 1; a >= 0; a--) {
+      lines.push(`  let w${a} = ${rest} % ${p.dim(m[a])};`, `  let wr${a} = ${rest} / ${p.dim(m[a])};`);
+      rest = `wr${a}`;
+    }
+    for (let a = 0; a < d; a++) {
+      lines.push(`  let j${a} = tc${a} * ${p.dim(m[a])} + w${a};`, `  let jj${a} = ${p.dim(t.J[a])};`);
+      ok = `${ok} && j${a} < jj${a}`;
+      yi = a === 0 ? `o * jj0 + j0` : `(${yi}) * jj${a} + j${a}`;
+      at = a === 0 ? `w0 * inr0` : `${at} + w${a} * inr${a}`;
+    }
+    lines.push(`  if (${ok}) {`, `    let yi = ${yi};`, `    let v = fre[${at}];`);
+    lines.push(
+      storeOutput(p, ctx, op, "v", "yi", "o")
+        .split("\n")
+        .map((l) => `    ${l}`)
+        .join("\n"),
+    );
+    lines.push(`  }`, `}`);
+    return lines.join("\n");
+  };
+
+  const common = { workgroupSize: 64, uniformSizes: true, itemsPer: "workgroup" as const, workgroupDecl: decl, workgroupBytes: 8 * MAX_POINTS };
+  return {
+    input: { ...common, family: "fft-input", items: D.mul(t.C, t.T), tensors: [x, V], body: inputBody, intermediate: true },
+    output: { ...common, family: "fft-output", items: D.mul(t.O, t.T), tensors: [Z, ...outputTensors(ctx, op)], body: outputBody },
+  };
 }
