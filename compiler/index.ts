@@ -15,7 +15,7 @@ import { emitWgsl, GpuLimitError } from "./backends/wgsl/module.js";
 import { type Diagnostic, DiagnosticLog, formatDiagnostics } from "./diagnostics.js";
 import type { AlgorithmName, Graph } from "./ir/graph.js";
 import { capabilitiesFor } from "./backends/capabilities.js";
-import { applicable } from "./algorithms/applicability.js";
+import { applicableOn } from "./passes/choose-algorithm.js";
 import { type PassContext, runPipeline } from "./passes/pass.js";
 import { PIPELINE } from "./passes/pipeline.js";
 import { lower } from "./lower/lower.js";
@@ -202,7 +202,7 @@ function checkForcedAlgorithms(g: Graph, ctx: PassContext, target: Target, log: 
     let why: string | undefined;
     if (!ctx.target.algorithms.has(name)) {
       why = `the ${target === "all" ? "wasm and webgpu targets together" : `${target} backend`} implement${target === "all" ? "" : "s"} only ${[...ctx.target.algorithms].join(", ")}`;
-    } else why = applicable(name, node, g);
+    } else why = applicableOn(ctx, name, node, g);
     if (why) {
       log.error(`--algorithm ${layer}=${name}: ${name} cannot compute layer ${layer}: ${why}`, file, node.span);
       ok = false;

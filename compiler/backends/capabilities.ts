@@ -16,7 +16,7 @@ export const WASM: TargetCapabilities = {
 export const WEBGPU: TargetCapabilities = {
   name: "webgpu",
   fusion: new Set<Fusion>(["activation", "add", "pool"]),
-  algorithms: new Set<AlgorithmName>(["direct"]),
+  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "fft", "separable"]),
 };
 
 export function capabilitiesFor(target: "wasm" | "webgpu" | "all"): TargetCapabilities {

@@ -15,7 +15,8 @@
 // `npm run bench -- --algorithms --calibrate`, which prints the fit and every layer's error;
 // rerun it to refit on another machine. Median error of the fit: direct 12%, GEMM 6%,
 // Winograd F(2x2) 4%, F(4x4) 11%, FFT 15%, separable 5% (worst 21-55%).
-// WebGPU keeps direct until its capabilities list another algorithm.
+// WebGPU has its own model and limits (cost-webgpu.ts); `--target all` ranks with this one,
+// among the algorithms both backends have and the WebGPU kernels can take.
 
 import { applicable, ALGORITHMS, type ConvShape, convShape, NOMINAL_SIZE } from "../algorithms/applicability.js";
 import { fftFlops } from "../algorithms/fft.js";
@@ -26,6 +27,7 @@ import { gemmTiling } from "../backends/wasm/gemm.js";
 import { separableStrip } from "../backends/wasm/separable.js";
 import { winogradTiling } from "../backends/wasm/winograd.js";
 import { autotune } from "./autotune.js";
+import { estimateWebGpuMs, webgpuApplicable, whyWebGpu } from "./cost-webgpu.js";
 import type { Pass, PassContext } from "./pass.js";
 
 /** A layer whose direct estimate is under this is left direct: the others cannot win back their fixed costs (code size, tables). */
@@ -125,11 +127,17 @@ export interface Candidate {
   readonly ms: number;
 }
 
+/** Why `name` cannot compute layer `n` for the target (WebGPU's kernels add limits of their own; `--target all` has both), or undefined. */
+export function applicableOn(ctx: PassContext, name: AlgorithmName, n: Node, g: Graph): string | undefined {
+  return applicable(name, n, g) ?? (ctx.target !== WASM ? webgpuApplicable(name, convShape(n, g)) : undefined);
+}
+
 /** The applicable candidates the target implements, with their estimates, fastest first. */
 export function candidates(n: Node, g: Graph, ctx: PassContext): Candidate[] {
   const s = convShape(n, g);
-  return ALGORITHMS.filter((a) => ctx.target.algorithms.has(a) && applicable(a, n, g) === undefined)
-    .map((name) => ({ name, ms: estimateMs(name, s) }))
+  const estimate = ctx.target.name === "webgpu" ? estimateWebGpuMs : estimateMs;
+  return ALGORITHMS.filter((a) => ctx.target.algorithms.has(a) && applicableOn(ctx, a, n, g) === undefined)
+    .map((name) => ({ name, ms: estimate(name, s) }))
     .sort((a, b) => a.ms - b.ms);
 }
 
@@ -174,7 +182,7 @@ function why(name: AlgorithmName, s: ConvShape): string {
 export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice | undefined {
   if (n.op.kind !== "conv") return undefined;
   const forced = ctx.options.algorithms.get(n.layer);
-  const notApplicable = forced ? applicable(forced, n, g) : undefined;
+  const notApplicable = forced ? applicableOn(ctx, forced, n, g) : undefined;
   if (forced && !notApplicable && ctx.target.algorithms.has(forced)) return { name: forced, reason: "asked for with --algorithm" };
   const s = convShape(n, g);
   const cands = candidates(n, g, ctx);
@@ -190,18 +198,16 @@ export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice 
     }
     return { name, reason: `the only algorithm that applies to this layer on ${ctx.target.name}` };
   }
-  if (ctx.target.name !== "wasm") {
-    // No cost model for this target yet: the direct kernel is its tuned one.
-    return { name: "direct", reason: `no cost model for the ${ctx.target.name} backend yet; direct is its tuned kernel` };
-  }
-  if (ctx.options.autotune) return autotune(n, g, cands.map((c) => c.name));
+  // Autotune times WASM kernels: for WebGPU the cost model decides.
+  if (ctx.options.autotune && ctx.target.name === "wasm") return autotune(n, g, cands.map((c) => c.name));
   const direct = cands.find((c) => c.name === "direct");
   if (direct && direct.ms < SMALL_LAYER_MS) {
     return { name: "direct", reason: `${describe(s)}: a small layer (estimated ${fmtMs(direct.ms)} direct), where the other algorithms cannot win back their setup` };
   }
   const [best, ...rest] = cands;
   const others = rest.map((c) => `${fmtMs(c.ms)} ${c.name}`).join(", ");
-  return { name: best.name, reason: `${describe(s)}: ${why(best.name, s)}; estimated ${fmtMs(best.ms)} vs ${others}` };
+  const because = ctx.target.name === "webgpu" ? whyWebGpu(best.name, s) : why(best.name, s);
+  return { name: best.name, reason: `${describe(s)}: ${because}; estimated ${fmtMs(best.ms)} vs ${others}` };
 }
 
 export const chooseAlgorithm: Pass = {

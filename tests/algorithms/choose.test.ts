@@ -41,11 +41,32 @@ describe("cost model: picks", () => {
     expect(c?.reason).toContain("estimated at 64 per symbolic size");
   });
 
-  it("WebGPU keeps direct: it implements nothing else", () => {
-    expect(choice(compile(net("64, 56, 56", "conv(64, 3x3, pad: same)"), { target: "webgpu" }))).toEqual({
-      name: "direct",
-      reason: "the only convolution algorithm the webgpu backend implements",
-    });
+  it("WebGPU has its own cost model: Winograd, separable, GEMM and direct where each is for", () => {
+    const webgpu = { target: "webgpu" as const };
+    const w = choice(compile(net("64, 56, 56", "conv(64, 3x3, pad: same)"), webgpu));
+    expect(w?.name).toBe("winograd4");
+    expect(w?.reason).toMatch(/^3x3 stride 1, 64->64 channels, 56x56 outputs: Winograd F\(4x4,3x3\) needs 4x fewer multiplies; estimated [\d.]+ ms vs /);
+    expect(choice(compile(net("3, 512, 512", "depthwise(9x9, pad: same, weight: gaussian(sigma: 2), bias: none)"), webgpu))?.name).toBe("separable");
+    const g = choice(compile(net("32, 56, 56", "conv(64, 3x3, pad: same, stride: 2)"), webgpu));
+    expect(g?.name).toBe("gemm");
+    expect(g?.reason).toContain("implicit GEMM stages 32x32 blocks in workgroup memory");
+    expect(choice(compile(net("1, 8, 8", "conv(2, 3x3)"), webgpu))?.name).toBe("direct");
+    // --autotune times WASM kernels only: WebGPU keeps its model's pick.
+    expect(choice(compile(net("64, 56, 56", "conv(64, 3x3, pad: same)"), { ...webgpu, autotune: true }))?.name).toBe("winograd4");
+  });
+
+  it("an algorithm whose WebGPU kernels cannot take a layer is not chosen there, and the reason says why", () => {
+    // 31x31: the WebGPU FFT tile would be 62x62 points, over what its kernel takes.
+    const r = compile(net("4, 96, 96", "conv(8, 31x31, pad: same)"), { target: "webgpu" });
+    const c = choice(r);
+    expect(c?.name).not.toBe("fft");
+    expect(c?.reason).not.toContain("fft");
+    const msg = (x: CompileResult) => x.diagnostics.map((d) => d.message).join("\n");
+    expect(msg(compile(net("4, 96, 96", "conv(8, 31x31, pad: same)"), { algorithms: { c: "fft" }, target: "webgpu" }))).toContain(
+      "fft cannot compute layer c: its FFT tiles would have 62x62 = 3844 points, over the 1024 the WebGPU FFT kernel takes",
+    );
+    // The same layer on WASM alone takes FFT.
+    expect(compile(net("4, 96, 96", "conv(8, 31x31, pad: same)"), { algorithms: { c: "fft" } }).ok).toBe(true);
   });
 
   it("every estimate is positive and every cost vector matches its features", () => {
@@ -75,13 +96,14 @@ describe("--algorithm and its diagnostics", () => {
     );
   });
 
-  it("says why FFT cannot compute a strided layer, separable a full-rank one, and what WebGPU implements", () => {
+  it("says why FFT cannot compute a strided layer and separable a full-rank one; WebGPU and --target all take forced algorithms", () => {
     const msg = (r: CompileResult) => r.diagnostics.map((d) => d.message).join("\n");
     expect(msg(compile(net("3, 32, 32", "conv(8, 5x5, stride: 2)"), { algorithms: { c: "fft" } }))).toContain(
       "fft cannot compute layer c: FFT convolution computes every output position, so it needs stride 1; this layer has stride 2x2",
     );
     expect(msg(compile(net("3, 32, 32", "conv(8, 5x5)"), { algorithms: { c: "separable" } }))).toContain("is not an outer product of 1-D vectors");
-    expect(msg(compile(net("3, 32, 32", "conv(8, 3x3)"), { algorithms: { c: "gemm" }, target: "webgpu" }))).toContain("the webgpu backend implements only direct");
+    expect(choice(compile(net("3, 32, 32", "conv(8, 3x3)"), { algorithms: { c: "gemm" }, target: "webgpu" }))).toEqual({ name: "gemm", reason: "asked for with --algorithm" });
+    expect(choice(compile(net("3, 32, 32", "conv(8, 3x3)"), { algorithms: { c: "winograd2" }, target: "all" }))).toEqual({ name: "winograd2", reason: "asked for with --algorithm" });
   });
 
   it("a forced algorithm keeps a following pool a kernel of its own (only direct computes a fused pool)", () => {

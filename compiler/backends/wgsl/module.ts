@@ -26,6 +26,7 @@ import { assertNever } from "../../ir/ops.js";
 import type { Plan, PlanWeight, Step } from "../../plan/plan.js";
 import type { GpuLimits, WebGpuBinding, WebGpuBuffer, WebGpuCommand, WebGpuIO, WebGpuManifest, WebGpuProgram } from "../../../runtime/manifest.js";
 import { activationKernels } from "./activation.js";
+import { algorithmKernels } from "./algorithms.js";
 import { batchnormKernels } from "./batchnorm.js";
 import { binaryKernels } from "./binary.js";
 import { concatKernels } from "./concat.js";
@@ -89,6 +90,7 @@ const sameDims = (a: readonly D.Dim[], b: readonly D.Dim[]) => a.length === b.le
  * pool, at the pre-pool index, so they need the pre-pool range the pooled items' windows read.
  */
 function bindResiduals(spec: KernelSpec, step: Step): KernelSpec {
+  if (spec.intermediate) return spec;
   const inputs = [...new Set(step.epilogue.flatMap((e) => (e.kind === "add" ? [e.input] : [])))];
   if (inputs.length === 0) return spec;
   const last = spec.tensors.length - 1;
@@ -241,6 +243,9 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
     return at;
   };
 
+  /** The algorithms' shared scratch buffers, by role. */
+  const algorithmScratch = new Map<number, number>();
+
   const programs: WgslProgram[] = [];
   const manifestPrograms: WebGpuProgram[] = [];
   const programIndex = new Map<string, number>();
@@ -272,6 +277,21 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
     return [producerStep, poolStep];
   };
 
+  // A convolution step whose algorithm is not direct runs its algorithm's kernels
+  // (algorithms.ts) when they honour the limits; else the direct kernel, which computes the
+  // same (the passes only choose what fits the default limits; lower ones can still refuse).
+  const algorithmFits = (step: Step): boolean => {
+    const specs = algorithmKernels(context(step, undefined, false));
+    if (!specs) return false;
+    return specs.every((made) => {
+      const spec = bindResiduals(made, step);
+      if (spec.tensors.length > limits.maxStorageBuffersPerShaderStage) return false;
+      if ((spec.workgroupBytes ?? 0) > limits.maxComputeWorkgroupStorageSize) return false;
+      if (spec.workgroupSize > limits.maxComputeInvocationsPerWorkgroup) return false;
+      return spec.tensors.every((t) => typeof t.elements !== "number" || t.elements <= bindingElements);
+    });
+  };
+
   for (const planned of plan.steps) for (const step of needsUnfusing(planned) ? unfuse(planned) : [planned]) {
     const outElements = D.product(step.output.shape);
     const outGpu = activation.get(step.output.buffer);
@@ -291,7 +311,8 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
     if (step.pool && !POOLED.has(step.op.kind)) throw new Error(`internal error: layer ${step.layer} (${step.op.kind}) has a fused pool, which only convolution-like kernels implement`);
     const ctx = context(step, scratch);
     const aliasedBuffers = new Set(step.inputs.filter((_, k) => aliased[k]).map((t) => t.buffer));
-    for (const made of kernelsOf(ctx)) {
+    const stepKernels = step.op.kind === "conv" && algorithmFits(step) ? (algorithmKernels(ctx) as KernelSpec[]) : kernelsOf(ctx);
+    for (const made of stepKernels) {
       const withResiduals = bindResiduals(made, step);
       const spec = inPlace ? readThroughOutput(withResiduals, (t) => t.buffer.kind === "activation" && aliasedBuffers.has(t.buffer.id)) : withResiduals;
       const storage = spec.tensors.length;
@@ -406,7 +427,7 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
   };
   return { programs, manifest };
 
-  function context(step: Step, scratchBuffer: number | undefined): StepContext {
+  function context(step: Step, scratchBuffer: number | undefined, allocate = true): StepContext {
     const weightUse = (w: PlanWeight | undefined, name: string, what: string): TensorUse => {
       if (!w) throw new Error(`internal error: layer ${step.layer} has no ${what} in the plan`);
       return { name, buffer: { kind: "weight", weight: w }, elements: w.length };
@@ -430,6 +451,24 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
           return w;
         });
         return { name, buffer: { kind: "packed", weights: ws }, elements: ws.reduce((n, w) => n + w.length, 0) };
+      },
+      scratch: (name, role, elements) => {
+        // A dry run (does the algorithm fit?) allocates nothing.
+        if (!allocate) return { name, buffer: { kind: "activation", id: Number.MIN_SAFE_INTEGER }, elements };
+        let at = algorithmScratch.get(role);
+        if (at === undefined) {
+          at = buffers.length;
+          buffers.push({ kind: "scratch", elements, layer: step.layer });
+          algorithmScratch.set(role, at);
+        } else {
+          // Shared by several layers: messages about its size name none of them.
+          const grown = D.max(buffers[at].elements, elements);
+          buffers[at] = buffers[at].layer === step.layer ? { ...buffers[at], elements: grown } : { kind: "scratch", elements: grown };
+        }
+        // A pseudo plan buffer id below 0, as for the in-place scratch outputs.
+        const id = -1 - at;
+        activation.set(id, at);
+        return { name, buffer: { kind: "activation", id }, elements };
       },
     };
   }

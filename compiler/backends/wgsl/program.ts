@@ -58,6 +58,18 @@ export interface KernelSpec {
   readonly reduce?: { readonly extent: number };
   /** Tensors read through another tensor's binding (an in-place step's input, through the output's). */
   readonly aliases?: ReadonlyMap<string, string>;
+  /**
+   * Writes an algorithm's scratch buffer, not the step's output (one stage of a multi-kernel
+   * convolution algorithm): the epilogue's residual inputs are not bound to it.
+   */
+  readonly intermediate?: boolean;
+  /**
+   * Sizes (dim()) become uniforms even when static: the program is specialised only to its
+   * structure (kernel geometry, epilogue), so layers of different sizes share one pipeline.
+   * For the algorithms' multi-stage kernels, whose loops are bounded by channel counts and
+   * tile counts rather than unrolled over them.
+   */
+  readonly uniformSizes?: boolean;
 }
 
 /** Where a uniform slot's value comes from, per dispatch. */
@@ -95,7 +107,11 @@ export class Program {
 
   /** A size as a WGSL i32 expression: a literal when static, a uniform slot otherwise. */
   dim(d: Dim): string {
-    if (typeof d === "number") return i32Lit(d);
+    if (typeof d === "number") {
+      if (!this.spec.uniformSizes) return i32Lit(d);
+      // A slot per use, not per value: the code must not depend on which sizes happen to be equal.
+      return this.slot(`static:${this.slots.length}`, { kind: "dim", dim: d });
+    }
     return this.slot(`dim:${printDim(d)}:${JSON.stringify(d)}`, { kind: "dim", dim: d });
   }
 
@@ -251,6 +267,12 @@ export interface StepContext {
   bias(name: string): TensorUse | undefined;
   /** The given weights of the step, concatenated into one buffer. */
   packed(name: string, weights: readonly (PlanWeight | undefined)[]): TensorUse;
+  /**
+   * Scratch buffer number `role` of a convolution algorithm (transformed weights, inputs,
+   * products), of at least `elements`: steps run one after another, so every step shares the
+   * buffer of a role, grown to the largest.
+   */
+  scratch(name: string, role: number, elements: Dim): TensorUse;
 }
 
 /** x[i] -> y[offset + i], for static sizes. */

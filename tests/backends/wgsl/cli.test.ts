@@ -36,7 +36,9 @@ describe("cnnc and WebGPU", () => {
 
   gpuIt("compile --target all writes the WGSL programs, and the bundle runs on WebGPU", () => {
     const dir = path.join(tmp, "bundle");
-    const c = cnnc(["compile", "examples/classifier_variable.cnn", "-o", dir, "--target", "all"]);
+    // Direct convolution on both backends (the cost model would pick other algorithms, whose
+    // f32 rounding differs between the backends in the last printed digit; checked below).
+    const c = cnnc(["compile", "examples/classifier_variable.cnn", "-o", dir, "--target", "all", "--algorithm", "conv1=direct", "--algorithm", "conv2=direct"]);
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/WGSL programs/);
     const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8"));
@@ -47,6 +49,20 @@ describe("cnnc and WebGPU", () => {
     expect(gpu.code).toBe(0);
     const wasm = cnnc(["run", dir, "--random", "--size", "H=20,W=17", "--backend", "wasm"]);
     expect(gpu.out).toBe(wasm.out);
+  });
+
+  gpuIt("with the algorithms the cost model picks (GEMM, Winograd), WebGPU agrees with WASM within the 1e-4 contract", () => {
+    const dir = path.join(tmp, "bundle-algorithms");
+    expect(cnnc(["compile", "examples/classifier_variable.cnn", "-o", dir, "--target", "all"]).code).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8"));
+    expect(Object.values(manifest.algorithms).map((a) => (a as { name: string }).name)).not.toEqual(["direct", "direct"]);
+    const values = (out: string) => (out.match(/= \[([^\]]*)\]/)?.[1] ?? "").split(",").map(Number);
+    const gpu = cnnc(["run", dir, "--random", "--size", "H=20,W=17", "--backend", "webgpu"]);
+    const wasm = cnnc(["run", dir, "--random", "--size", "H=20,W=17", "--backend", "wasm"]);
+    expect(gpu.code).toBe(0);
+    const [g, w] = [values(gpu.out), values(wasm.out)];
+    expect(g.length).toBe(10);
+    g.forEach((v, i) => expect(Math.abs(v - w[i])).toBeLessThanOrEqual(1e-4));
   });
 
   it("with no adapter at all: a clear message and exit 1", () => {
