@@ -53,6 +53,7 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
   const Og = op.filters / op.groups;
   switch (name) {
     case "gemm":
+    case "direct_simd":
       return undefined;
     case "winograd2":
     case "winograd4": {
@@ -80,4 +81,4 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
   }
 }
 
-export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable"];
+export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"];

@@ -25,6 +25,7 @@ import { fftTilingFor } from "../backends/wasm/fft.js";
 import { gemmTiling } from "../backends/wasm/gemm.js";
 import { separableStrip } from "../backends/wasm/separable.js";
 import { winogradTiling } from "../backends/wasm/winograd.js";
+import { directSimdBlock } from "../backends/wasm/direct-simd.js";
 import { autotune } from "./autotune.js";
 import type { Pass, PassContext } from "./pass.js";
 
@@ -98,6 +99,17 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
       // multiply-adds of the three passes (vectors of four), outputs.
       return [1, O * Cg * strips * (last + middle + first), O * P * Cg];
     }
+    case "direct_simd": {
+      const { ob, v } = directSimdBlock(Og);
+      const span = 4 * v;
+      const rows = P / out[d - 1];
+      const blocks = G * Math.ceil(Og / ob) * rows * Math.ceil(out[d - 1] / span);
+      const s = op.stride[d - 1];
+      // vector multiply-adds (blocks padded to whole vectors), input vectors loaded (a stride
+      // other than 1 costs a shuffle or lane loads), row starts (one per channel and kernel row), outputs.
+      const taps = blocks * Cg * kVol;
+      return [1, taps * ob * v, taps * v * (s === 1 ? 1 : s === 2 ? 2 : 4), blocks * Cg * (kVol / op.kernel[d - 1]), O * P];
+    }
   }
 }
 
@@ -112,6 +124,7 @@ export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
   winograd4: [0, 0.0916, 1.07, 0, 1.9],
   fft: [0, 0.0479, 0.319, 0.278, 0.352],
   separable: [8000, 0.132, 0.292],
+  direct_simd: [0, 0.25, 0.25, 1, 0.3],
 };
 
 /** Estimated milliseconds of `name` on this layer on WebAssembly. */
@@ -168,6 +181,8 @@ function why(name: AlgorithmName, s: ConvShape): string {
       if (sum < kVol) return `every kernel slice is an outer product (rank 1), so ${op.kernel.length} 1-D passes do ${sum} multiplies per output instead of ${kVol}`;
       return "its 1-D passes compute four outputs per SIMD instruction";
     }
+    case "direct_simd":
+      return `direct convolution on SIMD lanes needs no packing or transforms, and reuses each loaded input across ${Math.min(4, op.filters / op.groups)} filters`;
   }
 }
 

@@ -10,7 +10,7 @@
 //                              then the same guard again, for masked loads past a tensor's end
 //
 // A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
-// (gemm.ts, winograd.ts, fft.ts, separable.ts), except with a fused pool, which only the
+// (gemm.ts, winograd.ts, fft.ts, separable.ts, direct-simd.ts), except with a fused pool, which only the
 // direct kernel computes (the pass never picks another then).
 //
 // `run(sym0, sym1, ...)` takes one i32 per plan symbol and calls one function per step, in
@@ -42,6 +42,7 @@ import { prepareGemm } from "./gemm.js";
 import { prepareWinograd } from "./winograd.js";
 import { prepareSeparable } from "./separable.js";
 import { prepareFft } from "./fft.js";
+import { prepareDirectSimd } from "./direct-simd.js";
 import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
 
@@ -113,6 +114,8 @@ function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
       return prepareSeparable(step, plan, op);
     case "fft":
       return prepareFft(step, plan, op);
+    case "direct_simd":
+      return prepareDirectSimd(step, plan, op);
     default:
       return assertNever(step.algorithm.name);
   }
