@@ -18,19 +18,63 @@
 // The outermost loop runs over output rows (all axes but the last, flattened): independent
 // blocks, so a thread split can cut it.
 
-import { type ConvOp, effectiveKernel, windowGeometry } from "../../ir/ops.js";
-import type { Plan, Step } from "../../plan/plan.js";
-import type { Expr, Int } from "./builder.js";
+import { type ConvOp, effectiveKernel, type PoolOp, windowGeometry } from "../../ir/ops.js";
+import type { Epilogue, Plan, Step } from "../../plan/plan.js";
+import type { Expr, Fn, Int, Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
-import { axisWindow } from "./conv.js";
+import { axisWindow, type AxisWindow } from "./conv.js";
 import { dims, product } from "./dims.js";
 import { packWeights } from "./gemm.js";
-import { type AlgorithmKernel, fmadd, int, type KernelAddresses, lanes, OutputWriter, rangeMask, stepWeights, TableBuilder, vec, zero } from "./simd.js";
+import { type AlgorithmKernel, fmadd, int, type KernelAddresses, lanes, OutputWriter, rangeMask, splat, stepWeights, TableBuilder, vec, zero } from "./simd.js";
 
-/** Output channels per block (at most) and vectors of positions per block for that many channels. */
-export function directSimdBlock(Og: number): { ob: number; v: number } {
+/**
+ * Output channels per block (at most) and vectors of positions per block for that many
+ * channels. With a fused pool the vectors pair up (a window of 2 on the last axis).
+ */
+export function directSimdBlock(Og: number, pooled = false): { ob: number; v: number } {
   const ob = Math.min(4, Og);
+  // 4x2 accumulators; 4x3 spills on V8 (measured 1.4x slower on the pointwise layer).
+  if (pooled) return { ob, v: ob >= 2 ? 2 : 4 };
   return { ob, v: ob >= 3 ? 2 : ob === 2 ? 3 : 4 };
+}
+
+/** Activations the kernel applies as vectors; anything else (sigmoid, tanh, a residual add) keeps a fused pool out. */
+const VECTOR_ACTIVATIONS = new Set(["relu", "leaky_relu", "identity"]);
+
+interface FusedItem {
+  readonly kind: string;
+  readonly fn?: string;
+}
+
+/**
+ * Why direct_simd cannot compute a pool fused into its layer, or undefined when it can: a
+ * max or average pool whose windows tile the convolution's output exactly (stride = window,
+ * no padding or dilation, no ceil mode), 1 or 2 wide on the last axis, with only ReLU-like
+ * activations around it and a per-channel bias.
+ */
+export function directSimdPoolReason(op: ConvOp, pool: PoolOp, before: readonly FusedItem[], after: readonly FusedItem[]): string | undefined {
+  if (pool.mode !== "max" && pool.mode !== "avg") return `it pools with ${pool.mode}, not max or avg`;
+  const d = pool.window.length;
+  if (pool.window.some((w, i) => w !== pool.stride[i]) || pool.dilation.some((r) => r !== 1)) return "its pool's windows overlap, skip or are dilated";
+  if (pool.ceil || (pool.pad.kind === "explicit" ? [...pool.pad.before, ...pool.pad.after].some((p) => p !== 0) : pool.pad.kind !== "valid")) return "its pool pads";
+  if (pool.window[d - 1] > 2) return "its pool is wider than 2 on the last axis";
+  if (op.bias === "location") return "it has a per-location bias";
+  if (![...before, ...after].every((e) => e.kind === "activation" && VECTOR_ACTIVATIONS.has(e.fn ?? ""))) return "it applies more than ReLU-like activations around its pool";
+  return undefined;
+}
+
+/** ReLU, leaky ReLU and identity on four lanes. */
+function activate(epilogue: readonly Epilogue[], x: Expr, fn: Fn): Expr {
+  const m = fn.m;
+  for (const e of epilogue) {
+    if (e.kind !== "activation") throw new Error("internal error: direct_simd fuses only activations around a pool");
+    if (e.fn === "relu") x = m.f32x4.max(x, zero(m));
+    else if (e.fn === "leaky_relu") {
+      const t = vec(fn, x);
+      x = m.v128.bitselect(m.f32x4.mul(t.get(), splat(m, e.alpha)), t.get(), m.f32x4.lt(t.get(), zero(m)));
+    } else if (e.fn !== "identity") throw new Error(`internal error: direct_simd does not fuse ${e.fn} around a pool`);
+  }
+  return x;
 }
 
 export function prepareDirectSimd(step: Step, plan: Plan, op: ConvOp): AlgorithmKernel {
@@ -39,7 +83,7 @@ export function prepareDirectSimd(step: Step, plan: Plan, op: ConvOp): Algorithm
   const tables = new TableBuilder();
   tables.add(packWeights(op, stepWeights(step, plan.weightData), C));
   const d = op.kernel.length;
-  const { v } = directSimdBlock(op.filters / op.groups);
+  const { v } = directSimdBlock(op.filters / op.groups, step.pool !== undefined);
   const kEff = effectiveKernel(op.kernel[d - 1], op.dilation[d - 1]);
   const pads = op.pad.kind === "explicit" ? Math.max(...op.pad.before, ...op.pad.after) : kEff;
   return {
@@ -61,7 +105,10 @@ function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): vo
   const padBefore = dims(fn, geo.padBefore);
   const clamp = geo.padBefore.map((b, i) => b !== 0 || geo.padAfter[i] !== 0);
   const M = x.shape.slice(1);
-  const J = ctx.output().shape.slice(1);
+  const pool = ctx.step.pool;
+  // The convolution's (pre-pool) output sizes, and the stored ones (pooled when a pool is fused).
+  const J = pool ? dims(fn, pool.inShape.slice(1)) : ctx.output().shape.slice(1);
+  const Y = ctx.output().shape.slice(1);
   const d = M.length;
   const C = x.shape[0].constant as number;
   const Cg = C / op.groups;
@@ -70,42 +117,49 @@ function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): vo
   const kVol = K.reduce((a, b) => a * b, 1);
   const KA = Cg * kVol;
   const blocks = Math.ceil(Og / 4);
-  const { v: V } = directSimdBlock(Og);
-  const lead = J.slice(0, d - 1);
+  const { v: V } = directSimdBlock(Og, pool !== undefined);
+  // Pool window (= stride) per axis; all 1 without a pool.
+  const pw = pool ? pool.op.window : J.map(() => 1);
+  const wl = pw[d - 1];
+  const lead = Y.slice(0, d - 1);
   const Lr = fn.atEntry("dsimd.Lr", () => product(lead, fn));
   const Jl = J[d - 1];
+  const Yl = Y[d - 1];
   const Ml = M[d - 1];
   const sl = op.stride[d - 1];
   const rl = op.dilation[d - 1];
   const kl = K[d - 1];
   const padL = padBefore[d - 1];
   const span = 4 * V;
-  const P = fn.atEntry("dsimd.P", () => Lr.mul(Jl));
-  // Blocks of `span` positions: [0, nb) in all; [lo, hi) read only real input (no masks).
-  const nb = fn.atEntry("dsimd.nb", () => Jl.ceilDiv(span));
+  const P = fn.atEntry("dsimd.P", () => Lr.mul(Yl));
+  // Blocks of `span` convolution positions: [0, nb) in all (with a pool, those its windows
+  // cover); [lo, hi) read only real input (no masks).
+  const nb = fn.atEntry("dsimd.nb", () => (pool ? Yl.mul(wl) : Jl).ceilDiv(span));
   // First j whose taps are all >= 0: ceil(pad / s); last j whose taps all lie below Ml.
   const firstJ = fn.atEntry("dsimd.firstJ", () => padL.ceilDiv(sl));
   const lastJ = fn.atEntry("dsimd.lastJ", () => Ml.sub(1 + (kl - 1) * rl).add(padL).floorDiv(sl));
   const lo = fn.atEntry("dsimd.lo", () => firstJ.ceilDiv(span).min(nb));
   const hi = fn.atEntry("dsimd.hi", () => lastJ.add(1).floorDiv(span).min(nb).max(lo));
   const writer = new OutputWriter(ctx, op, at.spill);
+  const y = ctx.output();
 
   fn.for(0, Lr, (row) => {
-    // Leading output coordinates of this row and their clamped kernel windows.
+    // Leading output coordinates of this (stored) row.
     const js: Int[] = [];
     let rest: Int = row;
     for (let i = d - 2; i >= 0; i--) {
       js[i] = i === 0 ? rest : int(fn, rest.mod(lead[i]));
       if (i > 0) rest = int(fn, rest.floorDiv(lead[i]));
     }
-    const windows = js.map((j, i) => axisWindow(fn, j, op.stride[i], op.dilation[i], K[i], padBefore[i], M[i], clamp[i]));
+    // Without a pool: this row's clamped kernel windows, once per row.
+    const rowWindows = pool ? undefined : js.map((j, i) => axisWindow(fn, j, op.stride[i], op.dilation[i], K[i], padBefore[i], M[i], clamp[i]));
     fn.for(0, op.groups, (g) => {
       const block = (ob: Int, rows: number) => {
         const os = Array.from({ length: rows }, (_, r) => int(fn, g.mul(Og).add(ob.mul(4)).add(r)));
         const biases = os.map((o) => writer.channelBias(o));
         const wBlock = int(fn, g.mul(blocks).add(ob).mul(KA * 16).add(at.tables));
-        const positions = (b: Int, masked: boolean) => {
-          const j0 = int(fn, b.mul(span));
+        /** The convolution of the block at positions j0.. of the row whose kernel windows are given. */
+        const convolve = (windows: readonly AxisWindow[], j0: Int, masked: boolean): Var[][] => {
           const acc = Array.from({ length: rows }, () => Array.from({ length: V }, () => vec(fn, zero(m))));
           // Input column of tap 0 for position j0 (may be negative in a masked block).
           const col0 = int(fn, j0.mul(sl).sub(padL), false);
@@ -134,11 +188,65 @@ function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): vo
             };
             leading(0, channel, fn.const(0));
           });
+          return acc;
+        };
+        const positions = (b: Int, masked: boolean) => {
+          const j0 = int(fn, b.mul(span));
+          if (!pool) {
+            const acc = convolve(rowWindows ?? [], j0, masked);
+            for (let r = 0; r < rows; r++) {
+              for (let v = 0; v < V; v++) {
+                const jv = int(fn, j0.add(4 * v));
+                const flat = int(fn, os[r].mul(P).add(row.mul(Yl)).add(jv));
+                fn.emit(writer.run(acc[r][v], os[r], flat, int(fn, Yl.sub(jv), false), biases[r]));
+              }
+            }
+            return;
+          }
+          pooled(b, j0, masked);
+        };
+        /**
+         * With a fused pool: every convolution row of the stored row's windows, finished
+         * (bias, activations) and reduced along the last axis by pairs of lanes, then across
+         * the rows into one running vector per filter and four pooled positions.
+         */
+        const pooled = (b: Int, j0: Int, masked: boolean) => {
+          if (!pool) return;
+          const isMax = pool.op.mode === "max";
+          const groupsOfLanes = V / wl;
+          const run = Array.from({ length: rows }, () => Array.from({ length: groupsOfLanes }, () => vec(fn, isMax ? splat(m, -Infinity) : zero(m))));
+          const offsets = (axis: number, pre: Int[]): void => {
+            if (axis === d - 1) {
+              const windows = pre.map((j, i) => axisWindow(fn, j, op.stride[i], op.dilation[i], K[i], padBefore[i], M[i], clamp[i]));
+              const acc = convolve(windows, j0, masked);
+              for (let r = 0; r < rows; r++) {
+                const done = acc[r].map((a) => vec(fn, activate(ctx.step.epilogue, biases[r] ? m.f32x4.add(a.get(), (biases[r] as Var).get()) : a.get(), fn)));
+                for (let u = 0; u < groupsOfLanes; u++) {
+                  let red = done[u].get();
+                  if (wl === 2) {
+                    const a = done[2 * u];
+                    const bb = done[2 * u + 1];
+                    const even = m.i8x16.shuffle(a.get(), bb.get(), lanes([0, 2, 4, 6]));
+                    const odd = m.i8x16.shuffle(a.get(), bb.get(), lanes([1, 3, 5, 7]));
+                    red = isMax ? m.f32x4.max(even, odd) : m.f32x4.add(even, odd);
+                  }
+                  fn.emit(run[r][u].set(isMax ? m.f32x4.max(run[r][u].get(), red) : m.f32x4.add(run[r][u].get(), red)));
+                }
+              }
+              return;
+            }
+            for (let t = 0; t < pw[axis]; t++) offsets(axis + 1, [...pre, js[axis].mul(pw[axis]).add(t)]);
+          };
+          offsets(0, []);
+          const vol = pw.reduce((a, v) => a * v, 1);
           for (let r = 0; r < rows; r++) {
-            for (let v = 0; v < V; v++) {
-              const jv = int(fn, j0.add(4 * v));
-              const flat = int(fn, os[r].mul(P).add(row.mul(Jl)).add(jv));
-              fn.emit(writer.run(acc[r][v], os[r], flat, int(fn, Jl.sub(jv), false), biases[r]));
+            for (let u = 0; u < groupsOfLanes; u++) {
+              let out = run[r][u].get();
+              if (!isMax) out = m.f32x4.mul(out, splat(m, 1 / vol));
+              const value = vec(fn, activate(pool.epilogue, out, fn));
+              const q = int(fn, b.mul(span / wl).add(4 * u));
+              const flat = int(fn, os[r].mul(P).add(row.mul(Yl)).add(q));
+              fn.emit(storeLanes(value, flat, int(fn, Yl.sub(q), false)));
             }
           }
         };
@@ -150,6 +258,14 @@ function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): vo
       if (Og % 4) block(fn.const(Math.floor(Og / 4)), Og % 4);
     });
   });
+
+  /** Four outputs at flat.. as one vector when count >= 4, else the first `count` lanes one by one. */
+  function storeLanes(v: Var, flat: Int, count: Int): Expr {
+    const addr = () => (y.base.constant !== undefined ? flat.mul(4).expr() : y.base.add(flat.mul(4)).expr());
+    const off = y.base.constant ?? 0;
+    const partial = [0, 1, 2].map((l) => m.if(m.i32.gt_s(count.expr(), m.i32.const(l)), m.f32.store(off + 4 * l, 4, addr(), m.f32x4.extract_lane(v.get(), l))));
+    return m.if(m.i32.ge_s(count.expr(), m.i32.const(4)), m.v128.store(off, 4, addr(), v.get()), m.block(null, partial));
+  }
 
   /**
    * The inputs of four consecutive outputs at one tap: columns col0 + e + l*s (l < 4) of the

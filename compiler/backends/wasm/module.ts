@@ -11,7 +11,7 @@
 //
 // A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
 // (gemm.ts, winograd.ts, fft.ts, separable.ts, direct-simd.ts), except with a fused pool, which only the
-// direct kernel computes (the pass never picks another then).
+// direct kernel and direct-simd.ts compute (the pass never picks another then).
 //
 // `run(sym0, sym1, ...)` takes one i32 per plan symbol and calls one function per step, in
 // order; each step function takes the same parameters and computes its sizes from them, so
@@ -102,7 +102,8 @@ function emitStep(ctx: KernelContext): void {
 /** The fast kernel of a convolution step whose algorithm is not direct. */
 function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
   const op = step.op;
-  if (op.kind !== "conv" || !step.algorithm || step.algorithm.name === "direct" || step.pool) return undefined;
+  if (op.kind !== "conv" || !step.algorithm || step.algorithm.name === "direct") return undefined;
+  if (step.pool && step.algorithm.name !== "direct_simd") return undefined;
   switch (step.algorithm.name) {
     case "gemm":
       return prepareGemm(step, plan, op);
