@@ -124,7 +124,7 @@ export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
   winograd4: [0, 0.0916, 1.07, 0, 1.9],
   fft: [0, 0.0479, 0.319, 0.278, 0.352],
   separable: [8000, 0.132, 0.292],
-  direct_simd: [0, 0.25, 0.25, 1, 0.3],
+  direct_simd: [0, 0.243, 0.436, 0, 0.154],
 };
 
 /** Estimated milliseconds of `name` on this layer on WebAssembly. */
