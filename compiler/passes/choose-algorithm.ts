@@ -104,11 +104,13 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
       const span = 4 * v;
       const rows = P / out[d - 1];
       const blocks = G * Math.ceil(Og / ob) * rows * Math.ceil(out[d - 1] / span);
-      const s = op.stride[d - 1];
-      // vector multiply-adds (blocks padded to whole vectors), input vectors loaded (a stride
-      // other than 1 costs a shuffle or lane loads), row starts (one per channel and kernel row), outputs.
+      const sl = op.stride[d - 1];
+      // vector multiply-adds (blocks padded to whole vectors), input vectors loaded (stride 2
+      // costs its phase-split copy, or with symbolic sizes a second load and a shuffle; larger
+      // strides lane loads), row starts (one per channel and kernel row), outputs.
       const taps = blocks * Cg * kVol;
-      return [1, taps * ob * v, taps * v * (s === 1 ? 1 : s === 2 ? 2 : 4), blocks * Cg * (kVol / op.kernel[d - 1]), O * P];
+      const perLoad = sl === 1 ? 1 : sl === 2 ? (s.symbolic ? 2 : 1.25) : 4;
+      return [1, taps * ob * v, taps * v * perLoad, blocks * Cg * (kVol / op.kernel[d - 1]), O * P];
     }
   }
 }

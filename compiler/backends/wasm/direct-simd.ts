@@ -86,17 +86,48 @@ export function prepareDirectSimd(step: Step, plan: Plan, op: ConvOp): Algorithm
   const { v } = directSimdBlock(op.filters / op.groups, step.pool !== undefined);
   const kEff = effectiveKernel(op.kernel[d - 1], op.dilation[d - 1]);
   const pads = op.pad.kind === "explicit" ? Math.max(...op.pad.before, ...op.pad.after) : kEff;
+  const split = phaseSplit(step, op);
   return {
     tables: tables.build(),
-    scratchBytes: 0,
+    scratchBytes: split ? 4 * C * split.kLead * split.rowStride : 0,
     // A masked block reads up to its padding before a row and a block's span (plus the stride
     // loads' unused last lanes) past it.
     overreadBytes: 4 * (4 * v * op.stride[d - 1] + 4 * op.stride[d - 1] + kEff + pads + 16),
-    emit: (ctx, at) => emitDirectSimd(ctx, op, at),
+    emit: (ctx, at) => emitDirectSimd(ctx, op, at, split),
   };
 }
 
-function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): void {
+/**
+ * Stride 2 on the last axis: each output row first copies the input rows it reads (every
+ * channel, every kernel row) into scratch split by phase, the even columns then the odd ones
+ * (two shuffles per eight values), so that every tap of every block is one plain unaligned
+ * load instead of two loads and a shuffle, and the copy is shared by all the filters. Static
+ * sizes and padding only (the taps' phases and offsets are immediates); not with a fused pool.
+ */
+interface PhaseSplit {
+  /** Margin before each phase plane, elements: the taps left of column 0 (zero padding) read it, masked. */
+  readonly G: number;
+  /** Elements per phase plane, margin included. */
+  readonly Hs: number;
+  /** Elements per split row (both planes). */
+  readonly rowStride: number;
+  /** Kernel rows per channel (the product of the leading kernel sizes). */
+  readonly kLead: number;
+}
+
+function phaseSplit(step: Step, op: ConvOp): PhaseSplit | undefined {
+  const d = op.kernel.length;
+  const inShape = step.inputs[0].shape;
+  const Ml = inShape[d];
+  const geo = windowGeometry(inShape.slice(1), op.kernel, op.stride, op.dilation, op.pad);
+  const padL = geo.padBefore[d - 1];
+  if (op.stride[d - 1] !== 2 || step.pool || typeof Ml !== "number" || typeof padL !== "number") return undefined;
+  const G = Math.ceil((padL + 1) / 8) * 4 + 4;
+  const Hs = G + 4 * Math.ceil(Ml / 8) + 8;
+  return { G, Hs, rowStride: 2 * Hs, kLead: op.kernel.slice(0, -1).reduce((a, b) => a * b, 1) };
+}
+
+function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses, split: PhaseSplit | undefined): void {
   const { fn } = ctx;
   const m = fn.m;
   const x = ctx.input(0);
@@ -153,6 +184,7 @@ function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): vo
     }
     // Without a pool: this row's clamped kernel windows, once per row.
     const rowWindows = pool ? undefined : js.map((j, i) => axisWindow(fn, j, op.stride[i], op.dilation[i], K[i], padBefore[i], M[i], clamp[i]));
+    if (split && rowWindows) splitRows(rowWindows, split);
     fn.for(0, op.groups, (g) => {
       const block = (ob: Int, rows: number) => {
         const os = Array.from({ length: rows }, (_, r) => int(fn, g.mul(Og).add(ob.mul(4)).add(r)));
@@ -175,10 +207,20 @@ function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): vo
             };
             const taps = (inFlat: Int, kFlat: Int) => {
               // Byte address of input column col0 of this row, and of this (c, leading taps)'s weights.
-              const rowAddr = int(fn, x.base.add(inFlat.mul(Ml).add(col0).mul(4)), false);
+              const rowAddr = split
+                ? int(fn, at.scratch.add(channel.mul(split.kLead).add(kFlat).mul(split.rowStride).add(j0).mul(4)))
+                : int(fn, x.base.add(inFlat.mul(Ml).add(col0).mul(4)), false);
               const wAddr = int(fn, wBlock.add(c.mul(kVol * 16)).add(kFlat.mul(kl * 16)));
               for (let k = 0; k < kl; k++) {
-                const ins = Array.from({ length: V }, (_, v) => vec(fn, inputVector(rowAddr, k * rl + 4 * v * sl, masked ? col0 : undefined)));
+                const ins = Array.from({ length: V }, (_, v) => {
+                  const e = k * rl + 4 * v * sl;
+                  if (!split) return vec(fn, inputVector(rowAddr, e, masked ? col0 : undefined));
+                  // Column j0*2 + q of the input is element j0 + floor(q/2) of plane (q mod 2).
+                  const q = k * rl - (padL.constant as number);
+                  const phase = ((q % 2) + 2) % 2;
+                  const load = m.v128.load(4 * (split.G + phase * split.Hs + (q - phase) / 2 + 4 * v), 4, rowAddr.expr());
+                  return vec(fn, masked ? m.v128.and(load, rangeMask(m, col0.add(e), sl, Ml)) : load);
+                });
                 const wv = rows === 1 ? undefined : vec(fn, m.v128.load(16 * k, 16, wAddr.expr()));
                 for (let r = 0; r < rows; r++) {
                   const w = vec(fn, wv ? m.i8x16.shuffle(wv.get(), wv.get(), lanes([r, r, r, r])) : m.v128.load32_splat(16 * k, 4, wAddr.expr()));
@@ -258,6 +300,32 @@ function emitDirectSimd(ctx: KernelContext, op: ConvOp, at: KernelAddresses): vo
       if (Og % 4) block(fn.const(Math.floor(Og / 4)), Og % 4);
     });
   });
+
+  /** The input rows of this output row, every channel and kernel row, split by phase into scratch. */
+  function splitRows(windows: readonly AxisWindow[], sp: PhaseSplit): void {
+    fn.for(0, C, (c) => {
+      const rowsOf = (axis: number, inFlat: Int, kFlat: Int): void => {
+        if (axis === d - 1) {
+          const src = int(fn, x.base.add(inFlat.mul(Ml).mul(4)));
+          const dst = int(fn, at.scratch.add(c.mul(sp.kLead).add(kFlat).mul(sp.rowStride * 4)));
+          fn.for(0, Ml.ceilDiv(8), (i) => {
+            const a = vec(fn, m.v128.load(0, 4, src.add(i.mul(32)).expr()));
+            const b = vec(fn, m.v128.load(16, 4, src.add(i.mul(32)).expr()));
+            const out = dst.add(i.mul(16)).expr();
+            fn.emit(m.v128.store(4 * sp.G, 4, out, m.i8x16.shuffle(a.get(), b.get(), lanes([0, 2, 4, 6]))));
+            fn.emit(m.v128.store(4 * (sp.G + sp.Hs), 4, dst.add(i.mul(16)).expr(), m.i8x16.shuffle(a.get(), b.get(), lanes([1, 3, 5, 7]))));
+          });
+          return;
+        }
+        const win = windows[axis];
+        fn.for(win.kLo, win.kHi, (k) => {
+          const pos = int(fn, win.start.add(k.mul(op.dilation[axis])));
+          rowsOf(axis + 1, int(fn, inFlat.mul(M[axis]).add(pos)), int(fn, kFlat.mul(K[axis]).add(k)));
+        });
+      };
+      rowsOf(0, c, fn.const(0));
+    });
+  }
 
   /** Four outputs at flat.. as one vector when count >= 4, else the first `count` lanes one by one. */
   function storeLanes(v: Var, flat: Int, count: Int): Expr {
