@@ -39,7 +39,7 @@ export function directSimdBlock(Og: number, pooled = false): { ob: number; v: nu
 }
 
 /** Activations the kernel applies as vectors; anything else (sigmoid, tanh, a residual add) keeps a fused pool out. */
-const VECTOR_ACTIVATIONS = new Set(["relu", "leaky_relu", "identity"]);
+export const VECTOR_ACTIVATIONS = new Set(["relu", "leaky_relu", "identity"]);
 
 interface FusedItem {
   readonly kind: string;
@@ -64,7 +64,7 @@ export function directSimdPoolReason(op: ConvOp, pool: PoolOp, before: readonly 
 }
 
 /** ReLU, leaky ReLU and identity on four lanes. */
-function activate(epilogue: readonly Epilogue[], x: Expr, fn: Fn): Expr {
+export function activate(epilogue: readonly Epilogue[], x: Expr, fn: Fn): Expr {
   const m = fn.m;
   for (const e of epilogue) {
     if (e.kind !== "activation") throw new Error("internal error: direct_simd fuses only activations around a pool");

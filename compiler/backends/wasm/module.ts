@@ -43,6 +43,7 @@ import { prepareWinograd } from "./winograd.js";
 import { prepareSeparable } from "./separable.js";
 import { prepareFft } from "./fft.js";
 import { prepareDirectSimd } from "./direct-simd.js";
+import { emitTilingPool, tilingPool } from "./pool-simd.js";
 import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
 
@@ -77,7 +78,7 @@ function emitStep(ctx: KernelContext): void {
     case "maxout":
       return emitMaxout(ctx, op);
     case "pool":
-      return emitPool(ctx, op);
+      return tilingPool(op, ctx.step.epilogue) ? emitTilingPool(ctx, op) : emitPool(ctx, op);
     case "adaptive_pool":
       return emitAdaptivePool(ctx, op);
     case "dense":
