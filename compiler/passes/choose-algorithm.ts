@@ -14,7 +14,10 @@
 // algorithm, each measured twice as the lower quartile of round-robin runs, with
 // `npm run bench -- --algorithms --calibrate`, which prints the fit and every layer's error;
 // rerun it to refit on another machine. Median error of the fit: direct 12%, GEMM 6%,
-// Winograd F(2x2) 4%, F(4x4) 11%, FFT 15%, separable 5% (worst 21-55%).
+// Winograd F(2x2) 4%, F(4x4) 11%, FFT 15%, separable 5% (worst 21-55%). direct_simd was fitted
+// later on the bench's own layers (bench/algorithms.ts CASES: depthwise, pointwise, 3-D,
+// strided, 1-D), its times scaled by that run's GEMM times over GEMM's estimates, so that its
+// estimates stay comparable with the others' (worst error 5% on those 8 layers).
 // WebGPU keeps direct until its capabilities list another algorithm.
 
 import { applicable, ALGORITHMS, type ConvShape, convShape, NOMINAL_SIZE } from "../algorithms/applicability.js";
