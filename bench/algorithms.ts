@@ -55,6 +55,48 @@ export const CASES: readonly Case[] = [
     layer: "c",
     source: `network conv3x3_64(x: f32[64, 56, 56]) -> y {\n  y = x |> c: conv(64, 3x3, pad: same)\n}\n`,
   },
+  {
+    name: "mobilenet_dw",
+    description: "32x112x112, depthwise 3x3 same + relu",
+    layer: "c",
+    source: `network mobilenet_dw(x: f32[32, 112, 112]) -> y {\n  y = x |> c: depthwise(3x3, pad: same) |> relu\n}\n`,
+  },
+  {
+    name: "mobilenet_pw",
+    description: "32x112x112, pointwise 64 + relu",
+    layer: "c",
+    source: `network mobilenet_pw(x: f32[32, 112, 112]) -> y {\n  y = x |> c: conv(64, 1x1) |> relu\n}\n`,
+  },
+  {
+    name: "volume3d",
+    description: "1x32x64x64, conv3d 8@3x3x3 same + relu",
+    layer: "c",
+    source: `network volume3d(x: f32[1, 32, 64, 64]) -> y {\n  y = x |> c: conv(8, 3x3x3, pad: same) |> relu\n}\n`,
+  },
+  {
+    name: "conv_stride2",
+    description: "3x224x224, 32 filters 3x3 stride 2 same + relu",
+    layer: "c",
+    source: `network conv_stride2(x: f32[3, 224, 224]) -> y {\n  y = x |> c: conv(32, 3x3, stride: 2, pad: same) |> relu\n}\n`,
+  },
+  {
+    name: "audio_conv1",
+    description: "1x16000, conv1d 16@9 stride 2 + relu",
+    layer: "c",
+    source: `network audio_conv1(x: f32[1, 16000]) -> y {\n  y = x |> c: conv(16, 9, stride: 2) |> relu\n}\n`,
+  },
+  {
+    name: "audio_conv2",
+    description: "16x7996, conv1d 32@9 stride 2 + relu",
+    layer: "c",
+    source: `network audio_conv2(x: f32[16, 7996]) -> y {\n  y = x |> c: conv(32, 9, stride: 2) |> relu\n}\n`,
+  },
+  {
+    name: "vgg_conv1",
+    description: "3x224x224, 64 filters 3x3 same + relu",
+    layer: "c",
+    source: `network vgg_conv1(x: f32[3, 224, 224]) -> y {\n  y = x |> c: conv(64, 3x3, pad: same) |> relu\n}\n`,
+  },
 ];
 
 const math = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };

@@ -30,7 +30,7 @@ compile options:
   --network NAME            which network, when the file has several
   --no-fuse                 keep every layer a kernel of its own
   --no-plan                 give every value its own memory (no reuse)
-  --algorithm LAYER=NAME    force a convolution algorithm: direct, gemm, winograd2, winograd4, fft, separable
+  --algorithm LAYER=NAME    force a convolution algorithm: direct, gemm, winograd2, winograd4, fft, separable, direct_simd
   --autotune                time each layer's applicable algorithms on this machine, keep the fastest
 
 exit codes: 0 ok, 1 the input is wrong (diagnostics printed), 2 usage error`;
@@ -49,7 +49,7 @@ const VALUE_FLAGS = new Set(["-o", "--target", "--weights", "--network", "--inpu
 const BOOL_FLAGS = new Set(["--random", "--help", "-h", "--no-fuse", "--no-plan", "--ir", "--autotune"]);
 /** Options every command that compiles takes. */
 const COMPILE_FLAGS = ["--weights", "--network", "--target", "--no-fuse", "--no-plan", "--algorithm", "--autotune"];
-const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable"];
+const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"];
 
 function parseArgs(argv: string[]): Args {
   const [command, ...rest] = argv;

@@ -10,6 +10,7 @@ import * as D from "../ir/dim.js";
 import { chooseFftTiling, fftApplies } from "./fft.js";
 import { separableFactors } from "./separable.js";
 import { winogradApplies } from "./winograd.js";
+import { directSimdPoolReason } from "../backends/wasm/direct-simd.js";
 
 /** Spatial sizes a symbolic layer is costed and tiled for (the sizes are not known until run time). */
 export const NOMINAL_SIZE = 64;
@@ -45,14 +46,21 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
   if (node.op.kind !== "conv") return `layer ${node.layer} is not a convolution`;
   if (name === "direct") return undefined;
   const op = node.op;
-  if (node.epilogue?.some((e) => e.kind === "pool")) {
-    return `a pooling layer is fused into it, and only direct convolution pools its values without storing them (compile with --no-fuse to keep the pool separate)`;
+  const poolAt = node.epilogue?.findIndex((e) => e.kind === "pool") ?? -1;
+  if (poolAt >= 0 && node.epilogue) {
+    const pool = node.epilogue[poolAt];
+    const why = pool.kind === "pool" ? directSimdPoolReason(op, pool.op, node.epilogue.slice(0, poolAt), node.epilogue.slice(poolAt + 1)) : "internal error";
+    if (name !== "direct_simd" || why) {
+      const who = why ? `only direct convolution pools its values without storing them (direct_simd cannot here: ${why})` : "only direct convolution and direct_simd pool their values without storing them";
+      return `a pooling layer is fused into it, and ${who} (compile with --no-fuse to keep the pool separate)`;
+    }
   }
   const s = convShape(node, g);
   const Cg = s.c / op.groups;
   const Og = op.filters / op.groups;
   switch (name) {
     case "gemm":
+    case "direct_simd":
       return undefined;
     case "winograd2":
     case "winograd4": {
@@ -80,4 +88,4 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
   }
 }
 
-export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable"];
+export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"];

@@ -10,7 +10,7 @@ type Fusion = "activation" | "add" | "pool";
 export const WASM: TargetCapabilities = {
   name: "wasm",
   fusion: new Set<Fusion>(["activation", "add", "pool"]),
-  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "fft", "separable"]),
+  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"]),
 };
 
 export const WEBGPU: TargetCapabilities = {

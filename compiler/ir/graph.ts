@@ -46,7 +46,7 @@ export type FusedOp =
   | { readonly kind: "add"; readonly value: number }
   | { readonly kind: "pool"; readonly op: PoolOp };
 
-export type AlgorithmName = "direct" | "gemm" | "winograd2" | "winograd4" | "fft" | "separable";
+export type AlgorithmName = "direct" | "gemm" | "winograd2" | "winograd4" | "fft" | "separable" | "direct_simd";
 
 /** The algorithm chosen for a layer, and why (printed by explain and in IR dumps). */
 export interface AlgorithmChoice {

@@ -14,7 +14,10 @@
 // algorithm, each measured twice as the lower quartile of round-robin runs, with
 // `npm run bench -- --algorithms --calibrate`, which prints the fit and every layer's error;
 // rerun it to refit on another machine. Median error of the fit: direct 12%, GEMM 6%,
-// Winograd F(2x2) 4%, F(4x4) 11%, FFT 15%, separable 5% (worst 21-55%).
+// Winograd F(2x2) 4%, F(4x4) 11%, FFT 15%, separable 5% (worst 21-55%). direct_simd was fitted
+// later on the bench's own layers (bench/algorithms.ts CASES: depthwise, pointwise, 3-D,
+// strided, 1-D), its times scaled by that run's GEMM times over GEMM's estimates, so that its
+// estimates stay comparable with the others' (worst error 5% on those 8 layers).
 // WebGPU has its own model and limits (cost-webgpu.ts); `--target all` ranks with this one,
 // among the algorithms both backends have and the WebGPU kernels can take.
 
@@ -26,6 +29,7 @@ import { fftTilingFor } from "../backends/wasm/fft.js";
 import { gemmTiling } from "../backends/wasm/gemm.js";
 import { separableStrip } from "../backends/wasm/separable.js";
 import { winogradTiling } from "../backends/wasm/winograd.js";
+import { directSimdBlock } from "../backends/wasm/direct-simd.js";
 import { autotune } from "./autotune.js";
 import { estimateWebGpuMs, webgpuApplicable, whyWebGpu } from "./cost-webgpu.js";
 import type { Pass, PassContext } from "./pass.js";
@@ -100,6 +104,19 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
       // multiply-adds of the three passes (vectors of four), outputs.
       return [1, O * Cg * strips * (last + middle + first), O * P * Cg];
     }
+    case "direct_simd": {
+      const { ob, v } = directSimdBlock(Og);
+      const span = 4 * v;
+      const rows = P / out[d - 1];
+      const blocks = G * Math.ceil(Og / ob) * rows * Math.ceil(out[d - 1] / span);
+      const sl = op.stride[d - 1];
+      // vector multiply-adds (blocks padded to whole vectors), input vectors loaded (stride 2
+      // costs its phase-split copy, or with symbolic sizes a second load and a shuffle; larger
+      // strides lane loads), row starts (one per channel and kernel row), outputs.
+      const taps = blocks * Cg * kVol;
+      const perLoad = sl === 1 ? 1 : sl === 2 ? (s.symbolic ? 2 : 1.25) : 4;
+      return [1, taps * ob * v, taps * v * perLoad, blocks * Cg * (kVol / op.kernel[d - 1]), O * P];
+    }
   }
 }
 
@@ -114,6 +131,7 @@ export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
   winograd4: [0, 0.0916, 1.07, 0, 1.9],
   fft: [0, 0.0479, 0.319, 0.278, 0.352],
   separable: [8000, 0.132, 0.292],
+  direct_simd: [0, 0.243, 0.436, 0, 0.154],
 };
 
 /** Estimated milliseconds of `name` on this layer on WebAssembly. */
@@ -176,6 +194,8 @@ function why(name: AlgorithmName, s: ConvShape): string {
       if (sum < kVol) return `every kernel slice is an outer product (rank 1), so ${op.kernel.length} 1-D passes do ${sum} multiplies per output instead of ${kVol}`;
       return "its 1-D passes compute four outputs per SIMD instruction";
     }
+    case "direct_simd":
+      return `direct convolution on SIMD lanes needs no packing or transforms, and reuses each loaded input across ${Math.min(4, op.filters / op.groups)} filters`;
   }
 }
 

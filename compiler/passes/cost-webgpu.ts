@@ -54,6 +54,7 @@ export function webgpuBuffers(name: AlgorithmName, s: ConvShape): number[] {
   const base = [C * prod(s.m), O * Cg * prod(op.kernel), O * prod(out)];
   switch (name) {
     case "direct":
+    case "direct_simd":
     case "gemm":
       return base;
     case "winograd2":
@@ -107,6 +108,7 @@ export function estimateWebGpuMs(name: AlgorithmName, s: ConvShape): number {
   let ns: number;
   switch (name) {
     case "direct":
+    case "direct_simd":
       ns = k.dispatch + O * P0 * Cg * kVol * k.directFma;
       break;
     case "gemm": {
@@ -156,6 +158,7 @@ export function whyWebGpu(name: AlgorithmName, s: ConvShape): string {
   const kVol = prod(op.kernel);
   switch (name) {
     case "direct":
+    case "direct_simd":
       return "direct convolution is one dispatch, with no transforms to pay for";
     case "gemm":
       return "implicit GEMM stages 32x32 blocks in workgroup memory and reuses each value across a 4x4 register block";

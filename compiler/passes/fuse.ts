@@ -8,13 +8,16 @@
 // (it changes the shape), except for activations after it.
 //
 // A pool is absorbed into a convolution only when the algorithm the layer would get without
-// it is direct (choose-algorithm's own choice, `--algorithm` included): only direct
-// convolution computes pooled values without storing the pre-pool ones, and trading a fast
-// algorithm (Winograd, FFT, GEMM: often 5-30x fewer operations) for one saved pass over
-// memory is a loss. Such a layer still absorbs its activations and residual add, and the
+// it is direct (choose-algorithm's own choice, `--algorithm` included), or when direct_simd
+// can pool it (max/avg windows that tile the output, see backends/wasm/direct-simd.ts) and
+// is estimated no slower than the layer's choice plus a separate pool pass: only these two
+// compute pooled values without storing the pre-pool ones, and trading a fast algorithm
+// (Winograd, FFT: often 5-30x fewer operations) for one saved pass over memory is a loss. Such a layer still absorbs its activations and residual add, and the
 // pool stays a kernel of its own. Local, tiled and transposed convolutions are direct only.
 
-import { chooseFor } from "./choose-algorithm.js";
+import { chooseFor, estimateMs } from "./choose-algorithm.js";
+import { applicable, convShape } from "../algorithms/applicability.js";
+import type { PoolOp } from "../ir/ops.js";
 import * as D from "../ir/dim.js";
 import type { FusedOp, Graph, Node } from "../ir/graph.js";
 import type { Pass, PassContext } from "./pass.js";
@@ -48,7 +51,7 @@ export const fuse: Pass = {
         if (!c || c.epilogue?.length) break;
         let item: FusedOp | undefined;
         if (c.op.kind === "activation" && can.has("activation")) item = { kind: "activation", fn: c.op.fn, alpha: c.op.alpha };
-        else if (c.op.kind === "pool" && can.has("pool") && !pooled && directAnyway({ ...p, epilogue }, g, ctx)) item = { kind: "pool", op: c.op };
+        else if (c.op.kind === "pool" && can.has("pool") && !pooled && poolFuses({ ...p, epilogue }, c.op, g, ctx)) item = { kind: "pool", op: c.op };
         else if (c.op.kind === "add" && can.has("add") && !pooled) {
           const other = c.inputs[0] === out ? c.inputs[1] : c.inputs[0];
           const sameShape = D.dimEquals(D.product(g.values[other].shape), D.product(g.values[out].shape)) &&
@@ -75,10 +78,25 @@ export const fuse: Pass = {
   },
 };
 
-/** Whether the producer runs direct convolution even without a fused pool (always, but for conv). */
-function directAnyway(p: Node, g: Graph, ctx: PassContext): boolean {
+/**
+ * Whether the producer keeps a kernel that pools: it runs direct convolution even without the
+ * pool (always, but for conv), or direct_simd can pool this one and its estimate beats the
+ * layer's choice plus a separate pool pass over the pre-pool values.
+ */
+function poolFuses(p: Node, pool: PoolOp, g: Graph, ctx: PassContext): boolean {
   if (p.op.kind !== "conv") return true;
   // The cost model's choice, not autotuning's: timing every candidate twice is not worth it here.
   const choice = chooseFor(p, g, { ...ctx, options: { ...ctx.options, autotune: false } });
-  return choice === undefined || choice.name === "direct";
+  if (choice === undefined || choice.name === "direct") return true;
+  const forced = ctx.options.algorithms.get(p.layer);
+  if ((forced && forced !== "direct_simd") || !ctx.target.algorithms.has("direct_simd")) return false;
+  const withPool: Node = { ...p, epilogue: [...(p.epilogue ?? []), { kind: "pool", op: pool }] };
+  if (applicable("direct_simd", withPool, g) !== undefined) return false;
+  if (choice.name === "direct_simd") return true;
+  const s = convShape(p, g);
+  const poolPassMs = (POOL_PASS_NS * s.op.filters * s.out.reduce((a, b) => a * b, 1)) / 1e6;
+  return estimateMs("direct_simd", s) <= estimateMs(choice.name, s) + poolPassMs;
 }
+
+/** ns per pre-pool value of a separate pool step (a max pool 2x2x2 over 8x32x64x64 took 1.9 ms). */
+const POOL_PASS_NS = 1.8;

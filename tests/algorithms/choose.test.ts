@@ -29,7 +29,9 @@ describe("cost model: picks", () => {
     expect(tiny?.name).toBe("direct");
     expect(tiny?.reason).toContain("a small layer");
     const pooled = choice(compile(net("1, 8, 8", "conv(2, 3x3) |> relu |> maxpool(2)")));
-    expect(pooled).toEqual({ name: "direct", reason: "a pooling layer is fused into it, and only direct convolution computes pooled values without storing the pre-pool ones" });
+    // With the pool fused, direct and direct_simd remain (both pool); the small layer stays direct.
+    expect(pooled?.name).toBe("direct");
+    expect(pooled?.reason).toMatch(/^3x3 stride 1, 1->2 channels, 6x6 outputs: a small layer \(estimated [\d.]+ ms direct\), where the other algorithms cannot win back their setup$/);
   });
 
   it("GEMM for strided layers, where neither Winograd nor FFT applies", () => {

@@ -142,3 +142,33 @@ export function fftConfig(rng: Rng): Config {
   return { input: [c, ...m], op, epilogue: randomEpilogue(rng) };
 }
 
+/**
+ * Any convolution, with the last axis long enough for interior (unmasked) blocks and both
+ * edges: depthwise, pointwise and general layers, 1-D to 3-D, strides 1 to 3, dilation,
+ * channel counts that leave partial blocks of 4 filters.
+ */
+export function directSimdConfig(rng: Rng): Config {
+  const d = rng.pick([1, 2, 2, 2, 3]);
+  const shape = rng.pick(["depthwise", "pointwise", "general", "general"] as const);
+  const kernel = Array.from({ length: d }, () => (shape === "pointwise" ? 1 : rng.int(1, d === 3 ? 3 : d === 2 ? 5 : 9)));
+  const stride = Array.from({ length: d }, () => rng.pick([1, 1, 2, 2, 3]));
+  const dilation = Array.from({ length: d }, () => rng.pick([1, 1, 1, 2]));
+  const c = rng.int(1, shape === "pointwise" ? 12 : 6);
+  const filters0 = rng.int(1, 10);
+  const groups = shape === "depthwise" ? c : groupsFor(rng, c, filters0 * c);
+  const filters = groups === c ? c * rng.int(1, 2) : filters0 * groups;
+  const lead = d === 3 ? 6 : 12;
+  const m = Array.from({ length: d }, (_, i) => rng.int(1, i === d - 1 ? 48 : lead) + (kernel[i] - 1) * dilation[i]);
+  const op: ConvOp = {
+    kind: "conv",
+    filters,
+    kernel,
+    stride,
+    dilation,
+    pad: randomPad(rng, d, kernel),
+    groups,
+    flip: rng.bool(),
+    bias: rng.pick(["channel", "channel", "none", "location"] as const),
+  };
+  return { input: [c, ...m], op, epilogue: randomEpilogue(rng) };
+}

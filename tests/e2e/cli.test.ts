@@ -183,11 +183,13 @@ describe("cnnc explain", () => {
   it("prints every layer with its shape, parameters and FLOPs", () => {
     const r = cnnc("explain", "examples/lenet.cnn");
     expect(r.code, r.err).toBe(0);
-    // conv1 with its fused relu: 2*6*28*28*25 multiply-adds plus 6*28*28 for the relu. Its
-    // pool stays a kernel of its own: the cost model gives conv1 a faster algorithm than
-    // direct, the only one that could absorb it (fuse.ts).
-    expect(r.out).toMatch(/conv1 \(\+ c1\.1\)\s+conv2d\(6, 5x5, pad same\) \|> relu\s+\[6, 28, 28\]\s+156\s+239904\s+(gemm|winograd2|winograd4|fft|separable): /);
-    expect(r.out).toMatch(/c1\.2\s+maxpool2d\(2x2, stride 2x2\)\s+\[6, 14, 14\]/);
+    // conv1 with its fused relu and 2x2 max pool: 2*6*28*28*25 multiply-adds, 6*28*28 for the
+    // relu and 6*28*28 for the pool. direct_simd absorbs the pool (its windows tile the
+    // output); conv2's pool stays a kernel of its own: the cost model gives conv2 an
+    // algorithm that cannot absorb it (fuse.ts).
+    expect(r.out).toMatch(/conv1 \(\+ c1\.1, c1\.2\)\s+conv2d\(6, 5x5, pad same\) \|> relu \|> maxpool2d\(2x2, stride 2x2\)\s+\[6, 14, 14\]\s+156\s+244608\s+direct_simd: /);
+    expect(r.out).toMatch(/conv2 \(\+ c2\.1\)\s+conv2d\(16, 5x5\) \|> relu\s+\[16, 10, 10\]\s+2416\s+481600\s+(gemm|winograd2|winograd4|fft|separable): /);
+    expect(r.out).toMatch(/c2\.2\s+maxpool2d\(2x2, stride 2x2\)\s+\[16, 5, 5\]/);
     expect(r.out).toMatch(/fc3\s+dense\(10\)\s+\[10\]\s+850\s+1680/);
     expect(r.out).toContain("parameters: 61706");
     expect(r.out).toContain("FLOPs per sample: 845882");

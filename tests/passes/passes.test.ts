@@ -149,23 +149,42 @@ describe("fuse", () => {
   });
 
   it("keeps a pool apart from a convolution that gets a faster algorithm than direct, unless asked for direct", () => {
-    const g = lowered(`network n(x: f32[8, 16, 16]) -> y {
-  y = x |> c: conv(8, 3x3, pad: same) |> relu |> maxpool(2)
+    // 64 -> 64 channels: Winograd beats direct_simd even with a separate pool pass.
+    const g = lowered(`network n(x: f32[64, 32, 32]) -> y {
+  y = x |> c: conv(64, 3x3, pad: same) |> relu |> maxpool(2)
 }`);
     const apart = lines(
-      "network n(%0 x: f32[8, 16, 16]) -> (y = %3)",
-      "  %2 = c: conv2d(8, 3x3, pad same)(%0) |> relu : f32[8, 16, 16]",
-      "  %3 = y.2: maxpool2d(2x2, stride 2x2)(%2) : f32[8, 8, 8]",
+      "network n(%0 x: f32[64, 32, 32]) -> (y = %3)",
+      "  %2 = c: conv2d(64, 3x3, pad same)(%0) |> relu : f32[64, 32, 32]",
+      "  %3 = y.2: maxpool2d(2x2, stride 2x2)(%2) : f32[64, 16, 16]",
     );
     const fused = lines(
-      "network n(%0 x: f32[8, 16, 16]) -> (y = %3)",
-      "  %3 = c: conv2d(8, 3x3, pad same)(%0) |> relu |> maxpool2d(2x2, stride 2x2) : f32[8, 8, 8]",
+      "network n(%0 x: f32[64, 32, 32]) -> (y = %3)",
+      "  %3 = c: conv2d(64, 3x3, pad same)(%0) |> relu |> maxpool2d(2x2, stride 2x2) : f32[64, 16, 16]",
     );
     expect(runPass(fuse, g).after).toBe(apart);
     const direct: PassContext = { ...context(), options: { fuse: true, algorithms: new Map([["c", "direct"]]) } };
     expect(runPass(fuse, g, direct).after).toBe(fused);
     // WebGPU runs direct convolution only: the pool always fuses there.
     expect(runPass(fuse, g, context(WEBGPU)).after).toBe(fused);
+  });
+
+  it("fuses a tiling pool into a convolution that direct_simd computes faster than its choice plus a pool pass", () => {
+    const g = lowered(`network n(x: f32[8, 16, 16]) -> y {
+  y = x |> c: conv(8, 3x3, pad: same) |> relu |> maxpool(2)
+}`);
+    const fused = lines(
+      "network n(%0 x: f32[8, 16, 16]) -> (y = %3)",
+      "  %3 = c: conv2d(8, 3x3, pad same)(%0) |> relu |> maxpool2d(2x2, stride 2x2) : f32[8, 8, 8]",
+    );
+    expect(runPass(fuse, g).after).toBe(fused);
+    // Asked for Winograd, the pool stays apart.
+    const winograd: PassContext = { ...context(), options: { fuse: true, algorithms: new Map([["c", "winograd4"]]) } };
+    expect(runPass(fuse, g, winograd).after).toBe(lines(
+      "network n(%0 x: f32[8, 16, 16]) -> (y = %3)",
+      "  %2 = c: conv2d(8, 3x3, pad same)(%0) |> relu : f32[8, 16, 16]",
+      "  %3 = y.2: maxpool2d(2x2, stride 2x2)(%2) : f32[8, 8, 8]",
+    ));
   });
 
   it("leaves a residual computed after the producer, and anything after a pool but activations, unfused", () => {

@@ -20,7 +20,7 @@ import { emitOutputs } from "./producer.js";
 import { parallelFor } from "./threads.js";
 
 /** Per spatial axis at one output position: the input coordinate of k = 0 and the k range on real input. */
-interface AxisWindow {
+export interface AxisWindow {
   readonly start: Int;
   readonly kLo: Int;
   readonly kHi: Int;

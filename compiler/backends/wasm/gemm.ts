@@ -58,7 +58,7 @@ export function gemmTiling(K: number, outSpatial: readonly D.Dim[]): GemmTiling 
 }
 
 /** Compile-time packing of A: per group, blocks of 4 filters, [k][4] within a block. */
-function packWeights(op: ConvOp, weights: Float32Array, C: number): Float32Array {
+export function packWeights(op: ConvOp, weights: Float32Array, C: number): Float32Array {
   const Og = op.filters / op.groups;
   const K = (C / op.groups) * op.kernel.reduce((a, b) => a * b, 1);
   const blocks = Math.ceil(Og / 4);

@@ -18,8 +18,8 @@
 // the runtime marks it shared only for threads (runtime/threads.ts), so one binary serves both.
 //
 // A convolution step whose algorithm is not `direct` goes to its algorithm's kernel
-// (gemm.ts, winograd.ts, fft.ts, separable.ts), except with a fused pool, which only the
-// direct kernel computes (the pass never picks another then).
+// (gemm.ts, winograd.ts, fft.ts, separable.ts, direct-simd.ts), except with a fused pool, which only the
+// direct kernel and direct-simd.ts compute (the pass never picks another then).
 //
 // Two builds of the same code where a step does vector multiply-adds (simd.ts `fmadd`): one
 // with `f32x4.relaxed_madd` (fused where the CPU has FMA; about 1.5x the mul + add peak) and
@@ -57,6 +57,8 @@ import { prepareGemm } from "./gemm.js";
 import { prepareWinograd } from "./winograd.js";
 import { prepareSeparable } from "./separable.js";
 import { prepareFft } from "./fft.js";
+import { prepareDirectSimd } from "./direct-simd.js";
+import { emitTilingPool, tilingPool } from "./pool-simd.js";
 import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
 import { emitStepDispatch, isParallel, stepParams, TID, worthSplitting } from "./threads.js";
@@ -94,7 +96,7 @@ function emitStep(ctx: KernelContext): void {
     case "maxout":
       return emitMaxout(ctx, op);
     case "pool":
-      return emitPool(ctx, op);
+      return tilingPool(op, ctx.step.epilogue) ? emitTilingPool(ctx, op) : emitPool(ctx, op);
     case "adaptive_pool":
       return emitAdaptivePool(ctx, op);
     case "dense":
@@ -119,7 +121,8 @@ function emitStep(ctx: KernelContext): void {
 /** The fast kernel of a convolution step whose algorithm is not direct. */
 function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
   const op = step.op;
-  if (op.kind !== "conv" || !step.algorithm || step.algorithm.name === "direct" || step.pool) return undefined;
+  if (op.kind !== "conv" || !step.algorithm || step.algorithm.name === "direct") return undefined;
+  if (step.pool && step.algorithm.name !== "direct_simd") return undefined;
   switch (step.algorithm.name) {
     case "gemm":
       return prepareGemm(step, plan, op);
@@ -131,6 +134,8 @@ function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
       return prepareSeparable(step, plan, op);
     case "fft":
       return prepareFft(step, plan, op);
+    case "direct_simd":
+      return prepareDirectSimd(step, plan, op);
     default:
       return assertNever(step.algorithm.name);
   }

@@ -28,6 +28,9 @@ export function algorithmKernels(ctx: StepContext): KernelSpec[] | undefined {
       return fftKernels(ctx, conv);
     case "separable":
       return separableKernels(ctx, conv);
+    case "direct_simd":
+      // WebAssembly's vectorised direct convolution (never chosen for WebGPU): the direct kernel.
+      return undefined;
     default:
       return assertNever(step.algorithm.name);
   }

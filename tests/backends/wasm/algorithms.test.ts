@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { AlgorithmName } from "../../../compiler/ir/graph.js";
 import type { Plan } from "../../../compiler/plan/plan.js";
 import * as D from "../../../compiler/ir/dim.js";
-import { type Config, fftConfig, gemmConfig, makeRankOne, separableConfig, winogradConfig } from "../conv-configs.js";
+import { type Config, directSimdConfig, fftConfig, gemmConfig, makeRankOne, separableConfig, winogradConfig } from "../conv-configs.js";
 import { PlanBuilder, relativeError, Rng, runWasm } from "./plan-helper.js";
 
 /**
@@ -23,6 +23,7 @@ const BOUND: Record<Exclude<AlgorithmName, "direct">, number> = {
   winograd4: 5e-6, // measured 3.7e-6
   fft: 1e-6, // measured 5.6e-7
   separable: 5e-7, // measured 2.7e-7
+  direct_simd: 5e-7, // measured 2.9e-7
 };
 
 const CONFIGS = 100;
@@ -109,6 +110,7 @@ describe("convolution algorithms on WASM equal the reference", () => {
   run("winograd4", winogradConfig);
   run("fft", fftConfig);
   run("separable", separableConfig);
+  run("direct_simd", directSimdConfig);
 });
 
 describe("convolution algorithms on WASM with symbolic input sizes", () => {
@@ -117,4 +119,5 @@ describe("convolution algorithms on WASM with symbolic input sizes", () => {
   runSymbolic("winograd4", winogradConfig);
   runSymbolic("fft", fftConfig);
   runSymbolic("separable", separableConfig);
+  runSymbolic("direct_simd", directSimdConfig);
 });

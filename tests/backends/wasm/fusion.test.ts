@@ -160,10 +160,12 @@ describe("wasm fusion: the plan", () => {
     const text = readFileSync("examples/lenet.cnn", "utf8");
     const r = compileOrThrow(text);
     const steps = r.plan.steps.map((s) => [s.op.kind, s.epilogue.length, s.pool ? "pooled" : "-"]);
-    const fast = r.plan.steps.filter((s) => s.op.kind === "conv" && s.algorithm?.name !== "direct").length;
-    // Each conv the cost model does not run direct keeps its max pool as a step of its own.
+    // Direct convolution and direct_simd pool their values (LeNet's 2x2 max pools tile their inputs).
+    const pools = (s: (typeof r.plan.steps)[number]) => s.algorithm?.name === "direct" || s.algorithm?.name === "direct_simd";
+    const fast = r.plan.steps.filter((s) => s.op.kind === "conv" && !pools(s)).length;
+    // Each conv the cost model runs with another algorithm keeps its max pool as a step of its own.
     expect(steps.filter((s) => s[0] === "pool").length).toBe(fast);
-    expect(r.plan.steps.filter((s) => s.op.kind === "conv").every((s) => s.epilogue.length === 1 && (s.pool !== undefined) === (s.algorithm?.name === "direct"))).toBe(true);
+    expect(r.plan.steps.filter((s) => s.op.kind === "conv").every((s) => s.epilogue.length === 1 && (s.pool !== undefined) === pools(s))).toBe(true);
     expect(r.plan.steps.length).toBe(6 + fast);
   });
 });

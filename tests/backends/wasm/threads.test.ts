@@ -154,11 +154,17 @@ function layerFor(name: AlgorithmName, rng: Rng): { conv: string; rest: string; 
       return { conv: `depthwise(${rng.pick([3, 5, 7])}x${rng.pick([3, 5])}, pad: ${pad}, weight: gaussian(sigma: 1.2))`, rest: "relu", channels, size };
     case "direct":
       return { conv: `conv(${filters}, 3x3, pad: same${groups}, ${init})`, rest: `relu |> maxpool(2, ceil: ${rng.bool()})`, channels, size };
+    case "direct_simd": {
+      // Depthwise or general, stride 1 or 2 (the phase-split copy in per-thread scratch), with or without a fused pool.
+      const stride = rng.pick([1, 2]);
+      const rest = rng.bool() ? "relu" : "relu |> maxpool(2)";
+      return { conv: `conv(${filters}, 3x3, stride: ${stride}, pad: same${groups}, ${init})`, rest, channels, size };
+    }
   }
 }
 
 describe("threads: every algorithm", () => {
-  const names: AlgorithmName[] = ["gemm", "winograd2", "winograd4", "fft", "separable", "direct"];
+  const names: AlgorithmName[] = ["gemm", "winograd2", "winograd4", "fft", "separable", "direct", "direct_simd"];
   for (const name of names) {
     it(`${name}${name === "direct" ? " with a fused pool" : ""}: 12 random layers, static and symbolic, on 1, 2 and 3 threads`, async () => {
       for (let i = 0; i < 12; i++) {
