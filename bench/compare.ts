@@ -35,7 +35,7 @@ import {
   writeLenetBundle,
 } from "./startup.js";
 
-export const RUNNERS = ["cnnc", "tfjs-wasm", "ort-web", "ort-node"] as const;
+export const RUNNERS = ["cnnc", "cnnc-simd128", "tfjs-wasm", "ort-web", "ort-node"] as const;
 type RunnerName = (typeof RUNNERS)[number];
 const WEB_PEERS: readonly RunnerName[] = ["tfjs-wasm", "ort-web"];
 /** The output every other runtime is checked against (the first one available). */
@@ -296,19 +296,22 @@ function fasterWebPeer(r: NetworkResult): { name: RunnerName; ms: number } | und
 
 function mainTable(results: readonly NetworkResult[], peaks: Peaks, notes: Footnotes): string[] {
   const lines = [
-    "| network | cnnc ms | tfjs-wasm ms | ort-web ms | ort-node ms | cnnc / faster web peer | cnnc GFLOP/s | % of SIMD peak |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| network | cnnc ms | cnnc SIMD128-only ms | tfjs-wasm ms | ort-web ms | ort-node ms | cnnc / faster web peer | cnnc SIMD128-only / faster web peer | cnnc GFLOP/s | % of SIMD peak (mul+add / relaxed madd) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of results) {
     const cnnc = r.cells.get("cnnc")?.ms;
     const peer = fasterWebPeer(r);
+    const plain = r.cells.get("cnnc-simd128")?.ms;
     const ratio = cnnc !== undefined && peer ? `${sig(cnnc / peer.ms)}x (${peer.name})` : "-";
+    const plainRatio = plain !== undefined && peer ? `${sig(plain / peer.ms)}x` : "-";
     const gflops = cnnc !== undefined ? (2 * r.macs) / (cnnc * 1e6) : undefined;
-    const pct = gflops !== undefined ? `${sig((100 * gflops) / peaks.mulAdd.gflops, 2)}%` : "-";
+    const fma = "gflops" in peaks.madd ? ` / ${sig((100 * (gflops ?? 0)) / peaks.madd.gflops, 2)}%` : "";
+    const pct = gflops !== undefined ? `${sig((100 * gflops) / peaks.mulAdd.gflops, 2)}%${fma}` : "-";
     lines.push(
-      `| ${r.spec.name} | ${RUNNERS.map((n) => cellText(r.cells.get(n), notes)).join(" | ")} | ${ratio} | ${gflops !== undefined ? sig(gflops) : "-"} | ${pct} |`,
+      `| ${r.spec.name} | ${RUNNERS.map((n) => cellText(r.cells.get(n), notes)).join(" | ")} | ${ratio} | ${plainRatio} | ${gflops !== undefined ? sig(gflops) : "-"} | ${pct} |`,
     );
-    for (const m of r.mismatches) lines.push(`| ⚠ ${r.spec.name} | outputs disagree: ${escapeCell(m)} | | | | | | |`);
+    for (const m of r.mismatches) lines.push(`| ⚠ ${r.spec.name} | outputs disagree: ${escapeCell(m)} | | | | | | | | |`);
   }
   return lines;
 }
@@ -413,7 +416,8 @@ async function startRunners(): Promise<{ runners: Map<RunnerName, Runner>; missi
   const runners = new Map<RunnerName, Runner>();
   const missing = new Map<RunnerName, string>();
   const tries: [RunnerName, () => Promise<Runner> | Runner][] = [
-    ["cnnc", cnncRunner],
+    ["cnnc", () => cnncRunner(true)],
+    ["cnnc-simd128", () => cnncRunner(false)],
     ["tfjs-wasm", tfjsRunner],
     ["ort-web", () => ortRunner("web")],
     ["ort-node", () => ortRunner("node")],
@@ -521,7 +525,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   out.push("### Notes", "");
   const detail = (n: RunnerName): string => runners.get(n)?.detail ?? `not available: ${missing.get(n) ?? "?"}`;
   out.push(
-    `- Runtimes: cnnc ${detail("cnnc")}; tfjs-wasm: ${detail("tfjs-wasm")}; ort-web: ${detail("ort-web")}; ort-node: ${detail("ort-node")}. ` +
+    `- Runtimes: cnnc ${detail("cnnc")}; cnnc-simd128 ${detail("cnnc-simd128")}; tfjs-wasm: ${detail("tfjs-wasm")}; ort-web: ${detail("ort-web")}; ort-node: ${detail("ort-node")}. ` +
       `Installed: ${["@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-wasm", ORT_PACKAGE.web, ORT_PACKAGE.node].map((p) => `${p} ${peerVersion(p)}`).join(", ")}.`,
     `- Batch 1. Time per inference = the median of all timed runs of ${s.passes} passes, after a warm-up (at least ${s.warmRuns} run${s.warmRuns === 1 ? "" : "s"} and ${s.warmMs} ms per runtime); in each pass the runtimes take turns (the order rotates) and each runs as often as fills ${s.passMs} ms (at least once).`,
     "- Timed region: input in -> output out as a Float32Array (cnnc `net.run`, tfjs op graph + `dataSync`, ORT `session.run`). Each runtime gets its native layout: cnnc and ORT NCHW; tfjs NHWC with weights transposed to HWIO when the graph is built and the input transposed before timing; transposes at the edges are not timed.",

@@ -18,6 +18,8 @@ export interface GpuProvider {
 export interface LoadOptions {
   /** "auto" (the default) picks WebGPU when an adapter exists, else WebAssembly. */
   readonly backend?: "wasm" | "webgpu" | "auto";
+  /** Run the relaxed-SIMD build where the engine has relaxed SIMD (default true); false keeps the plain SIMD128 build, whose results are the same on every machine. */
+  readonly relaxedSimd?: boolean;
   /** Where to find a WebGPU adapter (default: navigator.gpu in browsers, Dawn through the `webgpu` package in Node). */
   readonly gpu?: GpuProvider;
   /**
@@ -77,7 +79,7 @@ export async function networkFromArtifacts(
     throw new BackendError(`this bundle has no WebAssembly module${skipped || (manifest.webgpu ? "; load it with backend: webgpu" : "")}`);
   }
   const wasmManifest = manifest.wasm;
-  const code = { binary: files.wasm, relaxed: files.wasmRelaxed, tables: files.tables };
+  const code = { binary: files.wasm, relaxed: options.relaxedSimd === false ? undefined : files.wasmRelaxed, tables: files.tables };
   const exec = await WasmExecutor.create(code, wasmManifest, weights, { threads: options.threads });
   const executor: Executor = {
     backend: "wasm",
@@ -94,7 +96,7 @@ export async function loadBundle(manifest: Manifest, base: URL, options: LoadOpt
   const m = backend !== "webgpu" ? manifest.wasm : undefined;
   const wasm = m ? await readBundleFile(base, m.file) : undefined;
   // The relaxed build is fetched only where it will run.
-  const wasmRelaxed = m?.relaxedFile && hasRelaxedSimd() ? await readBundleFile(base, m.relaxedFile) : undefined;
+  const wasmRelaxed = m?.relaxedFile && options.relaxedSimd !== false && hasRelaxedSimd() ? await readBundleFile(base, m.relaxedFile) : undefined;
   const tables = m?.tables ? await readBundleFile(base, m.tables.file) : undefined;
   const text = new TextDecoder();
   const wgsl =

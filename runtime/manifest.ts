@@ -25,7 +25,7 @@ export interface WasmManifest {
   readonly memoryPages: number;
   /** Bytes of memory each thread after the first adds (its scratch and spill slot). */
   readonly threadBytes: Dim;
-  /** Per step: whether its work is split across threads (`step(i, syms..., tid, n)`); the others run on one. */
+  /** Per step: whether its work is split across threads (`step(i, syms..., tid, part, parts)`); the others run on one. */
   readonly parallel: readonly boolean[];
   /** Where the weights blob is copied before the first run. */
   readonly weightsOffset: number;

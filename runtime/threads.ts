@@ -38,6 +38,8 @@ const DONE = 32;
 const SYMS = 48;
 /** Atomics.load spins before blocking: some tens of microseconds. */
 const SPIN = 20000;
+/** A split step whose parts make no progress for this long has lost a worker (no one part of a step takes a minute). */
+const STALL_MS = 60_000;
 /** Parts per thread of a split step: enough that a late or slow thread costs little, few enough that a part's fixed cost is nothing. */
 const PARTS_PER_THREAD = 8;
 /** The claim word: generation (15 bits) << 16 | next part (parts < 2^16). */
@@ -247,7 +249,14 @@ export class ThreadPool {
   /** Starts n - 1 workers running the compiled shared-memory `module`; `step` is the main thread's own export. */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, step: StepFn, parallel: readonly boolean[], symbols: number, n: number): Promise<ThreadPool> {
     const control = new SharedArrayBuffer(4 * (SYMS + symbols));
-    const handles = await Promise.all(Array.from({ length: n - 1 }, () => startThread(WORKER_SOURCE)));
+    // Every worker that did start is stopped again if another one could not.
+    const started = await Promise.allSettled(Array.from({ length: n - 1 }, () => startThread(WORKER_SOURCE)));
+    const handles = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      handles.forEach((h) => h.terminate());
+      throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    }
     try {
       handles.forEach((h, i) => h.post({ module, memory, control, tid: i + 1, symbols }));
       await Promise.all(handles.map((h) => h.ready));
@@ -278,23 +287,48 @@ export class ThreadPool {
       Atomics.store(ctl, NEXT, gen << 16);
       Atomics.store(ctl, GEN, gen);
       Atomics.notify(ctl, GEN);
-      claimParts(ctl, gen, parts, (part) => this.step(i, ...syms, 0, part, parts));
-      this.meet(parts);
+      let trap: unknown;
+      claimParts(ctl, gen, parts, (part) => {
+        try {
+          this.step(i, ...syms, 0, part, parts);
+        } catch (e) {
+          trap = e;
+          throw e;
+        }
+      });
+      this.meet(i, parts);
       if (Atomics.load(ctl, ERROR)) {
         Atomics.store(ctl, ERROR, 0);
-        throw new Error(`step ${i} trapped on one of the threads`);
+        // The main thread's own trap says what happened; a worker's is only known to have happened.
+        throw new Error(`step ${i} trapped ${trap instanceof Error ? `on the main thread: ${trap.message}` : "on a worker thread"}`);
       }
     }
   }
 
-  /** Waits until every part of the current step is done (the last ones may be on workers). */
-  private meet(parts: number): void {
+  /**
+   * Waits until every part of step `i` is done (the last ones may be on workers). A worker that
+   * died holding a part (killed by the host, out of memory) would leave the count short
+   * forever; events cannot reach this synchronous loop, so no progress for STALL_MS ends the
+   * pool with an error instead of a hang.
+   */
+  private meet(i: number, parts: number): void {
     const ctl = this.ctl;
     let spins = 0;
+    let last = Atomics.load(ctl, DONE);
+    let since = Date.now();
     for (;;) {
       const d = Atomics.load(ctl, DONE);
       if (d >= parts) return;
-      if (++spins > SPIN && this.canBlock) Atomics.wait(ctl, DONE, d, 1);
+      if (d !== last) {
+        last = d;
+        since = Date.now();
+      } else if (++spins > SPIN) {
+        if (this.canBlock) Atomics.wait(ctl, DONE, d, 1);
+        if (Date.now() - since > STALL_MS) {
+          this.dispose();
+          throw new Error(`step ${i}: a worker thread stopped responding (${parts - d} of ${parts} parts not done after ${STALL_MS / 1000} s); load the network again`);
+        }
+      }
     }
   }
 

@@ -210,7 +210,7 @@ export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice 
     const name = cands[0]?.name ?? "direct";
     const poolFused = n.epilogue?.some((e) => e.kind === "pool");
     if (forced && notApplicable) return { name, reason: `${forced} cannot compute this layer: ${notApplicable}` };
-    if (poolFused) return { name, reason: "a pooling layer is fused into it, and only direct convolution computes pooled values without storing the pre-pool ones" };
+    if (poolFused) return { name, reason: "a pooling layer is fused into it, and only direct convolution (and on WebAssembly direct_simd) computes pooled values without storing the pre-pool ones" };
     if (ctx.target.algorithms.size <= 1) {
       // `--target all` plans for both backends: what they have in common.
       const who = ctx.target.name === "wasm" && ctx.target !== WASM ? "both backends (wasm and webgpu)" : `the ${ctx.target.name} backend`;

@@ -4,7 +4,7 @@
 // is today's code path, its outermost loop bounds computed once per step instead of folded.
 // A kernel that can split its work calls `parallelFor` on its outermost loop whose iterations
 // write disjoint outputs (output-channel blocks, tiles, strips): part p runs iterations
-// [floor(T p / parts), floor(T (p+1) / parts)), each exactly as one thread runs it, so the
+// [p q + min(p, r), (p + 1) q + min(p + 1, r)) with T = q parts + r, each exactly as one thread runs it, so the
 // results are bit-identical for any split. Such a step is listed as parallel in the manifest;
 // the runtime (runtime/threads.ts) cuts it into more parts than threads, which the threads
 // claim one at a time (so a thread the OS is slow to wake costs at most a part), and runs
@@ -47,10 +47,13 @@ export function parallelFor(fn: Fn, total: Int | number, body: (i: Int) => void)
   const T = typeof total === "number" ? fn.const(total) : fn.let(total);
   const part = fn.symbol(PART);
   const parts = fn.symbol(PARTS);
-  // T * (part + 1) stays far below 2^31: T counts tiles or channels, never elements.
-  const share = (p: () => binaryen.ExpressionRef) => fn.let(Int.of(m, () => m.i32.div_u(m.i32.mul(T.expr(), p()), parts.expr()), true));
-  const lo = share(() => part.expr());
-  const hi = share(() => m.i32.add(part.expr(), m.i32.const(1)));
+  // Part p starts at p q + min(p, r), with T = q parts + r: the first r parts get one more
+  // iteration. No product of T and p, which could pass 2^32 (T may count rows of a volume).
+  const q = fn.let(Int.of(m, () => m.i32.div_u(T.expr(), parts.expr()), true));
+  const r = fn.let(Int.of(m, () => m.i32.rem_u(T.expr(), parts.expr()), true));
+  const start = (p: Int) => fn.let(p.mul(q).add(p.min(r)));
+  const lo = start(part);
+  const hi = start(part.add(1));
   fn.for(lo, hi, body);
 }
 
