@@ -9,15 +9,13 @@
 // partial tiles included): multiply-adds, values packed or transformed, transform flops,
 // outputs stored. The coefficients (ns per unit, WASM_COSTS) were fitted by least squares on
 // relative error to times measured on this project's machine (Node 20, V8's optimising
-// compiler, one thread, a 2-core x86-64 Xeon with SIMD128): 42 layers (1-D to 3-D, 1 to 256
-// channels, kernels 1 to 31, groups, strides, dilation, separable kernels) x every applicable
-// algorithm, each measured twice as the lower quartile of round-robin runs, with
-// `npm run bench -- --algorithms --calibrate`, which prints the fit and every layer's error;
-// rerun it to refit on another machine. Median error of the fit: direct 12%, GEMM 6%,
-// Winograd F(2x2) 4%, F(4x4) 11%, FFT 15%, separable 5% (worst 21-55%). direct_simd was fitted
-// later on the bench's own layers (bench/algorithms.ts CASES: depthwise, pointwise, 3-D,
-// strided, 1-D), its times scaled by that run's GEMM times over GEMM's estimates, so that its
-// estimates stay comparable with the others' (worst error 5% on those 8 layers).
+// compiler, one thread, a 2-core x86-64 EPYC with SIMD128, plain build): 42 layers (1-D to
+// 3-D, 1 to 256 channels, kernels 1 to 31, groups, strides, dilation, separable kernels) x
+// every applicable algorithm, direct_simd included, measured in one quiet run (2026-12-01)
+// with `npm run bench -- --algorithms --calibrate --runs 3`, which prints the fit and every
+// layer's error; rerun it to refit on another machine. Median (worst) error of the fit:
+// direct 12% (32%), GEMM 6% (24%), Winograd F(2x2) 5% (19%), F(4x4) 11% (32%), FFT 12% (62%),
+// direct_simd 8% (47%), separable 7% (32%).
 // WebGPU has its own model and limits (cost-webgpu.ts); `--target all` ranks with this one,
 // among the algorithms both backends have and the WebGPU kernels can take.
 
@@ -125,13 +123,13 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
  * `npm run bench -- --algorithms --calibrate`).
  */
 export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
-  direct: [0, 1.11, 0.511, 0],
-  gemm: [0, 0.0801, 0.16, 0.374],
-  winograd2: [19500, 0.0756, 0.455, 0.231, 1.4],
-  winograd4: [0, 0.0916, 1.07, 0, 1.9],
-  fft: [0, 0.0479, 0.319, 0.278, 0.352],
-  separable: [8000, 0.132, 0.292],
-  direct_simd: [0, 0.243, 0.436, 0, 0.154],
+  direct: [0, 0.698, 0.211, 0],
+  gemm: [4160, 0.0536, 0.119, 0.058],
+  winograd2: [11000, 0.0498, 0.332, 0.239, 0],
+  winograd4: [0, 0.0584, 0.745, 0, 1.35],
+  fft: [0, 0.0317, 0.252, 0.27, 0.35],
+  separable: [6630, 0.0876, 0.258],
+  direct_simd: [0, 0.227, 0.0979, 0, 0.0274],
 };
 
 /** Estimated milliseconds of `name` on this layer on WebAssembly. */
