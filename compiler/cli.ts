@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { BackendError, type GpuProvider, type LoadOptions } from "../runtime/load.js";
 import { InputError, type Network, type TensorData } from "../runtime/session.js";
 import { writeBundle } from "./bundle.js";
+import { autotuneWebGpu } from "./autotune-webgpu.js";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { explain } from "./explain.js";
 import type { AlgorithmName } from "./ir/graph.js";
@@ -31,7 +32,8 @@ compile options:
   --no-fuse                 keep every layer a kernel of its own
   --no-plan                 give every value its own memory (no reuse)
   --algorithm LAYER=NAME    force a convolution algorithm: direct, gemm, winograd2, winograd4, fft, separable, direct_simd
-  --autotune                time each layer's applicable algorithms on this machine, keep the fastest
+  --autotune                time each layer's applicable algorithms on this machine (WebAssembly, or
+                            the WebGPU adapter with --target webgpu), keep the fastest
 
 exit codes: 0 ok, 1 the input is wrong (diagnostics printed), 2 usage error`;
 
@@ -133,8 +135,10 @@ function compileOptions(args: Args, file: string, forced?: Target): CompileOptio
   };
 }
 
-function compileOrFail(args: Args, file: string, target?: Target): CompileSuccess {
-  const r = compile(readSource(file), compileOptions(args, file, target));
+async function compileOrFail(args: Args, file: string, target?: Target): Promise<CompileSuccess> {
+  const options = compileOptions(args, file, target);
+  const source = readSource(file);
+  const r = options.autotune && options.target === "webgpu" ? await autotuneOnGpu(source, options) : compile(source, options);
   report(r.diagnostics);
   if (!r.ok) throw new UserError("");
   noteInitialised(r.initialised);
@@ -150,12 +154,25 @@ function cmdCheck(args: Args): void {
   process.stdout.write(`${file}: ok\n`);
 }
 
-function cmdCompile(args: Args): void {
+/** `--autotune --target webgpu`: times the candidates on this machine's WebGPU adapter (Dawn). */
+async function autotuneOnGpu(source: string, options: CompileOptions) {
+  const { nodeAdapter } = await import("../runtime/webgpu-node.js");
+  const found = await nodeAdapter();
+  if (!found) {
+    throw new UserError("cnnc: error: --autotune --target webgpu times the algorithms on a WebGPU adapter, and none was found; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri");
+  }
+  process.stderr.write(`cnnc: autotuning on WebGPU adapter: ${found.description}\n`);
+  // A fresh adapter for every load: requesting a device consumes one.
+  const gpu: GpuProvider = { requestAdapter: async () => (await nodeAdapter())?.adapter ?? null };
+  return autotuneWebGpu(source, options, gpu);
+}
+
+async function cmdCompile(args: Args): Promise<void> {
   allowOnly(args, ["-o", ...COMPILE_FLAGS]);
   const file = modelPath(args);
   const out = one(args, "-o");
   if (!out) throw new UsageError("compile needs -o DIR");
-  const r = compileOrFail(args, file);
+  const r = await compileOrFail(args, file);
   writeBundle(out, r.artifacts);
   const a = r.artifacts;
   const shaders = a.wgsl ? `, ${a.wgsl.length} WGSL programs` : "";
@@ -164,9 +181,9 @@ function cmdCompile(args: Args): void {
   process.stdout.write(`wrote ${out} (${r.plan.steps.length} kernels${shaders}, ${wasm}${a.weights.byteLength} bytes of weights${tables})\n`);
 }
 
-function cmdExplain(args: Args): void {
+async function cmdExplain(args: Args): Promise<void> {
   allowOnly(args, ["--ir", ...COMPILE_FLAGS]);
-  const r = compileOrFail(args, modelPath(args));
+  const r = await compileOrFail(args, modelPath(args));
   process.stdout.write(`${args.flags.has("--ir") ? printGraph(r.graph) : explain(r.graph, r.source, r.plan)}\n`);
 }
 
@@ -339,10 +356,10 @@ async function cmdRun(args: Args): Promise<void> {
     if (args.flags.has("--weights")) throw new UsageError("a compiled bundle carries its weights; --weights applies to .cnn files");
     runner = backend === "webgpu" ? await loadWebGpu((o) => loadBundleDir(model, o)) : await loadBundleDir(model, { backend: "wasm", threads });
   } else if (backend === "webgpu") {
-    const r = compileOrFail(args, model, "webgpu");
+    const r = await compileOrFail(args, model, "webgpu");
     runner = await loadWebGpu((o) => r.load(o));
   } else {
-    const r = compileOrFail(args, model);
+    const r = await compileOrFail(args, model);
     const net = await r.load({ backend: "wasm", threads });
     runner = backend === "reference" ? referenceRunner(r, net) : net;
   }
@@ -381,13 +398,13 @@ export async function main(argv: string[]): Promise<number> {
         cmdCheck(args);
         break;
       case "compile":
-        cmdCompile(args);
+        await cmdCompile(args);
         break;
       case "run":
         await cmdRun(args);
         break;
       case "explain":
-        cmdExplain(args);
+        await cmdExplain(args);
         break;
       default:
         throw new UsageError(`unknown command '${args.command}'`);

@@ -40,8 +40,10 @@ export interface CompileOptions {
   readonly planMemory?: boolean;
   /** Per-layer algorithm overrides (`--algorithm LAYER=NAME`). */
   readonly algorithms?: Readonly<Record<string, AlgorithmName>>;
-  /** Time each convolution's applicable algorithms on this machine and keep the fastest (`--autotune`, WASM only). */
+  /** Time each convolution's applicable algorithms on this machine and keep the fastest (`--autotune`; WebAssembly here, WebGPU through autotune-webgpu.ts). */
   readonly autotune?: boolean;
+  /** Why each layer of `algorithms` has its algorithm (default: asked for with --algorithm). */
+  readonly algorithmReasons?: Readonly<Record<string, string>>;
   /** WebGPU limits to compile for (default: WebGPU's defaults); a network that needs more is split. */
   readonly webgpuLimits?: Partial<GpuLimits>;
   /** Which network, when the file defines several. */
@@ -133,7 +135,12 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
   const target = options.target ?? "wasm";
   const ctx: PassContext = {
     target: capabilitiesFor(target),
-    options: { fuse: options.fuse ?? true, algorithms: new Map(Object.entries(options.algorithms ?? {})), autotune: options.autotune ?? false },
+    options: {
+      fuse: options.fuse ?? true,
+      algorithms: new Map(Object.entries(options.algorithms ?? {})),
+      reasons: new Map(Object.entries(options.algorithmReasons ?? {})),
+      autotune: options.autotune ?? false,
+    },
   };
   for (const layer of ctx.options.algorithms.keys()) {
     if (!a.graph.nodes.some((n) => n.layer === layer && n.op.kind === "conv")) {

@@ -201,7 +201,7 @@ export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice 
   if (n.op.kind !== "conv") return undefined;
   const forced = ctx.options.algorithms.get(n.layer);
   const notApplicable = forced ? applicableOn(ctx, forced, n, g) : undefined;
-  if (forced && !notApplicable && ctx.target.algorithms.has(forced)) return { name: forced, reason: "asked for with --algorithm" };
+  if (forced && !notApplicable && ctx.target.algorithms.has(forced)) return { name: forced, reason: ctx.options.reasons?.get(n.layer) ?? "asked for with --algorithm" };
   const s = convShape(n, g);
   const cands = candidates(n, g, ctx);
   if (cands.length <= 1) {

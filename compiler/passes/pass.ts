@@ -19,6 +19,8 @@ export interface PassOptions {
   readonly fuse: boolean;
   /** `--algorithm LAYER=NAME` overrides. */
   readonly algorithms: ReadonlyMap<string, AlgorithmName>;
+  /** Why a layer of `algorithms` has its algorithm, where not `--algorithm` (WebGPU autotuning). */
+  readonly reasons?: ReadonlyMap<string, string>;
   /** `--autotune`: time the candidates on this machine instead of estimating (WASM only). */
   readonly autotune?: boolean;
 }

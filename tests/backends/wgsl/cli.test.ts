@@ -65,6 +65,27 @@ describe("cnnc and WebGPU", () => {
     g.forEach((v, i) => expect(Math.abs(v - w[i])).toBeLessThanOrEqual(1e-4));
   });
 
+  gpuIt("compile --target webgpu --autotune times each layer's algorithms on the adapter and keeps the fastest", { timeout: 180_000 }, () => {
+    const model = path.join(tmp, "tuned.cnn");
+    writeFileSync(model, "network tuned(x: f32[8, 24, 24]) -> y {\n  y = x |> c: conv(8, 3x3, pad: same) |> relu |> d: conv(4, 5x5, pad: same)\n}\n");
+    const dir = path.join(tmp, "bundle-tuned");
+    const c = cnnc(["compile", model, "-o", dir, "--target", "webgpu", "--autotune"]);
+    expect(c.code, c.err).toBe(0);
+    expect(c.err).toMatch(/cnnc: autotuning on WebGPU adapter: .+/);
+    const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as { algorithms: Record<string, { name: string; reason: string }> };
+    for (const layer of ["c", "d"]) {
+      const { name, reason } = manifest.algorithms[layer];
+      // "autotuned on the WebGPU adapter: the network ran in 2.2 ms with winograd4 vs 2.6 ms winograd2, ..."
+      const m = /^autotuned on the WebGPU adapter: the network ran in ([\d.]+) ms with (\w+) vs (.+)$/.exec(reason);
+      expect(m, reason).not.toBeNull();
+      expect(m?.[2]).toBe(name);
+      const others = [...(m?.[3] ?? "").matchAll(/([\d.]+) ms (\w+)/g)];
+      expect(others.length).toBeGreaterThan(0);
+      for (const o of others) expect(Number(o[1])).toBeGreaterThanOrEqual(Number(m?.[1]));
+    }
+    expect(cnnc(["run", dir, "--random", "--backend", "webgpu"]).code).toBe(0);
+  });
+
   it("with no adapter at all: a clear message and exit 1", () => {
     const r = cnnc(["run", "examples/lenet.cnn", "--random", "--backend", "webgpu"], { CNNC_WEBGPU_BACKEND: "none" });
     expect(r.code).toBe(1);
