@@ -67,17 +67,7 @@ export function channelsAndGroups(rng: Rng, maxC: number, maxOg: number): { chan
   return { channels, groups, filtersPerGroup: rng.int(1, maxOg) };
 }
 
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  if (got.length !== want.length) throw new Error(`length ${got.length}, expected ${want.length}`);
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) {
-    const dd = Math.abs(got[i] - want[i]);
-    diff = Number.isNaN(dd) ? Infinity : Math.max(diff, dd);
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
+export { relativeError } from "../relative-error.js";
 
 /** Runs `n` seeded cases; fails on the first above `bound` with its seed; returns the max error. */
 export function cases(n: number, seed0: number, bound: number, one: (rng: Rng, seed: number) => number): number {

@@ -10,6 +10,7 @@ import { emitWasm } from "../../../compiler/backends/wasm/module.js";
 import * as R from "../../../compiler/reference/index.js";
 import type { Tensor } from "../../../compiler/reference/tensor.js";
 import { WasmExecutor } from "../../../runtime/wasm.js";
+import { relativeError } from "../../relative-error.js";
 
 /** mulberry32: a small seeded generator, so every random configuration can be replayed. */
 export class Rng {
@@ -259,18 +260,8 @@ export async function runWasm(plan: Plan, inputs: readonly Float32Array[], env: 
   return exec.runSample(env, plan.symbols, inputs);
 }
 
-/** max |got - want| / max(1, max |want|): the tolerance every backend is held to is 1e-5. */
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  if (got.length !== want.length) throw new Error(`length ${got.length}, expected ${want.length}`);
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
+/** The measure the tolerances are stated in (every backend is held to 1e-5 of the reference). */
+export { relativeError };
 
 /** Builds one layer on random inputs, runs it both ways, returns the relative error per output. */
 export async function checkLayer(

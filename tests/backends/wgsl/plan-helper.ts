@@ -309,15 +309,4 @@ export async function runOnWebGpu(
   }
 }
 
-/** max |a - b| / max(1, max |b|): the tolerance measure the backends are held to. */
-export function relError(got: Float32Array, want: Float64Array): number {
-  if (got.length !== want.length) throw new Error(`length ${got.length}, expected ${want.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / Math.max(1, scale);
-}
+export { relativeError as relError } from "../../relative-error.js";
