@@ -21,15 +21,21 @@ const TYPES: Record<string, string> = {
   ".ts": "text/plain",
 };
 
-export function serve(root: string): Promise<Server> {
+/** Where a request's path goes: a file under the root, with extra headers; undefined is a 404. */
+export type Route = (pathname: string) => { readonly file: string; readonly headers?: Readonly<Record<string, string>> } | undefined;
+
+/** By default a path is the file it names, and "/" is index.html. */
+const byPath: Route = (rel) => ({ file: rel === "/" ? "index.html" : rel });
+
+export function serve(root: string, route: Route = byPath): Promise<Server> {
   const s = createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const file = path.join(root, rel === "/" ? "index.html" : rel);
-    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
+    const to = route(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
+    const file = to && path.join(root, to.file);
+    if (!to || !file || !file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", ...to.headers });
     res.end(readFileSync(file));
   });
   return new Promise((resolve) => s.listen(0, "127.0.0.1", () => resolve(s)));

@@ -5,8 +5,8 @@
 // which equals the reference; in the other page the network falls back to one thread and
 // says why. Chromium as in webgpu.test.ts (skipped locally without it).
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -16,9 +16,8 @@ import { splittingEverything } from "../../compiler/backends/wasm/threads.js";
 import { writeBundle } from "../../compiler/bundle.js";
 import { compile, type CompileSuccess } from "../../compiler/index.js";
 import { interpret } from "../../compiler/reference/interpret.js";
+import { CHROMIUM, haveBrowser, type Route, serve } from "./harness.js";
 
-const CHROMIUM = process.env.CNNC_CHROMIUM ?? "/usr/bin/chromium";
-const haveBrowser = existsSync(CHROMIUM);
 const browserIt = haveBrowser || process.env.CI ? it : it.skip;
 
 const SOURCE = `
@@ -58,26 +57,12 @@ let compiled: CompileSuccess;
 let base = "";
 
 /** The page at /isolated/ (with COOP and COEP) and /plain/ (without); the bundle at /bundle/. */
-function serve(root: string): Promise<Server> {
-  const types: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm" };
-  const s = createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const mode = /^\/(isolated|plain)\/(index\.html)?$/.exec(rel)?.[1];
-    const file = mode ? path.join(root, "index.html") : path.join(root, rel);
-    if (!file.startsWith(root) || (!mode && !rel.startsWith("/bundle/")) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    const headers: Record<string, string> = { "content-type": types[path.extname(file)] ?? "application/octet-stream" };
-    if (mode === "isolated") {
-      headers["cross-origin-opener-policy"] = "same-origin";
-      headers["cross-origin-embedder-policy"] = "require-corp";
-    }
-    res.writeHead(200, headers);
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => s.listen(0, "127.0.0.1", () => resolve(s)));
-}
+const route: Route = (rel) => {
+  const mode = /^\/(isolated|plain)\/(index\.html)?$/.exec(rel)?.[1];
+  if (mode === "isolated") return { file: "index.html", headers: { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" } };
+  if (mode === "plain") return { file: "index.html" };
+  return rel.startsWith("/bundle/") ? { file: rel } : undefined;
+};
 
 beforeAll(async () => {
   const r = splittingEverything(() => compile(SOURCE, { fileName: "threads_net.cnn" }));
@@ -88,7 +73,7 @@ beforeAll(async () => {
   writeBundle(path.join(dir, "bundle"), r.artifacts);
   writeFileSync(path.join(dir, "index.html"), PAGE);
   if (!haveBrowser) return;
-  server = await serve(dir);
+  server = await serve(dir, route);
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const profile = path.join(dir, "profile");
   mkdirSync(profile);
