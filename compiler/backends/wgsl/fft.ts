@@ -20,7 +20,7 @@
 import * as D from "../../ir/dim.js";
 import { type ConvOp, effectiveKernel } from "../../ir/ops.js";
 import { fftApplies } from "../../algorithms/fft.js";
-import type { KernelSpec, Program, StepContext, TensorUse } from "./program.js";
+import { indent, type KernelSpec, type Program, type StepContext, type TensorUse } from "./program.js";
 import { outputTensors, productKernel, ROLE_U, ROLE_V, ROLE_Z, scratchSizes, storeOutput, tileCoords, type Tiling, tilingOf } from "./transformed.js";
 import { unravel } from "./conv.js";
 
@@ -321,12 +321,7 @@ function radix2Kernels(
       at = a === 0 ? `w0 * inr0` : `${at} + w${a} * inr${a}`;
     }
     lines.push(`  if (${ok}) {`, `    let yi = ${yi};`, `    let v = fre[${at}];`);
-    lines.push(
-      storeOutput(p, ctx, op, "v", "yi", "o")
-        .split("\n")
-        .map((l) => `    ${l}`)
-        .join("\n"),
-    );
+    lines.push(indent(storeOutput(p, ctx, op, "v", "yi", "o"), "    "));
     lines.push(`  }`, `}`);
     return lines.join("\n");
   };

@@ -12,7 +12,7 @@
 
 import * as D from "../../ir/dim.js";
 import { type ConvOp, windowGeometry } from "../../ir/ops.js";
-import type { KernelSpec, Program, StepContext } from "./program.js";
+import { indent, type KernelSpec, type Program, type StepContext } from "./program.js";
 import { outputTensors, storeOutput } from "./transformed.js";
 
 const TILE = 32;
@@ -86,12 +86,7 @@ export function gemmKernels(ctx: StepContext, op: ConvOp): KernelSpec[] | undefi
     lines.push(`for (var rr = 0; rr < 4; rr = rr + 1) {`, `  for (var cc = 0; cc < 4; cc = cc + 1) {`);
     lines.push(`    let og = f0 + ty * 4 + rr;`, `    let ps = p0 + tx * 4 + cc;`, `    if (og < ${p.dim(Og)} && ps < ${pos}) {`);
     lines.push(`      let o = g * ${p.dim(Og)} + og;`, `      let yi = o * ${pos} + ps;`, `      let v = acc[rr][cc];`);
-    lines.push(
-      storeOutput(p, ctx, op, "v", "yi", "o")
-        .split("\n")
-        .map((l) => `      ${l}`)
-        .join("\n"),
-    );
+    lines.push(indent(storeOutput(p, ctx, op, "v", "yi", "o"), "      "));
     lines.push(`    }`, `  }`, `}`);
     return lines.join("\n");
   };

@@ -14,7 +14,7 @@ import * as D from "../../ir/dim.js";
 import type { ConvOp } from "../../ir/ops.js";
 import { winogradApplies, winogradMatrices } from "../../algorithms/winograd.js";
 import { f32Lit } from "./prelude.js";
-import type { KernelSpec, Program, StepContext } from "./program.js";
+import { indent, type KernelSpec, type Program, type StepContext } from "./program.js";
 import { outputTensors, productKernel, ROLE_U, ROLE_V, ROLE_Z, scratchSizes, storeOutput, tileCoords, type Tiling, tilingOf } from "./transformed.js";
 
 /** sum of coef * expr, literal coefficients, zeros skipped; "0.0" when empty. */
@@ -95,12 +95,7 @@ export function winogradKernels(ctx: StepContext, op: ConvOp, m: 2 | 4): KernelS
       lines.push(`  if (oy < ${J0} && ox < ${J1}) {`);
       lines.push(`    let yi = (o * ${J0} + oy) * ${J1} + ox;`);
       lines.push(`    let v = ${linear(W.AT[s].map((c, b) => [c, `h${r}_${b}`] as const))};`);
-      lines.push(
-        storeOutput(p, ctx, op, "v", "yi", "o")
-          .split("\n")
-          .map((l) => `    ${l}`)
-          .join("\n"),
-      );
+      lines.push(indent(storeOutput(p, ctx, op, "v", "yi", "o"), "    "));
       lines.push(`  }`, `}`);
     }
     return lines.join("\n");
