@@ -17,7 +17,7 @@ interface Block {
 }
 
 /** The fenced code blocks of a Markdown file, with their info strings and first lines. */
-export function fencedBlocks(markdown: string): Block[] {
+function fencedBlocks(markdown: string): Block[] {
   const blocks: Block[] = [];
   const lines = markdown.split("\n");
   for (let i = 0; i < lines.length; i++) {
