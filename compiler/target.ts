@@ -50,6 +50,12 @@ export interface Target {
   /** Why `name` wins on this layer, in its kernel's terms (the reason's middle). */
   why(name: AlgorithmName, s: ConvShape): string;
   /**
+   * Estimated milliseconds of a pool step of its own over this convolution's output: whether
+   * pooling inside a kernel that can (direct_simd) beats a faster algorithm plus a pool step
+   * (passes/fuse.ts). Absent: never fuse a pool at that price.
+   */
+  poolMs?(s: ConvShape): number;
+  /**
    * `--autotune` inside the pass: times `names` on this layer on this machine and picks the
    * fastest. Absent where timing is asynchronous (WebGPU: compiler/autotune-webgpu.ts times
    * around compile()), and then the cost model decides.
@@ -73,6 +79,7 @@ export function allOf(name: TargetName, first: Target, ...rest: readonly Target[
     allows: (algorithm, n, g) => all.reduce<string | undefined>((why, t) => why ?? t.allows(algorithm, n, g), undefined),
     estimateMs: (algorithm, s) => first.estimateMs(algorithm, s),
     why: (algorithm, s) => first.why(algorithm, s),
+    poolMs: first.poolMs?.bind(first),
     autotune: first.autotune?.bind(first),
     emit(plan, options) {
       let emitted: Emitted = { manifest: {} };

@@ -96,9 +96,6 @@ function poolFuses(p: Node, pool: PoolOp, g: Graph, ctx: PassContext): boolean {
   if (ctx.target.allows("direct_simd", withPool, g) !== undefined) return false;
   if (choice.name === "direct_simd") return true;
   const s = convShape(p, g);
-  const poolPassMs = (POOL_PASS_NS * s.op.filters * s.out.reduce((a, b) => a * b, 1)) / 1e6;
-  return ctx.target.estimateMs("direct_simd", s) <= ctx.target.estimateMs(choice.name, s) + poolPassMs;
+  const poolMs = ctx.target.poolMs?.(s);
+  return poolMs !== undefined && ctx.target.estimateMs("direct_simd", s) <= ctx.target.estimateMs(choice.name, s) + poolMs;
 }
-
-/** ns per pre-pool value of a separate pool step (a max pool 2x2x2 over 8x32x64x64 took 1.9 ms). */
-const POOL_PASS_NS = 1.8;

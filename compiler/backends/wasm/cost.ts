@@ -123,6 +123,14 @@ export function estimateMs(name: AlgorithmName, s: ConvShape, costs: Readonly<Re
   return f.reduce((t, v, i) => t + v * costs[name][i], 0) / 1e6;
 }
 
+/** ns per pre-pool value of a separate pool step (a max pool 2x2x2 over 8x32x64x64 took 1.9 ms). */
+const POOL_PASS_NS = 1.8;
+
+/** Estimated milliseconds of a pool step of its own over this layer's (pre-pool) output. */
+export function poolPassMs(s: ConvShape): number {
+  return (POOL_PASS_NS * s.op.filters * s.out.reduce((a, b) => a * b, 1)) / 1e6;
+}
+
 /** Why the winner wins, in its own terms. */
 export function whyWasm(name: AlgorithmName, s: ConvShape): string {
   const { op } = s;

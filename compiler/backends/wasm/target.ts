@@ -9,7 +9,7 @@ import type { AlgorithmName } from "../../ir/graph.js";
 import type { Op } from "../../ir/ops.js";
 import type { Fusion, Target } from "../../target.js";
 import { autotune } from "./autotune.js";
-import { estimateMs, whyWasm } from "./cost.js";
+import { estimateMs, poolPassMs, whyWasm } from "./cost.js";
 import { emitWasm } from "./module.js";
 
 /** Producers whose kernels (conv.ts, local.ts, tiled.ts, deconv.ts, dense.ts and the algorithms') apply an epilogue. */
@@ -24,6 +24,7 @@ export const WASM: Target = {
   allows: (name, n, g) => applicable(name, n, g),
   estimateMs: (name, s) => estimateMs(name, s),
   why: whyWasm,
+  poolMs: poolPassMs,
   autotune,
   emit(plan) {
     const w = emitWasm(plan);
