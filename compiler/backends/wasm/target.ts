@@ -12,7 +12,7 @@ import { autotune } from "./autotune.js";
 import { estimateMs, poolPassMs, whyWasm } from "./cost.js";
 import { emitWasm } from "./module.js";
 
-/** Producers whose kernels (conv.ts, local.ts, tiled.ts, deconv.ts, dense.ts and the algorithms') apply an epilogue. */
+/** Producers whose kernels apply an epilogue (conv, local, tiled, deconv, dense, and every convolution algorithm's). */
 const PRODUCERS: ReadonlySet<Op["kind"]> = new Set<Op["kind"]>(["conv", "local", "tiled", "deconv", "dense"]);
 const FUSION: ReadonlySet<Fusion> = new Set<Fusion>(["activation", "add", "pool"]);
 

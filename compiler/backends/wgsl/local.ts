@@ -1,6 +1,6 @@
 // Locally connected ("unshared") and tiled convolution: convolution's connectivity (stride,
-// dilation, zero padding, the same clamped tap loops as conv.ts) with a kernel per output
-// position, or per position modulo the tiles:
+// dilation, zero padding, conv.ts's clamped tap loops from window.ts) with a kernel per
+// output position, or per position modulo the tiles:
 //
 //   local:  y[o, j] = sum over c, k of x[c, j*s + k*r - padBefore] * W[o, j, c, k]        (+ b[o, j])
 //   tiled:  y[o, j] = sum over c, k of x[c, j*s + k*r - padBefore] * W[o, c, k, j mod t]  (+ b[o, j mod t])

@@ -14,7 +14,7 @@ import type { Fusion, Target } from "../../target.js";
 import { estimateWebGpuMs, webgpuApplicable, whyWebGpu } from "./cost.js";
 import { emitWgsl, GpuLimitError } from "./module.js";
 
-/** Producers whose kernels (conv.ts, local.ts, tiled.ts, deconv.ts, dense.ts and the algorithms') apply an epilogue. */
+/** Producers whose kernels apply an epilogue (conv, local, tiled, deconv, dense, and every convolution algorithm's). */
 const PRODUCERS: ReadonlySet<Op["kind"]> = new Set<Op["kind"]>(["conv", "local", "tiled", "deconv", "dense"]);
 const FUSION: ReadonlySet<Fusion> = new Set<Fusion>(["activation", "add", "pool"]);
 
