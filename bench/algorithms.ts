@@ -14,7 +14,7 @@
 //
 // --calibrate times every applicable algorithm on ~40 layers (1-D to 3-D, 1 to 128 channels,
 // kernels 1 to 31, groups, strides, separable kernels), then fits, per algorithm, the
-// coefficients of choose-algorithm.ts's costFeatures by least squares on relative error
+// coefficients of backends/wasm/cost.ts's costFeatures by least squares on relative error
 // (non-negative: a feature whose coefficient comes out negative is dropped and the rest
 // refitted) and prints them for WASM_COSTS, with each layer's measured and predicted time.
 
@@ -22,8 +22,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import v8 from "node:v8";
 import { ALGORITHMS, applicable, convShape } from "../compiler/algorithms/applicability.js";
-import { costFeatures, estimateMs, WASM_COSTS } from "../compiler/passes/choose-algorithm.js";
-import { WASM } from "../compiler/backends/capabilities.js";
+import { costFeatures, estimateMs, WASM_COSTS } from "../compiler/backends/wasm/cost.js";
+import { WASM } from "../compiler/backends/wasm/target.js";
 import { compile, type CompileSuccess } from "../compiler/index.js";
 import type { AlgorithmName, Node } from "../compiler/ir/graph.js";
 import * as D from "../compiler/ir/dim.js";

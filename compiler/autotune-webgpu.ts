@@ -1,17 +1,18 @@
 // `--autotune` for WebGPU: the candidates are timed on the adapter itself. compile() is
 // synchronous and a GPU answers asynchronously, so this runs around compile() rather than in
-// the algorithm pass (passes/autotune.ts times WebAssembly inside the pass). For each
-// convolution layer in turn, every algorithm the WebGPU backend implements is forced on it
-// (`algorithms`, as `--algorithm` does; one the layer does not allow is refused by compile()
-// and skipped), the whole network is compiled, loaded on the adapter and run: once to warm up
-// (pipelines, caches), then RUNS times, and the median counts. The rest of the network and the
-// read-back cost the same whatever the layer's algorithm, so the whole network's time ranks the
-// layer's candidates. The fastest stays forced for the layers after it; the final compile
-// carries every choice with its measured times as the reason (`cnnc explain`, the manifest).
+// the algorithm pass (the wasm target times WebAssembly inside it: backends/wasm/autotune.ts).
+// For each convolution layer in turn, every algorithm the WebGPU backend implements is forced
+// on it (`algorithms`, as `--algorithm` does; one the layer does not allow is refused by
+// compile() and skipped), the whole network is compiled, loaded on the adapter and run: once
+// to warm up (pipelines, caches), then RUNS times, and the median counts. The rest of the
+// network and the read-back cost the same whatever the layer's algorithm, so the whole
+// network's time ranks the layer's candidates. The fastest stays forced for the layers after
+// it; the final compile carries every choice with its measured times as the reason (`cnnc
+// explain`, the manifest).
 
 import { performance } from "node:perf_hooks";
 import { NOMINAL_SIZE } from "./algorithms/applicability.js";
-import { WEBGPU } from "./backends/capabilities.js";
+import { WEBGPU } from "./backends/wgsl/target.js";
 import { compile, type CompileOptions, type CompileResult, type CompileSuccess } from "./index.js";
 import { evalDims } from "./ir/dim.js";
 import type { AlgorithmName } from "./ir/graph.js";

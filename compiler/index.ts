@@ -10,12 +10,8 @@ import type { GpuLimits, Manifest } from "../runtime/manifest.js";
 import type { LoadOptions } from "../runtime/load.js";
 import { networkFromArtifacts } from "../runtime/load.js";
 import type { Network } from "../runtime/session.js";
-import { emitWasm } from "./backends/wasm/module.js";
-import { emitWgsl, GpuLimitError } from "./backends/wgsl/module.js";
 import { type Diagnostic, DiagnosticLog, formatDiagnostics } from "./diagnostics.js";
 import type { AlgorithmName, Graph } from "./ir/graph.js";
-import { capabilitiesFor } from "./backends/capabilities.js";
-import { applicableOn } from "./passes/choose-algorithm.js";
 import { type PassContext, runPipeline } from "./passes/pass.js";
 import { PIPELINE } from "./passes/pipeline.js";
 import { lower } from "./lower/lower.js";
@@ -25,8 +21,12 @@ import type { Plan } from "./plan/plan.js";
 import { SourceFile } from "./source.js";
 import { didYouMean } from "./suggest.js";
 import { readSafetensors } from "./tensors/safetensors.js";
+import type { TargetName } from "./target.js";
+import { TARGETS } from "./targets.js";
 
-export type Target = "wasm" | "webgpu" | "all";
+/** The `target` option's values (compiler/target.ts's TargetName; Target there is the object the passes ask). */
+export type Target = TargetName;
+export type { TargetName };
 
 export interface CompileOptions {
   /** Shown in diagnostics; also the base for `weights "..."` paths. */
@@ -132,9 +132,9 @@ export function analyse(
 export function compile(source: string, options: CompileOptions = {}): CompileResult {
   const a = analyse(source, options);
   if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
-  const target = options.target ?? "wasm";
+  const target = TARGETS[options.target ?? "wasm"];
   const ctx: PassContext = {
-    target: capabilitiesFor(target),
+    target,
     options: {
       fuse: options.fuse ?? true,
       algorithms: new Map(Object.entries(options.algorithms ?? {})),
@@ -149,24 +149,19 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
       return { ok: false, diagnostics: a.log.items };
     }
   }
-  if (!checkForcedAlgorithms(a.graph, ctx, target, a.log, a.file)) return { ok: false, diagnostics: a.log.items };
+  if (!checkForcedAlgorithms(a.graph, ctx, a.log, a.file)) return { ok: false, diagnostics: a.log.items };
   const graph = runPipeline(a.graph, PIPELINE, ctx);
   noteOverriddenAlgorithms(graph, ctx, a.log, a.file);
   const plan = buildPlan(graph, a.checks, { reuseMemory: options.planMemory ?? true });
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
-  const wasm = target === "wasm" || target === "all" ? emitWasm(plan) : undefined;
-  let webgpu: ReturnType<typeof emitWgsl> | undefined;
-  if (target === "webgpu" || target === "all") {
-    try {
-      webgpu = emitWgsl(plan, { limits: options.webgpuLimits });
-    } catch (e) {
-      // A network the WebGPU target cannot run: a limit that splitting cannot meet.
-      if (!(e instanceof GpuLimitError)) throw e;
-      const node = graph.nodes.find((n) => n.layer === e.layer);
-      a.log.error(e.message, node ? a.file : undefined, node?.span);
-      return { ok: false, diagnostics: a.log.items };
-    }
+  const emit = target.emit(plan, { webgpuLimits: options.webgpuLimits });
+  if (!emit.ok) {
+    // A network the target cannot run: a limit that splitting cannot meet.
+    const node = graph.nodes.find((n) => n.layer === emit.layer);
+    a.log.error(emit.message, node ? a.file : undefined, node?.span);
+    return { ok: false, diagnostics: a.log.items };
   }
+  const { emitted } = emit;
   const manifest: Manifest = {
     format: 1,
     name: plan.name,
@@ -175,16 +170,16 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     outputs: plan.outputs.map((o) => ({ name: o.name, shape: o.shape })),
     checks: plan.checks,
     weights: { file: "weights.bin", bytes: weights.byteLength },
-    wasm: wasm?.manifest,
-    webgpu: webgpu?.manifest,
+    wasm: emitted.manifest.wasm,
+    webgpu: emitted.manifest.webgpu,
     algorithms: Object.fromEntries(graph.nodes.flatMap((n) => (n.algorithm ? [[n.layer, { name: n.algorithm.name, reason: n.algorithm.reason }]] : []))),
   };
   const artifacts: Artifacts = {
     manifest,
-    wasm: wasm?.binary,
-    wasmRelaxed: wasm?.relaxed,
-    tables: wasm?.tables,
-    wgsl: webgpu?.programs.map((p) => p.code),
+    wasm: emitted.wasm,
+    wasmRelaxed: emitted.wasmRelaxed,
+    tables: emitted.tables,
+    wgsl: emitted.wgsl,
     weights,
   };
   return {
@@ -201,7 +196,8 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
 }
 
 /** `--algorithm LAYER=NAME` must name an algorithm the target implements and the layer allows. */
-function checkForcedAlgorithms(g: Graph, ctx: PassContext, target: Target, log: DiagnosticLog, file: SourceFile): boolean {
+function checkForcedAlgorithms(g: Graph, ctx: PassContext, log: DiagnosticLog, file: SourceFile): boolean {
+  const target = ctx.target.name;
   let ok = true;
   for (const [layer, name] of ctx.options.algorithms) {
     const node = g.nodes.find((n) => n.layer === layer && n.op.kind === "conv");
@@ -209,7 +205,7 @@ function checkForcedAlgorithms(g: Graph, ctx: PassContext, target: Target, log: 
     let why: string | undefined;
     if (!ctx.target.algorithms.has(name)) {
       why = `the ${target === "all" ? "wasm and webgpu targets together" : `${target} backend`} implement${target === "all" ? "" : "s"} only ${[...ctx.target.algorithms].join(", ")}`;
-    } else why = applicableOn(ctx, name, node, g);
+    } else why = ctx.target.allows(name, node, g);
     if (why) {
       log.error(`--algorithm ${layer}=${name}: ${name} cannot compute layer ${layer}: ${why}`, file, node.span);
       ok = false;

@@ -1,159 +1,30 @@
 // Algorithm choice per convolution layer, recorded on the node with its reason: the
-// candidates the target implements and the layer allows (algorithms/applicability.ts) are
-// ranked by the target's cost model; `--algorithm LAYER=NAME` overrides it, `--autotune`
-// times the candidates on this machine instead (autotune.ts). Every algorithm computes what
-// direct convolution computes (to float tolerance), so the choice only changes speed.
-//
-// The WebAssembly cost model: each algorithm's time is a linear function of a few counts
-// that follow its kernel's loops exactly (the same tilings the kernels use, padding and
-// partial tiles included): multiply-adds, values packed or transformed, transform flops,
-// outputs stored. The coefficients (ns per unit, WASM_COSTS) were fitted by least squares on
-// relative error to times measured on this project's machine (Node 20, V8's optimising
-// compiler, one thread, a 2-core x86-64 EPYC with SIMD128, plain build): 42 layers (1-D to
-// 3-D, 1 to 256 channels, kernels 1 to 31, groups, strides, dilation, separable kernels) x
-// every applicable algorithm, direct_simd included, measured in one quiet run (2026-12-01)
-// with `npm run bench -- --algorithms --calibrate --runs 3`, which prints the fit and every
-// layer's error; rerun it to refit on another machine. Median (worst) error of the fit:
-// direct 12% (32%), GEMM 6% (24%), Winograd F(2x2) 5% (19%), F(4x4) 11% (32%), FFT 12% (62%),
-// direct_simd 8% (47%), separable 7% (32%).
-// WebGPU has its own model and limits (cost-webgpu.ts); `--target all` ranks with this one,
-// among the algorithms both backends have and the WebGPU kernels can take.
+// candidates the target implements and allows for the layer are ranked by the target's cost
+// model (WebAssembly's fitted one in backends/wasm/cost.ts, WebGPU's analytic one in
+// backends/wgsl/cost.ts; `--target all` ranks with its first target's, among what both allow);
+// `--algorithm LAYER=NAME` overrides it, `--autotune` asks the target to time the candidates
+// on this machine instead, where it can inside the pass (WebAssembly). Every algorithm
+// computes what direct convolution computes (to float tolerance), so the choice only changes
+// speed. The pass asks the target (compiler/target.ts); it never reads a backend's files.
 
-import { applicable, ALGORITHMS, type ConvShape, convShape, NOMINAL_SIZE } from "../algorithms/applicability.js";
-import { fftFlops } from "../algorithms/fft.js";
+import { ALGORITHMS, type ConvShape, convShape, NOMINAL_SIZE } from "../algorithms/applicability.js";
 import type { AlgorithmChoice, AlgorithmName, Graph, Node } from "../ir/graph.js";
-import { WASM } from "../backends/capabilities.js";
-import { fftTilingFor } from "../backends/wasm/fft.js";
-import { gemmTiling } from "../backends/wasm/gemm.js";
-import { separableStrip } from "../backends/wasm/separable.js";
-import { winogradTiling } from "../backends/wasm/winograd.js";
-import { directSimdBlock } from "../backends/wasm/direct-simd.js";
-import { autotune } from "./autotune.js";
-import { estimateWebGpuMs, webgpuApplicable, whyWebGpu } from "./cost-webgpu.js";
 import type { Pass, PassContext } from "./pass.js";
 
 /** A layer whose direct estimate is under this is left direct: the others cannot win back their fixed costs (code size, tables). */
 export const SMALL_LAYER_MS = 0.02;
-
-const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
-const up = (n: number, to: number) => Math.ceil(n / to) * to;
-
-/**
- * The counts each algorithm's time is linear in, in WASM_COSTS's order; the first is always 1
- * (fixed cost per layer). `s` has nominal sizes for symbolic axes.
- */
-export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
-  const { op, c: C, out } = s;
-  const O = op.filters;
-  const G = op.groups;
-  const Cg = C / G;
-  const Og = O / G;
-  const kVol = prod(op.kernel);
-  const d = op.kernel.length;
-  const P = prod(out);
-  switch (name) {
-    case "direct": {
-      const kLast = op.kernel[d - 1];
-      // multiply-adds, inner-loop starts (one per channel and kernel row), outputs.
-      return [1, O * P * Cg * kVol, O * P * Cg * (kVol / kLast), O * P];
-    }
-    case "gemm": {
-      const K = Cg * kVol;
-      const t = gemmTiling(K, out);
-      const lead = prod(out.slice(0, -1));
-      const tiles = Math.ceil(lead / t.rows) * Math.ceil(out[d - 1] / t.seg);
-      // micro-kernel multiply-adds (padded to 4 filters x 8 positions), values packed, outputs.
-      return [1, G * up(Og, 4) * K * tiles * t.quadsPadded * 4, G * K * tiles * t.rows * t.seg, O * P];
-    }
-    case "winograd2":
-    case "winograd4": {
-      const m = name === "winograd2" ? 2 : 4;
-      const A2 = (m + 2) ** 2;
-      const [TH, TW] = out.map((j) => Math.ceil(j / m));
-      const t = winogradTiling(m, Cg, Og, TW, TH);
-      const batches = Math.ceil(TH / t.rows) * Math.ceil(TW / (t.seg * 4));
-      const tiles = batches * t.quads * 4;
-      // batched-GEMM multiply-adds, input tile transforms, output tile transforms, outputs.
-      return [1, G * A2 * up(Og, 4) * Cg * batches * t.quadsPadded * 4, C * tiles * A2, O * tiles * A2, O * P];
-    }
-    case "fft": {
-      const tiling = fftTilingFor(op, C, out);
-      const batch = d === 1 ? 4 : 1;
-      const points = prod(tiling.n) * batch;
-      const tiles = prod(out.map((j, i) => Math.ceil(j / (tiling.t[i] * (i === 0 ? batch : 1)))));
-      const transforms = tiling.n.reduce((f, n) => f + (fftFlops(n) * points) / n, 0);
-      const pairs = Math.ceil(O / 2);
-      const products = tiles * pairs * points * 2 * Cg;
-      // Spectra past the L2 cache (2 MiB here) stream from memory once per tile.
-      const streamed = O * Cg * prod(tiling.n) * 8 > 2 * 2 ** 20 ? products : 0;
-      // transform flops, complex multiply-adds, values loaded and stored, multiply-adds on streamed spectra.
-      return [1, tiles * (C + pairs) * transforms, products, tiles * (C + O) * points, streamed];
-    }
-    case "separable": {
-      const S = separableStrip(op);
-      const strips = Math.ceil(out[0] / S);
-      const rows1 = (S - 1) * op.stride[0] + (op.kernel[0] - 1) * op.dilation[0] + 1;
-      const Jw4 = up(out[d - 1], 4);
-      const mid = d === 3 ? s.m[1] : 1;
-      const jmid = d === 3 ? out[1] : 1;
-      const last = rows1 * mid * Jw4 * op.kernel[d - 1];
-      const middle = d === 3 ? rows1 * jmid * Jw4 * op.kernel[1] : 0;
-      const first = S * jmid * Jw4 * op.kernel[0];
-      // multiply-adds of the three passes (vectors of four), outputs.
-      return [1, O * Cg * strips * (last + middle + first), O * P * Cg];
-    }
-    case "direct_simd": {
-      const { ob, v } = directSimdBlock(Og);
-      const span = 4 * v;
-      const rows = P / out[d - 1];
-      const blocks = G * Math.ceil(Og / ob) * rows * Math.ceil(out[d - 1] / span);
-      const sl = op.stride[d - 1];
-      // vector multiply-adds (blocks padded to whole vectors), input vectors loaded (stride 2
-      // costs its phase-split copy, or with symbolic sizes a second load and a shuffle; larger
-      // strides lane loads), row starts (one per channel and kernel row), outputs.
-      const taps = blocks * Cg * kVol;
-      const perLoad = sl === 1 ? 1 : sl === 2 ? (s.symbolic ? 2 : 1.25) : 4;
-      return [1, taps * ob * v, taps * v * perLoad, blocks * Cg * (kVol / op.kernel[d - 1]), O * P];
-    }
-  }
-}
-
-/**
- * ns per unit of each costFeatures entry, fitted on this machine (see the header and
- * `npm run bench -- --algorithms --calibrate`).
- */
-export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
-  direct: [0, 0.698, 0.211, 0],
-  gemm: [4160, 0.0536, 0.119, 0.058],
-  winograd2: [11000, 0.0498, 0.332, 0.239, 0],
-  winograd4: [0, 0.0584, 0.745, 0, 1.35],
-  fft: [0, 0.0317, 0.252, 0.27, 0.35],
-  separable: [6630, 0.0876, 0.258],
-  direct_simd: [0, 0.227, 0.0979, 0, 0.0274],
-};
-
-/** Estimated milliseconds of `name` on this layer on WebAssembly. */
-export function estimateMs(name: AlgorithmName, s: ConvShape, costs: Readonly<Record<AlgorithmName, readonly number[]>> = WASM_COSTS): number {
-  const f = costFeatures(name, s);
-  return f.reduce((t, v, i) => t + v * costs[name][i], 0) / 1e6;
-}
 
 export interface Candidate {
   readonly name: AlgorithmName;
   readonly ms: number;
 }
 
-/** Why `name` cannot compute layer `n` for the target (WebGPU's kernels add limits of their own; `--target all` has both), or undefined. */
-export function applicableOn(ctx: PassContext, name: AlgorithmName, n: Node, g: Graph): string | undefined {
-  return applicable(name, n, g) ?? (ctx.target !== WASM ? webgpuApplicable(name, convShape(n, g)) : undefined);
-}
-
 /** The applicable candidates the target implements, with their estimates, fastest first. */
 export function candidates(n: Node, g: Graph, ctx: PassContext): Candidate[] {
   const s = convShape(n, g);
-  const estimate = ctx.target.name === "webgpu" ? estimateWebGpuMs : estimateMs;
-  return ALGORITHMS.filter((a) => ctx.target.algorithms.has(a) && applicableOn(ctx, a, n, g) === undefined)
-    .map((name) => ({ name, ms: estimate(name, s) }))
+  const t = ctx.target;
+  return ALGORITHMS.filter((a) => t.algorithms.has(a) && t.allows(a, n, g) === undefined)
+    .map((name) => ({ name, ms: t.estimateMs(name, s) }))
     .sort((a, b) => a.ms - b.ms);
 }
 
@@ -170,37 +41,10 @@ function describe(s: ConvShape): string {
   return `${op.kernel.join("x")} ${stride}${dil}, ${chans}, ${size}`;
 }
 
-/** Why the winner wins, in its own terms. */
-function why(name: AlgorithmName, s: ConvShape): string {
-  const { op } = s;
-  const kVol = prod(op.kernel);
-  switch (name) {
-    case "direct":
-      return "direct convolution has no setup to win back";
-    case "gemm":
-      return `im2col + GEMM reuses each loaded value across ${Math.min(4, op.filters / op.groups)} filters and 8 positions in registers`;
-    case "winograd2":
-      return "Winograd F(2x2,3x3) needs 2.25x fewer multiplies";
-    case "winograd4":
-      return "Winograd F(4x4,3x3) needs 4x fewer multiplies";
-    case "fft": {
-      const t = fftTilingFor(op, s.c, s.out);
-      return `FFT on ${t.n.join("x")} tiles does O(log N) work per output instead of ${kVol} multiplies`;
-    }
-    case "separable": {
-      const sum = op.kernel.reduce((a, b) => a + b, 0);
-      if (sum < kVol) return `every kernel slice is an outer product (rank 1), so ${op.kernel.length} 1-D passes do ${sum} multiplies per output instead of ${kVol}`;
-      return "its 1-D passes compute four outputs per SIMD instruction";
-    }
-    case "direct_simd":
-      return `direct convolution on SIMD lanes needs no packing or transforms, and reuses each loaded input across ${Math.min(4, op.filters / op.groups)} filters`;
-  }
-}
-
 export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice | undefined {
   if (n.op.kind !== "conv") return undefined;
   const forced = ctx.options.algorithms.get(n.layer);
-  const notApplicable = forced ? applicableOn(ctx, forced, n, g) : undefined;
+  const notApplicable = forced ? ctx.target.allows(forced, n, g) : undefined;
   if (forced && !notApplicable && ctx.target.algorithms.has(forced)) return { name: forced, reason: ctx.options.reasons?.get(n.layer) ?? "asked for with --algorithm" };
   const s = convShape(n, g);
   const cands = candidates(n, g, ctx);
@@ -211,20 +55,21 @@ export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice 
     if (poolFused) return { name, reason: "a pooling layer is fused into it, and only direct convolution (and on WebAssembly direct_simd) computes pooled values without storing the pre-pool ones" };
     if (ctx.target.algorithms.size <= 1) {
       // `--target all` plans for both backends: what they have in common.
-      const who = ctx.target.name === "wasm" && ctx.target !== WASM ? "both backends (wasm and webgpu)" : `the ${ctx.target.name} backend`;
-      return { name, reason: `the only convolution algorithm ${who} implement${who.startsWith("both") ? "" : "s"}` };
+      const { backends } = ctx.target;
+      const who = backends.length > 1 ? `both backends (${backends.join(" and ")})` : `the ${backends[0]} backend`;
+      return { name, reason: `the only convolution algorithm ${who} implement${backends.length > 1 ? "" : "s"}` };
     }
-    return { name, reason: `the only algorithm that applies to this layer on ${ctx.target.name}` };
+    return { name, reason: `the only algorithm that applies to this layer on ${ctx.target.backends.join(" and ")}` };
   }
-  // Autotune times WASM kernels: for WebGPU the cost model decides.
-  if (ctx.options.autotune && ctx.target.name === "wasm") return autotune(n, g, cands.map((c) => c.name));
+  // A target that cannot time inside the pass (WebGPU) leaves it to the cost model.
+  if (ctx.options.autotune && ctx.target.autotune) return ctx.target.autotune(n, g, cands.map((c) => c.name));
   const direct = cands.find((c) => c.name === "direct");
   if (direct && direct.ms < SMALL_LAYER_MS) {
     return { name: "direct", reason: `${describe(s)}: a small layer (estimated ${fmtMs(direct.ms)} direct), where the other algorithms cannot win back their setup` };
   }
   const [best, ...rest] = cands;
   const others = rest.map((c) => `${fmtMs(c.ms)} ${c.name}`).join(", ");
-  const because = ctx.target.name === "webgpu" ? whyWebGpu(best.name, s) : why(best.name, s);
+  const because = ctx.target.why(best.name, s);
   return { name: best.name, reason: `${describe(s)}: ${because}; estimated ${fmtMs(best.ms)} vs ${others}` };
 }
 

@@ -14,22 +14,24 @@
 // compute pooled values without storing the pre-pool ones, and trading a fast algorithm
 // (Winograd, FFT: often 5-30x fewer operations) for one saved pass over memory is a loss. Such a layer still absorbs its activations and residual add, and the
 // pool stays a kernel of its own. Local, tiled and transposed convolutions are direct only.
+//
+// Which producers absorb which kinds is the target's answer (Target.fuses): a backend whose
+// kernel for a new op applies an epilogue says so in its target.ts, not here.
 
-import { chooseFor, estimateMs } from "./choose-algorithm.js";
-import { applicable, convShape } from "../algorithms/applicability.js";
+import { chooseFor } from "./choose-algorithm.js";
+import { convShape } from "../algorithms/applicability.js";
 import type { PoolOp } from "../ir/ops.js";
 import * as D from "../ir/dim.js";
 import type { FusedOp, Graph, Node } from "../ir/graph.js";
+import type { Fusion } from "../target.js";
 import type { Pass, PassContext } from "./pass.js";
 import { rewire, useCounts } from "./pass.js";
-
-const PRODUCERS = new Set(["conv", "local", "tiled", "deconv", "dense"]);
 
 export const fuse: Pass = {
   name: "fuse",
   run(g: Graph, ctx: PassContext): Graph {
     if (!ctx.options.fuse) return g;
-    const can = ctx.target.fusion;
+    const can = (p: Node, kind: Fusion) => ctx.target.fuses(p.op.kind, kind);
     const uses = useCounts(g);
     const isOutput = new Set(g.outputs.map((o) => o.value));
     const readers = new Map<number, Node[]>();
@@ -39,7 +41,7 @@ export const fuse: Pass = {
     const result = new Map<Node, Node>();
 
     g.nodes.forEach((p, index) => {
-      if (!PRODUCERS.has(p.op.kind) || absorbed.has(p)) return;
+      if (absorbed.has(p) || !(["activation", "add", "pool"] as const).some((k) => can(p, k))) return;
       let out = p.output;
       const epilogue: FusedOp[] = [...(p.epilogue ?? [])];
       const inputs = [...p.inputs];
@@ -50,9 +52,9 @@ export const fuse: Pass = {
         const c = (readers.get(out) ?? [])[0];
         if (!c || c.epilogue?.length) break;
         let item: FusedOp | undefined;
-        if (c.op.kind === "activation" && can.has("activation")) item = { kind: "activation", fn: c.op.fn, alpha: c.op.alpha };
-        else if (c.op.kind === "pool" && can.has("pool") && !pooled && poolFuses({ ...p, epilogue }, c.op, g, ctx)) item = { kind: "pool", op: c.op };
-        else if (c.op.kind === "add" && can.has("add") && !pooled) {
+        if (c.op.kind === "activation" && can(p, "activation")) item = { kind: "activation", fn: c.op.fn, alpha: c.op.alpha };
+        else if (c.op.kind === "pool" && can(p, "pool") && !pooled && poolFuses({ ...p, epilogue }, c.op, g, ctx)) item = { kind: "pool", op: c.op };
+        else if (c.op.kind === "add" && can(p, "add") && !pooled) {
           const other = c.inputs[0] === out ? c.inputs[1] : c.inputs[0];
           const sameShape = D.dimEquals(D.product(g.values[other].shape), D.product(g.values[out].shape)) &&
             g.values[other].shape.length === g.values[out].shape.length;
@@ -91,12 +93,9 @@ function poolFuses(p: Node, pool: PoolOp, g: Graph, ctx: PassContext): boolean {
   const forced = ctx.options.algorithms.get(p.layer);
   if ((forced && forced !== "direct_simd") || !ctx.target.algorithms.has("direct_simd")) return false;
   const withPool: Node = { ...p, epilogue: [...(p.epilogue ?? []), { kind: "pool", op: pool }] };
-  if (applicable("direct_simd", withPool, g) !== undefined) return false;
+  if (ctx.target.allows("direct_simd", withPool, g) !== undefined) return false;
   if (choice.name === "direct_simd") return true;
   const s = convShape(p, g);
-  const poolPassMs = (POOL_PASS_NS * s.op.filters * s.out.reduce((a, b) => a * b, 1)) / 1e6;
-  return estimateMs("direct_simd", s) <= estimateMs(choice.name, s) + poolPassMs;
+  const poolMs = ctx.target.poolMs?.(s);
+  return poolMs !== undefined && ctx.target.estimateMs("direct_simd", s) <= ctx.target.estimateMs(choice.name, s) + poolMs;
 }
-
-/** ns per pre-pool value of a separate pool step (a max pool 2x2x2 over 8x32x64x64 took 1.9 ms). */
-const POOL_PASS_NS = 1.8;

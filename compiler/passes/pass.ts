@@ -5,14 +5,7 @@
 import type { Graph } from "../ir/graph.js";
 import { verifyGraph } from "../ir/verify.js";
 import type { AlgorithmName } from "../ir/graph.js";
-
-/** What a backend can run, so that passes only produce what it implements. */
-export interface TargetCapabilities {
-  readonly name: "wasm" | "webgpu";
-  /** Kinds of fused work the backend's kernels apply. */
-  readonly fusion: ReadonlySet<"activation" | "add" | "pool">;
-  readonly algorithms: ReadonlySet<AlgorithmName>;
-}
+import type { Target } from "../target.js";
 
 export interface PassOptions {
   /** `--no-fuse`: keep every layer a kernel of its own. */
@@ -21,12 +14,13 @@ export interface PassOptions {
   readonly algorithms: ReadonlyMap<string, AlgorithmName>;
   /** Why a layer of `algorithms` has its algorithm, where not `--algorithm` (WebGPU autotuning). */
   readonly reasons?: ReadonlyMap<string, string>;
-  /** `--autotune`: time the candidates on this machine instead of estimating (WASM only). */
+  /** `--autotune`: time the candidates on this machine instead of estimating (where the target can: Target.autotune). */
   readonly autotune?: boolean;
 }
 
 export interface PassContext {
-  readonly target: TargetCapabilities;
+  /** What the passes ask about the backend(s) they compile for: fusion, algorithms, costs, timing. */
+  readonly target: Target;
   readonly options: PassOptions;
 }
 

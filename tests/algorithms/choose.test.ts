@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { compile, type CompileResult } from "../../compiler/index.js";
 import { formatDiagnostics } from "../../compiler/diagnostics.js";
-import { costFeatures, estimateMs, WASM_COSTS } from "../../compiler/passes/choose-algorithm.js";
+import { costFeatures, estimateMs, WASM_COSTS } from "../../compiler/backends/wasm/cost.js";
 import { ALGORITHMS } from "../../compiler/algorithms/applicability.js";
 
 const net = (input: string, layer: string) => `network n(x: f32[${input}]) -> y {\n  y = x |> c: ${layer}\n}\n`;

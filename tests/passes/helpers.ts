@@ -1,17 +1,16 @@
 // Pass tests: lower a source, run one pass, compare the printed IR before and after, and
 // check with the reference interpreter that the pass kept the meaning.
 import { expect } from "vitest";
-import { WASM } from "../../compiler/backends/capabilities.js";
+import { WASM } from "../../compiler/backends/wasm/target.js";
 import { analyse } from "../../compiler/index.js";
 import { evalDims } from "../../compiler/ir/dim.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { printGraph } from "../../compiler/ir/print.js";
 import { verifyGraph } from "../../compiler/ir/verify.js";
-import type { Pass, PassContext, TargetCapabilities } from "../../compiler/passes/pass.js";
+import type { Pass, PassContext } from "../../compiler/passes/pass.js";
+import type { Target } from "../../compiler/target.js";
 import { interpret } from "../../compiler/reference/interpret.js";
 import { initialise } from "../../compiler/tensors/init.js";
-
-export const ALL_FUSION: TargetCapabilities = { ...WASM, fusion: new Set(["activation", "add", "pool"]) };
 
 export function lowered(source: string): Graph {
   const a = analyse(source, { fileName: "t.cnn" });
@@ -19,7 +18,7 @@ export function lowered(source: string): Graph {
   return a.graph;
 }
 
-export function context(target: TargetCapabilities = ALL_FUSION, fuse = true): PassContext {
+export function context(target: Target = WASM, fuse = true): PassContext {
   return { target, options: { fuse, algorithms: new Map() } };
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { WASM, WEBGPU } from "../../compiler/backends/capabilities.js";
+import { WASM } from "../../compiler/backends/wasm/target.js";
+import { WEBGPU } from "../../compiler/backends/wgsl/target.js";
 import type { PassContext } from "../../compiler/passes/pass.js";
+import type { Target } from "../../compiler/target.js";
 import { deadCode } from "../../compiler/passes/dead-code.js";
 import { foldBatchnorm } from "../../compiler/passes/fold-batchnorm.js";
 import { fuse } from "../../compiler/passes/fuse.js";
@@ -116,7 +118,7 @@ describe("fuse", () => {
 
   it("fuses only what the target implements, and nothing with --no-fuse", () => {
     const g = lowered(lenetish);
-    const activationOnly = { ...WASM, fusion: new Set(["activation"] as const) };
+    const activationOnly: Target = { ...WASM, fuses: (producer, item) => item === "activation" && WASM.fuses(producer, item) };
     expect(runPass(fuse, g, context(activationOnly)).after).toContain("c1: conv2d(4, 3x3, pad same)(%0) |> relu : f32[4, 12, 12]");
     expect(runPass(fuse, g, context(WASM)).after).toContain("c1: conv2d(4, 3x3, pad same)(%0) |> relu |> maxpool2d(2x2, stride 2x2) : f32[4, 6, 6]");
     expect(runPass(fuse, g, context(WASM, false)).after).toBe(runPass(fuse, g, context(WASM, false)).before);

@@ -15,29 +15,18 @@
 
 import * as D from "../../ir/dim.js";
 import { type DeconvOp, effectiveKernel, windowGeometry } from "../../ir/ops.js";
-import { finish } from "./activation.js";
-import { unravel } from "./conv.js";
-import { pooledProducerBody, pooledRanges } from "./pool.js";
-import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext, type TensorUse } from "./program.js";
+import { producerFrame, producerKernel } from "./producer.js";
+import { boxOf, hull, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext } from "./program.js";
 
 export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
-  const step = ctx.step;
-  const x = ctx.input(0, "x");
-  const w = ctx.weight("w");
-  const b = op.bias === "none" ? undefined : ctx.bias("b");
-  const y = ctx.output();
-  const inShape = step.inputs[0].shape;
-  // The layer's own output: before a fused pool, if the step has one.
-  const outShape = step.pool?.inShape ?? step.output.shape;
-  const M = inShape.slice(1);
-  const J = outShape.slice(1);
+  const f = producerFrame(ctx, op.bias);
+  const { b, inShape, outShape, M, J } = f;
   const d = M.length;
   const K = op.kernel;
   const geo = windowGeometry(J, K, op.stride, op.dilation, op.pad);
   const Cg = D.floordiv(inShape[0], op.groups);
   const Og = op.filters / op.groups;
   const Kprod = K.reduce((s, v) => s * v, 1);
-  const tensors: TensorUse[] = b ? [x, w, b, y] : [x, w, y];
 
   /** The sum at output position j0..j(d-1) of channel o into `acc`; `split`: over this dispatch's channel chunk. */
   const sum = (p: Program, split: boolean): string[] => {
@@ -74,14 +63,6 @@ export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
   };
   const bias = (p: Program) => (b ? ` + ${p.at("b", "o")}` : "");
 
-  const body = (p: Program): string => {
-    if (step.pool) return pooledProducerBody(p, step, () => ({ lines: sum(p, false), value: `acc${bias(p)}` }));
-    const lines = [unravel(p, J, "o"), ...sum(p, true)];
-    const store = (v: string) => `${p.at("y", "i")} = ${v};`;
-    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${bias(p)}`, "i"), store));
-    return lines.join("\n");
-  };
-
   const ins = staticShape(inShape);
   const outs = staticShape(outShape);
   const pb = staticShape(geo.padBefore);
@@ -106,17 +87,5 @@ export function deconvKernels(ctx: StepContext, op: DeconvOp): KernelSpec[] {
       return r;
     };
   }
-  return [
-    {
-      family: "deconv",
-      workgroupSize: 64,
-      itemsPer: "invocation",
-      items: y.elements,
-      tensors,
-      body,
-      // A pooled step's reduction cannot be split: the pool is not linear in the partial sums.
-      ranges: step.pool ? typeof Cg === "number" ? pooledRanges(step.pool, step.output.shape, ranges, Cg) : undefined : ranges,
-      reduce: typeof Cg === "number" && !step.pool ? { extent: Cg } : undefined,
-    },
-  ];
+  return [producerKernel(ctx, f, { family: "deconv", sum: (p, _index, split) => sum(p, split), bias, ranges, extent: typeof Cg === "number" ? Cg : undefined })];
 }

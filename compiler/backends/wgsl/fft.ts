@@ -22,7 +22,7 @@ import { type ConvOp, effectiveKernel } from "../../ir/ops.js";
 import { fftApplies } from "../../algorithms/fft.js";
 import { indent, type KernelSpec, type Program, type StepContext, type TensorUse } from "./program.js";
 import { outputTensors, productKernel, ROLE_U, ROLE_V, ROLE_Z, scratchSizes, storeOutput, tileCoords, type Tiling, tilingOf } from "./transformed.js";
-import { unravel } from "./conv.js";
+import { unravel } from "./window.js";
 
 /** Largest tile (points) the WebGPU FFT kernel takes: each spectrum value sums that many terms. */
 export const MAX_POINTS = 1024;

@@ -1,6 +1,6 @@
 // Locally connected ("unshared") and tiled convolution: convolution's connectivity (stride,
-// dilation, zero padding, the same clamped tap loops as conv.ts) with a kernel per output
-// position, or per position modulo the tiles:
+// dilation, zero padding, conv.ts's clamped tap loops from window.ts) with a kernel per
+// output position, or per position modulo the tiles:
 //
 //   local:  y[o, j] = sum over c, k of x[c, j*s + k*r - padBefore] * W[o, j, c, k]        (+ b[o, j])
 //   tiled:  y[o, j] = sum over c, k of x[c, j*s + k*r - padBefore] * W[o, c, k, j mod t]  (+ b[o, j mod t])
@@ -13,22 +13,13 @@
 
 import * as D from "../../ir/dim.js";
 import { effectiveKernel, type LocalOp, type TiledOp, windowGeometry } from "../../ir/ops.js";
-import { finish } from "./activation.js";
-import { tapLoops, unravel, windowBounds, windowHull } from "./conv.js";
-import { pooledProducerBody, pooledRanges } from "./pool.js";
-import { boxOf, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext, type TensorUse } from "./program.js";
+import { producerFrame, producerKernel } from "./producer.js";
+import { boxOf, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext } from "./program.js";
+import { tapLoops, windowBounds, windowHull } from "./window.js";
 
 export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpec[] {
-  const step = ctx.step;
-  const x = ctx.input(0, "x");
-  const w = ctx.weight("w");
-  const b = op.bias === "none" ? undefined : ctx.bias("b");
-  const y = ctx.output();
-  const inShape = step.inputs[0].shape;
-  // The layer's own output: before a fused pool, if the step has one.
-  const outShape = step.pool?.inShape ?? step.output.shape;
-  const M = inShape.slice(1);
-  const J = outShape.slice(1);
+  const f = producerFrame(ctx, op.bias);
+  const { b, inShape, outShape, M } = f;
   const d = M.length;
   const K = op.kernel;
   const geo = windowGeometry(M, K, op.stride, op.dilation, op.pad);
@@ -37,7 +28,6 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
   const Kprod = K.reduce((s, v) => s * v, 1);
   const tiles = op.kind === "tiled" ? op.tiles : undefined;
   const Tprod = tiles ? tiles.reduce((s, v) => s * v, 1) : 1;
-  const tensors: TensorUse[] = b ? [x, w, b, y] : [x, w, y];
 
   /** The sum at output position j0..j(d-1) (flat index `index`) of channel o into `acc`; `split`: over this dispatch's channel chunk. */
   const sum = (p: Program, index: string, split: boolean): string[] => {
@@ -70,14 +60,6 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
   };
   const biasAt = (p: Program, index: string) => (!b ? "" : tiles ? ` + ${p.at("b", `o * ${Tprod} + tile`)}` : ` + ${p.at("b", index)}`);
 
-  const body = (p: Program): string => {
-    if (step.pool) return pooledProducerBody(p, step, (index) => ({ lines: sum(p, index, false), value: `acc${biasAt(p, index)}` }));
-    const lines = [unravel(p, J, "o"), ...sum(p, "i", true)];
-    const store = (v: string) => `${p.at("y", "i")} = ${v};`;
-    lines.push(p.accumulate("i", "acc", (v) => finish(p, step.epilogue, `${v}${biasAt(p, "i")}`, "i"), store));
-    return lines.join("\n");
-  };
-
   const ins = staticShape(inShape);
   const outs = staticShape(outShape);
   const pb = staticShape(geo.padBefore);
@@ -96,17 +78,5 @@ export function localKernels(ctx: StepContext, op: LocalOp | TiledOp): KernelSpe
       return r;
     };
   }
-  return [
-    {
-      family: op.kind,
-      workgroupSize: 64,
-      itemsPer: "invocation",
-      items: y.elements,
-      tensors,
-      body,
-      // A pooled step's reduction cannot be split: the pool is not linear in the partial sums.
-      ranges: step.pool ? typeof C === "number" ? pooledRanges(step.pool, step.output.shape, ranges, C) : undefined : ranges,
-      reduce: typeof C === "number" && !step.pool ? { extent: C } : undefined,
-    },
-  ];
+  return [producerKernel(ctx, f, { family: op.kind, sum, bias: biasAt, ranges, extent: typeof C === "number" ? C : undefined })];
 }

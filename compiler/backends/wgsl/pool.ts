@@ -21,7 +21,7 @@ import * as D from "../../ir/dim.js";
 import { type AdaptivePoolOp, effectiveKernel, type PoolOp, windowGeometry } from "../../ir/ops.js";
 import type { Step, StepPool } from "../../plan/plan.js";
 import { epilogue, finish } from "./activation.js";
-import { unravel, windowBounds } from "./conv.js";
+import { unravel, windowBounds } from "./window.js";
 import { f32Lit } from "./prelude.js";
 import { boxOf, hull, indent, type KernelSpec, type Program, type RangeFn, staticShape, type StepContext } from "./program.js";
 

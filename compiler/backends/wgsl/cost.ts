@@ -1,7 +1,7 @@
 // The WebGPU cost model, and which algorithms the WebGPU kernels can run for a layer.
 //
 // Each algorithm's time is the sum over its dispatches of a fixed launch cost and its work,
-// counted from the kernels' own loops (compiler/backends/wgsl/*.ts): multiply-adds at the
+// counted from the kernels' own loops (this folder's kernel files): multiply-adds at the
 // rate the kernel's data reuse allows, and values moved through memory by the transform
 // stages. The rates are ASSUMED for a mid-range discrete GPU, not fitted: no GPU was
 // available where this model was written (CI runs Mesa's software rasterizer, whose
@@ -12,17 +12,17 @@
 // bandwidth-bound; the FFT's tile transforms are radix-2 butterflies (log2 P stages) where the
 // tiles are powers of two, else point-by-point sums (P terms per point), each term a twiddle
 // polynomial and a complex multiply-add. Refit on hardware by timing layers per
-// algorithm (--autotune does so for WASM) and solving for these constants.
+// algorithm (`--autotune --target webgpu` does so on an adapter) and solving for these constants.
 //
 // Limits: the algorithms' kernels are not split into sub-range dispatches (direct's are),
 // so a layer whose input, output, weights or scratch exceed a storage binding at the
 // WebGPU default (128 MiB) is not given them, and the reason says so.
 
-import type { ConvShape } from "../algorithms/applicability.js";
-import type { AlgorithmName } from "../ir/graph.js";
-import { effectiveKernel } from "../ir/ops.js";
-import { butterflies, fftTileWebGpu, fftWebGpuApplies } from "../backends/wgsl/fft.js";
-import { DEFAULT_LIMITS } from "../backends/wgsl/module.js";
+import type { ConvShape } from "../../algorithms/applicability.js";
+import type { AlgorithmName } from "../../ir/graph.js";
+import { effectiveKernel } from "../../ir/ops.js";
+import { butterflies, fftTileWebGpu, fftWebGpuApplies } from "./fft.js";
+import { DEFAULT_LIMITS } from "./module.js";
 
 const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 

@@ -1,20 +1,20 @@
-// `--autotune`: instead of estimating, time each applicable algorithm for a convolution layer
-// on this machine and keep the fastest. The layer alone becomes a one-step plan (its weights,
+// `--autotune` on WebAssembly (the wasm target's `autotune`): instead of estimating, time
+// each applicable algorithm for a convolution layer on this machine and keep the fastest. The layer alone becomes a one-step plan (its weights,
 // a seeded input; symbolic sizes at the cost model's nominal size; no epilogue, which costs
-// the same whatever the algorithm), compiled by the WebAssembly backend and instantiated
+// the same whatever the algorithm), compiled by this backend (module.ts) and instantiated
 // synchronously (Node allows synchronous compilation of any size) with V8's optimising
 // compiler; each candidate runs once to warm up, then at least 3 times and for about 50 ms,
 // and its median counts.
 
 import { performance } from "node:perf_hooks";
 import v8 from "node:v8";
-import { NOMINAL_SIZE } from "../algorithms/applicability.js";
-import { emitWasm } from "../backends/wasm/module.js";
-import { hasRelaxedSimd } from "../../runtime/wasm.js";
-import * as D from "../ir/dim.js";
-import type { AlgorithmChoice, AlgorithmName, Graph, Node } from "../ir/graph.js";
-import { inferShape } from "../ir/shapes.js";
-import type { Plan, PlanWeight } from "../plan/plan.js";
+import { NOMINAL_SIZE } from "../../algorithms/applicability.js";
+import { emitWasm } from "./module.js";
+import { hasRelaxedSimd } from "../../../runtime/wasm.js";
+import * as D from "../../ir/dim.js";
+import type { AlgorithmChoice, AlgorithmName, Graph, Node } from "../../ir/graph.js";
+import { inferShape } from "../../ir/shapes.js";
+import type { Plan, PlanWeight } from "../../plan/plan.js";
 
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
@@ -90,7 +90,7 @@ export function timePlan(plan: Plan, minRuns = 3, minMs = 50): number {
   } finally {
     v8.setFlagsFromString("--liftoff");
   }
-  // The module imports its memory (backends/wasm/module.ts).
+  // The module imports its memory (module.ts).
   const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: 2 ** 15 });
   const instance = new WebAssembly.Instance(module, { env: { ...math, memory } });
   const run = instance.exports.run as () => void;
