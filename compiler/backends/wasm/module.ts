@@ -32,7 +32,7 @@
 // i, for the runtime's threads.
 // The module is validated (an invalid module is a compiler bug) and optimised at -O3.
 
-import binaryen from "binaryen";
+import { binaryen, binaryenLoaded } from "./binaryen.js";
 import * as D from "../../ir/dim.js";
 import { assertNever } from "../../ir/ops.js";
 import type { Plan, Step } from "../../plan/plan.js";
@@ -158,6 +158,7 @@ export interface EmittedWasm extends WasmCode {
 }
 
 export function emitWasm(plan: Plan): EmittedWasm {
+  if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() (backends/wasm/binaryen.ts) before emitting");
   // Layout: tables, then weights, then the arena, then the fast kernels' scratch.
   const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
   const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
