@@ -217,7 +217,7 @@ function explainParseError(e: Error & { code?: string }, options: Options, comma
     return `${command} does not take ${name}${c ? ` (did you mean '${c}'?)` : elsewhere ? ` (it is an option of '${elsewhere}')` : ""}`;
   }
   if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && raw) {
-    const name = raw.replace(/^(-\w), (--[\w-]+).*$/, "$2").split(" ")[0];
+    const name = raw.replace(/ <value>$/, "");
     return /argument missing/.test(e.message) ? `${name} needs a value` : `${name} takes no value`;
   }
   return e.message.split("\n")[0];

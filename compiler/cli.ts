@@ -23,7 +23,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import type { AlgorithmName } from "./ir/graph.js";
 import type { CompileSuccess } from "./index.js";
 import type { CompileOptions, Target } from "./options.js";
-import { OutputError, type OutputKind, outputRefusal, type OutputRules, removeLiveTemporaries, replaceAtomically, whyFailed } from "./output-path.js";
+import { OutputError, type OutputKind, outputRefusal, type OutputRules, guardSignalsDuringWrites, replaceAtomically, whyFailed } from "./output-path.js";
 import { imageFormat, NORMALIZATION_HELP, NORMALIZATIONS, readImage } from "./tensors/image.js";
 import { readNpy, writeNpy } from "./tensors/npy.js";
 
@@ -393,23 +393,8 @@ function version(): string {
   return "unknown";
 }
 
-let signalsHandled = false;
-
-/** On SIGINT, SIGTERM and SIGHUP: delete the temporary output being written, then exit 128 + signal. */
-function handleSignals(): void {
-  if (signalsHandled) return;
-  signalsHandled = true;
-  const numbers: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
-  for (const sig of Object.keys(numbers)) {
-    process.on(sig, () => {
-      removeLiveTemporaries();
-      process.exit(128 + numbers[sig]);
-    });
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
-  handleSignals();
+  guardSignalsDuringWrites();
   let command: string | undefined;
   try {
     const [first, ...rest] = argv;

@@ -14,7 +14,8 @@
 //     old one kept under `.old`;
 //   - temporaries left by a killed process (its PID no longer runs) are cleaned before the
 //     next write to the same NAME: a `.old` folder whose NAME is missing is renamed back, any
-//     other is deleted; the CLI also deletes its own on SIGINT, SIGTERM and SIGHUP.
+//     other is deleted; the CLI also deletes its own on SIGINT, SIGTERM and SIGHUP
+//     (guardSignalsDuringWrites).
 // Every failure is an OutputError (code "CNNC_OUTPUT") whose message names the path and why.
 
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
@@ -126,6 +127,19 @@ export function outputRefusal(out: string, kind: OutputKind, rules: OutputRules 
   return force && `${out} exists and is not ${what}${force}`;
 }
 
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync loops forever where creating a
+ * folder fails with ENOENT although its parent exists (/proc/nope).
+ */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = path.dirname(d)) {
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d);
+}
+
 /** Temporaries being written by this process: deleted on a signal (see the CLI). */
 const live = new Set<string>();
 
@@ -164,10 +178,35 @@ export function cleanStaleTemporaries(target: string): void {
   }
 }
 
-/** Deletes this process's temporaries (called on SIGINT/SIGTERM/SIGHUP by the CLI). */
+/** Deletes this process's temporaries. */
 export function removeLiveTemporaries(): void {
   for (const t of live) rmSync(t, { recursive: true, force: true });
   live.clear();
+}
+
+let guard: "off" | "asked" | "installed" = "off";
+
+/**
+ * For the CLI: from the first write on, SIGINT, SIGTERM and SIGHUP delete this process's
+ * temporaries and exit 128 + the signal's number. Installed at the first write, not before:
+ * compiling is synchronous, and a handler would hold a Ctrl-C until the compile ends. Writes
+ * are synchronous too, so a signal during one is handled when it is done (nothing half
+ * written remains); a kill -9 leaves a temporary that the next write cleans.
+ */
+export function guardSignalsDuringWrites(): void {
+  if (guard === "off") guard = "asked";
+}
+
+function installGuard(): void {
+  if (guard !== "asked") return;
+  guard = "installed";
+  const numbers: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+  for (const sig of Object.keys(numbers)) {
+    process.on(sig, () => {
+      removeLiveTemporaries();
+      process.exit(128 + numbers[sig]);
+    });
+  }
 }
 
 /**
@@ -180,11 +219,12 @@ export function replaceAtomically(out: string, kind: OutputKind, fill: (tmp: str
   const target = path.resolve(out);
   const parent = path.dirname(target);
   try {
-    mkdirSync(parent, { recursive: true });
+    makeFolders(parent);
   } catch (e) {
     throw new OutputError(`cannot create the folder ${path.dirname(out)} for ${out}: ${whyFailed(e)}`);
   }
   cleanStaleTemporaries(target);
+  installGuard();
   const tmp = path.join(parent, `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}`);
   const old = `${tmp}.old`;
   live.add(tmp);
