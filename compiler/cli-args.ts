@@ -3,7 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { closest } from "./suggest.js";
-import { NORMALIZATION_HELP } from "./tensors/image.js";
+import { NORMALIZATION_HELP } from "./tensors/image-kind.js";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";

@@ -24,7 +24,7 @@ import type { AlgorithmName } from "./ir/graph.js";
 import type { CompileSuccess } from "./index.js";
 import type { CompileOptions, Target } from "./options.js";
 import { OutputError, type OutputKind, outputRefusal, type OutputRules, guardSignalsDuringWrites, replaceAtomically, whyFailed } from "./output-path.js";
-import { imageFormat, NORMALIZATION_HELP, NORMALIZATIONS, readImage } from "./tensors/image.js";
+import { imageFormat, NORMALIZATION_HELP, NORMALIZATIONS } from "./tensors/image-kind.js";
 import { readNpy, writeNpy } from "./tensors/npy.js";
 
 /** The user's input is wrong; the message (already formatted) is printed and we exit 1. */
@@ -180,7 +180,7 @@ function normalization(p: Parsed): Normalization {
 }
 
 /** Reads `--input name=file` flags into tensors: a .npy array, or a PNG/JPEG image laid out for the input. */
-function readInputs(p: Parsed, specs: Runner["inputs"]): Map<string, TensorData> {
+async function readInputs(p: Parsed, specs: Runner["inputs"]): Promise<Map<string, TensorData>> {
   const inputs = new Map<string, TensorData>();
   const norm = normalization(p);
   let images = 0;
@@ -202,6 +202,7 @@ function readInputs(p: Parsed, specs: Runner["inputs"]): Map<string, TensorData>
       throw new UserError(`${file}: error: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     if (imageFormat(bytes)) {
+      const { readImage } = await import("./tensors/image.js");
       const r = readImage(bytes, io.shape as Parameters<typeof readImage>[1], norm, file);
       if (!r.ok) throw new UserError(r.error.replace(/^([^:]*): /, "$1: error: "));
       images++;
@@ -353,7 +354,7 @@ async function cmdRun(p: Parsed): Promise<void> {
   if (threadsFlag !== undefined && "description" in runner) sayErr(`cnnc: ${String(runner.description)}`);
   let inputs: Map<string, TensorData>;
   if (random) inputs = mulberryInputs(runner.inputs, Number(p.seed ?? "0"), parseSizes(p), (m) => new UsageError(m, p.command));
-  else inputs = readInputs(p, runner.inputs);
+  else inputs = await readInputs(p, runner.inputs);
   for (const spec of runner.inputs) {
     if (!inputs.has(spec.name)) {
       throw new UserError(`cnnc: error: missing input '${spec.name}': pass --input ${spec.name}=FILE (a .npy array or a .png/.jpg image), or --random`);

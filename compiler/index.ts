@@ -62,7 +62,7 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
   if (!o.ok) return o;
   const { target, graph, plan, log, file } = o;
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
-  const wasm = target === "wasm" || target === "all" ? emitWasm(plan) : undefined;
+  const wasm = target === "wasm" || target === "all" ? emitWasm(plan, { optimize: options.wasmOptimize, timings: options.timings }) : undefined;
   let webgpu: ReturnType<typeof emitWgsl> | undefined;
   if (target === "webgpu" || target === "all") {
     try {

@@ -33,7 +33,9 @@ export type OptimiseResult = Optimised | { readonly ok: false; readonly diagnost
 
 /** Parse, check, lower, bind weights, run the passes and build the plan. */
 export function optimise(source: string, options: CompileOptions = {}): OptimiseResult {
+  const t0 = performance.now();
   const a = analyse(source, options);
+  options.timings?.set("analyse", (options.timings.get("analyse") ?? 0) + performance.now() - t0);
   if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
   const target = options.target ?? "wasm";
   const ctx: PassContext = {
@@ -53,9 +55,16 @@ export function optimise(source: string, options: CompileOptions = {}): Optimise
     }
   }
   if (!checkForcedAlgorithms(a.graph, ctx, target, a.log, a.file)) return { ok: false, diagnostics: a.log.items };
+  const t1 = performance.now();
   const graph = runPipeline(a.graph, PIPELINE, ctx);
   noteOverriddenAlgorithms(graph, ctx, a.log, a.file);
+  const t2 = performance.now();
   const plan = buildPlan(graph, a.checks, { reuseMemory: options.planMemory ?? true });
+  const t = options.timings;
+  if (t) {
+    t.set("passes", (t.get("passes") ?? 0) + t2 - t1);
+    t.set("plan", (t.get("plan") ?? 0) + performance.now() - t2);
+  }
   return { ok: true, log: a.log, file: a.file, target, source: a.graph, graph, plan, initialised: a.initialised };
 }
 

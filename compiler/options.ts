@@ -4,6 +4,7 @@
 
 import type { GpuLimits } from "../runtime/manifest.js";
 import type { AlgorithmName } from "./ir/graph.js";
+import type { WasmOptimize } from "./backends/wasm/module.js";
 
 export type Target = "wasm" | "webgpu" | "all";
 
@@ -29,4 +30,8 @@ export interface CompileOptions {
   readonly network?: string;
   /** Reads files named by the source or by `weights` (default: the file system). */
   readonly readFile?: (path: string) => Uint8Array;
+  /** How binaryen optimises the WebAssembly (default: module.ts's DEFAULT_OPTIMIZE); for measurements (bench/compile.ts). */
+  readonly wasmOptimize?: WasmOptimize;
+  /** Adds milliseconds per compile phase to this map (bench/compile.ts). */
+  readonly timings?: Map<string, number>;
 }

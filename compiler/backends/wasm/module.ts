@@ -157,7 +157,19 @@ export interface EmittedWasm extends WasmCode {
   readonly manifest: WasmManifest;
 }
 
-export function emitWasm(plan: Plan): EmittedWasm {
+/** How binaryen optimises the module: a level (-O0..-O4), or a list of binaryen pass names. */
+export type WasmOptimize = { readonly level: 0 | 1 | 2 | 3 | 4 } | { readonly passes: readonly string[] };
+
+/** What cnnc ships: see bench/compile.ts for the measurements behind the choice. */
+export const DEFAULT_OPTIMIZE: WasmOptimize = { level: 3 };
+
+export interface EmitWasmOptions {
+  readonly optimize?: WasmOptimize;
+  /** Adds milliseconds per phase ("wasm build", "wasm optimise", and the same "(relaxed)"). */
+  readonly timings?: Map<string, number>;
+}
+
+export function emitWasm(plan: Plan, options: EmitWasmOptions = {}): EmittedWasm {
   if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() (backends/wasm/binaryen.ts) before emitting");
   // Layout: tables, then weights, then the arena, then the fast kernels' scratch.
   const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
@@ -192,7 +204,7 @@ export function emitWasm(plan: Plan): EmittedWasm {
 
   const parallel: boolean[] = [];
   const build = (relaxed: boolean) =>
-    buildModule(plan, relaxed, initialPages, (m, math) =>
+    buildModule(plan, relaxed, initialPages, options, (m, math) =>
       plan.steps.map((step, i) => {
         const fn = new Fn(m, stepParams(plan.symbols), relaxed);
         const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
@@ -240,8 +252,10 @@ function buildModule(
   plan: Plan,
   relaxed: boolean,
   initialPages: number,
+  options: EmitWasmOptions,
   steps: (m: binaryen.Module, math: MathImports) => { name: string; fused: boolean }[],
 ): { binary: Uint8Array; fused: boolean } {
+  const started = performance.now();
   const m = new binaryen.Module();
   try {
     m.setFeatures(
@@ -266,14 +280,22 @@ function buildModule(
     m.addFunctionExport("run", "run");
     emitStepDispatch(m, names, plan.symbols);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly module for network ${plan.name} is invalid (binaryen printed why above)`);
-    return { binary: optimizeAndEmit(m), fused: fns.some((f) => f.fused) };
+    const built = performance.now();
+    const binary = optimizeAndEmit(m, options.optimize ?? DEFAULT_OPTIMIZE);
+    const t = options.timings;
+    if (t) {
+      const tag = relaxed ? " (relaxed)" : "";
+      t.set(`wasm build${tag}`, (t.get(`wasm build${tag}`) ?? 0) + built - started);
+      t.set(`wasm optimise${tag}`, (t.get(`wasm optimise${tag}`) ?? 0) + performance.now() - built);
+    }
+    return { binary, fused: fns.some((f) => f.fused) };
   } finally {
     m.dispose();
   }
 }
 
-/** -O3 and the binary, with binaryen's global options set for this module only. */
-function optimizeAndEmit(m: binaryen.Module): Uint8Array {
+/** Optimises (-O3 by default) and emits the binary, with binaryen's global options set for this module only. */
+function optimizeAndEmit(m: binaryen.Module, how: WasmOptimize): Uint8Array {
   const saved = {
     level: binaryen.getOptimizeLevel(),
     shrink: binaryen.getShrinkLevel(),
@@ -282,7 +304,7 @@ function optimizeAndEmit(m: binaryen.Module): Uint8Array {
     oneCaller: binaryen.getOneCallerInlineMaxSize(),
   };
   try {
-    binaryen.setOptimizeLevel(3);
+    binaryen.setOptimizeLevel("level" in how ? how.level : 3);
     binaryen.setShrinkLevel(0);
     // True by construction: nothing lives below LOW_MEMORY.
     binaryen.setLowMemoryUnused(true);
@@ -291,7 +313,9 @@ function optimizeAndEmit(m: binaryen.Module): Uint8Array {
     // otherwise inline them all into it.
     binaryen.setDebugInfo(true);
     binaryen.setOneCallerInlineMaxSize(0);
-    m.optimize();
+    if ("level" in how) {
+      if (how.level > 0) m.optimize();
+    } else m.runPasses([...how.passes]);
     return m.emitBinary();
   } finally {
     binaryen.setOptimizeLevel(saved.level);
