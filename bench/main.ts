@@ -9,6 +9,7 @@
 //   npm run bench -- --fusion [--runs N] [--direct]
 //   npm run bench -- --algorithms
 //   npm run bench -- --threads [--quick] [--n N]     (bench/threads.ts: 1 vs N threads)
+//   npm run bench -- --compile [--runs N] [--levels] (bench/compile.ts: compile time per phase)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,7 @@ const PARTS: Readonly<Record<string, string>> = {
   "--fusion": "./fusion.js",
   "--algorithms": "./algorithms.js",
   "--threads": "./threads.js",
+  "--compile": "./compile.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {

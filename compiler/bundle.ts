@@ -4,13 +4,15 @@
 // WebAssembly module's compile-time tables, tables.bin, with its relaxed-SIMD build),
 // and a copy of the compiled runtime (runtime/*.js). It imports nothing from the compiler.
 // The folder is written under a temporary name and renamed into place, so a failed compile
-// never leaves a half-written bundle behind.
+// never leaves a half-written bundle behind; it never replaces what cnnc did not write
+// (output-path.ts has the rules and the rename dance).
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Manifest, TensorSpec } from "../runtime/manifest.js";
 import type { Artifacts } from "./index.js";
+import { type OutputRules, replaceAtomically } from "./output-path.js";
 
 /** The compiled runtime: dist/runtime next to dist/compiler, or dist/runtime from the sources. */
 export function runtimeDir(): string {
@@ -71,47 +73,42 @@ export declare function load(options?: LoadOptions): Promise<${T}Network>;
 `;
 }
 
-/** Writes the bundle folder atomically (temporary folder, then rename). */
-export function writeBundle(dir: string, artifacts: Artifacts): void {
-  const target = path.resolve(dir);
-  const parent = path.dirname(target);
-  mkdirSync(parent, { recursive: true });
-  const tmp = path.join(parent, `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}`);
-  try {
-    mkdirSync(tmp);
-    const { manifest } = artifacts;
-    writeFileSync(path.join(tmp, "index.js"), indexJs(manifest));
-    writeFileSync(path.join(tmp, "index.d.ts"), indexDts(manifest));
-    writeFileSync(path.join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-    writeFileSync(path.join(tmp, "package.json"), `${JSON.stringify({ type: "module", main: "index.js", types: "index.d.ts" }, null, 2)}\n`);
-    writeFileSync(path.join(tmp, manifest.weights.file), artifacts.weights);
-    if (manifest.wasm && artifacts.wasm) {
-      writeFileSync(path.join(tmp, manifest.wasm.file), artifacts.wasm);
-      if (manifest.wasm.relaxedFile && artifacts.wasmRelaxed) writeFileSync(path.join(tmp, manifest.wasm.relaxedFile), artifacts.wasmRelaxed);
-      if (manifest.wasm.tables && artifacts.tables) writeFileSync(path.join(tmp, manifest.wasm.tables.file), artifacts.tables);
-    }
-    if (manifest.webgpu && artifacts.wgsl) {
-      // One .wgsl file per program (wgsl/<n>-<family>.wgsl), as the manifest lists them.
-      const sources = artifacts.wgsl;
-      manifest.webgpu.programs.forEach((p, i) => {
-        const file = path.join(tmp, p.file);
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(file, sources[i]);
-      });
-    }
-    const rt = runtimeDir();
-    mkdirSync(path.join(tmp, "runtime"));
-    for (const f of readdirSync(rt)) {
-      if (f.endsWith(".js") || f.endsWith(".d.ts")) writeFileSync(path.join(tmp, "runtime", f), readFileSync(path.join(rt, f)));
-    }
-    if (existsSync(target)) {
-      const old = `${tmp}.old`;
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else renameSync(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+/**
+ * Writes the bundle folder atomically (temporary folder, then renames: output-path.ts). An
+ * existing DIR is replaced only when it is a cnnc bundle or empty, unless `force`; DIR is never
+ * one of `inputs` nor holds one. Throws OutputError (code "CNNC_OUTPUT") when it cannot.
+ */
+export function writeBundle(dir: string, artifacts: Artifacts, rules: OutputRules = {}): void {
+  replaceAtomically(
+    dir,
+    "bundle",
+    (tmp) => {
+      const { manifest } = artifacts;
+      writeFileSync(path.join(tmp, "index.js"), indexJs(manifest));
+      writeFileSync(path.join(tmp, "index.d.ts"), indexDts(manifest));
+      writeFileSync(path.join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+      writeFileSync(path.join(tmp, "package.json"), `${JSON.stringify({ type: "module", main: "index.js", types: "index.d.ts" }, null, 2)}\n`);
+      writeFileSync(path.join(tmp, manifest.weights.file), artifacts.weights);
+      if (manifest.wasm && artifacts.wasm) {
+        writeFileSync(path.join(tmp, manifest.wasm.file), artifacts.wasm);
+        if (manifest.wasm.relaxedFile && artifacts.wasmRelaxed) writeFileSync(path.join(tmp, manifest.wasm.relaxedFile), artifacts.wasmRelaxed);
+        if (manifest.wasm.tables && artifacts.tables) writeFileSync(path.join(tmp, manifest.wasm.tables.file), artifacts.tables);
+      }
+      if (manifest.webgpu && artifacts.wgsl) {
+        // One .wgsl file per program (wgsl/<n>-<family>.wgsl), as the manifest lists them.
+        const sources = artifacts.wgsl;
+        manifest.webgpu.programs.forEach((p, i) => {
+          const file = path.join(tmp, p.file);
+          mkdirSync(path.dirname(file), { recursive: true });
+          writeFileSync(file, sources[i]);
+        });
+      }
+      const rt = runtimeDir();
+      mkdirSync(path.join(tmp, "runtime"));
+      for (const f of readdirSync(rt)) {
+        if (f.endsWith(".js") || f.endsWith(".d.ts")) writeFileSync(path.join(tmp, "runtime", f), readFileSync(path.join(rt, f)));
+      }
+    },
+    rules,
+  );
 }

@@ -1,157 +1,111 @@
 // The command line: the only place that prints or sets an exit code. Exit 0 when all went
-// well, 1 when the user's input is wrong (diagnostics printed), 2 for a usage error. A user's
-// mistake never shows a stack trace; an internal error does, with a request to report it.
+// well, 1 when the user's input is wrong or an output cannot be written (diagnostics printed),
+// 2 for a usage error, 70 for an internal error. A user's mistake never shows a stack trace;
+// an internal error does, with a request to report it. docs/cli.md documents all of it.
+//
+// Start-up is kept short: `check` and `explain` import only the front of the compiler
+// (analyse.ts, optimise.ts); the emitters and binaryen (compiler/index.ts) are imported
+// dynamically by the commands that generate code.
 
-import { existsSync, readFileSync, renameSync, rmSync, statSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { BackendError, type GpuProvider, type LoadOptions } from "../runtime/load.js";
-import { InputError, type Network, type TensorData } from "../runtime/session.js";
-import { writeBundle } from "./bundle.js";
-import { autotuneWebGpu } from "./autotune-webgpu.js";
-import { formatDiagnostic, type Diagnostic } from "./diagnostics.js";
-import { explain } from "./explain.js";
-import type { AlgorithmName } from "./ir/graph.js";
-import { printGraph } from "./ir/print.js";
-import { analyse, compile, type CompileOptions, type CompileSuccess, type Target } from "./index.js";
-import { interpret } from "./reference/interpret.js";
-import type { Tensor } from "./reference/tensor.js";
-import { readNpy, writeNpy } from "./tensors/npy.js";
+import type { GpuProvider, LoadOptions } from "../runtime/load.js";
+import type { Network, TensorData } from "../runtime/session.js";
+import { parseLabels, topK } from "../runtime/top-k.js";
+import type { Normalization } from "../runtime/image.js";
+import { analyse } from "./analyse.js";
+import { commandHelp, commandNamed, COMMANDS, generalHelp, parseCommand, type Parsed, UsageError } from "./cli-args.js";
 import { mulberryInputs } from "./cli-inputs.js";
+import { readModelText } from "./cli-read.js";
+import { escapeControls, printDiagnostics, sayErr } from "./cli-text.js";
+import type { Diagnostic } from "./diagnostics.js";
+import type { AlgorithmName } from "./ir/graph.js";
+import type { CompileSuccess } from "./index.js";
+import type { CompileOptions, Target } from "./options.js";
+import { OutputError, type OutputKind, outputRefusal, type OutputRules, guardSignalsDuringWrites, replaceAtomically, whyFailed } from "./output-path.js";
+import { imageFormat, NORMALIZATION_HELP, NORMALIZATIONS } from "./tensors/image-kind.js";
+import { readNpy, writeNpy } from "./tensors/npy.js";
 
-const USAGE = `usage:
-  cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]
-  cnnc compile MODEL.cnn -o DIR [--target wasm|webgpu|all] [COMPILE OPTIONS]
-  cnnc run MODEL.cnn|DIR (--input NAME=X.npy ... | --random [SEED]) [--size SYM=N ...]
-           [--backend reference|wasm|webgpu] [--threads N] [-o OUT.npy|DIR] [COMPILE OPTIONS]
-  cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]
-
-compile options:
-  --weights W.safetensors   weights by layer name (conv1.weight, conv1.bias, ...)
-  --network NAME            which network, when the file has several
-  --no-fuse                 keep every layer a kernel of its own
-  --no-plan                 give every value its own memory (no reuse)
-  --algorithm LAYER=NAME    force a convolution algorithm: direct, gemm, winograd2, winograd4, fft, separable, direct_simd
-  --autotune                time each layer's applicable algorithms on this machine (WebAssembly, or
-                            the WebGPU adapter with --target webgpu), keep the fastest
-
-exit codes: 0 ok, 1 the input is wrong (diagnostics printed), 2 usage error`;
-
-class UsageError extends Error {}
 /** The user's input is wrong; the message (already formatted) is printed and we exit 1. */
 class UserError extends Error {}
 
-interface Args {
-  command: string;
-  positional: string[];
-  flags: Map<string, string[]>;
-}
-
-const VALUE_FLAGS = new Set(["-o", "--target", "--weights", "--network", "--input", "--backend", "--size", "--algorithm", "--threads"]);
-const BOOL_FLAGS = new Set(["--random", "--help", "-h", "--no-fuse", "--no-plan", "--ir", "--autotune"]);
-/** Options every command that compiles takes. */
-const COMPILE_FLAGS = ["--weights", "--network", "--target", "--no-fuse", "--no-plan", "--algorithm", "--autotune"];
 const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"];
 
-function parseArgs(argv: string[]): Args {
-  const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h" || command === "help") throw new UsageError("");
-  const positional: string[] = [];
-  const flags = new Map<string, string[]>();
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    if (VALUE_FLAGS.has(name)) {
-      const v = eq > 0 ? a.slice(eq + 1) : rest[++i];
-      if (v === undefined) throw new UsageError(`${name} needs a value`);
-      flags.set(name, [...(flags.get(name) ?? []), v]);
-    } else if (BOOL_FLAGS.has(name)) {
-      // `--random` takes an optional seed.
-      const next = rest[i + 1];
-      const v = name === "--random" && next !== undefined && /^\d+$/.test(next) ? rest[++i] : "";
-      flags.set(name, [v]);
-    } else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
-    else positional.push(a);
-  }
-  return { command, positional, flags };
-}
+/** The runtime's error classes by their `code`: a bundle's own copy of the runtime fails `instanceof`. */
+const hasCode = (e: unknown, code: string): e is Error => typeof e === "object" && e !== null && (e as { code?: unknown }).code === code;
 
-function one(args: Args, flag: string): string | undefined {
-  const v = args.flags.get(flag);
-  if (v && v.length > 1) throw new UsageError(`${flag} is given more than once`);
-  return v?.[0];
+function str(p: Parsed, name: string): string | undefined {
+  const v = p.values[name];
+  return typeof v === "string" ? v : undefined;
 }
-
-function allowOnly(args: Args, allowed: string[]): void {
-  for (const f of args.flags.keys()) if (!allowed.includes(f)) throw new UsageError(`${args.command} does not take ${f}`);
+function list(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  return Array.isArray(v) ? v : [];
 }
+const flag = (p: Parsed, name: string): boolean => p.values[name] === true;
 
-function modelPath(args: Args): string {
-  if (args.positional.length !== 1) throw new UsageError(`${args.command} takes one model file`);
-  return args.positional[0];
+function modelPath(p: Parsed): string {
+  if (p.positional.length === 0) throw new UsageError(`${p.command} needs a model file`, p.command);
+  if (p.positional.length > 1) throw new UsageError(`${p.command} takes one model file, got ${p.positional.length}: ${p.positional.join(" ")}`, p.command);
+  return p.positional[0];
 }
 
 function readSource(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UserError(`${file}: error: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-}
-
-function report(ds: readonly Diagnostic[]): void {
-  for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
-  const n = ds.filter((d) => d.severity === "error").length;
-  if (n > 0) process.stderr.write(`${n} error${n === 1 ? "" : "s"}\n`);
+  const r = readModelText(file);
+  if (!r.ok) throw new UserError(`${file}: error: ${r.error}`);
+  return r.text;
 }
 
 function noteInitialised(layers: readonly string[]): void {
   if (layers.length === 0) return;
-  process.stderr.write(
-    `note: no weights given for ${layers.length === 1 ? "layer" : "layers"} ${layers.join(", ")}: initialised with seeded He-normal weights and zero biases\n`,
-  );
+  sayErr(`note: no weights given for ${layers.length === 1 ? "layer" : "layers"} ${layers.join(", ")}: initialised with seeded He-normal weights and zero biases`);
 }
 
-function compileOptions(args: Args, file: string, forced?: Target): CompileOptions {
-  const target = forced ?? one(args, "--target") ?? "wasm";
-  if (!["wasm", "webgpu", "all"].includes(target)) throw new UsageError(`--target must be wasm, webgpu or all, not ${target}`);
+function compileOptions(p: Parsed, file: string, forced?: Target): CompileOptions {
+  const target = forced ?? str(p, "target") ?? "wasm";
+  if (!["wasm", "webgpu", "all"].includes(target)) throw new UsageError(`--target must be wasm, webgpu or all, not ${target}`, p.command);
   const algorithms: Record<string, AlgorithmName> = {};
-  for (const spec of args.flags.get("--algorithm") ?? []) {
+  for (const spec of list(p, "algorithm")) {
     const m = /^([^=]+)=(.+)$/.exec(spec);
     const name = m?.[2] as AlgorithmName | undefined;
-    if (!m || !name || !ALGORITHMS.includes(name)) throw new UsageError(`--algorithm takes LAYER=NAME with NAME one of ${ALGORITHMS.join(", ")}, got ${spec}`);
+    if (!m || !name || !ALGORITHMS.includes(name)) throw new UsageError(`--algorithm takes LAYER=NAME with NAME one of ${ALGORITHMS.join(", ")}, got ${spec}`, p.command);
     algorithms[m[1]] = name;
   }
   return {
     fileName: file,
-    weights: one(args, "--weights"),
-    network: one(args, "--network"),
+    weights: str(p, "weights"),
+    network: str(p, "network"),
     target: target as Target,
-    fuse: !args.flags.has("--no-fuse"),
-    planMemory: !args.flags.has("--no-plan"),
+    fuse: !flag(p, "no-fuse"),
+    planMemory: !flag(p, "no-plan"),
     algorithms,
-    autotune: args.flags.has("--autotune"),
+    autotune: flag(p, "autotune"),
   };
 }
 
-async function compileOrFail(args: Args, file: string, target?: Target): Promise<CompileSuccess> {
-  const options = compileOptions(args, file, target);
+function failOn(diagnostics: readonly Diagnostic[], ok: boolean): void {
+  printDiagnostics(diagnostics);
+  if (!ok) throw new UserError("");
+}
+
+async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<CompileSuccess> {
+  const options = compileOptions(p, file, target);
   const source = readSource(file);
+  if (options.autotune) sayErr(`cnnc: autotuning: timing each convolution's algorithms on ${options.target === "webgpu" ? "the WebGPU adapter" : "this machine"} (seconds per layer)`);
+  const { compile } = await import("./index.js");
   const r = options.autotune && options.target === "webgpu" ? await autotuneOnGpu(source, options) : compile(source, options);
-  report(r.diagnostics);
+  failOn(r.diagnostics, r.ok);
   if (!r.ok) throw new UserError("");
   noteInitialised(r.initialised);
   return r;
 }
 
-function cmdCheck(args: Args): void {
-  allowOnly(args, ["--weights", "--network"]);
-  const file = modelPath(args);
-  const a = analyse(readSource(file), { fileName: file, weights: one(args, "--weights"), network: one(args, "--network") });
-  report(a.log.items);
-  if (a.log.hasErrors) throw new UserError("");
-  process.stdout.write(`${file}: ok\n`);
+function cmdCheck(p: Parsed): void {
+  const file = modelPath(p);
+  const a = analyse(readSource(file), { fileName: file, weights: str(p, "weights"), network: str(p, "network") });
+  failOn(a.log.items, !a.log.hasErrors);
+  process.stdout.write(`${escapeControls(file)}: ok\n`);
 }
 
 /** `--autotune --target webgpu`: times the candidates on this machine's WebGPU adapter (Dawn). */
@@ -161,60 +115,114 @@ async function autotuneOnGpu(source: string, options: CompileOptions) {
   if (!found) {
     throw new UserError("cnnc: error: --autotune --target webgpu times the algorithms on a WebGPU adapter, and none was found; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri");
   }
-  process.stderr.write(`cnnc: autotuning on WebGPU adapter: ${found.description}\n`);
+  sayErr(`cnnc: autotuning on WebGPU adapter: ${found.description}`);
   // A fresh adapter for every load: requesting a device consumes one.
   const gpu: GpuProvider = { requestAdapter: async () => (await nodeAdapter())?.adapter ?? null };
+  const { autotuneWebGpu } = await import("./autotune-webgpu.js");
   return autotuneWebGpu(source, options, gpu);
 }
 
-async function cmdCompile(args: Args): Promise<void> {
-  allowOnly(args, ["-o", ...COMPILE_FLAGS]);
-  const file = modelPath(args);
-  const out = one(args, "-o");
-  if (!out) throw new UsageError("compile needs -o DIR");
-  const r = await compileOrFail(args, file);
-  writeBundle(out, r.artifacts);
+function refuseOutput(out: string, kind: OutputKind, rules: OutputRules): void {
+  const why = outputRefusal(out, kind, rules);
+  if (why) throw new OutputError(why);
+}
+
+/** Paths the command reads: never an output. */
+function inputsOf(p: Parsed, model: string): string[] {
+  const files = [model];
+  const w = str(p, "weights");
+  if (w) files.push(w);
+  for (const spec of list(p, "input")) files.push(spec.slice(spec.indexOf("=") + 1));
+  const labels = str(p, "labels");
+  if (labels) files.push(labels);
+  return files;
+}
+
+async function cmdCompile(p: Parsed): Promise<void> {
+  const file = modelPath(p);
+  const out = str(p, "output");
+  if (!out) throw new UsageError("compile needs -o DIR", p.command);
+  const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
+  // Before the compile: a refusal should not cost its time.
+  refuseOutput(out, "bundle", rules);
+  const r = await compileOrFail(p, file);
+  const { writeBundle } = await import("./bundle.js");
+  writeBundle(out, r.artifacts, rules);
   const a = r.artifacts;
   const shaders = a.wgsl ? `, ${a.wgsl.length} WGSL programs` : "";
   const wasm = a.wasm ? `${a.wasm.byteLength} bytes of wasm${a.wasmRelaxed ? ` (${a.wasmRelaxed.byteLength} relaxed-SIMD)` : ""}, ` : "";
   const tables = a.tables?.byteLength ? ` and ${a.tables.byteLength} of packed weights` : "";
-  process.stdout.write(`wrote ${out} (${r.plan.steps.length} kernels${shaders}, ${wasm}${a.weights.byteLength} bytes of weights${tables})\n`);
+  process.stdout.write(`${escapeControls(`wrote ${out}`)} (${r.plan.steps.length} kernels${shaders}, ${wasm}${a.weights.byteLength} bytes of weights${tables})\n`);
 }
 
-async function cmdExplain(args: Args): Promise<void> {
-  allowOnly(args, ["--ir", ...COMPILE_FLAGS]);
-  const r = await compileOrFail(args, modelPath(args));
-  process.stdout.write(`${args.flags.has("--ir") ? printGraph(r.graph) : explain(r.graph, r.source, r.plan)}\n`);
+async function cmdExplain(p: Parsed): Promise<void> {
+  const file = modelPath(p);
+  const { explain } = await import("./explain.js");
+  const { printGraph } = await import("./ir/print.js");
+  let r: { graph: CompileSuccess["graph"]; source: CompileSuccess["source"]; plan: CompileSuccess["plan"] };
+  if (flag(p, "autotune")) r = await compileOrFail(p, file);
+  else {
+    // No code generated: the passes and the plan only (binaryen is never loaded).
+    const { optimise } = await import("./optimise.js");
+    const o = optimise(readSource(file), compileOptions(p, file));
+    failOn(o.ok ? o.log.items : o.diagnostics, o.ok);
+    if (!o.ok) return;
+    noteInitialised(o.initialised);
+    r = o;
+  }
+  process.stdout.write(`${flag(p, "ir") ? printGraph(r.graph) : explain(r.graph, r.source, r.plan)}\n`);
 }
 
-/** Reads `--input name=file.npy` flags into tensors (checked: readable, valid .npy). */
-function readInputs(args: Args): Map<string, TensorData> {
+function normalization(p: Parsed): Normalization {
+  const n = str(p, "normalize") ?? "unit";
+  if (!(NORMALIZATIONS as readonly string[]).includes(n)) throw new UsageError(`--normalize must be one of ${NORMALIZATIONS.join(", ")}, not ${n} (${NORMALIZATION_HELP})`, p.command);
+  return n as Normalization;
+}
+
+/** Reads `--input name=file` flags into tensors: a .npy array, or a PNG/JPEG image laid out for the input. */
+async function readInputs(p: Parsed, specs: Runner["inputs"]): Promise<Map<string, TensorData>> {
   const inputs = new Map<string, TensorData>();
-  for (const spec of args.flags.get("--input") ?? []) {
+  const norm = normalization(p);
+  let images = 0;
+  for (const spec of list(p, "input")) {
     const eq = spec.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--input takes NAME=FILE.npy, got ${spec}`);
+    if (eq <= 0) throw new UsageError(`--input takes NAME=FILE (a .npy array or a .png/.jpg image), got ${spec}`, p.command);
     const name = spec.slice(0, eq);
     const file = spec.slice(eq + 1);
-    if (inputs.has(name)) throw new UsageError(`input ${name} is given twice`);
+    if (inputs.has(name)) throw new UsageError(`input ${name} is given twice`, p.command);
+    const io = specs.find((s) => s.name === name);
+    if (!io) {
+      const names = specs.map((s) => s.name);
+      throw new UserError(`cnnc: error: the network has no input '${name}'; its inputs: ${names.join(", ")}`);
+    }
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(readFileSync(file));
     } catch (e) {
       throw new UserError(`${file}: error: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
+    if (imageFormat(bytes)) {
+      const { readImage } = await import("./tensors/image.js");
+      const r = readImage(bytes, io.shape as Parameters<typeof readImage>[1], norm, file);
+      if (!r.ok) throw new UserError(r.error.replace(/^([^:]*): /, "$1: error: "));
+      images++;
+      inputs.set(name, r.value);
+      continue;
+    }
     const r = readNpy(bytes, file);
-    if (!r.ok) throw new UserError(`${file}: error: ${r.error.startsWith(file) ? r.error.slice(file.length).replace(/^:\s*/, "") : r.error}`);
+    if (!r.ok) throw new UserError(`${file}: error: ${r.error.startsWith(file) ? r.error.slice(file.length).replace(/^:\s*/, "") : r.error} (an input is a .npy array or a PNG/JPEG image)`);
     inputs.set(name, { data: r.value.data, shape: r.value.shape });
   }
+  if (images > 0) sayErr(`cnnc: image${images > 1 ? "s" : ""} resized bilinearly and normalised '${norm}' (--normalize: ${NORMALIZATION_HELP})`);
   return inputs;
 }
 
-function parseSizes(args: Args): Record<string, number> {
+function parseSizes(p: Parsed): Record<string, number> {
   const sizes: Record<string, number> = {};
-  for (const s of args.flags.get("--size") ?? []) {
+  for (const s of list(p, "size")) {
     for (const part of s.split(",")) {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(part.trim());
-      if (!m) throw new UsageError(`--size takes SYMBOL=N, got ${part}`);
+      if (!m) throw new UsageError(`--size takes SYMBOL=N, got ${part}`, p.command);
       sizes[m[1]] = Number(m[2]);
     }
   }
@@ -225,41 +233,6 @@ interface Runner {
   inputs: readonly { name: string; shape: readonly (number | { op: string; name?: string })[] }[];
   run(inputs: Record<string, TensorData>): Promise<Record<string, TensorData>>;
   dispose?(): void;
-}
-
-function referenceRunner(r: CompileSuccess, net: Network): Runner {
-  const g = r.source;
-  return {
-    inputs: net.inputs,
-    async run(inputs) {
-      // The session's checks (names, shapes, symbols) apply to the reference too.
-      const { batch } = (await import("../runtime/session.js")).bindInputs(r.artifacts.manifest, inputs);
-      const outs: Record<string, { shape: number[]; chunks: Float64Array[] }> = {};
-      for (let n = 0; n < batch; n++) {
-        const sample = new Map<string, Tensor>();
-        for (const io of g.inputs) {
-          const t = inputs[io.name];
-          const per = t.data.length / batch;
-          const shape = t.shape.length === g.values[io.value].shape.length ? [...t.shape] : t.shape.slice(1);
-          sample.set(io.name, { shape, data: Float64Array.from(t.data.subarray(n * per, (n + 1) * per)) });
-        }
-        for (const [name, y] of interpret(g, sample)) {
-          (outs[name] ??= { shape: [...y.shape], chunks: [] }).chunks.push(y.data);
-        }
-      }
-      const result: Record<string, TensorData> = {};
-      for (const [name, o] of Object.entries(outs)) {
-        const data = new Float32Array(o.chunks.reduce((a, c) => a + c.length, 0));
-        let at = 0;
-        for (const c of o.chunks) {
-          data.set(c, at);
-          at += c.length;
-        }
-        result[name] = { data, shape: [batch, ...o.shape] };
-      }
-      return result;
-    },
-  };
 }
 
 async function loadBundleDir(dir: string, options: LoadOptions): Promise<Network> {
@@ -289,13 +262,13 @@ async function loadWebGpu(load: (options: LoadOptions) => Promise<Network>): Pro
   try {
     net = await load({ backend: "webgpu", gpu });
   } catch (e) {
-    if (e instanceof BackendError || (e as Error).name === "BackendError") {
+    if (hasCode(e, "CNNC_BACKEND") || (e as Error).name === "BackendError") {
       const hint = used ? "" : "; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (or use --backend wasm)";
       throw new UserError(`cnnc: error: cannot run on WebGPU: ${(e as Error).message}${hint}`);
     }
     throw e;
   }
-  process.stderr.write(`cnnc: WebGPU adapter: ${used ?? net.description}\n`);
+  sayErr(`cnnc: WebGPU adapter: ${used ?? net.description}`);
   return net;
 }
 
@@ -303,123 +276,190 @@ function summary(name: string, t: TensorData): string {
   const d = t.data;
   const shown = Array.from(d.subarray(0, Math.min(d.length, 10)), (v) => Number(v.toPrecision(6)));
   let lines = `${name}: f32[${t.shape.join(", ")}] = [${shown.join(", ")}${d.length > 10 ? `, ... (${d.length} values)` : ""}]`;
-  if (t.shape.length === 2 && t.shape[1] > 1) {
-    const per = t.shape[1];
-    const arg: number[] = [];
-    for (let n = 0; n < t.shape[0]; n++) {
-      let best = 0;
-      for (let i = 1; i < per; i++) if (d[n * per + i] > d[n * per + best]) best = i;
-      arg.push(best);
-    }
-    lines += `\n  argmax per sample: ${arg.join(", ")}`;
-  }
+  if (t.shape.length === 2 && t.shape[1] > 1) lines += `\n  argmax per sample: ${topK(t, 1).map((s) => s[0].index).join(", ")}`;
   return lines;
 }
 
+/** `--top K` / `--labels`: the K best classes per sample, with their names. */
+function ranking(name: string, t: TensorData, k: number, labels: readonly string[] | undefined): string {
+  const lines = [`${name}: top ${k}${t.shape.length > 1 && t.shape[0] > 1 ? " per sample" : ""}`];
+  topK(t, k, labels).forEach((ranked, s) => {
+    if (t.shape.length > 1 && t.shape[0] > 1) lines.push(`  sample ${s}:`);
+    for (const r of ranked) lines.push(`  ${String(r.index).padStart(5)}  ${r.score.toPrecision(6).padStart(12)}  ${r.label ?? ""}`.trimEnd());
+  });
+  return lines.join("\n");
+}
+
+function readLabels(p: Parsed): string[] | undefined {
+  const file = str(p, "labels");
+  if (!file) return undefined;
+  const r = readModelText(file);
+  if (!r.ok) throw new UserError(`${file}: error: ${r.error.replace("a .cnn file", "a labels file")}`);
+  return parseLabels(r.text);
+}
+
 /** Writes outputs atomically: one .npy for one output, else one .npy per output in a folder. */
-function writeOutputs(out: string, outputs: Record<string, TensorData>): void {
+function writeOutputs(out: string, outputs: Record<string, TensorData>, p: Parsed, inputs: string[]): void {
   const names = Object.keys(outputs);
-  const tmp = `${out}.tmp-${process.pid}`;
-  try {
-    if (out.endsWith(".npy")) {
-      if (names.length !== 1) throw new UsageError(`the network has ${names.length} outputs; give -o a folder`);
-      const t = outputs[names[0]];
-      writeFileSync(tmp, writeNpy(t.shape, t.data));
-      renameSync(tmp, out);
-    } else {
-      mkdirSync(tmp, { recursive: true });
+  const rules = { inputs, force: flag(p, "force") };
+  if (out.endsWith(".npy")) {
+    if (names.length !== 1) throw new UsageError(`the network has ${names.length} outputs; give -o a folder`, p.command);
+    const t = outputs[names[0]];
+    replaceAtomically(out, "npy", (tmp) => writeFileSync(tmp, writeNpy(t.shape, t.data)), rules);
+  } else {
+    replaceAtomically(out, "npy-folder", (tmp) => {
       for (const n of names) writeFileSync(path.join(tmp, `${n}.npy`), writeNpy(outputs[n].shape, outputs[n].data));
-      if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-      renameSync(tmp, out);
-    }
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    }, rules);
   }
 }
 
-async function cmdRun(args: Args): Promise<void> {
-  allowOnly(args, ["--input", "--backend", "-o", "--random", "--size", "--threads", ...COMPILE_FLAGS]);
-  const model = modelPath(args);
-  const backend = one(args, "--backend") ?? "wasm";
-  if (!["reference", "wasm", "webgpu"].includes(backend)) throw new UsageError(`--backend must be reference, wasm or webgpu, not ${backend}`);
-  const threadsFlag = one(args, "--threads");
+async function cmdRun(p: Parsed): Promise<void> {
+  const model = modelPath(p);
+  const backend = str(p, "backend") ?? "wasm";
+  if (!["reference", "wasm", "webgpu"].includes(backend)) throw new UsageError(`--backend must be reference, wasm or webgpu, not ${backend}`, p.command);
+  const threadsFlag = str(p, "threads");
   const threads = threadsFlag === undefined ? 1 : Number(threadsFlag);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a whole number from 1 to 256, not ${threadsFlag}`);
-  if (threadsFlag !== undefined && backend !== "wasm") throw new UsageError("--threads applies to --backend wasm");
-  const random = args.flags.get("--random");
-  if (random && args.flags.has("--input")) throw new UsageError("give either --input or --random, not both");
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a whole number from 1 to 256, not ${threadsFlag}`, p.command);
+  if (threadsFlag !== undefined && backend !== "wasm") throw new UsageError("--threads applies to --backend wasm", p.command);
+  const topFlag = str(p, "top");
+  const top = topFlag === undefined ? undefined : Number(topFlag);
+  if (top !== undefined && (!Number.isInteger(top) || top < 1)) throw new UsageError(`--top takes a whole number of classes, 1 or more, not ${topFlag}`, p.command);
+  const random = flag(p, "random");
+  if (random && list(p, "input").length) throw new UsageError("give either --input or --random, not both", p.command);
+  if (p.seed !== undefined && !random) throw new UsageError(`unexpected argument ${p.seed}`, p.command);
+  const out = str(p, "output");
+  normalization(p);
+  const labels = readLabels(p);
+  // Refuse an output we may not write before the (possibly long) compile and run.
+  const reads = inputsOf(p, model);
+  if (out) refuseOutput(out, out.endsWith(".npy") ? "npy" : "npy-folder", { inputs: reads, force: flag(p, "force") });
   const isDir = existsSync(model) && statSync(model).isDirectory();
   let runner: Runner;
   if (isDir) {
-    if (backend === "reference") throw new UsageError("a compiled bundle has no reference backend; run the .cnn file");
-    if (args.flags.has("--weights")) throw new UsageError("a compiled bundle carries its weights; --weights applies to .cnn files");
+    if (backend === "reference") throw new UsageError("a compiled bundle has no reference backend; run the .cnn file", p.command);
+    if (p.values.weights !== undefined) throw new UsageError("a compiled bundle carries its weights; --weights applies to .cnn files", p.command);
     runner = backend === "webgpu" ? await loadWebGpu((o) => loadBundleDir(model, o)) : await loadBundleDir(model, { backend: "wasm", threads });
   } else if (backend === "webgpu") {
-    const r = await compileOrFail(args, model, "webgpu");
+    const r = await compileOrFail(p, model, "webgpu");
     runner = await loadWebGpu((o) => r.load(o));
   } else {
-    const r = await compileOrFail(args, model);
+    const r = await compileOrFail(p, model);
     const net = await r.load({ backend: "wasm", threads });
-    runner = backend === "reference" ? referenceRunner(r, net) : net;
+    if (backend === "reference") {
+      const { referenceRunner } = await import("./cli-reference.js");
+      runner = referenceRunner(r, net);
+    } else runner = net;
   }
   // Say whether the threads asked for run (or why not).
-  if (threadsFlag !== undefined && "description" in runner) process.stderr.write(`cnnc: ${String(runner.description)}\n`);
+  if (threadsFlag !== undefined && "description" in runner) sayErr(`cnnc: ${String(runner.description)}`);
   let inputs: Map<string, TensorData>;
-  if (random) inputs = mulberryInputs(runner.inputs, Number(random[0] || "0"), parseSizes(args), (m) => new UsageError(m));
-  else inputs = readInputs(args);
+  if (random) inputs = mulberryInputs(runner.inputs, Number(p.seed ?? "0"), parseSizes(p), (m) => new UsageError(m, p.command));
+  else inputs = await readInputs(p, runner.inputs);
   for (const spec of runner.inputs) {
     if (!inputs.has(spec.name)) {
-      throw new UserError(`cnnc: error: missing input '${spec.name}': pass --input ${spec.name}=FILE.npy (or --random)`);
+      throw new UserError(`cnnc: error: missing input '${spec.name}': pass --input ${spec.name}=FILE (a .npy array or a .png/.jpg image), or --random`);
     }
   }
   let outputs: Record<string, TensorData>;
   try {
     outputs = await runner.run(Object.fromEntries(inputs));
   } catch (e) {
-    if (e instanceof InputError) throw new UserError(`cnnc: error: ${e.message}`);
-    if (e instanceof BackendError || (e as Error).name === "BackendError") throw new UserError(`cnnc: error: ${(e as Error).message}`);
+    if (hasCode(e, "CNNC_INPUT") || (e as Error).name === "InputError") throw new UserError(`cnnc: error: ${(e as Error).message}`);
+    if (hasCode(e, "CNNC_BACKEND") || (e as Error).name === "BackendError") throw new UserError(`cnnc: error: ${(e as Error).message}`);
     throw e;
   } finally {
     runner.dispose?.();
   }
-  const out = one(args, "-o");
   if (out) {
-    writeOutputs(out, outputs);
-    process.stdout.write(`wrote ${out}\n`);
-  } else for (const [name, t] of Object.entries(outputs)) process.stdout.write(`${summary(name, t)}\n`);
+    writeOutputs(out, outputs, p, reads);
+    process.stdout.write(`${escapeControls(`wrote ${out}`)}\n`);
+    return;
+  }
+  for (const [name, t] of Object.entries(outputs)) {
+    const k = top ?? (labels ? 5 : undefined);
+    process.stdout.write(`${escapeControls(k !== undefined ? ranking(name, t, Math.min(k, t.shape[t.shape.length - 1] ?? k), labels) : summary(name, t))}\n`);
+  }
+}
+
+/** The package's version, from package.json beside dist/ (or the sources). */
+function version(): string {
+  for (const rel of ["../../package.json", "../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "cnnc" && pkg.version) return pkg.version;
+    } catch {
+      // Try the next place.
+    }
+  }
+  return "unknown";
 }
 
 export async function main(argv: string[]): Promise<number> {
+  guardSignalsDuringWrites();
+  let command: string | undefined;
   try {
-    const args = parseArgs(argv);
-    switch (args.command) {
+    const [first, ...rest] = argv;
+    if (first === undefined) {
+      process.stderr.write(`${generalHelp(version())}\n`);
+      return 2;
+    }
+    if (first === "--help" || first === "-h") {
+      process.stdout.write(`${generalHelp(version())}\n`);
+      return 0;
+    }
+    if (first === "--version" || first === "-V") {
+      process.stdout.write(`cnnc ${version()}\n`);
+      return 0;
+    }
+    if (first.startsWith("-")) throw new UsageError(`give a command first (${Object.keys(COMMANDS).join(", ")}), then ${first}`);
+    command = commandNamed(first);
+    if (command === "help") {
+      if (rest.length > 1) throw new UsageError("help takes at most one command", "help");
+      process.stdout.write(`${rest.length ? commandHelp(commandNamed(rest[0])) : generalHelp(version())}\n`);
+      return 0;
+    }
+    const p = parseCommand(command, rest);
+    if (p.values.help === true) {
+      process.stdout.write(`${commandHelp(command)}\n`);
+      return 0;
+    }
+    switch (command) {
       case "check":
-        cmdCheck(args);
+        cmdCheck(p);
         break;
       case "compile":
-        await cmdCompile(args);
+        await cmdCompile(p);
         break;
       case "run":
-        await cmdRun(args);
+        await cmdRun(p);
         break;
       case "explain":
-        await cmdExplain(args);
+        await cmdExplain(p);
         break;
-      default:
-        throw new UsageError(`unknown command '${args.command}'`);
     }
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`${e.message ? `cnnc: ${e.message}\n\n` : ""}${USAGE}\n`);
+      const cmd = e.command ?? command;
+      sayErr(`cnnc: ${e.message}`);
+      process.stderr.write(cmd && cmd !== "help" ? `usage: ${COMMANDS[cmd].usage}\nrun 'cnnc help ${cmd}' for more\n` : "run 'cnnc --help' for the commands\n");
       return 2;
     }
     if (e instanceof UserError) {
-      if (e.message) process.stderr.write(`${e.message}\n`);
+      if (e.message) sayErr(e.message);
       return 1;
     }
-    process.stderr.write(`cnnc: internal error (please report it): ${(e as Error).stack ?? String(e)}\n`);
+    if (e instanceof OutputError || hasCode(e, "CNNC_OUTPUT")) {
+      sayErr(`cnnc: error: ${(e as Error).message}`);
+      return 1;
+    }
+    // A file-system error on an output the code above did not catch: still the user's situation.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code) && (e as NodeJS.ErrnoException).syscall) {
+      sayErr(`cnnc: error: ${(e as NodeJS.ErrnoException).path ?? ""}: ${whyFailed(e)}`);
+      return 1;
+    }
+    process.stderr.write(`cnnc: internal error (please report it): ${escapeControls((e as Error).stack ?? String(e))}\n`);
     return 70;
   }
 }

@@ -1,56 +1,25 @@
 // The programmatic API: compile(source, options) -> { ok, diagnostics, graph, plan,
 // artifacts, load() }. It never throws on bad user input (syntax, names, shapes, weight
-// files): every such problem is a diagnostic. The pipeline is visible here: parse, lower,
-// bind weights, plan, emit.
+// files): every such problem is a diagnostic. The pipeline: analyse (parse, lower, bind
+// weights: analyse.ts), optimise (passes, plan: optimise.ts), emit (here).
 
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
-import { parse } from "../dsl/parse.js";
-import type { GpuLimits, Manifest } from "../runtime/manifest.js";
+import type { Manifest } from "../runtime/manifest.js";
 import type { LoadOptions } from "../runtime/load.js";
 import { networkFromArtifacts } from "../runtime/load.js";
 import type { Network } from "../runtime/session.js";
-import { type Diagnostic, DiagnosticLog, formatDiagnostics } from "./diagnostics.js";
-import type { AlgorithmName, Graph } from "./ir/graph.js";
-import { type PassContext, runPipeline } from "./passes/pass.js";
-import { PIPELINE } from "./passes/pipeline.js";
-import { lower } from "./lower/lower.js";
-import { bindWeights, type WeightsFile } from "./lower/weights.js";
-import { buildPlan } from "./plan/build.js";
+import { loadBinaryen } from "./backends/wasm/binaryen.js";
+import { type Diagnostic, formatDiagnostics } from "./diagnostics.js";
+import type { Graph } from "./ir/graph.js";
+import type { CompileOptions } from "./options.js";
+import { optimise } from "./optimise.js";
 import type { Plan } from "./plan/plan.js";
-import { SourceFile } from "./source.js";
-import { didYouMean } from "./suggest.js";
-import { readSafetensors } from "./tensors/safetensors.js";
-import type { TargetName } from "./target.js";
-import { TARGETS } from "./targets.js";
 
-/** The `target` option's values (compiler/target.ts's TargetName; Target there is the object the passes ask). */
-export type Target = TargetName;
-export type { TargetName };
+// compile() is synchronous and emits WebAssembly with binaryen, which loads asynchronously
+// and slowly; the API loads it here, once, so that importing "cnnc" gives a ready compile().
+await loadBinaryen();
 
-export interface CompileOptions {
-  /** Shown in diagnostics; also the base for `weights "..."` paths. */
-  readonly fileName?: string;
-  /** A safetensors file: its path, or its bytes. */
-  readonly weights?: string | Uint8Array;
-  readonly target?: Target;
-  /** Fuse activations, residual adds and pools into the producing kernel (default true; `--no-fuse`). */
-  readonly fuse?: boolean;
-  /** Liveness-based reuse of activation memory (default true). */
-  readonly planMemory?: boolean;
-  /** Per-layer algorithm overrides (`--algorithm LAYER=NAME`). */
-  readonly algorithms?: Readonly<Record<string, AlgorithmName>>;
-  /** Time each convolution's applicable algorithms on this machine and keep the fastest (`--autotune`; WebAssembly here, WebGPU through autotune-webgpu.ts). */
-  readonly autotune?: boolean;
-  /** Why each layer of `algorithms` has its algorithm (default: asked for with --algorithm). */
-  readonly algorithmReasons?: Readonly<Record<string, string>>;
-  /** WebGPU limits to compile for (default: WebGPU's defaults); a network that needs more is split. */
-  readonly webgpuLimits?: Partial<GpuLimits>;
-  /** Which network, when the file defines several. */
-  readonly network?: string;
-  /** Reads files named by the source or by `weights` (default: the file system). */
-  readonly readFile?: (path: string) => Uint8Array;
-}
+export type { CompileOptions, Target, TargetName } from "./options.js";
+export { analyse } from "./analyse.js";
 
 export interface Artifacts {
   readonly manifest: Manifest;
@@ -86,82 +55,19 @@ export interface CompileFailure {
 
 export type CompileResult = CompileSuccess | CompileFailure;
 
-/** Parse, check and lower to a graph with bound weights (no code generation). */
-export function analyse(
-  source: string,
-  options: CompileOptions = {},
-): { log: DiagnosticLog; file: SourceFile; graph?: Graph; checks: Plan["checks"]; initialised: string[] } {
-  const fileName = options.fileName ?? "<input>";
-  const file = new SourceFile(fileName, source);
-  const log = new DiagnosticLog();
-  const program = parse(file, log);
-  if (log.hasErrors) return { log, file, checks: [], initialised: [] };
-  const lowered = lower(program, file, log, options.network);
-  if (!lowered || log.hasErrors) return { log, file, checks: [], initialised: [] };
-  const read = options.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)));
-  const files: WeightsFile[] = [];
-  const load = (name: string, bytes: () => Uint8Array, span?: { start: number; end: number }) => {
-    let data: Uint8Array;
-    try {
-      data = bytes();
-    } catch (e) {
-      log.error(`cannot read weights file ${name}: ${(e as Error).message}`, span ? file : undefined, span);
-      return;
-    }
-    const r = readSafetensors(data, name);
-    if (r.ok) files.push({ name, tensors: r.value });
-    else log.error(r.error, span ? file : undefined, span);
-  };
-  if (options.weights instanceof Uint8Array) {
-    const w = options.weights;
-    load("weights", () => w);
-  } else if (typeof options.weights === "string") {
-    const p = options.weights;
-    load(p, () => read(p));
-  }
-  for (const wf of lowered.weightFiles) {
-    const p = path.isAbsolute(wf.path) ? wf.path : path.join(path.dirname(fileName), wf.path);
-    load(wf.path, () => read(p), wf.span);
-  }
-  if (log.hasErrors) return { log, file, checks: [], initialised: [] };
-  const initialised = bindWeights(lowered.pending, files, log, file);
-  if (log.hasErrors) return { log, file, checks: [], initialised };
-  return { log, file, graph: lowered.graph, checks: lowered.checks, initialised };
-}
-
 export function compile(source: string, options: CompileOptions = {}): CompileResult {
-  const a = analyse(source, options);
-  if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
-  const target = TARGETS[options.target ?? "wasm"];
-  const ctx: PassContext = {
-    target,
-    options: {
-      fuse: options.fuse ?? true,
-      algorithms: new Map(Object.entries(options.algorithms ?? {})),
-      reasons: new Map(Object.entries(options.algorithmReasons ?? {})),
-      autotune: options.autotune ?? false,
-    },
-  };
-  for (const layer of ctx.options.algorithms.keys()) {
-    if (!a.graph.nodes.some((n) => n.layer === layer && n.op.kind === "conv")) {
-      const convs = a.graph.nodes.filter((n) => n.op.kind === "conv").map((n) => n.layer);
-      a.log.error(`--algorithm: there is no convolution layer named '${layer}'${didYouMean(layer, convs)}`, a.file);
-      return { ok: false, diagnostics: a.log.items };
-    }
-  }
-  if (!checkForcedAlgorithms(a.graph, ctx, a.log, a.file)) return { ok: false, diagnostics: a.log.items };
-  const graph = runPipeline(a.graph, PIPELINE, ctx);
-  noteOverriddenAlgorithms(graph, ctx, a.log, a.file);
-  const plan = buildPlan(graph, a.checks, { reuseMemory: options.planMemory ?? true });
+  const o = optimise(source, options);
+  if (!o.ok) return o;
+  const { target, graph, plan, log, file } = o;
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
-  const emit = target.emit(plan, { webgpuLimits: options.webgpuLimits });
+  const emit = target.emit(plan, { webgpuLimits: options.webgpuLimits, wasmOptimize: options.wasmOptimize, timings: options.timings });
   if (!emit.ok) {
     // A network the target cannot run: a limit that splitting cannot meet.
     const node = graph.nodes.find((n) => n.layer === emit.layer);
-    a.log.error(emit.message, node ? a.file : undefined, node?.span);
-    return { ok: false, diagnostics: a.log.items };
+    log.error(emit.message, node ? file : undefined, node?.span);
+    return { ok: false, diagnostics: log.items };
   }
-  const { emitted } = emit;
+  const emitted = emit.emitted;
   const manifest: Manifest = {
     format: 1,
     name: plan.name,
@@ -184,44 +90,15 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
   };
   return {
     ok: true,
-    diagnostics: a.log.items,
+    diagnostics: log.items,
     graph,
-    source: a.graph,
+    source: o.source,
     plan,
     artifacts,
-    initialised: a.initialised,
+    initialised: o.initialised,
     load: (opts?: LoadOptions) =>
       networkFromArtifacts(manifest, { wasm: artifacts.wasm, wasmRelaxed: artifacts.wasmRelaxed, tables: artifacts.tables, wgsl: artifacts.wgsl, weights }, opts),
   };
-}
-
-/** `--algorithm LAYER=NAME` must name an algorithm the target implements and the layer allows. */
-function checkForcedAlgorithms(g: Graph, ctx: PassContext, log: DiagnosticLog, file: SourceFile): boolean {
-  const target = ctx.target.name;
-  let ok = true;
-  for (const [layer, name] of ctx.options.algorithms) {
-    const node = g.nodes.find((n) => n.layer === layer && n.op.kind === "conv");
-    if (!node) continue;
-    let why: string | undefined;
-    if (!ctx.target.algorithms.has(name)) {
-      why = `the ${target === "all" ? "wasm and webgpu targets together" : `${target} backend`} implement${target === "all" ? "" : "s"} only ${[...ctx.target.algorithms].join(", ")}`;
-    } else why = ctx.target.allows(name, node, g);
-    if (why) {
-      log.error(`--algorithm ${layer}=${name}: ${name} cannot compute layer ${layer}: ${why}`, file, node.span);
-      ok = false;
-    }
-  }
-  return ok;
-}
-
-/** A forced algorithm the passes could not keep (a pool fused into the layer afterwards) is said, not dropped silently. */
-function noteOverriddenAlgorithms(g: Graph, ctx: PassContext, log: DiagnosticLog, file: SourceFile): void {
-  for (const [layer, name] of ctx.options.algorithms) {
-    const node = g.nodes.find((n) => n.layer === layer && n.op.kind === "conv");
-    if (node?.algorithm && node.algorithm.name !== name) {
-      log.warning(`--algorithm ${layer}=${name} not applied: ${node.algorithm.reason}`, file, node.span);
-    }
-  }
 }
 
 export { formatDiagnostics };

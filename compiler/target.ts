@@ -18,9 +18,16 @@ export type TargetName = "wasm" | "webgpu" | "all";
 /** Kinds of work a producer's kernel can apply to its outputs before storing them (an epilogue). */
 export type Fusion = "activation" | "add" | "pool";
 
+/** How binaryen optimises the WebAssembly module: a level (-O0..-O4), or a list of binaryen pass names. */
+export type WasmOptimize = { readonly level: 0 | 1 | 2 | 3 | 4 } | { readonly passes: readonly string[] };
+
 export interface EmitOptions {
   /** WebGPU limits to compile for (default: WebGPU's defaults). */
   readonly webgpuLimits?: Partial<GpuLimits>;
+  /** The WebAssembly optimisation pipeline (default: backends/wasm/module.ts's DEFAULT_OPTIMIZE). */
+  readonly wasmOptimize?: WasmOptimize;
+  /** Adds milliseconds per emit phase (`npm run bench -- --compile`). */
+  readonly timings?: Map<string, number>;
 }
 
 /** What a target adds to the bundle: its manifest sections and its files. */

@@ -6,7 +6,8 @@
 //   expected an expression but found '|>'
 //   unexpected end of file: expected '}'
 
-import { EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
+import type { IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+import { EOF } from "./chevrotain.js";
 import { RBrace, Return } from "./tokens.js";
 
 /** What a rule stands for when none of its alternatives fits the next token. */

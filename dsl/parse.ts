@@ -9,7 +9,8 @@
 // and the parser's dropped. Everything after an unterminated comment is comment, so no
 // parser error past its start is reported; and two parser errors at one token are one.
 
-import { createTokenInstance, EOF, type ILexingResult, type IToken } from "chevrotain";
+import type { ILexingResult, IToken } from "chevrotain";
+import { createTokenInstance, EOF } from "./chevrotain.js";
 import type { DiagnosticLog } from "../compiler/diagnostics.js";
 import type { SourceFile, Span } from "../compiler/source.js";
 import type { Program } from "./ast.js";

@@ -7,7 +7,8 @@
 // statement's target when its own operand is missing (`a = b +` then `c = ...`): the error
 // is reported there and recovery resumes at `c = ...` instead of cascading.
 
-import { CstParser, type CstNode, type ParserMethod, type TokenType } from "chevrotain";
+import type { CstNode, ParserMethod, TokenType } from "chevrotain";
+import { CstParser } from "./chevrotain.js";
 import { errorMessages } from "./messages.js";
 import * as T from "./tokens.js";
 

@@ -10,4 +10,6 @@
  */
 export class BackendError extends Error {
   override readonly name = "BackendError";
+  /** Recognises the error across copies of the runtime (a bundle's own), where instanceof fails. */
+  readonly code = "CNNC_BACKEND";
 }

@@ -25,6 +25,8 @@ export interface Executor {
 
 export class InputError extends Error {
   override readonly name = "InputError";
+  /** Recognises the error across copies of the runtime (a bundle's own), where instanceof fails. */
+  readonly code = "CNNC_INPUT";
 }
 
 const showDim = (d: Dim): string => (typeof d === "number" ? String(d) : d.op === "sym" ? d.name : "?");

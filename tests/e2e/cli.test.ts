@@ -97,7 +97,7 @@ describe("cnnc run", () => {
     const out = path.join(tmp, "never.npy");
     let r = cnnc("run", "examples/lenet.cnn", "-o", out);
     expect(r.code).toBe(1);
-    expect(r.err).toContain("cnnc: error: missing input 'image': pass --input image=FILE.npy (or --random)\n");
+    expect(r.err).toContain("cnnc: error: missing input 'image': pass --input image=FILE (a .npy array or a .png/.jpg image), or --random\n");
 
     const wrong = path.join(tmp, "wrong.npy");
     randomImage(wrong, [1, 3, 28, 28]);

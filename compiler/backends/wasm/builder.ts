@@ -5,7 +5,7 @@
 // tensor in memory. Arithmetic on values is done in f64 (loads promote, stores demote): the
 // reference is float64 and a long dot product accumulated in f32 would drift past 1e-5.
 
-import binaryen from "binaryen";
+import { binaryen } from "./binaryen.js";
 
 export type Expr = binaryen.ExpressionRef;
 export type Module = binaryen.Module;

@@ -15,7 +15,7 @@
 // 1-D layers run four tiles side by side in the lanes ([N][4]); 3-D layers end in a rotated
 // layout and store outputs one at a time. Scratch: C + 2 tile spectra.
 
-import binaryen from "binaryen";
+import { binaryen } from "./binaryen.js";
 import { type ConvOp, effectiveKernel, windowGeometry } from "../../ir/ops.js";
 import type { Plan, Step } from "../../plan/plan.js";
 import * as D from "../../ir/dim.js";

@@ -4,7 +4,7 @@
 // place so that a later version can replace the imports with in-module polynomials without
 // touching any kernel. runtime/wasm.ts supplies the same four names.
 
-import binaryen from "binaryen";
+import { binaryen } from "./binaryen.js";
 import type { Expr, Module } from "./builder.js";
 
 export type MathFn = "exp" | "tanh" | "pow" | "log";

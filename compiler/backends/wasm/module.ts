@@ -32,10 +32,11 @@
 // i, for the runtime's threads.
 // The module is validated (an invalid module is a compiler bug) and optimised at -O3.
 
-import binaryen from "binaryen";
+import { binaryen, binaryenLoaded } from "./binaryen.js";
 import * as D from "../../ir/dim.js";
 import { assertNever } from "../../ir/ops.js";
 import type { Plan, Step } from "../../plan/plan.js";
+import type { WasmOptimize } from "../../target.js";
 import type { WasmIO, WasmManifest } from "../../../runtime/manifest.js";
 import type { WasmCode } from "../../../runtime/wasm.js";
 import { emitActivation } from "./activation.js";
@@ -157,7 +158,19 @@ export interface EmittedWasm extends WasmCode {
   readonly manifest: WasmManifest;
 }
 
-export function emitWasm(plan: Plan): EmittedWasm {
+export type { WasmOptimize };
+
+/** What cnnc ships: see bench/compile.ts for the measurements behind the choice. */
+export const DEFAULT_OPTIMIZE: WasmOptimize = { level: 3 };
+
+export interface EmitWasmOptions {
+  readonly optimize?: WasmOptimize;
+  /** Adds milliseconds per phase ("wasm build", "wasm optimise", and the same "(relaxed)"). */
+  readonly timings?: Map<string, number>;
+}
+
+export function emitWasm(plan: Plan, options: EmitWasmOptions = {}): EmittedWasm {
+  if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() (backends/wasm/binaryen.ts) before emitting");
   // Layout: tables, then weights, then the arena, then the fast kernels' scratch.
   const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
   const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
@@ -191,7 +204,7 @@ export function emitWasm(plan: Plan): EmittedWasm {
 
   const parallel: boolean[] = [];
   const build = (relaxed: boolean) =>
-    buildModule(plan, relaxed, initialPages, (m, math) =>
+    buildModule(plan, relaxed, initialPages, options, (m, math) =>
       plan.steps.map((step, i) => {
         const fn = new Fn(m, stepParams(plan.symbols), relaxed);
         const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
@@ -239,8 +252,10 @@ function buildModule(
   plan: Plan,
   relaxed: boolean,
   initialPages: number,
+  options: EmitWasmOptions,
   steps: (m: binaryen.Module, math: MathImports) => { name: string; fused: boolean }[],
 ): { binary: Uint8Array; fused: boolean } {
+  const started = performance.now();
   const m = new binaryen.Module();
   try {
     m.setFeatures(
@@ -265,14 +280,22 @@ function buildModule(
     m.addFunctionExport("run", "run");
     emitStepDispatch(m, names, plan.symbols);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly module for network ${plan.name} is invalid (binaryen printed why above)`);
-    return { binary: optimizeAndEmit(m), fused: fns.some((f) => f.fused) };
+    const built = performance.now();
+    const binary = optimizeAndEmit(m, options.optimize ?? DEFAULT_OPTIMIZE);
+    const t = options.timings;
+    if (t) {
+      const tag = relaxed ? " (relaxed)" : "";
+      t.set(`wasm build${tag}`, (t.get(`wasm build${tag}`) ?? 0) + built - started);
+      t.set(`wasm optimise${tag}`, (t.get(`wasm optimise${tag}`) ?? 0) + performance.now() - built);
+    }
+    return { binary, fused: fns.some((f) => f.fused) };
   } finally {
     m.dispose();
   }
 }
 
-/** -O3 and the binary, with binaryen's global options set for this module only. */
-function optimizeAndEmit(m: binaryen.Module): Uint8Array {
+/** Optimises (-O3 by default) and emits the binary, with binaryen's global options set for this module only. */
+function optimizeAndEmit(m: binaryen.Module, how: WasmOptimize): Uint8Array {
   const saved = {
     level: binaryen.getOptimizeLevel(),
     shrink: binaryen.getShrinkLevel(),
@@ -281,7 +304,7 @@ function optimizeAndEmit(m: binaryen.Module): Uint8Array {
     oneCaller: binaryen.getOneCallerInlineMaxSize(),
   };
   try {
-    binaryen.setOptimizeLevel(3);
+    binaryen.setOptimizeLevel("level" in how ? how.level : 3);
     binaryen.setShrinkLevel(0);
     // True by construction: nothing lives below LOW_MEMORY.
     binaryen.setLowMemoryUnused(true);
@@ -290,7 +313,9 @@ function optimizeAndEmit(m: binaryen.Module): Uint8Array {
     // otherwise inline them all into it.
     binaryen.setDebugInfo(true);
     binaryen.setOneCallerInlineMaxSize(0);
-    m.optimize();
+    if ("level" in how) {
+      if (how.level > 0) m.optimize();
+    } else m.runPasses([...how.passes]);
     return m.emitBinary();
   } finally {
     binaryen.setOptimizeLevel(saved.level);

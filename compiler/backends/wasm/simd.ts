@@ -6,7 +6,7 @@
 // direct kernel accumulates in f64): the measured errors stay far inside the 1e-5 contract
 // (tests/backends/wasm/algorithms.test.ts states them).
 
-import binaryen from "binaryen";
+import { binaryen } from "./binaryen.js";
 import * as D from "../../ir/dim.js";
 import type { ConvOp } from "../../ir/ops.js";
 import type { Step } from "../../plan/plan.js";

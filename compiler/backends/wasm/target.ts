@@ -26,8 +26,8 @@ export const WASM: Target = {
   why: whyWasm,
   poolMs: poolPassMs,
   autotune,
-  emit(plan) {
-    const w = emitWasm(plan);
+  emit(plan, options) {
+    const w = emitWasm(plan, { optimize: options.wasmOptimize, timings: options.timings });
     return { ok: true, emitted: { manifest: { wasm: w.manifest }, wasm: w.binary, wasmRelaxed: w.relaxed, tables: w.tables } };
   },
 };

@@ -14,7 +14,7 @@
 // The parameters are named like size symbols that no user can write (`@tid`), so `Fn` reads
 // them with `symbol()` and needs no change.
 
-import binaryen from "binaryen";
+import { binaryen } from "./binaryen.js";
 import * as D from "../../ir/dim.js";
 import type { Step } from "../../plan/plan.js";
 import { type Fn, Int } from "./builder.js";

@@ -1,0 +1,58 @@
+// The front of the pipeline: parse, check, lower and bind weights, with no code generation.
+// `cnnc check` needs only this; it imports neither the passes nor the emitters, so checking a
+// model never loads binaryen (compiler/backends/wasm/binaryen.ts).
+
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "../dsl/parse.js";
+import { DiagnosticLog } from "./diagnostics.js";
+import type { Graph } from "./ir/graph.js";
+import { lower } from "./lower/lower.js";
+import { bindWeights, type WeightsFile } from "./lower/weights.js";
+import type { Plan } from "./plan/plan.js";
+import type { CompileOptions } from "./options.js";
+import { SourceFile } from "./source.js";
+import { readSafetensors } from "./tensors/safetensors.js";
+
+/** Parse, check and lower to a graph with bound weights (no code generation). */
+export function analyse(
+  source: string,
+  options: CompileOptions = {},
+): { log: DiagnosticLog; file: SourceFile; graph?: Graph; checks: Plan["checks"]; initialised: string[] } {
+  const fileName = options.fileName ?? "<input>";
+  const file = new SourceFile(fileName, source);
+  const log = new DiagnosticLog();
+  const program = parse(file, log);
+  if (log.hasErrors) return { log, file, checks: [], initialised: [] };
+  const lowered = lower(program, file, log, options.network);
+  if (!lowered || log.hasErrors) return { log, file, checks: [], initialised: [] };
+  const read = options.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)));
+  const files: WeightsFile[] = [];
+  const load = (name: string, bytes: () => Uint8Array, span?: { start: number; end: number }) => {
+    let data: Uint8Array;
+    try {
+      data = bytes();
+    } catch (e) {
+      log.error(`cannot read weights file ${name}: ${(e as Error).message}`, span ? file : undefined, span);
+      return;
+    }
+    const r = readSafetensors(data, name);
+    if (r.ok) files.push({ name, tensors: r.value });
+    else log.error(r.error, span ? file : undefined, span);
+  };
+  if (options.weights instanceof Uint8Array) {
+    const w = options.weights;
+    load("weights", () => w);
+  } else if (typeof options.weights === "string") {
+    const p = options.weights;
+    load(p, () => read(p));
+  }
+  for (const wf of lowered.weightFiles) {
+    const p = path.isAbsolute(wf.path) ? wf.path : path.join(path.dirname(fileName), wf.path);
+    load(wf.path, () => read(p), wf.span);
+  }
+  if (log.hasErrors) return { log, file, checks: [], initialised: [] };
+  const initialised = bindWeights(lowered.pending, files, log, file);
+  if (log.hasErrors) return { log, file, checks: [], initialised };
+  return { log, file, graph: lowered.graph, checks: lowered.checks, initialised };
+}

@@ -1,0 +1,42 @@
+// `cnnc run --backend reference`: the float64 interpreter behind the same interface as a
+// compiled network, sample by sample, with the session's input checks (names, shapes, symbols).
+
+import type { Network, TensorData } from "../runtime/session.js";
+import type { CompileSuccess } from "./index.js";
+import { interpret } from "./reference/interpret.js";
+import type { Tensor } from "./reference/tensor.js";
+
+export function referenceRunner(r: CompileSuccess, net: Network) {
+  const g = r.source;
+  return {
+    inputs: net.inputs,
+    async run(inputs: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+      // The session's checks (names, shapes, symbols) apply to the reference too.
+      const { batch } = (await import("../runtime/session.js")).bindInputs(r.artifacts.manifest, inputs);
+      const outs: Record<string, { shape: number[]; chunks: Float64Array[] }> = {};
+      for (let n = 0; n < batch; n++) {
+        const sample = new Map<string, Tensor>();
+        for (const io of g.inputs) {
+          const t = inputs[io.name];
+          const per = t.data.length / batch;
+          const shape = t.shape.length === g.values[io.value].shape.length ? [...t.shape] : t.shape.slice(1);
+          sample.set(io.name, { shape, data: Float64Array.from(t.data.subarray(n * per, (n + 1) * per)) });
+        }
+        for (const [name, y] of interpret(g, sample)) {
+          (outs[name] ??= { shape: [...y.shape], chunks: [] }).chunks.push(y.data);
+        }
+      }
+      const result: Record<string, TensorData> = {};
+      for (const [name, o] of Object.entries(outs)) {
+        const data = new Float32Array(o.chunks.reduce((a, c) => a + c.length, 0));
+        let at = 0;
+        for (const c of o.chunks) {
+          data.set(c, at);
+          at += c.length;
+        }
+        result[name] = { data, shape: [batch, ...o.shape] };
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// The CLI a person expects, end to end on the built CLI: help on stdout with exit 0 (cnnc
+// --help, cnnc help CMD, CMD --help), --version, "did you mean" for commands and options,
+// usage errors on stderr with exit 2, no colour when not on a terminal.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = path.resolve(__dirname, "../..");
+
+function cnnc(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(root, "bin/cnnc.js"), ...args], { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "" } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("cnnc help and version", () => {
+  it("prints help on stdout and exits 0, for every way of asking", () => {
+    for (const args of [["--help"], ["-h"], ["help"]]) {
+      const r = cnnc(...args);
+      expect(r.code, args.join(" ")).toBe(0);
+      expect(r.err).toBe("");
+      expect(r.out).toContain("usage: cnnc COMMAND");
+      for (const c of ["check", "compile", "run", "explain"]) expect(r.out).toContain(`  ${c} `);
+    }
+    for (const args of [["help", "run"], ["run", "--help"], ["run", "examples/lenet.cnn", "-h"]]) {
+      const r = cnnc(...args);
+      expect(r.code, args.join(" ")).toBe(0);
+      expect(r.out).toContain("usage: cnnc run MODEL.cnn|DIR");
+      expect(r.out).toContain("--normalize MODE");
+      expect(r.out).toContain("imagenet: (v/255 - mean)/std");
+    }
+  });
+
+  it("prints the version", () => {
+    const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
+    for (const flag of ["--version", "-V"]) {
+      const r = cnnc(flag);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(`cnnc ${version}\n`);
+    }
+  });
+});
+
+describe("cnnc usage errors", () => {
+  it("suggests the command meant", () => {
+    const r = cnnc("chekc", "examples/lenet.cnn");
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toContain("cnnc: unknown command 'chekc' (did you mean 'check'?)");
+    expect(cnnc("help", "compil").err).toContain("(did you mean 'compile'?)");
+  });
+
+  it("suggests the option meant, or says which command takes it", () => {
+    let r = cnnc("compile", "examples/lenet.cnn", "--outptu", "x");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("cnnc: compile does not take --outptu (did you mean '--output'?)");
+    expect(r.err).toContain("usage: cnnc compile MODEL.cnn -o DIR");
+    expect(r.err).toContain("run 'cnnc help compile' for more");
+    r = cnnc("check", "examples/lenet.cnn", "--autotune");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("check does not take --autotune (it is an option of 'compile')");
+  });
+
+  it("says what is missing or doubled", () => {
+    expect(cnnc("compile", "examples/lenet.cnn", "-o").err).toContain("-o, --output needs a value");
+    expect(cnnc("compile", "examples/lenet.cnn").err).toContain("compile needs -o DIR");
+    expect(cnnc("check", "a.cnn", "b.cnn").err).toContain("check takes one model file, got 2");
+    const r = cnnc("run", "examples/lenet.cnn", "--backend", "wasm", "--backend", "reference", "--random");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--backend is given more than once");
+    expect(r.err).not.toContain("    at ");
+  });
+
+  it("with no arguments, prints the help on stderr and exits 2", () => {
+    const r = cnnc();
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toContain("usage: cnnc COMMAND");
+    expect(r.err).not.toContain("\x1b[");
+  });
+});
