@@ -21,7 +21,7 @@ import { mulberryInputs } from "./cli-inputs.js";
 
 const USAGE = `usage:
   cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]
-  cnnc compile MODEL.cnn -o DIR [--target wasm|webgpu|all] [COMPILE OPTIONS]
+  cnnc compile MODEL.cnn -o DIR [--target wasm|webgpu|all] [--threads N] [COMPILE OPTIONS]
   cnnc run MODEL.cnn|DIR (--input NAME=X.npy ... | --random [SEED]) [--size SYM=N ...]
            [--backend reference|wasm|webgpu] [--threads N] [-o OUT.npy|DIR] [COMPILE OPTIONS]
   cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]
@@ -168,12 +168,16 @@ async function autotuneOnGpu(source: string, options: CompileOptions) {
 }
 
 async function cmdCompile(args: Args): Promise<void> {
-  allowOnly(args, ["-o", ...COMPILE_FLAGS]);
+  allowOnly(args, ["-o", "--threads", ...COMPILE_FLAGS]);
   const file = modelPath(args);
   const out = one(args, "-o");
   if (!out) throw new UsageError("compile needs -o DIR");
+  // --threads N: the bundle ships the WebAssembly thread pool and loads on N threads by default.
+  const threadsFlag = one(args, "--threads");
+  const threads = threadsFlag === undefined ? 1 : Number(threadsFlag);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a whole number from 1 to 256, not ${threadsFlag}`);
   const r = await compileOrFail(args, file);
-  writeBundle(out, r.artifacts);
+  writeBundle(out, r.artifacts, { threads });
   const a = r.artifacts;
   const shaders = a.wgsl ? `, ${a.wgsl.length} WGSL programs` : "";
   const wasm = a.wasm ? `${a.wasm.byteLength} bytes of wasm${a.wasmRelaxed ? ` (${a.wasmRelaxed.byteLength} relaxed-SIMD)` : ""}, ` : "";
