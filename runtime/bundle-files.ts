@@ -13,15 +13,20 @@ export interface ResponseLike {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+/** A URL object (URL in browsers and Node), spelt structurally so that the types need no DOM or Node declarations. */
+export interface UrlLike {
+  readonly href: string;
+}
+
 /** One file given up front: its bytes, a Response to read them from, or its URL (as a bundler's file loader gives it), fetched only if needed. */
-export type FileSource = Uint8Array | ArrayBuffer | ResponseLike | URL | string;
+export type FileSource = Uint8Array | ArrayBuffer | ResponseLike | UrlLike | string;
 
 /** How the loader fetches a URL: the global fetch by default; pass your own for a CDN, a cache, auth headers. */
 export type FetchLike = (url: string, init?: undefined) => Promise<ResponseLike>;
 
 export interface FileOptions {
   /** Where the bundle's files are (a folder URL ending in "/"); default: beside the bundle's index.js. */
-  readonly baseUrl?: string | URL;
+  readonly baseUrl?: string | UrlLike;
   /** Files already in hand, by their name in the bundle ("model.wasm", "weights.bin", "wgsl/0-conv.wgsl"); the others are fetched. */
   readonly files?: Readonly<Record<string, FileSource>>;
   /** Fetches every file not in `files` (default: globalThis.fetch; file: URLs in Node are read from disk). */
@@ -29,7 +34,13 @@ export interface FileOptions {
 }
 
 /** A file's URL as the generated index.js spells it (a literal, for bundlers), by name. */
-export type FileUrls = Readonly<Record<string, () => URL | string>>;
+export type FileUrls = Readonly<Record<string, () => UrlLike | string>>;
+
+const href = (u: UrlLike | string): string => (typeof u === "string" ? u : u.href);
+
+function isUrl(s: unknown): s is UrlLike {
+  return typeof s === "object" && s !== null && typeof (s as UrlLike).href === "string";
+}
 
 function isResponse(s: FileSource): s is ResponseLike {
   return typeof (s as ResponseLike).arrayBuffer === "function" && !(s instanceof Uint8Array);
@@ -50,12 +61,12 @@ async function readFileUrl(url: URL): Promise<Uint8Array> {
 }
 
 /** Reads bundle file `name`: from `options.files`, else from `baseUrl` + name, else from the bundle's own URL for it. */
-export async function readFile(name: string, urls: FileUrls | URL, options: FileOptions): Promise<Uint8Array> {
+export async function readFile(name: string, urls: FileUrls | UrlLike, options: FileOptions): Promise<Uint8Array> {
   const given = options.files?.[name];
   if (given !== undefined) {
     if (given instanceof Uint8Array) return given;
     if (given instanceof ArrayBuffer) return new Uint8Array(given);
-    if (typeof given === "string" || given instanceof URL) return fetchUrl(new URL(String(given), pageUrl()), options);
+    if (typeof given === "string" || isUrl(given)) return fetchUrl(new URL(href(given), pageUrl()), options);
     if (isResponse(given)) return fromResponse(given, name);
     throw new Error(`files[${JSON.stringify(name)}] must be a Uint8Array, an ArrayBuffer, a Response or a URL`);
   }
@@ -74,15 +85,15 @@ async function fetchUrl(url: URL, options: FileOptions): Promise<Uint8Array> {
   return fromResponse(await fetchIt(url.href), url.href);
 }
 
-function fileUrl(name: string, urls: FileUrls | URL, options: FileOptions): URL {
+function fileUrl(name: string, urls: FileUrls | UrlLike, options: FileOptions): URL {
   const loc = pageUrl();
   if (options.baseUrl !== undefined) {
-    const base = String(options.baseUrl);
+    const base = href(options.baseUrl);
     return new URL(name, new URL(base.endsWith("/") ? base : `${base}/`, loc));
   }
-  if (urls instanceof URL) return new URL(name, urls);
+  if (isUrl(urls)) return new URL(name, urls.href);
   const of = urls[name];
   if (!of) throw new Error(`the bundle has no file ${JSON.stringify(name)}`);
   // A bundler may have rewritten the URL to a root-relative string: resolve it against the page.
-  return new URL(String(of()), loc);
+  return new URL(href(of()), loc);
 }

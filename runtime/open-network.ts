@@ -7,13 +7,13 @@
 // index.d.ts type-checks in any strict TypeScript project.
 
 import { BackendError } from "./backend-error.js";
-import { type FileOptions, type FileUrls, readFile } from "./bundle-files.js";
+import { type FileOptions, type FileUrls, readFile, type UrlLike } from "./bundle-files.js";
 import type { DimEnv } from "./dim.js";
 import type { Manifest, WasmManifest, WebGpuManifest } from "./manifest.js";
 import { type Executor, Network } from "./session.js";
 
 export { BackendError };
-export type { FetchLike, FileOptions, FileSource, ResponseLike } from "./bundle-files.js";
+export type { FetchLike, FileOptions, FileSource, FileUrls, ResponseLike, UrlLike } from "./bundle-files.js";
 
 /** A WebGPU entry point: navigator.gpu, or the object the `webgpu` package's create() returns. */
 export interface GpuProvider {
@@ -114,7 +114,7 @@ export async function networkFromFiles(manifest: Manifest, files: NetworkFiles, 
  * sit in. WebAssembly reads one module: the relaxed-SIMD build where it will run, else the
  * plain one (which it also needs when WebGPU may win: it is then fetched only if WebGPU fails).
  */
-export async function openBundle(manifest: Manifest, urls: FileUrls | URL, options: LoadOptions, backends: Backends): Promise<Network> {
+export async function openBundle(manifest: Manifest, urls: FileUrls | UrlLike, options: LoadOptions, backends: Backends): Promise<Network> {
   const backend = options.backend ?? "auto";
   const read = (name: string) => readFile(name, urls, options);
   const weights = await read(manifest.weights.file);
