@@ -294,7 +294,8 @@ async function loadWebGpu(load: (options: LoadOptions) => Promise<Network>): Pro
     net = await load({ backend: "webgpu", gpu });
   } catch (e) {
     if (e instanceof BackendError || (e as Error).name === "BackendError") {
-      const hint = used ? "" : "; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (or use --backend wasm)";
+      // No adapter: the software-rendering packages may be missing (not when the `webgpu` package itself is).
+      const hint = used || /npm i webgpu/.test((e as Error).message) ? "" : "; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (or use --backend wasm)";
       throw new UserError(`cnnc: error: cannot run on WebGPU: ${(e as Error).message}${hint}`);
     }
     throw e;

@@ -40,7 +40,7 @@ async function dawn(): Promise<DawnModule> {
     mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ name);
   } catch (e) {
     // cnnc does not install Dawn (130 MB) by default: WebGPU in Node is opt-in.
-    throw new BackendError(`WebGPU in Node needs the \`webgpu\` package (Dawn), which is not installed: install the \`webgpu\` package: npm i webgpu (${(e as Error).message})`);
+    throw new BackendError(`WebGPU in Node needs the \`webgpu\` package (Dawn), which cnnc does not install: install the \`webgpu\` package: npm i webgpu (${(e as Error).message})`);
   }
   const create = (mod as Partial<DawnModule>).create;
   if (typeof create !== "function") throw new BackendError("the `webgpu` package does not export create()");
