@@ -1,7 +1,8 @@
 // cnnc as a user gets it: the tarball `npm pack` makes (from the built dist/), installed into a
-// fresh folder; its CLI compiles examples/lenet.cnn to a WebAssembly bundle; a Vite app and an
-// esbuild app (tests/package/app) built against that bundle run it in headless Chromium, and
-// the output equals the float64 reference (to 1e-5, as tests/browser); a strict TypeScript
+// fresh folder; its CLI compiles examples/lenet.cnn to a WebAssembly bundle (and a WebGPU one);
+// a Vite app and an esbuild app (tests/package/app) built against them run them in headless
+// Chromium, and the outputs equal the float64 reference (WebAssembly to 1e-5, WebGPU on
+// SwiftShader to 1e-4, as tests/browser); a strict TypeScript
 // consumer compiles against the bundle's index.d.ts with skipLibCheck off.
 //
 // The install is `npm install --prefer-offline` of the tarball's path: binaryen and chevrotain
@@ -43,7 +44,9 @@ beforeAll(() => {
   if (!tarball) throw new Error("npm pack made no tarball");
   sh("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--silent", path.join(dir, tarball)], app);
   cpSync(APP, path.join(app, "src"), { recursive: true });
-  sh(process.execPath, ["node_modules/cnnc/bin/cnnc.js", "compile", "node_modules/cnnc/examples/lenet.cnn", "-o", "src/lenet", "--target", "wasm"], app);
+  const cnnc = (...args: string[]) => sh(process.execPath, ["node_modules/cnnc/bin/cnnc.js", "compile", "node_modules/cnnc/examples/lenet.cnn", ...args], app);
+  cnnc("-o", "src/lenet", "--target", "wasm");
+  cnnc("-o", "src/lenet-gpu", "--target", "webgpu");
 }, 180_000);
 
 afterAll(() => {
@@ -67,6 +70,7 @@ describe("the npm package", () => {
     const files = readdirSync(path.join(app, "src/lenet/runtime"));
     expect(files.filter((f) => /webgpu|threads/.test(f))).toEqual([]);
     expect(files).toContain("wasm.js");
+    expect(readdirSync(path.join(app, "src/lenet-gpu/runtime"))).not.toContain("wasm.js");
   });
 
   it("the bundle's index.d.ts passes strict TypeScript with skipLibCheck off", () => {
@@ -84,11 +88,16 @@ function reference(): { shape: readonly number[]; data: Float64Array } {
   return out;
 }
 
-interface PageResult {
-  error?: string;
+interface Run {
+  backend: string;
   description: string;
   shape: number[];
   data: number[];
+}
+
+interface PageResult {
+  error?: string;
+  runs: Record<string, Run>;
   fetched: string[];
 }
 
@@ -101,14 +110,19 @@ async function runBuilt(out: string): Promise<PageResult> {
   }
 }
 
-function expectReference(result: PageResult): void {
-  expect(result.error).toBeUndefined();
+function expectReference(run: Run | undefined, tolerance: number): void {
+  if (!run) throw new Error("the page did not run this bundle");
   const want = reference();
-  expect(result.shape).toEqual([1, ...want.shape]);
-  const worst = want.data.reduce((w, v, i) => Math.max(w, Math.abs(v - result.data[i])), 0);
-  expect(worst).toBeLessThan(1e-5);
-  // Chromium has relaxed SIMD: the relaxed module is fetched, the plain one is not.
-  expect(result.description).toContain("relaxed SIMD");
+  expect(run.shape).toEqual([1, ...want.shape]);
+  const worst = want.data.reduce((w, v, i) => Math.max(w, Math.abs(v - run.data[i])), 0);
+  expect(worst).toBeLessThan(tolerance);
+}
+
+/** The WebAssembly run: Chromium has relaxed SIMD, so the relaxed module is fetched and the plain one is not. */
+function expectWasm(result: PageResult): void {
+  expect(result.error).toBeUndefined();
+  expect(result.runs.wasm?.description).toContain("relaxed SIMD");
+  expectReference(result.runs.wasm, 1e-5);
   expect(result.fetched.filter((f) => f.endsWith(".wasm")).length).toBe(1);
 }
 
@@ -118,7 +132,10 @@ describe("web apps built against the packed bundle, in Chromium", () => {
     sh(process.execPath, [bin("vite", "bin/vite.js"), "build", "src", "--outDir", out, "--emptyOutDir", "--logLevel", "warn"], app);
     const emitted = readdirSync(path.join(out, "assets"));
     for (const f of ["weights", "model", "tables"]) expect(emitted.some((e) => e.startsWith(f)), f).toBe(true);
-    expectReference(await runBuilt(out));
+    const result = await runBuilt(out);
+    expectWasm(result);
+    expect(result.runs.webgpu?.backend).toBe("webgpu");
+    expectReference(result.runs.webgpu, 1e-4);
   }, 120_000);
 
   browserIt("esbuild", async () => {
@@ -129,6 +146,6 @@ describe("web apps built against the packed bundle, in Chromium", () => {
       app,
     );
     cpSync(path.join(app, "src/esbuild.html"), path.join(out, "index.html"));
-    expectReference(await runBuilt(out));
+    expectWasm(await runBuilt(out));
   }, 120_000);
 });

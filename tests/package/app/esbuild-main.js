@@ -8,4 +8,5 @@ import tables from "./lenet/tables.bin";
 import weights from "./lenet/weights.bin";
 import { runLenet } from "./run.js";
 
-runLenet(load, { files: { "model.wasm": model, "model.relaxed.wasm": relaxed, "tables.bin": tables, "weights.bin": weights } });
+const files = { "model.wasm": model, "model.relaxed.wasm": relaxed, "tables.bin": tables, "weights.bin": weights };
+runLenet([{ name: "wasm", load, options: { backend: "wasm", files } }]);

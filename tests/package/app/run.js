@@ -1,13 +1,18 @@
-// The fixture apps' shared part: runs the LeNet bundle on a fixed input and leaves the result
+// The fixture apps' shared part: runs LeNet bundles on a fixed input and leaves the results
 // (or the error) on `window.result` for the test to read, then sets `window.pageReady`.
-export async function runLenet(load, options) {
+// jobs: [{ name, load, options }], each run in turn.
+export async function runLenet(jobs) {
   const data = Float32Array.from({ length: 28 * 28 }, (_, i) => Math.sin(i));
+  const runs = {};
   try {
-    const net = await load({ backend: "wasm", ...options });
-    const out = await net.run({ image: { data, shape: [1, 28, 28] } });
-    const fetched = performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname);
-    window.result = { description: net.description, shape: out.probs.shape, data: Array.from(out.probs.data), fetched };
-    net.dispose();
+    for (const { name, load, options } of jobs) {
+      const net = await load(options);
+      const out = await net.run({ image: { data, shape: [1, 28, 28] } });
+      runs[name] = { backend: net.backend, description: net.description, shape: out.probs.shape, data: Array.from(out.probs.data) };
+      net.dispose();
+    }
+    const fetched = performance.getEntriesByType("resource").map((e) => e.name);
+    window.result = { runs, fetched };
   } catch (e) {
     window.result = { error: String((e && e.stack) || e) };
   }
