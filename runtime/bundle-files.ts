@@ -22,7 +22,7 @@ export interface UrlLike {
 export type FileSource = Uint8Array | ArrayBuffer | ResponseLike | UrlLike | string;
 
 /** How the loader fetches a URL: the global fetch by default; pass your own for a CDN, a cache, auth headers. */
-export type FetchLike = (url: string, init?: undefined) => Promise<ResponseLike>;
+export type FetchLike = (url: string) => Promise<ResponseLike>;
 
 export interface FileOptions {
   /** Where the bundle's files are (a folder URL ending in "/"); default: beside the bundle's index.js. */

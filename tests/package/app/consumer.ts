@@ -11,5 +11,8 @@ export async function classify(pixels: Float32Array): Promise<number> {
   // @ts-expect-error: there is no input named "img"
   await net.run({ img: { data: pixels, shape: [1, 28, 28] } });
   net.dispose();
+  // The global fetch fits `fetch`; `files` takes bytes, Responses and URLs.
+  const other = await load({ fetch, files: { "weights.bin": new Uint8Array(4), "tables.bin": await fetch("/t.bin"), "model.wasm": new URL("https://cdn.example.com/model.wasm") } });
+  other.dispose();
   return batch * classes;
 }
