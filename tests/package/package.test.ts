@@ -64,7 +64,10 @@ describe("the npm package", () => {
     // WebGPU in Node is opt-in (the `webgpu` package is an optional peer dependency).
     expect(existsSync(path.join(app, "node_modules/webgpu"))).toBe(false);
     const api = sh(process.execPath, ["--input-type=module", "-e", 'const m = await import("cnnc"); process.stdout.write(typeof m.compile)'], app);
-    expect(api).toBe("function");
+    expect(api).toBe("function");    // ... and says how to get it.
+    const gpu = spawnSync(process.execPath, ["node_modules/cnnc/bin/cnnc.js", "run", "node_modules/cnnc/examples/lenet.cnn", "--random", "--backend", "webgpu"], { cwd: app, encoding: "utf8" });
+    expect(gpu.status).toBe(1);
+    expect(gpu.stderr).toContain("install the `webgpu` package: npm i webgpu");
   });
 
   it("a WebAssembly bundle ships no WebGPU code and no thread pool", () => {
