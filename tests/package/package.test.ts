@@ -65,7 +65,7 @@ describe("the npm package", () => {
     expect(existsSync(path.join(app, "node_modules/webgpu"))).toBe(false);
     const api = sh(process.execPath, ["--input-type=module", "-e", 'const m = await import("cnnc"); process.stdout.write(typeof m.compile)'], app);
     expect(api).toBe("function");    // ... and says how to get it.
-    const gpu = spawnSync(process.execPath, ["node_modules/cnnc/bin/cnnc.js", "run", "node_modules/cnnc/examples/lenet.cnn", "--random", "--backend", "webgpu"], { cwd: app, encoding: "utf8" });
+    const gpu = spawnSync(process.execPath, ["node_modules/cnnc/bin/cnnc.js", "run", "src/lenet-gpu", "--random", "--backend", "webgpu"], { cwd: app, encoding: "utf8" });
     expect(gpu.status).toBe(1);
     expect(gpu.stderr).toContain("install the `webgpu` package: npm i webgpu");
   });
