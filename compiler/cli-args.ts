@@ -64,8 +64,8 @@ options:
   },
   compile: {
     summary: "compile a model into a bundle folder (WebAssembly and/or WGSL)",
-    usage: "cnnc compile MODEL.cnn -o DIR [--force] [COMPILE OPTIONS]",
-    options: { output: { type: "string", short: "o" }, force: { type: "boolean" }, ...COMPILE_OPTIONS },
+    usage: "cnnc compile MODEL.cnn -o DIR [--force] [--threads N] [COMPILE OPTIONS]",
+    options: { output: { type: "string", short: "o" }, force: { type: "boolean" }, threads: { type: "string" }, ...COMPILE_OPTIONS },
     help: `Writes DIR: index.js (load()), index.d.ts, manifest.json, the .wasm and/or WGSL programs,
 the weights and a copy of the runtime. DIR is written under a temporary name and renamed into
 place; an existing DIR is replaced only when it is a cnnc bundle or empty.
@@ -73,6 +73,8 @@ place; an existing DIR is replaced only when it is a cnnc bundle or empty.
 options:
   -o, --output DIR          the bundle folder to write
 ${OUTPUT_HELP}
+  --threads N               ship the WebAssembly thread pool and load on N threads by default
+                            (1 to 256; default 1: no pool in the bundle)
 
 ${COMPILE_HELP}`,
   },

@@ -142,12 +142,16 @@ async function cmdCompile(p: Parsed): Promise<void> {
   const file = modelPath(p);
   const out = str(p, "output");
   if (!out) throw new UsageError("compile needs -o DIR", p.command);
+  // --threads N: the bundle ships the WebAssembly thread pool and loads on N threads by default.
+  const threadsFlag = str(p, "threads");
+  const threads = threadsFlag === undefined ? 1 : Number(threadsFlag);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be a whole number from 1 to 256, not ${threadsFlag}`, p.command);
   const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
   // Before the compile: a refusal should not cost its time.
   refuseOutput(out, "bundle", rules);
   const r = await compileOrFail(p, file);
   const { writeBundle } = await import("./bundle.js");
-  writeBundle(out, r.artifacts, rules);
+  writeBundle(out, r.artifacts, { ...rules, threads });
   const a = r.artifacts;
   const shaders = a.wgsl ? `, ${a.wgsl.length} WGSL programs` : "";
   const wasm = a.wasm ? `${a.wasm.byteLength} bytes of wasm${a.wasmRelaxed ? ` (${a.wasmRelaxed.byteLength} relaxed-SIMD)` : ""}, ` : "";
@@ -263,7 +267,8 @@ async function loadWebGpu(load: (options: LoadOptions) => Promise<Network>): Pro
     net = await load({ backend: "webgpu", gpu });
   } catch (e) {
     if (hasCode(e, "CNNC_BACKEND") || (e as Error).name === "BackendError") {
-      const hint = used ? "" : "; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (or use --backend wasm)";
+      // No adapter: the software-rendering packages may be missing (not when the `webgpu` package itself is).
+      const hint = used || /npm i webgpu/.test((e as Error).message) ? "" : "; on Debian, software rendering needs: apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri (or use --backend wasm)";
       throw new UserError(`cnnc: error: cannot run on WebGPU: ${(e as Error).message}${hint}`);
     }
     throw e;

@@ -1,107 +1,26 @@
-// Loading a generated bundle: fetch its files relative to the bundle's URL (a file: URL in
-// Node, http(s) in a browser), pick a backend and build the Network. Imports nothing from
-// the compiler; only runtime/ files are copied into a bundle.
+// Loading with every backend: what the compiler (compile().load, the CLI) and the `cnnc/runtime`
+// entry use. A generated bundle does not import this file: its index.js hands
+// runtime/open-network.ts only the backends it was compiled for, so that a web app's bundler
+// ships nothing else.
 
 import type { Manifest } from "./manifest.js";
-import { type Executor, Network } from "./session.js";
-import { hasRelaxedSimd, WasmExecutor } from "./wasm.js";
-import { BackendError } from "./backend-error.js";
-import { findAdapter, WebGpuExecutor } from "./webgpu.js";
+import { type Backends, type LoadOptions, type NetworkFiles, networkFromFiles, openBundle } from "./open-network.js";
+import type { Network } from "./session.js";
+import { threadSupport } from "./threads.js";
+import { wasmBackend } from "./wasm.js";
+import { webgpuBackend } from "./webgpu.js";
 
-export { BackendError };
+export { BackendError, type GpuProvider, type LoadOptions, weightsFromBytes } from "./open-network.js";
 
-/** A WebGPU entry point: navigator.gpu, or the object the `webgpu` package's create() returns. */
-export interface GpuProvider {
-  requestAdapter(options?: object): Promise<unknown>;
+/** WebAssembly (with threads) and WebGPU. */
+export const allBackends: Backends = { wasm: wasmBackend(threadSupport), webgpu: webgpuBackend };
+
+/** Builds a network from a manifest and its files, already in memory, on every backend. */
+export function networkFromArtifacts(manifest: Manifest, files: NetworkFiles, options: LoadOptions = {}): Promise<Network> {
+  return networkFromFiles(manifest, files, options, allBackends);
 }
 
-export interface LoadOptions {
-  /** "auto" (the default) picks WebGPU when an adapter exists, else WebAssembly. */
-  readonly backend?: "wasm" | "webgpu" | "auto";
-  /** Run the relaxed-SIMD build where the engine has relaxed SIMD (default true); false keeps the plain SIMD128 build, whose results are the same on every machine. */
-  readonly relaxedSimd?: boolean;
-  /** Where to find a WebGPU adapter (default: navigator.gpu in browsers, Dawn through the `webgpu` package in Node). */
-  readonly gpu?: GpuProvider;
-  /**
-   * WebAssembly: run the kernels on this many threads over shared memory (default 1). Node
-   * worker_threads, or Web Workers in a cross-origin isolated page; where that is not
-   * possible the network runs on one thread and `description` says why.
-   */
-  readonly threads?: number;
-}
-
-export async function readBundleFile(base: URL, name: string): Promise<Uint8Array> {
-  const url = new URL(name, base);
-  if (url.protocol === "file:") {
-    const fs = await import("node:fs/promises");
-    const { fileURLToPath } = await import("node:url");
-    return new Uint8Array(await fs.readFile(fileURLToPath(url)));
-  }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`cannot fetch ${url.href}: ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-export function weightsFromBytes(bytes: Uint8Array, expected: number): Float32Array {
-  if (bytes.byteLength !== expected) throw new Error(`the weights file has ${bytes.byteLength} bytes, expected ${expected}`);
-  // Copy into a fresh, aligned buffer: the file's bytes may sit at any offset.
-  const out = new Float32Array(expected / 4);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
-}
-
-/** Builds a network from a manifest and its files, already in memory. */
-export async function networkFromArtifacts(
-  manifest: Manifest,
-  files: { wasm?: Uint8Array; wasmRelaxed?: Uint8Array; tables?: Uint8Array; weights: Uint8Array; wgsl?: readonly string[] },
-  options: LoadOptions = {},
-): Promise<Network> {
-  const backend = options.backend ?? "auto";
-  const weights = weightsFromBytes(files.weights, manifest.weights.bytes);
-  let skipped = "";
-  if (backend === "webgpu" || backend === "auto") {
-    const gpu = manifest.webgpu;
-    if (!gpu || !files.wgsl) {
-      if (backend === "webgpu") throw new BackendError("this bundle was compiled without a WebGPU target; compile with --target webgpu or all");
-    } else {
-      try {
-        const choice = await findAdapter(options.gpu);
-        if (!choice) throw new BackendError("no WebGPU adapter found (no GPU, and no software fallback)");
-        const exec = await WebGpuExecutor.create(choice.adapter, gpu, weights, files.wgsl);
-        return new Network(manifest, exec, `WebGPU on ${choice.description}`);
-      } catch (e) {
-        if (backend === "webgpu") throw e;
-        skipped = `; WebGPU not used: ${(e as Error).message}`;
-      }
-    }
-  }
-  if (!manifest.wasm || !files.wasm) {
-    throw new BackendError(`this bundle has no WebAssembly module${skipped || (manifest.webgpu ? "; load it with backend: webgpu" : "")}`);
-  }
-  const wasmManifest = manifest.wasm;
-  const code = { binary: files.wasm, relaxed: options.relaxedSimd === false ? undefined : files.wasmRelaxed, tables: files.tables };
-  const exec = await WasmExecutor.create(code, wasmManifest, weights, { threads: options.threads });
-  const executor: Executor = {
-    backend: "wasm",
-    runSample: (env: Record<string, number>, inputs: readonly Float32Array[]) => exec.runSample(env, manifest.symbols, inputs),
-    dispose: () => exec.dispose(),
-  };
-  return new Network(manifest, executor, `WebAssembly (${exec.threading}${exec.relaxed ? ", relaxed SIMD" : ""})${skipped}`);
-}
-
-/** Loads the bundle whose files sit next to `base` (the bundle's index.js URL). */
-export async function loadBundle(manifest: Manifest, base: URL, options: LoadOptions = {}): Promise<Network> {
-  const backend = options.backend ?? "auto";
-  const weights = await readBundleFile(base, manifest.weights.file);
-  const m = backend !== "webgpu" ? manifest.wasm : undefined;
-  const wasm = m ? await readBundleFile(base, m.file) : undefined;
-  // The relaxed build is fetched only where it will run.
-  const wasmRelaxed = m?.relaxedFile && options.relaxedSimd !== false && hasRelaxedSimd() ? await readBundleFile(base, m.relaxedFile) : undefined;
-  const tables = m?.tables ? await readBundleFile(base, m.tables.file) : undefined;
-  const text = new TextDecoder();
-  const wgsl =
-    manifest.webgpu && backend !== "wasm"
-      ? await Promise.all(manifest.webgpu.programs.map(async (p) => text.decode(await readBundleFile(base, p.file))))
-      : undefined;
-  return networkFromArtifacts(manifest, { wasm, wasmRelaxed, tables, weights, wgsl }, options);
+/** Loads the bundle whose files sit in folder `base` (a URL ending in "/"), on every backend. */
+export function loadBundle(manifest: Manifest, base: URL, options: LoadOptions = {}): Promise<Network> {
+  return openBundle(manifest, base, options, allBackends);
 }

@@ -26,7 +26,12 @@
 // The module's memory import is declared non-shared; for threads the runtime flips the import's
 // limits flag to shared (one byte, `sharedMemoryImport`), so one binary serves both. Workers
 // are created from a source string (a Blob URL in browsers, `eval` in Node) so that a bundle
-// needs no extra file and the runtime no knowledge of where it was installed.
+// needs no extra file and the runtime no knowledge of where it was installed. This file ships
+// in a bundle only when it was compiled with --threads (the generated index.js hands
+// `threadSupport` to the WebAssembly backend); node:worker_threads is imported through a
+// computed specifier that bundlers for the web leave alone.
+
+import type { ThreadSupport } from "./wasm.js";
 
 /** Control block words (Int32): generation, step, parts, error; the claim word and the done count on their own cache lines; the symbols. */
 const GEN = 0;
@@ -189,7 +194,8 @@ export function sharedMemoryImport(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
 async function startThread(source: string): Promise<ThreadHandle> {
   const g = globalThis as { process?: { versions?: { node?: string } } };
   if (g.process?.versions?.node) {
-    const { Worker: NodeWorker } = await import("node:worker_threads");
+    const workerThreads = "node:worker_threads";
+    const { Worker: NodeWorker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ workerThreads)) as typeof import("node:worker_threads");
     const w = new NodeWorker(source, { eval: true });
     // Idle workers must not keep a Node process alive.
     w.unref();
@@ -341,3 +347,10 @@ export class ThreadPool {
     this.threads.forEach((t) => t.terminate());
   }
 }
+
+/** What the WebAssembly executor needs to run on threads (runtime/wasm.ts's wasmBackend(threadSupport)). */
+export const threadSupport: ThreadSupport = {
+  unavailable: threadsUnavailable,
+  sharedMemoryImport,
+  start: (module, memory, step, parallel, symbols, n) => ThreadPool.start(module, memory, step, parallel, symbols, n),
+};

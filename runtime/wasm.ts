@@ -8,10 +8,28 @@
 // weights) are copied in beside the weights. Where the network has a relaxed-SIMD build and
 // the engine validates relaxed SIMD (current browsers; Node 20 behind
 // --experimental-wasm-relaxed-simd), that build runs. Imports nothing from the compiler.
+// Threads are handed in (`threadSupport`, runtime/threads.ts) rather than imported, so that a
+// bundle compiled without --threads ships no thread pool.
 
 import { type DimEnv, evalDim } from "./dim.js";
 import type { WasmIO, WasmManifest } from "./manifest.js";
-import { sharedMemoryImport, ThreadPool, threadsUnavailable } from "./threads.js";
+import type { WasmBackend } from "./open-network.js";
+
+/** The thread pool as the executor uses it (runtime/threads.ts's ThreadPool). */
+export interface Pool {
+  readonly count: number;
+  run(steps: number, syms: readonly number[]): void;
+  dispose(): void;
+}
+
+/** What running on threads takes: runtime/threads.ts's `threadSupport`. */
+export interface ThreadSupport {
+  /** Why this environment cannot run threads, or undefined when it can. */
+  unavailable(): string | undefined;
+  /** The module with its memory import marked shared. */
+  sharedMemoryImport(wasm: Uint8Array): Uint8Array<ArrayBuffer>;
+  start(module: WebAssembly.Module, memory: WebAssembly.Memory, step: (...args: number[]) => void, parallel: readonly boolean[], symbols: number, n: number): Promise<Pool>;
+}
 
 const PAGE = 65536;
 /** The module computes addresses in i32 and declares at most this much memory. */
@@ -52,6 +70,8 @@ function isRun(f: unknown): f is RunFn {
 export interface WasmOptions {
   /** Threads to run the kernels on (default 1); falls back to one where threads are unavailable. */
   readonly threads?: number;
+  /** The thread pool (runtime/threads.ts); without it the executor runs on one thread. */
+  readonly threadSupport?: ThreadSupport;
 }
 
 export class WasmExecutor {
@@ -59,7 +79,7 @@ export class WasmExecutor {
     private readonly manifest: WasmManifest,
     private readonly memory: WebAssembly.Memory,
     private readonly run: RunFn,
-    private readonly pool: ThreadPool | undefined,
+    private readonly pool: Pool | undefined,
     /** What runs: "one thread", "2 threads", or one thread and why not more. */
     readonly threading: string,
     /** Whether the relaxed-SIMD build runs. */
@@ -84,11 +104,12 @@ export class WasmExecutor {
     let threading = "one thread";
     let exec: WasmExecutor | undefined;
     if (wanted > 1) {
-      const why = threadsUnavailable();
-      if (why) threading = `one thread; ${wanted} threads unavailable: ${why}`;
+      const support = options.threadSupport;
+      const why = support ? support.unavailable() : "this bundle was compiled without threads (cnnc compile --threads N)";
+      if (why || !support) threading = `one thread; ${wanted} threads unavailable: ${why}`;
       else {
         try {
-          exec = await WasmExecutor.threaded(bytes, manifest, wanted, relaxed);
+          exec = await WasmExecutor.threaded(bytes, manifest, wanted, relaxed, support);
         } catch (e) {
           threading = `one thread; ${wanted} threads unavailable: ${(e as Error).message}`;
         }
@@ -109,13 +130,13 @@ export class WasmExecutor {
   }
 
   /** The module on a shared memory, with n - 1 workers instantiating it too. */
-  private static async threaded(bytes: Uint8Array, manifest: WasmManifest, n: number, relaxed: boolean): Promise<WasmExecutor> {
-    const module = await WebAssembly.compile(sharedMemoryImport(bytes));
+  private static async threaded(bytes: Uint8Array, manifest: WasmManifest, n: number, relaxed: boolean, support: ThreadSupport): Promise<WasmExecutor> {
+    const module = await WebAssembly.compile(support.sharedMemoryImport(bytes));
     const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: MAX_BYTES / PAGE, shared: true });
     const { run, step } = (await WebAssembly.instantiate(module, { env: { ...mathImports, memory } })).exports;
     if (!isRun(run) || !isRun(step)) throw new Error("the WebAssembly module does not export `run` and `step`; was it compiled by cnnc?");
     const symbols = run.length;
-    const pool = await ThreadPool.start(module, memory, step, manifest.parallel, symbols, n);
+    const pool = await support.start(module, memory, step, manifest.parallel, symbols, n);
     return new WasmExecutor(manifest, memory, run, pool, `${n} threads`, relaxed);
   }
 
@@ -159,4 +180,12 @@ export class WasmExecutor {
     else this.run(...sizes);
     return this.manifest.outputs.map((io) => this.view(io, env).slice());
   }
+}
+
+/** The WebAssembly backend for the loader (runtime/open-network.ts), with threads if `threadSupport` is given. */
+export function wasmBackend(threadSupport?: ThreadSupport): WasmBackend {
+  return {
+    hasRelaxedSimd,
+    create: (code, manifest, weights, options) => WasmExecutor.create(code, manifest, weights, { threads: options.threads, threadSupport }),
+  };
 }

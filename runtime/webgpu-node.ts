@@ -12,7 +12,7 @@
 // Every GPU object create() returns is kept in a module-level list for the life of the
 // process: Dawn crashes when one is garbage-collected while its devices live on.
 
-import type { GpuProvider } from "./load.js";
+import type { GpuProvider } from "./open-network.js";
 import { BackendError } from "./backend-error.js";
 import { type AdapterChoice, describeAdapter } from "./webgpu.js";
 
@@ -37,9 +37,10 @@ async function dawn(): Promise<DawnModule> {
   const name = "webgpu";
   let mod: unknown;
   try {
-    mod = await import(name);
+    mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ name);
   } catch (e) {
-    throw new BackendError(`WebGPU in Node needs the \`webgpu\` package (npm install webgpu): ${(e as Error).message}`);
+    // cnnc does not install Dawn (130 MB) by default: WebGPU in Node is opt-in.
+    throw new BackendError(`WebGPU in Node needs the \`webgpu\` package (Dawn), which cnnc does not install: install the \`webgpu\` package: npm i webgpu (${(e as Error).message})`);
   }
   const create = (mod as Partial<DawnModule>).create;
   if (typeof create !== "function") throw new BackendError("the `webgpu` package does not export create()");

@@ -19,7 +19,7 @@
 import { BackendError } from "./backend-error.js";
 import { type Dim, type DimEnv, evalDim } from "./dim.js";
 import type { GpuLimits, WebGpuBuffer, WebGpuCommand, WebGpuManifest, WebGpuProgram } from "./manifest.js";
-import type { GpuProvider } from "./load.js";
+import type { GpuProvider, WebGpuBackend } from "./open-network.js";
 import type { Executor } from "./session.js";
 
 // GPUBufferUsage / GPUMapMode / GPUShaderStage are globals in browsers but not in Node: their values.
@@ -448,3 +448,9 @@ function firstLayerNeeding(manifest: WebGpuManifest, name: keyof GpuLimits, have
   });
   return hit ? `layer ${hit.layer}: ` : "";
 }
+
+/** The WebGPU backend for the loader (runtime/open-network.ts). */
+export const webgpuBackend: WebGpuBackend = {
+  findAdapter,
+  create: (adapter, manifest, weights, wgsl) => WebGpuExecutor.create(adapter as GPUAdapter, manifest, weights, wgsl),
+};

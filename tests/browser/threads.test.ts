@@ -70,7 +70,7 @@ beforeAll(async () => {
   compiled = r;
   dir = mkdtempSync(path.join(tmpdir(), "cnnc-threads-browser-"));
   // The page, served as /<mode>/index.html, imports ../bundle/index.js: /bundle/index.js.
-  writeBundle(path.join(dir, "bundle"), r.artifacts);
+  writeBundle(path.join(dir, "bundle"), r.artifacts, { threads: 2 });
   writeFileSync(path.join(dir, "index.html"), PAGE);
   if (!haveBrowser) return;
   server = await serve(dir, route);

@@ -119,7 +119,7 @@ describe("cnnc compile", () => {
     const dir = path.join(tmp, "lenet-bundle");
     const r = cnnc("compile", "examples/lenet.cnn", "-o", dir);
     expect(r.code, r.err).toBe(0);
-    for (const f of ["index.js", "index.d.ts", "model.wasm", "weights.bin", "runtime/load.js"]) expect(existsSync(path.join(dir, f))).toBe(true);
+    for (const f of ["index.js", "index.d.ts", "model.wasm", "weights.bin", "runtime/open-network.js"]) expect(existsSync(path.join(dir, f))).toBe(true);
     // Copy the bundle somewhere with no node_modules and no compiler above it.
     const alone = mkdtempSync(path.join(tmpdir(), "cnnc-alone-"));
     cpSync(dir, path.join(alone, "bundle"), { recursive: true });

@@ -195,13 +195,13 @@ describe("threads: bundles and fallback", () => {
   it("a written bundle runs with load({ threads: 2 }) from a plain Node script, and the process exits", () => {
     const r = compiled(readFileSync("examples/lenet.cnn", "utf8"));
     const dir = mkdtempSync(path.join(tmpdir(), "cnnc-threads-"));
-    writeBundle(path.join(dir, "bundle"), r.artifacts);
+    writeBundle(path.join(dir, "bundle"), r.artifacts, { threads: 2 });
     const script = path.join(dir, "main.mjs");
     writeFileSync(
       script,
       `import { load } from "./bundle/index.js";
 const data = Float32Array.from({ length: 28 * 28 }, (_, i) => Math.sin(i));
-const one = await load({ backend: "wasm" });
+const one = await load({ backend: "wasm", threads: 1 });
 const two = await load({ backend: "wasm", threads: 2 });
 const a = (await one.run({ image: { data, shape: [1, 28, 28] } })).probs.data;
 const b = (await two.run({ image: { data, shape: [1, 28, 28] } })).probs.data;
