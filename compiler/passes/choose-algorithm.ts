@@ -217,7 +217,10 @@ export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice 
     return { name, reason: `the only algorithm that applies to this layer on ${ctx.target.name}` };
   }
   // Autotune times WASM kernels: for WebGPU the cost model decides.
-  if (ctx.options.autotune && ctx.target.name === "wasm") return autotune(n, g, cands.map((c) => c.name));
+  if (ctx.options.autotune && ctx.target.name === "wasm") {
+    ctx.options.onAutotune?.(n.layer);
+    return autotune(n, g, cands.map((c) => c.name));
+  }
   const direct = cands.find((c) => c.name === "direct");
   if (direct && direct.ms < SMALL_LAYER_MS) {
     return { name: "direct", reason: `${describe(s)}: a small layer (estimated ${fmtMs(direct.ms)} direct), where the other algorithms cannot win back their setup` };

@@ -79,3 +79,14 @@ describe("cnnc usage errors", () => {
     expect(r.err).not.toContain("\x1b[");
   });
 });
+
+describe("cnnc --autotune", () => {
+  it("says what it is doing instead of being silent for seconds", () => {
+    const r = cnnc("explain", "examples/edges.cnn", "--autotune");
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/^cnnc: autotuning \d+ convolution layers?: timing each one's algorithms on this machine\n/);
+    // Not a terminal: no progress bar drawn.
+    expect(r.err).not.toContain("\r");
+  }, 180_000);
+});
+
