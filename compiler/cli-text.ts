@@ -54,12 +54,12 @@ export function printDiagnostics(ds: readonly Diagnostic[]): void {
 
 /**
  * A progress bar on stderr, drawn only on a TTY and only once the work has run for `after`
- * ms (quick work shows nothing); elsewhere one line when it starts being slow.
+ * ms (quick work shows nothing); elsewhere nothing (the caller says what starts, in one line).
+ * Writes to a TTY are synchronous in Node, so it updates even inside a synchronous compile.
  */
 export class Progress {
   private readonly start = Date.now();
   private drawn = false;
-  private said = false;
 
   constructor(
     private readonly what: string,
@@ -69,11 +69,7 @@ export class Progress {
   update(done: number, total: number, item = ""): void {
     if (Date.now() - this.start < this.after) return;
     const err = process.stderr;
-    if (!err.isTTY) {
-      if (!this.said) sayErr(`cnnc: ${this.what}...`);
-      this.said = true;
-      return;
-    }
+    if (!err.isTTY) return;
     const width = 24;
     const filled = total > 0 ? Math.round((done / total) * width) : 0;
     const bar = `[${"#".repeat(filled)}${" ".repeat(width - filled)}]`;

@@ -18,7 +18,7 @@ import { analyse } from "./analyse.js";
 import { commandHelp, commandNamed, COMMANDS, generalHelp, parseCommand, type Parsed, UsageError } from "./cli-args.js";
 import { mulberryInputs } from "./cli-inputs.js";
 import { readModelText } from "./cli-read.js";
-import { escapeControls, printDiagnostics, sayErr } from "./cli-text.js";
+import { escapeControls, printDiagnostics, Progress, sayErr } from "./cli-text.js";
 import type { Diagnostic } from "./diagnostics.js";
 import type { AlgorithmName } from "./ir/graph.js";
 import type { CompileSuccess } from "./index.js";
@@ -92,9 +92,23 @@ function failOn(diagnostics: readonly Diagnostic[], ok: boolean): void {
 async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<CompileSuccess> {
   const options = compileOptions(p, file, target);
   const source = readSource(file);
-  if (options.autotune) sayErr(`cnnc: autotuning: timing each convolution's algorithms on ${options.target === "webgpu" ? "the WebGPU adapter" : "this machine"} (seconds per layer)`);
   const { compile } = await import("./index.js");
-  const r = options.autotune && options.target === "webgpu" ? await autotuneOnGpu(source, options) : compile(source, options);
+  let r;
+  if (options.autotune && options.target === "webgpu") {
+    sayErr("cnnc: autotuning: timing each convolution's algorithms on the WebGPU adapter (seconds per layer)");
+    r = await autotuneOnGpu(source, options);
+  } else if (options.autotune) {
+    // A bar per layer: each takes seconds. The convolutions are counted from the checked graph.
+    const convs = analyse(source, options).graph?.nodes.filter((n) => n.op.kind === "conv").length ?? 0;
+    sayErr(`cnnc: autotuning ${convs} convolution layer${convs === 1 ? "" : "s"}: timing each one's algorithms on this machine`);
+    const bar = new Progress("autotune", 0);
+    let done = 0;
+    try {
+      r = compile(source, { ...options, onAutotune: (layer) => bar.update(done++, convs, layer) });
+    } finally {
+      bar.done();
+    }
+  } else r = compile(source, options);
   failOn(r.diagnostics, r.ok);
   if (!r.ok) throw new UserError("");
   noteInitialised(r.initialised);

@@ -45,6 +45,7 @@ export function optimise(source: string, options: CompileOptions = {}): Optimise
       algorithms: new Map(Object.entries(options.algorithms ?? {})),
       reasons: new Map(Object.entries(options.algorithmReasons ?? {})),
       autotune: options.autotune ?? false,
+      onAutotune: options.onAutotune,
     },
   };
   for (const layer of ctx.options.algorithms.keys()) {

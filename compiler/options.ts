@@ -36,4 +36,6 @@ export interface CompileOptions {
   readonly wasmOptimize?: WasmOptimize;
   /** Adds milliseconds per compile phase to this map (bench/compile.ts). */
   readonly timings?: Map<string, number>;
+  /** Told before each convolution is autotuned (`--autotune` on WebAssembly): the CLI's progress bar. */
+  readonly onAutotune?: (layer: string) => void;
 }

@@ -62,7 +62,10 @@ export function chooseFor(n: Node, g: Graph, ctx: PassContext): AlgorithmChoice 
     return { name, reason: `the only algorithm that applies to this layer on ${ctx.target.backends.join(" and ")}` };
   }
   // A target that cannot time inside the pass (WebGPU) leaves it to the cost model.
-  if (ctx.options.autotune && ctx.target.autotune) return ctx.target.autotune(n, g, cands.map((c) => c.name));
+  if (ctx.options.autotune && ctx.target.autotune) {
+    ctx.options.onAutotune?.(n.layer);
+    return ctx.target.autotune(n, g, cands.map((c) => c.name));
+  }
   const direct = cands.find((c) => c.name === "direct");
   if (direct && direct.ms < SMALL_LAYER_MS) {
     return { name: "direct", reason: `${describe(s)}: a small layer (estimated ${fmtMs(direct.ms)} direct), where the other algorithms cannot win back their setup` };

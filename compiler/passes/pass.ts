@@ -16,6 +16,8 @@ export interface PassOptions {
   readonly reasons?: ReadonlyMap<string, string>;
   /** `--autotune`: time the candidates on this machine instead of estimating (where the target can: Target.autotune). */
   readonly autotune?: boolean;
+  /** Told before each layer is autotuned (the CLI's progress bar). */
+  readonly onAutotune?: (layer: string) => void;
 }
 
 export interface PassContext {

@@ -79,3 +79,31 @@ describe("cnnc usage errors", () => {
     expect(r.err).not.toContain("\x1b[");
   });
 });
+
+describe("cnnc --autotune", () => {
+  it("says what it is doing instead of being silent for seconds", () => {
+    const r = cnnc("explain", "examples/edges.cnn", "--autotune");
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/^cnnc: autotuning \d+ convolution layers?: timing each one's algorithms on this machine\n/);
+    // Not a terminal: no progress bar drawn.
+    expect(r.err).not.toContain("\r");
+  }, 180_000);
+});
+
+describe("cnnc start-up", () => {
+  // A module hook that fails any import of binaryen: check and explain must not need it.
+  const noBinaryen = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(
+    'data:text/javascript,export async function resolve(s,c,n){if(s==="binaryen")throw new Error("binaryen was loaded");return n(s,c)}',
+  )})`;
+  const run = (...args: string[]) => spawnSync(process.execPath, ["--import", noBinaryen, path.join(root, "bin/cnnc.js"), ...args], { cwd: root, encoding: "utf8" });
+
+  it("check and explain never load binaryen; compile does", () => {
+    const check = run("check", "examples/lenet.cnn");
+    expect(check.status, check.stderr).toBe(0);
+    const explain = run("explain", "examples/lenet.cnn");
+    expect(explain.status, explain.stderr).toBe(0);
+    expect(explain.stdout).toContain("network lenet");
+    expect(run("compile", "examples/lenet.cnn", "-o", "/nonexistent-never-written").stderr).toContain("binaryen was loaded");
+  }, 120_000);
+});
+

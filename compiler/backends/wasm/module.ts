@@ -160,8 +160,17 @@ export interface EmittedWasm extends WasmCode {
 
 export type { WasmOptimize };
 
-/** What cnnc ships: see bench/compile.ts for the measurements behind the choice. */
-export const DEFAULT_OPTIMIZE: WasmOptimize = { level: 3 };
+/**
+ * What cnnc ships: a short pass list for what our emitter leaves (constant address parts,
+ * locals, dead code, loop invariants), not -O3. Measured with `npm run bench -- --compile
+ * --levels` (docs/decisions.md): V8's optimising tier makes the run time of -O0, -O1, -O3 and
+ * this list equal within noise (lenet 0.068-0.072 ms, residual 0.56-0.59 ms, minimum of 300),
+ * -O0 leaves the .wasm 35% larger, this list 2-6% larger than -O3, at 2.5-3x less compile time.
+ * It runs once per build, so the relaxed-SIMD build no longer costs a second -O3.
+ */
+export const DEFAULT_OPTIMIZE: WasmOptimize = {
+  passes: ["optimize-instructions", "precompute", "simplify-locals", "vacuum", "licm", "coalesce-locals", "reorder-locals", "merge-blocks", "remove-unused-brs", "vacuum"],
+};
 
 export interface EmitWasmOptions {
   readonly optimize?: WasmOptimize;
