@@ -7,7 +7,8 @@
 import { describe, it } from "vitest";
 import type { ActivationFn, PadSpec, PoolMode } from "../../compiler/ir/ops.js";
 import { windowGeometry } from "../../compiler/ir/ops.js";
-import { Builder, checkGradients, type Rng, rng } from "./helpers.js";
+import { expect } from "vitest";
+import { Builder, checkGradients, classes, type Rng, rng } from "./helpers.js";
 
 const CASES = 24;
 
@@ -178,5 +179,17 @@ describe("gradients against finite differences", () => {
     const z = b.input([r.int(1, 3), ...spatial]);
     // x appears twice in the concat: its gradient is the sum of two slices.
     checkGradients(b.graph(b.node({ kind: "concat" }, [x, z, x])), r);
+  });
+
+  each("losses: softmax + cross-entropy fused, cross-entropy on probabilities, mse, l1 (classifiers and per pixel)", (r, i) => {
+    const b = new Builder();
+    const C = r.int(2, 5);
+    const x = b.input([C, ...Array.from({ length: i % 3 }, () => r.int(1, 3))]);
+    const p = b.node({ kind: "softmax" }, [x]);
+    const which = i % 4;
+    const y = which === 1 ? b.node({ kind: "activation", fn: "identity", alpha: 0 }, [p]) : p;
+    const loss = which < 2 ? ("cross_entropy" as const) : which === 2 ? ("mse" as const) : ("l1" as const);
+    const tg = checkGradients(b.graph(y), r, { loss, inputRange: [-3, 3], ...(which < 2 ? { target: classes(C) } : {}) });
+    expect(tg.lossKind).toBe(["softmax_cross_entropy", "cross_entropy", "mse", "l1"][which]);
   });
 });

@@ -102,13 +102,22 @@ export interface CheckOptions {
   readonly weightRange?: Partial<Record<WeightRole, [number, number]>>;
   readonly inputRange?: [number, number];
   readonly target?: (r: Rng, shape: readonly number[]) => Tensor;
+  /** Keep the graph's own (initialised) weights instead of drawing new ones: whole networks saturate on [-1, 1]. */
+  readonly graphWeights?: boolean;
 }
+
+/** Class targets: a random class in [0, classes) at each position. */
+export const classes =
+  (n: number) =>
+  (r: Rng, shape: readonly number[]): Tensor => ({ shape: [...shape], data: Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => r.int(0, n - 1)) });
 
 /** Random inputs, weights and target; autodiff's gradients of every weight and input against central differences. */
 export function checkGradients(g: Graph, r: Rng, o: CheckOptions = {}): TrainGraph {
   const tg = autodiff(g, { loss: o.loss ?? "mse", inputGradients: true });
   const inputs = new Map(g.inputs.map((io) => [io.name, randomTensor(r, g.values[io.value].shape as number[], ...(o.inputRange ?? [-1, 1]))]));
-  const weights = new Map(g.weights.map((w) => [w, randomTensor(r, w.shape, ...(o.weightRange?.[roleOf(g, w)] ?? [-1, 1]))]));
+  const weights = new Map(
+    g.weights.map((w) => [w, o.graphWeights ? { shape: w.shape, data: Float64Array.from(w.data) } : randomTensor(r, w.shape, ...(o.weightRange?.[roleOf(g, w)] ?? [-1, 1]))]),
+  );
   const target = o.target ? o.target(r, tg.targetShape) : randomTensor(r, tg.targetShape);
   const got = referenceSample(tg, inputs, target, weights);
   const lossAt = (): number => {
