@@ -170,7 +170,15 @@ export interface BlockDecl {
   readonly span: Span;
 }
 
+/** `train net { setting = expr ... }`: how to train a network (docs/training.md; read by compiler/train/config.ts). */
+export interface TrainDecl {
+  readonly kind: "train";
+  readonly network: Ident;
+  readonly body: readonly Stmt[];
+  readonly span: Span;
+}
+
 export interface Program {
-  readonly items: readonly (NetworkDecl | BlockDecl)[];
+  readonly items: readonly (NetworkDecl | BlockDecl | TrainDecl)[];
   readonly span: Span;
 }

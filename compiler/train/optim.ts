@@ -53,6 +53,8 @@ export function learningRate(c: OptimiserConfig, step: number): number {
     case "step":
       return c.lr * Math.pow(s.gamma, Math.floor(step / s.every));
     case "cosine":
+      // A run-long cosine whose length nobody gave (total 0) stays at the initial rate.
+      if (s.total <= 0) return c.lr;
       return s.min + ((c.lr - s.min) * (1 + Math.cos((Math.PI * Math.min(step, s.total)) / s.total))) / 2;
   }
 }
