@@ -26,7 +26,8 @@ export class DataError extends Error {}
 
 interface Array_ {
   readonly shape: number[];
-  readonly data: Float64Array;
+  /** Float64 values, or IDX's bytes as they are (MNIST's 47 MB would be 376 MB as float64). */
+  readonly data: Float64Array | Uint8Array;
   /** Integer dtype (labels), or IDX bytes. */
   readonly integer: boolean;
   readonly bytes: boolean;
@@ -43,7 +44,7 @@ export function readIdx(bytes: Uint8Array, name: string): Array_ {
   const n = shape.reduce((p, d) => p * d, 1);
   const start = 4 + 4 * rank;
   if (bytes.length - start !== n) throw new DataError(`${name}: IDX data is ${bytes.length - start} bytes, its header says ${shape.join("x")} = ${n} (truncated or corrupt)`);
-  return { shape, data: Float64Array.from(bytes.subarray(start)), integer: true, bytes: true };
+  return { shape, data: bytes.subarray(start), integer: true, bytes: true };
 }
 
 const NPY_TYPES: Readonly<Record<string, [number, (v: DataView, at: number) => number, boolean]>> = {
@@ -138,7 +139,7 @@ function dataset(images: Array_, labels: Array_, source: string): Dataset {
     if (!Number.isFinite(v)) throw new DataError(`${source}: image ${Math.floor(i / (x.length / count))} holds ${v}`);
     x[i] = v;
   }
-  return { count, sampleShape, images: x, labelShape: labels.shape.slice(1), labels: labels.data, source };
+  return { count, sampleShape, images: x, labelShape: labels.shape.slice(1), labels: Float64Array.from(labels.data), source };
 }
 
 /** Loads `dir/` (MNIST IDX: `split` is "train" or "t10k"), `file.npz` (x, y) or `images.npy,labels.npy`. */

@@ -93,7 +93,12 @@ export class ReferenceTrainer {
     for (let i = 0; i < batch.count; i++) {
       const { input, target } = this.sample(batch, i);
       const r = referenceSample(this.graph, input, target, this.master);
-      if (!Number.isFinite(r.loss)) throw new TrainError(`step ${this.state.step + 1}: the loss is ${r.loss} on sample ${i} of the batch (${this.firstBadLayer(input)}); the weights are left as they were after step ${this.state.step}`);
+      // A NaN can hide from the loss (relu maps it to 0) and still poison a gradient: check both.
+      const badGrad = [...r.gradients].find(([, g]) => g.data.some((v) => !Number.isFinite(v)));
+      if (!Number.isFinite(r.loss) || badGrad) {
+        const what = !Number.isFinite(r.loss) ? `the loss is ${r.loss}` : `the gradient of ${badGrad?.[0].name} is not finite`;
+        throw new TrainError(`step ${this.state.step + 1}: ${what} on sample ${i} of the batch (${this.firstBadLayer(input)}); the weights are left as they were after step ${this.state.step}`);
+      }
       loss += r.loss;
       if (this.classifies) right += this.correct(r.output, target);
       for (const [w, g] of r.gradients) {
@@ -137,7 +142,7 @@ export class ReferenceTrainer {
       const v = env.get(n.output);
       if (v && v.data.some((x) => !Number.isFinite(x))) return `layer ${n.layer} is the first to output a non-finite value`;
     }
-    return "every layer's output is finite: the loss itself overflowed";
+    return "every layer's output is finite: the loss or a gradient overflowed";
   }
 
   /** The weights as float32 safetensors, for `cnnc compile --weights`. */
