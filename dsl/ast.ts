@@ -173,7 +173,8 @@ export interface BlockDecl {
 /** `train net { setting = expr ... }`: how to train a network (docs/training.md; read by compiler/train/config.ts). */
 export interface TrainDecl {
   readonly kind: "train";
-  readonly network: Ident;
+  /** The network it trains (called `name` like every item's, which tools list by). */
+  readonly name: Ident;
   readonly body: readonly Stmt[];
   readonly span: Span;
 }

@@ -100,9 +100,9 @@ class AstBuilder extends BaseVisitor {
   }
 
   train(ctx: Ctx, own?: Span): TrainDecl | undefined {
-    const network = ident(token(ctx, "Identifier", 1));
-    if (!network) return undefined;
-    return { kind: "train", network, body: this.all<Stmt>(ctx, "stmt"), span: own ?? network.span };
+    const name = ident(token(ctx, "Identifier"));
+    if (!name) return undefined;
+    return { kind: "train", name, body: this.all<Stmt>(ctx, "stmt"), span: own ?? name.span };
   }
 
   network(ctx: Ctx, own?: Span): NetworkDecl | undefined {

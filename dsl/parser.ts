@@ -40,21 +40,15 @@ export class CnnParser extends CstParser {
       this.OR([
         { ALT: () => this.SUBRULE(this.network) },
         { ALT: () => this.SUBRULE(this.block) },
-        { GATE: () => this.atTrain(), ALT: () => this.SUBRULE(this.train) },
+        { ALT: () => this.SUBRULE(this.train) },
       ]),
     );
   });
 
-  /** `train name {`: `train` is a keyword only there, so networks may still use it as a name. */
-  private atTrain(): boolean {
-    const t = this.LA(1);
-    return t.tokenType === T.Identifier && t.image === "train" && this.LA(2).tokenType === T.Identifier && this.LA(3).tokenType === T.LBrace;
-  }
-
   // train network { setting = expr ... } (docs/training.md)
   train: ParserMethod<[], CstNode> = this.RULE("train", () => {
+    this.CONSUME(T.Train);
     this.CONSUME(T.Identifier);
-    this.CONSUME2(T.Identifier);
     this.CONSUME(T.LBrace);
     this.MANY({ GATE: () => this.atStatement(), DEF: () => this.SUBRULE(this.stmt) });
     this.CONSUME(T.RBrace);

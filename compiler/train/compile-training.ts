@@ -62,10 +62,10 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
   const program = parse(new SourceFile(file.name, source), new DiagnosticLog());
   const decls = program.items.filter((i): i is TrainDecl => i.kind === "train");
   for (const d of decls) {
-    const nets = program.items.filter((i) => i.kind === "network").map((i) => (i.kind === "network" ? i.name.name : ""));
-    if (!nets.includes(d.network.name)) log.error(`train names no network of this file: '${d.network.name}'${didYouMean(d.network.name, nets)}`, file, d.network.span);
+    const nets = program.items.filter((i) => i.kind === "network").map((i) => i.name.name);
+    if (!nets.includes(d.name.name)) log.error(`train names no network of this file: '${d.name.name}'${didYouMean(d.name.name, nets)}`, file, d.name.span);
   }
-  const mine = decls.filter((d) => d.network.name === forward.name);
+  const mine = decls.filter((d) => d.name.name === forward.name);
   if (mine.length > 1) log.error(`network ${forward.name} has ${mine.length} train declarations; keep one`, file, mine[1].span);
   const fromSource = mine[0] ? readTrainConfig(mine[0], file, log) : DEFAULT_TRAIN;
   const config: TrainConfig = { ...fromSource, ...options.config, optimiser: { ...fromSource.optimiser, ...options.config?.optimiser } };
