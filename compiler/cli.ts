@@ -18,6 +18,7 @@ import { interpret } from "./reference/interpret.js";
 import type { Tensor } from "./reference/tensor.js";
 import { readNpy, writeNpy } from "./tensors/npy.js";
 import { mulberryInputs } from "./cli-inputs.js";
+import { trainCommand } from "./train/cli.js";
 
 const USAGE = `usage:
   cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]
@@ -25,6 +26,7 @@ const USAGE = `usage:
   cnnc run MODEL.cnn|DIR (--input NAME=X.npy ... | --random [SEED]) [--size SYM=N ...]
            [--backend reference|wasm|webgpu] [--threads N] [-o OUT.npy|DIR] [COMPILE OPTIONS]
   cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]
+  cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [-o W.safetensors] [--epochs N] ...
 
 compile options:
   --weights W.safetensors   weights by layer name (conv1.weight, conv1.bias, ...)
@@ -391,6 +393,8 @@ async function cmdRun(args: Args): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `train` parses its own flags (compiler/train/cli.ts).
+  if (argv[0] === "train") return trainCommand(argv.slice(1));
   try {
     const args = parseArgs(argv);
     switch (args.command) {
