@@ -231,3 +231,4 @@ function noteOverriddenAlgorithms(g: Graph, ctx: PassContext, log: DiagnosticLog
 export { formatDiagnostics };
 export type { Diagnostic };
 export type { Network, TensorData } from "../runtime/session.js";
+export { compileTraining, type Trainer, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";

@@ -175,3 +175,16 @@ describe("datasets", () => {
     }
   });
 });
+
+describe("docs/training.md", () => {
+  const doc = readFileSync("docs/training.md", "utf8");
+  const blocks = [...doc.matchAll(/```cnn\n([\s\S]*?)```/g)].map((m) => m[1]);
+  it("has examples, and every one compiles for training", () => {
+    expect(blocks.length).toBeGreaterThan(1);
+    for (const src of blocks) {
+      const r = compileTraining(src, { fileName: "doc.cnn" });
+      expect(r.diagnostics.map((d) => d.message)).toEqual([]);
+      expect(r.ok).toBe(true);
+    }
+  });
+});
