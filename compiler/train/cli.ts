@@ -137,6 +137,12 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     if (!d) continue;
     if (d.sampleShape.join(",") !== inputShape.join(",")) throw new DataError(`${d.source}: samples are [${d.sampleShape.join(", ")}] but ${probe.graph.forward.name} takes [${inputShape.join(", ")}]`);
     if (size(d.labelShape) !== size(probe.graph.targetShape)) throw new DataError(`${d.source}: targets are [${d.labelShape.join(", ")}] but the loss wants [${probe.graph.targetShape.join(", ")}] per sample`);
+    // Classes are checked before the first step, so that a bad file costs no training time.
+    if (probe.graph.lossKind.includes("cross_entropy")) {
+      const classes = probe.graph.values[probe.graph.prediction].shape[0] as number;
+      const bad = d.labels.findIndex((l) => !Number.isInteger(l) || l < 0 || l >= classes);
+      if (bad >= 0) throw new DataError(`${d.source}: label ${d.labels[bad]} of sample ${Math.floor(bad / size(d.labelShape))} is not a class of the ${classes} that ${probe.graph.forward.name} outputs`);
+    }
   }
   const count = Math.min(train.count, int("limit", v.limit, 1) ?? train.count);
   const stepsPerEpoch = Math.ceil(count / config.batch);

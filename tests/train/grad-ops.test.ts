@@ -193,3 +193,26 @@ describe("gradients against finite differences", () => {
     expect(tg.lossKind).toBe(["softmax_cross_entropy", "cross_entropy", "mse", "l1"][which]);
   });
 });
+
+describe("eq. 9.13: the input gradient is the transposed convolution", () => {
+  it("conv_grad_input equals the deconv op with the forward kernel (24 seeded geometries)", async () => {
+    const { convGradInput } = await import("../../compiler/reference/grad/conv-grad.js");
+    const { deconv } = await import("../../compiler/reference/deconv.js");
+    const { randomTensor } = await import("./helpers.js");
+    for (let i = 0; i < CASES; i++) {
+      const r = rng(7000 + i);
+      const w = randomWindow(r, dims(i));
+      const groups = r.pick([1, 2]);
+      const C = groups * r.int(1, 2);
+      const O = groups * r.int(1, 2);
+      const conv = { kind: "conv" as const, filters: O, kernel: w.kernel, stride: w.stride, dilation: w.dilation, pad: w.pad, groups, flip: false, bias: "none" as const };
+      const out = windowGeometry(w.spatial, w.kernel, w.stride, w.dilation, w.pad).out as number[];
+      const K = randomTensor(r, [O, C / groups, ...w.kernel]);
+      const dy = randomTensor(r, [O, ...out]);
+      const a = convGradInput(dy, { kind: "conv_grad_input", conv, inShape: [C, ...w.spatial] }, K);
+      const b = deconv(dy, { kind: "deconv", filters: C, kernel: w.kernel, stride: w.stride, dilation: w.dilation, pad: w.pad, groups, out: w.spatial, bias: "none" }, K, undefined);
+      expect(a.shape).toEqual(b.shape);
+      a.data.forEach((v, k) => expect(v).toBeCloseTo(b.data[k], 12));
+    }
+  });
+});
