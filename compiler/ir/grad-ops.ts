@@ -72,6 +72,17 @@ export interface BatchNormGradGamma {
   readonly eps: number;
 }
 
+/**
+ * Batch norm in training mode, whose statistics are the batch's own (over samples and
+ * positions): dx = (g - mean(g) - xhat * mean(g * xhat)) / sd with g = dy * gamma, means over
+ * the batch. A batch-level op: it reads every sample's x and dy. Inputs [x, dy]; weights:
+ * gamma, and the batch's mean and variance in the running statistics' places.
+ */
+export interface BatchNormBatchGradInput {
+  readonly kind: "batchnorm_batch_grad_input";
+  readonly eps: number;
+}
+
 /** Max routes dy to the window's arg-max; avg, lp and gauss spread it. Inputs [x, dy]. */
 export interface PoolGrad {
   readonly kind: "pool_grad";
@@ -171,6 +182,7 @@ export type GradOp =
   | BiasGrad
   | BatchNormGradInput
   | BatchNormGradGamma
+  | BatchNormBatchGradInput
   | PoolGrad
   | AdaptivePoolGrad
   | MaxoutGrad

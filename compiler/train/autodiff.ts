@@ -24,6 +24,8 @@ export interface AutodiffOptions {
   readonly output?: string;
   /** Layers whose weights stay as they are. */
   readonly frozen?: ReadonlySet<string>;
+  /** Batch norm normalises by the batch's statistics (training mode) instead of the running ones (default false). */
+  readonly batchStatistics?: boolean;
   /** Also differentiate with respect to the network's inputs (for tests). */
   readonly inputGradients?: boolean;
 }
@@ -147,7 +149,11 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         if (op.bias !== "none") contributeWeight(trained(n, "bias"), () => g({ kind: "bias_grad", bias: "tiled", tiles: op.tiles }, [dy], bShape()));
         break;
       case "batchnorm":
-        toInput(() => g({ kind: "batchnorm_grad_input", eps: op.eps }, [dy], inShape, { weight: n.weights.weight, running_var: n.weights.running_var }));
+        toInput(() =>
+          options.batchStatistics
+            ? g({ kind: "batchnorm_batch_grad_input", eps: op.eps }, [x, dy], inShape, { weight: n.weights.weight, running_mean: n.weights.running_mean, running_var: n.weights.running_var })
+            : g({ kind: "batchnorm_grad_input", eps: op.eps }, [dy], inShape, { weight: n.weights.weight, running_var: n.weights.running_var }),
+        );
         contributeWeight(trained(n, "weight"), () =>
           g({ kind: "batchnorm_grad_gamma", eps: op.eps }, [x, dy], wShape(), { running_mean: n.weights.running_mean, running_var: n.weights.running_var }),
         );
@@ -215,5 +221,14 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
     if (options.inputGradients && parts) inputGradients.set(io.name, sum(parts, shape(io.value), io.name, io.span));
   }
   const saved = [...new Set(nodes.flatMap((n) => n.inputs.filter((v) => v < forward.values.length)))].sort((a, b) => a - b);
-  return { forward, values, nodes, output, prediction, lossKind, target, targetShape, loss, gradients, inputGradients, saved };
+  const batchStatistics = options.batchStatistics ?? false;
+  if (batchStatistics) {
+    const seen = new Set<Weight>();
+    for (const n of forward.nodes) {
+      const m = n.op.kind === "batchnorm" ? n.weights.running_mean : undefined;
+      if (m && seen.has(m)) throw new TrainError(`batch norm layer ${n.layer} is applied twice; with batch statistics each use would need its own`, n.span);
+      if (m) seen.add(m);
+    }
+  }
+  return { forward, values, nodes, output, prediction, lossKind, target, targetShape, loss, gradients, inputGradients, saved, batchStatistics };
 }

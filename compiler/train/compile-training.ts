@@ -77,7 +77,7 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
 
   let graph: TrainGraph;
   try {
-    graph = autodiff(specialise(forward, options.sizes ?? {}), { loss: config.loss, output: config.output, frozen: config.frozen });
+    graph = autodiff(specialise(forward, options.sizes ?? {}), { loss: config.loss, output: config.output, frozen: config.frozen, batchStatistics: config.batchStatistics });
   } catch (e) {
     if (!(e instanceof TrainError)) throw e;
     log.error(e.message, file, e.span ?? mine[0]?.span);

@@ -21,6 +21,8 @@ export interface TrainConfig {
   readonly batch: number;
   readonly epochs: number;
   readonly seed: number;
+  /** Batch norm normalises by each batch's statistics and updates the running ones (`batchnorm = batch`, the default), or keeps the running ones fixed (`batchnorm = running`). */
+  readonly batchStatistics: boolean;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -31,9 +33,10 @@ export const DEFAULT_TRAIN: TrainConfig = {
   batch: 64,
   epochs: 1,
   seed: 0,
+  batchStatistics: true,
 };
 
-const SETTINGS = ["loss", "optimizer", "schedule", "clip", "frozen", "batch", "epochs", "seed"];
+const SETTINGS = ["loss", "optimizer", "schedule", "clip", "frozen", "batch", "epochs", "seed", "batchnorm"];
 const LOSSES: readonly LossName[] = ["cross_entropy", "mse", "l1"];
 const OPTIMISERS = ["sgd", "adam", "adamw"] as const;
 const OPT_ARGS: Readonly<Record<(typeof OPTIMISERS)[number], readonly string[]>> = {
@@ -162,6 +165,11 @@ export function readTrainConfig(decl: TrainDecl, file: SourceFile, log: Diagnost
           else err("frozen lists layer names: frozen = [conv1, conv2]", it.span);
         }
         c = { ...c, frozen: names };
+        break;
+      }
+      case "batchnorm": {
+        const r = call(e, "batchnorm", ["batch", "running"]);
+        if (r) c = { ...c, batchStatistics: r.name === "batch" };
         break;
       }
       case "batch":

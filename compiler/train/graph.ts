@@ -45,6 +45,8 @@ export interface TrainGraph {
   readonly gradients: readonly WeightGradient[];
   /** dJ/d(input) by input name, when asked for (tests). */
   readonly inputGradients: ReadonlyMap<string, number>;
+  /** Batch norm runs in training mode: the batch's statistics normalise, the running ones are updated. */
+  readonly batchStatistics: boolean;
   /** Forward values the backward nodes read: the activations to keep for the backward pass. */
   readonly saved: readonly number[];
 }

@@ -1,6 +1,7 @@
-// The reference trainer: each step runs every sample of the batch through the training graph
-// on the reference (float64), averages the loss and the weight gradients over the batch, and
-// updates float64 master weights with the optimiser. Slow, but the definition the compiled
+// The reference trainer: each step runs the batch through the training graph on the reference
+// (float64, reference-batch.ts), takes the gradient of the batch's mean loss, and updates
+// float64 master weights with the optimiser (and, in training mode, batch norm's running
+// statistics). Slow, but the definition the compiled
 // steps are compared with. A step whose loss is not finite changes nothing (the last good
 // weights stay) and throws a TrainError naming the step, the sample and the first layer whose
 // output went bad.
@@ -14,7 +15,7 @@ import { readSafetensors } from "../tensors/safetensors.js";
 import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { applyUpdate, newState, type OptimiserConfig, type OptimiserState } from "./optim.js";
-import { referenceSample } from "./reference-step.js";
+import { referenceBatch } from "./reference-batch.js";
 
 /** `count` samples back to back: images [count, C, D..], labels [count, ...targetShape]. */
 export interface Batch {
@@ -87,32 +88,41 @@ export class ReferenceTrainer {
   /** One optimiser step on the batch: returns the batch's mean loss (before the update) and accuracy. */
   step(batch: Batch): StepResult {
     this.checkLabels(batch);
-    const sums = new Map<Weight, Float64Array>(this.graph.gradients.map((g) => [g.weight, new Float64Array(size(g.weight.shape))]));
-    let loss = 0;
+    const samples = Array.from({ length: batch.count }, (_, i) => this.sample(batch, i));
+    const r = referenceBatch(
+      this.graph,
+      samples.map((x) => x.input),
+      samples.map((x) => x.target),
+      this.master,
+    );
+    // A NaN can hide from the loss (relu maps it to 0) and still poison a gradient: check both.
+    const badLoss = r.losses.findIndex((l) => !Number.isFinite(l));
+    const badGrad = [...r.gradients].find(([, g]) => g.data.some((v) => !Number.isFinite(v)));
+    if (badLoss >= 0 || badGrad) {
+      const i = Math.max(0, badLoss >= 0 ? badLoss : samples.findIndex((x) => x.input.values().next().value?.data.some((v) => !Number.isFinite(v))));
+      const what = badLoss >= 0 ? `the loss is ${r.losses[badLoss]}` : `the gradient of ${badGrad?.[0].name} is not finite`;
+      throw new TrainError(`step ${this.state.step + 1}: ${what} on sample ${i} of the batch (${this.firstBadLayer(samples[i].input)}); the weights are left as they were after step ${this.state.step}`);
+    }
     let right = 0;
-    for (let i = 0; i < batch.count; i++) {
-      const { input, target } = this.sample(batch, i);
-      const r = referenceSample(this.graph, input, target, this.master);
-      // A NaN can hide from the loss (relu maps it to 0) and still poison a gradient: check both.
-      const badGrad = [...r.gradients].find(([, g]) => g.data.some((v) => !Number.isFinite(v)));
-      if (!Number.isFinite(r.loss) || badGrad) {
-        const what = !Number.isFinite(r.loss) ? `the loss is ${r.loss}` : `the gradient of ${badGrad?.[0].name} is not finite`;
-        throw new TrainError(`step ${this.state.step + 1}: ${what} on sample ${i} of the batch (${this.firstBadLayer(input)}); the weights are left as they were after step ${this.state.step}`);
-      }
-      loss += r.loss;
-      if (this.classifies) right += this.correct(r.output, target);
-      for (const [w, g] of r.gradients) {
-        const s = sums.get(w) as Float64Array;
-        for (let k = 0; k < s.length; k++) s[k] += g.data[k];
-      }
-    }
+    if (this.classifies) r.outputs.forEach((o, i) => (right += this.correct(o, samples[i].target)));
     const params = new Map<string, { weight: Tensor; grad: Tensor }>();
-    for (const [w, s] of sums) {
-      for (let k = 0; k < s.length; k++) s[k] /= batch.count;
-      params.set(w.name, { weight: this.master.get(w) as Tensor, grad: { shape: w.shape, data: s } });
-    }
+    for (const [w, g] of r.gradients) params.set(w.name, { weight: this.master.get(w) as Tensor, grad: g });
     applyUpdate(this.optimiser, this.state, params);
-    return this.result(loss, right, batch);
+    // Training-mode batch norm: running statistics follow the batches (PyTorch: momentum 0.1, unbiased variance).
+    for (const [bn, st] of r.statistics) {
+      const rm = this.master.get(bn.weights.running_mean as Weight) as Tensor;
+      const rv = this.master.get(bn.weights.running_var as Weight) as Tensor;
+      const unbias = st.count > 1 ? st.count / (st.count - 1) : 1;
+      for (let c = 0; c < rm.data.length; c++) {
+        rm.data[c] = 0.9 * rm.data[c] + 0.1 * st.mean.data[c];
+        rv.data[c] = 0.9 * rv.data[c] + 0.1 * st.variance.data[c] * unbias;
+      }
+    }
+    return this.result(
+      r.losses.reduce((a, b) => a + b, 0),
+      right,
+      batch,
+    );
   }
 
   private result(loss: number, right: number, batch: Batch): StepResult {

@@ -9,7 +9,7 @@ import type { Tensor } from "../tensor.js";
 import { tensor } from "../tensor.js";
 import { biasGrad, convGradInput, convGradKernel, deconvGradInput, deconvGradKernel, unsharedGradInput, unsharedGradKernel } from "./conv-grad.js";
 import { lossAndGrad } from "./loss.js";
-import { accumulate, activationGrad, batchnormGradGamma, batchnormGradInput, denseGradInput, denseGradKernel, mulGrad, sliceChannels, softmaxGrad, unbroadcast } from "./pointwise-grad.js";
+import { accumulate, activationGrad, batchnormBatchGradInput, batchnormGradGamma, batchnormGradInput, denseGradInput, denseGradKernel, mulGrad, sliceChannels, softmaxGrad, unbroadcast } from "./pointwise-grad.js";
 import { adaptivePoolGrad, maxoutGrad, poolGrad } from "./pool-grad.js";
 
 export { lossAndGrad } from "./loss.js";
@@ -43,6 +43,8 @@ export function evalGrad(op: GradOp, xs: readonly Tensor[], w: GradWeights): Ten
       return biasGrad(xs[0], op.bias, op.tiles);
     case "batchnorm_grad_input":
       return batchnormGradInput(xs[0], need(w.weight, "gamma", op), need(w.running_var, "the running variance", op), op.eps);
+    case "batchnorm_batch_grad_input":
+      throw new Error(`${op.kind} reads the whole batch: evaluate it with evalBatchGrad`);
     case "batchnorm_grad_gamma":
       return batchnormGradGamma(xs[0], xs[1], need(w.running_mean, "the running mean", op), need(w.running_var, "the running variance", op), op.eps);
     case "pool_grad":
@@ -76,4 +78,21 @@ export function evalGrad(op: GradOp, xs: readonly Tensor[], w: GradWeights): Ten
     default:
       return assertNever(op);
   }
+}
+
+/** The batch-level gradient ops, on every sample's inputs at once. */
+export function isBatchGrad(op: GradOp): boolean {
+  return op.kind === "batchnorm_batch_grad_input";
+}
+
+export function evalBatchGrad(op: GradOp, xs: readonly (readonly Tensor[])[], w: GradWeights): Tensor[] {
+  if (op.kind !== "batchnorm_batch_grad_input") throw new Error(`${op.kind} is evaluated one sample at a time`);
+  return batchnormBatchGradInput(
+    xs.map((s) => s[0]),
+    xs.map((s) => s[1]),
+    need(w.weight, "gamma", op),
+    need(w.running_mean, "the batch mean", op),
+    need(w.running_var, "the batch variance", op),
+    op.eps,
+  );
 }

@@ -88,6 +88,53 @@ export function batchnormGradGamma(x: Tensor, dy: Tensor, mean: Tensor, variance
   return dg;
 }
 
+/** Training-mode batch norm's input gradient over a batch (every sample's x and dy; mean and biased variance of the batch). */
+export function batchnormBatchGradInput(xs: readonly Tensor[], dys: readonly Tensor[], gamma: Tensor, mean: Tensor, variance: Tensor, eps: number): Tensor[] {
+  const C = xs[0].shape[0];
+  const per = size(xs[0].shape.slice(1));
+  const N = per * xs.length;
+  const dx = xs.map((x) => tensor(x.shape));
+  for (let c = 0; c < C; c++) {
+    const sd = Math.sqrt(variance.data[c] + eps);
+    let sg = 0;
+    let sgx = 0;
+    xs.forEach((x, b) => {
+      for (let i = 0; i < per; i++) {
+        const g = dys[b].data[c * per + i] * gamma.data[c];
+        sg += g;
+        sgx += (g * (x.data[c * per + i] - mean.data[c])) / sd;
+      }
+    });
+    xs.forEach((x, b) => {
+      for (let i = 0; i < per; i++) {
+        const at = c * per + i;
+        const xhat = (x.data[at] - mean.data[c]) / sd;
+        dx[b].data[at] = (dys[b].data[at] * gamma.data[c] - sg / N - (xhat * sgx) / N) / sd;
+      }
+    });
+  }
+  return dx;
+}
+
+/** Per-channel mean and biased variance over a batch and every position: batch norm's training statistics. */
+export function batchStatistics(xs: readonly Tensor[]): { mean: Tensor; variance: Tensor; count: number } {
+  const C = xs[0].shape[0];
+  const per = size(xs[0].shape.slice(1));
+  const mean = tensor([C]);
+  const variance = tensor([C]);
+  const N = per * xs.length;
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (const x of xs) for (let i = 0; i < per; i++) s += x.data[c * per + i];
+    const m = s / N;
+    let v = 0;
+    for (const x of xs) for (let i = 0; i < per; i++) v += (x.data[c * per + i] - m) ** 2;
+    mean.data[c] = m;
+    variance.data[c] = v / N;
+  }
+  return { mean, variance, count: N };
+}
+
 /**
  * dy summed down to `shape`, the operand's shape before channel-first broadcasting (trailing
  * 1s appended, then every axis where it had 1 and dy more is summed).
