@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/index.js";
 import type { Graph } from "../../compiler/ir/graph.js";
+import { autodiff } from "../../compiler/train/autodiff.js";
 import { specialise } from "../../compiler/train/specialise.js";
 import { checkGradients, classes, rng } from "./helpers.js";
 
@@ -41,5 +42,19 @@ describe("whole-network gradients against finite differences", () => {
 
   it("autoencoder, mse", () => {
     checkGradients(example("autoencoder", { H: 8, W: 8 }), rng(4), { loss: "mse", graphWeights: true, inputRange: [0, 1], coordinates: 4 });
+  });
+
+  it("keeps only the activations the backward pass reads", () => {
+    const g = example("lenet");
+    const tg = autodiff(g, { loss: "cross_entropy" });
+    const saved = new Set(tg.saved);
+    // Only values a gradient op reads are kept: not the probabilities (the loss reads the logits).
+    expect(saved.has(g.outputs[0].value)).toBe(false);
+    expect(saved.has(g.inputs[0].value)).toBe(true); // conv1's kernel gradient reads the image
+    expect(tg.saved.length).toBeLessThan(g.values.length);
+    // With conv1 frozen, nothing flows into it: the image is no longer kept.
+    const frozen = autodiff(g, { loss: "cross_entropy", frozen: new Set(["conv1"]) });
+    expect(frozen.saved.includes(g.inputs[0].value)).toBe(false);
+    expect(frozen.nodes.some((n) => n.layer === "conv1")).toBe(false);
   });
 });
