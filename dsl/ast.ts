@@ -170,7 +170,16 @@ export interface BlockDecl {
   readonly span: Span;
 }
 
+/** `train net { setting = expr ... }`: how to train a network (docs/training.md; read by compiler/train/config.ts). */
+export interface TrainDecl {
+  readonly kind: "train";
+  /** The network it trains (called `name` like every item's, which tools list by). */
+  readonly name: Ident;
+  readonly body: readonly Stmt[];
+  readonly span: Span;
+}
+
 export interface Program {
-  readonly items: readonly (NetworkDecl | BlockDecl)[];
+  readonly items: readonly (NetworkDecl | BlockDecl | TrainDecl)[];
   readonly span: Span;
 }

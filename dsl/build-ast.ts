@@ -22,6 +22,7 @@ import type {
   Stmt,
   StringExpr,
   TensorTypeExpr,
+  TrainDecl,
 } from "./ast.js";
 import { parser } from "./parser.js";
 
@@ -91,10 +92,17 @@ class AstBuilder extends BaseVisitor {
       .filter(defined);
   }
 
-  program(ctx: Ctx): (NetworkDecl | BlockDecl)[] {
-    // Networks and blocks sit under separate keys in the CST: restore source order.
-    const items = [...this.all<NetworkDecl | BlockDecl>(ctx, "network"), ...this.all<NetworkDecl | BlockDecl>(ctx, "block")];
+  program(ctx: Ctx): Program["items"][number][] {
+    // Networks, blocks and train declarations sit under separate keys in the CST: restore source order.
+    type Item = Program["items"][number];
+    const items = [...this.all<Item>(ctx, "network"), ...this.all<Item>(ctx, "block"), ...this.all<Item>(ctx, "train")];
     return items.sort((a, b) => a.span.start - b.span.start);
+  }
+
+  train(ctx: Ctx, own?: Span): TrainDecl | undefined {
+    const name = ident(token(ctx, "Identifier"));
+    if (!name) return undefined;
+    return { kind: "train", name, body: this.all<Stmt>(ctx, "stmt"), span: own ?? name.span };
   }
 
   network(ctx: Ctx, own?: Span): NetworkDecl | undefined {

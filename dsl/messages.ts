@@ -21,6 +21,8 @@ const RULE_WANTS: Record<string, string> = {
   arg: "an argument",
   dim: "a size or a name",
   outputs: "an output name or '('",
+  // `train` declarations are left out: a stray token at the top is most likely a network's.
+  program: "'network' or 'block'",
 };
 
 /** How the user would write (or describe) a token type. */

@@ -37,7 +37,22 @@ export class CnnParser extends CstParser {
   }
 
   program: ParserMethod<[], CstNode> = this.RULE("program", () => {
-    this.MANY(() => this.OR([{ ALT: () => this.SUBRULE(this.network) }, { ALT: () => this.SUBRULE(this.block) }]));
+    this.MANY(() =>
+      this.OR([
+        { ALT: () => this.SUBRULE(this.network) },
+        { ALT: () => this.SUBRULE(this.block) },
+        { ALT: () => this.SUBRULE(this.train) },
+      ]),
+    );
+  });
+
+  // train network { setting = expr ... } (docs/training.md)
+  train: ParserMethod<[], CstNode> = this.RULE("train", () => {
+    this.CONSUME(T.Train);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.LBrace);
+    this.MANY({ GATE: () => this.atStatement(), DEF: () => this.SUBRULE(this.stmt) });
+    this.CONSUME(T.RBrace);
   });
 
   // network name(params) -> outputs { stmts }

@@ -52,6 +52,8 @@ export const As = keyword("as");
 export const Weights = keyword("weights");
 export const True = keyword("true");
 export const False = keyword("false");
+/** Starts a training declaration (docs/training.md): reserved like `network`. */
+export const Train = keyword("train");
 
 export const SizeLiteral = createToken({ name: "SizeLiteral", pattern: /\d+(?:x\d+)+/, label: "a size" });
 export const NumberLiteral = createToken({
@@ -100,6 +102,7 @@ const lexerTokens: TokenType[] = [
   Weights,
   True,
   False,
+  Train,
   Identifier,
   SizeLiteral,
   NumberLiteral,

@@ -6,12 +6,19 @@ import { assertNever } from "../ir/ops.js";
 import * as R from "./index.js";
 import type { Tensor } from "./tensor.js";
 
-const asTensor = (w: Weight | undefined): Tensor | undefined =>
-  w ? { shape: w.shape, data: Float64Array.from(w.data) } : undefined;
-
-/** Evaluates the graph on one sample; inputs and outputs by name, shapes [C, D1..Dd]. */
-export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
-  const env = new Map<number, Tensor>();
+/**
+ * Evaluates the graph on one sample; inputs and outputs by name, shapes [C, D1..Dd]. Training
+ * passes `env` to keep every value (the backward pass reads them) and `weights` to run on its
+ * float64 master weights instead of the graph's float32 ones.
+ */
+export function interpret(
+  graph: Graph,
+  inputs: ReadonlyMap<string, Tensor>,
+  env: Map<number, Tensor> = new Map(),
+  weights?: ReadonlyMap<Weight, Tensor>,
+): Map<string, Tensor> {
+  const asTensor = (w: Weight | undefined): Tensor | undefined =>
+    w ? (weights?.get(w) ?? { shape: w.shape, data: Float64Array.from(w.data) }) : undefined;
   // The size symbols' values, from the inputs: deconv needs them for the size it returns.
   const sizes: Record<string, number> = {};
   for (const io of graph.inputs) {

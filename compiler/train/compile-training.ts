@@ -1,0 +1,116 @@
+// compileTraining(source, options): the network and its `train` declaration (or options
+// alone) to a training graph and a trainer. Parse, check and lower as `compile` does, read
+// the train declaration, give every size symbol its value, differentiate (autodiff.ts); each
+// problem is a diagnostic. Backends: the reference (float64, the definition) runs now; the
+// compiled WebAssembly and WebGPU steps are not written yet, and asking for them names the
+// gradient ops they would need rather than failing somewhere inside.
+
+import { parse } from "../../dsl/parse.js";
+import type { TrainDecl } from "../../dsl/ast.js";
+import { type Diagnostic, DiagnosticLog } from "../diagnostics.js";
+import { analyse, type CompileOptions } from "../index.js";
+import { SourceFile } from "../source.js";
+import { didYouMean } from "../suggest.js";
+import { autodiff, TrainError } from "./autodiff.js";
+import { DEFAULT_TRAIN, readTrainConfig, type TrainConfig } from "./config.js";
+import type { TrainGraph } from "./graph.js";
+import { specialise } from "./specialise.js";
+import { type Batch, ReferenceTrainer, type StepResult } from "./trainer.js";
+
+export type TrainingBackend = "reference" | "wasm" | "webgpu";
+
+export interface TrainingOptions extends Pick<CompileOptions, "fileName" | "weights" | "network" | "readFile"> {
+  /** Values of the inputs' size symbols (`{ H: 28, W: 28 }`). */
+  readonly sizes?: Readonly<Record<string, number>>;
+  readonly backend?: TrainingBackend;
+  /** Settings that override the source's `train` declaration. */
+  readonly config?: Partial<TrainConfig>;
+}
+
+export interface Trainer {
+  /** One optimiser step on the batch: the batch's loss (before the update) and accuracy for classifiers. */
+  step(batch: Batch): Promise<StepResult>;
+  evaluate(batch: Batch): Promise<StepResult>;
+  /** Float32 safetensors by layer name, for `cnnc compile --weights`. */
+  weights(): Uint8Array;
+  saveState(): Uint8Array;
+  restoreState(bytes: Uint8Array): void;
+  readonly steps: number;
+}
+
+export type TrainingResult =
+  | {
+      readonly ok: true;
+      readonly diagnostics: readonly Diagnostic[];
+      readonly config: TrainConfig;
+      readonly graph: TrainGraph;
+      /** Layers whose weights were initialised because none were given. */
+      readonly initialised: readonly string[];
+      /** totalSteps: the run's length, for a cosine schedule that spans the whole run. */
+      load(options?: { readonly totalSteps?: number }): Promise<Trainer>;
+    }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+
+export function compileTraining(source: string, options: TrainingOptions = {}): TrainingResult {
+  const a = analyse(source, options);
+  if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
+  const log = a.log;
+  const file = a.file;
+  const forward = a.graph;
+
+  // The train declaration for this network, if the source has one.
+  const program = parse(new SourceFile(file.name, source), new DiagnosticLog());
+  const decls = program.items.filter((i): i is TrainDecl => i.kind === "train");
+  for (const d of decls) {
+    const nets = program.items.filter((i) => i.kind === "network").map((i) => i.name.name);
+    if (!nets.includes(d.name.name)) log.error(`train names no network of this file: '${d.name.name}'${didYouMean(d.name.name, nets)}`, file, d.name.span);
+  }
+  const mine = decls.filter((d) => d.name.name === forward.name);
+  if (mine.length > 1) log.error(`network ${forward.name} has ${mine.length} train declarations; keep one`, file, mine[1].span);
+  const fromSource = mine[0] ? readTrainConfig(mine[0], file, log) : DEFAULT_TRAIN;
+  const config: TrainConfig = { ...fromSource, ...options.config, optimiser: { ...fromSource.optimiser, ...options.config?.optimiser } };
+  const layers = new Set(forward.nodes.map((n) => n.layer));
+  for (const f of config.frozen) {
+    if (!layers.has(f)) log.error(`frozen: the network has no layer '${f}'${didYouMean(f, layers)}`, file, mine[0]?.span);
+  }
+  if (log.hasErrors) return { ok: false, diagnostics: log.items };
+
+  let graph: TrainGraph;
+  try {
+    graph = autodiff(specialise(forward, options.sizes ?? {}), { loss: config.loss, output: config.output, frozen: config.frozen, batchStatistics: config.batchStatistics });
+  } catch (e) {
+    if (!(e instanceof TrainError)) throw e;
+    log.error(e.message, file, e.span ?? mine[0]?.span);
+    return { ok: false, diagnostics: log.items };
+  }
+  if (graph.gradients.length === 0) log.error(`nothing to train: every layer of ${forward.name} is frozen or has no weights`, file, mine[0]?.span);
+  const backend = options.backend ?? "reference";
+  if (backend !== "reference") {
+    const ops = [...new Set(graph.nodes.map((n) => n.op.kind))].join(", ");
+    log.error(`training on the ${backend === "wasm" ? "WebAssembly" : "WebGPU"} backend is not yet implemented (it needs kernels for ${ops}); use the reference backend`, file, mine[0]?.span);
+  }
+  if (log.hasErrors) return { ok: false, diagnostics: log.items };
+
+  return {
+    ok: true,
+    diagnostics: log.items,
+    config,
+    graph,
+    initialised: a.initialised,
+    load: async (o = {}): Promise<Trainer> => {
+      const s = config.optimiser.schedule;
+      const optimiser = config.cosineOverRun && s.kind === "cosine" && o.totalSteps ? { ...config.optimiser, schedule: { ...s, total: o.totalSteps } } : config.optimiser;
+      const t = new ReferenceTrainer(graph, optimiser);
+      return {
+        step: async (b) => t.step(b),
+        evaluate: async (b) => t.evaluate(b),
+        weights: () => t.weights(),
+        saveState: () => t.saveState(),
+        restoreState: (bytes) => t.restoreState(bytes),
+        get steps() {
+          return t.steps;
+        },
+      };
+    },
+  };
+}

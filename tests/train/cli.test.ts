@@ -1,0 +1,79 @@
+// `cnnc train` on small files: it trains and writes weights that compile; bad input (a
+// truncated dataset, samples of the wrong shape, labels out of range, a usage mistake) is one
+// clear message and exit 1 (2 for usage), with nothing half-written.
+
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { compile } from "../../compiler/index.js";
+import { trainCommand } from "../../compiler/train/cli.js";
+import { writeNpy } from "../../compiler/tensors/npy.js";
+
+const NET = `network tiny(x: f32[1, 4, 4]) -> probs {
+  probs = x |> c: conv(3, 3x3, pad: same) |> relu |> flatten |> fc: dense(3) |> softmax
+}
+train tiny { optimizer = sgd(lr: 0.1, momentum: 0.9)
+  batch = 8 }
+`;
+
+function run(argv: string[]): Promise<{ code: number; err: string; out: string }> {
+  let err = "";
+  let out = "";
+  return trainCommand(argv, { stderr: { write: (s: string) => (err += s) }, stdout: { write: (s: string) => (out += s) } }).then((code) => ({ code, err, out }));
+}
+
+function setup(): { dir: string; model: string; data: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), "cnnc-train-"));
+  const model = path.join(dir, "tiny.cnn");
+  writeFileSync(model, NET);
+  const images = new Float32Array(24 * 16).map((_, i) => ((i * 7919) % 13) / 13);
+  const labels = new Float32Array(24).map((_, i) => i % 3);
+  writeFileSync(path.join(dir, "x.npy"), writeNpy([24, 1, 4, 4], images));
+  writeFileSync(path.join(dir, "y.npy"), writeNpy([24], labels));
+  return { dir, model, data: `${path.join(dir, "x.npy")},${path.join(dir, "y.npy")}` };
+}
+
+describe("cnnc train", () => {
+  it("trains on .npy pairs and writes weights that compile", async () => {
+    const { dir, model, data } = setup();
+    const out = path.join(dir, "w.safetensors");
+    const r = await run([model, "--data", data, "--epochs", "2", "-o", out]);
+    expect(r.err).toMatch(/epoch 2\/2: train loss \d+\.\d+ acc/);
+    expect(r.code).toBe(0);
+    const c = compile(NET, { fileName: model, weights: new Uint8Array(readFileSync(out)) });
+    expect(c.ok).toBe(true);
+  });
+
+  it("refuses a truncated dataset, writing nothing", async () => {
+    const { dir, model } = setup();
+    const x = readFileSync(path.join(dir, "x.npy"));
+    writeFileSync(path.join(dir, "cut.npy"), x.subarray(0, x.length - 10));
+    const out = path.join(dir, "w.safetensors");
+    const r = await run([model, "--data", `${path.join(dir, "cut.npy")},${path.join(dir, "y.npy")}`, "-o", out]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cut\.npy: data is \d+ bytes, .* \(truncated or corrupt\)/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("refuses samples of the wrong shape and labels out of range", async () => {
+    const { dir, model, data } = setup();
+    writeFileSync(path.join(dir, "x5.npy"), writeNpy([24, 1, 5, 5], new Float32Array(24 * 25)));
+    const shape = await run([model, "--data", `${path.join(dir, "x5.npy")},${path.join(dir, "y.npy")}`]);
+    expect(shape.code).toBe(1);
+    expect(shape.err).toMatch(/samples are \[1, 5, 5\] but tiny takes \[1, 4, 4\]/);
+    writeFileSync(path.join(dir, "y9.npy"), writeNpy([24], new Float32Array(24).fill(9)));
+    const out = path.join(dir, "w.safetensors");
+    const labels = await run([model, "--data", `${data.split(",")[0]},${path.join(dir, "y9.npy")}`, "-o", out]);
+    expect(labels.code).toBe(1);
+    expect(labels.err).toMatch(/y9\.npy: label 9 of sample 0 is not a class of the 3 that tiny outputs/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("says how to call it on a usage mistake (exit 2)", async () => {
+    const { model } = setup();
+    const r = await run([model]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/train needs --data/);
+  });
+});
