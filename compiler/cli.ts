@@ -18,6 +18,7 @@ import { interpret } from "./reference/interpret.js";
 import type { Tensor } from "./reference/tensor.js";
 import { readNpy, writeNpy } from "./tensors/npy.js";
 import { mulberryInputs } from "./cli-inputs.js";
+import { importCommand, readModelFile } from "./import/onnx/cli.js";
 
 const USAGE = `usage:
   cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]
@@ -25,6 +26,9 @@ const USAGE = `usage:
   cnnc run MODEL.cnn|DIR (--input NAME=X.npy ... | --random [SEED]) [--size SYM=N ...]
            [--backend reference|wasm|webgpu] [--threads N] [-o OUT.npy|DIR] [COMPILE OPTIONS]
   cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]
+  cnnc import MODEL.onnx -o MODEL.cnn   (writes MODEL.cnn and MODEL.safetensors)
+
+Every command that takes MODEL.cnn also takes an ONNX model (MODEL.onnx).
 
 compile options:
   --weights W.safetensors   weights by layer name (conv1.weight, conv1.bias, ...)
@@ -92,9 +96,9 @@ function modelPath(args: Args): string {
   return args.positional[0];
 }
 
-function readSource(file: string): string {
+function readSource(file: string): string | Uint8Array {
   try {
-    return readFileSync(file, "utf8");
+    return readModelFile(file);
   } catch (e) {
     throw new UserError(`${file}: error: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
@@ -138,7 +142,10 @@ function compileOptions(args: Args, file: string, forced?: Target): CompileOptio
 async function compileOrFail(args: Args, file: string, target?: Target): Promise<CompileSuccess> {
   const options = compileOptions(args, file, target);
   const source = readSource(file);
-  const r = options.autotune && options.target === "webgpu" ? await autotuneOnGpu(source, options) : compile(source, options);
+  if (options.autotune && options.target === "webgpu" && typeof source !== "string") {
+    throw new UserError(`cnnc: error: --autotune --target webgpu takes .cnn source; import the ONNX model first (cnnc import ${file} -o model.cnn)`);
+  }
+  const r = options.autotune && options.target === "webgpu" && typeof source === "string" ? await autotuneOnGpu(source, options) : compile(source, options);
   report(r.diagnostics);
   if (!r.ok) throw new UserError("");
   noteInitialised(r.initialised);
@@ -406,6 +413,16 @@ export async function main(argv: string[]): Promise<number> {
       case "explain":
         await cmdExplain(args);
         break;
+      case "import": {
+        allowOnly(args, ["-o"]);
+        const out = one(args, "-o");
+        if (!out) throw new UsageError("import needs -o MODEL.cnn");
+        const r = importCommand(modelPath(args), out);
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        if (r.code !== 0) throw new UserError("");
+        break;
+      }
       default:
         throw new UsageError(`unknown command '${args.command}'`);
     }

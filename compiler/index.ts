@@ -25,6 +25,7 @@ import type { Plan } from "./plan/plan.js";
 import { SourceFile } from "./source.js";
 import { didYouMean } from "./suggest.js";
 import { readSafetensors } from "./tensors/safetensors.js";
+import { fromOnnx, isOnnx } from "./import/onnx/index.js";
 
 export type Target = "wasm" | "webgpu" | "all";
 
@@ -48,6 +49,8 @@ export interface CompileOptions {
   readonly webgpuLimits?: Partial<GpuLimits>;
   /** Which network, when the file defines several. */
   readonly network?: string;
+  /** `onnx` to read the input as an ONNX model; by default an ONNX model is recognised by its bytes. */
+  readonly format?: "cnn" | "onnx";
   /** Reads files named by the source or by `weights` (default: the file system). */
   readonly readFile?: (path: string) => Uint8Array;
 }
@@ -88,10 +91,28 @@ export type CompileResult = CompileSuccess | CompileFailure;
 
 /** Parse, check and lower to a graph with bound weights (no code generation). */
 export function analyse(
-  source: string,
+  input: string | Uint8Array,
   options: CompileOptions = {},
 ): { log: DiagnosticLog; file: SourceFile; graph?: Graph; checks: Plan["checks"]; initialised: string[] } {
   const fileName = options.fileName ?? "<input>";
+  // An ONNX model is imported to `.cnn` source and its weights, then goes the same way.
+  let source: string;
+  if (isOnnx(input, options.fileName, options.format)) {
+    const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+    const imported = fromOnnx(bytes);
+    if (!imported.ok) {
+      const log = new DiagnosticLog();
+      for (const e of imported.errors) log.error(e, new SourceFile(fileName, ""));
+      return { log, file: new SourceFile(fileName, ""), checks: [], initialised: [] };
+    }
+    if (options.weights !== undefined) {
+      const log = new DiagnosticLog();
+      log.error("an ONNX model carries its weights; --weights applies to .cnn source", new SourceFile(fileName, ""));
+      return { log, file: new SourceFile(fileName, ""), checks: [], initialised: [] };
+    }
+    source = imported.source;
+    options = { ...options, weights: imported.weights, format: "cnn" };
+  } else source = typeof input === "string" ? input : new TextDecoder().decode(input);
   const file = new SourceFile(fileName, source);
   const log = new DiagnosticLog();
   const program = parse(file, log);
@@ -129,7 +150,7 @@ export function analyse(
   return { log, file, graph: lowered.graph, checks: lowered.checks, initialised };
 }
 
-export function compile(source: string, options: CompileOptions = {}): CompileResult {
+export function compile(source: string | Uint8Array, options: CompileOptions = {}): CompileResult {
   const a = analyse(source, options);
   if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
   const target = options.target ?? "wasm";
