@@ -63,13 +63,15 @@ export interface DenseOp {
   readonly bias: "channel" | "none";
 }
 
-export type ActivationFn = "relu" | "leaky_relu" | "sigmoid" | "tanh" | "identity";
+export type ActivationFn = "relu" | "leaky_relu" | "sigmoid" | "tanh" | "identity" | "clip" | "hardsigmoid" | "hardswish" | "elu";
 
 export interface ActivationOp {
   readonly kind: "activation";
   readonly fn: ActivationFn;
-  /** leaky_relu's negative slope. */
+  /** leaky_relu's negative slope; clip's lower bound; hardsigmoid's slope; elu's scale. */
   readonly alpha: number;
+  /** clip's upper bound; hardsigmoid's offset (absent: 0). */
+  readonly beta?: number;
 }
 
 /** Softmax over channels at every position. */

@@ -4,7 +4,7 @@
 
 import * as D from "./dim.js";
 import type { FusedOp, Graph, Node } from "./graph.js";
-import { assertNever, type Op } from "./ops.js";
+import { type ActivationFn, assertNever, type Op } from "./ops.js";
 
 /** `conv2d(6, 5x5, pad same)`: an op with the attributes that differ from the defaults. */
 export function opLabel(op: Op): string {
@@ -36,7 +36,7 @@ export function opLabel(op: Op): string {
     case "dense":
       return `dense(${op.units})`;
     case "activation":
-      return op.fn === "leaky_relu" ? `leaky_relu(${op.alpha})` : op.fn;
+      return activationLabel(op.fn, op.alpha, op.beta);
     case "softmax":
     case "flatten":
     case "concat":
@@ -56,7 +56,7 @@ export function opLabel(op: Op): string {
 export function fusedLabel(e: FusedOp): string {
   switch (e.kind) {
     case "activation":
-      return e.fn === "leaky_relu" ? `leaky_relu(${e.alpha})` : e.fn;
+      return activationLabel(e.fn, e.alpha, e.beta);
     case "add":
       return `+ %${e.value}`;
     case "pool":
@@ -77,4 +77,18 @@ export function printGraph(g: Graph): string {
   const ins = g.inputs.map((i) => `%${i.value} ${i.name}: f32${D.printShape(g.values[i.value].shape)}`).join(", ");
   const outs = g.outputs.map((o) => `${o.name} = %${o.value}`).join(", ");
   return [`network ${g.name}(${ins}) -> (${outs})`, ...g.nodes.map((n) => `  ${printNode(g, n)}`)].join("\n");
+}
+
+/** An activation as written in `.cnn`: `relu`, `leaky_relu(0.1)`, `clip(0, 6)`. */
+export function activationLabel(fn: ActivationFn, alpha: number, beta?: number): string {
+  switch (fn) {
+    case "leaky_relu":
+    case "elu":
+      return `${fn}(${alpha})`;
+    case "clip":
+    case "hardsigmoid":
+      return `${fn}(${alpha}, ${beta ?? 0})`;
+    default:
+      return fn;
+  }
 }

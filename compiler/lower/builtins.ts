@@ -219,6 +219,23 @@ function activation(fn: ActivationFn): Builtin {
   };
 }
 
+/** clip(lo, hi), hardsigmoid(alpha, beta), elu(alpha): activations with parameters (ONNX's defaults). */
+function parametrised(fn: "clip" | "hardsigmoid" | "elu"): Builtin {
+  const names = fn === "clip" ? ["lo", "hi"] : fn === "hardsigmoid" ? ["alpha", "beta"] : ["alpha"];
+  return {
+    sig: { positional: names, named: [], required: fn === "clip" ? names : [] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const alpha = a.number(names[0], fn === "hardsigmoid" ? 0.2 : 1);
+      const beta = names[1] ? a.number(names[1], 0.5) : undefined;
+      if (fn === "clip" && alpha !== undefined && beta !== undefined && !(alpha <= beta)) a.fail("clip(lo, hi) needs lo <= hi", a.span("hi"));
+      if (!a.ok || alpha === undefined) return undefined;
+      return { op: { kind: "activation", fn, alpha, ...(beta === undefined ? {} : { beta }) }, weights: [] };
+    },
+  };
+}
+
 export const BUILTINS: Readonly<Record<string, Builtin>> = {
   conv: {
     sig: {
@@ -301,6 +318,10 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
   sigmoid: activation("sigmoid"),
   tanh: activation("tanh"),
   identity: activation("identity"),
+  clip: parametrised("clip"),
+  hardsigmoid: parametrised("hardsigmoid"),
+  hardswish: activation("hardswish"),
+  elu: parametrised("elu"),
   softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
   flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },
   reshape: {

@@ -22,6 +22,19 @@ function scalarFn(op: ActivationOp): (v: number) => number {
       return (v) => Math.tanh(v);
     case "identity":
       return (v) => v;
+    case "clip": {
+      const hi = op.beta ?? 0;
+      return (v) => Math.min(Math.max(v, op.alpha), hi);
+    }
+    case "hardsigmoid": {
+      const b = op.beta ?? 0;
+      return (v) => Math.max(0, Math.min(1, op.alpha * v + b));
+    }
+    case "hardswish":
+      // ONNX HardSwish: x * HardSigmoid(x) with alpha 1/6, beta 0.5.
+      return (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5));
+    case "elu":
+      return (v) => (v < 0 ? op.alpha * (Math.exp(v) - 1) : v);
     default:
       return assertNever(op.fn);
   }

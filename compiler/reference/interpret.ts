@@ -93,7 +93,7 @@ export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Ma
     }
     // Fused work, in order: the same reference ops, so a fused graph means what the unfused one did.
     for (const e of node.epilogue ?? []) {
-      if (e.kind === "activation") y = R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha });
+      if (e.kind === "activation") y = R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha, beta: e.beta });
       else if (e.kind === "pool") y = R.pool(y, e.op);
       else {
         const other = env.get(e.value);

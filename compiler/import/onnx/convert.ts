@@ -90,8 +90,8 @@ class Converter {
     for (const inp of m.inputs) {
       if (inp.elemType !== 1) throw new ImportError(`input '${inp.name}' is not float32 (element type ${inp.elemType}); cnnc networks take f32 inputs`);
       const dims = inp.dims;
-      if (!dims || dims.length < 3 || dims.length > 5) {
-        throw new ImportError(`input '${inp.name}' has shape [${(dims ?? []).join(", ")}]; cnnc imports inputs [N, C, D1..Dd] with 1 to 3 spatial axes`);
+      if (!dims || dims.length < 2 || dims.length > 5) {
+        throw new ImportError(`input '${inp.name}' has shape [${(dims ?? []).join(", ")}]; cnnc imports inputs [N, K] or [N, C, D1..Dd] with 1 to 3 spatial axes`);
       }
       const { name } = this.namer.take(inp.name);
       if (typeof dims[0] === "number" && dims[0] > 0) this.inputBatch = dims[0];

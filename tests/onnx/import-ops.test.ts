@@ -1,0 +1,186 @@
+// Differential tests of ONNX import, op by op: seeded random shapes and attributes, each
+// model built in memory, run on onnxruntime-node (the oracle) and imported into cnnc, where
+// the reference must agree to 1e-5 and WebAssembly to 1e-4 (relative to the largest
+// magnitude). Every 4th case also runs on WebAssembly, to keep the suite's time modest.
+
+import { describe, expect, it } from "vitest";
+import { type Attr, attr, buildModel, type GraphSpec, type InitializerSpec } from "./model.js";
+import { compareWithOrt, seeded } from "./compare.js";
+import { rng, type Rng } from "../reference/helpers.js";
+
+const CASES = 20;
+
+interface Case {
+  readonly graph: GraphSpec;
+  readonly x: readonly number[];
+}
+
+let seed = 1000;
+const init = (name: string, shape: readonly number[], lo = -1, hi = 1): InitializerSpec => ({ name, shape, data: seeded(seed++, shape.reduce((a, b) => a * b, 1), lo, hi) });
+const one = (op: string, x: readonly number[], attrs: readonly Attr[] = [], extra: string[] = [], inits: InitializerSpec[] = []): Case => ({
+  graph: { nodes: [{ op, inputs: ["x", ...extra], outputs: ["y"], attrs }], inputs: [{ name: "x", shape: x }], outputs: [{ name: "y" }], initializers: inits },
+  x,
+});
+const spatial = (r: Rng, d: number, lo = 4, hi = 9): number[] => Array.from({ length: d }, () => r.int(lo, hi));
+
+function window(r: Rng, d: number, x: readonly number[], pool: boolean): { k: number[]; attrs: Attr[] } {
+  const k = Array.from({ length: d }, (_, i) => r.int(1, Math.min(3, x[i])));
+  const attrs: Attr[] = [attr.ints("kernel_shape", k)];
+  const stride = Array.from({ length: d }, () => r.int(1, 2));
+  if (r.bool()) attrs.push(attr.ints("strides", stride));
+  const mode = r.int(0, 3);
+  if (mode === 1) attrs.push(attr.string("auto_pad", r.pick(["SAME_UPPER", "SAME_LOWER", "VALID"])));
+  // Pools: pads at most half the window (PyTorch's rule, and cnnc's).
+  else if (mode >= 2) attrs.push(attr.ints("pads", [...k, ...k].map((v) => r.int(0, pool ? Math.floor(v / 2) : v - 1))));
+  if (!pool && r.bool(0.3)) attrs.push(attr.ints("dilations", Array.from({ length: d }, () => r.int(1, 2))));
+  return { k, attrs };
+}
+
+const GENERATORS: Record<string, (r: Rng) => Case> = {
+  Conv: (r) => {
+    const d = r.int(1, 3);
+    const g = r.pick([1, 1, 2]);
+    const c = g * r.int(1, 3);
+    const o = g * r.int(1, 3);
+    const x = [r.int(1, 2), c, ...spatial(r, d, 5, d === 3 ? 6 : 9)];
+    const { k, attrs } = window(r, d, x.slice(2), false);
+    if (g > 1) attrs.push(attr.int("group", g));
+    const bias = r.bool();
+    return one("Conv", x, attrs, bias ? ["w", "b"] : ["w"], [init("w", [o, c / g, ...k]), ...(bias ? [init("b", [o])] : [])]);
+  },
+  ConvTranspose: (r) => {
+    const d = r.int(1, 2);
+    const c = r.int(1, 3);
+    const o = r.int(1, 3);
+    const x = [1, c, ...spatial(r, d, 3, 6)];
+    const k = Array.from({ length: d }, () => r.int(1, 3));
+    const s = Array.from({ length: d }, () => r.int(1, 2));
+    const attrs: Attr[] = [attr.ints("kernel_shape", k), attr.ints("strides", s)];
+    attrs.push(attr.ints("pads", [...k.map((v) => r.int(0, v - 1)), ...k.map((v) => r.int(0, v - 1))]));
+    if (r.bool()) attrs.push(attr.ints("output_padding", s.map((v) => r.int(0, v - 1))));
+    return one("ConvTranspose", x, attrs, ["w", "b"], [init("w", [c, o, ...k]), init("b", [o])]);
+  },
+  MaxPool: (r) => {
+    const d = r.int(1, 3);
+    const x = [1, r.int(1, 3), ...spatial(r, d, 4, d === 3 ? 6 : 9)];
+    const { attrs } = window(r, d, x.slice(2), true);
+    if (r.bool() && !attrs.some((a) => a.name === "auto_pad")) attrs.push(attr.int("ceil_mode", 1));
+    return one("MaxPool", x, attrs);
+  },
+  AveragePool: (r) => {
+    const d = r.int(1, 2);
+    const x = [1, r.int(1, 3), ...spatial(r, d)];
+    const { attrs } = window(r, d, x.slice(2), true);
+    if (r.bool()) attrs.push(attr.int("count_include_pad", 1));
+    return one("AveragePool", x, attrs);
+  },
+  LpPool: (r) => {
+    const d = r.int(1, 2);
+    const x = [1, r.int(1, 3), ...spatial(r, d)];
+    const k = Array.from({ length: d }, () => r.int(1, 3));
+    return one("LpPool", x, [attr.ints("kernel_shape", k), attr.ints("strides", k), attr.int("p", r.int(1, 3))]);
+  },
+  GlobalAveragePool: (r) => one("GlobalAveragePool", [r.int(1, 2), r.int(1, 4), ...spatial(r, r.int(1, 3), 2, 6)]),
+  GlobalMaxPool: (r) => one("GlobalMaxPool", [r.int(1, 2), r.int(1, 4), ...spatial(r, r.int(1, 3), 2, 6)]),
+  BatchNormalization: (r) => {
+    const c = r.int(1, 5);
+    return one("BatchNormalization", [1, c, ...spatial(r, r.int(1, 2))], [attr.float("epsilon", r.pick([1e-5, 1e-3]))], ["s", "b", "m", "v"], [
+      init("s", [c]), init("b", [c]), init("m", [c]), init("v", [c], 0.5, 2),
+    ]);
+  },
+  Relu: (r) => one("Relu", [1, r.int(1, 4), ...spatial(r, 2)]),
+  Sigmoid: (r) => one("Sigmoid", [1, r.int(1, 4), ...spatial(r, 2)]),
+  Tanh: (r) => one("Tanh", [1, r.int(1, 4), ...spatial(r, 1)]),
+  LeakyRelu: (r) => one("LeakyRelu", [1, r.int(1, 4), ...spatial(r, 2)], [attr.float("alpha", r.pick([0.01, 0.2, 0.5]))]),
+  HardSwish: (r) => one("HardSwish", [1, r.int(1, 4), ...spatial(r, 2)]),
+  HardSigmoid: (r) => one("HardSigmoid", [1, r.int(1, 4), ...spatial(r, 2)], r.bool() ? [attr.float("alpha", 1 / 6), attr.float("beta", 0.5)] : []),
+  Elu: (r) => one("Elu", [1, r.int(1, 4), ...spatial(r, 2)], [attr.float("alpha", r.pick([1, 0.5]))]),
+  Clip: (r) => {
+    const lo = r.pick([0, -0.5]);
+    const hi = r.pick([6, 0.5]);
+    return one("Clip", [1, r.int(1, 4), ...spatial(r, 2)], [], ["lo", "hi"], [{ name: "lo", shape: [], data: [lo] }, { name: "hi", shape: [], data: [hi] }]);
+  },
+  Softmax: (r) => one("Softmax", [r.int(1, 2), r.int(2, 9)], [attr.int("axis", r.pick([1, -1]))]),
+  Gemm: (r) => {
+    const k = r.int(2, 12);
+    const u = r.int(1, 8);
+    const transB = r.int(0, 1);
+    const attrs = [attr.int("transB", transB), attr.float("alpha", r.pick([1, 0.5])), attr.float("beta", r.pick([1, 2]))];
+    return one("Gemm", [r.int(1, 2), k], attrs, ["w", "b"], [init("w", transB ? [u, k] : [k, u]), init("b", r.bool() ? [u] : [1, u])]);
+  },
+  MatMul: (r) => {
+    const k = r.int(2, 12);
+    const u = r.int(1, 8);
+    return one("MatMul", [r.int(1, 2), k], [], ["w"], [init("w", [k, u])]);
+  },
+  ConstantArithmetic: (r) => {
+    const c = r.int(1, 4);
+    const op = r.pick(["Add", "Sub", "Mul", "Div"]);
+    const shape = r.pick([[c, 1, 1], [1, c, 1, 1], [1], []]);
+    const first = op === "Div" || r.bool();
+    const g: GraphSpec = {
+      nodes: [{ op, inputs: first ? ["x", "k"] : ["k", "x"], outputs: ["y"] }],
+      inputs: [{ name: "x", shape: [1, c, ...spatial(r, 2)] }],
+      outputs: [{ name: "y" }],
+      initializers: [init("k", shape, 0.5, 2)],
+    };
+    return { graph: g, x: g.inputs[0].shape ?? [] };
+  },
+  AddMulValues: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2)];
+    const op = r.pick(["Add", "Mul", "Sum"]);
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Relu", inputs: ["x"], outputs: ["a"] },
+        { op: "Sigmoid", inputs: ["x"], outputs: ["b"] },
+        { op, inputs: ["a", "b"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+    };
+    return { graph: g, x };
+  },
+  Concat: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2)];
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Relu", inputs: ["x"], outputs: ["a"] },
+        { op: "Tanh", inputs: ["x"], outputs: ["b"] },
+        { op: "Concat", inputs: ["a", "x", "b"], outputs: ["y"], attrs: [attr.int("axis", r.pick([1, -3]))] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+    };
+    return { graph: g, x };
+  },
+  FlattenReshape: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2, 2, 5)];
+    const per = x.slice(1).reduce((a, b) => a * b, 1);
+    const kind = r.int(0, 2);
+    if (kind === 0) return one("Flatten", x, [attr.int("axis", 1)]);
+    const target = kind === 1 ? [0, -1] : [-1, per];
+    return one("Reshape", x, [], ["s"], [{ name: "s", shape: [2], data: target, type: "int64" }]);
+  },
+};
+
+describe("ONNX import: each op equals onnxruntime", () => {
+  for (const [op, gen] of Object.entries(GENERATORS)) {
+    it(op, async () => {
+      const r = rng(op.length * 7919 + op.charCodeAt(0));
+      for (let i = 0; i < CASES; i++) {
+        const c = gen(r);
+        const bytes = buildModel(c.graph);
+        const n = c.x.reduce((a, b) => a * b, 1);
+        const backends = i % 4 === 0 ? (["reference", "wasm"] as const) : (["reference"] as const);
+        let e;
+        try {
+          e = await compareWithOrt(bytes, { x: { shape: c.x, data: seeded(i + 17, n) } }, backends);
+        } catch (err) {
+          throw new Error(`${op} case ${i} (${JSON.stringify(c.graph.nodes.map((x) => x.attrs))}, x [${c.x.join(", ")}]): ${(err as Error).message}`);
+        }
+        expect(e.reference, `${op} case ${i}`).toBeLessThan(1e-5);
+        expect(e.wasm, `${op} case ${i}`).toBeLessThan(1e-4);
+      }
+    });
+  }
+});
