@@ -153,6 +153,19 @@ export interface BatchNormOp {
   readonly eps: number;
 }
 
+/**
+ * Every `step`-th element from `start` (included) to `end` (excluded) of one axis of the
+ * value [C, D1..Dd] (axis 0: channels; 1..d: spatial). Bounds are resolved when lowered:
+ * 0 <= start < end <= the axis' size (a fixed number), step >= 1.
+ */
+export interface SliceOp {
+  readonly kind: "slice";
+  readonly axis: number;
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+}
+
 /** Cross-channel pooling: the max over each group of k consecutive channels. */
 export interface MaxoutOp {
   readonly kind: "maxout";
@@ -174,7 +187,8 @@ export type Op =
   | FlattenOp
   | ReshapeOp
   | BinaryOp
-  | ConcatOp;
+  | ConcatOp
+  | SliceOp;
 
 export type OpKind = Op["kind"];
 

@@ -43,6 +43,8 @@ export function opLabel(op: Op): string {
       return op.kind;
     case "reshape":
       return `reshape([${op.shape.join(", ")}])`;
+    case "slice":
+      return `slice(${op.start}, ${op.end}, axis: ${op.axis}${op.step !== 1 ? `, step: ${op.step}` : ""})`;
     case "add":
       return "+";
     case "mul":

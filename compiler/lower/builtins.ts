@@ -338,4 +338,29 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
     },
   },
   concat: { sig: { positional: [], named: [] }, arity: "many", build: () => ({ op: { kind: "concat" }, weights: [] }) },
+  // slice(start, end, axis: 0, step: 1): axis 0 is channels, 1.. the spatial axes; negative
+  // bounds count from the end, as in Python; `end` defaults to the axis' size.
+  slice: {
+    sig: { positional: ["start", "end"], named: ["axis", "step"], required: ["start"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const x = ctx.inputs[0];
+      const axis = a.int("axis", 0, 0);
+      const step = a.int("step", 1);
+      if (axis === undefined || step === undefined || !a.ok) return undefined;
+      if (axis < 0 || axis >= x.length) return a.fail(`argument 'axis' of slice must be 0 (channels) to ${x.length - 1} for a value of shape [${x.map(String).join(", ")}]`, a.span("axis"));
+      if (step < 1) return a.fail("argument 'step' of slice must be at least 1", a.span("step"));
+      const m = x[axis];
+      if (typeof m !== "number") return a.fail(`slice needs a fixed size on axis ${axis}`, a.span(""));
+      const at = (v: number) => Math.min(Math.max(v < 0 ? v + m : v, 0), m);
+      const start = a.number("start", 0);
+      const end = a.has("end") ? a.number("end", m) : m;
+      if (start === undefined || end === undefined || !Number.isInteger(start) || !Number.isInteger(end)) return a.fail("slice bounds must be whole numbers", a.span("start"));
+      const s = at(start);
+      const e = at(end);
+      if (e <= s) return a.fail(`slice(${start}, ${end}) of an axis of size ${m} is empty`, a.span("start"));
+      return { op: { kind: "slice", axis, start: s, end: e, step }, weights: [] };
+    },
+  },
 };

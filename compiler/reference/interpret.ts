@@ -88,6 +88,9 @@ export function interpret(graph: Graph, inputs: ReadonlyMap<string, Tensor>): Ma
       case "concat":
         y = R.concat(xs);
         break;
+      case "slice":
+        y = R.slice(xs[0], op);
+        break;
       default:
         return assertNever(op);
     }

@@ -20,6 +20,8 @@ const MODELS: Record<string, readonly number[]> = {
   // Exported with a dynamic batch: run two samples.
   "squeezenet_small.onnx": [2, 3, 47, 47],
   "dense_head.onnx": [1, 3, 10, 10],
+  // Audio: a strided 1-D convolution computes its own spectrogram (channel slices, squares).
+  "spectrogram.onnx": [1, 1, 2048],
 };
 
 describe("whole ONNX models: cnnc equals onnxruntime", () => {

@@ -153,6 +153,40 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  Slice: (r) => {
+    const x = [1, r.int(2, 6), ...spatial(r, 2, 3, 8)];
+    const axis = r.int(1, 3);
+    const m = x[axis];
+    const start = r.int(-m, m - 1);
+    const end = r.pick([r.int(1, m), 2 ** 40, -1]);
+    const step = r.int(1, 2);
+    const g: GraphSpec = {
+      nodes: [{ op: "Slice", inputs: ["x", "s", "e", "a", "t"], outputs: ["y"] }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: [["s", start], ["e", end], ["a", r.bool() ? axis : axis - 4], ["t", step]].map(([name, v]) => ({ name: String(name), shape: [1], data: [Number(v)], type: "int64" as const })),
+    };
+    // An empty slice is refused by cnnc; keep the cases that are not.
+    const s0 = start < 0 ? start + m : start;
+    const e0 = Math.min(end < 0 ? end + m : end, m);
+    return e0 > s0 ? { graph: g, x } : GENERATORS.Slice(r);
+  },
+  Split: (r) => {
+    const x = [1, r.int(2, 6), ...spatial(r, 1, 4, 8)];
+    const axis = r.int(1, 2);
+    const m = x[axis];
+    const first = r.int(1, m - 1);
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Split", inputs: ["x", "sizes"], outputs: ["a", "b"], attrs: [attr.int("axis", axis)] },
+        { op: "Mul", inputs: ["a", "a"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }, { name: "b" }],
+      initializers: [{ name: "sizes", shape: [2], data: [first, m - first], type: "int64" }],
+    };
+    return { graph: g, x };
+  },
   FlattenReshape: (r) => {
     const x = [1, r.int(1, 4), ...spatial(r, 2, 2, 5)];
     const per = x.slice(1).reduce((a, b) => a * b, 1);

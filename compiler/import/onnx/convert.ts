@@ -30,10 +30,11 @@ const COMPUTE_OPS = new Set([
   "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
   "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Softmax", "Gemm", "MatMul",
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
+  "Slice", "Split",
 ]);
 /** Ops evaluated only on constants (shape arithmetic). */
 const FOLD_OPS = new Set([
-  "Constant", "ConstantOfShape", "Gather", "Slice", "Pow", "Max", "Min", "Equal", "Neg", "Abs", "Sqrt", "Exp", "Log", "Reciprocal", "Floor", "Ceil",
+  "Constant", "ConstantOfShape", "Gather", "Pow", "Max", "Min", "Equal", "Neg", "Abs", "Sqrt", "Exp", "Log", "Reciprocal", "Floor", "Ceil",
 ]);
 
 /** Shape(x) of a value stands for the unknown batch size with this number (exact in f64, no real model's size). */
@@ -198,9 +199,9 @@ class Converter {
     return this.namer.take(raw).name;
   }
 
-  /** Binds the node's output to a new statement `name = expr`. */
-  private emit(n: OnnxNode, expr: string, shape: readonly Dim[], base?: string): void {
-    const out = n.outputs[0];
+  /** Binds the node's output (number k) to a new statement `name = expr`. */
+  private emit(n: OnnxNode, expr: string, shape: readonly Dim[], base?: string, k = 0): void {
+    const out = n.outputs[k];
     const name = this.outputNames.get(out) ?? this.namer.take(base ?? (layerPath(n.name) || `${n.opType.toLowerCase()}`)).name;
     this.lines.push(`  ${name} = ${expr}  // ${n.opType} ${quoted(n.name)}`);
     this.vals.set(out, { kind: "act", name, shape });
@@ -477,12 +478,70 @@ class Converter {
         const c = xs.reduce<Dim>((s, x) => D.add(s, x.shape[0]), 0);
         return this.emit(n, `concat(${xs.map((x) => x.name).join(", ")})`, [c, ...xs[0].shape.slice(1)]);
       }
+      case "Slice": return this.slice(n);
+      case "Split": return this.split(n);
       case "Gemm": return this.gemm(n);
       case "MatMul": return this.matmul(n);
       case "Add": case "Sub": case "Mul": case "Div": case "Sum": return this.binary(n);
       default:
         return this.refuse(n, `unsupported op ${op}`);
     }
+  }
+
+  /** `slice(start, end, axis: a, step: s)` of a value axis (ONNX axis - 1), bounds clamped as ONNX does. */
+  private sliceCall(n: OnnxNode, shape: Dim[], axis: number, start: number, end: number, step: number): string | undefined {
+    const a = F.normAxis(axis, shape.length + 1);
+    const m = a === 0 ? undefined : shape[a - 1];
+    if (a === 0) {
+      if (start === 0 && end >= 2 ** 31 && step === 1) return undefined;
+      this.refuse(n, "slices the batch axis");
+    }
+    if (typeof m !== "number") return this.refuse(n, `slices axis ${a}, whose size depends on the input size`);
+    if (step < 1) this.refuse(n, `slices with step ${step}; cnnc slices forwards only`);
+    const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + m : v, 0), m);
+    const s = clamp(start);
+    const e = clamp(end);
+    if (e <= s) this.refuse(n, "an empty slice");
+    if (s === 0 && e === m && step === 1) return undefined;
+    shape[a - 1] = Math.ceil((e - s) / step);
+    return `slice(${s}, ${e}${a - 1 !== 0 ? `, axis: ${a - 1}` : ""}${step !== 1 ? `, step: ${step}` : ""})`;
+  }
+
+  private slice(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const opset = this.m.opset;
+    const list = (i: number, attr: string): number[] | undefined =>
+      opset >= 10 ? (this.optConst(n, i, attr) ? Array.from(this.constIn(n, i, attr).data) : undefined) : this.ints(n, attr)?.slice();
+    const starts = list(1, "starts") ?? [];
+    const ends = list(2, "ends") ?? [];
+    const axes = list(3, "axes") ?? starts.map((_, i) => i);
+    const steps = opset >= 10 ? (list(4, "steps") ?? []) : [];
+    const shape = [...x.shape];
+    const calls = axes.flatMap((axis, i) => this.sliceCall(n, shape, axis, starts[i], ends[i], steps[i] ?? 1) ?? []);
+    if (calls.length === 0) return this.alias(n, x);
+    this.emit(n, `${x.name} |> ${calls.join(" |> ")}`, shape);
+  }
+
+  private split(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const rank = x.shape.length + 1;
+    const axis = F.normAxis(this.int(n, "axis", 0), rank);
+    if (axis === 0) this.refuse(n, "splits the batch axis");
+    const m = x.shape[axis - 1];
+    if (typeof m !== "number") return this.refuse(n, `splits axis ${axis}, whose size depends on the input size`);
+    const given = this.ints(n, "split") ?? (this.m.opset >= 13 && this.optConst(n, 1, "split") ? Array.from(this.constIn(n, 1, "split").data) : undefined);
+    const parts = n.outputs.length;
+    const sizes = given ?? Array.from({ length: parts }, (_, k) => Math.min(Math.ceil(m / parts), Math.max(0, m - k * Math.ceil(m / parts))));
+    let at = 0;
+    sizes.forEach((len, k) => {
+      if (!n.outputs[k]) return;
+      const shape = [...x.shape];
+      const call = this.sliceCall(n, shape, axis, at, at + len, 1);
+      at += len;
+      const base = `${layerPath(n.name) || "split"}_${k}`;
+      if (call) this.emit(n, `${x.name} |> ${call}`, shape, base, k);
+      else this.vals.set(n.outputs[k], x);
+    });
   }
 
   private activation(n: OnnxNode, call: string): void {

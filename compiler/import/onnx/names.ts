@@ -11,6 +11,8 @@ export function layerPath(nodeName: string): string {
   const parts = nodeName.split("/").filter((p) => p.length > 0);
   // The last component of a PyTorch node name is the op type (`Conv`, `Relu_1`): not part of the module path.
   if (parts.length > 1) parts.pop();
+  // A node at the top level is named after its op (`/Slice_1`): say it in lower case.
+  else if (parts.length === 1 && /^[A-Z][A-Za-z]*(_[0-9]+)?$/.test(parts[0])) return parts[0].toLowerCase();
   return parts.filter((p, i) => !(i + 1 < parts.length && parts[i + 1].startsWith(`${p}.`))).join("/");
 }
 
