@@ -19,6 +19,7 @@ import type { Tensor } from "./reference/tensor.js";
 import { readNpy, writeNpy } from "./tensors/npy.js";
 import { mulberryInputs } from "./cli-inputs.js";
 import { importCommand, readModelFile } from "./import/onnx/cli.js";
+import { exportCommand } from "./export/cli.js";
 
 const USAGE = `usage:
   cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]
@@ -27,6 +28,7 @@ const USAGE = `usage:
            [--backend reference|wasm|webgpu] [--threads N] [-o OUT.npy|DIR] [COMPILE OPTIONS]
   cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]
   cnnc import MODEL.onnx -o MODEL.cnn   (writes MODEL.cnn and MODEL.safetensors)
+  cnnc export MODEL.cnn -o MODEL.onnx [--weights W.safetensors] [--network NAME]   (ONNX opset 17)
 
 Every command that takes MODEL.cnn also takes an ONNX model (MODEL.onnx).
 
@@ -413,6 +415,16 @@ export async function main(argv: string[]): Promise<number> {
       case "explain":
         await cmdExplain(args);
         break;
+      case "export": {
+        allowOnly(args, ["-o", "--weights", "--network"]);
+        const out = one(args, "-o");
+        if (!out) throw new UsageError("export needs -o MODEL.onnx");
+        const r = exportCommand(modelPath(args), out, one(args, "--weights"), one(args, "--network"));
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        if (r.code !== 0) throw new UserError("");
+        break;
+      }
       case "import": {
         allowOnly(args, ["-o"]);
         const out = one(args, "-o");

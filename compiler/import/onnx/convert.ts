@@ -343,7 +343,7 @@ class Converter {
 
   /** The per-sample shape as numbers, or a refusal naming the node. */
   private staticShape(n: OnnxNode, shape: readonly Dim[]): number[] {
-    if (!D.allStatic(shape)) this.refuse(n, `needs the exact size of its input, which depends on the input size ([${D.printShape(shape)}])`);
+    if (!D.allStatic(shape)) this.refuse(n, `needs the exact size of its input, which depends on the input size (${D.printShape(shape)})`);
     return [...shape];
   }
 
