@@ -7,7 +7,7 @@
 import type { Dim } from "../ir/dim.js";
 import * as D from "../ir/dim.js";
 import type { Graph, Node } from "../ir/graph.js";
-import { effectiveKernel, padAmounts, windowGeometry } from "../ir/ops.js";
+import { assertNever, effectiveKernel, padAmounts, windowGeometry } from "../ir/ops.js";
 import { modelProto } from "../import/onnx/schema.js";
 
 export const EXPORT_OPSET = 17;
@@ -160,6 +160,15 @@ export function exportOnnx(g: Graph): ExportResult {
             case "clip":
               add("Clip", [ins[0], init(`${out[0]}_min`, [], [op.alpha]), init(`${out[0]}_max`, [], [b])], out, [], n.layer);
               break;
+            case "selu": add("Selu", ins, out, [A.float("alpha", op.alpha), A.float("gamma", b)], n.layer); break;
+            case "exp": add("Exp", ins, out, [], n.layer); break;
+            case "log": add("Log", ins, out, [], n.layer); break;
+            case "abs": add("Abs", ins, out, [], n.layer); break;
+            case "neg": add("Neg", ins, out, [], n.layer); break;
+            case "sqrt": add("Sqrt", ins, out, [], n.layer); break;
+            case "reciprocal": add("Reciprocal", ins, out, [], n.layer); break;
+            case "pow": add("Pow", [ins[0], init(`${out[0]}_p`, [], [op.alpha])], out, [], n.layer); break;
+            default: assertNever(op.fn);
           }
           break;
         }

@@ -63,14 +63,15 @@ export interface DenseOp {
   readonly bias: "channel" | "none";
 }
 
-export type ActivationFn = "relu" | "leaky_relu" | "sigmoid" | "tanh" | "identity" | "clip" | "hardsigmoid" | "hardswish" | "elu";
+export type ActivationFn = "relu" | "leaky_relu" | "sigmoid" | "tanh" | "identity" | "clip" | "hardsigmoid" | "hardswish" | "elu"
+  | "selu" | "exp" | "log" | "abs" | "neg" | "sqrt" | "reciprocal" | "pow";
 
 export interface ActivationOp {
   readonly kind: "activation";
   readonly fn: ActivationFn;
-  /** leaky_relu's negative slope; clip's lower bound; hardsigmoid's slope; elu's scale. */
+  /** leaky_relu's negative slope; clip's lower bound; hardsigmoid's slope; elu's and selu's alpha; pow's exponent. */
   readonly alpha: number;
-  /** clip's upper bound; hardsigmoid's offset (absent: 0). */
+  /** clip's upper bound; hardsigmoid's offset; selu's gamma (absent: 0). */
   readonly beta?: number;
 }
 

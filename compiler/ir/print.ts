@@ -86,9 +86,11 @@ export function activationLabel(fn: ActivationFn, alpha: number, beta?: number):
   switch (fn) {
     case "leaky_relu":
     case "elu":
+    case "pow":
       return `${fn}(${alpha})`;
     case "clip":
     case "hardsigmoid":
+    case "selu":
       return `${fn}(${alpha}, ${beta ?? 0})`;
     default:
       return fn;

@@ -219,16 +219,17 @@ function activation(fn: ActivationFn): Builtin {
   };
 }
 
-/** clip(lo, hi), hardsigmoid(alpha, beta), elu(alpha): activations with parameters (ONNX's defaults). */
-function parametrised(fn: "clip" | "hardsigmoid" | "elu"): Builtin {
-  const names = fn === "clip" ? ["lo", "hi"] : fn === "hardsigmoid" ? ["alpha", "beta"] : ["alpha"];
+/** clip(lo, hi), hardsigmoid(alpha, beta), elu(alpha), selu(alpha, gamma), pow(p): activations with parameters (ONNX's defaults). */
+function parametrised(fn: "clip" | "hardsigmoid" | "elu" | "selu" | "pow"): Builtin {
+  const names = { clip: ["lo", "hi"], hardsigmoid: ["alpha", "beta"], elu: ["alpha"], selu: ["alpha", "gamma"], pow: ["p"] }[fn];
+  const defaults = { clip: [0, 0], hardsigmoid: [0.2, 0.5], elu: [1, 0], selu: [1.6732632423543772, 1.0507009873554805], pow: [1, 0] }[fn];
   return {
-    sig: { positional: names, named: [], required: fn === "clip" ? names : [] },
+    sig: { positional: names, named: [], required: fn === "clip" || fn === "pow" ? names : [] },
     arity: 1,
     build: (ctx) => {
       const a = ctx.args;
-      const alpha = a.number(names[0], fn === "hardsigmoid" ? 0.2 : 1);
-      const beta = names[1] ? a.number(names[1], 0.5) : undefined;
+      const alpha = a.number(names[0], defaults[0]);
+      const beta = names[1] ? a.number(names[1], defaults[1]) : undefined;
       if (fn === "clip" && alpha !== undefined && beta !== undefined && !(alpha <= beta)) a.fail("clip(lo, hi) needs lo <= hi", a.span("hi"));
       if (!a.ok || alpha === undefined) return undefined;
       return { op: { kind: "activation", fn, alpha, ...(beta === undefined ? {} : { beta }) }, weights: [] };
@@ -322,6 +323,14 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
   hardsigmoid: parametrised("hardsigmoid"),
   hardswish: activation("hardswish"),
   elu: parametrised("elu"),
+  selu: parametrised("selu"),
+  pow: parametrised("pow"),
+  exp: activation("exp"),
+  log: activation("log"),
+  abs: activation("abs"),
+  neg: activation("neg"),
+  sqrt: activation("sqrt"),
+  reciprocal: activation("reciprocal"),
   softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
   flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },
   reshape: {

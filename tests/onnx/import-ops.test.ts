@@ -153,6 +153,37 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  Unary: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2)];
+    const op = r.pick(["Exp", "Abs", "Neg", "Sqrt", "Log", "Reciprocal", "Selu", "Pow"]);
+    // Sqrt, Log, Reciprocal and fractional powers read exp(x) > 0.
+    const exponent = r.pick([2, 3, 0.5, 1.5]);
+    const positive = ["Sqrt", "Log", "Reciprocal"].includes(op) || (op === "Pow" && !Number.isInteger(exponent));
+    const g: GraphSpec = {
+      nodes: [
+        { op: positive ? "Exp" : "Identity", inputs: ["x"], outputs: ["a"] },
+        { op, inputs: op === "Pow" ? ["a", "p"] : ["a"], outputs: ["y"], attrs: op === "Selu" && r.bool() ? [attr.float("alpha", 1.5), attr.float("gamma", 0.8)] : [] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: op === "Pow" ? [{ name: "p", shape: [], data: [exponent] }] : [],
+    };
+    return { graph: g, x };
+  },
+  SubDivValues: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2)];
+    const op = r.pick(["Sub", "Div"]);
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Relu", inputs: ["x"], outputs: ["a"] },
+        { op: "Sigmoid", inputs: ["x"], outputs: ["b"] },
+        { op, inputs: r.bool() ? ["a", "b"] : ["x", "b"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+    };
+    return { graph: g, x };
+  },
   Slice: (r) => {
     const x = [1, r.int(2, 6), ...spatial(r, 2, 3, 8)];
     const axis = r.int(1, 3);

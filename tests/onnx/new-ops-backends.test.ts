@@ -31,6 +31,12 @@ const NETWORKS: Record<string, string> = {
     c = x |> conv(4, 3) |> slice(0, 2, axis: 2)
     d = (x |> slice(0, 3)) + (x |> slice(3, 6))
   }`,
+  unary: `network u(x: f32[3, 7, 6]) -> (a, b, c, d) {
+    a = x |> exp |> log |> abs |> neg
+    b = x |> exp |> sqrt |> reciprocal |> pow(1.5)
+    c = x |> conv(4, 3) |> selu |> pow(2)
+    d = x |> conv(2, 1) |> pow(3) |> abs
+  }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax
   }`,

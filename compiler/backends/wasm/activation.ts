@@ -43,6 +43,29 @@ export function activate(fn: Fn, math: MathImports, f: ActivationFn, alpha: numb
       const neg = m.f64.mul(m.f64.const(alpha), m.f64.sub(math.exp(m.f64.min(v.get(), m.f64.const(0))), m.f64.const(1)));
       return m.select(m.f64.lt(v.get(), m.f64.const(0)), neg, v.get());
     }
+    case "selu": {
+      const v = fn.f64(x);
+      const neg = m.f64.mul(m.f64.const(alpha), m.f64.sub(math.exp(m.f64.min(v.get(), m.f64.const(0))), m.f64.const(1)));
+      return m.f64.mul(m.f64.const(beta), m.select(m.f64.le(v.get(), m.f64.const(0)), neg, v.get()));
+    }
+    case "exp":
+      return math.exp(x);
+    case "log":
+      return math.log(x);
+    case "abs":
+      return m.f64.abs(x);
+    case "neg":
+      return m.f64.neg(x);
+    case "sqrt":
+      return m.f64.sqrt(x);
+    case "reciprocal":
+      return m.f64.div(m.f64.const(1), x);
+    case "pow":
+      if (alpha === 2) {
+        const v = fn.f64(x);
+        return m.f64.mul(v.get(), v.get());
+      }
+      return math.pow(x, m.f64.const(alpha));
     default:
       return assertNever(f);
   }

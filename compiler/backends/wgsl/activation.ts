@@ -31,6 +31,26 @@ export function activate(f: ActivationFn, alpha: number, v: string, beta = 0): s
       return `(${v} * clamp(${v} / 6.0 + 0.5, 0.0, 1.0))`;
     case "elu":
       return `select(${v}, ${f32Lit(alpha)} * (exp(min(${v}, 0.0)) - 1.0), ${v} < 0.0)`;
+    case "selu":
+      return `(${f32Lit(beta)} * select(${v}, ${f32Lit(alpha)} * (exp(min(${v}, 0.0)) - 1.0), ${v} <= 0.0))`;
+    case "exp":
+      return `exp(${v})`;
+    case "log":
+      return `log(${v})`;
+    case "abs":
+      return `abs(${v})`;
+    case "neg":
+      return `(-${v})`;
+    case "sqrt":
+      return `sqrt(${v})`;
+    case "reciprocal":
+      return `(1.0 / ${v})`;
+    case "pow":
+      // WGSL's pow is undefined for a negative base: whole exponents take |v| and the sign.
+      if (alpha === 2) return `(${v} * ${v})`;
+      if (alpha === 1) return v;
+      if (Number.isInteger(alpha)) return `(pow(abs(${v}), ${f32Lit(alpha)})${alpha % 2 !== 0 ? ` * sign(${v})` : ""})`;
+      return `pow(${v}, ${f32Lit(alpha)})`;
     default:
       return assertNever(f);
   }

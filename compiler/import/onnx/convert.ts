@@ -30,11 +30,11 @@ const COMPUTE_OPS = new Set([
   "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
   "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Softmax", "Gemm", "MatMul",
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
-  "Slice", "Split",
+  "Slice", "Split", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Reciprocal", "Pow",
 ]);
 /** Ops evaluated only on constants (shape arithmetic). */
 const FOLD_OPS = new Set([
-  "Constant", "ConstantOfShape", "Gather", "Pow", "Max", "Min", "Equal", "Neg", "Abs", "Sqrt", "Exp", "Log", "Reciprocal", "Floor", "Ceil",
+  "Constant", "ConstantOfShape", "Gather", "Max", "Min", "Equal", "Floor", "Ceil",
 ]);
 
 /** Shape(x) of a value stands for the unknown batch size with this number (exact in f64, no real model's size). */
@@ -405,6 +405,17 @@ class Converter {
       case "Sigmoid": return this.activation(n, "sigmoid");
       case "Tanh": return this.activation(n, "tanh");
       case "HardSwish": return this.activation(n, "hardswish");
+      case "Exp": case "Log": case "Abs": case "Neg": case "Sqrt": case "Reciprocal":
+        return this.activation(n, op.toLowerCase());
+      case "Selu": return this.activation(n, `selu(${fmtNum(this.float(n, "alpha", 1.67326319217681884765625))}, ${fmtNum(this.float(n, "gamma", 1.05070102214813232421875))})`);
+      case "Pow": {
+        const p = this.constIn(n, 1, "exponent");
+        if (F.size(p.dims) !== 1) this.refuse(n, "a power with an exponent per element; cnnc takes one exponent");
+        const e = p.data[0];
+        if (e === 1) return this.alias(n, this.act(n, 0));
+        if (e === 0.5) return this.activation(n, "sqrt");
+        return this.activation(n, `pow(${fmtNum(e)})`);
+      }
       case "LeakyRelu": return this.activation(n, `leaky_relu(${fmtNum(this.float(n, "alpha", 0.01))})`);
       case "Elu": return this.activation(n, `elu(${fmtNum(this.float(n, "alpha", 1))})`);
       case "HardSigmoid": return this.activation(n, `hardsigmoid(${fmtNum(this.float(n, "alpha", 0.2))}, ${fmtNum(this.float(n, "beta", 0.5))})`);
@@ -705,7 +716,13 @@ class Converter {
         const shape = D.allStatic(acts[0].shape) && D.product(acts[0].shape) < D.product(acts[1].shape) ? acts[1].shape : acts[0].shape;
         return this.emit(n, `${acts[0].name} * ${acts[1].name}`, shape);
       }
-      return this.refuse(n, `${op} of two computed values; cnnc has elementwise + and * only so far`);
+      // a - b and a / b of two values: a + neg(b), a * reciprocal(b) (negation is exact).
+      if ((op === "Sub" || op === "Div") && acts.length === 2) {
+        const [a, b] = acts;
+        const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
+        return this.emit(n, op === "Sub" ? `${a.name} + (${b.name} |> neg)` : `${a.name} * (${b.name} |> reciprocal)`, shape);
+      }
+      return this.refuse(n, `${op} of more than two computed values`);
     }
     if (ins.length !== 2) this.refuse(n, `${op} of computed values and constants together`);
     // One constant: a per-channel scale and shift, written as a 1x1 depthwise convolution.
