@@ -11,6 +11,7 @@ import { fromOnnx } from "../../compiler/import/onnx/index.js";
 import { compile } from "../../compiler/index.js";
 import { attr, buildModel, type GraphSpec } from "./model.js";
 import { ProtoWriter } from "./proto.js";
+import { compareWithOrt, seeded } from "./compare.js";
 
 const conv = (extra: Partial<GraphSpec> = {}): GraphSpec => ({
   nodes: [{ op: "Conv", inputs: ["x", "w"], outputs: ["y"] }],
@@ -51,6 +52,31 @@ function hugeTensor(): Uint8Array {
   w.message(8, (o) => o.string(1, "").int(2, 17));
   return w.finish();
 }
+
+/** Paddle's exporters keep weights in Constant nodes (a tensor attribute, raw_data) rather than initializers. */
+function constantNodeWeights(): Uint8Array {
+  const raw = new Uint8Array(new Float32Array(Array.from({ length: 18 }, (_, i) => (i % 5) - 2.5)).buffer);
+  const w = new ProtoWriter();
+  w.int(1, 8);
+  w.message(7, (g) => {
+    g.message(1, (n) => n.string(2, "w").string(3, "conv2d_0.w_0").string(4, "Constant").message(5, (a) =>
+      a.string(1, "value").int(20, 4).message(5, (t) => t.packedInts(1, [2, 1, 3, 3]).int(2, 1).string(8, "w").bytesField(9, raw))));
+    g.message(1, (n) => n.string(2, "b").string(3, "conv2d_0.b_0").string(4, "Constant").message(5, (a) =>
+      a.string(1, "value").int(20, 4).message(5, (t) => t.packedInts(1, [2]).int(2, 1).packedFloats(4, [0.5, -0.5]))));
+    g.message(1, (n) => n.string(1, "x").string(1, "w").string(1, "b").string(2, "y").string(3, "conv2d_0").string(4, "Conv"));
+    g.message(11, (v) => v.string(1, "x").message(2, (ty) => ty.message(1, (tt) => tt.int(1, 1).message(2, (s) => [1, 1, 6, 5].forEach((d) => s.message(1, (dim) => dim.int(1, d)))))));
+    g.message(12, (v) => v.string(1, "y"));
+  });
+  w.message(8, (o) => o.string(1, "").int(2, 13));
+  return w.finish();
+}
+
+describe("weights in Constant nodes", () => {
+  it("import equals onnxruntime", async () => {
+    const e = await compareWithOrt(constantNodeWeights(), { x: { shape: [1, 1, 6, 5], data: seeded(3, 30) } }, ["reference"]);
+    expect(e.reference).toBeLessThan(1e-5);
+  });
+});
 
 describe("bad ONNX files", () => {
   const good = buildModel(conv());

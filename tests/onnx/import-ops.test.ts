@@ -184,6 +184,29 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  ResizeNearest: (r) => {
+    const x = [1, r.int(1, 3), ...spatial(r, 2, 2, 5)];
+    const asym = r.bool();
+    const attrs = [attr.string("mode", "nearest"), ...(asym ? [attr.string("coordinate_transformation_mode", "asymmetric"), attr.string("nearest_mode", "floor")] : [])];
+    const g: GraphSpec = {
+      nodes: [{ op: "Resize", inputs: ["x", "", "s"], outputs: ["y"], attrs }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: [{ name: "s", shape: [4], data: [1, 1, r.int(1, 3), r.int(1, 3)] }],
+    };
+    return { graph: g, x };
+  },
+  Reduce: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2)];
+    const op = r.pick(["ReduceMean", "ReduceMax"]);
+    const g: GraphSpec = {
+      nodes: [{ op, inputs: ["x", "axes"], outputs: ["y"], attrs: [attr.int("keepdims", r.int(0, 1))] }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: [{ name: "axes", shape: [2], data: r.bool() ? [2, 3] : [-1, -2], type: "int64" }],
+    };
+    return { graph: g, x };
+  },
   Slice: (r) => {
     const x = [1, r.int(2, 6), ...spatial(r, 2, 3, 8)];
     const axis = r.int(1, 3);

@@ -30,6 +30,7 @@ const COMPUTE_OPS = new Set([
   "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
   "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Softmax", "Gemm", "MatMul",
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
+  "Resize", "Upsample", "ReduceMean", "ReduceMax",
   "Slice", "Split", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Reciprocal", "Pow",
 ]);
 /** Ops evaluated only on constants (shape arithmetic). */
@@ -489,6 +490,19 @@ class Converter {
         const c = xs.reduce<Dim>((s, x) => D.add(s, x.shape[0]), 0);
         return this.emit(n, `concat(${xs.map((x) => x.name).join(", ")})`, [c, ...xs[0].shape.slice(1)]);
       }
+      case "Resize": case "Upsample": return this.resize(n);
+      case "ReduceMean": case "ReduceMax": {
+        // Over every spatial axis: global pooling (the common "mean over H, W" head).
+        const x = this.act(n, 0);
+        const rank = x.shape.length + 1;
+        const given = this.ints(n, "axes") ?? (n.inputs[1] ? Array.from(this.constIn(n, 1, "axes").data) : undefined);
+        const axes = (given ?? Array.from({ length: rank }, (_, i) => i)).map((a) => F.normAxis(a, rank)).sort();
+        const spatialAxes = Array.from({ length: rank - 2 }, (_, i) => i + 2);
+        if (rank < 3 || axes.join() !== spatialAxes.join()) this.refuse(n, `reduces axes [${axes.join(", ")}]; cnnc reduces over all spatial axes (${spatialAxes.join(", ")}) only`);
+        const pool = `${op === "ReduceMean" ? "avgpool" : "maxpool"}(out: 1)`;
+        const keep = this.int(n, "keepdims", 1) === 1;
+        return this.emit(n, `${x.name} |> ${pool}${keep ? "" : " |> flatten"}`, keep ? [x.shape[0], ...x.shape.slice(1).map(() => 1)] : [x.shape[0]]);
+      }
       case "Slice": return this.slice(n);
       case "Split": return this.split(n);
       case "Gemm": return this.gemm(n);
@@ -531,6 +545,44 @@ class Converter {
     const calls = axes.flatMap((axis, i) => this.sliceCall(n, shape, axis, starts[i], ends[i], steps[i] ?? 1) ?? []);
     if (calls.length === 0) return this.alias(n, x);
     this.emit(n, `${x.name} |> ${calls.join(" |> ")}`, shape);
+  }
+
+  /**
+   * Resize/Upsample, nearest, by whole scale factors s: out[i] = in[floor(i / s)] (asymmetric +
+   * floor, and half_pixel + round_prefer_floor, agree there). Written as a transposed
+   * convolution with a kernel of ones, s x s, stride s, one group per channel: each output
+   * reads exactly one input times 1, so it is exact.
+   */
+  private resize(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const mode = this.str(n, "mode", "nearest");
+    if (mode !== "nearest") this.refuse(n, `${mode} resizing; cnnc imports nearest only so far`);
+    const ctm = this.str(n, "coordinate_transformation_mode", "half_pixel");
+    const nearest = this.str(n, "nearest_mode", "round_prefer_floor");
+    const okModes = (ctm === "asymmetric" && nearest === "floor") || (["half_pixel", "pytorch_half_pixel"].includes(ctm) && nearest === "round_prefer_floor");
+    if (this.m.opset >= 11 && !okModes) this.refuse(n, `coordinate_transformation_mode ${ctm} with nearest_mode ${nearest}`);
+    const spatial = this.staticShape(n, x.shape).slice(1);
+    const rank = spatial.length + 2;
+    let scales: number[] | undefined;
+    const attrScales = this.attr(n, "scales");
+    if (attrScales?.kind === "floats") scales = [...attrScales.value];
+    else if (n.opType === "Upsample") scales = Array.from(this.constIn(n, 1, "scales").data);
+    else {
+      const sc = this.optConst(n, 2, "scales");
+      const sz = this.optConst(n, 3, "sizes");
+      if (sc && F.size(sc.dims) > 0) scales = Array.from(sc.data);
+      else if (sz) scales = Array.from(sz.data).map((d, i) => (i < 2 ? 1 : d / spatial[i - 2]));
+    }
+    if (!scales || scales.length !== rank) return this.refuse(n, "no scales or sizes for every axis");
+    if (scales[0] !== 1 || scales[1] !== 1) this.refuse(n, "resizes the batch or channel axis");
+    const s = scales.slice(2);
+    if (s.some((v) => !Number.isInteger(v) || v < 1)) this.refuse(n, `scales [${s.join(", ")}]: cnnc imports whole scale factors only`);
+    if (s.every((v) => v === 1)) return this.alias(n, x);
+    const C = x.shape[0] as number;
+    const label = this.namer.take(`${layerPath(n.name) || "upsample"}_nearest`).name;
+    this.weight(label, "weight", [C, 1, ...s], new Array<number>(C * F.size(s)).fill(1));
+    const out = spatial.map((m, i) => m * s[i]);
+    this.emit(n, `${x.name} |> ${label}: deconv(${C}, ${fmtSize(s)}, stride: ${fmtSize(s)}, groups: ${C}, size: ${fmtSize(out)}, bias: none)`, [C, ...out], `${label}_y`);
   }
 
   private split(n: OnnxNode): void {
