@@ -9,6 +9,7 @@
 //   npm run bench -- --fusion [--runs N] [--direct]
 //   npm run bench -- --algorithms
 //   npm run bench -- --threads [--quick] [--n N]     (bench/threads.ts: 1 vs N threads)
+//   npm run bench -- --onnx [--runs N]               (bench/onnx.ts: imported .onnx models vs onnxruntime-web)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,7 @@ const PARTS: Readonly<Record<string, string>> = {
   "--fusion": "./fusion.js",
   "--algorithms": "./algorithms.js",
   "--threads": "./threads.js",
+  "--onnx": "./onnx.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {
