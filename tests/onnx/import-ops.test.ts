@@ -1,12 +1,17 @@
 // Differential tests of ONNX import, op by op: seeded random shapes and attributes, each
 // model built in memory, run on onnxruntime-node (the oracle) and imported into cnnc, where
 // the reference must agree to 1e-5 and WebAssembly to 1e-4 (relative to the largest
-// magnitude). Every 4th case also runs on WebAssembly, to keep the suite's time modest.
+// magnitude). Every 4th case also runs on WebAssembly and every 10th on WebGPU (1e-4; where
+// there is an adapter, and always in CI), to keep the suite's time modest.
 
 import { describe, expect, it } from "vitest";
 import { type Attr, attr, buildModel, type GraphSpec, type InitializerSpec } from "./model.js";
 import { compareWithOrt, seeded } from "./compare.js";
 import { rng, type Rng } from "../reference/helpers.js";
+import { testAdapter } from "../backends/wgsl/plan-helper.js";
+import type { Backend } from "./compare.js";
+
+const gpu = Boolean((await testAdapter()) || process.env.CI);
 
 const CASES = 20;
 
@@ -259,7 +264,7 @@ describe("ONNX import: each op equals onnxruntime", () => {
         const c = gen(r);
         const bytes = buildModel(c.graph);
         const n = c.x.reduce((a, b) => a * b, 1);
-        const backends = i % 4 === 0 ? (["reference", "wasm"] as const) : (["reference"] as const);
+        const backends: Backend[] = ["reference", ...(i % 4 === 0 ? (["wasm"] as const) : []), ...(gpu && i % 10 === 0 ? (["webgpu"] as const) : [])];
         let e;
         try {
           e = await compareWithOrt(bytes, { x: { shape: c.x, data: seeded(i + 17, n) } }, backends);
@@ -268,6 +273,7 @@ describe("ONNX import: each op equals onnxruntime", () => {
         }
         expect(e.reference, `${op} case ${i}`).toBeLessThan(1e-5);
         expect(e.wasm, `${op} case ${i}`).toBeLessThan(1e-4);
+        expect(e.webgpu, `${op} case ${i} on WebGPU`).toBeLessThan(1e-4);
       }
     });
   }
