@@ -122,6 +122,13 @@ describe("bad ONNX files", () => {
     });
     expect(errors(buildModel(g))[0]).toMatch(/node "n0" \(Reshape\): reshapes across the batch axis/);
   });
+  it("reflect padding (no pad op yet) names the node", () => {
+    const g = conv({
+      nodes: [{ op: "Pad", inputs: ["x", "p"], outputs: ["xp"], attrs: [attr.string("mode", "reflect")] }, { op: "Conv", inputs: ["xp", "w"], outputs: ["y"] }],
+      initializers: [{ name: "p", shape: [8], data: [0, 0, 1, 1, 0, 0, 1, 1], type: "int64" }, { name: "w", shape: [2, 1, 3, 3], data: new Array<number>(18).fill(0.5) }],
+    });
+    expect(errors(buildModel(g))[0]).toMatch(/node "n0" \(Pad\): reflect padding; cnnc folds zero padding into the convolution that reads it/);
+  });
   it("a transpose across the batch axis names the node", () => {
     const g = conv({ nodes: [{ op: "Transpose", inputs: ["x"], outputs: ["y"], attrs: [attr.ints("perm", [1, 0, 2, 3])] }] });
     expect(errors(buildModel(g))[0]).toMatch(/node "n0" \(Transpose\): transposes across the batch axis/);

@@ -53,6 +53,21 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     const bias = r.bool();
     return one("Conv", x, attrs, bias ? ["w", "b"] : ["w"], [init("w", [o, c / g, ...k]), ...(bias ? [init("b", [o])] : [])]);
   },
+  PadConv: (r) => {
+    const x = [1, r.int(1, 3), ...spatial(r, 2, 3, 7)];
+    const pads = [0, 0, r.int(0, 2), r.int(0, 2), 0, 0, r.int(0, 2), r.int(0, 2)];
+    const k = [r.int(1, 3), r.int(1, 3)];
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Pad", inputs: ["x", "p"], outputs: ["xp"] },
+        { op: "Conv", inputs: ["xp", "w"], outputs: ["y"], attrs: r.bool() ? [attr.ints("pads", [1, 0, 0, 1])] : [] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: [{ name: "p", shape: [8], data: pads, type: "int64" }, init("w", [2, x[1], ...k])],
+    };
+    return { graph: g, x };
+  },
   ConvTranspose: (r) => {
     const d = r.int(1, 2);
     const c = r.int(1, 3);

@@ -30,7 +30,7 @@ const COMPUTE_OPS = new Set([
   "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
   "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Softmax", "Gemm", "MatMul",
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
-  "Resize", "Upsample", "ReduceMean", "ReduceMax",
+  "Resize", "Upsample", "ReduceMean", "ReduceMax", "Pad",
   "Slice", "Split", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Reciprocal", "Pow",
 ]);
 /** Ops evaluated only on constants (shape arithmetic). */
@@ -79,6 +79,8 @@ class Converter {
   private readonly absorbed = new Set<number>();
   private readonly outputNames = new Map<string, string>();
   private inputBatch: number | undefined;
+  /** Zero Pad nodes read only by convolutions: folded into their padding (value name -> what it pads, how much). */
+  private readonly pendingPads = new Map<string, { x: Extract<Val, { kind: "act" }>; before: number[]; after: number[] }>();
 
   constructor(private readonly m: OnnxModel) {
     for (const n of m.nodes) for (const i of n.inputs) this.consumers.set(i, (this.consumers.get(i) ?? 0) + 1);
@@ -491,6 +493,7 @@ class Converter {
         return this.emit(n, `concat(${xs.map((x) => x.name).join(", ")})`, [c, ...xs[0].shape.slice(1)]);
       }
       case "Resize": case "Upsample": return this.resize(n);
+      case "Pad": return this.pad(n);
       case "ReduceMean": case "ReduceMax": {
         // Over every spatial axis: global pooling (the common "mean over H, W" head).
         const x = this.act(n, 0);
@@ -612,8 +615,30 @@ class Converter {
     this.emit(n, `${x.name} |> ${call}`, x.shape);
   }
 
-  private conv(n: OnnxNode): void {
+  /**
+   * Pad: constant zero padding of the spatial axes, read only by Conv nodes, becomes their
+   * explicit padding (the same numbers: a convolution pads with zeros). Other pads are refused.
+   */
+  private pad(n: OnnxNode): void {
     const x = this.act(n, 0);
+    const mode = this.str(n, "mode", "constant");
+    const pads = this.m.opset >= 11 ? Array.from(this.constIn(n, 1, "pads").data) : [...(this.ints(n, "pads") ?? [])];
+    const value = this.m.opset >= 11 ? (this.optConst(n, 2, "constant_value")?.data[0] ?? 0) : this.float(n, "value", 0);
+    if (n.inputs[3]) this.refuse(n, "Pad with axes is not supported");
+    const rank = x.shape.length + 1;
+    const before = pads.slice(0, rank);
+    const after = pads.slice(rank);
+    const readers = this.m.nodes.filter((m) => m.inputs.includes(n.outputs[0]));
+    const onlyConvs = readers.length > 0 && readers.every((m) => m.opType === "Conv" && m.inputs[0] === n.outputs[0]) && !this.m.outputs.some((o) => o.name === n.outputs[0]);
+    if (mode !== "constant" || value !== 0 || !onlyConvs) this.refuse(n, `${mode} padding${mode === "constant" ? ` with ${value}` : ""}${onlyConvs ? "" : " read by other than a convolution"}; cnnc folds zero padding into the convolution that reads it, and has no pad op yet`);
+    if (before[0] || before[1] || after[0] || after[1] || pads.some((p) => p < 0)) this.refuse(n, "pads the batch or channel axis, or crops");
+    this.pendingPads.set(n.outputs[0], { x, before: before.slice(2), after: after.slice(2) });
+    this.vals.set(n.outputs[0], x);
+  }
+
+  private conv(n: OnnxNode): void {
+    const padded = this.pendingPads.get(n.inputs[0]);
+    const x = padded ? padded.x : this.act(n, 0);
     const w = this.constIn(n, 1, "weight");
     const b = this.optConst(n, 2, "bias");
     const d = w.dims.length - 2;
@@ -621,7 +646,14 @@ class Converter {
     const kernel = this.ints(n, "kernel_shape") ?? w.dims.slice(2);
     const dilation = [...(this.ints(n, "dilations") ?? new Array<number>(d).fill(1))];
     const groups = this.int(n, "group", 1);
-    const { stride, pad } = this.window(n, x.shape, kernel, dilation);
+    const win = this.window(n, x.shape, kernel, dilation);
+    const stride = win.stride;
+    let pad = win.pad;
+    if (padded) {
+      if (pad.kind !== "explicit" && pad.kind !== "valid") this.refuse(n, "auto_pad after a Pad node");
+      const base = pad.kind === "explicit" ? pad : { before: new Array<number>(d).fill(0), after: new Array<number>(d).fill(0) };
+      pad = { kind: "explicit", before: base.before.map((b, i) => b + padded.before[i]), after: base.after.map((a, i) => a + padded.after[i]) };
+    }
     const O = w.dims[0];
     const label = this.label(n);
     this.weight(label, "weight", w.dims, w.data);
