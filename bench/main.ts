@@ -10,6 +10,7 @@
 //   npm run bench -- --algorithms
 //   npm run bench -- --threads [--quick] [--n N]     (bench/threads.ts: 1 vs N threads)
 //   npm run bench -- --compile [--runs N] [--levels] (bench/compile.ts: compile time per phase)
+//   npm run bench -- --onnx [--runs N]               (bench/onnx.ts: imported .onnx models vs onnxruntime-web)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -21,6 +22,7 @@ const PARTS: Readonly<Record<string, string>> = {
   "--algorithms": "./algorithms.js",
   "--threads": "./threads.js",
   "--compile": "./compile.js",
+  "--onnx": "./onnx.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {

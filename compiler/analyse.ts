@@ -13,13 +13,32 @@ import type { Plan } from "./plan/plan.js";
 import type { CompileOptions } from "./options.js";
 import { SourceFile } from "./source.js";
 import { readSafetensors } from "./tensors/safetensors.js";
+import { fromOnnx, isOnnx } from "./import/onnx/index.js";
 
 /** Parse, check and lower to a graph with bound weights (no code generation). */
 export function analyse(
-  source: string,
+  input: string | Uint8Array,
   options: CompileOptions = {},
 ): { log: DiagnosticLog; file: SourceFile; graph?: Graph; checks: Plan["checks"]; initialised: string[] } {
   const fileName = options.fileName ?? "<input>";
+  // An ONNX model is imported to `.cnn` source and its weights, then goes the same way.
+  let source: string;
+  if (isOnnx(input, options.fileName, options.format)) {
+    const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+    const imported = fromOnnx(bytes);
+    if (!imported.ok) {
+      const log = new DiagnosticLog();
+      for (const e of imported.errors) log.error(e, new SourceFile(fileName, ""));
+      return { log, file: new SourceFile(fileName, ""), checks: [], initialised: [] };
+    }
+    if (options.weights !== undefined) {
+      const log = new DiagnosticLog();
+      log.error("an ONNX model carries its weights; --weights applies to .cnn source", new SourceFile(fileName, ""));
+      return { log, file: new SourceFile(fileName, ""), checks: [], initialised: [] };
+    }
+    source = imported.source;
+    options = { ...options, weights: imported.weights, format: "cnn" };
+  } else source = typeof input === "string" ? input : new TextDecoder().decode(input);
   const file = new SourceFile(fileName, source);
   const log = new DiagnosticLog();
   const program = parse(file, log);

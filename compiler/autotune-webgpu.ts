@@ -48,7 +48,7 @@ async function timeOnGpu(r: CompileSuccess, gpu: GpuProvider): Promise<number> {
 const fmt = (ms: number) => (ms >= 10 ? ms.toFixed(0) : ms.toPrecision(2));
 
 /** compile() for the WebGPU target with each convolution's algorithm timed on `gpu`'s adapter. */
-export async function autotuneWebGpu(source: string, options: CompileOptions, gpu: GpuProvider): Promise<CompileResult> {
+export async function autotuneWebGpu(source: string | Uint8Array, options: CompileOptions, gpu: GpuProvider): Promise<CompileResult> {
   const base: CompileOptions = { ...options, target: "webgpu", autotune: false };
   const first = compile(source, base);
   if (!first.ok) return first;

@@ -127,6 +127,32 @@ options:
 
 ${COMPILE_HELP}`,
   },
+  import: {
+    summary: "import an ONNX model as .cnn source and its weights (.safetensors beside it)",
+    usage: "cnnc import MODEL.onnx -o MODEL.cnn [--force]",
+    options: { output: { type: "string", short: "o" }, force: { type: "boolean" } },
+    help: `Writes MODEL.cnn (readable source: one statement per value, layers labelled from the ONNX
+names) and MODEL.safetensors beside it, both or neither, after checking that the source
+compiles with those weights; \`cnnc run MODEL.cnn --weights MODEL.safetensors\` then gives the
+ONNX model's result. Every other command also takes the .onnx file directly (docs/onnx.md).
+
+options:
+  -o, --output MODEL.cnn    the source to write (the weights go to MODEL.safetensors)
+  --force                   replace existing files`,
+  },
+  export: {
+    summary: "export a model as an ONNX file (opset 17)",
+    usage: "cnnc export MODEL.cnn -o MODEL.onnx [--weights W.safetensors] [--network NAME] [--force]",
+    options: { output: { type: "string", short: "o" }, force: { type: "boolean" }, weights: COMPILE_OPTIONS.weights, network: COMPILE_OPTIONS.network },
+    help: `Writes the network as an ONNX model (opset 17), whole or not at all. Layers with no ONNX
+operator (local, tiled, maxout, gausspool, flipped kernels) are refused by name.
+
+options:
+  -o, --output MODEL.onnx   the file to write
+  --weights W.safetensors   weights by layer name
+  --network NAME            which network, when the file has several
+  --force                   replace an existing file`,
+  },
   train: {
     summary: "train a network on a dataset with its train declaration (reference backend)",
     usage: "cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [-o W.safetensors] [OPTIONS]",

@@ -1,6 +1,6 @@
 // Reading the files the CLI is given, refusing what is not what it should be: a model must be
-// UTF-8 text (an .onnx, a .pt or an image is said so in one line, instead of a parser's
-// thousands of errors), and `looksLikeOnnx` is the hook where ONNX import will be routed.
+// UTF-8 text or an ONNX model (read as bytes and imported: compiler/import/onnx/); a .pt or an
+// image is said so in one line, instead of a parser's thousands of errors.
 
 import { readFileSync } from "node:fs";
 import { whyFailed } from "./output-path.js";
@@ -16,7 +16,6 @@ export function looksLikeOnnx(bytes: Uint8Array): boolean {
 /** What a binary file seems to be, for the one-line refusal. */
 export function describeBinary(bytes: Uint8Array): string {
   const starts = (...b: number[]) => b.every((v, i) => bytes[i] === v);
-  if (looksLikeOnnx(bytes)) return "this looks like an ONNX model; ONNX import is not available in this version of cnnc";
   if (starts(0x50, 0x4b, 0x03, 0x04)) return "this is a zip archive (a PyTorch .pt/.pth checkpoint is one): export the model to .cnn text";
   if (starts(0x80) && (bytes[1] ?? 0) <= 5) return "this looks like a Python pickle (a PyTorch checkpoint): export the model to .cnn text";
   if (starts(0x89, 0x50, 0x4e, 0x47) || starts(0xff, 0xd8, 0xff)) return "this is an image: give it to `cnnc run --input NAME=FILE`";
@@ -25,8 +24,14 @@ export function describeBinary(bytes: Uint8Array): string {
   return "this is not a .cnn model (a binary file)";
 }
 
+/** A model file: ONNX bytes (recognised by content, or the .onnx extension), or `.cnn` text; or why not. */
+export function readModel(file: string): { ok: true; model: string | Uint8Array } | { ok: false; error: string } {
+  const r = readModelText(file, true);
+  return r.ok ? { ok: true, model: r.onnx ?? r.text } : r;
+}
+
 /** The text of a model file, or why not (one line, without the file name). */
-export function readModelText(file: string): { ok: true; text: string } | { ok: false; error: string } {
+export function readModelText(file: string, acceptOnnx = false): { ok: true; text: string; onnx?: Uint8Array } | { ok: false; error: string } {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -35,6 +40,7 @@ export function readModelText(file: string): { ok: true; text: string } | { ok: 
     if (code === "EISDIR") return { ok: false, error: "is a folder, not a .cnn file" };
     return { ok: false, error: `cannot read the file (${code ?? whyFailed(e)})` };
   }
+  if (acceptOnnx && (looksLikeOnnx(bytes) || /\.onnx$/i.test(file))) return { ok: true, text: "", onnx: new Uint8Array(bytes) };
   // Text never has NUL bytes; a model is UTF-8; an ONNX file may have neither in its header.
   if (bytes.includes(0) || looksLikeOnnx(bytes)) return { ok: false, error: `not .cnn text (UTF-8): ${describeBinary(bytes)}` };
   try {

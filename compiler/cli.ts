@@ -17,7 +17,7 @@ import type { Normalization } from "../runtime/image.js";
 import { analyse } from "./analyse.js";
 import { commandHelp, commandNamed, COMMANDS, generalHelp, parseCommand, type Parsed, UsageError } from "./cli-args.js";
 import { mulberryInputs } from "./cli-inputs.js";
-import { readModelText } from "./cli-read.js";
+import { readModel, readModelText } from "./cli-read.js";
 import { escapeControls, printDiagnostics, Progress, sayErr } from "./cli-text.js";
 import type { Diagnostic } from "./diagnostics.js";
 import type { AlgorithmName } from "./ir/graph.js";
@@ -51,10 +51,11 @@ function modelPath(p: Parsed): string {
   return p.positional[0];
 }
 
-function readSource(file: string): string {
-  const r = readModelText(file);
+/** A model: `.cnn` text, or an ONNX model's bytes (compile() imports it). */
+function readSource(file: string): string | Uint8Array {
+  const r = readModel(file);
   if (!r.ok) throw new UserError(`${file}: error: ${r.error}`);
-  return r.text;
+  return r.model;
 }
 
 function noteInitialised(layers: readonly string[]): void {
@@ -123,7 +124,7 @@ function cmdCheck(p: Parsed): void {
 }
 
 /** `--autotune --target webgpu`: times the candidates on this machine's WebGPU adapter (Dawn). */
-async function autotuneOnGpu(source: string, options: CompileOptions) {
+async function autotuneOnGpu(source: string | Uint8Array, options: CompileOptions) {
   const { nodeAdapter } = await import("../runtime/webgpu-node.js");
   const found = await nodeAdapter();
   if (!found) {
@@ -171,6 +172,28 @@ async function cmdCompile(p: Parsed): Promise<void> {
   const wasm = a.wasm ? `${a.wasm.byteLength} bytes of wasm${a.wasmRelaxed ? ` (${a.wasmRelaxed.byteLength} relaxed-SIMD)` : ""}, ` : "";
   const tables = a.tables?.byteLength ? ` and ${a.tables.byteLength} of packed weights` : "";
   process.stdout.write(`${escapeControls(`wrote ${out}`)} (${r.plan.steps.length} kernels${shaders}, ${wasm}${a.weights.byteLength} bytes of weights${tables})\n`);
+}
+
+/** `cnnc import` (ONNX to .cnn and .safetensors) and `cnnc export` (a model to ONNX); the work is in import/onnx/cli.ts and export/cli.ts. */
+async function cmdImportExport(p: Parsed): Promise<void> {
+  const file = modelPath(p);
+  const out = str(p, "output");
+  const suffix = p.command === "import" ? ".cnn" : ".onnx";
+  if (!out) throw new UsageError(`${p.command} needs -o MODEL${suffix}`, p.command);
+  const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
+  refuseOutput(out, "file", rules);
+  let r: { code: number; stdout: string; stderr: string };
+  if (p.command === "import") {
+    refuseOutput(`${out.replace(/\.cnn$/i, "")}.safetensors`, "file", rules);
+    const { importCommand } = await import("./import/onnx/cli.js");
+    r = importCommand(file, out);
+  } else {
+    const { exportCommand } = await import("./export/cli.js");
+    r = exportCommand(file, out, str(p, "weights"), str(p, "network"));
+  }
+  process.stdout.write(escapeControls(r.stdout));
+  if (r.stderr) sayErr(r.stderr.replace(/\n$/, ""));
+  if (r.code !== 0) throw new UserError("");
 }
 
 async function cmdExplain(p: Parsed): Promise<void> {
@@ -463,6 +486,10 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case "explain":
         await cmdExplain(p);
+        break;
+      case "import":
+      case "export":
+        await cmdImportExport(p);
         break;
     }
     return 0;

@@ -55,7 +55,7 @@ export interface CompileFailure {
 
 export type CompileResult = CompileSuccess | CompileFailure;
 
-export function compile(source: string, options: CompileOptions = {}): CompileResult {
+export function compile(source: string | Uint8Array, options: CompileOptions = {}): CompileResult {
   const o = optimise(source, options);
   if (!o.ok) return o;
   const { target, graph, plan, log, file } = o;

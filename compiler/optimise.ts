@@ -32,7 +32,7 @@ export interface Optimised {
 export type OptimiseResult = Optimised | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 /** Parse, check, lower, bind weights, run the passes and build the plan. */
-export function optimise(source: string, options: CompileOptions = {}): OptimiseResult {
+export function optimise(source: string | Uint8Array, options: CompileOptions = {}): OptimiseResult {
   const t0 = performance.now();
   const a = analyse(source, options);
   options.timings?.set("analyse", (options.timings.get("analyse") ?? 0) + performance.now() - t0);

@@ -31,6 +31,8 @@ export interface CompileOptions {
   /** Which network, when the file defines several. */
   readonly network?: string;
   /** Reads files named by the source or by `weights` (default: the file system). */
+  /** `onnx` to read the input as an ONNX model; by default an ONNX model is recognised by its bytes. */
+  readonly format?: "cnn" | "onnx";
   readonly readFile?: (path: string) => Uint8Array;
   /** How binaryen optimises the WebAssembly (default: module.ts's DEFAULT_OPTIMIZE); for measurements (bench/compile.ts). */
   readonly wasmOptimize?: WasmOptimize;

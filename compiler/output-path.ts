@@ -27,7 +27,8 @@ export class OutputError extends Error {
 }
 
 /** What the output will be: a bundle folder, one .npy file, or a folder of .npy files. */
-export type OutputKind = "bundle" | "npy" | "npy-folder";
+/** What is written: a bundle folder, one .npy, a folder of .npy outputs, or another file (imported source, weights, an .onnx). */
+export type OutputKind = "bundle" | "npy" | "npy-folder" | "file";
 
 export interface OutputRules {
   /** Paths the command reads (model, weights, a bundle to run): never written over. */
@@ -113,6 +114,11 @@ export function outputRefusal(out: string, kind: OutputKind, rules: OutputRules 
     return `cannot look at ${out}: ${whyFailed(e)}`;
   }
   const force = rules.force ? undefined : "; pass --force to replace it";
+  if (kind === "file") {
+    // cnnc cannot tell a file it wrote from one it did not: an existing one is replaced only with --force.
+    const what = st.isDirectory() ? "is a folder" : st.isFile() ? "is a file" : "is not a regular file";
+    return st.isFile() ? force && `${out} exists${force}` : `${out} exists and ${what}`;
+  }
   if (kind === "npy") {
     if (st.isFile() && isNpyFile(target)) return undefined;
     const what = st.isDirectory() ? "is a folder" : st.isFile() ? "is a file that is not a .npy array" : "is not a regular file";
@@ -230,14 +236,15 @@ export function replaceAtomically(out: string, kind: OutputKind, fill: (tmp: str
   live.add(tmp);
   try {
     try {
-      if (kind !== "npy") mkdirSync(tmp);
+      const isFile = kind === "npy" || kind === "file";
+      if (!isFile) mkdirSync(tmp);
       fill(tmp);
     } catch (e) {
       if (e instanceof OutputError) throw e;
       throw new OutputError(`cannot write ${out}: ${whyFailed(e)}`);
     }
     try {
-      if (existsSync(target) && (kind !== "npy" || lstatSync(target).isDirectory())) {
+      if (existsSync(target) && (!(kind === "npy" || kind === "file") || lstatSync(target).isDirectory())) {
         live.add(old);
         renameSync(target, old);
         renameSync(tmp, target);

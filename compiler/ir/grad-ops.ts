@@ -103,6 +103,8 @@ export interface ActivationGrad {
   readonly kind: "activation_grad";
   readonly fn: ActivationFn;
   readonly alpha: number;
+  /** The second parameter of clip, hardsigmoid and selu (ActivationOp.beta). */
+  readonly beta?: number;
 }
 
 /** y * (dy - sum over channels of y * dy), per position. Inputs [y (the softmax's output), dy]. */

@@ -42,7 +42,7 @@ export interface Value {
  * or a pooling window (last: it changes the shape). The pre-pool values are never stored.
  */
 export type FusedOp =
-  | { readonly kind: "activation"; readonly fn: ActivationFn; readonly alpha: number }
+  | { readonly kind: "activation"; readonly fn: ActivationFn; readonly alpha: number; readonly beta?: number }
   | { readonly kind: "add"; readonly value: number }
   | { readonly kind: "pool"; readonly op: PoolOp };
 

@@ -63,13 +63,16 @@ export interface DenseOp {
   readonly bias: "channel" | "none";
 }
 
-export type ActivationFn = "relu" | "leaky_relu" | "sigmoid" | "tanh" | "identity";
+export type ActivationFn = "relu" | "leaky_relu" | "sigmoid" | "tanh" | "identity" | "clip" | "hardsigmoid" | "hardswish" | "elu"
+  | "selu" | "exp" | "log" | "abs" | "neg" | "sqrt" | "reciprocal" | "pow";
 
 export interface ActivationOp {
   readonly kind: "activation";
   readonly fn: ActivationFn;
-  /** leaky_relu's negative slope. */
+  /** leaky_relu's negative slope; clip's lower bound; hardsigmoid's slope; elu's and selu's alpha; pow's exponent. */
   readonly alpha: number;
+  /** clip's upper bound; hardsigmoid's offset; selu's gamma (absent: 0). */
+  readonly beta?: number;
 }
 
 /** Softmax over channels at every position. */
@@ -151,6 +154,19 @@ export interface BatchNormOp {
   readonly eps: number;
 }
 
+/**
+ * Every `step`-th element from `start` (included) to `end` (excluded) of one axis of the
+ * value [C, D1..Dd] (axis 0: channels; 1..d: spatial). Bounds are resolved when lowered:
+ * 0 <= start < end <= the axis' size (a fixed number), step >= 1.
+ */
+export interface SliceOp {
+  readonly kind: "slice";
+  readonly axis: number;
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+}
+
 /** Cross-channel pooling: the max over each group of k consecutive channels. */
 export interface MaxoutOp {
   readonly kind: "maxout";
@@ -172,7 +188,8 @@ export type Op =
   | FlattenOp
   | ReshapeOp
   | BinaryOp
-  | ConcatOp;
+  | ConcatOp
+  | SliceOp;
 
 export type OpKind = Op["kind"];
 

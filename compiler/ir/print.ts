@@ -4,7 +4,7 @@
 
 import * as D from "./dim.js";
 import type { FusedOp, Graph, Node } from "./graph.js";
-import { assertNever, type Op } from "./ops.js";
+import { type ActivationFn, assertNever, type Op } from "./ops.js";
 
 /** `conv2d(6, 5x5, pad same)`: an op with the attributes that differ from the defaults. */
 export function opLabel(op: Op): string {
@@ -36,13 +36,15 @@ export function opLabel(op: Op): string {
     case "dense":
       return `dense(${op.units})`;
     case "activation":
-      return op.fn === "leaky_relu" ? `leaky_relu(${op.alpha})` : op.fn;
+      return activationLabel(op.fn, op.alpha, op.beta);
     case "softmax":
     case "flatten":
     case "concat":
       return op.kind;
     case "reshape":
       return `reshape([${op.shape.join(", ")}])`;
+    case "slice":
+      return `slice(${op.start}, ${op.end}, axis: ${op.axis}${op.step !== 1 ? `, step: ${op.step}` : ""})`;
     case "add":
       return "+";
     case "mul":
@@ -56,7 +58,7 @@ export function opLabel(op: Op): string {
 export function fusedLabel(e: FusedOp): string {
   switch (e.kind) {
     case "activation":
-      return e.fn === "leaky_relu" ? `leaky_relu(${e.alpha})` : e.fn;
+      return activationLabel(e.fn, e.alpha, e.beta);
     case "add":
       return `+ %${e.value}`;
     case "pool":
@@ -77,4 +79,20 @@ export function printGraph(g: Graph): string {
   const ins = g.inputs.map((i) => `%${i.value} ${i.name}: f32${D.printShape(g.values[i.value].shape)}`).join(", ");
   const outs = g.outputs.map((o) => `${o.name} = %${o.value}`).join(", ");
   return [`network ${g.name}(${ins}) -> (${outs})`, ...g.nodes.map((n) => `  ${printNode(g, n)}`)].join("\n");
+}
+
+/** An activation as written in `.cnn`: `relu`, `leaky_relu(0.1)`, `clip(0, 6)`. */
+export function activationLabel(fn: ActivationFn, alpha: number, beta?: number): string {
+  switch (fn) {
+    case "leaky_relu":
+    case "elu":
+    case "pow":
+      return `${fn}(${alpha})`;
+    case "clip":
+    case "hardsigmoid":
+    case "selu":
+      return `${fn}(${alpha}, ${beta ?? 0})`;
+    default:
+      return fn;
+  }
 }

@@ -153,6 +153,16 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
       }
       return { ok: true, shape, positive: [] };
     }
+    case "slice": {
+      const x = inputs[0];
+      const m = x[op.axis];
+      if (op.axis >= x.length) return fail(`slice: axis ${op.axis} is past the value's ${x.length} axes (${D.printShape(x)})`);
+      if (typeof m !== "number") return fail(`slice needs a fixed size on axis ${op.axis}, not ${D.printDim(m)}`);
+      if (op.end > m) return fail(`slice: end ${op.end} is past the size ${m} of axis ${op.axis}`);
+      const shape = [...x];
+      shape[op.axis] = Math.ceil((op.end - op.start) / op.step);
+      return { ok: true, shape, positive: [] };
+    }
     case "concat": {
       const first = inputs[0];
       let channels: Dim = 0;

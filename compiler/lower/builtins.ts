@@ -219,6 +219,24 @@ function activation(fn: ActivationFn): Builtin {
   };
 }
 
+/** clip(lo, hi), hardsigmoid(alpha, beta), elu(alpha), selu(alpha, gamma), pow(p): activations with parameters (ONNX's defaults). */
+function parametrised(fn: "clip" | "hardsigmoid" | "elu" | "selu" | "pow"): Builtin {
+  const names = { clip: ["lo", "hi"], hardsigmoid: ["alpha", "beta"], elu: ["alpha"], selu: ["alpha", "gamma"], pow: ["p"] }[fn];
+  const defaults = { clip: [0, 0], hardsigmoid: [0.2, 0.5], elu: [1, 0], selu: [1.6732632423543772, 1.0507009873554805], pow: [1, 0] }[fn];
+  return {
+    sig: { positional: names, named: [], required: fn === "clip" || fn === "pow" ? names : [] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const alpha = a.number(names[0], defaults[0]);
+      const beta = names[1] ? a.number(names[1], defaults[1]) : undefined;
+      if (fn === "clip" && alpha !== undefined && beta !== undefined && !(alpha <= beta)) a.fail("clip(lo, hi) needs lo <= hi", a.span("hi"));
+      if (!a.ok || alpha === undefined) return undefined;
+      return { op: { kind: "activation", fn, alpha, ...(beta === undefined ? {} : { beta }) }, weights: [] };
+    },
+  };
+}
+
 export const BUILTINS: Readonly<Record<string, Builtin>> = {
   conv: {
     sig: {
@@ -301,6 +319,18 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
   sigmoid: activation("sigmoid"),
   tanh: activation("tanh"),
   identity: activation("identity"),
+  clip: parametrised("clip"),
+  hardsigmoid: parametrised("hardsigmoid"),
+  hardswish: activation("hardswish"),
+  elu: parametrised("elu"),
+  selu: parametrised("selu"),
+  pow: parametrised("pow"),
+  exp: activation("exp"),
+  log: activation("log"),
+  abs: activation("abs"),
+  neg: activation("neg"),
+  sqrt: activation("sqrt"),
+  reciprocal: activation("reciprocal"),
   softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
   flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },
   reshape: {
@@ -317,4 +347,29 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
     },
   },
   concat: { sig: { positional: [], named: [] }, arity: "many", build: () => ({ op: { kind: "concat" }, weights: [] }) },
+  // slice(start, end, axis: 0, step: 1): axis 0 is channels, 1.. the spatial axes; negative
+  // bounds count from the end, as in Python; `end` defaults to the axis' size.
+  slice: {
+    sig: { positional: ["start", "end"], named: ["axis", "step"], required: ["start"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const x = ctx.inputs[0];
+      const axis = a.int("axis", 0, 0);
+      const step = a.int("step", 1);
+      if (axis === undefined || step === undefined || !a.ok) return undefined;
+      if (axis < 0 || axis >= x.length) return a.fail(`argument 'axis' of slice must be 0 (channels) to ${x.length - 1} for a value of shape [${x.map(String).join(", ")}]`, a.span("axis"));
+      if (step < 1) return a.fail("argument 'step' of slice must be at least 1", a.span("step"));
+      const m = x[axis];
+      if (typeof m !== "number") return a.fail(`slice needs a fixed size on axis ${axis}`, a.span(""));
+      const at = (v: number) => Math.min(Math.max(v < 0 ? v + m : v, 0), m);
+      const start = a.number("start", 0);
+      const end = a.has("end") ? a.number("end", m) : m;
+      if (start === undefined || end === undefined || !Number.isInteger(start) || !Number.isInteger(end)) return a.fail("slice bounds must be whole numbers", a.span("start"));
+      const s = at(start);
+      const e = at(end);
+      if (e <= s) return a.fail(`slice(${start}, ${end}) of an axis of size ${m} is empty`, a.span("start"));
+      return { op: { kind: "slice", axis, start: s, end: e, step }, weights: [] };
+    },
+  },
 };

@@ -142,8 +142,9 @@ class Lowering {
       this.error(`input '${name.name}' has element type '${t.dtype.name}'; only f32 is supported`, t.dtype.span);
       return undefined;
     }
-    if (t.dims.length < 2 || t.dims.length > 4) {
-      this.error(`input '${name.name}' must have a channel axis and 1 to 3 spatial axes, like f32[3, 32, 32]; got ${t.dims.length} axes`, t.span);
+    // One axis is a vector of features ([K], as after flatten: a dense head's input).
+    if (t.dims.length < 1 || t.dims.length > 4) {
+      this.error(`input '${name.name}' must have a channel axis and 0 to 3 spatial axes, like f32[3, 32, 32] or f32[64]; got ${t.dims.length} axes`, t.span);
       return undefined;
     }
     const shape: Dim[] = [];

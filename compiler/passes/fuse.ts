@@ -52,7 +52,7 @@ export const fuse: Pass = {
         const c = (readers.get(out) ?? [])[0];
         if (!c || c.epilogue?.length) break;
         let item: FusedOp | undefined;
-        if (c.op.kind === "activation" && can(p, "activation")) item = { kind: "activation", fn: c.op.fn, alpha: c.op.alpha };
+        if (c.op.kind === "activation" && can(p, "activation")) item = { kind: "activation", fn: c.op.fn, alpha: c.op.alpha, beta: c.op.beta };
         else if (c.op.kind === "pool" && can(p, "pool") && !pooled && poolFuses({ ...p, epilogue }, c.op, g, ctx)) item = { kind: "pool", op: c.op };
         else if (c.op.kind === "add" && can(p, "add") && !pooled) {
           const other = c.inputs[0] === out ? c.inputs[1] : c.inputs[0];

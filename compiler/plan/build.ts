@@ -122,7 +122,7 @@ function fusedWork(graph: Graph, node: Node): { epilogue: Epilogue[]; pool?: Ste
       const input = own + addIndex++;
       if (node.inputs[input] !== e.value) throw new Error(`internal error: layer ${node.layer}: residual %${e.value} is not input ${input}`);
       before.push({ kind: "add", input });
-    } else (pool ? after : before).push({ kind: "activation", fn: e.fn, alpha: e.alpha });
+    } else (pool ? after : before).push({ kind: "activation", fn: e.fn, alpha: e.alpha, beta: e.beta });
   }
   return { epilogue: before, pool: pool && { ...pool, epilogue: after } };
 }

@@ -37,7 +37,7 @@ export interface StepTensor {
  * shape as the step's pre-pool output) read at the value's own element index.
  */
 export type Epilogue =
-  | { readonly kind: "activation"; readonly fn: ActivationFn; readonly alpha: number }
+  | { readonly kind: "activation"; readonly fn: ActivationFn; readonly alpha: number; readonly beta?: number }
   | { readonly kind: "add"; readonly input: number };
 
 /**

@@ -22,6 +22,37 @@ function scalarFn(op: ActivationOp): (v: number) => number {
       return (v) => Math.tanh(v);
     case "identity":
       return (v) => v;
+    case "clip": {
+      const hi = op.beta ?? 0;
+      return (v) => Math.min(Math.max(v, op.alpha), hi);
+    }
+    case "hardsigmoid": {
+      const b = op.beta ?? 0;
+      return (v) => Math.max(0, Math.min(1, op.alpha * v + b));
+    }
+    case "hardswish":
+      // ONNX HardSwish: x * HardSigmoid(x) with alpha 1/6, beta 0.5.
+      return (v) => v * Math.max(0, Math.min(1, v / 6 + 0.5));
+    case "elu":
+      return (v) => (v < 0 ? op.alpha * (Math.exp(v) - 1) : v);
+    case "selu": {
+      const gamma = op.beta ?? 0;
+      return (v) => gamma * (v <= 0 ? op.alpha * (Math.exp(v) - 1) : v);
+    }
+    case "exp":
+      return Math.exp;
+    case "log":
+      return Math.log;
+    case "abs":
+      return Math.abs;
+    case "neg":
+      return (v) => -v;
+    case "sqrt":
+      return Math.sqrt;
+    case "reciprocal":
+      return (v) => 1 / v;
+    case "pow":
+      return (v) => v ** op.alpha;
     default:
       return assertNever(op.fn);
   }

@@ -13,3 +13,4 @@ export { pool, adaptivePool } from "./pool.js";
 export { dense } from "./dense.js";
 export { activation, softmax } from "./activation.js";
 export { flatten, reshape, binary, concat } from "./shape.js";
+export { slice } from "./slice.js";

@@ -95,12 +95,15 @@ export function interpret(
       case "concat":
         y = R.concat(xs);
         break;
+      case "slice":
+        y = R.slice(xs[0], op);
+        break;
       default:
         return assertNever(op);
     }
     // Fused work, in order: the same reference ops, so a fused graph means what the unfused one did.
     for (const e of node.epilogue ?? []) {
-      if (e.kind === "activation") y = R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha });
+      if (e.kind === "activation") y = R.activation(y, { kind: "activation", fn: e.fn, alpha: e.alpha, beta: e.beta });
       else if (e.kind === "pool") y = R.pool(y, e.op);
       else {
         const other = env.get(e.value);

@@ -174,7 +174,7 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         toInput(() => g({ kind: "adaptive_pool_grad", pool: op }, [x, dy], inShape));
         break;
       case "activation":
-        toInput(() => g({ kind: "activation_grad", fn: op.fn, alpha: op.alpha }, [x, dy], inShape));
+        toInput(() => g({ kind: "activation_grad", fn: op.fn, alpha: op.alpha, beta: op.beta }, [x, dy], inShape));
         break;
       case "softmax":
         toInput(() => g({ kind: "softmax_grad" }, [n.output, dy], inShape));
@@ -205,6 +205,9 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         });
         break;
       }
+      case "slice":
+        // Its gradient scatters dy into zeros of the input's shape: not built yet.
+        throw new TrainError(`training through slice (layer ${n.layer}) is not supported yet`, n.span);
       default:
         return assertNever(op);
     }

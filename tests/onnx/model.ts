@@ -52,6 +52,8 @@ export interface InitializerSpec {
   readonly name: string;
   readonly shape: readonly number[];
   readonly data: ArrayLike<number>;
+  /** float32 unless said (int64: shapes, axes). */
+  readonly type?: "float32" | "int64";
 }
 
 export interface GraphSpec {
@@ -97,8 +99,13 @@ function writeValueInfo(w: ProtoWriter, v: ValueSpec): void {
 
 function writeTensor(w: ProtoWriter, t: InitializerSpec): void {
   w.packedInts(1, t.shape);
-  w.int(2, FLOAT);
-  w.packedFloats(4, t.data);
+  if (t.type === "int64") {
+    w.int(2, 7); // INT64
+    w.packedInts(7, Array.from(t.data));
+  } else {
+    w.int(2, FLOAT);
+    w.packedFloats(4, t.data);
+  }
   w.string(8, t.name);
 }
 

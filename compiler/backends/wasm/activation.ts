@@ -13,7 +13,7 @@ import { product } from "./dims.js";
 import type { MathImports } from "./math.js";
 
 /** f(x) for an f64 `x`. */
-export function activate(fn: Fn, math: MathImports, f: ActivationFn, alpha: number, x: Expr): Expr {
+export function activate(fn: Fn, math: MathImports, f: ActivationFn, alpha: number, x: Expr, beta = 0): Expr {
   const m = fn.m;
   switch (f) {
     case "relu":
@@ -29,6 +29,43 @@ export function activate(fn: Fn, math: MathImports, f: ActivationFn, alpha: numb
       return math.tanh(x);
     case "identity":
       return x;
+    case "clip":
+      return m.f64.min(m.f64.max(x, m.f64.const(alpha)), m.f64.const(beta));
+    case "hardsigmoid":
+      return m.f64.min(m.f64.max(m.f64.add(m.f64.mul(x, m.f64.const(alpha)), m.f64.const(beta)), m.f64.const(0)), m.f64.const(1));
+    case "hardswish": {
+      const v = fn.f64(x);
+      const gate = m.f64.min(m.f64.max(m.f64.add(m.f64.div(v.get(), m.f64.const(6)), m.f64.const(0.5)), m.f64.const(0)), m.f64.const(1));
+      return m.f64.mul(v.get(), gate);
+    }
+    case "elu": {
+      const v = fn.f64(x);
+      const neg = m.f64.mul(m.f64.const(alpha), m.f64.sub(math.exp(m.f64.min(v.get(), m.f64.const(0))), m.f64.const(1)));
+      return m.select(m.f64.lt(v.get(), m.f64.const(0)), neg, v.get());
+    }
+    case "selu": {
+      const v = fn.f64(x);
+      const neg = m.f64.mul(m.f64.const(alpha), m.f64.sub(math.exp(m.f64.min(v.get(), m.f64.const(0))), m.f64.const(1)));
+      return m.f64.mul(m.f64.const(beta), m.select(m.f64.le(v.get(), m.f64.const(0)), neg, v.get()));
+    }
+    case "exp":
+      return math.exp(x);
+    case "log":
+      return math.log(x);
+    case "abs":
+      return m.f64.abs(x);
+    case "neg":
+      return m.f64.neg(x);
+    case "sqrt":
+      return m.f64.sqrt(x);
+    case "reciprocal":
+      return m.f64.div(m.f64.const(1), x);
+    case "pow":
+      if (alpha === 2) {
+        const v = fn.f64(x);
+        return m.f64.mul(v.get(), v.get());
+      }
+      return math.pow(x, m.f64.const(alpha));
     default:
       return assertNever(f);
   }
@@ -39,7 +76,7 @@ export function applyEpilogue(fn: Fn, math: MathImports, epilogue: readonly Epil
   return epilogue.reduce((v, e) => {
     switch (e.kind) {
       case "activation":
-        return activate(fn, math, e.fn, e.alpha, v);
+        return activate(fn, math, e.fn, e.alpha, v, e.beta);
       case "add":
         return fn.m.f64.add(v, residual(e.input));
       default:
@@ -54,6 +91,6 @@ export function emitActivation(k: KernelContext, op: ActivationOp): void {
   const x = k.input(0);
   const y = k.output();
   fn.for(0, product(x.shape, fn), (i) => {
-    fn.emit(y.store(i, k.finish(activate(fn, k.math, op.fn, op.alpha, x.load(i)), i)));
+    fn.emit(y.store(i, k.finish(activate(fn, k.math, op.fn, op.alpha, x.load(i), op.beta), i)));
   });
 }

@@ -44,6 +44,7 @@ import { emitBatchNorm } from "./batchnorm.js";
 import { emitBinary } from "./binary.js";
 import { Fn } from "./builder.js";
 import { emitConcat, emitCopy } from "./concat.js";
+import { emitSlice } from "./slice.js";
 import { bufferAddress, KernelContext, type Layout } from "./context.js";
 import { emitConv } from "./conv.js";
 import { emitDeconv } from "./deconv.js";
@@ -111,6 +112,8 @@ function emitStep(ctx: KernelContext): void {
       return emitBinary(ctx, op);
     case "concat":
       return emitConcat(ctx);
+    case "slice":
+      return emitSlice(ctx, op);
     case "flatten":
     case "reshape":
       return emitCopy(ctx);

@@ -11,7 +11,7 @@ import { f32Lit } from "./prelude.js";
 import { elementwiseRanges, type KernelSpec, type Program, type StepContext } from "./program.js";
 
 /** f(v) as a WGSL f32 expression; `v` must be a plain identifier (it may be used twice). */
-export function activate(f: ActivationFn, alpha: number, v: string): string {
+export function activate(f: ActivationFn, alpha: number, v: string, beta = 0): string {
   switch (f) {
     case "relu":
       return `max(${v}, 0.0)`;
@@ -23,6 +23,34 @@ export function activate(f: ActivationFn, alpha: number, v: string): string {
       return `tanh_safe(${v})`;
     case "identity":
       return v;
+    case "clip":
+      return `min(max(${v}, ${f32Lit(alpha)}), ${f32Lit(beta)})`;
+    case "hardsigmoid":
+      return `clamp(${f32Lit(alpha)} * ${v} + ${f32Lit(beta)}, 0.0, 1.0)`;
+    case "hardswish":
+      return `(${v} * clamp(${v} / 6.0 + 0.5, 0.0, 1.0))`;
+    case "elu":
+      return `select(${v}, ${f32Lit(alpha)} * (exp(min(${v}, 0.0)) - 1.0), ${v} < 0.0)`;
+    case "selu":
+      return `(${f32Lit(beta)} * select(${v}, ${f32Lit(alpha)} * (exp(min(${v}, 0.0)) - 1.0), ${v} <= 0.0))`;
+    case "exp":
+      return `exp(${v})`;
+    case "log":
+      return `log(${v})`;
+    case "abs":
+      return `abs(${v})`;
+    case "neg":
+      return `(-${v})`;
+    case "sqrt":
+      return `sqrt(${v})`;
+    case "reciprocal":
+      return `(1.0 / ${v})`;
+    case "pow":
+      // WGSL's pow is undefined for a negative base: whole exponents take |v| and the sign.
+      if (alpha === 2) return `(${v} * ${v})`;
+      if (alpha === 1) return v;
+      if (Number.isInteger(alpha)) return `(pow(abs(${v}), ${f32Lit(alpha)})${alpha % 2 !== 0 ? ` * sign(${v})` : ""})`;
+      return `pow(${v}, ${f32Lit(alpha)})`;
     default:
       return assertNever(f);
   }
@@ -39,7 +67,7 @@ export function epilogue(list: readonly Epilogue[], value: string, store: (v: st
   list.forEach((e, k) => {
     switch (e.kind) {
       case "activation":
-        lines.push(`let ${tag}${k + 1} = ${activate(e.fn, e.alpha, `${tag}${k}`)};`);
+        lines.push(`let ${tag}${k + 1} = ${activate(e.fn, e.alpha, `${tag}${k}`, e.beta)};`);
         return;
       case "add":
         if (!residual) throw new Error("internal error: a residual add in an epilogue without an index to read it at");
@@ -70,7 +98,7 @@ export function activationKernels(ctx: StepContext, op: ActivationOp): KernelSpe
     items: y.elements,
     tensors: [x, y],
     body: (p: Program) =>
-      [`let v = ${p.at("x", "i")};`, finish(p, [{ kind: "activation", fn: op.fn, alpha: op.alpha }, ...step.epilogue], "v", "i")].join("\n"),
+      [`let v = ${p.at("x", "i")};`, finish(p, [{ kind: "activation", fn: op.fn, alpha: op.alpha, beta: op.beta }, ...step.epilogue], "v", "i")].join("\n"),
     ranges: elementwiseRanges(x.elements, y.elements, 0),
   };
   return [spec];

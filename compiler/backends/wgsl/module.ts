@@ -30,6 +30,7 @@ import { algorithmKernels } from "./algorithms.js";
 import { batchnormKernels } from "./batchnorm.js";
 import { binaryKernels } from "./binary.js";
 import { concatKernels } from "./concat.js";
+import { sliceKernels } from "./slice.js";
 import { convKernels } from "./conv.js";
 import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
@@ -152,6 +153,8 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
     case "flatten":
     case "reshape":
       return concatKernels(ctx);
+    case "slice":
+      return sliceKernels(ctx, op);
     case "local":
       return localKernels(ctx, op);
     case "tiled":

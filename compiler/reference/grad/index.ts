@@ -54,7 +54,7 @@ export function evalGrad(op: GradOp, xs: readonly Tensor[], w: GradWeights): Ten
     case "maxout_grad":
       return maxoutGrad(xs[0], xs[1], op.k);
     case "activation_grad":
-      return activationGrad(xs[0], xs[1], op.fn, op.alpha);
+      return activationGrad(xs[0], xs[1], op.fn, op.alpha, op.beta);
     case "softmax_grad":
       return softmaxGrad(xs[0], xs[1]);
     case "dense_grad_input":

@@ -7,7 +7,8 @@ import type { ActivationFn } from "../../ir/ops.js";
 import { assertNever } from "../../ir/ops.js";
 import { fmtShape, indices, offset, size, strides, type Tensor, tensor } from "../tensor.js";
 
-function derivative(fn: ActivationFn, alpha: number): (v: number) => number {
+/** f'(x) of each activation (ir/ops.ts's ActivationOp: alpha and beta as there); at a kink, the right-hand side's. */
+function derivative(fn: ActivationFn, alpha: number, beta: number): (v: number) => number {
   switch (fn) {
     case "relu":
       return (v) => (v > 0 ? 1 : 0);
@@ -22,13 +23,40 @@ function derivative(fn: ActivationFn, alpha: number): (v: number) => number {
       return (v) => 1 - Math.tanh(v) ** 2;
     case "identity":
       return () => 1;
+    case "clip":
+      return (v) => (v >= alpha && v < beta ? 1 : 0);
+    case "hardsigmoid":
+      return (v) => {
+        const u = alpha * v + beta;
+        return u > 0 && u < 1 ? alpha : 0;
+      };
+    case "hardswish":
+      return (v) => (v < -3 ? 0 : v > 3 ? 1 : v / 3 + 0.5);
+    case "elu":
+      return (v) => (v < 0 ? alpha * Math.exp(v) : 1);
+    case "selu":
+      return (v) => beta * (v <= 0 ? alpha * Math.exp(v) : 1);
+    case "exp":
+      return Math.exp;
+    case "log":
+      return (v) => 1 / v;
+    case "abs":
+      return (v) => (v >= 0 ? 1 : -1);
+    case "neg":
+      return () => -1;
+    case "sqrt":
+      return (v) => 0.5 / Math.sqrt(v);
+    case "reciprocal":
+      return (v) => -1 / (v * v);
+    case "pow":
+      return (v) => alpha * v ** (alpha - 1);
     default:
       return assertNever(fn);
   }
 }
 
-export function activationGrad(x: Tensor, dy: Tensor, fn: ActivationFn, alpha: number): Tensor {
-  const f = derivative(fn, alpha);
+export function activationGrad(x: Tensor, dy: Tensor, fn: ActivationFn, alpha: number, beta = 0): Tensor {
+  const f = derivative(fn, alpha, beta);
   return tensor(x.shape, x.data.map((v, i) => f(v) * dy.data[i]));
 }
 

@@ -247,6 +247,8 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
       return R.binary(op.kind, xs[0], xs[1]);
     case "concat":
       return R.concat(xs);
+    case "slice":
+      return R.slice(xs[0], op);
     default:
       return assertNever(op);
   }

@@ -1,0 +1,904 @@
+// ONNX graph -> `.cnn` source and named weight tensors. The importer writes the language
+// rather than IR directly, so `cnnc import` and `cnnc run model.onnx` go through one path:
+// what a user reads in the imported source is exactly what runs. Each ONNX node whose
+// inputs are all constant is folded (fold.ts); each one that computes on the network's
+// values becomes one statement. A value is tracked per sample ([C, D1..Dd], or [K] once
+// flattened): the batch axis stays implicit, and a node that would mix it is refused.
+
+import * as D from "../../ir/dim.js";
+import type { Dim } from "../../ir/dim.js";
+import { type PadSpec, windowGeometry } from "../../ir/ops.js";
+import type { OnnxAttr, OnnxModel, OnnxNode, OnnxTensor } from "./decode.js";
+import * as F from "./fold.js";
+import { FoldError } from "./fold.js";
+import { layerPath, Namer, quoted, sanitize } from "./names.js";
+
+export interface NamedTensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+export interface Imported {
+  readonly source: string;
+  readonly tensors: Map<string, NamedTensor>;
+}
+
+export type ImportResult = { readonly ok: true; readonly value: Imported } | { readonly ok: false; readonly errors: string[] };
+
+/** Ops that compute on the network's values (an activation input). */
+const COMPUTE_OPS = new Set([
+  "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
+  "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Softmax", "Gemm", "MatMul",
+  "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
+  "Resize", "Upsample", "ReduceMean", "ReduceMax", "Pad",
+  "Slice", "Split", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Reciprocal", "Pow",
+]);
+/** Ops evaluated only on constants (shape arithmetic). */
+const FOLD_OPS = new Set([
+  "Constant", "ConstantOfShape", "Gather", "Max", "Min", "Equal", "Floor", "Ceil",
+]);
+
+/** Shape(x) of a value stands for the unknown batch size with this number (exact in f64, no real model's size). */
+const BATCH = 1e12 + 39;
+
+type Val = { readonly kind: "const"; readonly t: OnnxTensor } | { readonly kind: "act"; readonly name: string; readonly shape: readonly Dim[] };
+
+class ImportError extends Error {}
+
+const FLOAT_INF = 3.4028234663852886e38;
+
+function fmtNum(x: number): string {
+  if (x === Infinity || x > FLOAT_INF) return String(FLOAT_INF);
+  if (x === -Infinity || x < -FLOAT_INF) return `-${FLOAT_INF}`;
+  return String(x);
+}
+
+/** `3` when every axis has the same size, else `3x5`. */
+function fmtSize(a: readonly number[]): string {
+  return a.every((v) => v === a[0]) ? String(a[0]) : a.join("x");
+}
+
+function fmtPad(p: PadSpec): string | undefined {
+  if (p.kind !== "explicit") return p.kind === "valid" ? undefined : p.kind;
+  if (p.before.every((v) => v === 0) && p.after.every((v) => v === 0)) return undefined;
+  if (p.before.every((v, i) => v === p.after[i] && v === p.before[0])) return String(p.before[0]);
+  return `[${p.before.map((b, i) => `[${b}, ${p.after[i]}]`).join(", ")}]`;
+}
+
+function args(parts: readonly (string | undefined)[]): string {
+  return parts.filter((p): p is string => p !== undefined).join(", ");
+}
+
+class Converter {
+  private readonly namer = new Namer();
+  private readonly vals = new Map<string, Val>();
+  private readonly lines: string[] = [];
+  readonly tensors = new Map<string, NamedTensor>();
+  private readonly consumers = new Map<string, number>();
+  /** Node outputs that a look-ahead rewrite (MatMul + Add) already computed. */
+  private readonly absorbed = new Set<number>();
+  private readonly outputNames = new Map<string, string>();
+  private inputBatch: number | undefined;
+  /** Zero Pad nodes read only by convolutions: folded into their padding (value name -> what it pads, how much). */
+  private readonly pendingPads = new Map<string, { x: Extract<Val, { kind: "act" }>; before: number[]; after: number[] }>();
+
+  constructor(private readonly m: OnnxModel) {
+    for (const n of m.nodes) for (const i of n.inputs) this.consumers.set(i, (this.consumers.get(i) ?? 0) + 1);
+  }
+
+  run(): string {
+    const m = this.m;
+    for (const [name, t] of m.initializers) this.vals.set(name, { kind: "const", t });
+    const header: string[] = [];
+    const params: string[] = [];
+    for (const inp of m.inputs) {
+      if (inp.elemType !== 1) throw new ImportError(`input '${inp.name}' is not float32 (element type ${inp.elemType}); cnnc networks take f32 inputs`);
+      const dims = inp.dims;
+      if (!dims || dims.length < 2 || dims.length > 5) {
+        throw new ImportError(`input '${inp.name}' has shape [${(dims ?? []).join(", ")}]; cnnc imports inputs [N, K] or [N, C, D1..Dd] with 1 to 3 spatial axes`);
+      }
+      const { name } = this.namer.take(inp.name);
+      if (typeof dims[0] === "number" && dims[0] > 0) this.inputBatch = dims[0];
+      const c = dims[1];
+      if (typeof c !== "number" || c <= 0) throw new ImportError(`input '${inp.name}' has a symbolic channel count; cnnc needs a fixed number of channels`);
+      const spatial: Dim[] = dims.slice(2).map((d, k) => {
+        if (typeof d === "number" && d > 0) return d;
+        const sym = sanitize(typeof d === "string" && d !== "" ? d : `${name}_d${k + 1}`).toUpperCase();
+        return D.sym(sym);
+      });
+      const shape = [c, ...spatial];
+      this.vals.set(inp.name, { kind: "act", name, shape });
+      params.push(`${name}: f32[${shape.map((d) => D.printDim(d)).join(", ")}]`);
+      if (name !== inp.name) header.push(`// input ${name}: ONNX ${quoted(inp.name)}`);
+    }
+    for (const o of m.outputs) this.outputNames.set(o.name, this.namer.take(o.name).name);
+    for (const n of order(m)) {
+      if (this.absorbed.has(n.index)) continue;
+      try {
+        this.node(n);
+      } catch (e) {
+        if (e instanceof FoldError) throw new ImportError(`node ${quoted(n.name)} (${n.opType}): ${e.message}`);
+        throw e;
+      }
+    }
+    const outs: string[] = [];
+    for (const o of m.outputs) {
+      const v = this.vals.get(o.name);
+      if (!v || v.kind !== "act") throw new ImportError(`output '${o.name}' is a constant; cnnc networks compute their outputs from their inputs`);
+      const want = this.outputNames.get(o.name) ?? v.name;
+      if (v.name !== want) this.lines.push(`  ${want} = ${v.name} |> identity`);
+      outs.push(want);
+      if (want !== o.name) header.push(`// output ${want}: ONNX ${quoted(o.name)}`);
+    }
+    const net = sanitize(m.graphName || "model");
+    return [
+      `// Imported from ONNX by cnnc import (producer ${quoted(m.producer || "unknown")}, opset ${m.opset}).`,
+      "// Each statement is one ONNX node; its comment gives the node's op type and name.",
+      ...header,
+      `network ${net}(${params.join(", ")}) -> ${outs.length === 1 ? outs[0] : `(${outs.join(", ")})`} {`,
+      ...this.lines,
+      "}",
+      "",
+    ].join("\n");
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  private val(n: OnnxNode, i: number): Val | undefined {
+    const name = n.inputs[i];
+    if (name === undefined || name === "") return undefined;
+    const v = this.vals.get(name);
+    if (!v) throw new ImportError(`node ${quoted(n.name)} (${n.opType}) reads ${quoted(name)}, which no node, input or initializer defines`);
+    return v;
+  }
+  private constIn(n: OnnxNode, i: number, what: string): OnnxTensor {
+    const v = this.val(n, i);
+    if (!v) throw new ImportError(`node ${quoted(n.name)} (${n.opType}) has no ${what}`);
+    if (v.kind !== "const") throw new ImportError(`node ${quoted(n.name)} (${n.opType}): its ${what} is computed by the network; cnnc needs it constant`);
+    return v.t;
+  }
+  private optConst(n: OnnxNode, i: number, what: string): OnnxTensor | undefined {
+    return this.val(n, i) ? this.constIn(n, i, what) : undefined;
+  }
+  private act(n: OnnxNode, i: number): Extract<Val, { kind: "act" }> {
+    const v = this.val(n, i);
+    if (!v || v.kind !== "act") throw new ImportError(`node ${quoted(n.name)} (${n.opType}): input ${i} must be a computed value`);
+    return v;
+  }
+  private attr(n: OnnxNode, name: string): OnnxAttr | undefined {
+    return n.attrs.get(name);
+  }
+  private int(n: OnnxNode, name: string, dflt: number): number {
+    const a = this.attr(n, name);
+    return a?.kind === "int" ? a.value : dflt;
+  }
+  private float(n: OnnxNode, name: string, dflt: number): number {
+    const a = this.attr(n, name);
+    return a?.kind === "float" ? a.value : a?.kind === "int" ? a.value : dflt;
+  }
+  private ints(n: OnnxNode, name: string): readonly number[] | undefined {
+    const a = this.attr(n, name);
+    return a?.kind === "ints" ? a.value : undefined;
+  }
+  private str(n: OnnxNode, name: string, dflt: string): string {
+    const a = this.attr(n, name);
+    return a?.kind === "string" ? a.value : dflt;
+  }
+  private refuse(n: OnnxNode, why: string): never {
+    throw new ImportError(`node ${quoted(n.name)} (${n.opType}): ${why}`);
+  }
+  private setConst(n: OnnxNode, t: OnnxTensor, k = 0): void {
+    this.vals.set(n.outputs[k], { kind: "const", t: F.roundIfFloat(t) });
+  }
+  private alias(n: OnnxNode, v: Val): void {
+    this.vals.set(n.outputs[0], v);
+  }
+
+  /** A label for a layer with weights: its weight initializer's module path, else the node's. */
+  private label(n: OnnxNode): string {
+    const w = n.inputs[1] ?? "";
+    const fromWeight = this.m.initializers.has(w) && !/^onnx::|^[0-9]/.test(w) && /\.weight$/.test(w) ? w.replace(/\.weight$/, "") : "";
+    const raw = fromWeight || layerPath(n.name) || n.opType.toLowerCase();
+    return this.namer.take(raw).name;
+  }
+
+  /** Binds the node's output (number k) to a new statement `name = expr`. */
+  private emit(n: OnnxNode, expr: string, shape: readonly Dim[], base?: string, k = 0): void {
+    const out = n.outputs[k];
+    const name = this.outputNames.get(out) ?? this.namer.take(base ?? (layerPath(n.name) || `${n.opType.toLowerCase()}`)).name;
+    this.lines.push(`  ${name} = ${expr}  // ${n.opType} ${quoted(n.name)}`);
+    this.vals.set(out, { kind: "act", name, shape });
+  }
+
+  private weight(label: string, role: string, shape: readonly number[], data: ArrayLike<number>): void {
+    this.tensors.set(`${label}.${role}`, { shape: [...shape], data: Float32Array.from(data) });
+  }
+
+  /** Window attributes shared by Conv and the pools. */
+  private window(n: OnnxNode, x: readonly Dim[], kernel: readonly number[], dilation: readonly number[]): { stride: number[]; pad: PadSpec } {
+    const d = kernel.length;
+    const stride = [...(this.ints(n, "strides") ?? new Array<number>(d).fill(1))];
+    const autoPad = this.str(n, "auto_pad", "NOTSET");
+    const pads = this.ints(n, "pads") ?? new Array<number>(2 * d).fill(0);
+    if (autoPad === "NOTSET") return { stride, pad: { kind: "explicit", before: pads.slice(0, d), after: pads.slice(d) } };
+    if (autoPad === "VALID") return { stride, pad: { kind: "valid" } };
+    if (autoPad === "SAME_UPPER") return { stride, pad: { kind: "same" } };
+    if (autoPad === "SAME_LOWER") {
+      const spatial = x.slice(1);
+      if (!D.allStatic(spatial)) this.refuse(n, "auto_pad SAME_LOWER on a symbolic size is not supported");
+      const before: number[] = [];
+      const after: number[] = [];
+      spatial.forEach((m, i) => {
+        const keff = (kernel[i] - 1) * dilation[i] + 1;
+        const total = Math.max((Math.ceil(m / stride[i]) - 1) * stride[i] + keff - m, 0);
+        after.push(Math.floor(total / 2));
+        before.push(total - Math.floor(total / 2));
+      });
+      return { stride, pad: { kind: "explicit", before, after } };
+    }
+    return this.refuse(n, `unknown auto_pad '${autoPad}'`);
+  }
+
+  // ---- one node ------------------------------------------------------------------------
+
+  private node(n: OnnxNode): void {
+    const op = n.opType;
+    if (op === "Constant") {
+      const a = n.attrs.get("value");
+      if (a?.kind === "tensor") return this.setConst(n, a.value);
+      const f = n.attrs.get("value_float") ?? n.attrs.get("value_floats");
+      const i = n.attrs.get("value_int") ?? n.attrs.get("value_ints");
+      if (f?.kind === "float") return this.setConst(n, F.tensorOf([], [f.value], "float"));
+      if (f?.kind === "floats") return this.setConst(n, F.tensorOf([f.value.length], f.value, "float"));
+      if (i?.kind === "int") return this.setConst(n, F.tensorOf([], [i.value], "int"));
+      if (i?.kind === "ints") return this.setConst(n, F.tensorOf([i.value.length], i.value, "int"));
+      return this.refuse(n, "a Constant without a tensor, float or int value");
+    }
+    const inputs = n.inputs.map((_, i) => this.val(n, i));
+    const present = inputs.filter((v): v is Val => v !== undefined);
+    const allConst = present.every((v) => v.kind === "const");
+    if (allConst && op !== "Shape") return this.fold(n, present.map((v) => (v as Extract<Val, { kind: "const" }>).t));
+    if (FOLD_OPS.has(op)) this.refuse(n, `cnnc folds ${op} on constants only, and this one computes on the network's values`);
+    this.compute(n);
+  }
+
+  private fold(n: OnnxNode, ts: readonly OnnxTensor[]): void {
+    const op = n.opType;
+    const opset = this.m.opset;
+    const axesOf = (k: number): number[] => [...(this.ints(n, "axes") ?? (ts[k] ? Array.from(ts[k].data) : []))];
+    switch (op) {
+      case "Identity": case "Dropout":
+        return this.setConst(n, ts[0]);
+      case "Cast": {
+        const to = this.int(n, "to", 1);
+        const isFloat = to === 1 || to === 10 || to === 11;
+        return this.setConst(n, { dims: ts[0].dims, type: isFloat ? "float" : "int", data: isFloat ? ts[0].data : ts[0].data.map(Math.trunc) });
+      }
+      case "ConstantOfShape": {
+        const v = n.attrs.get("value");
+        const fill = v?.kind === "tensor" ? v.value : F.tensorOf([1], [0], "float");
+        const dims = Array.from(ts[0].data);
+        return this.setConst(n, F.tensorOf(dims, new Array<number>(F.size(dims)).fill(fill.data[0] ?? 0), fill.type));
+      }
+      case "Gather":
+        return this.setConst(n, F.gather(ts[0], ts[1], this.int(n, "axis", 0)));
+      case "Unsqueeze": {
+        const axes = axesOf(1);
+        const rank = ts[0].dims.length + axes.length;
+        const norm = axes.map((a) => F.normAxis(a, rank));
+        const dims: number[] = [];
+        let k = 0;
+        for (let i = 0; i < rank; i++) dims.push(norm.includes(i) ? 1 : ts[0].dims[k++]);
+        return this.setConst(n, { ...ts[0], dims });
+      }
+      case "Squeeze": {
+        const axes = axesOf(1).map((a) => F.normAxis(a, ts[0].dims.length));
+        const dims = ts[0].dims.filter((d, i) => (axes.length ? !axes.includes(i) : d !== 1));
+        return this.setConst(n, { ...ts[0], dims });
+      }
+      case "Concat":
+        return this.setConst(n, F.concat(ts.filter((t) => F.size(t.dims) > 0 || t.dims.length > 0), this.int(n, "axis", 0)));
+      case "Reshape": {
+        const target = opset >= 5 ? Array.from(ts[1].data) : [...(this.ints(n, "shape") ?? [])];
+        return this.setConst(n, { ...ts[0], dims: F.reshapeDims(ts[0].dims, target, this.int(n, "allowzero", 0) === 1) });
+      }
+      case "Flatten": {
+        const axis = F.normAxis(this.int(n, "axis", 1), ts[0].dims.length + 1);
+        return this.setConst(n, { ...ts[0], dims: [F.size(ts[0].dims.slice(0, axis)), F.size(ts[0].dims.slice(axis))] });
+      }
+      case "Transpose": {
+        const perm = this.ints(n, "perm") ?? ts[0].dims.map((_, i) => ts[0].dims.length - 1 - i);
+        return this.setConst(n, F.transpose(ts[0], perm));
+      }
+      case "Slice": {
+        const t = ts[0];
+        if (opset < 10) {
+          const starts = this.ints(n, "starts") ?? [];
+          return this.setConst(n, F.slice(t, starts, this.ints(n, "ends") ?? [], this.ints(n, "axes") ?? starts.map((_, i) => i), []));
+        }
+        const starts = Array.from(ts[1].data);
+        const axes = ts[3] ? Array.from(ts[3].data) : starts.map((_, i) => i);
+        return this.setConst(n, F.slice(t, starts, Array.from(ts[2].data), axes, ts[4] ? Array.from(ts[4].data) : []));
+      }
+      case "Sum": case "Mean": {
+        let acc = ts[0];
+        for (const t of ts.slice(1)) acc = F.broadcast(acc, t, (x, y) => x + y, acc.type);
+        if (op === "Mean") acc = { ...acc, data: acc.data.map((v) => v / ts.length) };
+        return this.setConst(n, acc);
+      }
+      case "Clip": {
+        const lo = ts[1]?.data[0] ?? this.float(n, "min", -Infinity);
+        const hi = ts[2]?.data[0] ?? this.float(n, "max", Infinity);
+        return this.setConst(n, { ...ts[0], data: ts[0].data.map((v) => Math.min(Math.max(v, lo), hi)) });
+      }
+      default: {
+        const bin = F.BINARY[op];
+        if (bin) {
+          const int = ts[0].type === "int" && ts[1].type === "int";
+          return this.setConst(n, F.broadcast(ts[0], ts[1], (x, y) => bin(x, y, int), int ? "int" : "float"));
+        }
+        const un = F.UNARY[op];
+        if (un) return this.setConst(n, { ...ts[0], data: ts[0].data.map(un) });
+        return this.refuse(n, `cnnc cannot evaluate ${op} on constants`);
+      }
+    }
+  }
+
+  /** The per-sample shape as numbers, or a refusal naming the node. */
+  private staticShape(n: OnnxNode, shape: readonly Dim[]): number[] {
+    if (!D.allStatic(shape)) this.refuse(n, `needs the exact size of its input, which depends on the input size (${D.printShape(shape)})`);
+    return [...shape];
+  }
+
+  /** A per-sample reshape to `dims`: flatten, reshape([...]), or nothing. */
+  private reshapeTo(n: OnnxNode, x: Extract<Val, { kind: "act" }>, dims: readonly number[]): void {
+    const from = this.staticShape(n, x.shape);
+    if (F.size(from) !== F.size(dims)) this.refuse(n, `reshapes across the batch axis ([${from.join(", ")}] per sample to [${dims.join(", ")}])`);
+    if (dims.length === from.length && dims.every((d, i) => d === from[i])) return this.alias(n, x);
+    if (dims.length === 1) return this.emit(n, `${x.name} |> flatten`, dims);
+    if (dims.length > 4) this.refuse(n, `reshapes to ${dims.length} axes per sample; cnnc values have at most 4 (channels and 3 spatial)`);
+    this.emit(n, `${x.name} |> reshape([${dims.join(", ")}])`, dims);
+  }
+
+  private compute(n: OnnxNode): void {
+    const op = n.opType;
+    const opset = this.m.opset;
+    switch (op) {
+      case "Identity": case "Dropout":
+        return this.alias(n, this.act(n, 0));
+      case "Cast": {
+        const to = this.int(n, "to", 1);
+        if (to !== 1) this.refuse(n, `casts the network's values to element type ${to}; cnnc computes in f32 only`);
+        return this.alias(n, this.act(n, 0));
+      }
+      case "Shape": {
+        const x = this.act(n, 0);
+        const full = [BATCH, ...this.staticShape(n, x.shape)];
+        const start = this.int(n, "start", 0);
+        const endA = this.attr(n, "end");
+        const end = endA?.kind === "int" ? endA.value : full.length;
+        const s = start < 0 ? start + full.length : start;
+        const e = end < 0 ? end + full.length : end;
+        return this.setConst(n, F.tensorOf([Math.max(0, e - s)], full.slice(s, e), "int"));
+      }
+      case "Conv": return this.conv(n);
+      case "ConvTranspose": return this.convTranspose(n);
+      case "MaxPool": case "AveragePool": case "LpPool": return this.pool(n);
+      case "GlobalAveragePool": case "GlobalMaxPool": {
+        const x = this.act(n, 0);
+        if (x.shape.length < 2) this.refuse(n, "global pooling of a flattened value");
+        const kind = op === "GlobalAveragePool" ? "avgpool" : "maxpool";
+        return this.emit(n, `${x.name} |> ${kind}(out: 1)`, [x.shape[0], ...x.shape.slice(1).map(() => 1)]);
+      }
+      case "BatchNormalization": {
+        const x = this.act(n, 0);
+        if (this.int(n, "training_mode", 0) !== 0) this.refuse(n, "BatchNormalization in training mode");
+        const c = x.shape[0];
+        if (typeof c !== "number") this.refuse(n, "symbolic channel count");
+        const label = this.label(n);
+        const roles = ["weight", "bias", "running_mean", "running_var"];
+        roles.forEach((r, k) => {
+          const t = this.constIn(n, k + 1, r);
+          if (F.size(t.dims) !== c) this.refuse(n, `its ${r} has ${F.size(t.dims)} values for ${c} channels`);
+          this.weight(label, r, [c], t.data);
+        });
+        return this.emit(n, `${x.name} |> ${label}: batchnorm(eps: ${fmtNum(this.float(n, "epsilon", 1e-5))})`, x.shape, `${label}_y`);
+      }
+      case "Relu": return this.activation(n, "relu");
+      case "Sigmoid": return this.activation(n, "sigmoid");
+      case "Tanh": return this.activation(n, "tanh");
+      case "HardSwish": return this.activation(n, "hardswish");
+      case "Exp": case "Log": case "Abs": case "Neg": case "Sqrt": case "Reciprocal":
+        return this.activation(n, op.toLowerCase());
+      case "Selu": return this.activation(n, `selu(${fmtNum(this.float(n, "alpha", 1.67326319217681884765625))}, ${fmtNum(this.float(n, "gamma", 1.05070102214813232421875))})`);
+      case "Pow": {
+        const p = this.constIn(n, 1, "exponent");
+        if (F.size(p.dims) !== 1) this.refuse(n, "a power with an exponent per element; cnnc takes one exponent");
+        const e = p.data[0];
+        if (e === 1) return this.alias(n, this.act(n, 0));
+        if (e === 0.5) return this.activation(n, "sqrt");
+        return this.activation(n, `pow(${fmtNum(e)})`);
+      }
+      case "LeakyRelu": return this.activation(n, `leaky_relu(${fmtNum(this.float(n, "alpha", 0.01))})`);
+      case "Elu": return this.activation(n, `elu(${fmtNum(this.float(n, "alpha", 1))})`);
+      case "HardSigmoid": return this.activation(n, `hardsigmoid(${fmtNum(this.float(n, "alpha", 0.2))}, ${fmtNum(this.float(n, "beta", 0.5))})`);
+      case "Clip": {
+        const lo = opset >= 11 ? (this.optConst(n, 1, "min")?.data[0] ?? -Infinity) : this.float(n, "min", -Infinity);
+        const hi = opset >= 11 ? (this.optConst(n, 2, "max")?.data[0] ?? Infinity) : this.float(n, "max", Infinity);
+        if (lo === 0 && hi === Infinity) return this.activation(n, "relu");
+        return this.activation(n, `clip(${fmtNum(lo)}, ${fmtNum(hi)})`);
+      }
+      case "Softmax": {
+        const x = this.act(n, 0);
+        const rank = x.shape.length + 1;
+        const axis = F.normAxis(this.int(n, "axis", opset >= 13 ? -1 : 1), rank);
+        const restOnes = x.shape.slice(1).every((d) => d === 1);
+        if (axis !== 1 || (!restOnes && opset < 13 && rank > 2)) this.refuse(n, `softmax over axis ${axis} of a rank-${rank} value; cnnc's softmax is over channels`);
+        return this.emit(n, `${x.name} |> softmax`, x.shape);
+      }
+      case "Flatten": {
+        const x = this.act(n, 0);
+        const axis = F.normAxis(this.int(n, "axis", 1), x.shape.length + 2);
+        if (axis !== 1) this.refuse(n, `flattens from axis ${axis}; cnnc keeps the batch axis apart (axis 1 only)`);
+        if (x.shape.length === 1) return this.alias(n, x);
+        return this.emit(n, `${x.name} |> flatten`, [D.product(x.shape)]);
+      }
+      case "Reshape": {
+        const x = this.act(n, 0);
+        const target = opset >= 5 ? Array.from(this.constIn(n, 1, "shape").data) : [...(this.ints(n, "shape") ?? [])];
+        const from = this.staticShape(n, x.shape);
+        const per = F.size(from);
+        const allowZero = this.int(n, "allowzero", 0) === 1;
+        const first = target[0];
+        const rest = target.slice(1);
+        const keepsBatch =
+          (first === 0 && !allowZero) || first === BATCH || (first === this.inputBatch && first !== undefined) ||
+          (first === -1 && !rest.includes(-1) && rest.every((d) => d > 0) && F.size(rest) === per);
+        if (!keepsBatch) this.refuse(n, `reshapes across the batch axis (target [${target.map((d) => (d === BATCH ? "N" : d)).join(", ")}]); cnnc keeps the batch axis apart`);
+        return this.reshapeTo(n, x, F.reshapeDims(from, rest.map((d, i) => (d === 0 && !allowZero ? from[i] : d))));
+      }
+      case "Squeeze": case "Unsqueeze": {
+        const x = this.act(n, 0);
+        const from = this.staticShape(n, x.shape);
+        const axesAttr = this.ints(n, "axes") ?? (n.inputs[1] ? Array.from(this.constIn(n, 1, "axes").data) : undefined);
+        const full = [1, ...from];
+        let dims: number[];
+        if (op === "Squeeze") {
+          const axes = (axesAttr ?? full.flatMap((d, i) => (d === 1 && i > 0 ? [i] : []))).map((a) => F.normAxis(a, full.length));
+          if (axes.includes(0)) this.refuse(n, "squeezes the batch axis");
+          dims = full.filter((_, i) => !axes.includes(i));
+        } else {
+          const rank = full.length + (axesAttr?.length ?? 0);
+          const axes = (axesAttr ?? []).map((a) => F.normAxis(a, rank));
+          if (axes.includes(0)) this.refuse(n, "inserts an axis before the batch axis");
+          dims = [];
+          let k = 0;
+          for (let i = 0; i < rank; i++) dims.push(axes.includes(i) ? 1 : full[k++]);
+        }
+        return this.reshapeTo(n, x, dims.slice(1));
+      }
+      case "Transpose": {
+        const x = this.act(n, 0);
+        const rank = x.shape.length + 1;
+        const perm = this.ints(n, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+        if (perm[0] !== 0) this.refuse(n, `transposes across the batch axis (perm [${perm.join(", ")}])`);
+        if (perm.every((p, i) => p === i)) return this.alias(n, x);
+        return this.refuse(n, `transposes the axes of a value (perm [${perm.join(", ")}]); cnnc has no transpose yet`);
+      }
+      case "Concat": {
+        const xs = n.inputs.map((_, i) => this.act(n, i));
+        const rank = xs[0].shape.length + 1;
+        if (F.normAxis(this.int(n, "axis", 1), rank) !== 1) this.refuse(n, "concatenates along an axis other than channels");
+        const c = xs.reduce<Dim>((s, x) => D.add(s, x.shape[0]), 0);
+        return this.emit(n, `concat(${xs.map((x) => x.name).join(", ")})`, [c, ...xs[0].shape.slice(1)]);
+      }
+      case "Resize": case "Upsample": return this.resize(n);
+      case "Pad": return this.pad(n);
+      case "ReduceMean": case "ReduceMax": {
+        // Over every spatial axis: global pooling (the common "mean over H, W" head).
+        const x = this.act(n, 0);
+        const rank = x.shape.length + 1;
+        const given = this.ints(n, "axes") ?? (n.inputs[1] ? Array.from(this.constIn(n, 1, "axes").data) : undefined);
+        const axes = (given ?? Array.from({ length: rank }, (_, i) => i)).map((a) => F.normAxis(a, rank)).sort();
+        const spatialAxes = Array.from({ length: rank - 2 }, (_, i) => i + 2);
+        if (rank < 3 || axes.join() !== spatialAxes.join()) this.refuse(n, `reduces axes [${axes.join(", ")}]; cnnc reduces over all spatial axes (${spatialAxes.join(", ")}) only`);
+        const pool = `${op === "ReduceMean" ? "avgpool" : "maxpool"}(out: 1)`;
+        const keep = this.int(n, "keepdims", 1) === 1;
+        return this.emit(n, `${x.name} |> ${pool}${keep ? "" : " |> flatten"}`, keep ? [x.shape[0], ...x.shape.slice(1).map(() => 1)] : [x.shape[0]]);
+      }
+      case "Slice": return this.slice(n);
+      case "Split": return this.split(n);
+      case "Gemm": return this.gemm(n);
+      case "MatMul": return this.matmul(n);
+      case "Add": case "Sub": case "Mul": case "Div": case "Sum": return this.binary(n);
+      default:
+        return this.refuse(n, `unsupported op ${op}`);
+    }
+  }
+
+  /** `slice(start, end, axis: a, step: s)` of a value axis (ONNX axis - 1), bounds clamped as ONNX does. */
+  private sliceCall(n: OnnxNode, shape: Dim[], axis: number, start: number, end: number, step: number): string | undefined {
+    const a = F.normAxis(axis, shape.length + 1);
+    const m = a === 0 ? undefined : shape[a - 1];
+    if (a === 0) {
+      if (start === 0 && end >= 2 ** 31 && step === 1) return undefined;
+      this.refuse(n, "slices the batch axis");
+    }
+    if (typeof m !== "number") return this.refuse(n, `slices axis ${a}, whose size depends on the input size`);
+    if (step < 1) this.refuse(n, `slices with step ${step}; cnnc slices forwards only`);
+    const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + m : v, 0), m);
+    const s = clamp(start);
+    const e = clamp(end);
+    if (e <= s) this.refuse(n, "an empty slice");
+    if (s === 0 && e === m && step === 1) return undefined;
+    shape[a - 1] = Math.ceil((e - s) / step);
+    return `slice(${s}, ${e}${a - 1 !== 0 ? `, axis: ${a - 1}` : ""}${step !== 1 ? `, step: ${step}` : ""})`;
+  }
+
+  private slice(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const opset = this.m.opset;
+    const list = (i: number, attr: string): number[] | undefined =>
+      opset >= 10 ? (this.optConst(n, i, attr) ? Array.from(this.constIn(n, i, attr).data) : undefined) : this.ints(n, attr)?.slice();
+    const starts = list(1, "starts") ?? [];
+    const ends = list(2, "ends") ?? [];
+    const axes = list(3, "axes") ?? starts.map((_, i) => i);
+    const steps = opset >= 10 ? (list(4, "steps") ?? []) : [];
+    const shape = [...x.shape];
+    const calls = axes.flatMap((axis, i) => this.sliceCall(n, shape, axis, starts[i], ends[i], steps[i] ?? 1) ?? []);
+    if (calls.length === 0) return this.alias(n, x);
+    this.emit(n, `${x.name} |> ${calls.join(" |> ")}`, shape);
+  }
+
+  /**
+   * Resize/Upsample, nearest, by whole scale factors s: out[i] = in[floor(i / s)] (asymmetric +
+   * floor, and half_pixel + round_prefer_floor, agree there). Written as a transposed
+   * convolution with a kernel of ones, s x s, stride s, one group per channel: each output
+   * reads exactly one input times 1, so it is exact.
+   */
+  private resize(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const mode = this.str(n, "mode", "nearest");
+    if (mode !== "nearest") this.refuse(n, `${mode} resizing; cnnc imports nearest only so far`);
+    const ctm = this.str(n, "coordinate_transformation_mode", "half_pixel");
+    const nearest = this.str(n, "nearest_mode", "round_prefer_floor");
+    const okModes = (ctm === "asymmetric" && nearest === "floor") || (["half_pixel", "pytorch_half_pixel"].includes(ctm) && nearest === "round_prefer_floor");
+    if (this.m.opset >= 11 && !okModes) this.refuse(n, `coordinate_transformation_mode ${ctm} with nearest_mode ${nearest}`);
+    const spatial = this.staticShape(n, x.shape).slice(1);
+    const rank = spatial.length + 2;
+    let scales: number[] | undefined;
+    const attrScales = this.attr(n, "scales");
+    if (attrScales?.kind === "floats") scales = [...attrScales.value];
+    else if (n.opType === "Upsample") scales = Array.from(this.constIn(n, 1, "scales").data);
+    else {
+      const sc = this.optConst(n, 2, "scales");
+      const sz = this.optConst(n, 3, "sizes");
+      if (sc && F.size(sc.dims) > 0) scales = Array.from(sc.data);
+      else if (sz) scales = Array.from(sz.data).map((d, i) => (i < 2 ? 1 : d / spatial[i - 2]));
+    }
+    if (!scales || scales.length !== rank) return this.refuse(n, "no scales or sizes for every axis");
+    if (scales[0] !== 1 || scales[1] !== 1) this.refuse(n, "resizes the batch or channel axis");
+    const s = scales.slice(2);
+    if (s.some((v) => !Number.isInteger(v) || v < 1)) this.refuse(n, `scales [${s.join(", ")}]: cnnc imports whole scale factors only`);
+    if (s.every((v) => v === 1)) return this.alias(n, x);
+    const C = x.shape[0] as number;
+    const label = this.namer.take(`${layerPath(n.name) || "upsample"}_nearest`).name;
+    this.weight(label, "weight", [C, 1, ...s], new Array<number>(C * F.size(s)).fill(1));
+    const out = spatial.map((m, i) => m * s[i]);
+    this.emit(n, `${x.name} |> ${label}: deconv(${C}, ${fmtSize(s)}, stride: ${fmtSize(s)}, groups: ${C}, size: ${fmtSize(out)}, bias: none)`, [C, ...out], `${label}_y`);
+  }
+
+  private split(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const rank = x.shape.length + 1;
+    const axis = F.normAxis(this.int(n, "axis", 0), rank);
+    if (axis === 0) this.refuse(n, "splits the batch axis");
+    const m = x.shape[axis - 1];
+    if (typeof m !== "number") return this.refuse(n, `splits axis ${axis}, whose size depends on the input size`);
+    const given = this.ints(n, "split") ?? (this.m.opset >= 13 && this.optConst(n, 1, "split") ? Array.from(this.constIn(n, 1, "split").data) : undefined);
+    const parts = n.outputs.length;
+    const sizes = given ?? Array.from({ length: parts }, (_, k) => Math.min(Math.ceil(m / parts), Math.max(0, m - k * Math.ceil(m / parts))));
+    let at = 0;
+    sizes.forEach((len, k) => {
+      if (!n.outputs[k]) return;
+      const shape = [...x.shape];
+      const call = this.sliceCall(n, shape, axis, at, at + len, 1);
+      at += len;
+      const base = `${layerPath(n.name) || "split"}_${k}`;
+      if (call) this.emit(n, `${x.name} |> ${call}`, shape, base, k);
+      else this.vals.set(n.outputs[k], x);
+    });
+  }
+
+  private activation(n: OnnxNode, call: string): void {
+    const x = this.act(n, 0);
+    this.emit(n, `${x.name} |> ${call}`, x.shape);
+  }
+
+  /**
+   * Pad: constant zero padding of the spatial axes, read only by Conv nodes, becomes their
+   * explicit padding (the same numbers: a convolution pads with zeros). Other pads are refused.
+   */
+  private pad(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const mode = this.str(n, "mode", "constant");
+    const pads = this.m.opset >= 11 ? Array.from(this.constIn(n, 1, "pads").data) : [...(this.ints(n, "pads") ?? [])];
+    const value = this.m.opset >= 11 ? (this.optConst(n, 2, "constant_value")?.data[0] ?? 0) : this.float(n, "value", 0);
+    if (n.inputs[3]) this.refuse(n, "Pad with axes is not supported");
+    const rank = x.shape.length + 1;
+    const before = pads.slice(0, rank);
+    const after = pads.slice(rank);
+    const readers = this.m.nodes.filter((m) => m.inputs.includes(n.outputs[0]));
+    const onlyConvs = readers.length > 0 && readers.every((m) => m.opType === "Conv" && m.inputs[0] === n.outputs[0]) && !this.m.outputs.some((o) => o.name === n.outputs[0]);
+    if (mode !== "constant" || value !== 0 || !onlyConvs) this.refuse(n, `${mode} padding${mode === "constant" ? ` with ${value}` : ""}${onlyConvs ? "" : " read by other than a convolution"}; cnnc folds zero padding into the convolution that reads it, and has no pad op yet`);
+    if (before[0] || before[1] || after[0] || after[1] || pads.some((p) => p < 0)) this.refuse(n, "pads the batch or channel axis, or crops");
+    this.pendingPads.set(n.outputs[0], { x, before: before.slice(2), after: after.slice(2) });
+    this.vals.set(n.outputs[0], x);
+  }
+
+  private conv(n: OnnxNode): void {
+    const padded = this.pendingPads.get(n.inputs[0]);
+    const x = padded ? padded.x : this.act(n, 0);
+    const w = this.constIn(n, 1, "weight");
+    const b = this.optConst(n, 2, "bias");
+    const d = w.dims.length - 2;
+    if (d < 1 || d > 3 || x.shape.length !== d + 1) this.refuse(n, `a ${d}-D convolution of a value with ${x.shape.length - 1} spatial axes`);
+    const kernel = this.ints(n, "kernel_shape") ?? w.dims.slice(2);
+    const dilation = [...(this.ints(n, "dilations") ?? new Array<number>(d).fill(1))];
+    const groups = this.int(n, "group", 1);
+    const win = this.window(n, x.shape, kernel, dilation);
+    const stride = win.stride;
+    let pad = win.pad;
+    if (padded) {
+      if (pad.kind !== "explicit" && pad.kind !== "valid") this.refuse(n, "auto_pad after a Pad node");
+      const base = pad.kind === "explicit" ? pad : { before: new Array<number>(d).fill(0), after: new Array<number>(d).fill(0) };
+      pad = { kind: "explicit", before: base.before.map((b, i) => b + padded.before[i]), after: base.after.map((a, i) => a + padded.after[i]) };
+    }
+    const O = w.dims[0];
+    const label = this.label(n);
+    this.weight(label, "weight", w.dims, w.data);
+    if (b) this.weight(label, "bias", [O], b.data);
+    const geo = windowGeometry(x.shape.slice(1), kernel, stride, dilation, pad);
+    const call = `conv(${args([
+      String(O), fmtSize(kernel),
+      stride.some((s) => s !== 1) ? `stride: ${fmtSize(stride)}` : undefined,
+      fmtPad(pad) && `pad: ${fmtPad(pad)}`,
+      dilation.some((v) => v !== 1) ? `dilation: ${fmtSize(dilation)}` : undefined,
+      groups !== 1 ? `groups: ${groups}` : undefined,
+      b ? undefined : "bias: none",
+    ])})`;
+    this.emit(n, `${x.name} |> ${label}: ${call}`, [O, ...geo.out], `${label}_y`);
+  }
+
+  private convTranspose(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const w = this.constIn(n, 1, "weight");
+    const b = this.optConst(n, 2, "bias");
+    const d = w.dims.length - 2;
+    const spatial = this.staticShape(n, x.shape).slice(1);
+    if (spatial.length !== d) this.refuse(n, "kernel rank does not match the input");
+    const kernel = this.ints(n, "kernel_shape") ?? w.dims.slice(2);
+    const dilation = [...(this.ints(n, "dilations") ?? new Array<number>(d).fill(1))];
+    const stride = [...(this.ints(n, "strides") ?? new Array<number>(d).fill(1))];
+    const groups = this.int(n, "group", 1);
+    const outPad = this.ints(n, "output_padding") ?? new Array<number>(d).fill(0);
+    const autoPad = this.str(n, "auto_pad", "NOTSET");
+    let pads = this.ints(n, "pads") ?? new Array<number>(2 * d).fill(0);
+    const outShape = this.ints(n, "output_shape");
+    const keff = kernel.map((k, i) => (k - 1) * dilation[i] + 1);
+    const full = spatial.map((m, i) => stride[i] * (m - 1) + outPad[i] + keff[i]);
+    let out: number[];
+    if (outShape || autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") {
+      out = outShape ? [...outShape.slice(-d)] : spatial.map((m, i) => m * stride[i]);
+      const total = full.map((f, i) => Math.max(f - out[i], 0));
+      const lower = autoPad === "SAME_LOWER";
+      pads = [...total.map((t) => (lower ? t - Math.floor(t / 2) : Math.floor(t / 2))), ...total.map((t) => (lower ? Math.floor(t / 2) : t - Math.floor(t / 2)))];
+    } else if (autoPad === "VALID") {
+      pads = new Array<number>(2 * d).fill(0);
+      out = full;
+    } else out = full.map((f, i) => f - pads[i] - pads[d + i]);
+    const O = w.dims[1] * groups;
+    const label = this.label(n);
+    this.weight(label, "weight", w.dims, w.data);
+    if (b) this.weight(label, "bias", [O], b.data);
+    // Our deconv is the transpose of the conv, with these pads, that maps `out` to the input:
+    // output_padding and output_shape only change `out`, which `size:` states.
+    const pad: PadSpec = { kind: "explicit", before: pads.slice(0, d), after: pads.slice(d) };
+    const call = `deconv(${args([
+      String(O), fmtSize(kernel),
+      stride.some((s) => s !== 1) ? `stride: ${fmtSize(stride)}` : undefined,
+      fmtPad(pad) && `pad: ${fmtPad(pad)}`,
+      dilation.some((v) => v !== 1) ? `dilation: ${fmtSize(dilation)}` : undefined,
+      groups !== 1 ? `groups: ${groups}` : undefined,
+      `size: [${out.join(", ")}]`,
+      b ? undefined : "bias: none",
+    ])})`;
+    this.emit(n, `${x.name} |> ${label}: ${call}`, [O, ...out], `${label}_y`);
+  }
+
+  private pool(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    if (n.outputs.length > 1 && n.outputs[1] !== "" && this.consumers.has(n.outputs[1])) this.refuse(n, "MaxPool's indices output is not supported");
+    const kernel = this.ints(n, "kernel_shape");
+    if (!kernel) return this.refuse(n, "no kernel_shape");
+    const d = kernel.length;
+    if (x.shape.length !== d + 1) this.refuse(n, `a ${d}-D pool of a value with ${x.shape.length - 1} spatial axes`);
+    const dilation = [...(this.ints(n, "dilations") ?? new Array<number>(d).fill(1))];
+    const { stride, pad } = this.window(n, x.shape, kernel, dilation);
+    const ceil = this.int(n, "ceil_mode", 0) === 1;
+    const countPad = this.int(n, "count_include_pad", 0) === 1;
+    const name = n.opType === "MaxPool" ? "maxpool" : n.opType === "AveragePool" ? "avgpool" : "lppool";
+    const geo = windowGeometry(x.shape.slice(1), kernel, stride, dilation, pad, ceil);
+    const call = `${name}(${args([
+      fmtSize(kernel),
+      `stride: ${fmtSize(stride)}`,
+      fmtPad(pad) && `pad: ${fmtPad(pad)}`,
+      dilation.some((v) => v !== 1) ? `dilation: ${fmtSize(dilation)}` : undefined,
+      ceil ? "ceil: true" : undefined,
+      name === "avgpool" && countPad && pad.kind !== "valid" ? "count_pad: true" : undefined,
+      name === "lppool" ? `p: ${this.int(n, "p", 2)}` : undefined,
+    ])})`;
+    this.emit(n, `${x.name} |> ${call}`, [x.shape[0], ...geo.out]);
+  }
+
+  /** dense from a [K] value and a weight [units, K]; bias [units] or none. */
+  private dense(n: OnnxNode, x: Extract<Val, { kind: "act" }>, weight: OnnxTensor, bias: Float64Array | undefined): void {
+    if (x.shape.length !== 1) this.refuse(n, "a matrix product of an unflattened value (cnnc's dense reads [N, K])");
+    const [units, k] = weight.dims;
+    if (x.shape[0] !== k) this.refuse(n, `the weight is [${weight.dims.join(", ")}] for ${D.printDim(x.shape[0])} inputs`);
+    const label = this.label(n);
+    this.weight(label, "weight", [units, k], weight.data);
+    if (bias) this.weight(label, "bias", [units], bias);
+    this.emit(n, `${x.name} |> ${label}: dense(${args([String(units), bias ? undefined : "bias: none"])})`, [units], `${label}_y`);
+  }
+
+  private gemm(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    if (this.int(n, "transA", 0) !== 0) this.refuse(n, "transA = 1 would transpose across the batch axis");
+    const B = this.constIn(n, 1, "B");
+    const alpha = this.float(n, "alpha", 1);
+    const beta = this.float(n, "beta", 1);
+    let w = this.int(n, "transB", 0) === 1 ? B : F.transpose(B, [1, 0]);
+    if (alpha !== 1) w = { ...w, data: w.data.map((v) => v * alpha) };
+    const C = this.optConst(n, 2, "C");
+    const units = w.dims[0];
+    const bias = C ? F.broadcast(C, F.tensorOf([units], new Array<number>(units).fill(0), "float"), (c, z) => c * beta + z, "float") : undefined;
+    if (bias && F.size(bias.dims) !== units) this.refuse(n, `its C [${C?.dims.join(", ")}] is not a bias per output`);
+    this.dense(n, x, w, bias?.data);
+  }
+
+  private matmul(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const B = this.constIn(n, 1, "B");
+    if (B.dims.length !== 2) this.refuse(n, "a matrix product with a weight that is not a matrix");
+    const w = F.transpose(B, [1, 0]);
+    const units = w.dims[0];
+    // MatMul + Add(bias), as older exporters write a linear layer: one dense with a bias.
+    const out = n.outputs[0];
+    const add = this.m.nodes.find((m) => m.opType === "Add" && m.inputs.includes(out));
+    if (add && this.consumers.get(out) === 1 && !this.m.outputs.some((o) => o.name === out)) {
+      const other = this.vals.get(add.inputs[0] === out ? add.inputs[1] : add.inputs[0]);
+      if (other?.kind === "const" && F.size(other.t.dims) === units && other.t.dims.every((d, i) => d === 1 || i === other.t.dims.length - 1)) {
+        this.absorbed.add(add.index);
+        const merged: OnnxNode = { ...n, outputs: add.outputs };
+        return this.dense(merged, x, w, other.t.data);
+      }
+    }
+    this.dense(n, x, w, undefined);
+  }
+
+  private binary(n: OnnxNode): void {
+    const op = n.opType;
+    const ins = n.inputs.map((_, i) => this.val(n, i) as Val);
+    const acts = ins.filter((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
+    if (acts.length === ins.length) {
+      if (op === "Add" || op === "Sum") {
+        const shape = acts.reduce((s, a) => (D.product(a.shape) === 1 ? s : a.shape), acts[0].shape);
+        return this.emit(n, acts.map((a) => a.name).join(" + "), shape);
+      }
+      if (op === "Mul" && acts.length === 2) {
+        const shape = D.allStatic(acts[0].shape) && D.product(acts[0].shape) < D.product(acts[1].shape) ? acts[1].shape : acts[0].shape;
+        return this.emit(n, `${acts[0].name} * ${acts[1].name}`, shape);
+      }
+      // a - b and a / b of two values: a + neg(b), a * reciprocal(b) (negation is exact).
+      if ((op === "Sub" || op === "Div") && acts.length === 2) {
+        const [a, b] = acts;
+        const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
+        return this.emit(n, op === "Sub" ? `${a.name} + (${b.name} |> neg)` : `${a.name} * (${b.name} |> reciprocal)`, shape);
+      }
+      return this.refuse(n, `${op} of more than two computed values`);
+    }
+    if (ins.length !== 2) this.refuse(n, `${op} of computed values and constants together`);
+    // One constant: a per-channel scale and shift, written as a 1x1 depthwise convolution.
+    const xFirst = ins[0].kind === "act";
+    const x = acts[0];
+    const c = (xFirst ? ins[1] : ins[0]) as Extract<Val, { kind: "const" }>;
+    const rank = x.shape.length + 1;
+    if (x.shape.length < 2) this.refuse(n, `${op} of a flattened value and a constant`);
+    if (c.t.dims.length > rank) this.refuse(n, "a constant with more axes than the value");
+    const dims = [...new Array<number>(rank - c.t.dims.length).fill(1), ...c.t.dims];
+    if (dims.some((d, i) => i !== 1 && d !== 1)) this.refuse(n, `${op} with a constant of shape [${c.t.dims.join(", ")}]; cnnc broadcasts constants per channel only`);
+    const C = x.shape[0];
+    if (typeof C !== "number" || (dims[1] !== 1 && dims[1] !== C)) this.refuse(n, "the constant does not match the channels");
+    const per = (k: number): number => c.t.data[dims[1] === 1 ? 0 : k];
+    const w = new Float64Array(C).fill(1);
+    let b: Float64Array | undefined;
+    for (let k = 0; k < C; k++) {
+      const v = per(k);
+      if (op === "Add") (b ??= new Float64Array(C))[k] = v;
+      else if (op === "Sub") {
+        (b ??= new Float64Array(C))[k] = xFirst ? -v : v;
+        if (!xFirst) w[k] = -1;
+      } else if (op === "Mul") w[k] = v;
+      else if (op === "Div") {
+        if (!xFirst) this.refuse(n, "a constant divided by a computed value");
+        w[k] = Math.fround(1 / v);
+      }
+    }
+    const label = this.label(n);
+    this.weight(label, "weight", [C, 1, ...x.shape.slice(1).map(() => 1)], w);
+    if (b) this.weight(label, "bias", [C], b);
+    this.emit(n, `${x.name} |> ${label}: depthwise(1${b ? "" : ", bias: none"})`, x.shape, `${label}_y`);
+  }
+}
+
+/** The nodes in an order where every input is defined first; undefined values and cycles refused. */
+export function order(m: OnnxModel): OnnxNode[] {
+  const producer = new Map<string, OnnxNode>();
+  for (const n of m.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const known = new Set<string>([...m.inputs.map((i) => i.name), ...m.initializers.keys(), ""]);
+  for (const n of m.nodes) {
+    for (const i of n.inputs) {
+      if (!known.has(i) && !producer.has(i)) throw new ImportError(`node ${quoted(n.name)} (${n.opType}) reads ${quoted(i)}, which no node, input or initializer defines`);
+    }
+  }
+  const done = new Set<number>();
+  const out: OnnxNode[] = [];
+  const state = new Map<number, "visiting" | "done">();
+  const visit = (n: OnnxNode): void => {
+    const s = state.get(n.index);
+    if (s === "done") return;
+    if (s === "visiting") throw new ImportError(`the graph has a cycle through node ${quoted(n.name)} (${n.opType})`);
+    state.set(n.index, "visiting");
+    for (const i of n.inputs) {
+      const p = known.has(i) ? undefined : producer.get(i);
+      if (p) visit(p);
+    }
+    state.set(n.index, "done");
+    done.add(n.index);
+    out.push(n);
+  };
+  for (const n of m.nodes) visit(n);
+  return out;
+}
+
+/** Op types with no mapping: one message per type, naming its opset, first node and count. */
+function unsupported(m: OnnxModel): string[] {
+  const seen = new Map<string, { first: OnnxNode; count: number }>();
+  for (const n of m.nodes) {
+    const domainOk = n.domain === "" || n.domain === "ai.onnx";
+    const key = domainOk ? n.opType : `${n.domain}.${n.opType}`;
+    if (domainOk && (COMPUTE_OPS.has(n.opType) || FOLD_OPS.has(n.opType))) continue;
+    const s = seen.get(key);
+    if (s) s.count++;
+    else seen.set(key, { first: n, count: 1 });
+  }
+  return [...seen].map(
+    ([op, { first, count }]) =>
+      `unsupported ONNX op ${op} (opset ${m.opset}): used by ${count} node${count === 1 ? "" : "s"}, first ${quoted(first.name)}; cnnc cannot import this model`,
+  );
+}
+
+export function convert(m: OnnxModel): ImportResult {
+  if (m.opset < 7 || m.opset > 21) return { ok: false, errors: [`the model uses ONNX opset ${m.opset}; cnnc imports opsets 7 to 21`] };
+  const missing = unsupported(m);
+  if (missing.length) return { ok: false, errors: missing };
+  const c = new Converter(m);
+  try {
+    const source = c.run();
+    return { ok: true, value: { source, tensors: c.tensors } };
+  } catch (e) {
+    if (e instanceof ImportError || e instanceof FoldError) return { ok: false, errors: [e.message] };
+    throw e;
+  }
+}
