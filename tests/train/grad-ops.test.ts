@@ -136,6 +136,29 @@ describe("gradients against finite differences", () => {
     checkGradients(b.graph(b.node({ kind: "activation", fn: fns[i % fns.length], alpha: 0.1 + r.next() * 0.2 }, [x])), r);
   });
 
+  // The activations ONNX import brought, on positive inputs (log, sqrt, reciprocal, pow need them);
+  // alpha and beta put clip's and hardsigmoid's kinks inside the range.
+  const onnxFns: { fn: ActivationFn; alpha: number; beta?: number }[] = [
+    { fn: "clip", alpha: 0.8, beta: 1.6 },
+    { fn: "hardsigmoid", alpha: 0.5, beta: -0.5 },
+    { fn: "hardswish", alpha: 0 },
+    { fn: "elu", alpha: 1.3 },
+    { fn: "selu", alpha: 1.67, beta: 1.05 },
+    { fn: "exp", alpha: 0 },
+    { fn: "log", alpha: 0 },
+    { fn: "abs", alpha: 0 },
+    { fn: "neg", alpha: 0 },
+    { fn: "sqrt", alpha: 0 },
+    { fn: "reciprocal", alpha: 0 },
+    { fn: "pow", alpha: 2.5 },
+  ];
+  each("activation (ONNX's)", (r, i) => {
+    const b = new Builder();
+    const x = b.input([r.int(1, 3), ...Array.from({ length: dims(i) }, () => r.int(1, 4))]);
+    const { fn, alpha, beta } = onnxFns[i % onnxFns.length];
+    checkGradients(b.graph(b.node({ kind: "activation", fn, alpha, ...(beta === undefined ? {} : { beta }) }, [x])), r, { inputRange: [0.25, 2] });
+  });
+
   each("softmax", (r, i) => {
     const b = new Builder();
     const x = b.input([r.int(2, 4), ...Array.from({ length: dims(i) - 1 }, () => r.int(1, 3))]);
