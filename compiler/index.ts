@@ -3,7 +3,8 @@
 // files): every such problem is a diagnostic. The pipeline is visible here: parse, lower,
 // bind weights, plan, emit.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { MAX_WEIGHTS_FILE_BYTES } from "./limits.js";
 import * as path from "node:path";
 import { parse } from "../dsl/parse.js";
 import type { GpuLimits, Manifest } from "../runtime/manifest.js";
@@ -98,7 +99,7 @@ export function analyse(
   if (log.hasErrors) return { log, file, checks: [], initialised: [] };
   const lowered = lower(program, file, log, options.network);
   if (!lowered || log.hasErrors) return { log, file, checks: [], initialised: [] };
-  const read = options.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)));
+  const read = options.readFile ?? readWeightsFile;
   const files: WeightsFile[] = [];
   const load = (name: string, bytes: () => Uint8Array, span?: { start: number; end: number }) => {
     let data: Uint8Array;
@@ -120,13 +121,29 @@ export function analyse(
     load(p, () => read(p));
   }
   for (const wf of lowered.weightFiles) {
-    const p = path.isAbsolute(wf.path) ? wf.path : path.join(path.dirname(fileName), wf.path);
+    // A model names files beside it: a path in the source stays inside the model's folder
+    // (a file from elsewhere is given on the command line, `--weights`).
+    const folder = path.resolve(path.dirname(fileName));
+    const p = path.resolve(folder, wf.path);
+    const rel = path.relative(folder, p);
+    if (path.isAbsolute(wf.path) || rel.startsWith("..") || path.isAbsolute(rel)) {
+      log.error(`weights file ${wf.path} is outside the model's folder; a model reads weights only from its own folder (give others with --weights)`, file, wf.span);
+      continue;
+    }
     load(wf.path, () => read(p), wf.span);
   }
   if (log.hasErrors) return { log, file, checks: [], initialised: [] };
   const initialised = bindWeights(lowered.pending, files, log, file);
   if (log.hasErrors) return { log, file, checks: [], initialised };
   return { log, file, graph: lowered.graph, checks: lowered.checks, initialised };
+}
+
+/** Reads a weights file: a regular file only (not a FIFO or a device) and of bounded size. */
+function readWeightsFile(p: string): Uint8Array {
+  const st = statSync(p);
+  if (!st.isFile()) throw new Error("not a regular file");
+  if (st.size > MAX_WEIGHTS_FILE_BYTES) throw new Error(`${st.size} bytes, more than the ${MAX_WEIGHTS_FILE_BYTES} a weights file may have`);
+  return new Uint8Array(readFileSync(p));
 }
 
 export function compile(source: string, options: CompileOptions = {}): CompileResult {

@@ -19,6 +19,13 @@ export const MAX_TENSOR_ELEMENTS = 2 ** 29;
  */
 export const MAX_WEIGHT_BYTES = 2 ** 30;
 
+/**
+ * The most layers (graph nodes) one network may have, after `repeat` and blocks are
+ * unrolled: compile time grows with it (a few milliseconds a layer), and the deepest
+ * networks in use have a few thousand.
+ */
+export const MAX_LAYERS = 4096;
+
 /** Human-readable byte counts for messages: `1 GiB`, `2 GiB`. */
 export function showBytes(n: number): string {
   if (n >= 2 ** 30 && n % 2 ** 30 === 0) return `${n / 2 ** 30} GiB`;
@@ -36,3 +43,15 @@ export function sizeTooLarge(n: number): string | undefined {
   if (n > MAX_SIZE) return `${n} is larger than ${MAX_SIZE}, the largest size the targets can index (32-bit)`;
   return undefined;
 }
+
+/**
+ * Names a network gives its inputs, outputs and size symbols become keys of plain objects
+ * (`run()`'s inputs and results, the sizes); a name that is already a property of every
+ * object (`__proto__`, `constructor`, `toString`) would collide with JavaScript itself.
+ */
+export function reservedName(name: string): boolean {
+  return name in Object.prototype;
+}
+
+/** The largest weights file read: Node reads at most 2 GiB into one buffer. */
+export const MAX_WEIGHTS_FILE_BYTES = 2 ** 31 - 1;

@@ -11,7 +11,7 @@ import * as D from "../ir/dim.js";
 import type { Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";
 import { inferShape } from "../ir/shapes.js";
-import { MAX_TENSOR_ELEMENTS, MAX_WEIGHT_BYTES, showBytes, sizeProduct, sizeTooLarge } from "../limits.js";
+import { reservedName, MAX_LAYERS, MAX_TENSOR_ELEMENTS, MAX_WEIGHT_BYTES, showBytes, sizeProduct, sizeTooLarge } from "../limits.js";
 import type { SourceFile, Span } from "../source.js";
 import { didYouMean } from "../suggest.js";
 import { ArgReader, type ConstResolver, describe, literalNumber } from "./args.js";
@@ -89,6 +89,7 @@ class Lowering {
   private readonly checks: { dim: Dim; message: string }[] = [];
   /** f32 values of all weights so far, held against MAX_WEIGHT_BYTES. */
   private weightValues = 0;
+  private tooManyLayers = false;
 
   constructor(
     private readonly file: SourceFile,
@@ -111,6 +112,10 @@ class Lowering {
     const inputs: GraphIO[] = [];
     const symbols: string[] = [];
     for (const p of net.params) {
+      if (reservedName(p.name.name)) {
+        this.error(`'${p.name.name}' cannot name an input: it is a property of every JavaScript object, so run()'s inputs could not hold it`, p.name.span);
+        continue;
+      }
       const shape = this.inputType(p.name, p.type, symbols);
       const id = shape ? this.newValue(shape, undefined, p.name.name) : POISON;
       const earlier = scope.bind(p.name.name, { kind: "tensor", value: id, span: p.name.span });
@@ -122,7 +127,8 @@ class Lowering {
     const outputs: GraphIO[] = [];
     for (const o of net.outputs) {
       const b = scope.lookup(o.name);
-      if (!b) this.error(`output '${o.name}' is never bound${didYouMean(o.name, scope.allNames())}`, o.span);
+      if (reservedName(o.name)) this.error(`'${o.name}' cannot name an output: it is a property of every JavaScript object, so run()'s results could not hold it`, o.span);
+      else if (!b) this.error(`output '${o.name}' is never bound${didYouMean(o.name, scope.allNames())}`, o.span);
       else if (b.kind !== "tensor") this.error(`output '${o.name}' is not a tensor`, o.span);
       else if (b.value !== POISON) outputs.push({ name: o.name, value: b.value, span: o.span });
     }
@@ -165,6 +171,10 @@ class Lowering {
       } else {
         if (i === 0) {
           this.error(`the channel count of input '${name.name}' must be a number, not the symbol '${d.name}'`, d.span);
+          return undefined;
+        }
+        if (reservedName(d.name)) {
+          this.error(`'${d.name}' cannot name a size: it is a property of every JavaScript object, so the sizes could not hold it`, d.span);
           return undefined;
         }
         if (!symbols.includes(d.name)) symbols.push(d.name);
@@ -492,6 +502,14 @@ class Lowering {
 
   private emit(op: Op, inputs: number[], weights: Partial<Record<WeightRole, Weight>>, layer: string, span: Span): number {
     if (inputs.includes(POISON)) return POISON;
+    if (this.nodes.length >= MAX_LAYERS) {
+      // Said once: every later stage of the chain would say it again.
+      if (this.nodes.length === MAX_LAYERS && !this.tooManyLayers) {
+        this.tooManyLayers = true;
+        this.error(`layer ${layer}: the network has more than ${MAX_LAYERS} layers, the most one network may have`, span);
+      }
+      return POISON;
+    }
     const window = windowLimit(op);
     if (window) return this.error(`layer ${layer}: ${window}`, span);
     const r = inferShape(op, inputs.map((v) => this.values[v].shape));
