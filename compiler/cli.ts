@@ -6,7 +6,7 @@ import { existsSync, readFileSync, renameSync, rmSync, statSync, mkdirSync, writ
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { BackendError, type GpuProvider, type LoadOptions } from "../runtime/load.js";
-import { InputError, type Network, type TensorData } from "../runtime/session.js";
+import { checkFinite, InputError, type Network, type TensorData } from "../runtime/session.js";
 import { writeBundle } from "./bundle.js";
 import { autotuneWebGpu } from "./autotune-webgpu.js";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.js";
@@ -375,6 +375,8 @@ async function cmdRun(args: Args): Promise<void> {
   }
   let outputs: Record<string, TensorData>;
   try {
+    // NaN and infinities are refused here, for every backend alike (they would not agree on them).
+    checkFinite(Object.fromEntries(inputs));
     outputs = await runner.run(Object.fromEntries(inputs));
   } catch (e) {
     if (e instanceof InputError) throw new UserError(`cnnc: error: ${e.message}`);

@@ -10,4 +10,6 @@
  */
 export class BackendError extends Error {
   override readonly name = "BackendError";
+  /** Recognised across bundle copies, where `instanceof` fails: each bundle has its own class. */
+  readonly code = "CNNC_BACKEND";
 }

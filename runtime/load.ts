@@ -28,6 +28,32 @@ export interface LoadOptions {
    * possible the network runs on one thread and `description` says why.
    */
   readonly threads?: number;
+  /** "finite": run() refuses inputs holding NaN or an infinity, which the backends treat differently (default "none"; the CLI checks). */
+  readonly check?: "finite" | "none";
+}
+
+const BACKENDS = ["wasm", "webgpu", "auto"] as const;
+
+/** Options a caller may have spelled wrong (plain JavaScript has no types to catch them). */
+function checkOptions(options: LoadOptions): void {
+  if (options.backend !== undefined && !(BACKENDS as readonly string[]).includes(options.backend)) {
+    throw new BackendError(`unknown backend '${String(options.backend)}'; the backends are ${BACKENDS.join(", ")}`);
+  }
+  if (options.check !== undefined && options.check !== "finite" && options.check !== "none") {
+    throw new BackendError(`check must be "finite" or "none", got ${JSON.stringify(options.check)}`);
+  }
+  const t = options.threads;
+  if (t !== undefined && (typeof t !== "number" || !Number.isInteger(t) || t < 1)) {
+    throw new BackendError(`threads must be a whole number of at least 1, got ${String(t)}`);
+  }
+}
+
+/** Threads past the machine's cores only compete for them: clamped, and the clamp said in `description`. */
+function clampThreads(wanted: number | undefined): { threads?: number; note: string } {
+  // Where the engine does not say how many cores it has (Node 20), the number is kept.
+  const cores = typeof navigator !== "undefined" && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : Infinity;
+  if (wanted === undefined || wanted <= cores) return { threads: wanted, note: "" };
+  return { threads: cores, note: `; ${wanted} threads asked for, clamped to the ${cores} this machine has` };
 }
 
 export async function readBundleFile(base: URL, name: string): Promise<Uint8Array> {
@@ -56,6 +82,8 @@ export async function networkFromArtifacts(
   files: { wasm?: Uint8Array; wasmRelaxed?: Uint8Array; tables?: Uint8Array; weights: Uint8Array; wgsl?: readonly string[] },
   options: LoadOptions = {},
 ): Promise<Network> {
+  checkOptions(options);
+  const check = options.check ?? "none";
   const backend = options.backend ?? "auto";
   const weights = weightsFromBytes(files.weights, manifest.weights.bytes);
   let skipped = "";
@@ -68,7 +96,7 @@ export async function networkFromArtifacts(
         const choice = await findAdapter(options.gpu);
         if (!choice) throw new BackendError("no WebGPU adapter found (no GPU, and no software fallback)");
         const exec = await WebGpuExecutor.create(choice.adapter, gpu, weights, files.wgsl);
-        return new Network(manifest, exec, `WebGPU on ${choice.description}`);
+        return new Network(manifest, exec, `WebGPU on ${choice.description}`, check);
       } catch (e) {
         if (backend === "webgpu") throw e;
         skipped = `; WebGPU not used: ${(e as Error).message}`;
@@ -80,17 +108,19 @@ export async function networkFromArtifacts(
   }
   const wasmManifest = manifest.wasm;
   const code = { binary: files.wasm, relaxed: options.relaxedSimd === false ? undefined : files.wasmRelaxed, tables: files.tables };
-  const exec = await WasmExecutor.create(code, wasmManifest, weights, { threads: options.threads });
+  const clamp = clampThreads(options.threads);
+  const exec = await WasmExecutor.create(code, wasmManifest, weights, { threads: clamp.threads });
   const executor: Executor = {
     backend: "wasm",
     runSample: (env: Record<string, number>, inputs: readonly Float32Array[]) => exec.runSample(env, manifest.symbols, inputs),
     dispose: () => exec.dispose(),
   };
-  return new Network(manifest, executor, `WebAssembly (${exec.threading}${exec.relaxed ? ", relaxed SIMD" : ""})${skipped}`);
+  return new Network(manifest, executor, `WebAssembly (${exec.threading}${exec.relaxed ? ", relaxed SIMD" : ""})${clamp.note}${skipped}`, check);
 }
 
 /** Loads the bundle whose files sit next to `base` (the bundle's index.js URL). */
 export async function loadBundle(manifest: Manifest, base: URL, options: LoadOptions = {}): Promise<Network> {
+  checkOptions(options);
   const backend = options.backend ?? "auto";
   const weights = await readBundleFile(base, manifest.weights.file);
   const m = backend !== "webgpu" ? manifest.wasm : undefined;
