@@ -219,7 +219,7 @@ function activation(fn: ActivationFn): Builtin {
   };
 }
 
-export const BUILTINS: Readonly<Record<string, Builtin>> = {
+const TABLE: Readonly<Record<string, Builtin>> = {
   conv: {
     sig: {
       positional: ["filters", "kernel"],
@@ -318,3 +318,6 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
   },
   concat: { sig: { positional: [], named: [] }, arity: "many", build: () => ({ op: { kind: "concat" }, weights: [] }) },
 };
+
+// No prototype: a user's name such as `toString` or `constructor` must not find Object's own.
+export const BUILTINS: Readonly<Record<string, Builtin>> = Object.assign(Object.create(null) as Record<string, Builtin>, TABLE);

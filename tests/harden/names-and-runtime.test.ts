@@ -41,6 +41,14 @@ describe("reserved names", () => {
       "t.cnn:1:11: error: 'constructor' cannot name an input: it is a property of every JavaScript object, so run()'s inputs could not hold it",
     );
   });
+
+
+  it("an op named like an Object property is an unknown op, not Object's own", () => {
+    expect(errors("network n(x: f32[1, 8, 8]) -> y { y = x |> constructor(3) |> toString }")).toEqual([
+      "t.cnn:1:44: error: unknown op 'constructor'",
+      "t.cnn:1:62: error: unknown op 'toString'",
+    ]);
+  });
 });
 
 describe("weights files", () => {
