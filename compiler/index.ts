@@ -11,7 +11,7 @@ import type { GpuLimits, Manifest } from "../runtime/manifest.js";
 import type { LoadOptions } from "../runtime/load.js";
 import { networkFromArtifacts } from "../runtime/load.js";
 import type { Network } from "../runtime/session.js";
-import { emitWasm } from "./backends/wasm/module.js";
+import { emitWasm, WasmLimitError } from "./backends/wasm/module.js";
 import { emitWgsl, GpuLimitError } from "./backends/wgsl/module.js";
 import { type Diagnostic, DiagnosticLog, formatDiagnostics } from "./diagnostics.js";
 import type { AlgorithmName, Graph } from "./ir/graph.js";
@@ -171,7 +171,15 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
   noteOverriddenAlgorithms(graph, ctx, a.log, a.file);
   const plan = buildPlan(graph, a.checks, { reuseMemory: options.planMemory ?? true });
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
-  const wasm = target === "wasm" || target === "all" ? emitWasm(plan) : undefined;
+  let wasm: ReturnType<typeof emitWasm> | undefined;
+  try {
+    wasm = target === "wasm" || target === "all" ? emitWasm(plan) : undefined;
+  } catch (e) {
+    // Each tensor fits, but together (after memory planning) they pass the 2 GiB memory.
+    if (!(e instanceof WasmLimitError)) throw e;
+    a.log.error(e.message, a.file, graph.outputs[0]?.span);
+    return { ok: false, diagnostics: a.log.items };
+  }
   let webgpu: ReturnType<typeof emitWgsl> | undefined;
   if (target === "webgpu" || target === "all") {
     try {

@@ -58,6 +58,12 @@ describe("sizes no target can address are diagnostics", () => {
     ]);
   });
 
+  it("tensors that each fit but together pass WebAssembly's 2 GiB: a diagnostic, not a thrown Error", () => {
+    expect(net("1, 12000, 12000", "|> conv(2, 3x3, pad: same) |> conv(2, 3x3, pad: same)")).toEqual([
+      "t.cnn:1:39: error: network n needs 2304001280 bytes of memory; the WebAssembly backend addresses at most 2 GiB",
+    ]);
+  });
+
   it("2^31 channels with an inline kernel: refused at the input, before any allocation", () => {
     expect(net("2147483648, 4, 4", "|> conv(1, 1x1)")).toEqual([`t.cnn:1:18: error: input 'x': 2147483648 is larger than 2147483647, ${INDEX}`]);
   });
