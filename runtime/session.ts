@@ -43,7 +43,8 @@ export function checkFinite(inputs: Inputs): void {
     const data = t.data;
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) {
-        throw new InputError(`input '${name}' has ${data[i]} at index ${i}; inputs must be finite numbers (load with check: "none" to skip this check)`);
+        const what = Number.isNaN(data[i]) ? "not-a-number" : data[i] > 0 ? "+infinity" : "-infinity";
+        throw new InputError(`input '${name}' holds ${what} at index ${i}; inputs must be finite numbers`);
       }
     }
   }

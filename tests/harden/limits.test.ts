@@ -51,16 +51,16 @@ describe("sizes no target can address are diagnostics", () => {
 
   it("depthwise(multiplier: 100000000) and dense(10000000): past the compile-time memory budget", () => {
     expect(net("1, 8, 8", "|> depthwise(3x3, multiplier: 100000000)")).toEqual([
-      "t.cnn:1:44: error: layer y.0: its weight of shape [100000000, 1, 3, 3] takes 3600000000 bytes, and the network's weights would take 3600000000, more than the compile-time memory budget of 1 GiB",
+      "t.cnn:1:44: error: layer y.0: its weight of shape [100000000, 1, 3, 3] takes 3600000000 bytes, and the network's weights would take 3600000000, more than the compile-time memory budget of 256 MiB",
     ]);
     expect(net("1, 8, 8", "|> flatten |> dense(10000000)")).toEqual([
-      "t.cnn:1:55: error: layer y.1: its weight of shape [10000000, 64] takes 2560000000 bytes, and the network's weights would take 2560000000, more than the compile-time memory budget of 1 GiB",
+      "t.cnn:1:55: error: layer y.1: its weight of shape [10000000, 64] takes 2560000000 bytes, and the network's weights would take 2560000000, more than the compile-time memory budget of 256 MiB",
     ]);
   });
 
   it("tensors that each fit but together pass WebAssembly's 2 GiB: a diagnostic, not a thrown Error", () => {
     expect(net("1, 12000, 12000", "|> conv(2, 3x3, pad: same) |> conv(2, 3x3, pad: same)")).toEqual([
-      "t.cnn:1:39: error: network n needs 2304001280 bytes of memory; the WebAssembly backend addresses at most 2 GiB",
+      "t.cnn:1:39: error: network n needs 2304002432 bytes of memory; the WebAssembly backend addresses at most 2 GiB",
     ]);
   });
 
