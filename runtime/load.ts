@@ -44,7 +44,7 @@ function checkOptions(options: LoadOptions): void {
   }
   const t = options.threads;
   if (t !== undefined && (typeof t !== "number" || !Number.isInteger(t) || t < 1)) {
-    throw new BackendError(`threads must be a whole number of at least 1, got ${String(t)}`);
+    throw new BackendError(`threads must be a positive integer, got ${String(t)}`);
   }
 }
 

@@ -93,8 +93,8 @@ describe("runtime contracts", () => {
 
   it("unknown backends and bad thread counts are refused", async () => {
     expect(await codeOf(() => r.load({ backend: "bogus" } as unknown as LoadOptions))).toBe("CNNC_BACKEND: unknown backend 'bogus'; the backends are wasm, webgpu, auto");
-    expect(await codeOf(() => r.load({ threads: 0 }))).toBe("CNNC_BACKEND: threads must be a whole number of at least 1, got 0");
-    expect(await codeOf(() => r.load({ threads: 2.5 }))).toBe("CNNC_BACKEND: threads must be a whole number of at least 1, got 2.5");
+    expect(await codeOf(() => r.load({ threads: 0 }))).toBe("CNNC_BACKEND: threads must be a positive integer, got 0");
+    expect(await codeOf(() => r.load({ threads: 2.5 }))).toBe("CNNC_BACKEND: threads must be a positive integer, got 2.5");
   });
 
   it("check: finite refuses NaN inputs", async () => {
