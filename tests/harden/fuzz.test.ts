@@ -1,6 +1,9 @@
 // The fuzzer's CI slice: 5,000 seeded cases (fuzz/main.ts) on two worker processes, each
 // under the fuzzer's time and memory limits. Any exception, hang, crash, exit code other
-// than 0/1 or message with NaN/undefined fails the test, with the cases to replay.
+// than 0/1 or message with NaN/undefined fails the test, with the cases to replay. A case's
+// time limit is 180 s: the slowest legitimate case (a 1001-channel maxout network compiled
+// for both targets) took 76 s on a loaded 2-core machine. The slice takes about 5 minutes
+// per 1,000 cases there (seed 15: 1,000 cases in 296 s), so 5,000 take about 25.
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { expect, it } from "vitest";
@@ -10,7 +13,7 @@ const root = path.resolve(__dirname, "../..");
 const COUNT = Number(process.env.CNNC_FUZZ_COUNT ?? 5000);
 
 it.skipIf(COUNT === 0)(`the fuzzer finds nothing in ${COUNT} seeded cases`, { timeout: 30 * 60_000 }, () => {
-  const r = spawnSync(process.execPath, [path.join(root, "dist/fuzz/main.js"), "--count", String(COUNT), "--seed", "15", "--jobs", "2", "--quiet"], {
+  const r = spawnSync(process.execPath, [path.join(root, "dist/fuzz/main.js"), "--count", String(COUNT), "--seed", "15", "--jobs", "2", "--timeout", "180", "--quiet"], {
     cwd: root,
     encoding: "utf8",
   });
