@@ -106,7 +106,7 @@ function scratchDir(): string {
 }
 
 /** The CLI in this process, its output captured: exit 0 or 1, and no trace of a crash. */
-async function cliProblems(argv: string[]): Promise<{ outcome: "ok" | "diagnostic"; problems: string[] }> {
+async function cliProblems(argv: string[], userWords = ""): Promise<{ outcome: "ok" | "diagnostic"; problems: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const write = (into: string[]) => ((chunk: string | Uint8Array) => {
@@ -132,7 +132,7 @@ async function cliProblems(argv: string[]): Promise<{ outcome: "ok" | "diagnosti
   if (code !== 0 && code !== 1 && !usage) problems.push(`exit code ${code}: ${err.join("").slice(0, 2000)}`);
   problems.push(...messageProblems(err.join(""), "stderr"));
   // Results may be NaN for a network that computes NaN; only the words around them are checked.
-  if (/\bundefined\b/.test(out.join(""))) problems.push(`stdout says undefined: ${firstLineWith(out.join(""), "undefined")}`);
+  if (/\bundefined\b/.test(out.join("")) && !userWords.includes("undefined")) problems.push(`stdout says undefined: ${firstLineWith(out.join(""), "undefined")}`);
   return { outcome: code === 0 ? "ok" : "diagnostic", problems };
 }
 
@@ -155,7 +155,8 @@ const sourceCli: InputClass = {
     const out = path.join(dir, "out");
     rmSync(out, { recursive: true, force: true });
     const [cmd, ...rest] = input.how.split(" ");
-    return cliProblems([cmd, file, ...rest.map((a) => (a === "OUT" ? out : a))]);
+    // `explain` echoes the network's names, which the mutation may have made `undefined`.
+    return cliProblems([cmd, file, ...rest.map((a) => (a === "OUT" ? out : a))], input.text);
   },
 };
 

@@ -9,9 +9,9 @@ import type { DiagnosticLog } from "../diagnostics.js";
 import type { Dim } from "../ir/dim.js";
 import * as D from "../ir/dim.js";
 import type { Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
-import type { Op } from "../ir/ops.js";
+import { type Op, type PadSpec, windowGeometry } from "../ir/ops.js";
 import { inferShape } from "../ir/shapes.js";
-import { reservedName, MAX_LAYERS, MAX_TENSOR_ELEMENTS, MAX_WEIGHT_BYTES, showBytes, sizeProduct, sizeTooLarge } from "../limits.js";
+import { reservedName, MAX_LAYERS, MAX_SIZE, MAX_TENSOR_ELEMENTS, MAX_WEIGHT_BYTES, showBytes, sizeProduct, sizeTooLarge } from "../limits.js";
 import type { SourceFile, Span } from "../source.js";
 import { didYouMean } from "../suggest.js";
 import { ArgReader, type ConstResolver, describe, literalNumber } from "./args.js";
@@ -514,6 +514,10 @@ class Lowering {
     if (window) return this.error(`layer ${layer}: ${window}`, span);
     const r = inferShape(op, inputs.map((v) => this.values[v].shape));
     if (!r.ok) return this.error(r.message, span);
+    const constant = largeConstant(op, inputs.length ? this.values[inputs[0]].shape : [], r.shape);
+    if (constant !== undefined) {
+      return this.error(`layer ${layer}: its sizes reach ${constant}, larger than ${MAX_SIZE}, the largest size the targets can index (32-bit)`, span);
+    }
     const values = leastElements(r.shape);
     if (values > MAX_TENSOR_ELEMENTS) {
       return this.error(
@@ -547,4 +551,33 @@ function windowLimit(op: Op): string | undefined {
   const values = sizeProduct(extent);
   if (values > MAX_TENSOR_ELEMENTS) return `its window spans ${extent.join("x")} = ${values} positions, more than the ${MAX_TENSOR_ELEMENTS} a target can hold`;
   return undefined;
+}
+
+/**
+ * A constant past 32-bit indexing in the sizes a layer's code computes (its output sizes and,
+ * for sliding windows, its padding): a stride of 2^31 - 1 with `pad: same` makes 2 * stride.
+ */
+function largeConstant(op: Op, input: readonly Dim[], output: readonly Dim[]): number | undefined {
+  const dims: Dim[] = [...output];
+  const w = op as Partial<{ window: readonly number[]; kernel: readonly number[]; stride: readonly number[]; dilation: readonly number[]; pad: PadSpec; ceil: boolean }>;
+  const sizes = w.window ?? w.kernel;
+  if (sizes && w.stride && w.dilation && w.pad && input.length === sizes.length + 1) {
+    try {
+      const g = windowGeometry(input.slice(1), sizes, w.stride, w.dilation, w.pad, w.ceil ?? false);
+      dims.push(...g.padBefore, ...g.padAfter, ...g.out);
+    } catch {
+      // Geometry the op's own checks refuse is reported by them.
+    }
+  }
+  let found: number | undefined;
+  const walk = (d: Dim): void => {
+    if (typeof d === "number") {
+      if (Math.abs(d) > MAX_SIZE) found = Math.abs(d);
+    } else if (d.op !== "sym") {
+      walk(d.a);
+      walk(d.b);
+    }
+  };
+  dims.forEach(walk);
+  return found;
 }

@@ -64,6 +64,11 @@ describe("sizes no target can address are diagnostics", () => {
     ]);
   });
 
+  it("a stride of 2^31 - 1 with pad: same on symbolic sizes (found by the fuzzer: 2 * stride overflowed in the WebAssembly emitter)", () => {
+    const src = "|> conv(8, 3x3, stride: 2, pad: same) |> conv(16, 3x3, stride: 2147483647, pad: same)";
+    expect(net("1, H, W", src)).toEqual([`t.cnn:1:82: error: layer y.1: its sizes reach 4294967294, larger than 2147483647, ${INDEX}`]);
+  });
+
   it("2^31 channels with an inline kernel: refused at the input, before any allocation", () => {
     expect(net("2147483648, 4, 4", "|> conv(1, 1x1)")).toEqual([`t.cnn:1:18: error: input 'x': 2147483648 is larger than 2147483647, ${INDEX}`]);
   });
