@@ -44,7 +44,7 @@ function programs(): { name: string; text: string }[] {
 }
 
 /** What no message to a user may contain: signs of an unformatted value or a crash. */
-export function messageProblems(raw: string, where: string): string[] {
+export function messageProblems(raw: string, where: string, userWords = ""): string[] {
   const out: string[] = [];
   // The user's own words are not the message's: quoted names, the echoed source line under a
   // headline, and the phrase "undefined name" are left out of the NaN/undefined checks.
@@ -54,8 +54,9 @@ export function messageProblems(raw: string, where: string): string[] {
     .join("\n")
     .replace(/'[^'\n]*'/g, "'…'")
     .replace(/undefined name/g, "unbound name");
-  if (/\bNaN\b/.test(text)) out.push(`${where} says NaN: ${firstLineWith(text, "NaN")}`);
-  if (/\bundefined\b/.test(text)) out.push(`${where} says undefined: ${firstLineWith(text, "undefined")}`);
+  // A name the mutation made `NaN` or `undefined` (a label, a network) is the user's word.
+  if (/\bNaN\b/.test(text) && !/\bNaN\b/.test(userWords)) out.push(`${where} says NaN: ${firstLineWith(text, "NaN")}`);
+  if (/\bundefined\b/.test(text) && !/\bundefined\b/.test(userWords)) out.push(`${where} says undefined: ${firstLineWith(text, "undefined")}`);
   if (/internal error/.test(text)) out.push(`${where} reports an internal error: ${firstLineWith(text, "internal error")}`);
   if (/\n\s+at .+:\d+:\d+\)?/.test(text)) out.push(`${where} shows a stack trace`);
   return out;
@@ -75,7 +76,7 @@ function compileProblems(source: string, options: CompileOptions): { outcome: "o
   }
   const problems: string[] = [];
   for (const d of r.diagnostics) {
-    problems.push(...messageProblems(d.message, "a diagnostic"));
+    problems.push(...messageProblems(d.message, "a diagnostic", source));
     if (d.span && (d.span.start < 0 || d.span.end > source.length || d.span.start > d.span.end)) problems.push(`a diagnostic's span is outside the file: ${d.message}`);
   }
   if (!r.ok && !r.diagnostics.some((d) => d.severity === "error")) problems.push("compile() failed without an error");
@@ -130,7 +131,7 @@ async function cliProblems(argv: string[], userWords = ""): Promise<{ outcome: "
   // A --size the fuzzer made out of range is a usage error (exit 2), as it should be.
   const usage = code === 2 && /^cnnc: .*--size/m.test(err.join(""));
   if (code !== 0 && code !== 1 && !usage) problems.push(`exit code ${code}: ${err.join("").slice(0, 2000)}`);
-  problems.push(...messageProblems(err.join(""), "stderr"));
+  problems.push(...messageProblems(err.join(""), "stderr", userWords));
   // Results may be NaN for a network that computes NaN; only the words around them are checked.
   if (/\bundefined\b/.test(out.join("")) && !userWords.includes("undefined")) problems.push(`stdout says undefined: ${firstLineWith(out.join(""), "undefined")}`);
   return { outcome: code === 0 ? "ok" : "diagnostic", problems };
