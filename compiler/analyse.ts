@@ -2,7 +2,7 @@
 // `cnnc check` needs only this; it imports neither the passes nor the emitters, so checking a
 // model never loads binaryen (compiler/backends/wasm/binaryen.ts).
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "../dsl/parse.js";
 import { DiagnosticLog } from "./diagnostics.js";
@@ -11,6 +11,7 @@ import { lower } from "./lower/lower.js";
 import { bindWeights, type WeightsFile } from "./lower/weights.js";
 import type { Plan } from "./plan/plan.js";
 import type { CompileOptions } from "./options.js";
+import { MAX_WEIGHTS_FILE_BYTES } from "./limits.js";
 import { SourceFile } from "./source.js";
 import { readSafetensors } from "./tensors/safetensors.js";
 import { fromOnnx, isOnnx } from "./import/onnx/index.js";
@@ -45,7 +46,7 @@ export function analyse(
   if (log.hasErrors) return { log, file, checks: [], initialised: [] };
   const lowered = lower(program, file, log, options.network);
   if (!lowered || log.hasErrors) return { log, file, checks: [], initialised: [] };
-  const read = options.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)));
+  const read = options.readFile ?? readWeightsFile;
   const files: WeightsFile[] = [];
   const load = (name: string, bytes: () => Uint8Array, span?: { start: number; end: number }) => {
     let data: Uint8Array;
@@ -67,11 +68,27 @@ export function analyse(
     load(p, () => read(p));
   }
   for (const wf of lowered.weightFiles) {
-    const p = path.isAbsolute(wf.path) ? wf.path : path.join(path.dirname(fileName), wf.path);
+    // A model names files beside it: a path in the source stays inside the model's folder
+    // (a file from elsewhere is given on the command line, `--weights`).
+    const folder = path.resolve(path.dirname(fileName));
+    const p = path.resolve(folder, wf.path);
+    const rel = path.relative(folder, p);
+    if (path.isAbsolute(wf.path) || rel.startsWith("..") || path.isAbsolute(rel)) {
+      log.error(`weights file ${wf.path} is outside the model's folder; a model reads weights only from its own folder (give others with --weights)`, file, wf.span);
+      continue;
+    }
     load(wf.path, () => read(p), wf.span);
   }
   if (log.hasErrors) return { log, file, checks: [], initialised: [] };
   const initialised = bindWeights(lowered.pending, files, log, file);
   if (log.hasErrors) return { log, file, checks: [], initialised };
   return { log, file, graph: lowered.graph, checks: lowered.checks, initialised };
+}
+
+/** Reads a weights file: a regular file only (not a FIFO or a device) and of bounded size. */
+function readWeightsFile(p: string): Uint8Array {
+  const st = statSync(p);
+  if (!st.isFile()) throw new Error("not a regular file");
+  if (st.size > MAX_WEIGHTS_FILE_BYTES) throw new Error(`${st.size} bytes, more than the ${MAX_WEIGHTS_FILE_BYTES} a weights file may have`);
+  return new Uint8Array(readFileSync(p));
 }

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { GpuProvider, LoadOptions } from "../runtime/load.js";
-import type { Network, TensorData } from "../runtime/session.js";
+import { checkFinite, type Network, type TensorData } from "../runtime/session.js";
 import { parseLabels, topK } from "../runtime/top-k.js";
 import type { Normalization } from "../runtime/image.js";
 import { analyse } from "./analyse.js";
@@ -404,6 +404,8 @@ async function cmdRun(p: Parsed): Promise<void> {
   }
   let outputs: Record<string, TensorData>;
   try {
+    // NaN and infinities are refused here, for every backend alike (they would not agree on them).
+    checkFinite(Object.fromEntries(inputs));
     outputs = await runner.run(Object.fromEntries(inputs));
   } catch (e) {
     if (hasCode(e, "CNNC_INPUT") || (e as Error).name === "InputError") throw new UserError(`cnnc: error: ${(e as Error).message}`);

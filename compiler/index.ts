@@ -63,8 +63,9 @@ export function compile(source: string | Uint8Array, options: CompileOptions = {
   const emit = target.emit(plan, { webgpuLimits: options.webgpuLimits, wasmOptimize: options.wasmOptimize, timings: options.timings });
   if (!emit.ok) {
     // A network the target cannot run: a limit that splitting cannot meet.
-    const node = graph.nodes.find((n) => n.layer === emit.layer);
-    log.error(emit.message, node ? file : undefined, node?.span);
+    // At its layer, or (a limit of the whole network) at the output.
+    const span = graph.nodes.find((n) => n.layer === emit.layer)?.span ?? graph.outputs[0]?.span;
+    log.error(emit.message, span ? file : undefined, span);
     return { ok: false, diagnostics: log.items };
   }
   const emitted = emit.emitted;

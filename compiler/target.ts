@@ -40,7 +40,7 @@ export interface Emitted {
 }
 
 /** A plan the target cannot run (a limit that no splitting meets), said for the user at the layer. */
-export type EmitResult = { readonly ok: true; readonly emitted: Emitted } | { readonly ok: false; readonly layer: string; readonly message: string };
+export type EmitResult = { readonly ok: true; readonly emitted: Emitted } | { readonly ok: false; readonly layer?: string; readonly message: string };
 
 export interface Target {
   readonly name: TargetName;

@@ -34,6 +34,32 @@ export interface LoadOptions extends FileOptions {
    * compiled without threads, the network runs on one thread and `description` says why.
    */
   readonly threads?: number;
+  /** "finite": run() refuses inputs holding NaN or an infinity, which the backends treat differently (default "none"; the CLI checks). */
+  readonly check?: "finite" | "none";
+}
+
+const BACKENDS = ["wasm", "webgpu", "auto"] as const;
+
+/** Options a caller may have spelled wrong (plain JavaScript has no types to catch them). */
+function checkOptions(options: LoadOptions): void {
+  if (options.backend !== undefined && !(BACKENDS as readonly string[]).includes(options.backend)) {
+    throw new BackendError(`unknown backend '${String(options.backend)}'; the backends are ${BACKENDS.join(", ")}`);
+  }
+  if (options.check !== undefined && options.check !== "finite" && options.check !== "none") {
+    throw new BackendError(`check must be "finite" or "none", got ${JSON.stringify(options.check)}`);
+  }
+  const t = options.threads;
+  if (t !== undefined && (typeof t !== "number" || !Number.isInteger(t) || t < 1)) {
+    throw new BackendError(`threads must be a positive integer, got ${String(t)}`);
+  }
+}
+
+/** Threads past the machine's cores only compete for them: clamped, and the clamp said in `description`. */
+function clampThreads(wanted: number | undefined): { threads?: number; note: string } {
+  // Where the engine does not say how many cores it has (Node 20), the number is kept.
+  const cores = typeof navigator !== "undefined" && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : Infinity;
+  if (wanted === undefined || wanted <= cores) return { threads: wanted, note: "" };
+  return { threads: cores, note: `; ${wanted} threads asked for, clamped to the ${cores} this machine has` };
 }
 
 /** The WebAssembly backend as the loader sees it (runtime/wasm.ts's wasmBackend()). */
@@ -77,6 +103,8 @@ export function weightsFromBytes(bytes: Uint8Array, expected: number): Float32Ar
 
 /** Builds a network from a manifest and its files, already in memory, on the given backends. */
 export async function networkFromFiles(manifest: Manifest, files: NetworkFiles, options: LoadOptions, backends: Backends): Promise<Network> {
+  checkOptions(options);
+  const check = options.check ?? "none";
   const backend = options.backend ?? "auto";
   const weights = weightsFromBytes(files.weights, manifest.weights.bytes);
   let skipped = "";
@@ -89,7 +117,7 @@ export async function networkFromFiles(manifest: Manifest, files: NetworkFiles, 
         const choice = await backends.webgpu.findAdapter(options.gpu);
         if (!choice) throw new BackendError("no WebGPU adapter found (no GPU, and no software fallback)");
         const exec = await backends.webgpu.create(choice.adapter, gpu, weights, files.wgsl);
-        return new Network(manifest, exec, `WebGPU on ${choice.description}`);
+        return new Network(manifest, exec, `WebGPU on ${choice.description}`, check);
       } catch (e) {
         if (backend === "webgpu") throw e;
         skipped = `; WebGPU not used: ${(e as Error).message}`;
@@ -100,13 +128,14 @@ export async function networkFromFiles(manifest: Manifest, files: NetworkFiles, 
     throw new BackendError(`this bundle has no WebAssembly module${skipped || (manifest.webgpu ? "; load it with backend: webgpu" : "")}`);
   }
   const relaxed = options.relaxedSimd === false ? undefined : files.wasmRelaxed;
-  const exec = await backends.wasm.create({ binary: files.wasm, relaxed, tables: files.tables }, manifest.wasm, weights, { threads: options.threads });
+  const clamp = clampThreads(options.threads);
+  const exec = await backends.wasm.create({ binary: files.wasm, relaxed, tables: files.tables }, manifest.wasm, weights, { threads: clamp.threads });
   const executor: Executor = {
     backend: "wasm",
     runSample: (env: DimEnv, inputs: readonly Float32Array[]) => exec.runSample(env, manifest.symbols, inputs),
     dispose: () => exec.dispose(),
   };
-  return new Network(manifest, executor, `WebAssembly (${exec.threading}${exec.relaxed ? ", relaxed SIMD" : ""})${skipped}`);
+  return new Network(manifest, executor, `WebAssembly (${exec.threading}${exec.relaxed ? ", relaxed SIMD" : ""})${clamp.note}${skipped}`, check);
 }
 
 /**
@@ -115,6 +144,7 @@ export async function networkFromFiles(manifest: Manifest, files: NetworkFiles, 
  * plain one (which it also needs when WebGPU may win: it is then fetched only if WebGPU fails).
  */
 export async function openBundle(manifest: Manifest, urls: FileUrls | UrlLike, options: LoadOptions, backends: Backends): Promise<Network> {
+  checkOptions(options);
   const backend = options.backend ?? "auto";
   const read = (name: string) => readFile(name, urls, options);
   const weights = await read(manifest.weights.file);

@@ -25,8 +25,29 @@ export interface Executor {
 
 export class InputError extends Error {
   override readonly name = "InputError";
-  /** Recognises the error across copies of the runtime (a bundle's own), where instanceof fails. */
-  readonly code = "CNNC_INPUT";
+  /** Recognised across bundle copies, where `instanceof` fails: each bundle has its own class. */
+  readonly code: string = "CNNC_INPUT";
+}
+
+/** `run()` on a network after `dispose()`: the same on every backend. */
+export class DisposedError extends InputError {
+  override readonly code = "CNNC_DISPOSED";
+  constructor() {
+    super("this network has been disposed; load it again to run it");
+  }
+}
+
+/** Non-finite values in an input (`check: "finite"`): the backends would not agree on them. */
+export function checkFinite(inputs: Inputs): void {
+  for (const [name, t] of Object.entries(inputs)) {
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        const what = Number.isNaN(data[i]) ? "not-a-number" : data[i] > 0 ? "+infinity" : "-infinity";
+        throw new InputError(`input '${name}' holds ${what} at index ${i}; inputs must be finite numbers`);
+      }
+    }
+  }
 }
 
 const showDim = (d: Dim): string => (typeof d === "number" ? String(d) : d.op === "sym" ? d.name : "?");
@@ -38,7 +59,11 @@ export class Network {
     private readonly executor: Executor,
     /** Said by `load()`: which backend runs, and on what. */
     readonly description: string,
+    /** "finite": run() refuses NaN and infinite inputs (LoadOptions.check). */
+    private readonly check: "finite" | "none" = "none",
   ) {}
+
+  private disposed = false;
 
   get backend(): "wasm" | "webgpu" {
     return this.executor.backend;
@@ -53,7 +78,9 @@ export class Network {
   }
 
   async run(inputs: Inputs): Promise<Outputs> {
+    if (this.disposed) throw new DisposedError();
     const { env, batch } = bindInputs(this.manifest, inputs);
+    if (this.check === "finite") checkFinite(inputs);
     const outShapes = this.manifest.outputs.map((o) => o.shape.map((d) => evalDim(d, env)));
     const sampleOf = (n: number) =>
       this.manifest.inputs.map((spec) => {
@@ -69,7 +96,8 @@ export class Network {
       const ys = await this.executor.runSample(env, sampleOf(n));
       ys.forEach((y, i) => outs[i].set(y, n * y.length));
     }
-    const result: Outputs = {};
+    // No prototype: an output's name can never reach Object.prototype's properties.
+    const result: Outputs = Object.create(null) as Outputs;
     this.manifest.outputs.forEach((o, i) => {
       result[o.name] = { data: outs[i], shape: [batch, ...outShapes[i]] };
     });
@@ -77,9 +105,15 @@ export class Network {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.executor.dispose?.();
   }
 }
+
+/** The compiler's limits (compiler/limits.ts), repeated here: the runtime does not import the compiler. */
+const MAX_RUN_SIZE = 2 ** 31 - 1;
+const MAX_RUN_ELEMENTS = 2 ** 29;
 
 /** Checks inputs against the manifest; returns the size symbols' values and the batch size. */
 export function bindInputs(manifest: Manifest, inputs: Inputs): { env: Record<string, number>; batch: number } {
@@ -123,6 +157,17 @@ export function bindInputs(manifest: Manifest, inputs: Inputs): { env: Record<st
     });
     const total = shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== total) throw new InputError(`input '${spec.name}' has ${t.data.length} values, but its shape [${t.shape.join(", ")}] needs ${total}`);
+  }
+  // Sizes past what the targets index are refused here, not as a RangeError deep in a backend.
+  for (const [sym, v] of Object.entries(env)) {
+    if (v > MAX_RUN_SIZE) throw new InputError(`size ${sym} = ${v} is larger than ${MAX_RUN_SIZE}, the largest size the targets can index`);
+  }
+  for (const o of manifest.outputs) {
+    const values = o.shape.reduce<number>((p, d) => p * Math.max(0, evalDim(d, env)), batch ?? 1);
+    if (values > MAX_RUN_ELEMENTS) {
+      const sizes = Object.entries(env).map(([k, v]) => `${k} = ${v}`).join(", ");
+      throw new InputError(`output '${o.name}' would have ${values} values (with ${sizes}), more than the ${MAX_RUN_ELEMENTS} a target can hold`);
+    }
   }
   for (const c of manifest.checks) {
     if (evalDim(c.dim, env) < 1) {

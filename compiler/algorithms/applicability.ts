@@ -74,7 +74,9 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
       const why = fftApplies(op);
       if (why) return why;
       const kEff = op.kernel.map((k, i) => effectiveKernel(k, op.dilation[i]));
-      const tiling = chooseFftTiling(kEff, Cg, Og, s.out);
+      const tiling = chooseFftTiling(kEff, Cg, Og, s.out) as ReturnType<typeof chooseFftTiling> | undefined;
+      // No tile size fits a kernel this large (chooseFftTiling then has no answer).
+      if (!tiling) return `its kernel (${kEff.join("x")}) is larger than the largest FFT tile`;
       const points = tiling.n.reduce((a, b) => a * b, 1);
       if (op.filters * Cg * points * 8 > MAX_TABLE_BYTES) return `its kernel spectra (${tiling.n.join("x")} per slice) would take more than ${MAX_TABLE_BYTES >> 20} MiB`;
       return undefined;

@@ -15,9 +15,21 @@ export type Poly = Map<string, Term>;
 
 const monoKey = (atoms: Term["atoms"]) => atoms.map((a) => a.key).join("*");
 
+/**
+ * Keys and printed forms are remembered per tree node: a size after n stacked pools nests n
+ * divisions, and recomputing each child's text at every level made printing 2^n work.
+ */
+const keys = new WeakMap<DimExpr, string>();
+const printed = new WeakMap<DimExpr, string>();
+
 function atomKey(a: Atom): string {
   if (a.op === "sym") return a.name;
-  return `${a.op}(${printDim(a.a)},${printDim(a.b)})`;
+  let k = keys.get(a);
+  if (k === undefined) {
+    k = `${a.op}(${printDim(a.a)},${printDim(a.b)})`;
+    keys.set(a, k);
+  }
+  return k;
 }
 
 function addTerm(p: Poly, t: Term): void {
@@ -99,6 +111,15 @@ function printTermAtom(a: Atom): string {
 /** `16*H*W + 3`, `ceil(H / 2)`, `floor(H / 2)*2 - 1`. */
 export function printDim(d: Dim): string {
   if (typeof d === "number") return String(d);
+  let text = printed.get(d);
+  if (text === undefined) {
+    text = printFresh(d);
+    printed.set(d, text);
+  }
+  return text;
+}
+
+function printFresh(d: DimExpr): string {
   const terms = [...toPoly(d).values()].sort((a, b) => b.atoms.length - a.atoms.length);
   if (terms.length === 0) return "0";
   return terms

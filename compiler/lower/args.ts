@@ -9,6 +9,7 @@ import type { DiagnosticLog } from "../diagnostics.js";
 import type { PadSpec } from "../ir/ops.js";
 import type { SourceFile, Span } from "../source.js";
 import { didYouMean } from "../suggest.js";
+import { sizeTooLarge } from "../limits.js";
 
 /** Resolves a bare name to the constant expression it is bound to (block parameters), if any. */
 export type ConstResolver = (e: Expr) => Expr;
@@ -135,6 +136,8 @@ export class ArgReader {
     const v = literalNumber(e);
     if (v === undefined || !Number.isInteger(v)) return this.expected(name, "a whole number", e);
     if (v < min) return this.fail(`argument '${name}' of ${this.opName} must be at least ${min}, got ${v}`, e.span);
+    const big = sizeTooLarge(v);
+    if (big) return this.fail(`argument '${name}' of ${this.opName}: ${big}`, e.span);
     return v;
   }
 
@@ -184,6 +187,8 @@ export class ArgReader {
     }
     const bad = dims.find((d) => d < min);
     if (bad !== undefined) return this.fail(`argument '${name}' of ${this.opName} must be at least ${min} on every axis, got ${bad}`, e.span);
+    const big = dims.map(sizeTooLarge).find((m) => m);
+    if (big) return this.fail(`argument '${name}' of ${this.opName}: ${big}`, e.span);
     return dims;
   }
 
@@ -208,6 +213,8 @@ export class ArgReader {
     const n = literalNumber(e);
     if (n !== undefined) {
       if (!Number.isInteger(n) || n < 0) return this.expected(name, what, e);
+      const big = sizeTooLarge(n);
+      if (big) return this.fail(`argument '${name}' of ${this.opName}: ${big}`, e.span);
       const all = new Array<number>(rank).fill(n);
       return { kind: "explicit", before: all, after: all };
     }
@@ -230,6 +237,8 @@ export class ArgReader {
       before.push(pair[0]);
       after.push(pair[1]);
     }
+    const big = [...before, ...after].map(sizeTooLarge).find((m) => m);
+    if (big) return this.fail(`argument '${name}' of ${this.opName}: ${big}`, e.span);
     return { kind: "explicit", before, after };
   }
 }

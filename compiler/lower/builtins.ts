@@ -237,7 +237,7 @@ function parametrised(fn: "clip" | "hardsigmoid" | "elu" | "selu" | "pow"): Buil
   };
 }
 
-export const BUILTINS: Readonly<Record<string, Builtin>> = {
+const TABLE: Readonly<Record<string, Builtin>> = {
   conv: {
     sig: {
       positional: ["filters", "kernel"],
@@ -373,3 +373,6 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
     },
   },
 };
+
+// No prototype: a user's name such as `toString` or `constructor` must not find Object's own.
+export const BUILTINS: Readonly<Record<string, Builtin>> = Object.assign(Object.create(null) as Record<string, Builtin>, TABLE);

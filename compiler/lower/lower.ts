@@ -9,8 +9,9 @@ import type { DiagnosticLog } from "../diagnostics.js";
 import type { Dim } from "../ir/dim.js";
 import * as D from "../ir/dim.js";
 import type { Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
-import type { Op } from "../ir/ops.js";
+import { type Op, type PadSpec, windowGeometry } from "../ir/ops.js";
 import { inferShape } from "../ir/shapes.js";
+import { reservedName, MAX_LAYERS, MAX_SIZE, MAX_TENSOR_ELEMENTS, MAX_WEIGHT_BYTES, showBytes, sizeProduct, sizeTooLarge } from "../limits.js";
 import type { SourceFile, Span } from "../source.js";
 import { didYouMean } from "../suggest.js";
 import { ArgReader, type ConstResolver, describe, literalNumber } from "./args.js";
@@ -86,6 +87,9 @@ class Lowering {
   private readonly pending: PendingWeight[] = [];
   private readonly weightFiles: { path: string; span: Span }[] = [];
   private readonly checks: { dim: Dim; message: string }[] = [];
+  /** f32 values of all weights so far, held against MAX_WEIGHT_BYTES. */
+  private weightValues = 0;
+  private tooManyLayers = false;
 
   constructor(
     private readonly file: SourceFile,
@@ -108,6 +112,10 @@ class Lowering {
     const inputs: GraphIO[] = [];
     const symbols: string[] = [];
     for (const p of net.params) {
+      if (reservedName(p.name.name)) {
+        this.error(`'${p.name.name}' cannot name an input: it is a property of every JavaScript object, so run()'s inputs could not hold it`, p.name.span);
+        continue;
+      }
       const shape = this.inputType(p.name, p.type, symbols);
       const id = shape ? this.newValue(shape, undefined, p.name.name) : POISON;
       const earlier = scope.bind(p.name.name, { kind: "tensor", value: id, span: p.name.span });
@@ -119,7 +127,8 @@ class Lowering {
     const outputs: GraphIO[] = [];
     for (const o of net.outputs) {
       const b = scope.lookup(o.name);
-      if (!b) this.error(`output '${o.name}' is never bound${didYouMean(o.name, scope.allNames())}`, o.span);
+      if (reservedName(o.name)) this.error(`'${o.name}' cannot name an output: it is a property of every JavaScript object, so run()'s results could not hold it`, o.span);
+      else if (!b) this.error(`output '${o.name}' is never bound${didYouMean(o.name, scope.allNames())}`, o.span);
       else if (b.kind !== "tensor") this.error(`output '${o.name}' is not a tensor`, o.span);
       else if (b.value !== POISON) outputs.push({ name: o.name, value: b.value, span: o.span });
     }
@@ -154,15 +163,29 @@ class Lowering {
           this.error(`sizes must be positive whole numbers, got ${d.value}`, d.span);
           return undefined;
         }
+        const big = sizeTooLarge(d.value);
+        if (big) {
+          this.error(`input '${name.name}': ${big}`, d.span);
+          return undefined;
+        }
         shape.push(d.value);
       } else {
         if (i === 0) {
           this.error(`the channel count of input '${name.name}' must be a number, not the symbol '${d.name}'`, d.span);
           return undefined;
         }
+        if (reservedName(d.name)) {
+          this.error(`'${d.name}' cannot name a size: it is a property of every JavaScript object, so the sizes could not hold it`, d.span);
+          return undefined;
+        }
         if (!symbols.includes(d.name)) symbols.push(d.name);
         shape.push(D.sym(d.name));
       }
+    }
+    const values = leastElements(shape);
+    if (values > MAX_TENSOR_ELEMENTS) {
+      this.error(`input '${name.name}' of shape ${D.printShape(shape)} has ${values} values, more than the ${MAX_TENSOR_ELEMENTS} (${showBytes(4 * MAX_TENSOR_ELEMENTS)} of f32) a target can hold`, t.span);
+      return undefined;
     }
     return shape;
   }
@@ -209,16 +232,9 @@ class Lowering {
     switch (e.kind) {
       case "name":
         return this.nameValue(e, frame);
-      case "pipe": {
-        const input = this.tensor(e.input, frame);
-        return this.stage(e.stage, [input], frame);
-      }
-      case "binary": {
-        const a = this.tensor(e.left, frame);
-        const b = this.tensor(e.right, frame);
-        const op: Op = { kind: e.op === "+" ? "add" : "mul" };
-        return this.emit(op, [a, b], {}, this.anonymousLayer(frame), e.opSpan);
-      }
+      case "pipe":
+      case "binary":
+        return this.chain(e, frame);
       case "call":
         if (e.label) return this.stage(e, [], frame);
         return this.stage(e, [], frame);
@@ -227,6 +243,31 @@ class Lowering {
       default:
         return this.error(`expected a tensor, but got ${describe(e)}`, e.span);
     }
+  }
+
+  /**
+   * A chain `x |> a |> b` or `x + y + z` is a tree as deep as it is long: it is walked down its
+   * left spine and evaluated in a loop, not by recursion, so 100,000 stages cannot overflow
+   * the stack. The order is the recursive one: the input, then each stage or right operand.
+   */
+  private chain(e: Extract<Expr, { kind: "pipe" | "binary" }>, frame: Frame): number {
+    const spine: Extract<Expr, { kind: "pipe" | "binary" }>[] = [];
+    let base: Expr = e;
+    while (base.kind === "pipe" || base.kind === "binary") {
+      spine.push(base);
+      base = base.kind === "pipe" ? base.input : base.left;
+    }
+    let v = this.tensor(base, frame);
+    for (let i = spine.length - 1; i >= 0; i--) {
+      const link = spine[i];
+      if (link.kind === "pipe") v = this.stage(link.stage, [v], frame);
+      else {
+        const b = this.tensor(link.right, frame);
+        const op: Op = { kind: link.op === "+" ? "add" : "mul" };
+        v = this.emit(op, [v, b], {}, this.anonymousLayer(frame), link.opSpan);
+      }
+    }
+    return v;
   }
 
   private nameValue(e: NameExpr, frame: Frame): number {
@@ -392,7 +433,17 @@ class Lowering {
       return undefined;
     }
     this.weightNames.add(name);
-    const size = decl.shape.reduce((p, v) => p * v, 1);
+    const size = sizeProduct(decl.shape);
+    // Checked before the weights are allocated: the budget is what the compiler will hold.
+    if (4 * (this.weightValues + size) > MAX_WEIGHT_BYTES) {
+      const total = 4 * (this.weightValues + size);
+      this.error(
+        `layer ${layer}: its ${decl.role} of shape [${decl.shape.join(", ")}] takes ${4 * size} bytes, and the network's weights would take ${total}, more than the compile-time memory budget of ${showBytes(MAX_WEIGHT_BYTES)}`,
+        span,
+      );
+      return undefined;
+    }
+    this.weightValues += size;
     const w: Weight = {
       id: this.weights.length,
       name,
@@ -452,12 +503,82 @@ class Lowering {
 
   private emit(op: Op, inputs: number[], weights: Partial<Record<WeightRole, Weight>>, layer: string, span: Span): number {
     if (inputs.includes(POISON)) return POISON;
+    if (this.nodes.length >= MAX_LAYERS) {
+      // Said once: every later stage of the chain would say it again.
+      if (this.nodes.length === MAX_LAYERS && !this.tooManyLayers) {
+        this.tooManyLayers = true;
+        this.error(`layer ${layer}: the network has more than ${MAX_LAYERS} layers, the most one network may have`, span);
+      }
+      return POISON;
+    }
+    const window = windowLimit(op);
+    if (window) return this.error(`layer ${layer}: ${window}`, span);
     const r = inferShape(op, inputs.map((v) => this.values[v].shape));
     if (!r.ok) return this.error(r.message, span);
+    const constant = largeConstant(op, inputs.length ? this.values[inputs[0]].shape : [], r.shape);
+    if (constant !== undefined) {
+      return this.error(`layer ${layer}: its sizes reach ${constant}, larger than ${MAX_SIZE}, the largest size the targets can index (32-bit)`, span);
+    }
+    const values = leastElements(r.shape);
+    if (values > MAX_TENSOR_ELEMENTS) {
+      return this.error(
+        `layer ${layer}: its output of shape ${D.printShape(r.shape)} has ${values === Infinity ? "too many" : values} values, more than the ${MAX_TENSOR_ELEMENTS} (${showBytes(4 * MAX_TENSOR_ELEMENTS)} of f32) a target can hold`,
+        span,
+      );
+    }
     for (const p of r.positive) this.checks.push({ dim: p.dim, message: `layer ${layer}: ${p.message}` });
     const id = this.nodes.length;
     const out = this.newValue(r.shape, id, layer);
     this.nodes.push({ id, op, inputs, output: out, weights, layer, span });
     return out;
   }
+}
+
+/** The fewest values a tensor of this shape can have: every size symbol is at least 1. */
+function leastElements(shape: readonly Dim[]): number {
+  const ones: Record<string, number> = {};
+  for (const d of shape) for (const s of D.dimSymbols(d)) ones[s] = 1;
+  return sizeProduct(shape.map((d) => Math.max(1, D.evalDim(d, ones))));
+}
+
+/** Why a sliding window (kernel or pool window, dilated) is too large to index, if it is. */
+function windowLimit(op: Op): string | undefined {
+  const sizes = "window" in op ? op.window : "kernel" in op ? op.kernel : undefined;
+  if (!sizes) return undefined;
+  const dilation = "dilation" in op ? op.dilation : undefined;
+  const extent = sizes.map((k, i) => (k - 1) * (dilation?.[i] ?? 1) + 1);
+  const axis = extent.map(sizeTooLarge).find((m) => m);
+  if (axis) return `its dilated window spans ${extent.join("x")}: ${axis}`;
+  const values = sizeProduct(extent);
+  if (values > MAX_TENSOR_ELEMENTS) return `its window spans ${extent.join("x")} = ${values} positions, more than the ${MAX_TENSOR_ELEMENTS} a target can hold`;
+  return undefined;
+}
+
+/**
+ * A constant past 32-bit indexing in the sizes a layer's code computes (its output sizes and,
+ * for sliding windows, its padding): a stride of 2^31 - 1 with `pad: same` makes 2 * stride.
+ */
+function largeConstant(op: Op, input: readonly Dim[], output: readonly Dim[]): number | undefined {
+  const dims: Dim[] = [...output];
+  const w = op as Partial<{ window: readonly number[]; kernel: readonly number[]; stride: readonly number[]; dilation: readonly number[]; pad: PadSpec; ceil: boolean }>;
+  const sizes = w.window ?? w.kernel;
+  if (sizes && w.stride && w.dilation && w.pad && input.length === sizes.length + 1) {
+    try {
+      const g = windowGeometry(input.slice(1), sizes, w.stride, w.dilation, w.pad, w.ceil ?? false);
+      dims.push(...g.padBefore, ...g.padAfter, ...g.out);
+    } catch {
+      // Geometry the op's own checks refuse is reported by them.
+    }
+  }
+  let found: number | undefined;
+  const walk = (d: Dim): void => {
+    if (typeof d === "number") {
+      if (Math.abs(d) > MAX_SIZE) found = Math.abs(d);
+    } else if (d.op !== "sym") {
+      walk(d.a);
+      walk(d.b);
+    }
+  };
+  dims.forEach(walk);
+  return found;
 }

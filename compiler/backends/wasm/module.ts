@@ -68,6 +68,11 @@ import { emitStepDispatch, isParallel, stepParams, TID, worthSplitting } from ".
 export const WASM_FILE = "model.wasm";
 export const WASM_RELAXED_FILE = "model.relaxed.wasm";
 export const TABLES_FILE = "tables.bin";
+/** A network the WebAssembly target cannot hold: the user's network, not a bug (a diagnostic). */
+export class WasmLimitError extends Error {
+  override readonly name = "WasmLimitError";
+}
+
 const PAGE = 65536;
 const LOW_MEMORY = 1024;
 /** 2 GiB: addresses are i32 arithmetic, kept below 2^31 so that they are never negative. */
@@ -206,7 +211,7 @@ export function emitWasm(plan: Plan, options: EmitWasmOptions = {}): EmittedWasm
   // A static network gets all its memory up front; a symbolic one grows it at run time.
   const initialBytes = typeof memoryBytes === "number" ? memoryBytes : arenaBase;
   if (initialBytes > MAX_MEMORY_BYTES) {
-    throw new Error(`network ${plan.name} needs ${initialBytes} bytes of memory; the WebAssembly backend addresses at most 2 GiB`);
+    throw new WasmLimitError(`network ${plan.name} needs ${initialBytes} bytes of memory; the WebAssembly backend addresses at most 2 GiB`);
   }
   const initialPages = Math.max(1, Math.ceil(initialBytes / PAGE));
 

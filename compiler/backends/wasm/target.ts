@@ -10,7 +10,7 @@ import type { Op } from "../../ir/ops.js";
 import type { Fusion, Target } from "../../target.js";
 import { autotune } from "./autotune.js";
 import { estimateMs, poolPassMs, whyWasm } from "./cost.js";
-import { emitWasm } from "./module.js";
+import { emitWasm, WasmLimitError } from "./module.js";
 
 /** Producers whose kernels apply an epilogue (conv, local, tiled, deconv, dense, and every convolution algorithm's). */
 const PRODUCERS: ReadonlySet<Op["kind"]> = new Set<Op["kind"]>(["conv", "local", "tiled", "deconv", "dense"]);
@@ -27,7 +27,14 @@ export const WASM: Target = {
   poolMs: poolPassMs,
   autotune,
   emit(plan, options) {
-    const w = emitWasm(plan, { optimize: options.wasmOptimize, timings: options.timings });
+    let w;
+    try {
+      w = emitWasm(plan, { optimize: options.wasmOptimize, timings: options.timings });
+    } catch (e) {
+      // Each tensor fits, but together (after memory planning) they pass the 2 GiB memory: no one layer to blame.
+      if (e instanceof WasmLimitError) return { ok: false, message: e.message };
+      throw e;
+    }
     return { ok: true, emitted: { manifest: { wasm: w.manifest }, wasm: w.binary, wasmRelaxed: w.relaxed, tables: w.tables } };
   },
 };

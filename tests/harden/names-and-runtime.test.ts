@@ -1,0 +1,127 @@
+// Issue 15's reproducers for names, paths and the runtime's contracts: JavaScript's own
+// property names refused as inputs, outputs and sizes; weights read only from inside the
+// model's folder and only from regular files; run() after dispose(), unknown backends, bad
+// thread counts and non-finite inputs each a clear error with a `code`; sizes past what the
+// targets index refused by run() and by `cnnc run --size`.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { compile, type CompileSuccess } from "../../compiler/index.js";
+import { headline } from "../../compiler/diagnostics.js";
+import type { LoadOptions } from "../../runtime/load.js";
+import { writeNpy } from "../../compiler/tensors/npy.js";
+
+const root = path.resolve(__dirname, "../..");
+const tmp = mkdtempSync(path.join(tmpdir(), "cnnc-harden-"));
+
+function cnnc(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(root, "bin/cnnc.js"), ...args], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const errors = (source: string, fileName = "t.cnn") => compile(source, { fileName, target: "webgpu" }).diagnostics.map(headline);
+
+describe("reserved names", () => {
+  it("an output named __proto__ is refused", () => {
+    expect(errors("network n(x: f32[1, 8, 8]) -> __proto__ { __proto__ = x |> relu }")).toEqual([
+      "t.cnn:1:31: error: '__proto__' cannot name an output: it is a property of every JavaScript object, so run()'s results could not hold it",
+    ]);
+  });
+
+  it("a size symbol named __proto__ is refused", () => {
+    expect(errors("network n(x: f32[1, __proto__, 8]) -> y { y = x |> relu }")).toEqual([
+      "t.cnn:1:21: error: '__proto__' cannot name a size: it is a property of every JavaScript object, so the sizes could not hold it",
+    ]);
+  });
+
+  it("an input named constructor is refused", () => {
+    expect(errors("network n(constructor: f32[1, 8, 8]) -> y { y = constructor |> relu }")[0]).toBe(
+      "t.cnn:1:11: error: 'constructor' cannot name an input: it is a property of every JavaScript object, so run()'s inputs could not hold it",
+    );
+  });
+
+
+  it("an op named like an Object property is an unknown op, not Object's own", () => {
+    expect(errors("network n(x: f32[1, 8, 8]) -> y { y = x |> constructor(3) |> toString }")).toEqual([
+      "t.cnn:1:44: error: unknown op 'constructor'",
+      "t.cnn:1:62: error: unknown op 'toString'",
+    ]);
+  });
+});
+
+describe("weights files", () => {
+  const model = (p: string) => `network n(x: f32[1, 8, 8]) -> y {\n  weights "${p}"\n  y = x |> conv(1, 3x3)\n}\n`;
+
+  it("a path out of the model's folder is refused, not read", () => {
+    const expected = (p: string) => `${tmp}/m.cnn:2:11: error: weights file ${p} is outside the model's folder; a model reads weights only from its own folder (give others with --weights)`;
+    expect(errors(model("../../../../etc/passwd"), path.join(tmp, "m.cnn"))).toEqual([expected("../../../../etc/passwd")]);
+    expect(errors(model("/dev/zero"), path.join(tmp, "m.cnn"))).toEqual([expected("/dev/zero")]);
+  });
+
+  it("a device, a FIFO or a folder is not read", () => {
+    mkdirSync(path.join(tmp, "dir"), { recursive: true });
+    expect(errors(model("dir"), path.join(tmp, "m.cnn"))).toEqual([`${tmp}/m.cnn:2:11: error: cannot read weights file dir: not a regular file`]);
+    const fifo = path.join(tmp, "fifo.safetensors");
+    spawnSync("mkfifo", [fifo]);
+    expect(errors(model("fifo.safetensors"), path.join(tmp, "m.cnn"))).toEqual([`${tmp}/m.cnn:2:11: error: cannot read weights file fifo.safetensors: not a regular file`]);
+    const r = cnnc("check", path.join(root, "examples/lenet.cnn"), "--weights", "/dev/zero");
+    expect({ code: r.code, err: r.err }).toEqual({ code: 1, err: "cnnc: error: cannot read weights file /dev/zero: not a regular file\n1 error\n" });
+  });
+});
+
+describe("runtime contracts", () => {
+  const r = compile("network n(x: f32[1, H, 8]) -> y { y = x |> conv(2, 3x3) |> softmax }", { target: "wasm" }) as CompileSuccess;
+  const x = { data: new Float32Array(64).fill(0.5), shape: [1, 8, 8] };
+  const codeOf = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+      return "no error";
+    } catch (e) {
+      return `${(e as { code?: string }).code}: ${(e as Error).message}`;
+    }
+  };
+
+  it("run() after dispose() is CNNC_DISPOSED on one thread and on two", async () => {
+    for (const threads of [1, 2]) {
+      const net = await r.load({ backend: "wasm", threads });
+      net.dispose();
+      expect(await codeOf(() => net.run({ x }))).toBe("CNNC_DISPOSED: this network has been disposed; load it again to run it");
+    }
+  });
+
+  it("unknown backends and bad thread counts are refused", async () => {
+    expect(await codeOf(() => r.load({ backend: "bogus" } as unknown as LoadOptions))).toBe("CNNC_BACKEND: unknown backend 'bogus'; the backends are wasm, webgpu, auto");
+    expect(await codeOf(() => r.load({ threads: 0 }))).toBe("CNNC_BACKEND: threads must be a positive integer, got 0");
+    expect(await codeOf(() => r.load({ threads: 2.5 }))).toBe("CNNC_BACKEND: threads must be a positive integer, got 2.5");
+  });
+
+  it("check: finite refuses NaN inputs", async () => {
+    const net = await r.load({ backend: "wasm", check: "finite" });
+    const bad = { data: new Float32Array(64).fill(NaN), shape: [1, 8, 8] };
+    expect(await codeOf(() => net.run({ x: bad }))).toBe(
+      "CNNC_INPUT: input 'x' holds not-a-number at index 0; inputs must be finite numbers",
+    );
+    expect(await codeOf(() => net.run({ x }))).toBe("no error");
+    net.dispose();
+  });
+
+  it("results have no prototype", async () => {
+    const net = await r.load({ backend: "wasm" });
+    const out = await net.run({ x });
+    expect(Object.getPrototypeOf(out)).toBe(null);
+    net.dispose();
+  });
+
+  it("cnnc run refuses NaN inputs and sizes past the limits", () => {
+    const file = path.join(tmp, "nan.npy");
+    writeFileSync(file, writeNpy([1, 28, 28], new Float32Array(784).fill(NaN)));
+    const nan = cnnc("run", "examples/lenet.cnn", "--input", `image=${file}`, "--backend", "wasm");
+    expect(nan.code).toBe(1);
+    expect(nan.err).toContain(`cnnc: error: input 'image' holds not-a-number at index 0; inputs must be finite numbers`);
+    const big = cnnc("run", "examples/classifier_variable.cnn", "--random", "--size", "H=99999999999,W=8");
+    expect(big.code).toBe(2);
+    expect(big.err).toMatch(/cnnc: --size: input '\w+' would have shape \[3, 99999999999, 8\], 2399999999976 values, more than the 536870912 a target can hold/);
+  });
+});
