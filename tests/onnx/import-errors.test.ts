@@ -165,5 +165,17 @@ describe("bad ONNX files", () => {
     const viaSource = spawnSync(process.execPath, ["bin/cnnc.js", "run", out, "--weights", path.join(dir, "m.safetensors"), "--random", "3"], { encoding: "utf8" });
     expect(direct.status, direct.stderr).toBe(0);
     expect(viaSource.stdout).toBe(direct.stdout);
+    // A second import onto the files it wrote is refused without --force (cnnc cannot tell its
+    // own .cnn from a user's), and replaces them with it; -o onto an input never, even with --force.
+    const again = spawnSync(process.execPath, ["bin/cnnc.js", "import", model, "-o", out], { encoding: "utf8" });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain("m.cnn exists; pass --force to replace it");
+    const forced = spawnSync(process.execPath, ["bin/cnnc.js", "import", model, "-o", out, "--force"], { encoding: "utf8" });
+    expect(forced.status, forced.stderr).toBe(0);
+    const source = readFileSync(out, "utf8");
+    const onto = spawnSync(process.execPath, ["bin/cnnc.js", "export", out, "--weights", path.join(dir, "m.safetensors"), "-o", out, "--force"], { encoding: "utf8" });
+    expect(onto.status).toBe(1);
+    expect(onto.stderr).toContain("is an input of this command");
+    expect(readFileSync(out, "utf8")).toBe(source);
   });
 });
