@@ -7,33 +7,10 @@ import { expect } from "vitest";
 import { type ConvOp, type PadSpec, type PoolOp, windowGeometry } from "../../compiler/ir/ops.js";
 import { indices, offset, strides, type Tensor } from "../../compiler/reference/tensor.js";
 import { buildModel, type GraphSpec } from "../onnx/model.js";
+import { rng, type Rng } from "../rng.js";
 
-/** mulberry32: small, fast, good enough to pick shapes and values. */
-export function rng(seed: number): Rng {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: (xs) => xs[Math.floor(next() * xs.length)],
-    bool: (p = 0.5) => next() < p,
-  };
-}
+export { rng, type Rng };
 
-export interface Rng {
-  /** Uniform in [0, 1). */
-  next(): number;
-  /** Uniform integer in [lo, hi], both included. */
-  int(lo: number, hi: number): number;
-  pick<T>(xs: readonly T[]): T;
-  bool(p?: number): boolean;
-}
 
 /** Uniform values in [lo, hi) rounded to f32, so that ORT (f32) and the reference (f64) see the same numbers. */
 export function randomTensor(r: Rng, shape: readonly number[], lo = -1, hi = 1): Tensor {

@@ -13,25 +13,10 @@ import { referenceSample } from "../../compiler/train/reference-step.js";
 import { lossAndGrad } from "../../compiler/reference/grad/loss.js";
 import { interpret } from "../../compiler/reference/interpret.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
+import { rng, type Rng } from "../rng.js";
 
-/** mulberry32: small and reproducible from its seed. */
-export function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)],
-    bool: (p = 0.5): boolean => next() < p,
-  };
-}
-export type Rng = ReturnType<typeof rng>;
+export { rng, type Rng };
+
 
 export function randomTensor(r: Rng, shape: readonly number[], lo = -1, hi = 1): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
