@@ -8,6 +8,7 @@ import { evalDims } from "../../compiler/ir/dim.js";
 import { interpret } from "../../compiler/reference/interpret.js";
 import { initialise } from "../../compiler/tensors/init.js";
 import { testAdapter } from "../backends/wgsl/plan-helper.js";
+import { relativeError } from "../relative-error.js";
 
 const adapter = await testAdapter();
 const gpu = Boolean(adapter || process.env.CI);
@@ -60,13 +61,7 @@ describe("new ops: backends equal the reference", () => {
             for (const [out, want] of ref) {
               const y = got[out];
               expect(y.shape).toEqual([1, ...want.shape]);
-              let diff = 0;
-              let scale = 0;
-              want.data.forEach((v, i) => {
-                diff = Math.max(diff, Math.abs(v - y.data[i]));
-                scale = Math.max(scale, Math.abs(v));
-              });
-              expect(diff / Math.max(1, scale), `${backend} ${out}`).toBeLessThan(1e-4);
+              expect(relativeError(y.data, want.data), `${backend} ${out}`).toBeLessThan(1e-4);
             }
           } finally {
             net.dispose();
