@@ -21,6 +21,12 @@ export interface WeightDecl {
   readonly init?: Expr;
   readonly fanIn: number;
   readonly fanOut: number;
+  /**
+   * The kernel's size, where the weight is [A, B, ...kernel] (conv, depthwise, deconv): a
+   * literal or named kernel of this shape is used for every filter and channel. Absent where
+   * the weight has another layout (local, tiled, dense): those take the whole tensor.
+   */
+  readonly kernel?: readonly number[];
   /** A constant the weight starts at when nothing else is given (batch norm's gamma and variance are 1). */
   readonly fill?: number;
 }
@@ -87,6 +93,7 @@ function convLike(ctx: BuildContext, depthwise: boolean): Built | undefined {
     {
       role: "weight",
       shape: [filters, channels / groups, ...kernel],
+      kernel,
       value: a.expr("weight"),
       init: a.expr("init"),
       fanIn: (channels / groups) * k,
@@ -165,7 +172,7 @@ function deconv(ctx: BuildContext): Built | undefined {
   const k = prod(kernel);
   const weights: WeightDecl[] = [
     // [C_in, O/groups, k...]: the forward conv's kernel, so fans are those of that conv read backwards.
-    { role: "weight", shape: [channels, filters / groups, ...kernel], value: a.expr("weight"), init: a.expr("init"), fanIn: (filters / groups) * k, fanOut: channels * k },
+    { role: "weight", shape: [channels, filters / groups, ...kernel], kernel, value: a.expr("weight"), init: a.expr("init"), fanIn: (filters / groups) * k, fanOut: channels * k },
   ];
   if (bias === "channel") weights.push({ role: "bias", shape: [filters], fanIn: 0, fanOut: 0 });
   return { op, weights };

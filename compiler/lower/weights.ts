@@ -101,7 +101,9 @@ function fromSource(
   log: DiagnosticLog,
   file: SourceFile,
 ): { values: Float32Array; source: PendingWeight["weight"]["source"] } | undefined {
-  const spatial = p.decl.role === "weight" && shape.length > 2 ? shape.slice(2) : undefined;
+  // One kernel for every filter and channel: only where the weight is [A, B, ...kernel].
+  const spatial = p.decl.role === "weight" ? p.decl.kernel : undefined;
+  const whole = p.decl.role === "weight" && !spatial && shape.length > 2 ? "; this layer takes its whole weight tensor (one kernel for every filter and channel is for conv, depthwise and deconv)" : "";
   if (e.kind === "list") {
     const flat: number[] = [];
     const dims = listShape(e, flat, p, log, file);
@@ -110,7 +112,7 @@ function fromSource(
     if (same(dims, shape)) return { values: Float32Array.from(flat), source: { kind: "literal" } };
     if (spatial && same(dims, spatial)) return { values: replicate(flat, shape), source: { kind: "literal" } };
     log.error(
-      `the weight literal has shape [${dims.join(", ")}] but layer ${p.layer} needs [${shape.join(", ")}]${spatial ? ` (or one kernel of shape [${spatial.join(", ")}] for every filter and channel)` : ""}`,
+      `the weight literal has shape [${dims.join(", ")}] but layer ${p.layer} needs [${shape.join(", ")}]${spatial ? ` (or one kernel of shape [${spatial.join(", ")}] for every filter and channel)` : whole}`,
       file,
       e.span,
     );
@@ -137,7 +139,7 @@ function fromSource(
     return { values: replicate(Array.from(k.value), shape), source: { kind: "named", name } };
   }
   const kinds = spatial ? `a nested list of numbers or a named kernel (${NAMED_KERNELS.join(", ")})` : "a nested list of numbers";
-  log.error(`argument 'weight' of layer ${p.layer} expects ${kinds}, but got ${describe(e)}`, file, e.span);
+  log.error(`argument 'weight' of layer ${p.layer} expects ${kinds}, but got ${describe(e)}${whole}`, file, e.span);
   return undefined;
 }
 

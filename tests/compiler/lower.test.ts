@@ -112,6 +112,8 @@ describe("lowering diagnostics (exact text)", () => {
     ["a label reused on the wrong input", net("a = x |> k: conv(4, 3x3)\ny = a |> k"), "t.cnn:3:10: error: layer 'k' was built for inputs of shape [1, 28, 28]; its weights do not fit this input of shape [4, 26, 26]"],
     ["a weight literal of the wrong shape", net("y = x |> conv(1, 2x2, weight: [[1, 2, 3]])"), "t.cnn:2:31: error: the weight literal has shape [1, 3] but layer y.0 needs [1, 1, 2, 2] (or one kernel of shape [2, 2] for every filter and channel)"],
     ["unknown named kernel", net("y = x |> conv(1, 3x3, weight: sobel_z)"), "t.cnn:2:31: error:"],
+    ["a named kernel for a tiled layer", net("y = x |> tiled(2, 3x3, tiles: 2x2, weight: gaussian(sigma: 1))"), "t.cnn:2:44: error: argument 'weight' of layer y.0 expects a nested list of numbers, but got 'gaussian(...)'; this layer takes its whole weight tensor (one kernel for every filter and channel is for conv, depthwise and deconv)"],
+    ["one kernel for a local layer", net("y = x |> local(2, 3x3, weight: [[1, 2, 3], [4, 5, 6], [7, 8, 9]])"), "t.cnn:2:32: error: the weight literal has shape [3, 3] but layer y.0 needs [2, 26, 26, 1, 3, 3]; this layer takes its whole weight tensor (one kernel for every filter and channel is for conv, depthwise and deconv)"],
     ["non-f32 input", "network n(x: f16[1, 4]) -> x {}", "t.cnn:1:14: error: input 'x' has element type 'f16'; only f32 is supported"],
   ];
   for (const [name, src, expected] of cases) {
