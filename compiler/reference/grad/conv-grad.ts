@@ -26,16 +26,18 @@ function convTaps(inShape: readonly number[], op: ConvOp): Taps {
   return taps(inShape.slice(1), op.kernel, op.stride, op.dilation, op.pad);
 }
 
+/** What both convolution gradients walk: the taps, channel and group counts, and the kernel index of each tap. */
+function convGeometry(inShape: readonly number[], c: ConvOp) {
+  const t = convTaps(inShape, c);
+  const C = inShape[0];
+  const O = c.filters;
+  return { t, O, Cg: C / c.groups, Og: O / c.groups, inVol: size(inShape.slice(1)), wAt: kernelAt(t, c.kernel, c.flip) };
+}
+
 /** Eq. 9.13: dy [O, j..] and the weight [O, C/g, k..] -> dV [C, D..] (op.inShape). */
 export function convGradInput(dy: Tensor, op: ConvGradInput, weight: Tensor): Tensor {
   const c = op.conv;
-  const t = convTaps(op.inShape, c);
-  const C = op.inShape[0];
-  const O = c.filters;
-  const Cg = C / c.groups;
-  const Og = O / c.groups;
-  const inVol = size(op.inShape.slice(1));
-  const wAt = kernelAt(t, c.kernel, c.flip);
+  const { t, O, Cg, Og, inVol, wAt } = convGeometry(op.inShape, c);
   const dx = tensor(op.inShape);
   for (let o = 0; o < O; o++) {
     const g = Math.floor(o / Og);
@@ -57,13 +59,7 @@ export function convGradInput(dy: Tensor, op: ConvGradInput, weight: Tensor): Te
 
 /** Eq. 9.11: x [C, D..] and dy [O, j..] -> dK [O, C/g, k..]. */
 export function convGradKernel(x: Tensor, dy: Tensor, c: ConvOp): Tensor {
-  const t = convTaps(x.shape, c);
-  const C = x.shape[0];
-  const O = c.filters;
-  const Cg = C / c.groups;
-  const Og = O / c.groups;
-  const inVol = size(x.shape.slice(1));
-  const wAt = kernelAt(t, c.kernel, c.flip);
+  const { t, O, Cg, Og, inVol, wAt } = convGeometry(x.shape, c);
   const dw = tensor([O, Cg, ...c.kernel]);
   for (let o = 0; o < O; o++) {
     const g = Math.floor(o / Og);
