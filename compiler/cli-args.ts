@@ -134,7 +134,7 @@ ${COMPILE_HELP}`,
   },
   show: {
     summary: "draw a layer's kernels or feature maps as a PNG",
-    usage: `cnnc show kernels MODEL.cnn [--layer NAME] [--weights W.safetensors] -o KERNELS.png [--force]
+    usage: `cnnc show kernels MODEL.cnn [--layer NAME] [--weights W.safetensors] [--scale N] -o KERNELS.png [--force]
        cnnc show features MODEL.cnn --layer NAME (--input NAME=FILE ... | --random [SEED])
          [--size SYM=N ...] [--normalize unit|imagenet|none] -o MAPS.png [--force]`,
     options: {
@@ -145,6 +145,7 @@ ${COMPILE_HELP}`,
       random: { type: "boolean" },
       size: { type: "string", multiple: true },
       normalize: { type: "string" },
+      scale: { type: "string" },
       output: { type: "string", short: "o" },
       force: { type: "boolean" },
     },
@@ -164,6 +165,8 @@ options:
   --size SYM=N              a symbolic input size, for --random
   --normalize MODE          how image pixels v (0..255) become values:
                             ${NORMALIZATION_HELP}
+  --scale N                 pixels per weight or value (1 to 64; default: tiles of about
+                            24 pixels for kernels, 96 for feature maps)
   -o, --output FILE.png     the picture to write
 ${OUTPUT_HELP}`,
   },

@@ -19,7 +19,7 @@ const KERNEL_OPS: ReadonlySet<string> = new Set(["conv", "deconv"]);
 const layers = (g: Graph, ok: (n: Node) => boolean) => [...new Set(g.nodes.filter(ok).map((n) => n.layer))];
 
 /** The kernels of `layer` (default: the first layer with kernels) as a grid picture. */
-export function showKernels(g: Graph, layer: string | undefined): Shown {
+export function showKernels(g: Graph, layer: string | undefined, scale?: number): Shown {
   const drawable = (n: Node) => KERNEL_OPS.has(n.op.kind) && n.weights.weight !== undefined && n.weights.weight.shape.length >= 3 && n.weights.weight.shape.length <= 4;
   const candidates = layers(g, drawable);
   const node = layer === undefined ? g.nodes.find(drawable) : g.nodes.find((n) => n.layer === layer);
@@ -38,7 +38,7 @@ export function showKernels(g: Graph, layer: string | undefined): Shown {
   const w = node.weights.weight!;
   const source = w.source.kind === "init" ? `initialised: ${w.source.description}` : w.source.kind === "file" ? `from ${w.source.file}` : w.source.kind === "named" ? `the named kernel ${w.source.name}` : w.source.kind === "literal" ? "written in the source" : `folded from ${w.source.from}`;
   const [F, C, ...k] = w.shape;
-  return { ok: true, picture: kernelGrid({ shape: w.shape, data: w.data }), what: `${node.layer}: ${F} filter${F === 1 ? "" : "s"} of ${C} channel${C === 1 ? "" : "s"}, ${k.join("x")} (${source})` };
+  return { ok: true, picture: kernelGrid({ shape: w.shape, data: w.data }, { scale }), what: `${node.layer}: ${F} filter${F === 1 ? "" : "s"} of ${C} channel${C === 1 ? "" : "s"}, ${k.join("x")} (${source})` };
 }
 
 /**
@@ -61,7 +61,7 @@ function statements(g: Graph): string[] {
 }
 
 /** The feature maps of `layer` (a layer or a statement's value) for one sample of inputs. */
-export function showFeatures(g: Graph, inputs: ReadonlyMap<string, Tensor>, layer: string): Shown {
+export function showFeatures(g: Graph, inputs: ReadonlyMap<string, Tensor>, layer: string, scale?: number): Shown {
   const id = valueNamed(g, layer);
   if (id === undefined) {
     const names = [...layers(g, () => true), ...g.outputs.map((o) => o.name), ...statements(g)];
@@ -73,7 +73,7 @@ export function showFeatures(g: Graph, inputs: ReadonlyMap<string, Tensor>, laye
   if (!t) return { ok: false, error: `internal error: value ${layer} was not computed` };
   if (t.shape.length > 3) return { ok: false, error: `'${layer}' is [${t.shape.join(", ")}]: feature maps are drawn for values with up to 2 spatial axes` };
   const [C] = t.shape;
-  return { ok: true, picture: featureGrid(t), what: `${layer}: ${t.shape.length === 1 ? 1 : C} map${C === 1 ? "" : "s"} of [${t.shape.join(", ")}]` };
+  return { ok: true, picture: featureGrid(t, { scale }), what: `${layer}: ${t.shape.length === 1 ? 1 : C} map${C === 1 ? "" : "s"} of [${t.shape.join(", ")}]` };
 }
 
 /** RGBA pixels as a PNG file. */

@@ -457,6 +457,9 @@ async function cmdShow(p: Parsed): Promise<void> {
   if (!/\.png$/i.test(out)) throw new UsageError(`show writes a PNG: give -o a file ending in .png, not ${out}`, p.command);
   const layer = str(p, "layer");
   const random = flag(p, "random");
+  const scaleFlag = str(p, "scale");
+  const scale = scaleFlag === undefined ? undefined : Number(scaleFlag);
+  if (scale !== undefined && (!Number.isInteger(scale) || scale < 1 || scale > 64)) throw new UsageError(`--scale must be a whole number of pixels from 1 to 64, not ${scaleFlag}`, p.command);
   if (what === "kernels") {
     for (const f of ["input", "random", "size", "normalize"]) if (p.values[f] !== undefined) throw new UsageError(`--${f} applies to show features, not show kernels`, p.command);
   } else {
@@ -474,7 +477,7 @@ async function cmdShow(p: Parsed): Promise<void> {
   const g = a.graph;
   const show = await import("./cli-show.js");
   let shown;
-  if (what === "kernels") shown = show.showKernels(g, layer);
+  if (what === "kernels") shown = show.showKernels(g, layer, scale);
   else {
     const specs = g.inputs.map((io) => ({ name: io.name, shape: g.values[io.value].shape }));
     const given = random ? mulberryInputs(specs, Number(p.seed ?? "0"), parseSizes(p), (m) => new UsageError(m, p.command)) : await readInputs(p, specs);
@@ -494,7 +497,7 @@ async function cmdShow(p: Parsed): Promise<void> {
       sample.set(io.name, { shape, data: Float64Array.from(t.data.subarray(0, per)) });
     }
     noteInitialised(a.initialised);
-    shown = show.showFeatures(g, sample, layer as string);
+    shown = show.showFeatures(g, sample, layer as string, scale);
   }
   if (!shown.ok) throw new UserError(`cnnc: error: ${shown.error}`);
   const png = show.encodePng(shown.picture);

@@ -46,12 +46,13 @@ describe("cnnc show kernels", () => {
     const w = path.join(tmp, "lenet.safetensors");
     writeFileSync(w, writeSafetensors(new Map([["conv2.weight", conv2]])));
     const out = path.join(tmp, "conv2.png");
-    const r = cnnc("show", "kernels", LENET, "--layer", "conv2", "--weights", w, "-o", out);
+    const r = cnnc("show", "kernels", LENET, "--layer", "conv2", "--weights", w, "--scale", "3", "-o", out);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`conv2: 16 filters of 6 channels, 5x5 (from ${w})`);
     const png = decode(out);
-    const p = kernelGrid(conv2);
+    const p = kernelGrid(conv2, { scale: 3 });
     samePixels(png, p);
+    expect(p.tiles[0].scale).toBe(3);
     // 16 filters x 6 channels, grey: the first tile's first pixel is conv2.weight[0, 0, 0, 0], normalised over the layer.
     expect(p.tiles.length).toBe(96);
     const lo = Math.min(...conv2.data);
@@ -142,6 +143,7 @@ describe("cnnc show features", () => {
       [["show", "kernel", LENET, "-o", out], 2, "show draws kernels or features, not 'kernel' (did you mean 'kernels'?)"],
       [["show", "kernels", "-o", out], 2, "show needs a model file"],
       [["show", "kernels", LENET, "--layr", "conv1", "-o", out], 2, "show does not take --layr (did you mean '--layer'?)"],
+      [["show", "kernels", LENET, "--scale", "0", "-o", out], 2, "--scale must be a whole number of pixels from 1 to 64, not 0"],
       [["show", "kernels", LENET, "-o", LENET.replace(".cnn", ".png"), "--weights", LENET], 1, "error"],
     ];
     for (const [args, code, message] of cases) {
