@@ -105,7 +105,8 @@ const onnx: InputClass = {
 
 // --- images -------------------------------------------------------------------------------
 
-function validImage(r: Rng): Uint8Array {
+/** A random PNG or JPEG of up to 40x40 pixels: the seed of every image mutation. */
+export function validImage(r: Rng): Uint8Array {
   const width = 1 + int(r, 40);
   const height = 1 + int(r, 40);
   const data = new Uint8Array(width * height * 4);
@@ -165,7 +166,7 @@ function idx(shape: number[], data: Uint8Array): Uint8Array {
 }
 
 /** A zip of .npy members, stored or deflated (numpy's savez / savez_compressed). */
-function zip(members: [string, Uint8Array][], deflate: boolean): Uint8Array {
+export function zip(members: [string, Uint8Array][], deflate: boolean): Uint8Array {
   const local: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
