@@ -157,7 +157,11 @@ function dataset(images: Array_, labels: Array_, source: string): Dataset {
   const x = new Float32Array(images.data.length);
   for (let i = 0; i < x.length; i++) {
     const v = images.data[i] * scale;
-    if (!Number.isFinite(v)) throw new DataError(`${source}: image ${Math.floor(i / (x.length / count))} holds ${v}`);
+    if (!Number.isFinite(v)) {
+      // Worded as the runtime words it (checkFinite), not as JavaScript prints the value.
+      const what = Number.isNaN(v) ? "not-a-number" : v > 0 ? "+infinity" : "-infinity";
+      throw new DataError(`${source}: image ${Math.floor(i / (x.length / count))} holds ${what}; samples must be finite numbers`);
+    }
     x[i] = v;
   }
   return { count, sampleShape, images: x, labelShape: labels.shape.slice(1), labels: Float64Array.from(labels.data), source };
