@@ -37,8 +37,8 @@ export interface LoadOptions extends FileOptions {
   /**
    * "finite" (the default): run() refuses an input holding NaN or an infinity, with the same
    * InputError on every backend. "none" skips that scan (one pass over the inputs); the
-   * backends then do not agree on such inputs (WebAssembly propagates NaN where WebGPU's
-   * max/min may drop it), so use it only for inputs known to be finite.
+   * backends then do not agree on such inputs (one backend's arithmetic propagates a NaN that
+   * another's max drops, in a ReLU or a max pool), so use it only for inputs known to be finite.
    */
   readonly check?: "finite" | "none";
 }
