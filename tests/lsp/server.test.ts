@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/analyse.js";
 import * as D from "../../compiler/ir/dim.js";
+import { printField, receptiveFields } from "../../compiler/receptive-field.js";
 import { LspClient } from "./client.js";
 
 const root = path.resolve(__dirname, "../..");
@@ -163,6 +164,10 @@ describe("cnnc lsp --stdio", () => {
     expect(body!.contents.value).toContain(`f32${D.printShape(g.values[bn.output].shape)}`);
     expect(D.printShape(g.values[bn.output].shape)).toContain("H");
     expect(body!.range.start).toEqual(positionOf(text, "body", 1));
+    // Its receptive field, as compiler/receptive-field.ts computes it (size and jump in input pixels).
+    const fields = receptiveFields(g);
+    expect(body!.contents.value).toContain(`receptive field: ${printField(fields[bn.output])} input pixels`);
+    expect(printField(fields[bn.output])).toMatch(/^\d+x\d+ \(jump 2x2\)$/);
 
     // The label `fc`: its op and its parameter count, from the graph's weights.
     const fc = await hover("fc:");
