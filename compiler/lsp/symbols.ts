@@ -145,6 +145,8 @@ export function indexSymbols(program: Program): SymbolIndex {
     }
   }
 
+  /** Each network's scope once walked: a `train` declaration's settings name its values and labels. */
+  const networkScopes = new Map<string, Scope>();
   for (const item of program.items) {
     const own = globals.lookup(item.name.name);
     if (item.kind === "network") {
@@ -153,6 +155,7 @@ export function indexSymbols(program: Program): SymbolIndex {
       for (const p of item.params) define({ kind: "input", name: p.name.name, span: p.name.span, owner: item }, scope);
       statements(item.body, scope, item);
       for (const o of item.outputs) refer(o, scope);
+      if (!networkScopes.has(item.name.name)) networkScopes.set(item.name.name, scope);
     } else if (item.kind === "block") {
       occurrences.push({ name: item.name.name, span: item.name.span, definition: own?.decl === item ? own : undefined });
       const scope = new Scope(globals);
@@ -160,8 +163,15 @@ export function indexSymbols(program: Program): SymbolIndex {
       statements(item.body, scope, item);
       expr(item.result, scope, item, undefined);
     } else {
-      // `train net { ... }`: its name refers to the network; its settings name nothing here.
+      // `train net { setting = expr }`: its name refers to the network, and the names in its
+      // settings (`loss = cross_entropy(probs)`, `frozen = [conv1]`) to the network's values and
+      // labels; the settings' own names are not bindings.
       refer(item.name, globals);
+      const scope = networkScopes.get(item.name.name) ?? globals;
+      const net = globals.lookup(item.name.name)?.decl;
+      for (const st of item.body) {
+        if (st.kind === "assign" && net?.kind === "network") expr(st.value, scope, net, undefined);
+      }
     }
   }
   return { occurrences, weights };
