@@ -4,7 +4,7 @@
 // lexer defines (dsl/tokens.ts), every op (compiler/lower/builtins.ts) and every named kernel
 // is highlighted by a rule of the right kind, tokenized by a small TextMate engine
 // (./textmate.ts) line by line as an editor does.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { TokenType } from "chevrotain";
 import { describe, expect, it } from "vitest";
@@ -113,5 +113,34 @@ describe("the TextMate grammar", () => {
         .filter((t) => t.scopes.some((s) => s.startsWith("invalid")));
       expect(bad, f).toEqual([]);
     }
+  });
+});
+
+describe("the VS Code extension folder", () => {
+  const dir = path.join(root, "editors/vscode");
+  const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
+    main: string;
+    engines: { vscode: string };
+    dependencies: Record<string, string>;
+    contributes: { languages: { id: string; extensions: string[]; configuration: string }[]; grammars: { language: string; scopeName: string; path: string }[] };
+  };
+
+  it("names files that exist, the grammar's scope, and an exact client version in its own lock", () => {
+    expect(existsSync(path.join(dir, manifest.main))).toBe(true);
+    const [language] = manifest.contributes.languages;
+    expect(language.extensions).toEqual([".cnn"]);
+    const config = JSON.parse(readFileSync(path.join(dir, language.configuration), "utf8")) as { comments: { lineComment: string; blockComment: string[] } };
+    expect(config.comments).toEqual({ lineComment: "//", blockComment: ["/*", "*/"] });
+    const [g] = manifest.contributes.grammars;
+    expect(g.language).toBe(language.id);
+    expect(g.scopeName).toBe(grammar.scopeName);
+    expect(path.resolve(dir, g.path)).toBe(grammarFile);
+    expect(manifest.dependencies["vscode-languageclient"]).toMatch(/^\d+\.\d+\.\d+$/);
+    const lock = JSON.parse(readFileSync(path.join(dir, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; hasInstallScript?: boolean }> };
+    expect(lock.packages["node_modules/vscode-languageclient"].version).toBe(manifest.dependencies["vscode-languageclient"]);
+    expect(Object.values(lock.packages).some((p) => p.hasInstallScript)).toBe(false);
+    // The client is the extension's, not cnnc's.
+    const rootPkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    expect(rootPkg.dependencies["vscode-languageclient"]).toBeUndefined();
   });
 });
