@@ -144,3 +144,17 @@ describe("the VS Code extension folder", () => {
     expect(rootPkg.dependencies["vscode-languageclient"]).toBeUndefined();
   });
 });
+
+describe("the grammar on a train declaration", () => {
+  it("marks settings, losses and optimisers (docs/training.md's example)", () => {
+    const doc = readFileSync(path.join(root, "docs/training.md"), "utf8");
+    const example = /```cnn\n([\s\S]*?)```/.exec(doc)![1];
+    expect(scopeOf(example, "loss")).toBe("variable.other.property.cnn");
+    expect(scopeOf(example, "cross_entropy")).toBe("support.function.training.cnn");
+    expect(scopeOf(example, "sgd")).toBe("support.function.training.cnn");
+    expect(scopeOf(example, "momentum")).toBe("variable.parameter.cnn");
+    expect(scopeOf(example, "cosine")).toBe("support.function.training.cnn");
+    // Outside a train declaration these are names like any other.
+    expect(scopeOf("step = x |> relu", "step")).toBe("variable.other.definition.cnn");
+  });
+});
