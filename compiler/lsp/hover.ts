@@ -40,7 +40,7 @@ function graphsFor(a: Analysis, owner: Definition["owner"]): readonly Graph[] {
 
 function valueLines(g: Graph, value: number): string[] {
   const v = g.values[value];
-  const lines = [`${code(shapeOf(g, value))}`];
+  const lines = [code(shapeOf(g, value))];
   const producer = v.producer === undefined ? undefined : g.nodes[v.producer];
   if (producer) lines.push(`made by ${code(opLabel(producer.op))}, layer ${code(producer.layer)}`);
   else lines.push("an input of the network");
@@ -49,9 +49,11 @@ function valueLines(g: Graph, value: number): string[] {
   return lines;
 }
 
-function layerLines(g: Graph, n: Node): string[] {
+/** A layer's op, shapes, parameters and field; `named` puts its name first (a list names it already). */
+function layerLines(g: Graph, n: Node, named = true): string[] {
   const inputs = n.inputs.map((i) => code(shapeOf(g, i))).join(", ");
-  const lines = [`layer ${code(n.layer)}: ${code(opLabel(n.op))}`, `${inputs} → ${code(shapeOf(g, n.output))}`, nodeParams(n)];
+  const op = named ? `layer ${code(n.layer)}: ${code(opLabel(n.op))}` : code(opLabel(n.op));
+  const lines = [op, `${inputs} → ${code(shapeOf(g, n.output))}`, nodeParams(n)];
   const rf = describeReceptiveField(g, n.output);
   if (rf) lines.push(rf);
   return lines;
@@ -60,10 +62,10 @@ function layerLines(g: Graph, n: Node): string[] {
 /** One block per use or step, each headed by the layer that made it; or the single one bare. */
 function listed<T>(items: readonly T[], head: (t: T) => string, body: (t: T) => string[]): string[] {
   if (items.length === 1) return body(items[0]);
-  const out: string[] = [`${items.length} uses:`];
-  for (const t of items.slice(0, MAX_LISTED)) out.push(`- ${head(t)}: ${body(t).join("; ")}`);
-  if (items.length > MAX_LISTED) out.push(`- and ${items.length - MAX_LISTED} more`);
-  return out;
+  const list = items.slice(0, MAX_LISTED).map((t) => `- ${head(t)}: ${body(t).join("; ")}`);
+  if (items.length > MAX_LISTED) list.push(`- and ${items.length - MAX_LISTED} more`);
+  // One Markdown list: its items on consecutive lines.
+  return [`${items.length} uses:`, list.join("\n")];
 }
 
 function networkLines(g: Graph): string[] {
@@ -88,7 +90,11 @@ export function hoverText(a: Analysis, offset: number): { markdown: string; span
   const o: Occurrence | undefined = occurrenceAt(index, offset);
   if (!o) return undefined;
   const d = o.definition;
-  const resolve = (name: string, at: { start: number }) => occurrenceAt(index, at.start)?.name === name ? occurrenceAt(index, at.start)?.definition : undefined;
+  // What a name used at a place stands for (an alias `b = a` is followed to a's value).
+  const resolve = (name: string, at: { start: number }) => {
+    const there = occurrenceAt(index, at.start);
+    return there?.name === name ? there.definition : undefined;
+  };
   const lines: string[] = [];
   const title = d ? `**${o.name}**: ${KIND_WORD[d.kind]}` : `**${o.name}**`;
 
@@ -96,7 +102,7 @@ export function hoverText(a: Analysis, offset: number): { markdown: string; span
   if (o.stage && (!d || d.kind === "label")) {
     const found = graphsFor(a, d?.owner).flatMap((g) => stageNodes(g, o).map((n) => ({ g, n })));
     if (found.length > 0) {
-      lines.push(...listed(found, (x) => code(x.n.layer), (x) => layerLines(x.g, x.n)));
+      lines.push(...listed(found, (x) => `layer ${code(x.n.layer)}`, (x) => layerLines(x.g, x.n, found.length === 1)));
       return { markdown: [title, ...lines].join("\n\n"), span: o.span };
     }
   }
@@ -115,7 +121,7 @@ export function hoverText(a: Analysis, offset: number): { markdown: string; span
       lines.push(
         ...listed(
           found,
-          (x) => code(x.g.values[x.v].name),
+          (x) => `in ${code(x.g.name)}`,
           (x) => valueLines(x.g, x.v),
         ),
       );

@@ -82,8 +82,8 @@ export function startServer(input: NodeJS.ReadableStream, output: NodeJS.Writabl
     serverInfo: { name: "cnnc" },
   }));
 
-  documents.onDidOpen((e) => schedule(e.document, 0));
-  documents.onDidChangeContent((e) => schedule(e.document, DEBOUNCE_MS));
+  // Fired on open too: a document never checked is checked at once, later edits after a pause.
+  documents.onDidChangeContent((e) => schedule(e.document, checked.has(e.document.uri) ? DEBOUNCE_MS : 0));
   documents.onDidClose((e) => {
     clearTimeout(timers.get(e.document.uri));
     timers.delete(e.document.uri);
