@@ -174,7 +174,7 @@ options:
   --resume STATE.safetensors, --save-state STATE.safetensors   optimiser state`,
   },
   lsp: {
-    summary: "a language server for editors: diagnostics, hover, go to definition (LSP on stdio)",
+    summary: "a language server for editors (LSP on stdio): diagnostics, hover, definitions",
     usage: "cnnc lsp --stdio",
     // Clients add these when they start a server; stdio is the only transport.
     options: { stdio: { type: "boolean" }, clientProcessId: { type: "string" } },

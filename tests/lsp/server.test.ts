@@ -216,7 +216,7 @@ describe("cnnc lsp --stdio", () => {
 describe("cnnc lsp usage", () => {
   it("is in the help; takes the arguments VS Code's client adds; exits 1 on exit without shutdown", async () => {
     const help = spawnSync(process.execPath, [path.join(root, "bin/cnnc.js"), "--help"], { encoding: "utf8" });
-    expect(help.stdout).toMatch(/\n {2}lsp +a language server/);
+    expect(help.stdout).toMatch(/\n {2}lsp +a language server for editors/);
     // vscode-languageclient runs a Node module as `MODULE ARGS --stdio --clientProcessId=PID`.
     const c = new LspClient(["lsp", "--stdio", `--clientProcessId=${process.pid}`]);
     await c.initialize();
