@@ -8,7 +8,7 @@
 "use strict";
 
 const vscode = require("vscode");
-const { LanguageClient } = require("vscode-languageclient/node");
+const { LanguageClient, TransportKind } = require("vscode-languageclient/node");
 
 /** @type {LanguageClient | undefined} */
 let client;
@@ -18,22 +18,23 @@ function serverOptions() {
   const configured = vscode.workspace.getConfiguration("cnnc").get("path", "cnnc");
   if (/\.m?js$/.test(configured)) {
     // The module transport adds --stdio itself; `cnnc lsp` accepts it (and --clientProcessId).
-    return { module: configured, args: ["lsp"], transport: 0 /* TransportKind.stdio */ };
+    return { module: configured, args: ["lsp"], transport: TransportKind.stdio };
   }
   return { command: configured, args: ["lsp", "--stdio"], options: { shell: process.platform === "win32" } };
 }
 
+function newClient() {
+  return new LanguageClient("cnnc", "cnnc", serverOptions(), { documentSelector: [{ language: "cnn" }], outputChannelName: "cnnc" });
+}
+
 /** @param {import("vscode").ExtensionContext} context */
 async function activate(context) {
-  client = new LanguageClient("cnnc", "cnnc", serverOptions(), {
-    documentSelector: [{ language: "cnn" }],
-    outputChannelName: "cnnc",
-  });
+  client = newClient();
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration("cnnc.path") || !client) return;
       await client.stop();
-      client = new LanguageClient("cnnc", "cnnc", serverOptions(), { documentSelector: [{ language: "cnn" }], outputChannelName: "cnnc" });
+      client = newClient();
       await client.start();
     }),
   );
