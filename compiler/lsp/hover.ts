@@ -42,7 +42,7 @@ function valueLines(g: Graph, value: number): string[] {
   const v = g.values[value];
   const lines = [code(shapeOf(g, value))];
   const producer = v.producer === undefined ? undefined : g.nodes[v.producer];
-  if (producer) lines.push(`made by ${code(opLabel(producer.op))}, layer ${code(producer.layer)}`);
+  if (producer) lines.push(`made by ${code(opLabel(producer.op))}, layer ${code(producer.layer)}, ${nodeParams(producer)}`);
   else lines.push("an input of the network");
   const rf = describeReceptiveField(g, value);
   if (rf) lines.push(rf);

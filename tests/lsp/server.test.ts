@@ -163,6 +163,9 @@ describe("cnnc lsp --stdio", () => {
     const bn = g.nodes.find((n) => n.layer === "bn")!;
     expect(body!.contents.value).toContain(`f32${D.printShape(g.values[bn.output].shape)}`);
     expect(D.printShape(g.values[bn.output].shape)).toContain("H");
+    // The layer that made it and its parameters (batch norm: four vectors of the channels).
+    const bnParams = Object.values(bn.weights).reduce((s, w) => s + (w ? w.data.length : 0), 0);
+    expect(body!.contents.value).toContain(`layer \`bn\`, ${bnParams} parameters`);
     expect(body!.range.start).toEqual(positionOf(text, "body", 1));
     // Its receptive field, as compiler/receptive-field.ts computes it (size and jump in input pixels).
     const fields = receptiveFields(g);
