@@ -1,7 +1,8 @@
 // `cnnc lsp --stdio`: a language server for .cnn files over stdin and stdout (JSON-RPC with
 // Content-Length framing, by vscode-languageserver). It reports the compiler's diagnostics
 // (what `cnnc check` reports, in the same words), answers hover with shapes, parameter counts
-// and receptive fields, and go to definition for names, labels, blocks and weights files.
+// and receptive fields, goes to definitions of names, labels, blocks and weights files, and
+// outlines the document (its networks and blocks, their inputs, values, labels and steps).
 //
 // Responsiveness: a document is checked after typing pauses (DEBOUNCE_MS since the last
 // change), never per keystroke; a check is the front of the compiler only (parse, lower, bind
@@ -15,6 +16,7 @@ import { type Analysis, analyseText } from "./analysis.js";
 import { definitionAt } from "./definition.js";
 import { spanRange, toLsp } from "./diagnostics.js";
 import { hoverContent } from "./hover.js";
+import { outline } from "./outline.js";
 import { SourceFile } from "../source.js";
 
 /** How long typing must pause before a document is checked again. */
@@ -78,6 +80,7 @@ export function startServer(input: NodeJS.ReadableStream, output: NodeJS.Writabl
       textDocumentSync: TextDocumentSyncKind.Incremental,
       hoverProvider: true,
       definitionProvider: true,
+      documentSymbolProvider: true,
     },
     serverInfo: { name: "cnnc" },
   }));
@@ -107,6 +110,12 @@ export function startServer(input: NodeJS.ReadableStream, output: NodeJS.Writabl
     if (!t) return null;
     if (t.kind === "file") return { uri: t.uri, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
     return { uri: doc.uri, range: spanRange(doc, t.span) };
+  });
+
+  connection.onDocumentSymbol((params) => {
+    const doc = documents.get(params.textDocument.uri);
+    const symbols = doc ? check(doc).symbols : undefined;
+    return doc && symbols ? outline(doc, symbols) : null;
   });
 
   connection.onShutdown(() => {

@@ -210,6 +210,33 @@ describe("cnnc lsp --stdio", () => {
     expect(await definition("relu")).toBeNull();
   });
 
+  it("outlines networks and blocks with their inputs, values, labels and steps", async () => {
+    const text = readFileSync(path.join(root, "examples/labeler.cnn"), "utf8") + readFileSync(path.join(root, "examples/residual.cnn"), "utf8");
+    const { uri } = save("outline.cnn", text);
+    c.notify("textDocument/didOpen", { textDocument: { uri, languageId: "cnn", version: 1, text } });
+    interface Symbol {
+      name: string;
+      range: Range;
+      selectionRange: Range;
+      children?: Symbol[];
+    }
+    const symbols = await c.request<Symbol[]>("textDocument/documentSymbol", { textDocument: { uri } });
+    const names = (ss: Symbol[] | undefined): unknown[] => (ss ?? []).map((s) => (s.children?.length ? [s.name, names(s.children)] : s.name));
+    expect(names(symbols)).toEqual([
+      ["labeler", ["image", "y0", "u", "v", "labels", "prev", "w"]],
+      ["residual", ["x", "c", "y"]],
+      ["resnet", ["image", "stem", "body", "bn", "probs", "fc"]],
+    ]);
+    // Each name is selected where it is bound, inside its symbol's range.
+    const lines = text.split("\n");
+    for (const s of symbols.flatMap((x) => [x, ...(x.children ?? [])])) {
+      const sel = s.selectionRange;
+      expect(lines[sel.start.line].slice(sel.start.character, sel.end.character)).toBe(s.name);
+      const before = (a: Position, b: Position) => a.line < b.line || (a.line === b.line && a.character <= b.character);
+      expect(before(s.range.start, s.selectionRange.start) && before(s.selectionRange.end, s.range.end), s.name).toBe(true);
+    }
+  });
+
   it("shuts down and exits with 0", async () => {
     expect(await c.close()).toBe(0);
     expect(c.stderr).toBe("");
