@@ -96,7 +96,8 @@ export function hoverText(a: Analysis, offset: number): { markdown: string; span
     return there?.name === name ? there.definition : undefined;
   };
   const lines: string[] = [];
-  const title = d ? `**${o.name}**: ${KIND_WORD[d.kind]}` : `**${o.name}**`;
+  // Names go in code spans: an identifier such as `__x__` must not turn into emphasis.
+  const title = d ? `${code(o.name)}: ${KIND_WORD[d.kind]}` : code(o.name);
 
   // A stage: the layers it made (its label, its op's name, a label applied again).
   if (o.stage && (!d || d.kind === "label")) {
