@@ -214,6 +214,13 @@ async function cmdExplain(p: Parsed): Promise<void> {
   process.stdout.write(`${flag(p, "ir") ? printGraph(r.graph) : explain(r.graph, r.source, r.plan)}\n`);
 }
 
+/** `cnnc lsp --stdio`: serves until the client disconnects (the server itself exits on `exit`). */
+async function cmdLsp(p: Parsed): Promise<void> {
+  if (p.positional.length > 0) throw new UsageError(`lsp takes no files (the editor sends them), got ${p.positional.join(" ")}`, p.command);
+  const { startServer } = await import("./lsp/server.js");
+  await startServer(process.stdin, process.stdout);
+}
+
 function normalization(p: Parsed): Normalization {
   const n = str(p, "normalize") ?? "unit";
   if (!(NORMALIZATIONS as readonly string[]).includes(n)) throw new UsageError(`--normalize must be one of ${NORMALIZATIONS.join(", ")}, not ${n} (${NORMALIZATION_HELP})`, p.command);
@@ -492,6 +499,9 @@ export async function main(argv: string[]): Promise<number> {
       case "import":
       case "export":
         await cmdImportExport(p);
+        break;
+      case "lsp":
+        await cmdLsp(p);
         break;
     }
     return 0;
