@@ -13,6 +13,7 @@
 //   npm run bench -- --onnx [--runs N]               (bench/onnx.ts: imported .onnx models vs onnxruntime-web)
 //   npm run bench -- --steps [--only NAME,..]        (bench/steps.ts: time per step, the bound for two threads)
 //   npm run bench -- --pools [--quick]               (the comparison plus the pool cases)
+//   npm run bench -- --webgpu [--quick] [--only ..]  (bench/webgpu.ts: WGSL bundles vs tfjs and ORT WebGPU in Chromium)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -26,6 +27,7 @@ const PARTS: Readonly<Record<string, string>> = {
   "--compile": "./compile.js",
   "--onnx": "./onnx.js",
   "--steps": "./steps.js",
+  "--webgpu": "./webgpu.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {

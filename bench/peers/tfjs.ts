@@ -113,7 +113,7 @@ export function toChannelsFirst(data: ArrayLike<number>, shape: readonly number[
 }
 
 /** tfjs's batched NHWC shape for a logical [C, S..] shape (1-D as H = 1). */
-function tfShape(shape: readonly number[]): number[] {
+export function tfShape(shape: readonly number[]): number[] {
   const spatial = shape.slice(1);
   if (spatial.length === 0) return [1, shape[0]];
   return [1, ...(spatial.length === 1 ? [1, spatial[0]] : spatial), shape[0]];
