@@ -98,6 +98,7 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
   const j0max = fn.atEntry("lpool.j0max", () => Ml.add(pb).sub(4 * nv).floorDiv(s));
   const quads = fn.atEntry("lpool.quads", () => Jl.sub(4).min(j0max).sub(jA).floorDiv(4).add(1).max(0));
   const left = fn.atEntry("lpool.left", () => jA.min(Jl));
+  const b0 = fn.atEntry("lpool.b0", () => jA.mul(s).sub(pb));
 
   parallelFor(fn, rows, (row) => {
     const js: Int[] = [];
@@ -129,33 +130,39 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
     /** Input row index (channel and leading coordinates) of leading taps `ks`. */
     const inRow = (ks: readonly Int[]): Int => ks.reduce<Int>((p, kk, i) => p.mul(M[i]).add(wins[i].start.add(kk.mul(R[i]))), c);
 
+    // Byte addresses: each input row's at the first interior quad, computed before the quad
+    // loop where the taps are unrolled; the loop adds its quad's offset once per row.
+    const rowPtr = (ks: readonly Int[]): Int => int(fn, x.base.add(inRow(ks).mul(Ml).add(b0).mul(4)));
     const interior = (unrolled: boolean): void => {
       const count = op.countPad ? paddedLead : realLead;
       const inv = vec(fn, op.mode === "avg" ? m.f32x4.splat(m.f32.div(m.f32.const(1), m.f32.convert_s.i32(count.mul(k).expr()))) : zero(m));
+      const rows: Int[] = [];
+      if (unrolled) {
+        const walk = (axis: number, ks: Int[]): void => {
+          if (axis === d) return void rows.push(rowPtr(ks));
+          for (let t = 0; t < K[axis]; t++) walk(axis + 1, [...ks, fn.const(t)]);
+        };
+        walk(0, []);
+      }
+      const outPtr = int(fn, y.base.add(outRow.add(jA).mul(4)));
       fn.for(0, rowQuads, (q) => {
-        const j0 = int(fn, jA.add(q.mul(4)));
-        const b = int(fn, j0.mul(s).sub(pb));
+        const qBytes = int(fn, q.mul(16 * s));
         const acc = Array.from({ length: nv }, () => fn.variable(binaryen.v128));
         let first = true;
-        const visit = (rowIndex: Int) => {
-          const base = int(fn, rowIndex.mul(Ml).add(b));
+        const visit = (row: Int) => {
+          const p = int(fn, row.add(qBytes));
           acc.forEach((a, v) => {
-            const value = term(m.v128.load(xOff + 16 * v, 4, at(x.base, base)));
+            const value = term(m.v128.load(16 * v, 4, p.expr()));
             fn.emit(a.set(first ? value : combine(a.get(), value)));
           });
           first = false;
         };
-        if (unrolled) {
-          const walk = (axis: number, ks: Int[]): void => {
-            if (axis === d) return visit(int(fn, inRow(ks)));
-            for (let t = 0; t < K[axis]; t++) walk(axis + 1, [...ks, fn.const(t)]);
-          };
-          walk(0, []);
-        } else {
+        if (unrolled) rows.forEach(visit);
+        else {
           acc.forEach((a) => fn.emit(a.set(identity())));
           first = false;
           const walk = (axis: number, ks: Int[]): void => {
-            if (axis === d) return visit(int(fn, inRow(ks)));
+            if (axis === d) return visit(rowPtr(ks));
             fn.for(wins[axis].kLo, wins[axis].kHi, (t) => walk(axis + 1, [...ks, t]));
           };
           walk(0, []);
@@ -165,7 +172,7 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
           const picked = gather(acc, [0, 1, 2, 3].map((i) => t * r + i * s));
           out = out === undefined ? picked : combine(out, picked);
         }
-        fn.emit(m.v128.store(yOff, 4, at(y.base, outRow.add(j0)), finish(summary(out as Expr, inv))));
+        fn.emit(m.v128.store(0, 4, outPtr.add(q.mul(16)).expr(), finish(summary(out as Expr, inv))));
       });
     };
 
