@@ -6,10 +6,12 @@
 // from every real row of the leading axes' windows, and those rows are reduced vector by
 // vector first (a 3x3 window costs 3 x nv loads, not 9 gathers); then each tap of the last
 // axis picks its four lanes (offset k r + i s) out of the reduced vectors with one or two
-// shuffles. Loads are unaligned and never leave the input row, so the interior needs no
-// bounds checks: the quads whose whole span lies inside the row are the interior, and the
-// outputs before and after it (padding, a ceil window's overhang, a row shorter than a span)
-// are peeled into a one-lane loop that clamps its window as pool.ts does. Rows whose leading
+// shuffles. Loads are unaligned and never leave the span (the last vector is loaded to end
+// where the span ends), so the interior needs no bounds checks: the quads whose whole span
+// lies inside the row are the interior, plus one last quad ending at the row's last output
+// where its span fits (it overlaps the one before); the outputs left (padding, a ceil
+// window's overhang, a row shorter than a span) are peeled into a one-lane loop that clamps
+// its window as pool.ts does. Rows whose leading
 // windows are whole (all but the padded edges) take a copy of the interior with the leading
 // taps unrolled; the others loop over their real taps.
 //
@@ -22,7 +24,7 @@
 import { binaryen } from "./binaryen.js";
 import type { PoolOp } from "../../ir/ops.js";
 import type { Epilogue } from "../../plan/plan.js";
-import type { Expr, Int, Var } from "./builder.js";
+import { type Expr, Int, type Var } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { type AxisWindow, axisWindow } from "./conv.js";
 import { activate, VECTOR_ACTIVATIONS } from "./direct-simd.js";
@@ -34,10 +36,15 @@ import { parallelFor } from "./threads.js";
 const MAX_SPAN_VECTORS = 6;
 const MAX_UNROLLED_ROWS = 16;
 
-/** Vectors that cover four outputs' span on the last axis: 3 strides + the dilated window. */
-function spanVectors(op: PoolOp): number {
+/** Input elements four outputs read on the last axis: 3 strides + the dilated window. */
+function spanOf(op: PoolOp): number {
   const d = op.window.length - 1;
-  return Math.ceil((3 * op.stride[d] + (op.window[d] - 1) * op.dilation[d] + 1) / 4);
+  return 3 * op.stride[d] + (op.window[d] - 1) * op.dilation[d] + 1;
+}
+
+/** Vectors that cover the span (the last one loaded to end exactly where the span ends). */
+function spanVectors(op: PoolOp): number {
+  return Math.ceil(spanOf(op) / 4);
 }
 
 /** Whether this kernel computes the pool step (see the header). */
@@ -66,6 +73,11 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
   const S = op.stride;
   const R = op.dilation;
   const nv = spanVectors(op);
+  const span = spanOf(op);
+  // Vector v < nv - 1 starts at element 4v of the span, the last one at span - 4 (span >= 4:
+  // so no load passes the span's end); where each span offset is read from.
+  const vectorStart = (v: number) => (v < nv - 1 ? 4 * v : span - 4);
+  const lane = (o: number): [number, number] => (o < 4 * (nv - 1) ? [Math.floor(o / 4), o % 4] : [nv - 1, o - (span - 4)]);
   const lead = J.slice(0, d);
   const leadVol = K.slice(0, d).reduce((a, b) => a * b, 1);
   const rows = fn.atEntry("lpool.rows", () => lead.reduce<Int>((p, j) => p.mul(j), x.shape[0]));
@@ -93,9 +105,14 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
   const finish = (v: Expr) => activate(ctx.step.epilogue, v, fn);
 
   // Interior quads start at jA (the first output whose window starts inside the row) and end
-  // before the first whose nv vectors would pass the row's end.
+  // before the first whose span would pass the row's end (j0max: the last quad start that
+  // fits). Past them, one more quad ending at the row's last output (the tail, overlapping
+  // the previous quad: its shared outputs are computed again and stored with the same
+  // values) where it too fits, so that a pool without padding has no peeled outputs at all.
   const jA = fn.atEntry("lpool.jA", () => pb.ceilDiv(s));
-  const j0max = fn.atEntry("lpool.j0max", () => Ml.add(pb).sub(4 * nv).floorDiv(s));
+  const j0max = fn.atEntry("lpool.j0max", () => Ml.add(pb).sub(span).floorDiv(s));
+  const tail = fn.atEntry("lpool.tail", () => Jl.sub(4));
+  const tailFits = fn.atEntry("lpool.tailFits", () => Int.of(m, () => m.i32.and(m.i32.ge_s(tail.expr(), jA.expr()), m.i32.le_s(tail.expr(), j0max.expr()))));
   const quads = fn.atEntry("lpool.quads", () => Jl.sub(4).min(j0max).sub(jA).floorDiv(4).add(1).max(0));
   const left = fn.atEntry("lpool.left", () => jA.min(Jl));
   const b0 = fn.atEntry("lpool.b0", () => jA.mul(s).sub(pb));
@@ -125,7 +142,8 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
     const outRow = int(fn, row.mul(Jl));
     // An empty leading window leaves the whole row to the one-lane loop (which gives its 0s).
     const rowQuads = realLead.constant !== undefined && realLead.constant > 0 ? quads : intLocal(fn, m.select(m.i32.eqz(realLead.expr()), m.i32.const(0), quads.expr()));
-    const right = int(fn, left.max(jA.add(rowQuads.mul(4))));
+    const tailHere = intLocal(fn, m.i32.and(tailFits.expr(), m.i32.ne(rowQuads.expr(), m.i32.const(0))));
+    const right = intLocal(fn, m.select(tailHere.expr(), Jl.expr(), left.max(jA.add(rowQuads.mul(4))).expr()));
 
     /** Input row index (channel and leading coordinates) of leading taps `ks`. */
     const inRow = (ks: readonly Int[]): Int => ks.reduce<Int>((p, kk, i) => p.mul(M[i]).add(wins[i].start.add(kk.mul(R[i]))), c);
@@ -145,14 +163,15 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
         walk(0, []);
       }
       const outPtr = int(fn, y.base.add(outRow.add(jA).mul(4)));
-      fn.for(0, rowQuads, (q) => {
-        const qBytes = int(fn, q.mul(16 * s));
+      /** The quad of outputs jA + dj .. jA + dj + 3. */
+      const quad = (dj: Int) => {
+        const qBytes = int(fn, dj.mul(4 * s));
         const acc = Array.from({ length: nv }, () => fn.variable(binaryen.v128));
         let first = true;
         const visit = (row: Int) => {
           const p = int(fn, row.add(qBytes));
           acc.forEach((a, v) => {
-            const value = term(m.v128.load(16 * v, 4, p.expr()));
+            const value = term(m.v128.load(4 * vectorStart(v), 4, p.expr()));
             fn.emit(a.set(first ? value : combine(a.get(), value)));
           });
           first = false;
@@ -172,20 +191,23 @@ export function emitLanePool(ctx: KernelContext, op: PoolOp): void {
           const picked = gather(acc, [0, 1, 2, 3].map((i) => t * r + i * s));
           out = out === undefined ? picked : combine(out, picked);
         }
-        fn.emit(m.v128.store(0, 4, outPtr.add(q.mul(16)).expr(), finish(summary(out as Expr, inv))));
-      });
+        fn.emit(m.v128.store(0, 4, outPtr.add(dj.mul(4)).expr(), finish(summary(out as Expr, inv))));
+      };
+      fn.for(0, rowQuads, (q) => quad(q.mul(4)));
+      fn.emit(m.if(tailHere.expr(), fn.block(() => quad(int(fn, tail.sub(jA))))));
     };
 
     /** Four lanes at these offsets into the concatenated vectors `vs`: one shuffle per vector past the first. */
     const gather = (vs: readonly Var[], offsets: readonly number[]): Expr => {
-      const sources = [...new Set(offsets.map((o) => Math.floor(o / 4)))];
+      const at = offsets.map(lane);
+      const sources = [...new Set(at.map(([v]) => v))];
       if (sources.length === 1) {
         const v = vs[sources[0]];
-        const ls = offsets.map((o) => o % 4);
+        const ls = at.map(([, l]) => l);
         return ls.every((l, i) => l === i) ? v.get() : m.i8x16.shuffle(v.get(), v.get(), lanes(ls));
       }
-      const from = (src: number, keep: (i: number) => number) => offsets.map((o, i) => (Math.floor(o / 4) === src ? 4 + (o % 4) : keep(i)));
-      let t = m.i8x16.shuffle(vs[sources[0]].get(), vs[sources[1]].get(), lanes(from(sources[1], (i) => (Math.floor(offsets[i] / 4) === sources[0] ? offsets[i] % 4 : 0))));
+      const from = (src: number, keep: (i: number) => number) => at.map(([v, l], i) => (v === src ? 4 + l : keep(i)));
+      let t = m.i8x16.shuffle(vs[sources[0]].get(), vs[sources[1]].get(), lanes(from(sources[1], (i) => (at[i][0] === sources[0] ? at[i][1] : 0))));
       for (const src of sources.slice(2)) t = m.i8x16.shuffle(t, vs[src].get(), lanes(from(src, (i) => i)));
       return t;
     };
