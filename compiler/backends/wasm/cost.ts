@@ -116,14 +116,16 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
  */
 export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
   direct: [0, 0.698, 0.211, 0],
-  gemm: [4160, 0.0536, 0.119, 0.058],
-  winograd2: [11000, 0.0498, 0.332, 0.239, 0],
-  winograd4: [0, 0.0584, 0.745, 0, 1.35],
+  // GEMM's and Winograd's multiply-add coefficients scaled by the measured gain of the
+  // micro-kernel's broadcast loads (simd.ts microKernel, 2026-12-05: 0.85-0.9x, taken as 0.9x), not refitted.
+  gemm: [4160, 0.0482, 0.119, 0.058],
+  winograd2: [11000, 0.0448, 0.332, 0.239, 0],
+  winograd4: [0, 0.0526, 0.745, 0, 1.35],
   fft: [0, 0.0317, 0.252, 0.27, 0.35],
   separable: [6630, 0.0876, 0.258],
   // The last: the pointwise micro-kernel's vector multiply-adds, set from its measured 0.85x
-  // of the general kernel's time on the 32->64 layer at 112x112 (not yet refitted).
-  direct_simd: [0, 0.227, 0.0979, 0, 0.0274, 0.21],
+  // of the general kernel's time and 0.9x of GEMM's on the 32->64 layer at 112x112 (not refitted).
+  direct_simd: [0, 0.227, 0.0979, 0, 0.0274, 0.18],
 };
 
 /** Estimated milliseconds of `name` on this layer on WebAssembly. */
