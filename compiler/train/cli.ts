@@ -106,8 +106,9 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     if (!m) throw new Usage(`--size takes SYMBOL=N, got ${s}`);
     sizes[m[1]] = Number(m[2]);
   }
-  const backend = (v.backend ?? "reference") as TrainingBackend;
-  if (!["reference", "wasm", "webgpu"].includes(backend)) throw new Usage(`--backend takes reference, wasm or webgpu, got ${v.backend}`);
+  // WebAssembly when it has a kernel for every op of the network, else the reference.
+  const backend = (v.backend ?? "auto") as TrainingBackend | "auto";
+  if (!["reference", "wasm", "webgpu", "auto"].includes(backend)) throw new Usage(`--backend takes reference, wasm or webgpu, got ${v.backend}`);
   const lr = v.lr === undefined ? undefined : Number(v.lr);
   if (lr !== undefined && !(lr > 0)) throw new Usage(`--lr takes a positive number, got ${v.lr}`);
 
@@ -149,6 +150,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   const result = compileTraining(source, { fileName: model, network: v.network, sizes, weights: v.weights, backend, config });
   if (!result.ok) return 1;
   const trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs });
+  io.stderr.write(`training ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
   if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
 
   const sample = size(inputShape);
@@ -169,6 +171,8 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   const acc = (r: { accuracy?: number }): string => (r.accuracy === undefined ? "" : ` acc ${(100 * r.accuracy).toFixed(2)}%`);
 
   const start = Date.now();
+  let trainMs = 0;
+  let trained = 0;
   let done = 0;
   let lastDraw = 0;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -177,6 +181,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     let lossSum = 0;
     let accSum = 0;
     let seen = 0;
+    const epochStart = Date.now();
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = order.subarray(s * config.batch, Math.min(count, (s + 1) * config.batch));
       let r: StepResult;
@@ -202,7 +207,9 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
         io.stderr.write(io.stderr.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
       }
     }
-    let summary = `epoch ${epoch}/${config.epochs}: train loss ${(lossSum / seen).toFixed(4)}${seen && probe.graph.lossKind.includes("cross_entropy") ? ` acc ${((100 * accSum) / seen).toFixed(2)}%` : ""}`;
+    trainMs += Date.now() - epochStart;
+    trained += seen;
+    let summary = `epoch ${epoch}/${config.epochs}: ${((1000 * seen) / Math.max(1, Date.now() - epochStart)).toFixed(1)} samples/s, train loss ${(lossSum / seen).toFixed(4)}${seen && probe.graph.lossKind.includes("cross_entropy") ? ` acc ${((100 * accSum) / seen).toFixed(2)}%` : ""}`;
     if (val) {
       let vl = 0;
       let va = 0;
@@ -217,6 +224,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     io.stderr.write(`${io.stderr.isTTY ? "\r\x1b[K" : ""}${summary} (${fmtTime((Date.now() - start) / 1000)})\n`);
     save();
   }
+  io.stderr.write(`trained ${trained} samples at ${((1000 * trained) / Math.max(1, trainMs)).toFixed(1)} samples/s\n`);
   if (v.o) io.stdout.write(`wrote ${v.o}\n`);
   return 0;
 }
