@@ -41,6 +41,8 @@ export interface Trainer {
   saveState(): Uint8Array;
   restoreState(bytes: Uint8Array): void;
   readonly steps: number;
+  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values); undefined on the reference. */
+  readonly memoryBytes?: number;
 }
 
 export type TrainingResult =
@@ -123,6 +125,7 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
         get steps() {
           return t.steps;
         },
+        memoryBytes: t instanceof WasmTrainer ? t.memoryBytes : undefined,
       };
     },
   };

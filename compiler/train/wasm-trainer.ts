@@ -72,6 +72,10 @@ export class WasmTrainer {
     return this.step_;
   }
 
+  get memoryBytes(): number {
+    return this.mem.buffer.byteLength;
+  }
+
   private view(w: Weight): Float32Array {
     return new Float32Array(this.mem.buffer, this.layout.weights.get(w) as number, size(w.shape));
   }
