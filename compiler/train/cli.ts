@@ -151,7 +151,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   const result = compileTraining(source, { fileName: model, network: v.network, sizes, weights: v.weights, backend, config });
   if (!result.ok) return 1;
   const trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs });
-  io.stderr.write(`training ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
+  if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
   if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
 
   const sample = size(inputShape);
@@ -185,7 +185,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   // --epochs 0 only evaluates the given weights on --val.
   if (config.epochs === 0) {
     if (!val) throw new Usage("--epochs 0 evaluates the weights on --val; give --val");
-    io.stderr.write(`${await validate(val)} (${val.count} samples)\n`);
+    io.stderr.write(`evaluating ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${await validate(val)} (${val.count} samples)\n`);
     return 0;
   }
 

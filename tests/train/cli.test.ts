@@ -56,7 +56,7 @@ describe("cnnc train", () => {
     expect(ref.err).toMatch(/^training tiny on the reference \(float64\)/);
     const evaluate = await run([model, "--data", data, "--val", data, "--weights", out, "--epochs", "0"]);
     expect(evaluate.code).toBe(0);
-    expect(evaluate.err).toMatch(/val loss \d+\.\d+ acc [\d.]+% \(24 samples\)/);
+    expect(evaluate.err).toMatch(/^evaluating tiny on WebAssembly: val loss \d+\.\d+ acc [\d.]+% \(24 samples\)/);
   });
 
   it("refuses a truncated dataset, writing nothing", async () => {

@@ -4,11 +4,13 @@
 //
 //   forward:  Z[o, j]  = b[o] + sum over c in o's group, n of  K[o, c, n'] * V[c, pos[j, n]]
 //   eq. 9.13: dV[c, x] = sum over (o, j, n) with pos[j, n] = x of  K[o, c, n'] * dy[o, j]
+//             (gathered through the inverse table: for x and n, the j with pos[j, n] = x)
 //   eq. 9.11: dK[o, c, n'] = sum over j of  V[c, pos[j, n]] * dy[o, j]
 //
 // where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
-// row-major kernel block reverses its flat index. Groups restrict c to o's group. The input
-// gradient scatters (a tap in the padding is skipped); the kernel gradient gathers, each
+// row-major kernel block reverses its flat index. Groups restrict c to o's group. Both
+// gradients gather, writing each element once: the input gradient through the inverse taps,
+// the kernel gradient through the taps, each
 // weight written once, the padding read as 0 through a select (branch-free in the inner loop). Sums run in f64, as the forward
 // kernels' do. Pools: max routes dy to the first arg-max of the real elements, avg spreads
 // dy / divisor, where the divisor (real elements, or with count_pad the window clipped to the
@@ -74,28 +76,52 @@ function loadI32Int(k: GradKernelContext, base: number, i: Int): Int {
   return fn.let(Int.of(fn.m, () => loadI32(fn, base, idx)));
 }
 
-/** Eq. 9.13: dy [O, J] and the kernel -> dV [C, D..] (scatter over the taps). */
+/**
+ * The taps read the other way: for input offset x and window offset n, the output position j
+ * whose tap n meets x (j -> x is one-to-one for a fixed n), or -1.
+ */
+function inverseTaps(t: Taps, inVol: number): Int32Array {
+  const K = t.kVolume;
+  const inv = new Int32Array(inVol * K).fill(-1);
+  for (let j = 0; j < t.outVolume; j++) {
+    for (let n = 0; n < K; n++) {
+      const p = t.pos[j * K + n];
+      if (p >= 0) inv[p * K + n] = j;
+    }
+  }
+  return inv;
+}
+
+/**
+ * Eq. 9.13: dy [O, J] and the kernel -> dV [C, D..], gathered: each input element sums, over
+ * the window offsets whose inverse tap meets an output position and the filters of its group,
+ * kernel times dy in an f64 register and is written once (a scatter would read and write
+ * every element of dV once per tap).
+ */
 export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: readonly number[], dy: View, w: View, dx: View): void {
   const { fn } = k;
   const m = fn.m;
-  const { t, pos, O, Cg, Og, inVol } = convShapes(k, inShape, op);
+  const { t, Cg, Og, inVol } = convShapes(k, inShape, op);
   const K = t.kVolume;
   const J = t.outVolume;
-  zero(fn, dx, inShape[0] * inVol);
-  fn.for(0, O, (o) => {
-    const g = fn.let(o.floorDiv(Og));
-    fn.for(0, J, (j) => {
-      const gy = fn.f64(dy.load(o.mul(J).add(j)));
+  const key = JSON.stringify(["inverse taps", inShape.slice(1), op.kernel, op.stride, op.dilation, op.pad]);
+  const inv = k.table(key, () => inverseTaps(t, inVol));
+  fn.for(0, inShape[0], (c) => {
+    const g = fn.let(c.floorDiv(Cg));
+    const cc = fn.let(c.mod(Cg));
+    fn.for(0, inVol, (x) => {
+      const acc = fn.f64(m.f64.const(0));
       fn.for(0, K, (n) => {
-        const p = loadI32Int(k, pos, j.mul(K).add(n));
+        const j = loadI32Int(k, inv, x.mul(K).add(n));
         const wn = op.flip ? fn.const(K - 1).sub(n) : n;
-        when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
-          fn.for(0, Cg, (cc) => {
-            const at = fn.let(g.mul(Cg).add(cc).mul(inVol).add(p));
-            fn.emit(dx.store(at, m.f64.add(dx.load(at), m.f64.mul(w.load(o.mul(Cg).add(cc).mul(K).add(wn)), gy.get()))));
+        when(fn, m.i32.ge_s(j.expr(), m.i32.const(0)), () => {
+          fn.for(0, Og, (oo) => {
+            const o = fn.let(g.mul(Og).add(oo));
+            fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(o.mul(Cg).add(cc).mul(K).add(wn)), dy.load(o.mul(J).add(j))))));
           });
         });
       });
+      fn.emit(dx.store(c.mul(inVol).add(x), acc.get()));
     });
   });
 }
