@@ -4,7 +4,9 @@
 // count_pad pools), every weight gradient and the input gradient equal the reference's within
 // f32 tolerance, so each gradient kernel (conv_grad_input, conv_grad_kernel, bias_grad,
 // pool_grad, dense_grad_*, activation_grad, softmax_grad, the losses) is checked; then a few
-// optimiser steps of whole networks equal the reference trainer's weights.
+// optimiser steps of whole networks equal the reference trainer's weights, and the gradients of
+// every example whose ops all have kernels (lenet, the labeller through `repeat`, the fixed
+// classifier, the 1-D and 3-D networks) equal the reference's.
 
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../../compiler/ir/graph.js";
@@ -18,6 +20,10 @@ import type { Batch } from "../../compiler/train/trainer.js";
 import { WasmTrainer } from "../../compiler/train/wasm-trainer.js";
 import { unsupportedOps } from "../../compiler/backends/wasm/grad-module.js";
 import { readSafetensors } from "../../compiler/tensors/safetensors.js";
+import { readFileSync } from "node:fs";
+import { analyse } from "../../compiler/index.js";
+import { specialise } from "../../compiler/train/specialise.js";
+import { referenceBatch } from "../../compiler/train/reference-batch.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
 import { relativeError } from "../relative-error.js";
 import { Builder, type Rng, rng } from "./helpers.js";
@@ -223,4 +229,41 @@ describe("WebAssembly training steps equal the reference trainer", () => {
     const auto = compileTraining(src, { fileName: "n.cnn", backend: "auto" });
     expect(auto.ok && auto.backend).toBe("reference");
   });
+});
+
+describe("WebAssembly gradients of whole examples equal the reference's", () => {
+  // The examples whose every op has a WebAssembly kernel; the others are named by unsupportedOps.
+  const cases: [string, Record<string, number>, LossName, number][] = [
+    ["lenet", {}, "cross_entropy", 10],
+    ["labeler", { H: 5, W: 4 }, "cross_entropy", 4],
+    ["classifier_fixed", {}, "cross_entropy", 10],
+    ["audio1d", {}, "mse", 0],
+    ["volume3d", {}, "mse", 0],
+  ];
+  for (const [name, sizes, loss, classes] of cases) {
+    it(`${name} (${loss}), a batch of 2`, async () => {
+      const a = analyse(readFileSync(`examples/${name}.cnn`, "utf8"), { fileName: `examples/${name}.cnn` });
+      if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+      const tg = autodiff(specialise(a.graph, sizes), { loss });
+      expect(unsupportedOps(tg)).toEqual([]);
+      const r = rng(name.length);
+      const input = tg.forward.inputs[0];
+      const n = (tg.values[input.value].shape as number[]).reduce((p, d) => p * d, 1);
+      const t = tg.targetShape.reduce((p, d) => p * d, 1);
+      const images = f32(r, 2 * n, 0, 1);
+      const labels = classes ? Float64Array.from({ length: 2 * t }, () => r.int(0, classes - 1)) : Float64Array.from(f32(r, 2 * t));
+      const samples = [0, 1].map((b) => new Map([[input.name, { shape: tg.values[input.value].shape as number[], data: Float64Array.from(images.subarray(b * n, (b + 1) * n)) }]]));
+      const targets = [0, 1].map((b) => ({ shape: [...tg.targetShape], data: labels.slice(b * t, (b + 1) * t) }));
+      const weights = new Map(tg.forward.weights.map((w) => [w, { shape: w.shape, data: Float64Array.from(w.data) }]));
+      const want = referenceBatch(tg, samples, targets, weights);
+      const got = (await WasmTrainer.create(tg, DEFAULT_OPTIMISER)).probe({ count: 2, images, labels });
+      expect(got.gradients.size).toBe(want.gradients.size);
+      for (const [w, g] of want.gradients) {
+        // The step's sums are over the samples; the reference's gradient is of the batch's mean loss.
+        const mean = (got.gradients.get(w) as Float32Array).map((v) => v / 2);
+        const err = relativeError(mean, g.data);
+        if (err > 1e-4) expect.fail(`${w.name}: relative error ${err}`);
+      }
+    });
+  }
 });
