@@ -20,6 +20,8 @@ export interface GradKernelContext {
   weight(w: Weight): View;
   /** Places a compile-time table in memory (deduplicated by key); returns its byte address. */
   table(key: string, data: () => Int32Array | Float32Array): number;
+  /** A float32 scratch buffer of `floats` elements for this kernel alone; returns its byte address. */
+  scratch(floats: number): number;
 }
 
 /** A flat view at a constant byte address. */

@@ -12,7 +12,8 @@
 //   slots          per trained weight: momentum, or Adam's two moments
 //   values         one sample's forward and backward values (the step runs sample by sample
 //                  and sums the weight gradients, so one sample's activations are all it keeps)
-//   tables         the window ops' tap tables and avg divisors (copied in by the trainer)
+//   tables         the window ops' tap tables and avg divisors (copied in by the trainer),
+//                  and the convolutions' im2col scratch
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
@@ -172,6 +173,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         value: (id) => flatView(fn, values.get(id) as number, size(tg.values[id].shape)),
         weight: (w) => flatView(fn, weights.get(w) as number, size(w.shape)),
         table,
+        scratch: (floats) => a.take(4 * floats),
       };
       body(k);
       const name = `k${counter++}`;

@@ -1,5 +1,5 @@
 // The training step's sliding-window kernels: the convolution forward and its two gradients
-// (SPEC "Gradients"), pooling forward and its gradient. All walk the compile-time tap table
+// (SPEC "Gradients"), pooling forward and its gradient. All read the compile-time tap table
 // (grad-context.ts): pos[j * K + n] is the input offset that output j meets at window offset n.
 //
 //   forward:  Z[o, j]  = b[o] + sum over c in o's group, n of  K[o, c, n'] * V[c, pos[j, n]]
@@ -8,19 +8,19 @@
 //   eq. 9.11: dK[o, c, n'] = sum over j of  V[c, pos[j, n]] * dy[o, j]
 //
 // where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
-// row-major kernel block reverses its flat index. Groups restrict c to o's group. Both
-// gradients gather, writing each element once: the input gradient through the inverse taps,
-// the kernel gradient through the taps, each
-// weight written once, the padding read as 0 through a select (branch-free in the inner loop). Sums run in f64, as the forward
-// kernels' do. Pools: max routes dy to the first arg-max of the real elements, avg spreads
-// dy / divisor, where the divisor (real elements, or with count_pad the window clipped to the
-// padded input) is a compile-time table per output position, as is the tap table.
+// row-major kernel block reverses its flat index. Groups restrict c to o's group. The forward
+// and the kernel gradient first unroll the input's windows (im2col, one table read per tap and
+// output position rather than per filter too), then take branch-free dot products over
+// contiguous memory; the input gradient gathers, writing each element once. Sums run in f64,
+// as the forward kernels' do. Pools: max routes dy to the first arg-max of the real elements,
+// avg spreads dy / divisor, where the divisor (real elements, or with count_pad the window
+// clipped to the padded input) is a compile-time table per output position, as is the tap table.
 
 import type { ConvOp, PoolOp } from "../../ir/ops.js";
 import { taps, type Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";
 import { Int, type View } from "./builder.js";
-import { type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
+import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
 
 interface ConvShapes {
   readonly t: Taps;
@@ -44,26 +44,53 @@ function convShapes(k: GradKernelContext, inShape: readonly number[], op: ConvOp
   return { t, pos, O: op.filters, Cg: C / op.groups, Og: op.filters / op.groups, inVol: C === 0 ? 0 : inShape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
+/**
+ * The window of every output position unrolled (im2col): col[g][j][r] = x[g*Cg + c, pos[j, n]]
+ * (0 in the padding) with r = c * K + n', so that r runs along a filter's weights in memory;
+ * `transposed` lays it out [g][r][j] instead. One table read per (j, n) instead of one per
+ * (o, j, n), and the sums that follow are branch-free dot products over contiguous memory.
+ */
+function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View, transposed: boolean): View {
+  const { fn } = k;
+  const m = fn.m;
+  const { t, pos, Cg, inVol } = s;
+  const K = t.kVolume;
+  const J = t.outVolume;
+  const R = Cg * K;
+  const col = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
+  fn.for(0, op.groups, (g) => {
+    fn.for(0, J, (j) => {
+      fn.for(0, K, (n) => {
+        const p = loadI32Int(k, pos, j.mul(K).add(n));
+        const inside = () => m.i32.ge_s(p.expr(), m.i32.const(0));
+        const safe = fn.let(Int.of(m, () => m.select(inside(), p.expr(), m.i32.const(0)), true));
+        const wn = op.flip ? fn.const(K - 1).sub(n) : n;
+        fn.for(0, Cg, (cc) => {
+          const r = cc.mul(K).add(wn);
+          const at = transposed ? g.mul(R).add(r).mul(J).add(j) : g.mul(J).add(j).mul(R).add(r);
+          fn.emit(col.store(at, m.select(inside(), x.load(g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f64.const(0))));
+        });
+      });
+    });
+  });
+  return col;
+}
+
+/** Forward: y[o, j] = bias + the dot product of filter o's weights with column j (im2col). */
 export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, w: View, bias: View | undefined, y: View): void {
   const { fn } = k;
   const m = fn.m;
-  const { t, pos, O, Cg, Og, inVol } = convShapes(k, inShape, op);
-  const K = t.kVolume;
-  const J = t.outVolume;
-  fn.for(0, O, (o) => {
-    const g = fn.let(o.floorDiv(Og));
+  const s = convShapes(k, inShape, op);
+  const J = s.t.outVolume;
+  const R = s.Cg * s.t.kVolume;
+  const col = im2col(k, op, s, x, false);
+  fn.for(0, s.O, (o) => {
+    const g = fn.let(o.floorDiv(s.Og));
+    const wRow = fn.let(o.mul(R));
     fn.for(0, J, (j) => {
       const acc = fn.f64(bias ? bias.load(op.bias === "channel" ? o : o.mul(J).add(j)) : m.f64.const(0));
-      fn.for(0, K, (n) => {
-        const p = loadI32Int(k, pos, j.mul(K).add(n));
-        const wn = op.flip ? fn.const(K - 1).sub(n) : n;
-        when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
-          fn.for(0, Cg, (cc) => {
-            const xv = x.load(g.mul(Cg).add(cc).mul(inVol).add(p));
-            fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(o.mul(Cg).add(cc).mul(K).add(wn)), xv))));
-          });
-        });
-      });
+      const cRow = fn.let(g.mul(J).add(j).mul(R));
+      fn.for(0, R, (r) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(wRow.add(r)), col.load(cRow.add(r)))))));
       fn.emit(y.store(o.mul(J).add(j), acc.get()));
     });
   });
@@ -126,30 +153,22 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
   });
 }
 
-/** Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..] (gather, each weight written once). */
+/** Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, r] = dy[o, :] . colT[g, r, :], each weight written once. */
 export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, dy: View, dw: View): void {
   const { fn } = k;
   const m = fn.m;
-  const { t, pos, O, Cg, Og, inVol } = convShapes(k, inShape, op);
-  const K = t.kVolume;
-  const J = t.outVolume;
-  fn.for(0, O, (o) => {
-    const g = fn.let(o.floorDiv(Og));
-    fn.for(0, Cg, (cc) => {
-      const xBase = fn.let(g.mul(Cg).add(cc).mul(inVol));
-      fn.for(0, K, (n) => {
-        const sum = fn.f64(m.f64.const(0));
-        fn.for(0, J, (j) => {
-          const p = loadI32Int(k, pos, j.mul(K).add(n));
-          // The padding reads element 0 (an address is never negative) and keeps 0.
-          const inside = () => m.i32.ge_s(p.expr(), m.i32.const(0));
-          const safe = Int.of(m, () => m.select(inside(), p.expr(), m.i32.const(0)), true);
-          const xv = m.select(inside(), x.load(xBase.add(safe)), m.f64.const(0));
-          fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(xv, dy.load(o.mul(J).add(j))))));
-        });
-        const wn = op.flip ? fn.const(K - 1).sub(n) : n;
-        fn.emit(dw.store(o.mul(Cg).add(cc).mul(K).add(wn), sum.get()));
-      });
+  const s = convShapes(k, inShape, op);
+  const J = s.t.outVolume;
+  const R = s.Cg * s.t.kVolume;
+  const colT = im2col(k, op, s, x, true);
+  fn.for(0, s.O, (o) => {
+    const g = fn.let(o.floorDiv(s.Og));
+    const dyRow = fn.let(o.mul(J));
+    fn.for(0, R, (r) => {
+      const sum = fn.f64(m.f64.const(0));
+      const cRow = fn.let(g.mul(R).add(r).mul(J));
+      fn.for(0, J, (j) => fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(dy.load(dyRow.add(j)), colT.load(cRow.add(j)))))));
+      fn.emit(dw.store(o.mul(R).add(r), sum.get()));
     });
   });
 }
