@@ -4,14 +4,16 @@
 //
 //   forward:  Z[o, j]  = b[o] + sum over c in o's group, n of  K[o, c, n'] * V[c, pos[j, n]]
 //   eq. 9.13: dV[c, x] = sum over (o, j, n) with pos[j, n] = x of  K[o, c, n'] * dy[o, j]
-//             (gathered through the inverse table: for x and n, the j with pos[j, n] = x)
+//             (the columns' gradient K^T dy, then gathered through the inverse table: for x
+//             and n, the j with pos[j, n] = x)
 //   eq. 9.11: dK[o, c, n'] = sum over j of  V[c, pos[j, n]] * dy[o, j]
 //
 // where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
 // row-major kernel block reverses its flat index. Groups restrict c to o's group. The forward
 // and the kernel gradient first unroll the input's windows (im2col, one table read per tap and
 // output position rather than per filter too), then take branch-free dot products over
-// contiguous memory; the input gradient gathers, writing each element once. Sums run in f64,
+// contiguous memory; the input gradient computes the columns' gradient, then gathers it back
+// (col2im through the inverse taps), writing each element once. Sums run in f64,
 // as the forward kernels' do. Pools: max routes dy to the first arg-max of the real elements,
 // avg spreads dy / divisor, where the divisor (real elements, or with count_pad the window
 // clipped to the padded input) is a compile-time table per output position, as is the tap table.
@@ -120,10 +122,10 @@ function inverseTaps(t: Taps, inVol: number): Int32Array {
 }
 
 /**
- * Eq. 9.13: dy [O, J] and the kernel -> dV [C, D..], gathered: each input element sums, over
- * the window offsets whose inverse tap meets an output position and the filters of its group,
- * kernel times dy in an f64 register and is written once (a scatter would read and write
- * every element of dV once per tap).
+ * Eq. 9.13: dy [O, J] and the kernel -> dV [C, D..] in two passes: the columns' gradient
+ * dcol[g, j, r] = sum over the group's filters o of K[o, r] * dy[o, j] (f64 sums), then
+ * col2im, gathered: each input element sums, over the window offsets whose inverse tap meets
+ * an output position, its column entry, and is written once (no read-modify-write of dV).
  */
 export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: readonly number[], dy: View, w: View, dx: View): void {
   const { fn } = k;
@@ -131,8 +133,23 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
   const { t, Cg, Og, inVol } = convShapes(k, inShape, op);
   const K = t.kVolume;
   const J = t.outVolume;
+  const R = Cg * K;
   const key = JSON.stringify(["inverse taps", inShape.slice(1), op.kernel, op.stride, op.dilation, op.pad]);
   const inv = k.table(key, () => inverseTaps(t, inVol));
+  const dcol = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
+  fn.for(0, op.groups, (g) => {
+    fn.for(0, J, (j) => {
+      const row = fn.let(g.mul(J).add(j).mul(R));
+      fn.for(0, R, (r) => {
+        const acc = fn.f64(m.f64.const(0));
+        fn.for(0, Og, (oo) => {
+          const o = fn.let(g.mul(Og).add(oo));
+          fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(o.mul(R).add(r)), dy.load(o.mul(J).add(j))))));
+        });
+        fn.emit(dcol.store(row.add(r), acc.get()));
+      });
+    });
+  });
   fn.for(0, inShape[0], (c) => {
     const g = fn.let(c.floorDiv(Cg));
     const cc = fn.let(c.mod(Cg));
@@ -142,10 +159,7 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
         const j = loadI32Int(k, inv, x.mul(K).add(n));
         const wn = op.flip ? fn.const(K - 1).sub(n) : n;
         when(fn, m.i32.ge_s(j.expr(), m.i32.const(0)), () => {
-          fn.for(0, Og, (oo) => {
-            const o = fn.let(g.mul(Og).add(oo));
-            fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(o.mul(Cg).add(cc).mul(K).add(wn)), dy.load(o.mul(J).add(j))))));
-          });
+          fn.emit(acc.set(m.f64.add(acc.get(), dcol.load(g.mul(J).add(j).mul(R).add(cc.mul(K)).add(wn)))));
         });
       });
       fn.emit(dx.store(c.mul(inVol).add(x), acc.get()));
