@@ -14,6 +14,7 @@
 //   npm run bench -- --steps [--only NAME,..]        (bench/steps.ts: time per step, the bound for two threads)
 //   npm run bench -- --pools [--quick]               (the comparison plus the pool cases)
 //   npm run bench -- --webgpu [--quick] [--only ..]  (bench/webgpu.ts: WGSL bundles vs tfjs and ORT WebGPU in Chromium)
+//   npm run bench -- --train [--steps N] [--quick]   (bench/train.ts: LeNet training step samples/s)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -28,6 +29,7 @@ const PARTS: Readonly<Record<string, string>> = {
   "--onnx": "./onnx.js",
   "--steps": "./steps.js",
   "--webgpu": "./webgpu.js",
+  "--train": "./train.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {
