@@ -6,7 +6,7 @@
 
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { edgesOf, importGraph, type Rule, violations } from "./import-graph.js";
+import { edgesOf, importGraph, reachable, type Rule, violations } from "./import-graph.js";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 
@@ -28,6 +28,16 @@ describe("import graph", () => {
     expect(violations(edges, RULES)).toEqual([]);
   });
 
+  it("keeps node: modules out of the browser entry (compiler/browser.ts) and all it loads", () => {
+    const found = [...reachable(edges, "compiler/browser.ts")].filter(([m]) => m.startsWith("node:")).map(([, chain]) => chain.join(" -> "));
+    expect(found).toEqual([]);
+    // It does reach the whole pipeline: parser, passes, both emitters, bundle assembly.
+    const reached = reachable(edges, "compiler/browser.ts");
+    for (const m of ["dsl/parse.ts", "compiler/optimise.ts", "compiler/backends/wasm/module.ts", "compiler/backends/wgsl/target.ts", "compiler/bundle-files.ts", "binaryen", "chevrotain"]) {
+      expect(reached.has(m), m).toBe(true);
+    }
+  });
+
   it("sees every kind of import (so an empty list above means something)", () => {
     const has = (from: string, to: string) => edges.some((e) => e.from === from && e.to === to);
     expect(has("compiler/optimise.ts", "compiler/targets.ts")).toBe(true); // import { ... } from
@@ -46,6 +56,8 @@ describe("import graph", () => {
       '// import { nothing } from "../backends/commented.js": a comment, not an edge',
     ].join("\n");
     const found = violations(edgesOf("compiler/passes/x.ts", text), RULES);
+    const typeOnly = edgesOf("compiler/x.ts", 'import type { A } from "node:a";\nimport { b } from "node:b";\nlet c: typeof import("node:c");\nawait import("node:d");');
+    expect(typeOnly.map((e) => [e.to, e.typeOnly])).toEqual([["node:a", true], ["node:b", false], ["node:c", true], ["node:d", false]]);
     expect(found).toEqual([
       "compiler/passes/x.ts:1 imports compiler/backends/wasm/cost.ts (passes ask the target (compiler/target.ts), never a backend's files)",
       "compiler/passes/x.ts:2 imports runtime/manifest.ts (passes do not run code; a target's autotune does)",
