@@ -117,13 +117,18 @@ ${COMPILE_HELP}`,
   },
   explain: {
     summary: "say what the compiler did to each layer: fusion, algorithm, memory",
-    usage: "cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]",
-    options: { ir: { type: "boolean" }, ...COMPILE_OPTIONS },
+    usage: "cnnc explain MODEL.cnn [--ir] [--svg GRAPH.svg] [--dot GRAPH.dot] [--force] [COMPILE OPTIONS]",
+    options: { ir: { type: "boolean" }, svg: { type: "string" }, dot: { type: "string" }, force: { type: "boolean" }, ...COMPILE_OPTIONS },
     help: `Prints the optimised network layer by layer: what was fused, which algorithm each
-convolution uses and why, and the memory plan. Generates no code (unless --autotune).
+convolution uses and why, each layer's receptive field, and the memory plan. Generates no
+code (unless --autotune).
 
 options:
   --ir                      print the optimised graph's IR instead
+  --svg GRAPH.svg           also draw the optimised graph: a box per kernel (fused layers,
+                            algorithm and why, shape, FLOPs, memory), edges with tensor sizes
+  --dot GRAPH.dot           the same picture as Graphviz DOT
+${OUTPUT_HELP}
 
 ${COMPILE_HELP}`,
   },

@@ -201,6 +201,14 @@ async function cmdExplain(p: Parsed): Promise<void> {
   const file = modelPath(p);
   const { explain } = await import("./explain.js");
   const { printGraph } = await import("./ir/print.js");
+  // Pictures of the optimised graph: refused before the compile, written after it.
+  const pictures = (["svg", "dot"] as const).flatMap((format) => {
+    const out = str(p, format);
+    return out === undefined ? [] : [{ out, format }];
+  });
+  if (pictures.length === 2 && path.resolve(pictures[0].out) === path.resolve(pictures[1].out)) throw new UsageError("--svg and --dot name the same file", p.command);
+  const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
+  for (const { out } of pictures) refuseOutput(out, "file", rules);
   let r: { graph: CompileSuccess["graph"]; source: CompileSuccess["source"]; plan: CompileSuccess["plan"] };
   if (flag(p, "autotune")) r = await compileOrFail(p, file);
   else {
@@ -213,6 +221,15 @@ async function cmdExplain(p: Parsed): Promise<void> {
     r = o;
   }
   process.stdout.write(`${flag(p, "ir") ? printGraph(r.graph) : explain(r.graph, r.source, r.plan)}\n`);
+  if (pictures.length) {
+    const { graphPicture } = await import("./pictures/graph.js");
+    const picture = graphPicture(r);
+    for (const { out, format } of pictures) {
+      const text = format === "svg" ? (await import("./pictures/svg.js")).renderSvg(picture) : (await import("./pictures/dot.js")).renderDot(picture);
+      replaceAtomically(out, "file", (tmp) => writeFileSync(tmp, text), rules);
+      sayErr(escapeControls(`cnnc: wrote ${out} (${r.plan.steps.length} kernels)`));
+    }
+  }
 }
 
 function normalization(p: Parsed): Normalization {
