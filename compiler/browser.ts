@@ -21,6 +21,9 @@ export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from ".
 export type { CompileOptions, Target, TargetName } from "./options.js";
 export { type BundleFiles, type BundleOptions, bundleFiles, type RuntimeSource } from "./bundle-files.js";
 export { explain, layerRows, type LayerRow } from "./explain.js";
+export { type GraphPicture, graphPicture } from "./pictures/graph.js";
+export { renderSvg } from "./pictures/svg.js";
+export { receptiveFields } from "./receptive-field.js";
 export { optimise, type OptimiseResult } from "./optimise.js";
 export { interpret } from "./reference/interpret.js";
 export { formatDiagnostic, formatDiagnostics, headline, location };

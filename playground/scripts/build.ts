@@ -97,6 +97,7 @@ const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
   const b = await buildPlayground();
   console.log(`playground built in ${path.relative(process.cwd(), b.dir) || "."}/`);
-  console.log(`  compiler (browser build, minified): ${mb(b.compiler.bytes)}, gzipped ${mb(b.compiler.gzip)}; binaryen.js: ${mb(b.binaryen.bytes)}, gzipped ${mb(b.binaryen.gzip)}`);
+  console.log(`  compiler (browser build, minified): ${mb(b.compiler.bytes)}, gzipped ${mb(b.compiler.gzip)}`);
+  console.log(`    binaryen.js: ${mb(b.binaryen.bytes)}, gzipped ${mb(b.binaryen.gzip)}; the rest: ${mb(b.compiler.bytes - b.binaryen.bytes)}, gzipped ${mb(b.compiler.gzip - b.binaryen.gzip)}`);
   console.log(`  page script: ${mb(b.page.bytes)}, gzipped ${mb(b.page.gzip)}`);
 }

@@ -90,7 +90,7 @@ function showRun(results: readonly BackendRun[]): void {
           .map((v, i) => ({ v, i }))
           .sort((a, b) => b.v - a.v)
           .slice(0, 3)
-          .map(({ v, i }) => `${i}: ${v.toFixed(4)}`)
+          .map(({ v, i }) => `${i} → ${v.toFixed(4)}`)
           .join(", ")
       : "";
     cell.innerHTML = "";
@@ -102,7 +102,7 @@ function showRun(results: readonly BackendRun[]): void {
     detail.textContent = `median of ${r.runs} runs · ${r.description ?? ""}`;
     const outLine = document.createElement("div");
     outLine.className = "outputs";
-    outLine.textContent = out ? `${name} [${out.shape.join(", ")}]: top ${top}` : "";
+    outLine.textContent = out ? `${name} [${out.shape.join(", ")}], largest: ${top}` : "";
     cell.append(time, outLine, detail);
   }
 }

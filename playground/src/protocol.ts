@@ -46,7 +46,7 @@ export interface Compiled {
   readonly network?: {
     readonly manifest: Manifest;
     readonly files: { readonly wasm?: Uint8Array; readonly wasmRelaxed?: Uint8Array; readonly tables?: Uint8Array; readonly weights: Uint8Array; readonly wgsl?: readonly string[] };
-    /** The optimised plan as a picture: one box per kernel. */
+    /** The optimised plan as a picture (compiler/pictures): one box per kernel, laid out by dagre. */
     readonly svg: string;
     readonly kernelCount: number;
     readonly kernels: readonly KernelWeights[];

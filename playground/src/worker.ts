@@ -5,10 +5,9 @@
 // layer's output for an input, from the float64 reference interpreter on the graph as written
 // (before fusion, so that a conv's, its relu's and its pool's outputs each show).
 
-import { compile, explain, formatDiagnostic, type Graph, interpret } from "../../compiler/browser.js";
+import { compile, explain, formatDiagnostic, type Graph, graphPicture, interpret, renderSvg } from "../../compiler/browser.js";
 import { evalDims } from "../../compiler/ir/dim.js";
 import { opLabel } from "../../compiler/ir/print.js";
-import { planSvg } from "./graph-svg.js";
 import type { Compiled, FeatureMap, Features, InputSpec, KernelWeights, Marker, Reply, Request } from "./protocol.js";
 
 /** Symbolic input sizes (`H`, `W`) are bound to this for running and for the pictures. */
@@ -46,7 +45,7 @@ function compileSource(id: number, source: string, fileName: string): Compiled {
     network: {
       manifest: a.manifest,
       files: { wasm: a.wasm, wasmRelaxed: a.wasmRelaxed, tables: a.tables, weights: a.weights, wgsl: a.wgsl },
-      svg: planSvg(r.plan, r.graph),
+      svg: renderSvg(graphPicture(r)),
       kernelCount: r.plan.steps.length,
       kernels,
       inputs,
