@@ -130,7 +130,7 @@ function showKernels(): void {
   const select = $<HTMLSelectElement>("#kernel-layer");
   const k = current?.kernels.find((x) => x.layer === select.value);
   const canvas = $<HTMLCanvasElement>("#kernels");
-  $("#kernel-note").textContent = k ? `${k.layer}: ${k.shape[0]} filters × ${k.shape[1]} channels, ${k.shape.slice(2).join("x")}` : "no convolution layers";
+  $("#kernel-note").textContent = k ? `${k.layer}: ${k.shape[0]} filters × ${k.shape[1]} channel${k.shape[1] === 1 ? "" : "s"}, ${k.shape.slice(2).join("x")}` : "no convolution layers";
   if (k) drawKernels(canvas, k);
   else canvas.width = canvas.height = 0;
 }

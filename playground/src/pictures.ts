@@ -40,18 +40,22 @@ export function drawKernels(canvas: HTMLCanvasElement, k: KernelWeights): void {
   const kw = kernel[kernel.length - 1] ?? 1;
   // A 3-D kernel shows its first slice along depth: the grid stays two-dimensional.
   const perChannel = kernel.reduce((a, b) => a * b, 1);
-  const cols = Math.min(channels, 16);
+  const shown = Math.min(channels, 16);
+  // One row per filter, one image per input channel; one-channel kernels wrap, 8 to a row.
+  const cols = shown > 1 ? shown : Math.min(filters, 8);
+  const rows = shown > 1 ? filters : Math.ceil(filters / cols);
   const scale = Math.max(2, Math.floor(72 / Math.max(kh, kw)));
   const gap = 4;
   canvas.width = cols * (kw * scale + gap) + gap;
-  canvas.height = filters * (kh * scale + gap) + gap;
+  canvas.height = rows * (kh * scale + gap) + gap;
   const ctx = canvas.getContext("2d")!;
   ctx.fillStyle = "#e8e8e8";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   const { lo, hi } = range(k.data);
   for (let f = 0; f < filters; f++) {
-    for (let c = 0; c < cols; c++) {
-      plane(ctx, k.data, (f * channels + c) * perChannel, kh, kw, lo, hi, gap + c * (kw * scale + gap), gap + f * (kh * scale + gap), scale);
+    for (let c = 0; c < shown; c++) {
+      const cell = shown > 1 ? { row: f, col: c } : { row: Math.floor(f / cols), col: f % cols };
+      plane(ctx, k.data, (f * channels + c) * perChannel, kh, kw, lo, hi, gap + cell.col * (kw * scale + gap), gap + cell.row * (kh * scale + gap), scale);
     }
   }
 }
