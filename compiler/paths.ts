@@ -19,11 +19,12 @@ export function normalize(p: string): string {
   return abs ? `/${body}` : body || ".";
 }
 
-/** The folder part: "a/b.cnn" -> "a", "b.cnn" -> ".", "/b.cnn" -> "/". */
+/** The folder part: "a/b.cnn" -> "a", "b.cnn" -> ".", "/b.cnn" -> "/" (trailing slashes ignored). */
 export function dirname(p: string): string {
-  const i = p.lastIndexOf("/");
+  const q = p.replace(/(.)\/+$/, "$1");
+  const i = q.lastIndexOf("/");
   if (i < 0) return ".";
-  return i === 0 ? "/" : p.slice(0, i);
+  return i === 0 ? "/" : q.slice(0, i).replace(/(.)\/+$/, "$1");
 }
 
 export function join(a: string, b: string): string {
