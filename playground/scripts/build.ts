@@ -69,14 +69,15 @@ export async function buildBrowserCompiler(outFile: string, options: { readonly 
 
 export interface PlaygroundBuild {
   readonly dir: string;
-  /** The compiler's browser build: whole, and binaryen's share of it. */
-  readonly compiler: Size;
-  readonly binaryen: Size;
+  /** The compiler's browser build: whole, and binaryen's share of it (absent when not measured). */
+  readonly compiler?: Size;
+  readonly binaryen?: Size;
   /** The page's own script (editor, pictures, runtime). */
   readonly page: Size;
 }
 
-export async function buildPlayground(dir = path.join(HERE, "dist")): Promise<PlaygroundBuild> {
+/** Builds the site into `dir`; `measure: false` skips the two size builds (tests need only the site). */
+export async function buildPlayground(dir = path.join(HERE, "dist"), options: { readonly measure?: boolean } = {}): Promise<PlaygroundBuild> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, "examples"), { recursive: true });
   await esbuild.build({ ...common, entryPoints: { main: path.join(HERE, "src/main.ts"), worker: path.join(HERE, "src/worker.ts") }, outdir: dir });
@@ -84,11 +85,12 @@ export async function buildPlayground(dir = path.join(HERE, "dist")): Promise<Pl
   const examples = readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".cnn")).sort();
   for (const f of examples) copyFileSync(path.join(ROOT, "examples", f), path.join(dir, "examples", f));
   writeFileSync(path.join(dir, "examples/index.json"), `${JSON.stringify(examples)}\n`);
+  const page = sizeOf(readFileSync(path.join(dir, "main.js")));
+  if (options.measure === false) return { dir, page };
   const scratch = path.join(dir, ".size");
   const compiler = await buildBrowserCompiler(path.join(scratch, "compiler.js"));
   const rest = await buildBrowserCompiler(path.join(scratch, "compiler-without-binaryen.js"), { withoutBinaryen: true });
   rmSync(scratch, { recursive: true, force: true });
-  const page = sizeOf(readFileSync(path.join(dir, "main.js")));
   return { dir, compiler, binaryen: { bytes: compiler.bytes - rest.bytes, gzip: compiler.gzip - rest.gzip }, page };
 }
 
@@ -97,7 +99,10 @@ const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
   const b = await buildPlayground();
   console.log(`playground built in ${path.relative(process.cwd(), b.dir) || "."}/`);
-  console.log(`  compiler (browser build, minified): ${mb(b.compiler.bytes)}, gzipped ${mb(b.compiler.gzip)}`);
-  console.log(`    binaryen.js: ${mb(b.binaryen.bytes)}, gzipped ${mb(b.binaryen.gzip)}; the rest: ${mb(b.compiler.bytes - b.binaryen.bytes)}, gzipped ${mb(b.compiler.gzip - b.binaryen.gzip)}`);
+  const { compiler, binaryen } = b;
+  if (compiler && binaryen) {
+    console.log(`  compiler (browser build, minified): ${mb(compiler.bytes)}, gzipped ${mb(compiler.gzip)}`);
+    console.log(`    binaryen.js: ${mb(binaryen.bytes)}, gzipped ${mb(binaryen.gzip)}; the rest: ${mb(compiler.bytes - binaryen.bytes)}, gzipped ${mb(compiler.gzip - binaryen.gzip)}`);
+  }
   console.log(`  page script: ${mb(b.page.bytes)}, gzipped ${mb(b.page.gzip)}`);
 }

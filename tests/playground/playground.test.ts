@@ -43,7 +43,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "cnnc-playground-"));
-  await buildPlayground(path.join(dir, "site"));
+  await buildPlayground(path.join(dir, "site"), { measure: false });
   mkdirSync(ARTIFACTS, { recursive: true });
   if (haveBrowser) {
     session = await openPage(path.join(dir, "site"));
