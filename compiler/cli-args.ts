@@ -132,6 +132,44 @@ ${OUTPUT_HELP}
 
 ${COMPILE_HELP}`,
   },
+  show: {
+    summary: "draw a layer's kernels or feature maps as a PNG",
+    usage: `cnnc show kernels MODEL.cnn [--layer NAME] [--weights W.safetensors] [--scale N] -o KERNELS.png [--force]
+       cnnc show features MODEL.cnn --layer NAME (--input NAME=FILE ... | --random [SEED])
+         [--size SYM=N ...] [--normalize unit|imagenet|none] -o MAPS.png [--force]`,
+    options: {
+      layer: { type: "string" },
+      weights: COMPILE_OPTIONS.weights,
+      network: COMPILE_OPTIONS.network,
+      input: { type: "string", multiple: true },
+      random: { type: "boolean" },
+      size: { type: "string", multiple: true },
+      normalize: { type: "string" },
+      scale: { type: "string" },
+      output: { type: "string", short: "o" },
+      force: { type: "boolean" },
+    },
+    help: `kernels: each filter of a convolution layer as a small picture (a grey tile per input
+channel, or one colour tile when the layer reads 3 channels), normalised over the layer and
+enlarged; from the weights the model has: --weights or its own file, written in the source, or
+initialised (seeded). features: each channel of a layer's output for one input, as a grey tile
+normalised on its own; computed by the reference interpreter.
+
+options:
+  --layer NAME              the layer (kernels: default the first convolution; features: a
+                            layer, or a value a statement binds)
+  --weights W.safetensors   weights by layer name
+  --network NAME            which network, when the file has several
+  --input NAME=FILE         features: an input, a .npy array or a .png/.jpg image
+  --random [SEED]           features: seeded uniform [0, 1) inputs instead
+  --size SYM=N              a symbolic input size, for --random
+  --normalize MODE          how image pixels v (0..255) become values:
+                            ${NORMALIZATION_HELP}
+  --scale N                 pixels per weight or value (1 to 64; default: tiles of about
+                            24 pixels for kernels, 96 for feature maps)
+  -o, --output FILE.png     the picture to write
+${OUTPUT_HELP}`,
+  },
   import: {
     summary: "import an ONNX model as .cnn source and its weights (.safetensors beside it)",
     usage: "cnnc import MODEL.onnx -o MODEL.cnn [--force]",

@@ -8,11 +8,11 @@
 import dagre, { type EdgeLabel, type GraphLabel, type NodeLabel } from "@dagrejs/dagre";
 import * as D from "../ir/dim.js";
 import type { Dim } from "../ir/dim.js";
-import type { FusedOp, Graph, Node } from "../ir/graph.js";
+import type { Graph, Node } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";
-import { activationLabel, opLabel } from "../ir/print.js";
+import { opLabel } from "../ir/print.js";
 import type { Plan } from "../plan/plan.js";
-import { layerRows } from "../explain.js";
+import { fusedText, layerRows } from "../explain.js";
 import { printField, receptiveFields } from "../receptive-field.js";
 import { BODY_SIZE, humanBytes, humanCount, LINE_GAP, monoWidth, TITLE_SIZE, titleWidth, wrap } from "./text.js";
 
@@ -128,17 +128,6 @@ export function reasonLines(reason: string): string[] {
 
 const bytesOf = (elements: Dim): string => (typeof elements === "number" ? humanBytes(elements * 4) : `${D.printDim(D.mul(elements, 4))} B`);
 const countOf = (d: Dim): string => (typeof d === "number" ? humanCount(d) : D.printDim(d));
-
-function fusedText(g: Graph, e: FusedOp): string {
-  switch (e.kind) {
-    case "activation":
-      return activationLabel(e.fn, e.alpha, e.beta);
-    case "add":
-      return `+ ${g.values[e.value].name}`;
-    case "pool":
-      return opLabel(e.op);
-  }
-}
 
 /** The nodes of `g` that became plan steps, in step order (plan/build.ts skips pure aliases). */
 function stepNodes(g: Graph, plan: Plan): Node[] {
