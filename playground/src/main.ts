@@ -131,8 +131,8 @@ function showKernels(): void {
   const k = current?.kernels.find((x) => x.layer === select.value);
   const canvas = $<HTMLCanvasElement>("#kernels");
   $("#kernel-note").textContent = k ? `${k.layer}: ${k.shape[0]} filters × ${k.shape[1]} channel${k.shape[1] === 1 ? "" : "s"}, ${k.shape.slice(2).join("x")}` : "no convolution layers";
-  if (k) drawKernels(canvas, k);
-  else canvas.width = canvas.height = 0;
+  if (k && !drawKernels(canvas, k)) $("#kernel-note").textContent += " (kernels with 1 or 2 spatial axes are drawn)";
+  if (!k) canvas.width = canvas.height = 0;
 }
 
 /** The editor's lint source: compile in the worker, then refresh every picture. */
