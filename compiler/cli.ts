@@ -472,7 +472,7 @@ async function cmdShow(p: Parsed): Promise<void> {
   if (p.seed !== undefined && !random) throw new UsageError(`unexpected argument ${p.seed}`, p.command);
   const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
   refuseOutput(out, "file", rules);
-  const a = analyse(readSource(file), { fileName: file, weights: str(p, "weights"), network: str(p, "network") });
+  const a = analyse(readSource(file), withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") }));
   failOn(a.log.items, !a.log.hasErrors);
   if (!a.graph) throw new UserError("");
   const g = a.graph;

@@ -4,6 +4,7 @@
 // the edges (compiler/index.ts, compiler/targets.ts, compiler/autotune-webgpu.ts, the CLI)
 // see both sides.
 
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { edgesOf, importGraph, reachable, type Rule, violations } from "./import-graph.js";
@@ -36,6 +37,22 @@ describe("import graph", () => {
     for (const m of ["dsl/parse.ts", "compiler/optimise.ts", "compiler/backends/wasm/module.ts", "compiler/backends/wgsl/target.ts", "compiler/bundle-files.ts", "compiler/pictures/svg.ts", "binaryen", "chevrotain"]) {
       expect(reached.has(m), m).toBe(true);
     }
+  });
+
+  it("gives the file system to every Node-side call of the pure front (analyse, optimise, compileTraining)", () => {
+    // analyse.ts reads weights files only through options.readFile; a module that runs in Node
+    // (it imports a node: module) and calls the front directly must pass withFileSystem(...)
+    // (node-files.ts), or a model's weights file becomes "this compiler has no file access".
+    const FRONT = new Set(["compiler/analyse.ts", "compiler/optimise.ts", "compiler/train/compile-training.ts"]);
+    const nodeSide = new Set(edges.filter((e) => e.to.startsWith("node:") && !e.typeOnly).map((e) => e.from));
+    const callers = [...new Set(edges.filter((e) => FRONT.has(e.to) && nodeSide.has(e.from)).map((e) => e.from))];
+    expect(callers).toContain("compiler/cli.ts");
+    const unwrapped = callers.flatMap((f) =>
+      readFileSync(path.join(ROOT, f), "utf8")
+        .split("\n")
+        .flatMap((line, i) => (/\b(?:analyse|optimise|compileTraining)\(/.test(line) && !/^\s*(?:\/\/|\*|export function|function)/.test(line) && !line.includes("withFileSystem(") ? [`${f}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    expect(unwrapped).toEqual([]);
   });
 
   it("sees every kind of import (so an empty list above means something)", () => {
