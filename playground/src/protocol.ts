@@ -35,7 +35,9 @@ export interface InputSpec {
 }
 
 export type Request =
-  | { readonly kind: "compile"; readonly id: number; readonly source: string; readonly fileName: string }
+  | { readonly kind: "compile"; readonly id: number; readonly source: string; readonly fileName: string; readonly weights?: Uint8Array }
+  | { readonly kind: "train"; readonly id: number; readonly source: string; readonly fileName: string; readonly steps: number; readonly batch: number }
+  | { readonly kind: "stop" }
   | { readonly kind: "features"; readonly id: number; readonly inputs: Readonly<Record<string, { readonly data: Float32Array; readonly shape: readonly number[] }>> };
 
 export interface Compiled {
@@ -62,4 +64,9 @@ export interface Features {
   readonly error?: string;
 }
 
-export type Reply = { readonly kind: "ready" } | Compiled | Features;
+/** One training step done (sent after each), or the run's end with the trained weights (safetensors). */
+export type Training =
+  | { readonly kind: "progress"; readonly id: number; readonly step: number; readonly loss: number; readonly accuracy?: number }
+  | { readonly kind: "trained"; readonly id: number; readonly weights?: Uint8Array; readonly steps: number; readonly error?: string };
+
+export type Reply = { readonly kind: "ready" } | Compiled | Features | Training;

@@ -6,6 +6,7 @@
 // (before fusion, so that a conv's, its relu's and its pool's outputs each show).
 
 import { compile, explain, formatDiagnostic, type Graph, graphPicture, interpret, renderSvg } from "../../compiler/browser.js";
+import { compileTraining } from "../../compiler/train/compile-training.js";
 import { evalDims } from "../../compiler/ir/dim.js";
 import { opLabel } from "../../compiler/ir/print.js";
 import type { Compiled, FeatureMap, Features, InputSpec, KernelWeights, Marker, Reply, Request } from "./protocol.js";
@@ -18,9 +19,9 @@ const scope = self as unknown as { postMessage(m: Reply, transfer?: Transferable
 /** The graph as written, from the last source that compiled: what `features` runs. */
 let lastGraph: Graph | undefined;
 
-function compileSource(id: number, source: string, fileName: string): Compiled {
+function compileSource(id: number, source: string, fileName: string, weights?: Uint8Array): Compiled {
   const t0 = performance.now();
-  const r = compile(source, { fileName, target: "all" });
+  const r = compile(source, { fileName, target: "all", weights });
   const ms = performance.now() - t0;
   const markers: Marker[] = r.diagnostics.map((d) => ({
     from: d.span?.start ?? 0,
@@ -72,9 +73,54 @@ function features(id: number, inputs: Readonly<Record<string, { readonly data: F
   }
 }
 
+/** MNIST digits for the train button: the build copies the first few thousand (data/). */
+let mnist: Promise<{ images: Uint8Array; labels: Uint8Array }> | undefined;
+const loadMnist = async () => {
+  const get = async (f: string) => {
+    const r = await fetch(new URL(`data/${f}`, location.href.replace(/[^/]*$/, "")));
+    if (!r.ok) throw new Error(`no MNIST data in this build (data/${f}: ${r.status})`);
+    return new Uint8Array(await r.arrayBuffer());
+  };
+  return { images: await get("mnist-images.bin"), labels: await get("mnist-labels.bin") };
+};
+let stopping = false;
+
+/** Trains the network as written (the reference trainer, float64) on random batches of MNIST digits, reporting each step. */
+async function train(m: Extract<Request, { kind: "train" }>): Promise<void> {
+  stopping = false;
+  try {
+    const t = compileTraining(m.source, { fileName: m.fileName });
+    if (!t.ok) throw new Error(t.diagnostics.map((d) => formatDiagnostic(d)).join("\n"));
+    const trainer = await t.load({ totalSteps: m.steps });
+    const { images, labels } = await (mnist ??= loadMnist());
+    const n = labels.length;
+    let seed = 12345;
+    const pick = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    let step = 0;
+    for (; step < m.steps && !stopping; step++) {
+      const x = new Float32Array(m.batch * 784);
+      const y = new Float64Array(m.batch);
+      for (let b = 0; b < m.batch; b++) {
+        const i = pick();
+        for (let p = 0; p < 784; p++) x[b * 784 + p] = images[i * 784 + p] / 255;
+        y[b] = labels[i];
+      }
+      const r = await trainer.step({ count: m.batch, images: x, labels: y });
+      scope.postMessage({ kind: "progress", id: m.id, step: step + 1, loss: r.loss, accuracy: r.accuracy });
+      // Let a "stop" message in between steps.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    scope.postMessage({ kind: "trained", id: m.id, weights: trainer.weights(), steps: step });
+  } catch (e) {
+    scope.postMessage({ kind: "trained", id: m.id, steps: 0, error: (e as Error).message });
+  }
+}
+
 scope.onmessage = (e) => {
   const m = e.data;
-  if (m.kind === "compile") scope.postMessage(compileSource(m.id, m.source, m.fileName));
-  else scope.postMessage(features(m.id, m.inputs));
+  if (m.kind === "compile") scope.postMessage(compileSource(m.id, m.source, m.fileName, m.weights));
+  else if (m.kind === "features") scope.postMessage(features(m.id, m.inputs));
+  else if (m.kind === "train") void train(m);
+  else stopping = true;
 };
 scope.postMessage({ kind: "ready" });

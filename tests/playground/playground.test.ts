@@ -4,7 +4,9 @@
 // reference computed here for the very input the page fed (its drawn digit); the plan's
 // picture (compiler/pictures) has one box per kernel of the plan the Node API builds. Typing a stray `}` brings a
 // lint marker whose text is what `cnnc check` prints for the same source; deleting it clears
-// the marker and the network compiles again. Screenshots go to artifacts/playground/
+// the marker and the network compiles again. The train button trains LeNet on MNIST digits in
+// the worker (stopped after a few steps here) and the page recompiles and reruns it with the
+// trained weights. Screenshots go to artifacts/playground/
 // (git-ignored), for people to look at, never compared.
 
 import { spawnSync } from "node:child_process";
@@ -32,6 +34,8 @@ interface Run {
 interface State {
   compiles: number;
   runs: number;
+  training: { step: number; loss: number; accuracy?: number }[];
+  trainedSteps?: number;
   lastCompile?: { ok: boolean; kernelCount?: number };
   lastRun?: { inputs: Record<string, { shape: number[]; data: number[] }>; results: Run[] };
   diagnostics(): { from: number; to: number; severity: string; message: string }[];
@@ -63,7 +67,7 @@ afterAll(async () => {
 async function state(): Promise<Omit<State, "diagnostics"> & { diagnostics: ReturnType<State["diagnostics"]> }> {
   return session!.page.evaluate(() => {
     const p = (window as unknown as { playground: State }).playground;
-    return { compiles: p.compiles, runs: p.runs, lastCompile: p.lastCompile, lastRun: p.lastRun, diagnostics: p.diagnostics() };
+    return { compiles: p.compiles, runs: p.runs, training: p.training, trainedSteps: p.trainedSteps, lastCompile: p.lastCompile, lastRun: p.lastRun, diagnostics: p.diagnostics() };
   });
 }
 
@@ -141,4 +145,23 @@ describe("the playground in Chromium", () => {
     expect(pageErrors).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, "lenet-fixed.png"), fullPage: true });
   }, 120_000);
+
+  browserIt("trains the network in the worker and recompiles it with the trained weights", async () => {
+    const page = session!.page;
+    let s = await state();
+    const before = s.lastRun!.results.find((r) => r.backend === "wasm")!.outputs!.probs.data;
+    const runs = s.runs;
+    await page.click("#train");
+    await waitFor("window.playground.training.length >= 3", 120_000);
+    await page.click("#stop");
+    await waitFor(`window.playground.trainedSteps !== undefined && window.playground.runs > ${runs}`, 120_000);
+    s = await state();
+    expect(s.trainedSteps).toBeGreaterThanOrEqual(3);
+    expect(s.training.every((p) => Number.isFinite(p.loss) && p.loss > 0)).toBe(true);
+    const after = Object.fromEntries(s.lastRun!.results.map((r) => [r.backend, r.outputs!.probs.data]));
+    expect(relativeError(after.wasm, before)).toBeGreaterThan(1e-4); // new weights, new outputs
+    expect(relativeError(after.webgpu, after.wasm)).toBeLessThan(1e-4);
+    expect(pageErrors).toEqual([]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "lenet-trained.png"), fullPage: true });
+  }, 180_000);
 });
