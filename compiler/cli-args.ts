@@ -216,6 +216,19 @@ options:
   --backend reference       the trainer (the compiled wasm and webgpu steps are not built yet)
   --resume STATE.safetensors, --save-state STATE.safetensors   optimiser state`,
   },
+  lsp: {
+    summary: "a language server for editors (LSP on stdio): diagnostics, hover, definitions",
+    usage: "cnnc lsp --stdio",
+    // Clients add these when they start a server; stdio is the only transport.
+    options: { stdio: { type: "boolean" }, clientProcessId: { type: "string" } },
+    help: `Speaks the Language Server Protocol on stdin and stdout until the client says exit. An
+editor shows the diagnostics of \`cnnc check\` as you type (for every network in the file), the
+shape, op, parameter count and receptive field of a value or layer on hover, and goes to the
+definition of a name, a label or a block. docs/editors.md sets up VS Code and other editors.
+
+options:
+  --stdio                   talk on stdin/stdout (the default and only transport)`,
+  },
   help: {
     summary: "show help for a command",
     usage: "cnnc help [COMMAND]",

@@ -22,7 +22,8 @@ const layers = (g: Graph, ok: (n: Node) => boolean) => [...new Set(g.nodes.filte
 export function showKernels(g: Graph, layer: string | undefined, scale?: number): Shown {
   const drawable = (n: Node) => KERNEL_OPS.has(n.op.kind) && n.weights.weight !== undefined && n.weights.weight.shape.length >= 3 && n.weights.weight.shape.length <= 4;
   const candidates = layers(g, drawable);
-  const node = layer === undefined ? g.nodes.find(drawable) : g.nodes.find((n) => n.layer === layer);
+  // By default the first convolution drawn, else the first one (which then says why not).
+  const node = layer === undefined ? (g.nodes.find(drawable) ?? g.nodes.find((n) => KERNEL_OPS.has(n.op.kind))) : g.nodes.find((n) => n.layer === layer);
   if (!node) {
     if (layer === undefined) return { ok: false, error: "the network has no convolution layer with kernels to draw" };
     return { ok: false, error: `the network has no layer '${layer}'${didYouMean(layer, layers(g, () => true))}; layers with kernels: ${candidates.join(", ") || "none"}` };

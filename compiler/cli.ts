@@ -234,6 +234,13 @@ async function cmdExplain(p: Parsed): Promise<void> {
   }
 }
 
+/** `cnnc lsp --stdio`: serves until the client disconnects (the server itself exits on `exit`). */
+async function cmdLsp(p: Parsed): Promise<void> {
+  if (p.positional.length > 0) throw new UsageError(`lsp takes no files (the editor sends them), got ${p.positional.join(" ")}`, p.command);
+  const { startServer } = await import("./lsp/server.js");
+  await startServer(process.stdin, process.stdout);
+}
+
 function normalization(p: Parsed): Normalization {
   const n = str(p, "normalize") ?? "unit";
   if (!(NORMALIZATIONS as readonly string[]).includes(n)) throw new UsageError(`--normalize must be one of ${NORMALIZATIONS.join(", ")}, not ${n} (${NORMALIZATION_HELP})`, p.command);
@@ -576,6 +583,9 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case "show":
         await cmdShow(p);
+        break;
+      case "lsp":
+        await cmdLsp(p);
         break;
     }
     return 0;

@@ -142,7 +142,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     if (probe.graph.lossKind.includes("cross_entropy")) {
       const classes = probe.graph.values[probe.graph.prediction].shape[0] as number;
       const bad = d.labels.findIndex((l) => !Number.isInteger(l) || l < 0 || l >= classes);
-      if (bad >= 0) throw new DataError(`${d.source}: label ${d.labels[bad]} of sample ${Math.floor(bad / size(d.labelShape))} is not a class of the ${classes} that ${probe.graph.forward.name} outputs`);
+      if (bad >= 0) throw new DataError(`${d.source}: label ${Number.isNaN(d.labels[bad]) ? "not-a-number" : d.labels[bad]} of sample ${Math.floor(bad / size(d.labelShape))} is not a class of the ${classes} that ${probe.graph.forward.name} outputs`);
     }
   }
   const count = Math.min(train.count, int("limit", v.limit, 1) ?? train.count);

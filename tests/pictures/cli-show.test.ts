@@ -96,8 +96,11 @@ describe("cnnc show kernels", () => {
     const local = cnnc("show", "kernels", "examples/face_local.cnn", "--layer", "parts", "-o", out);
     expect(local.code).toBe(1);
     expect(local.err).toContain("a local layer has a kernel per output position");
+    const volume = cnnc("show", "kernels", "examples/volume3d.cnn", "-o", out);
+    expect(volume.code).toBe(1);
+    expect(volume.err).toContain("1-D and 2-D kernels are drawn");
     expect(existsSync(out)).toBe(false);
-    for (const r of [typo, dense, local]) expect(r.err).not.toMatch(/\n\s+at /);
+    for (const r of [typo, dense, local, volume]) expect(r.err).not.toMatch(/\n\s+at /);
   });
 });
 
