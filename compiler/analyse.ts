@@ -1,9 +1,11 @@
 // The front of the pipeline: parse, check, lower and bind weights, with no code generation.
 // `cnnc check` needs only this; it imports neither the passes nor the emitters, so checking a
 // model never loads binaryen (compiler/backends/wasm/binaryen.ts).
+// It touches no file system: weights files named by the source or by `weights` are read
+// through `options.readFile`, which the Node entry (node-files.ts) fills with node:fs and a
+// browser caller fills with whatever it has (or leaves out: then naming a file is an error).
+// Paths are handled as POSIX paths (paths.ts), so this module runs in a browser as well.
 
-import { readFileSync, statSync } from "node:fs";
-import * as path from "node:path";
 import { parse } from "../dsl/parse.js";
 import { DiagnosticLog } from "./diagnostics.js";
 import type { Graph } from "./ir/graph.js";
@@ -11,7 +13,7 @@ import { lower } from "./lower/lower.js";
 import { bindWeights, type WeightsFile } from "./lower/weights.js";
 import type { Plan } from "./plan/plan.js";
 import type { CompileOptions } from "./options.js";
-import { MAX_WEIGHTS_FILE_BYTES } from "./limits.js";
+import { dirname, isAbsolute, join, normalize } from "./paths.js";
 import { SourceFile } from "./source.js";
 import { readSafetensors } from "./tensors/safetensors.js";
 import { fromOnnx, isOnnx } from "./import/onnx/index.js";
@@ -46,7 +48,7 @@ export function analyse(
   if (log.hasErrors) return { log, file, checks: [], initialised: [] };
   const lowered = lower(program, file, log, options.network);
   if (!lowered || log.hasErrors) return { log, file, checks: [], initialised: [] };
-  const read = options.readFile ?? readWeightsFile;
+  const read = options.readFile ?? noFileAccess;
   const files: WeightsFile[] = [];
   const load = (name: string, bytes: () => Uint8Array, span?: { start: number; end: number }) => {
     let data: Uint8Array;
@@ -70,13 +72,12 @@ export function analyse(
   for (const wf of lowered.weightFiles) {
     // A model names files beside it: a path in the source stays inside the model's folder
     // (a file from elsewhere is given on the command line, `--weights`).
-    const folder = path.resolve(path.dirname(fileName));
-    const p = path.resolve(folder, wf.path);
-    const rel = path.relative(folder, p);
-    if (path.isAbsolute(wf.path) || rel.startsWith("..") || path.isAbsolute(rel)) {
+    const rel = normalize(wf.path);
+    if (isAbsolute(wf.path) || rel === ".." || rel.startsWith("../")) {
       log.error(`weights file ${wf.path} is outside the model's folder; a model reads weights only from its own folder (give others with --weights)`, file, wf.span);
       continue;
     }
+    const p = join(dirname(fileName), rel);
     load(wf.path, () => read(p), wf.span);
   }
   if (log.hasErrors) return { log, file, checks: [], initialised: [] };
@@ -85,10 +86,7 @@ export function analyse(
   return { log, file, graph: lowered.graph, checks: lowered.checks, initialised };
 }
 
-/** Reads a weights file: a regular file only (not a FIFO or a device) and of bounded size. */
-function readWeightsFile(p: string): Uint8Array {
-  const st = statSync(p);
-  if (!st.isFile()) throw new Error("not a regular file");
-  if (st.size > MAX_WEIGHTS_FILE_BYTES) throw new Error(`${st.size} bytes, more than the ${MAX_WEIGHTS_FILE_BYTES} a weights file may have`);
-  return new Uint8Array(readFileSync(p));
+/** The reader when the caller gives none: a compiler without a file system (a browser). */
+function noFileAccess(): Uint8Array {
+  throw new Error("this compiler has no file access (pass the weights' bytes, or a readFile option)");
 }

@@ -1,20 +1,19 @@
-// Plan + artifacts -> a self-contained ES module folder: index.js (the manifest inlined,
-// `load()`), index.d.ts typed by the network's inputs and outputs, the .wasm and/or the WGSL
-// programs (wgsl/*.wgsl, listed in the manifest's `webgpu` part), the weights (and the
-// WebAssembly module's compile-time tables, tables.bin, with its relaxed-SIMD build),
-// and a copy of the parts of the compiled runtime it uses (runtime/*.js: no WebGPU code in a
-// WebAssembly-only bundle, no thread pool without --threads; runtime/*.d.ts: the declarations
-// its index.d.ts reaches, which need no DOM, Node or WebGPU types). It imports nothing from the compiler.
-// The folder is written under a temporary name and renamed into place, so a failed compile
-// never leaves a half-written bundle behind; it never replaces what cnnc did not write
+// Plan + artifacts -> a self-contained ES module folder on disk: bundle-files.ts assembles
+// its files in memory (index.js, index.d.ts, the .wasm and WGSL, the weights, the runtime
+// parts it uses); this, the Node edge, reads the compiled runtime from dist/runtime and
+// writes the folder. It is written under a temporary name and renamed into place, so a failed
+// compile never leaves a half-written bundle behind; it never replaces what cnnc did not write
 // (output-path.ts has the rules and the rename dance).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Manifest, TensorSpec } from "../runtime/manifest.js";
-import type { Artifacts } from "./index.js";
+import type { Manifest } from "../runtime/manifest.js";
+import { type BundleOptions, bundleFiles, runtimeFiles as runtimeFilesFrom, type RuntimeSource } from "./bundle-files.js";
+import type { Artifacts } from "./compile.js";
 import { type OutputRules, replaceAtomically } from "./output-path.js";
+
+export { type BundleFiles, type BundleOptions, bundleFiles, indexDts, indexJs, type RuntimeSource } from "./bundle-files.js";
 
 /** The compiled runtime: dist/runtime next to dist/compiler, or dist/runtime from the sources. */
 export function runtimeDir(): string {
@@ -26,147 +25,15 @@ export function runtimeDir(): string {
   throw new Error("the compiled runtime is missing: run `npm run build` first");
 }
 
-/** What a bundle ships besides the network's own files. */
-export interface BundleOptions {
-  /** Ship the WebAssembly thread pool, and make this many threads load()'s default (cnnc compile --threads N); 1 or absent: no pool. */
-  readonly threads?: number;
-}
-
-/** Valid JS identifier for a network name used as a type name (user text is never spliced raw). */
-function typeName(name: string): string {
-  const clean = name.replace(/[^A-Za-z0-9_]/g, "_");
-  return /^[A-Za-z_]/.test(clean) ? clean[0].toUpperCase() + clean.slice(1) : `Net_${clean}`;
-}
-
-function specComment(s: TensorSpec): string {
-  const dims = s.shape.map((d) => (typeof d === "number" ? String(d) : d.op === "sym" ? d.name : "?"));
-  // Sizes are numbers or identifiers; strip anything else so nothing can close the comment.
-  return `f32[${dims.join(", ")}]`.replace(/[^A-Za-z0-9_[\], ]/g, "");
-}
-
-/** Every file the runtime reads, by its name in the bundle. */
-function assetFiles(manifest: Manifest): string[] {
-  const files = [manifest.weights.file];
-  if (manifest.wasm) {
-    files.push(manifest.wasm.file);
-    if (manifest.wasm.relaxedFile) files.push(manifest.wasm.relaxedFile);
-    if (manifest.wasm.tables) files.push(manifest.wasm.tables.file);
-  }
-  for (const p of manifest.webgpu?.programs ?? []) files.push(p.file);
-  for (const f of files) {
-    // The compiler names these files; anything else would break the literal URLs bundlers look for.
-    if (!/^[A-Za-z0-9_-][A-Za-z0-9_.\/-]*$/.test(f) || f.includes("..")) throw new Error(`bundle file name ${JSON.stringify(f)} is not a plain relative path`);
-  }
-  return files;
-}
-
-/** The runtime modules the generated index.js imports: the loader, and the backends this bundle has. */
-function runtimeEntries(manifest: Manifest, options: BundleOptions): { imports: string[]; backends: string[] } {
-  const imports = ['import { openBundle } from "./runtime/open-network.js";'];
-  const backends: string[] = [];
-  if (manifest.wasm) {
-    imports.push('import { wasmBackend } from "./runtime/wasm.js";');
-    if ((options.threads ?? 1) > 1) {
-      imports.push('import { threadSupport } from "./runtime/threads.js";');
-      backends.push("wasm: wasmBackend(threadSupport)");
-    } else backends.push("wasm: wasmBackend()");
-  }
-  if (manifest.webgpu) {
-    imports.push('import { webgpuBackend } from "./runtime/webgpu.js";');
-    backends.push("webgpu: webgpuBackend");
-  }
-  return { imports, backends };
-}
-
-export function indexJs(manifest: Manifest, options: BundleOptions = {}): string {
-  const { imports, backends } = runtimeEntries(manifest, options);
-  // One literal `new URL("./file", import.meta.url)` per file: the pattern Vite, webpack 5 and
-  // Rollup (with an import-meta-assets plugin) recognise, emit and rewrite. Functions, so that
-  // nothing is resolved before load() and only the files a backend needs are fetched.
-  const urls = assetFiles(manifest).map((f) => `  ${JSON.stringify(f)}: () => new URL(${JSON.stringify(`./${f}`)}, import.meta.url),`);
-  const threads = options.threads ?? 1;
-  return `// Generated by cnnc: the network '${typeName(manifest.name)}'. Runs in Node and in browsers.
-${imports.join("\n")}
-
-export const manifest = ${JSON.stringify(manifest)};
-
-const files = {
-${urls.join("\n")}
-};
-
-const backends = { ${backends.join(", ")} };
-
-/** Loads the network: \`const net = await load(); const outputs = await net.run(inputs);\` */
-export function load(options = {}) {
-  return openBundle(manifest, files, ${threads > 1 ? `{ ...options, threads: options.threads ?? ${threads} }` : "options"}, backends);
-}
-`;
-}
-
-/** A shape as a TypeScript tuple: fixed sizes as literal types, symbolic ones as number. */
-function shapeType(s: TensorSpec): string {
-  return s.shape.map((d) => (typeof d === "number" ? String(d) : "number")).join(", ");
-}
-
-export function indexDts(manifest: Manifest): string {
-  const T = typeName(manifest.name);
-  const inputs = manifest.inputs.map(
-    (s) =>
-      `  /** ${specComment(s)}: one sample, or a batch with a leading axis */\n  readonly ${JSON.stringify(s.name)}: Tensor<readonly [${shapeType(s)}] | readonly [number, ${shapeType(s)}]>;`,
-  );
-  const outputs = manifest.outputs.map((s) => `  /** ${specComment(s)}, batch first */\n  readonly ${JSON.stringify(s.name)}: Tensor<readonly [number, ${shapeType(s)}]>;`);
-  return `// Generated by cnnc: the types of the network '${T}'. Strict TypeScript, no DOM, Node or WebGPU types needed.
-import type { LoadOptions } from "./runtime/open-network.js";
-import type { Manifest } from "./runtime/manifest.js";
-import type { Network } from "./runtime/session.js";
-
-export type { LoadOptions, Manifest };
-
-/** A tensor: its values (row-major) and its shape. */
-export interface Tensor<Shape extends readonly number[]> {
-  readonly data: Float32Array;
-  readonly shape: Shape;
-}
-
-export interface ${T}Inputs {
-${inputs.join("\n")}
-}
-
-export interface ${T}Outputs {
-${outputs.join("\n")}
-}
-
-/** The loaded network: \`run\` takes and returns this network's tensors by name. */
-export interface ${T}Network extends Omit<Network, "run"> {
-  run(inputs: ${T}Inputs): Promise<${T}Outputs>;
-}
-
-export type Inputs = ${T}Inputs;
-export type Outputs = ${T}Outputs;
-
-export declare const manifest: Manifest;
-export declare function load(options?: LoadOptions): Promise<${T}Network>;
-`;
+/** The compiled runtime's files, read from runtimeDir(). */
+export function nodeRuntimeSource(): RuntimeSource {
+  const rt = runtimeDir();
+  return (f) => readFileSync(path.join(rt, f), "utf8");
 }
 
 /** Runtime files a bundle needs: the compiled modules its index.js reaches, and the declarations its index.d.ts reaches. */
 export function runtimeFiles(manifest: Manifest, options: BundleOptions = {}): string[] {
-  const rt = runtimeDir();
-  const reach = (roots: string[], ext: string): string[] => {
-    const seen = new Set<string>();
-    const todo = [...roots];
-    while (todo.length > 0) {
-      const f = todo.pop()!;
-      if (seen.has(f)) continue;
-      seen.add(f);
-      const text = readFileSync(path.join(rt, f), "utf8");
-      // Relative specifiers only: static imports, re-exports, and literal dynamic imports.
-      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*"\.\/([A-Za-z0-9_-]+)\.js"/g)) todo.push(`${m[1]}${ext}`);
-    }
-    return [...seen];
-  };
-  const js = runtimeEntries(manifest, options).imports.map((i) => /runtime\/([A-Za-z0-9_-]+)\.js/.exec(i)![1] + ".js");
-  return [...reach(js, ".js"), ...reach(["open-network.d.ts", "session.d.ts", "manifest.d.ts"], ".d.ts")].sort();
+  return runtimeFilesFrom(manifest, options, nodeRuntimeSource());
 }
 
 /**
@@ -179,29 +46,11 @@ export function writeBundle(dir: string, artifacts: Artifacts, options: OutputRu
     dir,
     "bundle",
     (tmp) => {
-      const { manifest } = artifacts;
-      writeFileSync(path.join(tmp, "index.js"), indexJs(manifest, options));
-      writeFileSync(path.join(tmp, "index.d.ts"), indexDts(manifest));
-      writeFileSync(path.join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-      writeFileSync(path.join(tmp, "package.json"), `${JSON.stringify({ type: "module", main: "index.js", types: "index.d.ts" }, null, 2)}\n`);
-      writeFileSync(path.join(tmp, manifest.weights.file), artifacts.weights);
-      if (manifest.wasm && artifacts.wasm) {
-        writeFileSync(path.join(tmp, manifest.wasm.file), artifacts.wasm);
-        if (manifest.wasm.relaxedFile && artifacts.wasmRelaxed) writeFileSync(path.join(tmp, manifest.wasm.relaxedFile), artifacts.wasmRelaxed);
-        if (manifest.wasm.tables && artifacts.tables) writeFileSync(path.join(tmp, manifest.wasm.tables.file), artifacts.tables);
+      for (const [name, content] of bundleFiles(artifacts, options, nodeRuntimeSource())) {
+        const file = path.join(tmp, name);
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, content);
       }
-      if (manifest.webgpu && artifacts.wgsl) {
-        // One .wgsl file per program (wgsl/<n>-<family>.wgsl), as the manifest lists them.
-        const sources = artifacts.wgsl;
-        manifest.webgpu.programs.forEach((p, i) => {
-          const file = path.join(tmp, p.file);
-          mkdirSync(path.dirname(file), { recursive: true });
-          writeFileSync(file, sources[i]);
-        });
-      }
-      const rt = runtimeDir();
-      mkdirSync(path.join(tmp, "runtime"));
-      for (const f of runtimeFiles(manifest, options)) writeFileSync(path.join(tmp, "runtime", f), readFileSync(path.join(rt, f)));
     },
     options,
   );

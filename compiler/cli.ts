@@ -15,6 +15,7 @@ import { checkFinite, type Network, type TensorData } from "../runtime/session.j
 import { parseLabels, topK } from "../runtime/top-k.js";
 import type { Normalization } from "../runtime/image.js";
 import { analyse } from "./analyse.js";
+import { withFileSystem } from "./node-files.js";
 import { commandHelp, commandNamed, COMMANDS, generalHelp, parseCommand, type Parsed, UsageError } from "./cli-args.js";
 import { mulberryInputs } from "./cli-inputs.js";
 import { printShape } from "./ir/dim.js";
@@ -102,7 +103,7 @@ async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<
     r = await autotuneOnGpu(source, options);
   } else if (options.autotune) {
     // A bar per layer: each takes seconds. The convolutions are counted from the checked graph.
-    const convs = analyse(source, options).graph?.nodes.filter((n) => n.op.kind === "conv").length ?? 0;
+    const convs = analyse(source, withFileSystem(options)).graph?.nodes.filter((n) => n.op.kind === "conv").length ?? 0;
     sayErr(`cnnc: autotuning ${convs} convolution layer${convs === 1 ? "" : "s"}: timing each one's algorithms on this machine`);
     const bar = new Progress("autotune", 0);
     let done = 0;
@@ -120,7 +121,7 @@ async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<
 
 function cmdCheck(p: Parsed): void {
   const file = modelPath(p);
-  const a = analyse(readSource(file), { fileName: file, weights: str(p, "weights"), network: str(p, "network") });
+  const a = analyse(readSource(file), withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") }));
   failOn(a.log.items, !a.log.hasErrors);
   process.stdout.write(`${escapeControls(file)}: ok\n`);
 }
@@ -215,7 +216,7 @@ async function cmdExplain(p: Parsed): Promise<void> {
   else {
     // No code generated: the passes and the plan only (binaryen is never loaded).
     const { optimise } = await import("./optimise.js");
-    const o = optimise(readSource(file), compileOptions(p, file));
+    const o = optimise(readSource(file), withFileSystem(compileOptions(p, file)));
     failOn(o.ok ? o.log.items : o.diagnostics, o.ok);
     if (!o.ok) return;
     noteInitialised(o.initialised);
@@ -478,7 +479,7 @@ async function cmdShow(p: Parsed): Promise<void> {
   if (p.seed !== undefined && !random) throw new UsageError(`unexpected argument ${p.seed}`, p.command);
   const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
   refuseOutput(out, "file", rules);
-  const a = analyse(readSource(file), { fileName: file, weights: str(p, "weights"), network: str(p, "network") });
+  const a = analyse(readSource(file), withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") }));
   failOn(a.log.items, !a.log.hasErrors);
   if (!a.graph) throw new UserError("");
   const g = a.graph;

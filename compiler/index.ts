@@ -1,111 +1,40 @@
-// The programmatic API: compile(source, options) -> { ok, diagnostics, graph, plan,
-// artifacts, load() }. It never throws on bad user input (syntax, names, shapes, weight
-// files): every such problem is a diagnostic. The pipeline: analyse (parse, lower, bind
-// weights: analyse.ts), optimise (passes, plan: optimise.ts), emit (here).
+// The programmatic API for Node: compile(source, options) -> { ok, diagnostics, graph, plan,
+// artifacts, load() } (compile.ts), reading the weights files a model names from the file
+// system (node-files.ts) unless the caller gives `readFile`. The browser entry
+// (compiler/browser.ts) is the same compiler without the file system.
 
-import type { Manifest } from "../runtime/manifest.js";
-import type { LoadOptions } from "../runtime/load.js";
-import { networkFromArtifacts } from "../runtime/load.js";
-import type { Network } from "../runtime/session.js";
+import { analyse as analyseSource } from "./analyse.js";
 import { loadBinaryen } from "./backends/wasm/binaryen.js";
-import { type Diagnostic, formatDiagnostics } from "./diagnostics.js";
-import type { Graph } from "./ir/graph.js";
+import { type CompileResult, compile as compileSource } from "./compile.js";
+import { formatDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { withFileSystem } from "./node-files.js";
 import type { CompileOptions } from "./options.js";
-import { optimise } from "./optimise.js";
-import type { Plan } from "./plan/plan.js";
+import { compileTraining as compileTrainingSource, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";
 
 // compile() is synchronous and emits WebAssembly with binaryen, which loads asynchronously
 // and slowly; the API loads it here, once, so that importing "cnnc" gives a ready compile().
 await loadBinaryen();
 
 export type { CompileOptions, Target, TargetName } from "./options.js";
-export { analyse } from "./analyse.js";
-
-export interface Artifacts {
-  readonly manifest: Manifest;
-  readonly wasm?: Uint8Array;
-  /** The relaxed-SIMD build of the module (manifest.wasm.relaxedFile), where it differs. */
-  readonly wasmRelaxed?: Uint8Array;
-  /** The compile-time tables (manifest.wasm.tables.file): packed and transformed weights. */
-  readonly tables?: Uint8Array;
-  /** WGSL sources, in the order of manifest.webgpu.programs (each written to its `file`). */
-  readonly wgsl?: readonly string[];
-  /** Raw little-endian f32 weights blob. */
-  readonly weights: Uint8Array;
-}
-
-export interface CompileSuccess {
-  readonly ok: true;
-  readonly diagnostics: readonly Diagnostic[];
-  /** The optimised graph (after the passes). */
-  readonly graph: Graph;
-  /** The graph as lowered from the source, before any pass. */
-  readonly source: Graph;
-  readonly plan: Plan;
-  readonly artifacts: Artifacts;
-  /** Layers whose weights were initialised because none were given. */
-  readonly initialised: readonly string[];
-  load(options?: LoadOptions): Promise<Network>;
-}
-
-export interface CompileFailure {
-  readonly ok: false;
-  readonly diagnostics: readonly Diagnostic[];
-}
-
-export type CompileResult = CompileSuccess | CompileFailure;
+export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from "./compile.js";
 
 export function compile(source: string | Uint8Array, options: CompileOptions = {}): CompileResult {
-  const o = optimise(source, options);
-  if (!o.ok) return o;
-  const { target, graph, plan, log, file } = o;
-  const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
-  const emit = target.emit(plan, { webgpuLimits: options.webgpuLimits, wasmOptimize: options.wasmOptimize, timings: options.timings });
-  if (!emit.ok) {
-    // A network the target cannot run: a limit that splitting cannot meet.
-    // At its layer, or (a limit of the whole network) at the output.
-    const span = graph.nodes.find((n) => n.layer === emit.layer)?.span ?? graph.outputs[0]?.span;
-    log.error(emit.message, span ? file : undefined, span);
-    return { ok: false, diagnostics: log.items };
-  }
-  const emitted = emit.emitted;
-  const manifest: Manifest = {
-    format: 1,
-    name: plan.name,
-    symbols: plan.symbols,
-    inputs: plan.inputs.map((i) => ({ name: i.name, shape: i.shape })),
-    outputs: plan.outputs.map((o) => ({ name: o.name, shape: o.shape })),
-    checks: plan.checks,
-    weights: { file: "weights.bin", bytes: weights.byteLength },
-    wasm: emitted.manifest.wasm,
-    webgpu: emitted.manifest.webgpu,
-    algorithms: Object.fromEntries(graph.nodes.flatMap((n) => (n.algorithm ? [[n.layer, { name: n.algorithm.name, reason: n.algorithm.reason }]] : []))),
-  };
-  const artifacts: Artifacts = {
-    manifest,
-    wasm: emitted.wasm,
-    wasmRelaxed: emitted.wasmRelaxed,
-    tables: emitted.tables,
-    wgsl: emitted.wgsl,
-    weights,
-  };
-  return {
-    ok: true,
-    diagnostics: log.items,
-    graph,
-    source: o.source,
-    plan,
-    artifacts,
-    initialised: o.initialised,
-    load: (opts?: LoadOptions) =>
-      networkFromArtifacts(manifest, { wasm: artifacts.wasm, wasmRelaxed: artifacts.wasmRelaxed, tables: artifacts.tables, wgsl: artifacts.wgsl, weights }, opts),
-  };
+  return compileSource(source, withFileSystem(options));
+}
+
+/** Parse, check, lower and bind weights (no code generation): analyse.ts with the file system. */
+export function analyse(input: string | Uint8Array, options: CompileOptions = {}): ReturnType<typeof analyseSource> {
+  return analyseSource(input, withFileSystem(options));
+}
+
+export function compileTraining(source: string, options: TrainingOptions = {}): TrainingResult {
+  return compileTrainingSource(source, withFileSystem(options));
 }
 
 export { formatDiagnostics };
 export type { Diagnostic };
 export type { Network, TensorData } from "../runtime/session.js";
-export { compileTraining, type Trainer, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";
+export type { Trainer, TrainingOptions, TrainingResult } from "./train/compile-training.js";
 
 // Pictures and receptive fields (pure modules: the playground and the language server import
 // them directly too). graphPicture(compile(...)) -> renderSvg / renderDot.

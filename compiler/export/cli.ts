@@ -4,6 +4,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { formatDiagnostic } from "../diagnostics.js";
 import { analyse } from "../analyse.js";
+import { withFileSystem } from "../node-files.js";
 import { EXPORT_OPSET, exportOnnx } from "./onnx.js";
 
 export interface ExportOutcome {
@@ -19,7 +20,7 @@ export function exportCommand(model: string, out: string, weights?: string, netw
   } catch (e) {
     return { code: 1, stdout: "", stderr: `${model}: error: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})\n` };
   }
-  const a = analyse(source, { fileName: model, weights, network });
+  const a = analyse(source, withFileSystem({ fileName: model, weights, network }));
   const diags = a.log.items.map((d) => `${formatDiagnostic(d)}\n`).join("");
   if (!a.graph || a.log.hasErrors) return { code: 1, stdout: "", stderr: diags };
   const r = exportOnnx(a.graph);

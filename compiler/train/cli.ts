@@ -12,6 +12,7 @@ import { formatDiagnostic } from "../diagnostics.js";
 import { size } from "../reference/tensor.js";
 import { Random } from "../tensors/random.js";
 import { TrainError } from "./autodiff.js";
+import { withFileSystem } from "../node-files.js";
 import { compileTraining, type TrainingBackend } from "./compile-training.js";
 import type { TrainConfig } from "./config.js";
 import { bundledMnist, DataError, type Dataset, loadDataset, shuffled } from "./data.js";
@@ -121,7 +122,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     throw new DataError(`cannot read ${model}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   // Flags override the declaration; the declaration's own values are filled in by compileTraining.
-  const probe = compileTraining(source, { fileName: model, network: v.network, sizes, weights: v.weights, backend });
+  const probe = compileTraining(source, withFileSystem({ fileName: model, network: v.network, sizes, weights: v.weights, backend }));
   for (const d of probe.diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
   if (!probe.ok) return 1;
   const base = probe.config;
@@ -148,7 +149,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   }
   const count = Math.min(train.count, int("limit", v.limit, 1) ?? train.count);
   const stepsPerEpoch = Math.ceil(count / config.batch);
-  const result = compileTraining(source, { fileName: model, network: v.network, sizes, weights: v.weights, backend, config });
+  const result = compileTraining(source, withFileSystem({ fileName: model, network: v.network, sizes, weights: v.weights, backend, config }));
   if (!result.ok) return 1;
   const trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs });
   if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);

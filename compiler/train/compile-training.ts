@@ -10,7 +10,8 @@
 import { parse } from "../../dsl/parse.js";
 import type { TrainDecl } from "../../dsl/ast.js";
 import { type Diagnostic, DiagnosticLog } from "../diagnostics.js";
-import { analyse, type CompileOptions } from "../index.js";
+import { analyse } from "../analyse.js";
+import type { CompileOptions } from "../options.js";
 import { SourceFile } from "../source.js";
 import { didYouMean } from "../suggest.js";
 import { autodiff, TrainError } from "./autodiff.js";

@@ -4,9 +4,10 @@
 // the edges (compiler/index.ts, compiler/targets.ts, compiler/autotune-webgpu.ts, the CLI)
 // see both sides.
 
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { edgesOf, importGraph, type Rule, violations } from "./import-graph.js";
+import { edgesOf, importGraph, reachable, type Rule, violations } from "./import-graph.js";
 
 const ROOT = path.join(import.meta.dirname, "../..");
 
@@ -28,6 +29,33 @@ describe("import graph", () => {
     expect(violations(edges, RULES)).toEqual([]);
   });
 
+  it("keeps node: modules out of the browser entry (compiler/browser.ts) and all it loads", () => {
+    const found = [...reachable(edges, "compiler/browser.ts")].filter(([m]) => m.startsWith("node:")).map(([, chain]) => chain.join(" -> "));
+    expect(found).toEqual([]);
+    // It does reach the whole pipeline: parser, passes, both emitters, bundle assembly.
+    const reached = reachable(edges, "compiler/browser.ts");
+    for (const m of ["dsl/parse.ts", "compiler/optimise.ts", "compiler/backends/wasm/module.ts", "compiler/backends/wgsl/target.ts", "compiler/bundle-files.ts", "compiler/pictures/svg.ts", "binaryen", "chevrotain"]) {
+      expect(reached.has(m), m).toBe(true);
+    }
+  });
+
+  it("gives the file system to every Node-side call of the pure front (analyse, optimise, compileTraining)", () => {
+    // analyse.ts reads weights files only through options.readFile; a module that runs in Node
+    // (it imports a node: module) and calls the front directly must pass withFileSystem(...)
+    // (node-files.ts) or its own `readFile:` (the language server reads through a cache), or a
+    // model's weights file becomes "this compiler has no file access".
+    const FRONT = new Set(["compiler/analyse.ts", "compiler/optimise.ts", "compiler/train/compile-training.ts"]);
+    const nodeSide = new Set(edges.filter((e) => e.to.startsWith("node:") && !e.typeOnly).map((e) => e.from));
+    const callers = [...new Set(edges.filter((e) => FRONT.has(e.to) && nodeSide.has(e.from)).map((e) => e.from))];
+    expect(callers).toContain("compiler/cli.ts");
+    const unwrapped = callers.flatMap((f) =>
+      readFileSync(path.join(ROOT, f), "utf8")
+        .split("\n")
+        .flatMap((line, i) => (/\b(?:analyse|optimise|compileTraining)\(/.test(line) && !/^\s*(?:\/\/|\/\*|\*|export function|function)/.test(line) && !/withFileSystem\(|readFile:/.test(line) ? [`${f}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    expect(unwrapped).toEqual([]);
+  });
+
   it("sees every kind of import (so an empty list above means something)", () => {
     const has = (from: string, to: string) => edges.some((e) => e.from === from && e.to === to);
     expect(has("compiler/optimise.ts", "compiler/targets.ts")).toBe(true); // import { ... } from
@@ -46,6 +74,8 @@ describe("import graph", () => {
       '// import { nothing } from "../backends/commented.js": a comment, not an edge',
     ].join("\n");
     const found = violations(edgesOf("compiler/passes/x.ts", text), RULES);
+    const typeOnly = edgesOf("compiler/x.ts", 'import type { A } from "node:a";\nimport { b } from "node:b";\nlet c: typeof import("node:c");\nawait import("node:d");');
+    expect(typeOnly.map((e) => [e.to, e.typeOnly])).toEqual([["node:a", true], ["node:b", false], ["node:c", true], ["node:d", false]]);
     expect(found).toEqual([
       "compiler/passes/x.ts:1 imports compiler/backends/wasm/cost.ts (passes ask the target (compiler/target.ts), never a backend's files)",
       "compiler/passes/x.ts:2 imports runtime/manifest.ts (passes do not run code; a target's autotune does)",

@@ -19,6 +19,9 @@ const TYPES: Record<string, string> = {
   ".wgsl": "text/plain",
   ".bin": "application/octet-stream",
   ".ts": "text/plain",
+  ".css": "text/css",
+  ".svg": "image/svg+xml",
+  ".cnn": "text/plain",
 };
 
 /** Where a request's path goes: a file under the root, with extra headers; undefined is a 404. */

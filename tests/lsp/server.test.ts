@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { analyse } from "../../compiler/analyse.js";
+import { analyse } from "../../compiler/index.js"; // the Node API: weights files read from disk, as `cnnc check`
 import * as D from "../../compiler/ir/dim.js";
 import { printField, receptiveFields } from "../../compiler/receptive-field.js";
 import { LspClient } from "./client.js";

@@ -63,6 +63,9 @@ describe("the npm package", () => {
     expect(existsSync(path.join(pkg, "dist/tests"))).toBe(false);
     // WebGPU in Node is opt-in (the `webgpu` package is an optional peer dependency).
     expect(existsSync(path.join(app, "node_modules/webgpu"))).toBe(false);
+    // The browser entry (cnnc/browser) is exported too, and being free of Node it runs in Node as well.
+    const browser = sh(process.execPath, ["--input-type=module", "-e", 'const m = await import("cnnc/browser"); const r = m.compile("network n(x: f32[1, 4, 4]) -> y {\\n y = x |> relu\\n}\\n"); process.stdout.write(String(r.ok) + " " + r.artifacts.wasm.length)'], app);
+    expect(browser).toMatch(/^true \d+$/);
     const api = sh(process.execPath, ["--input-type=module", "-e", 'const m = await import("cnnc"); process.stdout.write(typeof m.compile)'], app);
     expect(api).toBe("function");    // ... and says how to get it.
     const gpu = spawnSync(process.execPath, ["node_modules/cnnc/bin/cnnc.js", "run", "src/lenet-gpu", "--random", "--backend", "webgpu"], { cwd: app, encoding: "utf8" });

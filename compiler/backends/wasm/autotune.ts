@@ -6,8 +6,6 @@
 // compiler; each candidate runs once to warm up, then at least 3 times and for about 50 ms,
 // and its median counts.
 
-import { performance } from "node:perf_hooks";
-import v8 from "node:v8";
 import { NOMINAL_SIZE } from "../../algorithms/applicability.js";
 import { emitWasm } from "./module.js";
 import { hasRelaxedSimd } from "../../../runtime/wasm.js";
@@ -73,6 +71,11 @@ export function layerPlan(n: Node, g: Graph, name: AlgorithmName): Plan {
   };
 }
 
+// V8's flags (below), in Node only: read through a computed specifier so that the browser
+// entry's bundle carries no node: module; a browser's autotune times whatever tier runs.
+const v8Name = "node:v8";
+const v8 = typeof process !== "undefined" && process.versions?.node ? ((await import(/* @vite-ignore */ v8Name)) as typeof import("node:v8")) : undefined;
+
 const math = { exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
 
 /** Median ms of one run of the plan's module (seeded input). */
@@ -83,12 +86,12 @@ export function timePlan(plan: Plan, minRuns = 3, minMs = 50): number {
   // V8 compiles with its baseline compiler first and optimises a function only after many
   // runs of it; timing that would rank compilers, not algorithms. Optimise from the start,
   // for this module only.
-  v8.setFlagsFromString("--no-liftoff");
+  v8?.setFlagsFromString("--no-liftoff");
   let module: WebAssembly.Module;
   try {
     module = new WebAssembly.Module(new Uint8Array(code));
   } finally {
-    v8.setFlagsFromString("--liftoff");
+    v8?.setFlagsFromString("--liftoff");
   }
   // The module imports its memory (module.ts).
   const memory = new WebAssembly.Memory({ initial: manifest.memoryPages, maximum: 2 ** 15 });

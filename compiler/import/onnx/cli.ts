@@ -6,6 +6,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { analyse } from "../../analyse.js";
+import { withFileSystem } from "../../node-files.js";
 import { formatDiagnostic } from "../../diagnostics.js";
 import { fromOnnx, isOnnx } from "./index.js";
 
@@ -34,7 +35,7 @@ export function importCommand(model: string, out: string): ImportOutcome {
   if (!r.ok) return { code: 1, stdout: "", stderr: r.errors.map((e) => `${model}: error: ${e}\n`).join("") };
   const weightsPath = out.replace(/\.cnn$/i, "") + ".safetensors";
   // The source must compile with its weights before anything is written.
-  const check = analyse(r.source, { fileName: out, weights: r.weights });
+  const check = analyse(r.source, withFileSystem({ fileName: out, weights: r.weights }));
   if (check.log.hasErrors) {
     return { code: 1, stdout: "", stderr: check.log.items.map((d) => `${formatDiagnostic(d)}\n`).join("") + `${model}: error: the imported source does not compile (a cnnc bug: please report it)\n` };
   }
