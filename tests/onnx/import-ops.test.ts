@@ -261,6 +261,56 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  PRelu: (r) => {
+    const c = r.int(1, 5);
+    const x = [r.int(1, 2), c, ...spatial(r, r.int(1, 2))];
+    const shape = r.pick([[c, 1, 1].slice(0, x.length - 1), [1], [1, c, ...x.slice(2).map(() => 1)]]);
+    return one("PRelu", x, [], ["s"], [init("s", shape, -0.5, 1.5)]);
+  },
+  InstanceNormalization: (r) => {
+    const c = r.int(1, 5);
+    const x = [r.int(1, 2), c, ...spatial(r, r.int(1, 3), 2, r.pick([5, 8]))];
+    const attrs = r.bool() ? [attr.float("epsilon", r.pick([1e-5, 1e-3, 0.1]))] : [];
+    return one("InstanceNormalization", x, attrs, ["s", "b"], [init("s", [c]), init("b", [c])]);
+  },
+  MaxMinMean: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2)];
+    const op = r.pick(["Max", "Min", "Mean"]);
+    const three = r.bool();
+    const withConst = op !== "Mean" && r.bool(0.3);
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Tanh", inputs: ["x"], outputs: ["a"] },
+        { op: "Sigmoid", inputs: ["x"], outputs: ["b"] },
+        { op: "GlobalAveragePool", inputs: ["x"], outputs: ["p"] },
+        { op, inputs: withConst ? ["a", "k"] : three ? ["a", "b", "p"] : r.bool() ? ["x", "b"] : ["p", "a"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: withConst ? [{ name: "k", shape: [], data: [r.pick([0, 0.25, -0.5])] }] : [],
+    };
+    return { graph: g, x };
+  },
+  ReduceMore: (r) => {
+    const d = r.int(1, 3);
+    const x = [1, r.int(1, 4), ...spatial(r, d, 2, d === 3 ? 4 : 6)];
+    const op = r.pick(["ReduceMean", "ReduceMax", "ReduceSum", "ReduceL2"]);
+    const all = Array.from({ length: d + 1 }, (_, i) => i + 1);
+    let axes = all.filter(() => r.bool());
+    if (axes.length === 0) axes = [r.pick(all)];
+    const keep = r.int(0, 1);
+    // Without keepdims, something besides the batch must remain.
+    if (!keep && axes.length === all.length) axes = axes.slice(1);
+    // Opset 19 (the models built here): every reduction takes its axes as an input.
+    const asInput = true;
+    const g: GraphSpec = {
+      nodes: [{ op, inputs: asInput ? ["x", "axes"] : ["x"], outputs: ["y"], attrs: [attr.int("keepdims", keep), ...(asInput ? [] : [attr.ints("axes", axes)])] }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: asInput ? [{ name: "axes", shape: [axes.length], data: axes.map((a) => (r.bool() ? a - x.length : a)), type: "int64" }] : [],
+    };
+    return { graph: g, x };
+  },
   FlattenReshape: (r) => {
     const x = [1, r.int(1, 4), ...spatial(r, 2, 2, 5)];
     const per = x.slice(1).reduce((a, b) => a * b, 1);

@@ -32,10 +32,11 @@ const COMPUTE_OPS = new Set([
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
   "Resize", "Upsample", "ReduceMean", "ReduceMax", "Pad",
   "Slice", "Split", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Reciprocal", "Pow",
+  "PRelu", "InstanceNormalization", "Max", "Min", "Mean", "ReduceSum", "ReduceL2",
 ]);
 /** Ops evaluated only on constants (shape arithmetic). */
 const FOLD_OPS = new Set([
-  "Constant", "ConstantOfShape", "Gather", "Max", "Min", "Equal", "Floor", "Ceil",
+  "Constant", "ConstantOfShape", "Gather", "Equal", "Floor", "Ceil",
 ]);
 
 /** Shape(x) of a value stands for the unknown batch size with this number (exact in f64, no real model's size). */
@@ -196,10 +197,13 @@ class Converter {
 
   /** A label for a layer with weights: its weight initializer's module path, else the node's. */
   private label(n: OnnxNode): string {
+    return this.namer.take(this.labelBase(n)).name;
+  }
+  /** What `label` names a layer before it is made unique. */
+  private labelBase(n: OnnxNode): string {
     const w = n.inputs[1] ?? "";
     const fromWeight = this.m.initializers.has(w) && !/^onnx::|^[0-9]/.test(w) && /\.weight$/.test(w) ? w.replace(/\.weight$/, "") : "";
-    const raw = fromWeight || layerPath(n.name) || n.opType.toLowerCase();
-    return this.namer.take(raw).name;
+    return fromWeight || layerPath(n.name) || n.opType.toLowerCase();
   }
 
   /** Binds the node's output (number k) to a new statement `name = expr`. */
@@ -494,18 +498,11 @@ class Converter {
       }
       case "Resize": case "Upsample": return this.resize(n);
       case "Pad": return this.pad(n);
-      case "ReduceMean": case "ReduceMax": {
-        // Over every spatial axis: global pooling (the common "mean over H, W" head).
-        const x = this.act(n, 0);
-        const rank = x.shape.length + 1;
-        const given = this.ints(n, "axes") ?? (n.inputs[1] ? Array.from(this.constIn(n, 1, "axes").data) : undefined);
-        const axes = (given ?? Array.from({ length: rank }, (_, i) => i)).map((a) => F.normAxis(a, rank)).sort();
-        const spatialAxes = Array.from({ length: rank - 2 }, (_, i) => i + 2);
-        if (rank < 3 || axes.join() !== spatialAxes.join()) this.refuse(n, `reduces axes [${axes.join(", ")}]; cnnc reduces over all spatial axes (${spatialAxes.join(", ")}) only`);
-        const pool = `${op === "ReduceMean" ? "avgpool" : "maxpool"}(out: 1)`;
-        const keep = this.int(n, "keepdims", 1) === 1;
-        return this.emit(n, `${x.name} |> ${pool}${keep ? "" : " |> flatten"}`, keep ? [x.shape[0], ...x.shape.slice(1).map(() => 1)] : [x.shape[0]]);
-      }
+      case "ReduceMean": case "ReduceMax": case "ReduceSum": case "ReduceL2": return this.reduce(n);
+      case "PRelu": return this.prelu(n);
+      case "InstanceNormalization": return this.instanceNorm(n);
+      case "Max": case "Min": return this.extremum(n);
+      case "Mean": return this.mean(n);
       case "Slice": return this.slice(n);
       case "Split": return this.split(n);
       case "Gemm": return this.gemm(n);
@@ -608,6 +605,166 @@ class Converter {
       if (call) this.emit(n, `${x.name} |> ${call}`, shape, base, k);
       else this.vals.set(n.outputs[k], x);
     });
+  }
+
+  /** A statement for one part of a node that is written as several; returns its name. */
+  private part(n: OnnxNode, base: string, expr: string): string {
+    const name = this.namer.take(base).name;
+    this.lines.push(`  ${name} = ${expr}  // ${n.opType} ${quoted(n.name)}, part`);
+    return name;
+  }
+
+  /**
+   * `|> label: depthwise(1)`: a per-channel scale (and shift) of a [C, D..] value, the weights
+   * named after `label`. Returns the call, to be appended to an expression.
+   */
+  private scaleShift(n: OnnxNode, x: readonly Dim[], base: string, scale: ArrayLike<number>, shift?: ArrayLike<number>): string {
+    const C = x[0];
+    if (x.length < 2 || typeof C !== "number") return this.refuse(n, "a per-channel scale of a flattened value or of a symbolic channel count");
+    const label = this.namer.take(base).name;
+    this.weight(label, "weight", [C, 1, ...x.slice(1).map(() => 1)], scale);
+    if (shift) this.weight(label, "bias", [C], shift);
+    return `${label}: depthwise(1${shift ? "" : ", bias: none"})`;
+  }
+
+  /** A per-channel constant [C] from one that broadcasts onto [N, C, D..] along channels only (or a scalar). */
+  private perChannel(n: OnnxNode, t: OnnxTensor, x: readonly Dim[], what: string): number[] {
+    const C = x[0];
+    if (typeof C !== "number") return this.refuse(n, "symbolic channel count");
+    const rank = x.length + 1;
+    if (t.dims.length > rank) this.refuse(n, `its ${what} has more axes than the value`);
+    const dims = [...new Array<number>(rank - t.dims.length).fill(1), ...t.dims];
+    if (dims.some((d, i) => i !== 1 && d !== 1) || (dims[1] !== 1 && dims[1] !== C)) {
+      this.refuse(n, `its ${what} has shape [${t.dims.join(", ")}]; cnnc takes one value per channel or one for all`);
+    }
+    return Array.from({ length: C }, (_, k) => t.data[dims[1] === 1 ? 0 : k]);
+  }
+
+  /**
+   * PRelu: x if x >= 0 else slope * x. One slope: leaky_relu. A slope per channel:
+   * relu(x) + (-slope) * relu(-x), exact in floating point (one of the two terms is zero and
+   * negation is exact), from ops every backend has.
+   */
+  private prelu(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const s = this.constIn(n, 1, "slope");
+    if (F.size(s.dims) === 1) return this.activation(n, `leaky_relu(${fmtNum(s.data[0])})`);
+    const slope = this.perChannel(n, s, x.shape, "slope");
+    const label = this.labelBase(n);
+    const neg = this.scaleShift(n, x.shape, label, slope.map((v) => -v));
+    this.emit(n, `(${x.name} |> relu) + (${x.name} |> neg |> relu |> ${neg})`, x.shape, `${label}_y`);
+  }
+
+  /**
+   * InstanceNormalization: per sample and channel, (x - mean) / sqrt(var + eps) * scale + B,
+   * mean and (biased) variance over the spatial axes. Written as global average pools, the
+   * channel-broadcasting + and *, and two per-channel scale-and-shift layers.
+   */
+  private instanceNorm(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    if (x.shape.length < 2) this.refuse(n, "instance normalisation of a flattened value");
+    const C = x.shape[0];
+    if (typeof C !== "number") return this.refuse(n, "symbolic channel count");
+    const scale = this.constIn(n, 1, "scale");
+    const bias = this.constIn(n, 2, "B");
+    if (F.size(scale.dims) !== C || F.size(bias.dims) !== C) this.refuse(n, `its scale and B must have ${C} values, one per channel`);
+    const eps = this.float(n, "epsilon", 1e-5);
+    const label = this.labelBase(n);
+    const mean = this.part(n, `${label}_mean`, `${x.name} |> avgpool(out: 1)`);
+    const d = this.part(n, `${label}_centred`, `${x.name} + (${mean} |> neg)`);
+    const addEps = this.scaleShift(n, x.shape, `${label}_eps`, new Array<number>(C).fill(1), new Array<number>(C).fill(eps));
+    const rstd = this.part(n, `${label}_rstd`, `(${d} * ${d}) |> avgpool(out: 1) |> ${addEps} |> sqrt |> reciprocal`);
+    this.emit(n, `(${d} * ${rstd}) |> ${this.scaleShift(n, x.shape, label, scale.data, bias.data)}`, x.shape, `${label}_y`);
+  }
+
+  /**
+   * Max and Min. Of a value and one constant: clip(c, +inf) / clip(-inf, c). Of values, two
+   * at a time: max(a, b) = a + relu(b - a), min(a, b) = a - relu(a - b) (within an f32
+   * rounding of the exact result).
+   */
+  private extremum(n: OnnxNode): void {
+    const isMax = n.opType === "Max";
+    const ins = n.inputs.map((_, i) => this.val(n, i) as Val);
+    const acts = ins.filter((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
+    const consts = ins.filter((v): v is Extract<Val, { kind: "const" }> => v.kind === "const");
+    if (consts.length > 0) {
+      // Constants among the operands fold into one (ONNX's Max is associative).
+      const c = consts.slice(1).reduce((a, b) => F.broadcast(a, b.t, isMax ? Math.max : Math.min, "float"), consts[0].t);
+      if (F.size(c.dims) !== 1 || acts.length !== 1) this.refuse(n, `${n.opType} of computed values and a constant that is not one number`);
+      const v = c.data[0];
+      return this.activation(n, isMax ? `clip(${fmtNum(v)}, ${fmtNum(Infinity)})` : `clip(${fmtNum(-Infinity)}, ${fmtNum(v)})`);
+    }
+    if (acts.length === 1) return this.alias(n, acts[0]);
+    let acc = acts[0];
+    acts.slice(1).forEach((b, k) => {
+      const a = acc;
+      const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
+      const expr = isMax ? `${a.name} + ((${b.name} + (${a.name} |> neg)) |> relu)` : `${a.name} + ((${a.name} + (${b.name} |> neg)) |> relu |> neg)`;
+      if (k === acts.length - 2) this.emit(n, expr, shape);
+      else acc = { kind: "act", name: this.part(n, `${layerPath(n.name) || n.opType.toLowerCase()}_${k}`, expr), shape };
+    });
+  }
+
+  /** Mean of values: their sum times 1/n, a per-channel scale. */
+  private mean(n: OnnxNode): void {
+    const acts = n.inputs.map((_, i) => this.act(n, i));
+    if (acts.length === 1) return this.alias(n, acts[0]);
+    const shape = acts.reduce((s, a) => (D.product(a.shape) === 1 ? s : a.shape), acts[0].shape);
+    const C = shape[0] as number;
+    const scale = this.scaleShift(n, shape, layerPath(n.name) || "mean", new Array<number>(C).fill(1 / acts.length));
+    this.emit(n, `(${acts.map((a) => a.name).join(" + ")}) |> ${scale}`, shape);
+  }
+
+  /**
+   * ReduceMean, ReduceMax, ReduceSum, ReduceL2 over the channels and/or any spatial axes
+   * (never the batch). Channels: a 1x1 convolution to one channel with weights 1 (sum) or
+   * 1/C (mean), or maxout over all C. Spatial axes: a pool whose window and stride are the
+   * reduced axes' sizes (1 elsewhere), or a global pool when all are reduced; a sum is the
+   * average times the count. L2 is the square root of the sum of squares.
+   */
+  private reduce(n: OnnxNode): void {
+    const op = n.opType;
+    const x = this.act(n, 0);
+    const rank = x.shape.length + 1;
+    const fromInput = (op === "ReduceSum" && this.m.opset >= 13) || this.m.opset >= 18;
+    const given = fromInput ? (this.optConst(n, 1, "axes") ? Array.from(this.constIn(n, 1, "axes").data) : undefined) : this.ints(n, "axes");
+    if ((!given || given.length === 0) && fromInput && this.int(n, "noop_with_empty_axes", 0) === 1) return this.alias(n, x);
+    const axes = [...new Set((given && given.length ? given : Array.from({ length: rank }, (_, i) => i)).map((a) => F.normAxis(a, rank)))].sort((a, b) => a - b);
+    if (axes.includes(0)) this.refuse(n, `reduces the batch axis (axes [${axes.join(", ")}])`);
+    if (x.shape.length < 2) this.refuse(n, "a reduction of a flattened value");
+    const kind = op === "ReduceMax" ? "max" : op === "ReduceMean" ? "mean" : "sum";
+    const label = layerPath(n.name) || op.toLowerCase();
+    let expr = op === "ReduceL2" ? `(${x.name} * ${x.name})` : x.name;
+    const shape = [...x.shape];
+    if (axes.includes(1)) {
+      const C = this.staticShape(n, [x.shape[0]])[0];
+      if (kind === "max") expr += ` |> maxout(${C})`;
+      else {
+        const w = this.namer.take(`${label}_channels`).name;
+        this.weight(w, "weight", [1, C, ...x.shape.slice(1).map(() => 1)], new Array<number>(C).fill(kind === "mean" ? 1 / C : 1));
+        expr += ` |> ${w}: conv(1, 1, bias: none)`;
+      }
+      shape[0] = 1;
+    }
+    const spatial = axes.filter((a) => a >= 2).map((a) => a - 2);
+    if (spatial.length > 0) {
+      const pool = kind === "max" ? "maxpool" : "avgpool";
+      if (spatial.length === rank - 2 && kind !== "sum") expr += ` |> ${pool}(out: 1)`;
+      else {
+        const sizes = this.staticShape(n, spatial.map((a) => x.shape[a + 1]));
+        const win = x.shape.slice(1).map((_, a) => (spatial.includes(a) ? sizes[spatial.indexOf(a)] : 1));
+        expr += ` |> ${pool}(${fmtSize(win)}, stride: ${fmtSize(win)})`;
+        if (kind === "sum") expr += ` |> ${this.scaleShift(n, shape, `${label}_count`, new Array<number>(shape[0] as number).fill(F.size(sizes)))}`;
+      }
+      for (const a of spatial) shape[a + 1] = 1;
+    }
+    if (op === "ReduceL2") expr += " |> sqrt";
+    if (this.int(n, "keepdims", 1) === 1) return this.emit(n, expr, shape);
+    const kept = shape.filter((_, i) => !axes.includes(i + 1));
+    if (kept.length === 0) this.refuse(n, "reduces every axis but the batch without keepdims; cnnc values keep at least one axis per sample");
+    if (kept.length === 1 && axes.every((a) => a >= 2)) return this.emit(n, `${expr} |> flatten`, kept);
+    const name = this.part(n, label, expr);
+    this.reshapeTo(n, { kind: "act", name, shape }, this.staticShape(n, kept));
   }
 
   private activation(n: OnnxNode, call: string): void {
