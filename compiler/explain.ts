@@ -53,6 +53,7 @@ function flops(g: Graph, n: Node): Dim {
     case "mul":
       return outSize;
     case "softmax":
+    case "log_softmax":
       return D.mul(outSize, 3);
     case "flatten":
     case "reshape":

@@ -175,6 +175,9 @@ export function exportOnnx(g: Graph): ExportResult {
         case "softmax":
           add("Softmax", ins, out, [A.int("axis", 1)], n.layer);
           break;
+        case "log_softmax":
+          add("LogSoftmax", ins, out, [A.int("axis", 1)], n.layer);
+          break;
         case "flatten":
           add("Flatten", ins, out, [A.int("axis", 1)], n.layer);
           break;

@@ -75,9 +75,9 @@ export interface ActivationOp {
   readonly beta?: number;
 }
 
-/** Softmax over channels at every position. */
+/** Softmax over channels at every position; log_softmax is its logarithm, x - max - log(sum exp(x - max)). */
 export interface SoftmaxOp {
-  readonly kind: "softmax";
+  readonly kind: "softmax" | "log_softmax";
 }
 
 /** [C, D1..Dd] -> [C*D1*..*Dd]: a 0-D spatial tensor is represented as [N] (rank 0 spatial). */

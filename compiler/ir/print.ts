@@ -38,6 +38,7 @@ export function opLabel(op: Op): string {
     case "activation":
       return activationLabel(op.fn, op.alpha, op.beta);
     case "softmax":
+    case "log_softmax":
     case "flatten":
     case "concat":
       return op.kind;

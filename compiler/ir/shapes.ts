@@ -128,6 +128,7 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
     }
     case "activation":
     case "softmax":
+    case "log_softmax":
       return { ok: true, shape: [...x], positive: [] };
     case "flatten":
       return { ok: true, shape: [D.product(x)], positive: [] };

@@ -339,6 +339,7 @@ const TABLE: Readonly<Record<string, Builtin>> = {
   sqrt: activation("sqrt"),
   reciprocal: activation("reciprocal"),
   softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
+  log_softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "log_softmax" }, weights: [] }) },
   flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },
   reshape: {
     sig: { positional: ["shape"], named: [], required: ["shape"] },

@@ -11,6 +11,6 @@ export { batchnorm, type BatchNormParams } from "./batchnorm.js";
 export { maxout } from "./maxout.js";
 export { pool, adaptivePool } from "./pool.js";
 export { dense } from "./dense.js";
-export { activation, softmax } from "./activation.js";
+export { activation, softmax, logSoftmax } from "./activation.js";
 export { flatten, reshape, binary, concat } from "./shape.js";
 export { slice } from "./slice.js";

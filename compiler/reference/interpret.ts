@@ -82,6 +82,9 @@ export function interpret(
       case "softmax":
         y = R.softmax(xs[0]);
         break;
+      case "log_softmax":
+        y = R.logSoftmax(xs[0]);
+        break;
       case "flatten":
         y = R.flatten(xs[0]);
         break;

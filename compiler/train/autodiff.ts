@@ -179,6 +179,8 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
       case "softmax":
         toInput(() => g({ kind: "softmax_grad" }, [n.output, dy], inShape));
         break;
+      case "log_softmax":
+        throw new TrainError(`training through log_softmax (layer ${n.layer}) is not supported yet`, n.span);
       case "flatten":
       case "reshape":
         toInput(() => g({ kind: "reshape_grad", shape: inShape }, [dy], inShape));

@@ -121,6 +121,23 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     return one("Clip", [1, r.int(1, 4), ...spatial(r, 2)], [], ["lo", "hi"], [{ name: "lo", shape: [], data: [lo] }, { name: "hi", shape: [], data: [hi] }]);
   },
   Softmax: (r) => one("Softmax", [r.int(1, 2), r.int(2, 9)], [attr.int("axis", r.pick([1, -1]))]),
+  LogSoftmax: (r) => {
+    // Over channels of a flattened value, or of [N, C, D..] (axis 1, as opset 13+ requires for channels).
+    const flat = r.bool();
+    const x = flat ? [r.int(1, 2), r.int(2, 12)] : [r.int(1, 2), r.int(2, 6), ...spatial(r, r.int(1, 2), 1, 5)];
+    const k = r.pick([1, 20, 60]);
+    const g: GraphSpec = {
+      nodes: [
+        // A wide range of logits: log(softmax) would lose the small probabilities.
+        flat ? { op: "MatMul", inputs: ["x", "k"], outputs: ["a"] } : { op: "Mul", inputs: ["x", "k"], outputs: ["a"] },
+        { op: "LogSoftmax", inputs: ["a"], outputs: ["y"], attrs: [attr.int("axis", flat ? r.pick([1, -1]) : 1)] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: [flat ? init("k", [x[1], x[1]], -k, k) : { name: "k", shape: [], data: [k] }],
+    };
+    return { graph: g, x };
+  },
   Gemm: (r) => {
     const k = r.int(2, 12);
     const u = r.int(1, 8);

@@ -1,4 +1,4 @@
-// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice), written in
+// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax), written in
 // `.cnn`, fused and unfused, on WebAssembly and WebGPU against the float64 reference
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
@@ -37,6 +37,10 @@ const NETWORKS: Record<string, string> = {
     b = x |> exp |> sqrt |> reciprocal |> pow(1.5)
     c = x |> conv(4, 3) |> selu |> pow(2)
     d = x |> conv(2, 1) |> pow(3) |> abs
+  }`,
+  logsoftmax: `network l(x: f32[5, 6, 4]) -> (a, b) {
+    a = x |> conv(7, 3) |> log_softmax |> neg
+    b = x |> flatten |> dense(9) |> log_softmax
   }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax

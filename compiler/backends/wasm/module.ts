@@ -111,7 +111,8 @@ function emitStep(ctx: KernelContext): void {
     case "activation":
       return emitActivation(ctx, op);
     case "softmax":
-      return emitSoftmax(ctx);
+    case "log_softmax":
+      return emitSoftmax(ctx, op.kind === "log_softmax");
     case "add":
     case "mul":
       return emitBinary(ctx, op);

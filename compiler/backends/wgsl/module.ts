@@ -78,7 +78,7 @@ export class GpuLimitError extends Error {
 }
 
 /** Ops whose kernels read input element i only to compute output element i (or, softmax, one position's channels): safe in place. */
-const IN_PLACE = new Set<string>(["activation", "softmax", "add", "mul", "batchnorm", "flatten", "reshape"]);
+const IN_PLACE = new Set<string>(["activation", "softmax", "log_softmax", "add", "mul", "batchnorm", "flatten", "reshape"]);
 
 /** The kernels that implement a fused pool (step.pool). */
 const POOLED = new Set<string>(["conv", "local", "tiled", "deconv"]);
@@ -145,7 +145,8 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
     case "activation":
       return activationKernels(ctx, op);
     case "softmax":
-      return softmaxKernels(ctx);
+    case "log_softmax":
+      return softmaxKernels(ctx, op.kind === "log_softmax");
     case "add":
     case "mul":
       return binaryKernels(ctx, op);

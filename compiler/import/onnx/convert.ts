@@ -32,7 +32,7 @@ const COMPUTE_OPS = new Set([
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
   "Resize", "Upsample", "ReduceMean", "ReduceMax", "Pad",
   "Slice", "Split", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Reciprocal", "Pow",
-  "PRelu", "InstanceNormalization", "Max", "Min", "Mean", "ReduceSum", "ReduceL2",
+  "PRelu", "InstanceNormalization", "LogSoftmax", "Max", "Min", "Mean", "ReduceSum", "ReduceL2",
 ]);
 /** Ops evaluated only on constants (shape arithmetic). */
 const FOLD_OPS = new Set([
@@ -432,13 +432,13 @@ class Converter {
         if (lo === 0 && hi === Infinity) return this.activation(n, "relu");
         return this.activation(n, `clip(${fmtNum(lo)}, ${fmtNum(hi)})`);
       }
-      case "Softmax": {
+      case "Softmax": case "LogSoftmax": {
         const x = this.act(n, 0);
         const rank = x.shape.length + 1;
         const axis = F.normAxis(this.int(n, "axis", opset >= 13 ? -1 : 1), rank);
         const restOnes = x.shape.slice(1).every((d) => d === 1);
         if (axis !== 1 || (!restOnes && opset < 13 && rank > 2)) this.refuse(n, `softmax over axis ${axis} of a rank-${rank} value; cnnc's softmax is over channels`);
-        return this.emit(n, `${x.name} |> softmax`, x.shape);
+        return this.emit(n, `${x.name} |> ${op === "Softmax" ? "softmax" : "log_softmax"}`, x.shape);
       }
       case "Flatten": {
         const x = this.act(n, 0);

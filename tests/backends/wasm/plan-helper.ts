@@ -238,6 +238,8 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
       return R.activation(xs[0], op);
     case "softmax":
       return R.softmax(xs[0]);
+    case "log_softmax":
+      return R.logSoftmax(xs[0]);
     case "flatten":
       return R.flatten(xs[0]);
     case "reshape":
