@@ -204,6 +204,14 @@ export function exportOnnx(g: Graph): ExportResult {
         case "concat":
           add("Concat", ins, out, [A.int("axis", 1)], n.layer);
           break;
+        case "pad": {
+          const zeros = [0, 0];
+          const pads = [...zeros, ...op.before, ...zeros, ...op.after];
+          const inputs = [ins[0], init(`${out[0]}_pads`, [pads.length], pads, true)];
+          if (op.mode === "constant") inputs.push(init(`${out[0]}_value`, [], [op.value]));
+          add("Pad", inputs, out, [A.string("mode", op.mode)], n.layer);
+          break;
+        }
         case "slice": {
           const t = (k: string, v: number): string => init(`${out[0]}_${k}`, [1], [v], true);
           add("Slice", [ins[0], t("starts", op.start), t("ends", op.end), t("axes", op.axis + 1), t("steps", op.step)], out, [], n.layer);

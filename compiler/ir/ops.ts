@@ -167,6 +167,23 @@ export interface SliceOp {
   readonly step: number;
 }
 
+/** How `pad` fills: a constant, the mirror image without the edge (reflect), or the edge value repeated. */
+export type PadMode = "constant" | "reflect" | "edge";
+
+/**
+ * Pads the spatial axes of [C, D1..Dd]: `before[a]` and `after[a]` elements on spatial axis a.
+ * Output element j of an axis of size m reads t = j - before: constant gives `value` outside
+ * 0 <= t < m; reflect reads |t| folded back from the far end, min(|t|, 2(m - 1) - |t|) (so
+ * pads must be below m); edge reads t clamped to [0, m - 1].
+ */
+export interface PadOp {
+  readonly kind: "pad";
+  readonly mode: PadMode;
+  readonly before: readonly number[];
+  readonly after: readonly number[];
+  readonly value: number;
+}
+
 /** Cross-channel pooling: the max over each group of k consecutive channels. */
 export interface MaxoutOp {
   readonly kind: "maxout";
@@ -189,12 +206,20 @@ export type Op =
   | ReshapeOp
   | BinaryOp
   | ConcatOp
-  | SliceOp;
+  | SliceOp
+  | PadOp;
 
 export type OpKind = Op["kind"];
 
 export function assertNever(x: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(x)}`);
+}
+
+/** The input coordinate that output coordinate t + before of a padded axis of size m reads (in range for constant mode only when 0 <= t < m). */
+export function padSource(mode: PadMode, t: number, m: number): number {
+  if (mode === "edge" || mode === "constant") return Math.min(Math.max(t, 0), m - 1);
+  const r = Math.abs(t);
+  return Math.min(r, 2 * (m - 1) - r);
 }
 
 /** Effective extent of a dilated window: (k - 1) * r + 1. */

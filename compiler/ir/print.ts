@@ -44,6 +44,8 @@ export function opLabel(op: Op): string {
       return op.kind;
     case "reshape":
       return `reshape([${op.shape.join(", ")}])`;
+    case "pad":
+      return `pad([${op.before.map((b, i) => `[${b}, ${op.after[i]}]`).join(", ")}]${op.mode !== "constant" ? `, mode: ${op.mode}` : ""}${op.value !== 0 ? `, value: ${op.value}` : ""})`;
     case "slice":
       return `slice(${op.start}, ${op.end}, axis: ${op.axis}${op.step !== 1 ? `, step: ${op.step}` : ""})`;
     case "add":

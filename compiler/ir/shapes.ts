@@ -154,6 +154,19 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
       }
       return { ok: true, shape, positive: [] };
     }
+    case "pad": {
+      const x = inputs[0];
+      const spatial = x.slice(1);
+      if (spatial.length !== op.before.length) return fail(`pad gives ${op.before.length} spatial axes but the value has ${spatial.length} (${D.printShape(x)})`);
+      for (let a = 0; a < spatial.length; a++) {
+        const m = spatial[a];
+        if (op.mode === "reflect" && typeof m === "number" && (op.before[a] >= m || op.after[a] >= m)) {
+          return fail(`reflect padding of ${Math.max(op.before[a], op.after[a])} on spatial axis ${a + 1} needs the axis longer than that, but it has ${m}`);
+        }
+        if (op.mode !== "constant" && m === 0) return fail(`${op.mode} padding of an empty axis`);
+      }
+      return { ok: true, shape: [x[0], ...spatial.map((m, a) => D.add(D.add(m, op.before[a]), op.after[a]))], positive: [] };
+    }
     case "slice": {
       const x = inputs[0];
       const m = x[op.axis];

@@ -355,6 +355,24 @@ const TABLE: Readonly<Record<string, Builtin>> = {
     },
   },
   concat: { sig: { positional: [], named: [] }, arity: "many", build: () => ({ op: { kind: "concat" }, weights: [] }) },
+  // pad(amount, mode: zero | reflect | edge, value: 0): amount as conv's `pad:` (a number, a
+  // list per spatial axis or of [before, after] pairs); `zero` is constant mode with value 0.
+  pad: {
+    sig: { positional: ["amount"], named: ["mode", "value"], required: ["amount"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      if (!needsSpatial(ctx)) return undefined;
+      const amount = a.pad("amount", rankOf(ctx));
+      const mode = a.word("mode", ["zero", "constant", "reflect", "edge"] as const, "zero");
+      const value = a.number("value", 0);
+      if (!a.ok || !amount) return undefined;
+      if (amount.kind !== "explicit") return a.fail("argument 'amount' of pad expects numbers of elements (a number, a list per axis or of [before, after] pairs), not a padding rule", a.span("amount"));
+      if (mode !== "constant" && mode !== "zero" && a.has("value")) return a.fail(`argument 'value' of pad applies to mode constant only, not ${mode}`, a.span("value"));
+      if (mode === "zero" && value !== 0) return a.fail("mode zero pads with 0; say mode: constant to pad with another value", a.span("value"));
+      return { op: { kind: "pad", mode: mode === "zero" ? "constant" : mode, before: amount.before, after: amount.after, value }, weights: [] };
+    },
+  },
   // slice(start, end, axis: 0, step: 1): axis 0 is channels, 1.. the spatial axes; negative
   // bounds count from the end, as in Python; `end` defaults to the axis' size.
   slice: {

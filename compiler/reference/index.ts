@@ -14,3 +14,4 @@ export { dense } from "./dense.js";
 export { activation, softmax, logSoftmax } from "./activation.js";
 export { flatten, reshape, binary, concat } from "./shape.js";
 export { slice } from "./slice.js";
+export { pad } from "./pad.js";

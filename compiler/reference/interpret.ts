@@ -101,6 +101,9 @@ export function interpret(
       case "slice":
         y = R.slice(xs[0], op);
         break;
+      case "pad":
+        y = R.pad(xs[0], op);
+        break;
       default:
         return assertNever(op);
     }

@@ -207,6 +207,8 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         });
         break;
       }
+      case "pad":
+        throw new TrainError(`training through pad (layer ${n.layer}) is not supported yet`, n.span);
       case "slice":
         // Its gradient scatters dy into zeros of the input's shape: not built yet.
         throw new TrainError(`training through slice (layer ${n.layer}) is not supported yet`, n.span);

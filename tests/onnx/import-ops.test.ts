@@ -278,6 +278,39 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  Pad: (r) => {
+    const d = r.int(1, 3);
+    const x = [r.int(1, 2), r.int(1, 3), ...spatial(r, d, 2, d === 3 ? 4 : 6)];
+    const mode = r.pick(["constant", "reflect", "edge"]);
+    // reflect needs pads below the axis' size.
+    const amount = (a: number): number => r.int(0, mode === "reflect" ? Math.min(2, x[a] - 1) : 3);
+    const withAxes = r.bool(0.3);
+    const sp = Array.from({ length: d }, (_, i) => i + 2);
+    const pads = withAxes ? [...sp.map(amount), ...sp.map(amount)] : [0, 0, ...sp.map(amount), 0, 0, ...sp.map(amount)];
+    const value = mode === "constant" ? r.pick([0, 1.5, -2]) : undefined;
+    const inits: InitializerSpec[] = [{ name: "p", shape: [pads.length], data: pads, type: "int64" }];
+    const inputs = ["x", "p"];
+    if (value !== undefined || withAxes) {
+      inputs.push(value !== undefined ? "v" : "");
+      if (value !== undefined) inits.push({ name: "v", shape: [], data: [value] });
+    }
+    if (withAxes) {
+      inputs.push("a");
+      inits.push({ name: "a", shape: [d], data: sp.map((a) => (r.bool() ? a : a - x.length)), type: "int64" });
+    }
+    // Read by a pool or an activation (zero padding read by a conv folds into it: PadConv).
+    const reader = r.pick(["Relu", "MaxPool"]);
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Pad", inputs, outputs: ["xp"], attrs: [attr.string("mode", mode)] },
+        reader === "Relu" ? { op: "Tanh", inputs: ["xp"], outputs: ["y"] } : { op: "MaxPool", inputs: ["xp"], outputs: ["y"], attrs: [attr.ints("kernel_shape", sp.map(() => 2))] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: inits,
+    };
+    return { graph: g, x };
+  },
   PRelu: (r) => {
     const c = r.int(1, 5);
     const x = [r.int(1, 2), c, ...spatial(r, r.int(1, 2))];

@@ -1,4 +1,4 @@
-// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax), written in
+// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad), written in
 // `.cnn`, fused and unfused, on WebAssembly and WebGPU against the float64 reference
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
@@ -41,6 +41,13 @@ const NETWORKS: Record<string, string> = {
   logsoftmax: `network l(x: f32[5, 6, 4]) -> (a, b) {
     a = x |> conv(7, 3) |> log_softmax |> neg
     b = x |> flatten |> dense(9) |> log_softmax
+  }`,
+  pads: `network p(x: f32[3, 7, 6], v: f32[2, 9], w: f32[2, 3, 4, 5]) -> (a, b, c, d, e) {
+    a = x |> pad(2, mode: reflect) |> relu
+    b = x |> conv(4, 3) |> pad([[1, 3], [0, 2]], mode: edge) |> tanh
+    c = x |> pad([1, [2, 0]], mode: constant, value: -1.5) |> maxpool(2)
+    d = v |> pad([[3, 1]], mode: reflect) |> pad(2)
+    e = w |> pad([1, [0, 2], 2], mode: edge) |> sigmoid
   }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax

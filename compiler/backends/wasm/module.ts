@@ -45,6 +45,7 @@ import { emitBinary } from "./binary.js";
 import { Fn } from "./builder.js";
 import { emitConcat, emitCopy } from "./concat.js";
 import { emitSlice } from "./slice.js";
+import { emitPad } from "./pad.js";
 import { bufferAddress, KernelContext, type Layout } from "./context.js";
 import { emitConv } from "./conv.js";
 import { emitDeconv } from "./deconv.js";
@@ -120,6 +121,8 @@ function emitStep(ctx: KernelContext): void {
       return emitConcat(ctx);
     case "slice":
       return emitSlice(ctx, op);
+    case "pad":
+      return emitPad(ctx, op);
     case "flatten":
     case "reshape":
       return emitCopy(ctx);

@@ -31,6 +31,7 @@ import { batchnormKernels } from "./batchnorm.js";
 import { binaryKernels } from "./binary.js";
 import { concatKernels } from "./concat.js";
 import { sliceKernels } from "./slice.js";
+import { padKernels } from "./pad.js";
 import { convKernels } from "./conv.js";
 import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
@@ -156,6 +157,8 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
       return concatKernels(ctx);
     case "slice":
       return sliceKernels(ctx, op);
+    case "pad":
+      return padKernels(ctx, op);
     case "local":
       return localKernels(ctx, op);
     case "tiled":

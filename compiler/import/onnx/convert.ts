@@ -773,24 +773,54 @@ class Converter {
   }
 
   /**
-   * Pad: constant zero padding of the spatial axes, read only by Conv nodes, becomes their
-   * explicit padding (the same numbers: a convolution pads with zeros). Other pads are refused.
+   * Pad of the spatial axes. Zero padding read only by Conv nodes becomes their explicit
+   * padding (the same numbers: a convolution pads with zeros); any other constant, reflect
+   * and edge padding is `pad(.., mode:)`. Opsets 7-10 give pads and value as attributes,
+   * 11+ as inputs, 18+ optionally for some axes only.
    */
   private pad(n: OnnxNode): void {
     const x = this.act(n, 0);
     const mode = this.str(n, "mode", "constant");
-    const pads = this.m.opset >= 11 ? Array.from(this.constIn(n, 1, "pads").data) : [...(this.ints(n, "pads") ?? [])];
+    if (mode !== "constant" && mode !== "reflect" && mode !== "edge") this.refuse(n, `${mode} padding; cnnc pads with a constant, reflect or edge`);
+    let pads = this.m.opset >= 11 ? Array.from(this.constIn(n, 1, "pads").data) : [...(this.ints(n, "pads") ?? [])];
     const value = this.m.opset >= 11 ? (this.optConst(n, 2, "constant_value")?.data[0] ?? 0) : this.float(n, "value", 0);
-    if (n.inputs[3]) this.refuse(n, "Pad with axes is not supported");
     const rank = x.shape.length + 1;
+    const axesT = this.m.opset >= 18 ? this.optConst(n, 3, "axes") : undefined;
+    if (axesT) {
+      const axes = Array.from(axesT.data).map((a) => F.normAxis(a, rank));
+      const full = new Array<number>(2 * rank).fill(0);
+      axes.forEach((a, k) => {
+        full[a] = pads[k];
+        full[rank + a] = pads[axes.length + k];
+      });
+      pads = full;
+    }
+    if (pads.length !== 2 * rank) this.refuse(n, `${pads.length} pads for a rank-${rank} value`);
     const before = pads.slice(0, rank);
     const after = pads.slice(rank);
+    if (before[0] || before[1] || after[0] || after[1]) this.refuse(n, "pads the batch or channel axis; cnnc pads spatial axes");
+    if (pads.some((p) => p < 0)) this.refuse(n, "negative pads (cropping)");
+    if (rank < 3) this.refuse(n, "padding of a flattened value");
+    if (pads.every((p) => p === 0)) return this.alias(n, x);
     const readers = this.m.nodes.filter((m) => m.inputs.includes(n.outputs[0]));
     const onlyConvs = readers.length > 0 && readers.every((m) => m.opType === "Conv" && m.inputs[0] === n.outputs[0]) && !this.m.outputs.some((o) => o.name === n.outputs[0]);
-    if (mode !== "constant" || value !== 0 || !onlyConvs) this.refuse(n, `${mode} padding${mode === "constant" ? ` with ${value}` : ""}${onlyConvs ? "" : " read by other than a convolution"}; cnnc folds zero padding into the convolution that reads it, and has no pad op yet`);
-    if (before[0] || before[1] || after[0] || after[1] || pads.some((p) => p < 0)) this.refuse(n, "pads the batch or channel axis, or crops");
-    this.pendingPads.set(n.outputs[0], { x, before: before.slice(2), after: after.slice(2) });
-    this.vals.set(n.outputs[0], x);
+    const sb = before.slice(2);
+    const sa = after.slice(2);
+    if (mode === "constant" && value === 0 && onlyConvs) {
+      this.pendingPads.set(n.outputs[0], { x, before: sb, after: sa });
+      this.vals.set(n.outputs[0], x);
+      return;
+    }
+    const spatial = x.shape.slice(1);
+    if (mode === "reflect") {
+      spatial.forEach((m, a) => {
+        if (typeof m !== "number") this.refuse(n, "reflect padding of an axis whose size depends on the input size");
+        if (sb[a] >= m || sa[a] >= m) this.refuse(n, `reflect padding of ${Math.max(sb[a], sa[a])} on an axis of size ${m}; it must be smaller than the axis`);
+      });
+    }
+    const amount = fmtPad({ kind: "explicit", before: sb, after: sa }) ?? "0";
+    const how = mode === "constant" ? (value === 0 ? "" : `, mode: constant, value: ${fmtNum(value)}`) : `, mode: ${mode}`;
+    this.emit(n, `${x.name} |> pad(${amount}${how})`, [x.shape[0], ...spatial.map((m, a) => D.add(D.add(m, sb[a]), sa[a]))]);
   }
 
   private conv(n: OnnxNode): void {
