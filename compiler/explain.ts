@@ -61,6 +61,9 @@ function flops(g: Graph, n: Node): Dim {
     case "slice":
     case "pad":
       return 0;
+    case "resize":
+      // linear: per output element, 2^d products of d weights and 2^d adds.
+      return op.mode === "linear" ? D.mul(outSize, (1 << op.out.length) * (op.out.length + 1)) : 0;
     default:
       return assertNever(op);
   }

@@ -204,6 +204,24 @@ export function exportOnnx(g: Graph): ExportResult {
         case "concat":
           add("Concat", ins, out, [A.int("axis", 1)], n.layer);
           break;
+        case "resize": {
+          // ONNX computes the size from scales as floor(in * scale) in float32. Where that
+          // misses our size (given by size:), opset 17's sizes input would have to state the
+          // batch size too, which the export leaves symbolic: refused.
+          const spatial = shapeOf(n.inputs[0]).slice(1) as number[];
+          if (op.out.some((o, i) => Math.floor(Math.fround(op.scale[i] * spatial[i])) !== o)) {
+            throw new Refused(`layer ${n.layer}: resize to a size: that float32 scales cannot reproduce; export needs resize by a scale`);
+          }
+          let round: string = op.round;
+          if (round === "simple") {
+            if (op.scale.every((v) => v >= 1)) round = "floor";
+            else if (op.scale.every((v) => v < 1)) round = "ceil";
+            else throw new Refused(`layer ${n.layer}: resize rounding 'simple' both growing and shrinking has no ONNX opset ${EXPORT_OPSET} equivalent`);
+          }
+          const inputs = [ins[0], "", init(`${out[0]}_scales`, [op.scale.length + 2], [1, 1, ...op.scale])];
+          add("Resize", inputs, out, [A.string("mode", op.mode), A.string("coordinate_transformation_mode", op.coord), A.string("nearest_mode", round)], n.layer);
+          break;
+        }
         case "pad": {
           const zeros = [0, 0];
           const pads = [...zeros, ...op.before, ...zeros, ...op.after];

@@ -184,6 +184,27 @@ export interface PadOp {
   readonly value: number;
 }
 
+export type ResizeMode = "nearest" | "linear";
+/** ONNX's coordinate_transformation_mode: where output coordinate x samples the input. */
+export type ResizeCoord = "half_pixel" | "pytorch_half_pixel" | "align_corners" | "asymmetric";
+/** ONNX's nearest_mode; `simple` is opset-10 Resize and Upsample's (truncate, or ceil when shrinking). */
+export type ResizeRound = "round_prefer_floor" | "round_prefer_ceil" | "floor" | "ceil" | "simple";
+
+/**
+ * Resizes the spatial axes of [C, D1..Dd] (fixed sizes) to `out`, each output coordinate
+ * mapped to the input by `coord` with `scale` (ONNX's scale: given, or out / in), then read
+ * by nearest neighbour (rounded by `round`) or n-linear interpolation of the two neighbours
+ * on every axis (edges clamped). ir/resize.ts computes the taps every backend uses.
+ */
+export interface ResizeOp {
+  readonly kind: "resize";
+  readonly mode: ResizeMode;
+  readonly coord: ResizeCoord;
+  readonly round: ResizeRound;
+  readonly out: readonly number[];
+  readonly scale: readonly number[];
+}
+
 /** Cross-channel pooling: the max over each group of k consecutive channels. */
 export interface MaxoutOp {
   readonly kind: "maxout";
@@ -207,7 +228,8 @@ export type Op =
   | BinaryOp
   | ConcatOp
   | SliceOp
-  | PadOp;
+  | PadOp
+  | ResizeOp;
 
 export type OpKind = Op["kind"];
 

@@ -154,6 +154,14 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
       }
       return { ok: true, shape, positive: [] };
     }
+    case "resize": {
+      const x = inputs[0];
+      const spatial = x.slice(1);
+      if (spatial.length !== op.out.length) return fail(`resize gives ${op.out.length} sizes but the value has ${spatial.length} spatial axes (${D.printShape(x)})`);
+      if (!D.allStatic(spatial)) return fail(`resize needs fixed spatial sizes, not ${D.printShape(x)}`);
+      if (spatial.some((m) => m === 0)) return fail("resize of an empty axis");
+      return { ok: true, shape: [x[0], ...op.out], positive: [] };
+    }
     case "pad": {
       const x = inputs[0];
       const spatial = x.slice(1);

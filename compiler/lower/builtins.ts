@@ -373,6 +373,44 @@ const TABLE: Readonly<Record<string, Builtin>> = {
       return { op: { kind: "pad", mode: mode === "zero" ? "constant" : mode, before: amount.before, after: amount.after, value }, weights: [] };
     },
   },
+  // resize(scale, size:, mode: nearest | linear, coord:, round:): a scale (one number or one
+  // per spatial axis; out = floor(in * scale) in float32, as onnxruntime) or `size:`; the
+  // coordinate rule and nearest rounding are ONNX's. Defaults are PyTorch's nn.Upsample:
+  // nearest asymmetric + floor, linear half_pixel (align_corners=False).
+  resize: {
+    sig: { positional: ["scale"], named: ["size", "mode", "coord", "round"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      if (!needsSpatial(ctx)) return undefined;
+      const d = rankOf(ctx);
+      const spatial = ctx.inputs[0].slice(1);
+      const mode = a.word("mode", ["nearest", "linear", "bilinear", "trilinear"] as const, "nearest");
+      const linear = mode !== "nearest";
+      const coord = a.word("coord", ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"] as const, linear ? "half_pixel" : "asymmetric");
+      const round = a.word("round", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple"] as const, "floor");
+      const size = a.has("size") ? a.size("size", d, undefined) : undefined;
+      const e = a.expr("scale");
+      if (!a.ok) return undefined;
+      if (!spatial.every((m): m is number => typeof m === "number")) return a.fail("resize needs fixed spatial sizes", a.span(""));
+      if ((e === undefined) === (size === undefined)) return a.fail("resize takes a scale or size:, one of them", a.span(""));
+      let scale: number[];
+      let out: number[];
+      if (e) {
+        const given = e.kind === "list" ? e.items.map((it) => literalNumber(it)) : new Array<number | undefined>(d).fill(literalNumber(e));
+        if (given.length !== d || given.some((v) => v === undefined || !(v > 0))) {
+          return a.fail(`argument 'scale' of resize expects a positive number or a list of ${d}, one per spatial axis`, a.span("scale"));
+        }
+        scale = (given as number[]).map(Math.fround);
+        out = spatial.map((m, i) => Math.floor(Math.fround(scale[i] * m)));
+        if (out.some((o) => o < 1)) return a.fail(`resize by [${scale.join(", ")}] of [${spatial.join(", ")}] leaves an empty axis`, a.span("scale"));
+      } else {
+        out = size as number[];
+        scale = out.map((o, i) => Math.fround(o / spatial[i]));
+      }
+      return { op: { kind: "resize", mode: linear ? "linear" : "nearest", coord, round, out, scale }, weights: [] };
+    },
+  },
   // slice(start, end, axis: 0, step: 1): axis 0 is channels, 1.. the spatial axes; negative
   // bounds count from the end, as in Python; `end` defaults to the axis' size.
   slice: {

@@ -15,3 +15,4 @@ export { activation, softmax, logSoftmax } from "./activation.js";
 export { flatten, reshape, binary, concat } from "./shape.js";
 export { slice } from "./slice.js";
 export { pad } from "./pad.js";
+export { resize } from "./resize.js";

@@ -104,6 +104,9 @@ export function interpret(
       case "pad":
         y = R.pad(xs[0], op);
         break;
+      case "resize":
+        y = R.resize(xs[0], op);
+        break;
       default:
         return assertNever(op);
     }

@@ -207,6 +207,8 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         });
         break;
       }
+      case "resize":
+        throw new TrainError(`training through resize (layer ${n.layer}) is not supported yet`, n.span);
       case "pad":
         throw new TrainError(`training through pad (layer ${n.layer}) is not supported yet`, n.span);
       case "slice":

@@ -278,6 +278,28 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  Resize: (r) => {
+    // onnxruntime's linear Resize takes 2-D images (4-D tensors); nearest any rank.
+    const mode = r.pick(["nearest", "linear"]);
+    const d = mode === "linear" ? 2 : r.int(1, 3);
+    const x = [r.int(1, 2), r.int(1, 3), ...spatial(r, d, 1, d === 3 ? 4 : 7)];
+    const coord = r.pick(["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"]);
+    const attrs = [attr.string("mode", mode), attr.string("coordinate_transformation_mode", coord)];
+    if (mode === "nearest") attrs.push(attr.string("nearest_mode", r.pick(["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])));
+    const bySizes = r.bool();
+    const inits: InitializerSpec[] = bySizes
+      ? [{ name: "s", shape: [x.length], data: [x[0], x[1], ...x.slice(2).map(() => r.int(1, 12))], type: "int64" }]
+      : [{ name: "s", shape: [x.length], data: [1, 1, ...x.slice(2).map(() => r.pick([0.5, 0.75, 1, 1.5, 2, 2.5, 3, 1 / 3]))] }];
+    const g: GraphSpec = {
+      nodes: [{ op: "Resize", inputs: bySizes ? ["x", "", "", "s"] : ["x", "", "s"], outputs: ["y"], attrs }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: inits,
+    };
+    // An empty output axis is refused by both; keep the cases that have none.
+    const empty = !bySizes && x.slice(2).some((m, i) => Math.floor(Math.fround(m * Math.fround(Number(inits[0].data[i + 2])))) < 1);
+    return empty ? GENERATORS.Resize(r) : { graph: g, x };
+  },
   Pad: (r) => {
     const d = r.int(1, 3);
     const x = [r.int(1, 2), r.int(1, 3), ...spatial(r, d, 2, d === 3 ? 4 : 6)];

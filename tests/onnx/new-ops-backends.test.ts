@@ -1,4 +1,4 @@
-// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad), written in
+// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize), written in
 // `.cnn`, fused and unfused, on WebAssembly and WebGPU against the float64 reference
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
@@ -48,6 +48,14 @@ const NETWORKS: Record<string, string> = {
     c = x |> pad([1, [2, 0]], mode: constant, value: -1.5) |> maxpool(2)
     d = v |> pad([[3, 1]], mode: reflect) |> pad(2)
     e = w |> pad([1, [0, 2], 2], mode: edge) |> sigmoid
+  }`,
+  resizes: `network r(x: f32[3, 7, 6], v: f32[2, 9], w: f32[2, 3, 4, 5]) -> (a, b, c, d, e, f) {
+    a = x |> resize(2, mode: linear) |> relu
+    b = x |> conv(4, 3) |> resize(size: [9, 2], mode: linear, coord: align_corners) |> tanh
+    c = x |> resize([1.5, 0.5], round: round_prefer_ceil, coord: half_pixel)
+    d = v |> resize(2.5, mode: linear, coord: pytorch_half_pixel)
+    e = w |> resize(size: [5, 7, 3], mode: linear, coord: asymmetric) |> sigmoid
+    f = w |> resize([2, 1, 0.5], round: simple)
   }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax

@@ -46,6 +46,7 @@ import { Fn } from "./builder.js";
 import { emitConcat, emitCopy } from "./concat.js";
 import { emitSlice } from "./slice.js";
 import { emitPad } from "./pad.js";
+import { emitResize, resizeTable } from "./resize.js";
 import { bufferAddress, KernelContext, type Layout } from "./context.js";
 import { emitConv } from "./conv.js";
 import { emitDeconv } from "./deconv.js";
@@ -123,6 +124,8 @@ function emitStep(ctx: KernelContext): void {
       return emitSlice(ctx, op);
     case "pad":
       return emitPad(ctx, op);
+    case "resize":
+      return emitResize(ctx, op);
     case "flatten":
     case "reshape":
       return emitCopy(ctx);
@@ -157,6 +160,10 @@ function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
 /** Compile-time constant tables, per step: gauss pooling's weights, a fast kernel's packed weights. */
 function stepTable(step: Step, kernel: AlgorithmKernel | undefined): Uint8Array | undefined {
   if (kernel) return kernel.tables.byteLength ? kernel.tables : undefined;
+  if (step.op.kind === "resize") {
+    const t = resizeTable(step.op, step.inputs[0].shape as number[]);
+    return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+  }
   if (step.op.kind !== "pool" || step.op.mode !== "gauss") return undefined;
   const t = gaussTable(step.op);
   return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);

@@ -32,6 +32,7 @@ import { binaryKernels } from "./binary.js";
 import { concatKernels } from "./concat.js";
 import { sliceKernels } from "./slice.js";
 import { padKernels } from "./pad.js";
+import { resizeKernels } from "./resize.js";
 import { convKernels } from "./conv.js";
 import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
@@ -159,6 +160,8 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
       return sliceKernels(ctx, op);
     case "pad":
       return padKernels(ctx, op);
+    case "resize":
+      return resizeKernels(ctx, op);
     case "local":
       return localKernels(ctx, op);
     case "tiled":

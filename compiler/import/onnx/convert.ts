@@ -548,41 +548,74 @@ class Converter {
   }
 
   /**
-   * Resize/Upsample, nearest, by whole scale factors s: out[i] = in[floor(i / s)] (asymmetric +
-   * floor, and half_pixel + round_prefer_floor, agree there). Written as a transposed
-   * convolution with a kernel of ones, s x s, stride s, one group per channel: each output
-   * reads exactly one input times 1, so it is exact.
+   * Resize and Upsample. Nearest by whole scale factors s, where out[i] = in[floor(i / s)]
+   * (asymmetric + floor or simple, and half_pixel + round_prefer_floor, agree there), is a
+   * transposed convolution with a kernel of ones, s x s, stride s, one group per channel:
+   * each output reads exactly one input times 1, so it is exact. Everything else (linear,
+   * fractional scales, sizes, the other coordinate and rounding modes) is `resize(..)`.
+   * Opsets 7-9 Upsample and 10 Resize: asymmetric, nearest rounding `simple`; 11+: the
+   * attributes, scales or sizes as inputs (roi ignored, tf_crop_and_resize refused); 18+:
+   * axes, antialias and keep_aspect_ratio_policy.
    */
   private resize(n: OnnxNode): void {
     const x = this.act(n, 0);
-    const mode = this.str(n, "mode", "nearest");
-    if (mode !== "nearest") this.refuse(n, `${mode} resizing; cnnc imports nearest only so far`);
-    const ctm = this.str(n, "coordinate_transformation_mode", "half_pixel");
-    const nearest = this.str(n, "nearest_mode", "round_prefer_floor");
-    const okModes = (ctm === "asymmetric" && nearest === "floor") || (["half_pixel", "pytorch_half_pixel"].includes(ctm) && nearest === "round_prefer_floor");
-    if (this.m.opset >= 11 && !okModes) this.refuse(n, `coordinate_transformation_mode ${ctm} with nearest_mode ${nearest}`);
+    const opset = this.m.opset;
+    const raw = this.str(n, "mode", "nearest");
+    const mode = raw === "bilinear" || raw === "trilinear" ? "linear" : raw;
+    if (mode !== "nearest" && mode !== "linear") this.refuse(n, `${raw} resizing; cnnc resizes by nearest neighbour or linear interpolation`);
+    const modern = n.opType === "Resize" && opset >= 11;
+    const ctm = modern ? this.str(n, "coordinate_transformation_mode", "half_pixel") : "asymmetric";
+    const nearest = modern ? this.str(n, "nearest_mode", "round_prefer_floor") : "simple";
+    const coords = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"];
+    if (!coords.includes(ctm)) this.refuse(n, `coordinate_transformation_mode ${ctm}; cnnc takes ${coords.join(", ")}`);
+    if (!["round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple"].includes(nearest)) this.refuse(n, `nearest_mode ${nearest}`);
+    if (this.int(n, "antialias", 0) !== 0) this.refuse(n, "antialiased resizing");
+    if (this.str(n, "keep_aspect_ratio_policy", "stretch") !== "stretch") this.refuse(n, "a keep_aspect_ratio_policy other than stretch");
+    if (raw === "cubic") this.refuse(n, "cubic resizing");
     const spatial = this.staticShape(n, x.shape).slice(1);
     const rank = spatial.length + 2;
+    const full = [1, x.shape[0] as number, ...spatial];
     let scales: number[] | undefined;
+    let sizes: number[] | undefined;
     const attrScales = this.attr(n, "scales");
     if (attrScales?.kind === "floats") scales = [...attrScales.value];
     else if (n.opType === "Upsample") scales = Array.from(this.constIn(n, 1, "scales").data);
+    else if (opset < 11) scales = Array.from(this.constIn(n, 1, "scales").data);
     else {
       const sc = this.optConst(n, 2, "scales");
       const sz = this.optConst(n, 3, "sizes");
       if (sc && F.size(sc.dims) > 0) scales = Array.from(sc.data);
-      else if (sz) scales = Array.from(sz.data).map((d, i) => (i < 2 ? 1 : d / spatial[i - 2]));
+      else if (sz) sizes = Array.from(sz.data);
     }
-    if (!scales || scales.length !== rank) return this.refuse(n, "no scales or sizes for every axis");
-    if (scales[0] !== 1 || scales[1] !== 1) this.refuse(n, "resizes the batch or channel axis");
-    const s = scales.slice(2);
-    if (s.some((v) => !Number.isInteger(v) || v < 1)) this.refuse(n, `scales [${s.join(", ")}]: cnnc imports whole scale factors only`);
-    if (s.every((v) => v === 1)) return this.alias(n, x);
-    const C = x.shape[0] as number;
-    const label = this.namer.take(`${layerPath(n.name) || "upsample"}_nearest`).name;
-    this.weight(label, "weight", [C, 1, ...s], new Array<number>(C * F.size(s)).fill(1));
-    const out = spatial.map((m, i) => m * s[i]);
-    this.emit(n, `${x.name} |> ${label}: deconv(${C}, ${fmtSize(s)}, stride: ${fmtSize(s)}, groups: ${C}, size: ${fmtSize(out)}, bias: none)`, [C, ...out], `${label}_y`);
+    // Opset 18: scales or sizes for some axes only.
+    const axesAttr = opset >= 18 ? this.ints(n, "axes") : undefined;
+    if (axesAttr) {
+      const axes = axesAttr.map((a) => F.normAxis(a, rank));
+      const given = scales ?? sizes ?? [];
+      const expand = (fill: (i: number) => number): number[] => Array.from({ length: rank }, (_, i) => (axes.includes(i) ? given[axes.indexOf(i)] : fill(i)));
+      if (scales) scales = expand(() => 1);
+      if (sizes) sizes = expand((i) => full[i]);
+    }
+    const list = scales ?? sizes;
+    if (!list || list.length !== rank) return this.refuse(n, "no scales or sizes for every axis");
+    if (scales ? scales[0] !== 1 || scales[1] !== 1 : list[1] !== full[1] || (list[0] !== 1 && list[0] !== this.inputBatch)) this.refuse(n, "resizes the batch or channel axis");
+    const s = scales?.slice(2).map(Math.fround);
+    const out = s ? spatial.map((m, i) => Math.floor(Math.fround(s[i] * m))) : (sizes as number[]).slice(2);
+    if (out.some((o) => o < 1)) this.refuse(n, `resizes [${spatial.join(", ")}] to the empty [${out.join(", ")}]`);
+    // The same size at scale 1 maps every coordinate to itself in every mode.
+    if (out.every((o, i) => o === spatial[i]) && (!s || s.every((v) => v === 1))) return this.alias(n, x);
+    const wholeNearest =
+      mode === "nearest" && s && s.every((v) => Number.isInteger(v) && v >= 1) &&
+      (((ctm === "asymmetric") && (nearest === "floor" || nearest === "simple")) || (["half_pixel", "pytorch_half_pixel"].includes(ctm) && nearest === "round_prefer_floor"));
+    if (wholeNearest && s) {
+      const C = x.shape[0] as number;
+      const label = this.namer.take(`${layerPath(n.name) || "upsample"}_nearest`).name;
+      this.weight(label, "weight", [C, 1, ...s], new Array<number>(C * F.size(s)).fill(1));
+      return this.emit(n, `${x.name} |> ${label}: deconv(${C}, ${fmtSize(s)}, stride: ${fmtSize(s)}, groups: ${C}, size: ${fmtSize(out)}, bias: none)`, [x.shape[0], ...out], `${label}_y`);
+    }
+    const by = s ? (s.every((v) => v === s[0]) ? fmtNum(s[0]) : `[${s.map(fmtNum).join(", ")}]`) : `size: [${out.join(", ")}]`;
+    const how = [`mode: ${mode}`, `coord: ${ctm}`, ...(mode === "nearest" ? [`round: ${nearest}`] : [])];
+    this.emit(n, `${x.name} |> resize(${[by, ...how].join(", ")})`, [x.shape[0], ...out]);
   }
 
   private split(n: OnnxNode): void {

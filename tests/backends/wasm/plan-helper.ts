@@ -253,6 +253,8 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
       return R.slice(xs[0], op);
     case "pad":
       return R.pad(xs[0], op);
+    case "resize":
+      return R.resize(xs[0], op);
     default:
       return assertNever(op);
   }
