@@ -487,6 +487,7 @@ class Converter {
         const perm = this.ints(n, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
         if (perm[0] !== 0) this.refuse(n, `transposes across the batch axis (perm [${perm.join(", ")}])`);
         if (perm.every((p, i) => p === i)) return this.alias(n, x);
+        if (this.softmaxSandwich(n, x, perm)) return;
         return this.refuse(n, `transposes the axes of a value (perm [${perm.join(", ")}]); cnnc has no transpose yet`);
       }
       case "Concat": {
@@ -511,6 +512,32 @@ class Converter {
       default:
         return this.refuse(n, `unsupported op ${op}`);
     }
+  }
+
+  /**
+   * Transpose (channels to the last axis) -> Softmax or LogSoftmax over the last axis ->
+   * the inverse Transpose: how PyTorch exports softmax(dim=1) of an image before opset 13,
+   * whose Softmax flattens every axis from `axis` on. The three nodes are softmax over
+   * channels. Returns false (nothing done) for any other use of the Transpose.
+   */
+  private softmaxSandwich(n: OnnxNode, x: Extract<Val, { kind: "act" }>, perm: readonly number[]): boolean {
+    const rank = perm.length;
+    const last = rank - 1;
+    if (rank < 3 || perm[last] !== 1) return false;
+    const only = (value: string): OnnxNode | undefined => {
+      const readers = this.m.nodes.filter((m) => m.inputs.includes(value));
+      return readers.length === 1 && !this.m.outputs.some((o) => o.name === value) ? readers[0] : undefined;
+    };
+    const sm = only(n.outputs[0]);
+    if (!sm || (sm.opType !== "Softmax" && sm.opType !== "LogSoftmax")) return false;
+    if (F.normAxis(this.int(sm, "axis", this.m.opset >= 13 ? -1 : 1), rank) !== last) return false;
+    const back = only(sm.outputs[0]);
+    const inverse = back?.opType === "Transpose" ? this.ints(back, "perm") : undefined;
+    if (!back || !inverse || inverse.length !== rank || perm.some((p, i) => inverse[p] !== i)) return false;
+    this.absorbed.add(sm.index);
+    this.absorbed.add(back.index);
+    this.emit({ ...sm, outputs: back.outputs }, `${x.name} |> ${sm.opType === "Softmax" ? "softmax" : "log_softmax"}`, x.shape);
+    return true;
   }
 
   /** `slice(start, end, axis: a, step: s)` of a value axis (ONNX axis - 1), bounds clamped as ONNX does. */
@@ -598,7 +625,7 @@ class Converter {
     }
     const list = scales ?? sizes;
     if (!list || list.length !== rank) return this.refuse(n, "no scales or sizes for every axis");
-    if (scales ? scales[0] !== 1 || scales[1] !== 1 : list[1] !== full[1] || (list[0] !== 1 && list[0] !== this.inputBatch)) this.refuse(n, "resizes the batch or channel axis");
+    if (scales ? scales[0] !== 1 || scales[1] !== 1 : list[1] !== full[1] || (list[0] !== 1 && list[0] !== BATCH && list[0] !== this.inputBatch)) this.refuse(n, "resizes the batch or channel axis");
     const s = scales?.slice(2).map(Math.fround);
     const out = s ? spatial.map((m, i) => Math.floor(Math.fround(s[i] * m))) : (sizes as number[]).slice(2);
     if (out.some((o) => o < 1)) this.refuse(n, `resizes [${spatial.join(", ")}] to the empty [${out.join(", ")}]`);
