@@ -1,4 +1,4 @@
-// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize), written in
+// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize, - and /), written in
 // `.cnn`, fused and unfused, on WebAssembly and WebGPU against the float64 reference
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
@@ -56,6 +56,11 @@ const NETWORKS: Record<string, string> = {
     d = v |> resize(2.5, mode: linear, coord: pytorch_half_pixel)
     e = w |> resize(size: [5, 7, 3], mode: linear, coord: asymmetric) |> sigmoid
     f = w |> resize([2, 1, 0.5], round: simple)
+  }`,
+  subdiv: `network d(x: f32[3, 7, 6], v: f32[12]) -> (a, b, c) {
+    a = (x |> conv(4, 3)) - (x |> conv(4, 3) |> relu) / ((x |> conv(4, 3) |> sigmoid) + (x |> conv(4, 3) |> sigmoid))
+    b = x - (x |> avgpool(out: 1)) / (x |> maxpool(out: 1) |> exp)
+    c = (v |> dense(5)) - (v |> dense(5) |> tanh) / (v |> dense(5) |> exp)
   }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax

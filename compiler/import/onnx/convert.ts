@@ -731,7 +731,7 @@ class Converter {
     const eps = this.float(n, "epsilon", 1e-5);
     const label = this.labelBase(n);
     const mean = this.part(n, `${label}_mean`, `${x.name} |> avgpool(out: 1)`);
-    const d = this.part(n, `${label}_centred`, `${x.name} + (${mean} |> neg)`);
+    const d = this.part(n, `${label}_centred`, `${x.name} - ${mean}`);
     const addEps = this.scaleShift(n, x.shape, `${label}_eps`, new Array<number>(C).fill(1), new Array<number>(C).fill(eps));
     const rstd = this.part(n, `${label}_rstd`, `(${d} * ${d}) |> avgpool(out: 1) |> ${addEps} |> sqrt |> reciprocal`);
     this.emit(n, `(${d} * ${rstd}) |> ${this.scaleShift(n, x.shape, label, scale.data, bias.data)}`, x.shape, `${label}_y`);
@@ -759,7 +759,7 @@ class Converter {
     acts.slice(1).forEach((b, k) => {
       const a = acc;
       const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
-      const expr = isMax ? `${a.name} + ((${b.name} + (${a.name} |> neg)) |> relu)` : `${a.name} + ((${a.name} + (${b.name} |> neg)) |> relu |> neg)`;
+      const expr = isMax ? `${a.name} + ((${b.name} - ${a.name}) |> relu)` : `${a.name} - ((${a.name} - ${b.name}) |> relu)`;
       if (k === acts.length - 2) this.emit(n, expr, shape);
       else acc = { kind: "act", name: this.part(n, `${layerPath(n.name) || n.opType.toLowerCase()}_${k}`, expr), shape };
     });
@@ -1047,11 +1047,11 @@ class Converter {
         const shape = D.allStatic(acts[0].shape) && D.product(acts[0].shape) < D.product(acts[1].shape) ? acts[1].shape : acts[0].shape;
         return this.emit(n, `${acts[0].name} * ${acts[1].name}`, shape);
       }
-      // a - b and a / b of two values: a + neg(b), a * reciprocal(b) (negation is exact).
+      // a - b and a / b of two values (the language lowers them to a + neg(b), a * reciprocal(b)).
       if ((op === "Sub" || op === "Div") && acts.length === 2) {
         const [a, b] = acts;
         const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
-        return this.emit(n, op === "Sub" ? `${a.name} + (${b.name} |> neg)` : `${a.name} * (${b.name} |> reciprocal)`, shape);
+        return this.emit(n, `${a.name} ${op === "Sub" ? "-" : "/"} ${b.name}`, shape);
       }
       return this.refuse(n, `${op} of more than two computed values`);
     }
