@@ -60,6 +60,7 @@ function flops(g: Graph, n: Node): Dim {
     case "concat":
     case "slice":
     case "pad":
+    case "transpose":
       return 0;
     case "resize":
       // linear: per output element, 2^d products of d weights and 2^d adds.

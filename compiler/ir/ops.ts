@@ -205,6 +205,15 @@ export interface ResizeOp {
   readonly scale: readonly number[];
 }
 
+/**
+ * Permutes the axes of one sample [C, D1..Dd] (the batch is untouched): output axis k is
+ * input axis perm[k], so y[j0, .., jd] = x at index j_k on axis perm[k].
+ */
+export interface TransposeOp {
+  readonly kind: "transpose";
+  readonly perm: readonly number[];
+}
+
 /** Cross-channel pooling: the max over each group of k consecutive channels. */
 export interface MaxoutOp {
   readonly kind: "maxout";
@@ -229,7 +238,8 @@ export type Op =
   | ConcatOp
   | SliceOp
   | PadOp
-  | ResizeOp;
+  | ResizeOp
+  | TransposeOp;
 
 export type OpKind = Op["kind"];
 

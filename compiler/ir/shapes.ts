@@ -162,6 +162,12 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
       if (spatial.some((m) => m === 0)) return fail("resize of an empty axis");
       return { ok: true, shape: [x[0], ...op.out], positive: [] };
     }
+    case "transpose": {
+      const x = inputs[0];
+      const ok = op.perm.length === x.length && [...op.perm].sort((a, b) => a - b).every((p, i) => p === i);
+      if (!ok) return fail(`transpose([${op.perm.join(", ")}]) is not a permutation of the ${x.length} axes of ${D.printShape(x)}`);
+      return { ok: true, shape: op.perm.map((p) => x[p]), positive: [] };
+    }
     case "pad": {
       const x = inputs[0];
       const spatial = x.slice(1);

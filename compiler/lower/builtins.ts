@@ -373,6 +373,22 @@ const TABLE: Readonly<Record<string, Builtin>> = {
       return { op: { kind: "pad", mode: mode === "zero" ? "constant" : mode, before: amount.before, after: amount.after, value }, weights: [] };
     },
   },
+  // transpose([p0, .., pd]): output axis k is input axis p_k of [C, D1..Dd] (0 the channels).
+  transpose: {
+    sig: { positional: ["perm"], named: [], required: ["perm"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const e = a.expr("perm");
+      const rank = ctx.inputs[0].length;
+      const perm = e?.kind === "list" ? e.items.map((it) => literalNumber(it)) : undefined;
+      const sorted = perm?.every((v): v is number => v !== undefined) ? [...perm].sort((p, q) => p - q) : undefined;
+      if (!perm || !sorted || sorted.length !== rank || sorted.some((v, i) => v !== i)) {
+        return a.fail(`argument 'perm' of transpose expects a list ordering the ${rank} axes 0..${rank - 1} of the value (0 is the channels), such as [${Array.from({ length: rank }, (_, i) => rank - 1 - i).join(", ")}]`, a.span("perm"));
+      }
+      return { op: { kind: "transpose", perm: perm as number[] }, weights: [] };
+    },
+  },
   // resize(scale, size:, mode: nearest | linear, coord:, round:): a scale (one number or one
   // per spatial axis; out = floor(in * scale) in float32, as onnxruntime) or `size:`; the
   // coordinate rule and nearest rounding are ONNX's. Defaults are PyTorch's nn.Upsample:

@@ -16,3 +16,4 @@ export { flatten, reshape, binary, concat } from "./shape.js";
 export { slice } from "./slice.js";
 export { pad } from "./pad.js";
 export { resize } from "./resize.js";
+export { transpose } from "./transpose.js";

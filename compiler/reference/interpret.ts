@@ -107,6 +107,9 @@ export function interpret(
       case "resize":
         y = R.resize(xs[0], op);
         break;
+      case "transpose":
+        y = R.transpose(xs[0], op);
+        break;
       default:
         return assertNever(op);
     }

@@ -333,6 +333,21 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  Transpose: (r) => {
+    const d = r.int(0, 3);
+    const x = [r.int(1, 2), r.int(1, 4), ...spatial(r, d, 1, d === 3 ? 4 : 6)];
+    const rest = Array.from({ length: x.length - 1 }, (_, i) => i + 1);
+    for (let i = rest.length - 1; i > 0; i--) {
+      const k = r.int(0, i);
+      [rest[i], rest[k]] = [rest[k], rest[i]];
+    }
+    const g: GraphSpec = {
+      nodes: [{ op: "Transpose", inputs: ["x"], outputs: ["t"], attrs: [attr.ints("perm", [0, ...rest])] }, { op: "Tanh", inputs: ["t"], outputs: ["y"] }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+    };
+    return { graph: g, x };
+  },
   PRelu: (r) => {
     const c = r.int(1, 5);
     const x = [r.int(1, 2), c, ...spatial(r, r.int(1, 2))];

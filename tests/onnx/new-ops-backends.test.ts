@@ -1,4 +1,4 @@
-// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize, - and /), written in
+// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize, transpose, - and /), written in
 // `.cnn`, fused and unfused, on WebAssembly and WebGPU against the float64 reference
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
@@ -61,6 +61,12 @@ const NETWORKS: Record<string, string> = {
     a = (x |> conv(4, 3)) - (x |> conv(4, 3) |> relu) / ((x |> conv(4, 3) |> sigmoid) + (x |> conv(4, 3) |> sigmoid))
     b = x - (x |> avgpool(out: 1)) / (x |> maxpool(out: 1) |> exp)
     c = (v |> dense(5)) - (v |> dense(5) |> tanh) / (v |> dense(5) |> exp)
+  }`,
+  transposes: `network t(x: f32[3, 7, 6], v: f32[2, 9], w: f32[2, 3, 4, 5]) -> (a, b, c, d) {
+    a = x |> transpose([2, 0, 1]) |> conv(4, 3) |> relu
+    b = x |> conv(4, 3) |> transpose([0, 2, 1]) |> tanh
+    c = v |> transpose([1, 0])
+    d = w |> transpose([3, 1, 0, 2]) |> sigmoid
   }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax

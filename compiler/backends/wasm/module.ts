@@ -47,6 +47,7 @@ import { emitConcat, emitCopy } from "./concat.js";
 import { emitSlice } from "./slice.js";
 import { emitPad } from "./pad.js";
 import { emitResize, resizeTable } from "./resize.js";
+import { emitTranspose } from "./transpose.js";
 import { bufferAddress, KernelContext, type Layout } from "./context.js";
 import { emitConv } from "./conv.js";
 import { emitDeconv } from "./deconv.js";
@@ -126,6 +127,8 @@ function emitStep(ctx: KernelContext): void {
       return emitPad(ctx, op);
     case "resize":
       return emitResize(ctx, op);
+    case "transpose":
+      return emitTranspose(ctx, op);
     case "flatten":
     case "reshape":
       return emitCopy(ctx);

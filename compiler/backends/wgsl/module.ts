@@ -33,6 +33,7 @@ import { concatKernels } from "./concat.js";
 import { sliceKernels } from "./slice.js";
 import { padKernels } from "./pad.js";
 import { resizeKernels } from "./resize.js";
+import { transposeKernels } from "./transpose.js";
 import { convKernels } from "./conv.js";
 import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
@@ -162,6 +163,8 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
       return padKernels(ctx, op);
     case "resize":
       return resizeKernels(ctx, op);
+    case "transpose":
+      return transposeKernels(ctx, op);
     case "local":
       return localKernels(ctx, op);
     case "tiled":

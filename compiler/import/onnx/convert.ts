@@ -488,7 +488,9 @@ class Converter {
         if (perm[0] !== 0) this.refuse(n, `transposes across the batch axis (perm [${perm.join(", ")}])`);
         if (perm.every((p, i) => p === i)) return this.alias(n, x);
         if (this.softmaxSandwich(n, x, perm)) return;
-        return this.refuse(n, `transposes the axes of a value (perm [${perm.join(", ")}]); cnnc has no transpose yet`);
+        if (perm.length !== rank) this.refuse(n, `perm [${perm.join(", ")}] for a rank-${rank} value`);
+        const per = perm.slice(1).map((p) => p - 1);
+        return this.emit(n, `${x.name} |> transpose([${per.join(", ")}])`, per.map((p) => x.shape[p]));
       }
       case "Concat": {
         const xs = n.inputs.map((_, i) => this.act(n, i));

@@ -255,6 +255,8 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
       return R.pad(xs[0], op);
     case "resize":
       return R.resize(xs[0], op);
+    case "transpose":
+      return R.transpose(xs[0], op);
     default:
       return assertNever(op);
   }
