@@ -62,6 +62,10 @@ function flops(g: Graph, n: Node): Dim {
     case "pad":
     case "transpose":
       return 0;
+    case "matmul": {
+      const a = g.values[n.inputs[0]].shape;
+      return D.mul(2, D.mul(outSize, a[a.length - 1]));
+    }
     case "resize":
       // linear: per output element, 2^d products of d weights and 2^d adds.
       return op.mode === "linear" ? D.mul(outSize, (1 << op.out.length) * (op.out.length + 1)) : 0;

@@ -204,6 +204,9 @@ export function exportOnnx(g: Graph): ExportResult {
         case "concat":
           add("Concat", ins, out, [A.int("axis", 1)], n.layer);
           break;
+        case "matmul":
+          add("MatMul", ins, out, [], n.layer);
+          break;
         case "transpose":
           add("Transpose", ins, out, [A.ints("perm", [0, ...op.perm.map((p) => p + 1)])], n.layer);
           break;

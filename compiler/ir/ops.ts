@@ -214,6 +214,14 @@ export interface TransposeOp {
   readonly perm: readonly number[];
 }
 
+/**
+ * Matrix product of two values, per sample: a [M, K] times b [K, N] is [M, N]; with a
+ * leading axis, a [B, M, K] times b [B, K, N] is B products, [B, M, N].
+ */
+export interface MatMulOp {
+  readonly kind: "matmul";
+}
+
 /** Cross-channel pooling: the max over each group of k consecutive channels. */
 export interface MaxoutOp {
   readonly kind: "maxout";
@@ -239,7 +247,8 @@ export type Op =
   | SliceOp
   | PadOp
   | ResizeOp
-  | TransposeOp;
+  | TransposeOp
+  | MatMulOp;
 
 export type OpKind = Op["kind"];
 

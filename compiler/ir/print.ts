@@ -46,6 +46,8 @@ export function opLabel(op: Op): string {
       return `reshape([${op.shape.join(", ")}])`;
     case "resize":
       return `resize(size: [${op.out.join(", ")}], mode: ${op.mode}, coord: ${op.coord}${op.mode === "nearest" ? `, round: ${op.round}` : ""})`;
+    case "matmul":
+      return "matmul";
     case "transpose":
       return `transpose([${op.perm.join(", ")}])`;
     case "pad":

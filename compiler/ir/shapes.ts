@@ -162,6 +162,15 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
       if (spatial.some((m) => m === 0)) return fail("resize of an empty axis");
       return { ok: true, shape: [x[0], ...op.out], positive: [] };
     }
+    case "matmul": {
+      const [a, b] = inputs;
+      const r = a.length;
+      const same = (p: Dim, q: Dim): boolean => D.printDim(p) === D.printDim(q);
+      if (inputs.length !== 2 || (r !== 2 && r !== 3) || b.length !== r) return fail(`matmul takes two values of 2 or 3 axes each, [M, K] and [K, N] or [B, M, K] and [B, K, N], not ${D.printShape(a)} and ${D.printShape(b ?? [])}`);
+      if (!same(a[r - 1], b[r - 2])) return fail(`matmul: ${D.printShape(a)} has ${D.printDim(a[r - 1])} columns but ${D.printShape(b)} has ${D.printDim(b[r - 2])} rows`);
+      if (r === 3 && !same(a[0], b[0])) return fail(`matmul: the leading axes of ${D.printShape(a)} and ${D.printShape(b)} differ`);
+      return { ok: true, shape: [...a.slice(0, r - 1), b[r - 1]], positive: [] };
+    }
     case "transpose": {
       const x = inputs[0];
       const ok = op.perm.length === x.length && [...op.perm].sort((a, b) => a - b).every((p, i) => p === i);

@@ -373,6 +373,8 @@ const TABLE: Readonly<Record<string, Builtin>> = {
       return { op: { kind: "pad", mode: mode === "zero" ? "constant" : mode, before: amount.before, after: amount.after, value }, weights: [] };
     },
   },
+  // matmul(a, b): per sample [M, K] x [K, N], or [B, M, K] x [B, K, N].
+  matmul: { sig: { positional: [], named: [] }, arity: 2, build: () => ({ op: { kind: "matmul" }, weights: [] }) },
   // transpose([p0, .., pd]): output axis k is input axis p_k of [C, D1..Dd] (0 the channels).
   transpose: {
     sig: { positional: ["perm"], named: [], required: ["perm"] },

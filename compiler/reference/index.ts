@@ -17,3 +17,4 @@ export { slice } from "./slice.js";
 export { pad } from "./pad.js";
 export { resize } from "./resize.js";
 export { transpose } from "./transpose.js";
+export { matmul } from "./matmul.js";

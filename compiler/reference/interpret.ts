@@ -110,6 +110,9 @@ export function interpret(
       case "transpose":
         y = R.transpose(xs[0], op);
         break;
+      case "matmul":
+        y = R.matmul(xs[0], xs[1]);
+        break;
       default:
         return assertNever(op);
     }

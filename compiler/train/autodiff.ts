@@ -207,6 +207,8 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         });
         break;
       }
+      case "matmul":
+        throw new TrainError(`training through matmul (layer ${n.layer}) is not supported yet`, n.span);
       case "transpose":
         throw new TrainError(`training through transpose (layer ${n.layer}) is not supported yet`, n.span);
       case "resize":

@@ -348,6 +348,23 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x };
   },
+  MatMulValues: (r) => {
+    // Attention-like: a value times the transpose of another, per sample [M, K] x [K, N] or with a leading axis.
+    const three = r.bool();
+    const x = [r.int(1, 2), ...(three ? [r.int(1, 3)] : []), r.int(1, 5), r.int(1, 6)];
+    const last = x.length - 1;
+    const perm = Array.from({ length: x.length }, (_, i) => (i === last ? last - 1 : i === last - 1 ? last : i));
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Tanh", inputs: ["x"], outputs: ["a"] },
+        { op: "Transpose", inputs: ["x"], outputs: ["t"], attrs: [attr.ints("perm", perm)] },
+        { op: "MatMul", inputs: r.bool() ? ["a", "t"] : ["t", "a"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+    };
+    return { graph: g, x };
+  },
   PRelu: (r) => {
     const c = r.int(1, 5);
     const x = [r.int(1, 2), c, ...spatial(r, r.int(1, 2))];

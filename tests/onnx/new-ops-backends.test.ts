@@ -1,4 +1,4 @@
-// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize, transpose, - and /), written in
+// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize, transpose, matmul, - and /), written in
 // `.cnn`, fused and unfused, on WebAssembly and WebGPU against the float64 reference
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
@@ -67,6 +67,11 @@ const NETWORKS: Record<string, string> = {
     b = x |> conv(4, 3) |> transpose([0, 2, 1]) |> tanh
     c = v |> transpose([1, 0])
     d = w |> transpose([3, 1, 0, 2]) |> sigmoid
+  }`,
+  matmuls: `network m(x: f32[3, 7, 6], v: f32[5, 4]) -> (a, b, c) {
+    a = matmul(x |> conv(4, 3) |> relu, x |> conv(4, 3) |> transpose([0, 2, 1])) |> tanh
+    b = v |> matmul(v |> transpose([1, 0]))
+    c = matmul(x |> reshape([21, 6]), x |> reshape([6, 21]) |> sigmoid)
   }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax

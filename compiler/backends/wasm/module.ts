@@ -48,6 +48,7 @@ import { emitSlice } from "./slice.js";
 import { emitPad } from "./pad.js";
 import { emitResize, resizeTable } from "./resize.js";
 import { emitTranspose } from "./transpose.js";
+import { emitMatMul } from "./matmul.js";
 import { bufferAddress, KernelContext, type Layout } from "./context.js";
 import { emitConv } from "./conv.js";
 import { emitDeconv } from "./deconv.js";
@@ -129,6 +130,8 @@ function emitStep(ctx: KernelContext): void {
       return emitResize(ctx, op);
     case "transpose":
       return emitTranspose(ctx, op);
+    case "matmul":
+      return emitMatMul(ctx);
     case "flatten":
     case "reshape":
       return emitCopy(ctx);

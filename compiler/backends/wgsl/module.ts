@@ -34,6 +34,7 @@ import { sliceKernels } from "./slice.js";
 import { padKernels } from "./pad.js";
 import { resizeKernels } from "./resize.js";
 import { transposeKernels } from "./transpose.js";
+import { matmulKernels } from "./matmul.js";
 import { convKernels } from "./conv.js";
 import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
@@ -165,6 +166,8 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
       return resizeKernels(ctx, op);
     case "transpose":
       return transposeKernels(ctx, op);
+    case "matmul":
+      return matmulKernels(ctx);
     case "local":
       return localKernels(ctx, op);
     case "tiled":

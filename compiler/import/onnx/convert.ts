@@ -1018,6 +1018,13 @@ class Converter {
 
   private matmul(n: OnnxNode): void {
     const x = this.act(n, 0);
+    const other = this.val(n, 1);
+    if (other?.kind === "act") {
+      // Two computed values, each [N, M, K] / [N, B, M, K] with the batch axis in front.
+      const r = x.shape.length;
+      if ((r !== 2 && r !== 3) || other.shape.length !== r) this.refuse(n, `a matrix product of values with ${r} and ${other.shape.length} axes per sample; cnnc multiplies [M, K] by [K, N] or [B, M, K] by [B, K, N]`);
+      return this.emit(n, `matmul(${x.name}, ${other.name})`, [...x.shape.slice(0, r - 1), other.shape[r - 1]]);
+    }
     const B = this.constIn(n, 1, "B");
     if (B.dims.length !== 2) this.refuse(n, "a matrix product with a weight that is not a matrix");
     const w = F.transpose(B, [1, 0]);

@@ -257,6 +257,8 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
       return R.resize(xs[0], op);
     case "transpose":
       return R.transpose(xs[0], op);
+    case "matmul":
+      return R.matmul(xs[0], xs[1]);
     default:
       return assertNever(op);
   }
