@@ -1,7 +1,7 @@
 // `npm run bench -- --algorithms`: what each convolution algorithm costs on the WebAssembly
 // backend (one thread, Node), on layers where the choice matters: a 15x15 kernel (FFT's
-// case), a depthwise 9x9 Gaussian blur (separable's case) and a 3x3 64->64 layer (Winograd's
-// and GEMM's case). Each applicable algorithm is forced with `algorithms: { layer: name }`,
+// case), a depthwise 9x9 Gaussian blur (separable's case), a 3x3 64->64 layer (Winograd's
+// and GEMM's case) and 1x1 layers (direct_simd's pointwise micro-kernel against GEMM). Each applicable algorithm is forced with `algorithms: { layer: name }`,
 // the one-layer network is compiled, instantiated and run repeatedly; the table gives the
 // median time, GFLOP/s counted as direct convolution's FLOPs (2 per multiply-add, so that
 // the rates compare work done, not work saved), the speed-up over direct, and which
@@ -96,6 +96,18 @@ export const CASES: readonly Case[] = [
     description: "3x224x224, 64 filters 3x3 same + relu",
     layer: "c",
     source: `network vgg_conv1(x: f32[3, 224, 224]) -> y {\n  y = x |> c: conv(64, 3x3, pad: same) |> relu\n}\n`,
+  },
+  {
+    name: "expand_1x1",
+    description: "64x56x56, pointwise 256 (a ResNet bottleneck's expansion)",
+    layer: "c",
+    source: `network expand_1x1(x: f32[64, 56, 56]) -> y {\n  y = x |> c: conv(256, 1x1)\n}\n`,
+  },
+  {
+    name: "project_1x1",
+    description: "144x28x28, pointwise 24 (a MobileNet v2 projection, odd filter blocks)",
+    layer: "c",
+    source: `network project_1x1(x: f32[144, 28, 28]) -> y {\n  y = x |> c: conv(24, 1x1)\n}\n`,
   },
 ];
 

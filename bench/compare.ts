@@ -9,11 +9,14 @@
 // SIMD peak the bench measures itself (bench/peak.ts). After the table: cnnc's LeNet bundle
 // size, cold start against the peers and compile times (bench/startup.ts).
 // Progress goes to stderr; the markdown report is the only thing on stdout.
-// Flags: --quick (fewer, shorter passes: a smoke run), --only NAME[,NAME..], --no-extras.
+// Flags: --quick (fewer, shorter passes: a smoke run), --only NAME[,NAME..], --no-extras,
+// --pools (the pool cases of networks.ts's POOL_NETWORKS after the networks; with --only,
+// name them there). A pool row has no multiply-adds: its GFLOP/s cell gives the bytes moved
+// (input read once + output written) per second instead, which is what bounds a pool.
 
 import { readFileSync } from "node:fs";
 import * as os from "node:os";
-import { macs, NETWORKS, type NetworkSpec, input as makeInput, weights as makeWeights } from "./networks.js";
+import { macs, NETWORKS, outputShape, POOL_NETWORKS, type NetworkSpec, input as makeInput, weights as makeWeights } from "./networks.js";
 import { higher, measurePeaks, type Peaks } from "./peak.js";
 import { cnncRunner } from "./peers/cnnc.js";
 import { ORT_PACKAGE, ortRunner } from "./peers/ort.js";
@@ -46,6 +49,7 @@ export interface CompareOptions {
   readonly quick: boolean;
   readonly only?: readonly string[];
   readonly extras: boolean;
+  readonly pools: boolean;
 }
 
 interface Settings {
@@ -66,8 +70,9 @@ const SETTINGS: Readonly<Record<"quick" | "full", Settings>> = {
 };
 
 export function usage(): string {
-  return `usage: npm run bench -- [--quick] [--only NAME[,NAME..]] [--no-extras]
+  return `usage: npm run bench -- [--quick] [--only NAME[,NAME..]] [--no-extras] [--pools]
   networks: ${NETWORKS.map((n) => n.name).join(", ")}
+  pools (with --pools): ${POOL_NETWORKS.map((n) => n.name).join(", ")}
   (the kernel benchmarks of the other part run with --algorithms / --fusion)`;
 }
 
@@ -75,19 +80,22 @@ export function usage(): string {
 export function parseCompareArgs(argv: readonly string[]): CompareOptions | string {
   let quick = false;
   let extras = true;
+  let pools = false;
   const only: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--quick") quick = true;
     else if (a === "--no-extras") extras = false;
+    else if (a === "--pools") pools = true;
     else if (a === "--only" || a.startsWith("--only=")) {
       const v = a === "--only" ? argv[++i] : a.slice("--only=".length);
       if (!v) return "--only needs a network name";
       only.push(...v.split(",").filter((s) => s.length > 0));
     } else return `unknown argument '${a}'`;
   }
-  for (const n of only) if (!NETWORKS.some((s) => s.name === n)) return `unknown network '${n}'`;
-  return { quick, extras, only: only.length ? only : undefined };
+  const known = pools ? [...NETWORKS, ...POOL_NETWORKS] : NETWORKS;
+  for (const n of only) if (!known.some((s) => s.name === n)) return `unknown network '${n}'${POOL_NETWORKS.some((s) => s.name === n) ? " (a pool case: add --pools)" : ""}`;
+  return { quick, extras, pools, only: only.length ? only : undefined };
 }
 
 interface Cell {
@@ -305,15 +313,20 @@ function mainTable(results: readonly NetworkResult[], peaks: Peaks, notes: Footn
     const plain = r.cells.get("cnnc-simd128")?.ms;
     const ratio = cnnc !== undefined && peer ? `${sig(cnnc / peer.ms)}x (${peer.name})` : "-";
     const plainRatio = plain !== undefined && peer ? `${sig(plain / peer.ms)}x` : "-";
-    const gflops = cnnc !== undefined ? (2 * r.macs) / (cnnc * 1e6) : undefined;
+    const gflops = cnnc !== undefined && r.macs > 0 ? (2 * r.macs) / (cnnc * 1e6) : undefined;
     const fma = "gflops" in peaks.madd ? ` / ${sig((100 * (gflops ?? 0)) / peaks.madd.gflops, 2)}%` : "";
     const pct = gflops !== undefined ? `${sig((100 * gflops) / peaks.mulAdd.gflops, 2)}%${fma}` : "-";
-    lines.push(
-      `| ${r.spec.name} | ${RUNNERS.map((n) => cellText(r.cells.get(n), notes)).join(" | ")} | ${ratio} | ${plainRatio} | ${gflops !== undefined ? sig(gflops) : "-"} | ${pct} |`,
-    );
+    const rate = gflops !== undefined ? sig(gflops) : cnnc !== undefined ? `${sig(bytesMoved(r.spec) / (cnnc * 1e6))} GB/s` : "-";
+    lines.push(`| ${r.spec.name} | ${RUNNERS.map((n) => cellText(r.cells.get(n), notes)).join(" | ")} | ${ratio} | ${plainRatio} | ${rate} | ${pct} |`);
     for (const m of r.mismatches) lines.push(`| ⚠ ${r.spec.name} | outputs disagree: ${escapeCell(m)} | | | | | | | | |`);
   }
   return lines;
+}
+
+/** Bytes a layer without multiply-adds must move at least: its input read once, its output written once. */
+function bytesMoved(spec: NetworkSpec): number {
+  const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  return 4 * (count(spec.input.shape) + count(outputShape(spec)));
 }
 
 function ratioTable(results: readonly NetworkResult[]): string[] {
@@ -329,7 +342,8 @@ function ratioTable(results: readonly NetworkResult[]): string[] {
     };
     const gf = (n: RunnerName): string => {
       const ms = r.cells.get(n)?.ms;
-      return ms !== undefined ? sig((2 * r.macs) / (ms * 1e6)) : "-";
+      if (ms === undefined) return "-";
+      return r.macs > 0 ? sig((2 * r.macs) / (ms * 1e6)) : `${sig(bytesMoved(r.spec) / (ms * 1e6))} GB/s`;
     };
     const err = (n: RunnerName): string => {
       const a = r.agreement.find((x) => x.runner === n);
@@ -440,7 +454,8 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const s = SETTINGS[parsed.quick ? "quick" : "full"];
-  const nets = parsed.only ? NETWORKS.filter((n) => parsed.only?.includes(n.name)) : NETWORKS;
+  const all = parsed.pools ? [...NETWORKS, ...POOL_NETWORKS] : NETWORKS;
+  const nets = parsed.only ? all.filter((n) => parsed.only?.includes(n.name)) : all;
   const started = new Date();
   const loadBefore = os.loadavg()[0];
 
@@ -530,7 +545,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
     `- Batch 1. Time per inference = the median of all timed runs of ${s.passes} passes, after a warm-up (at least ${s.warmRuns} run${s.warmRuns === 1 ? "" : "s"} and ${s.warmMs} ms per runtime); in each pass the runtimes take turns (the order rotates) and each runs as often as fills ${s.passMs} ms (at least once).`,
     "- Timed region: input in -> output out as a Float32Array (cnnc `net.run`, tfjs op graph + `dataSync`, ORT `session.run`). Each runtime gets its native layout: cnnc and ORT NCHW; tfjs NHWC with weights transposed to HWIO when the graph is built and the input transposed before timing; transposes at the edges are not timed.",
     `- Same weights everywhere: cnnc's seeded initialisers (He-normal weights, uniform(-0.1, 0.1) biases; separable_blur: \`gaussian(sigma: 2)\` in the source), given to cnnc as safetensors, to tfjs as tensors and to ORT as ONNX initializers. Outputs are checked against ${REFERENCE_ORDER[0]} before timing (max |diff| / max |ref| <= ${TOLERANCE}; ⚠ rows otherwise).`,
-    "- GFLOP/s = 2 x multiply-adds of the layers as written (direct convolution, dense; pooling and activations not counted) / time; an algorithm doing fewer operations (Winograd, FFT, separable) can score above the direct count's share of the peak. % of SIMD peak is against the f32x4 mul+add peak above.",
+    "- GFLOP/s = 2 x multiply-adds of the layers as written (direct convolution, dense; pooling and activations not counted) / time; an algorithm doing fewer operations (Winograd, FFT, separable) can score above the direct count's share of the peak. % of SIMD peak is against the f32x4 mul+add peak above. A pool case (--pools) has no multiply-adds: its cell gives GB/s, 4 bytes x (input + output elements) / time.",
     "- ort-node is native code (AVX2/AVX-512 where the CPU has them), the reference for what the hardware can do, not a WebAssembly peer; 'faster web peer' is the faster of tfjs-wasm and ort-web.",
     "- Cold start: each runtime in a fresh `node` process on a generated script; 'import -> first result' is measured inside the child from just before the first import of the runtime to LeNet's output (the weights read from disk: the bundle's weights.bin, a safetensors file for tfjs, the .onnx model for ORT); 'whole process' adds Node's own start and exit.",
   );

@@ -11,6 +11,10 @@
 //   npm run bench -- --threads [--quick] [--n N]     (bench/threads.ts: 1 vs N threads)
 //   npm run bench -- --compile [--runs N] [--levels] (bench/compile.ts: compile time per phase)
 //   npm run bench -- --onnx [--runs N]               (bench/onnx.ts: imported .onnx models vs onnxruntime-web)
+//   npm run bench -- --steps [--only NAME,..]        (bench/steps.ts: time per step, the bound for two threads)
+//   npm run bench -- --pools [--quick]               (the comparison plus the pool cases)
+//   npm run bench -- --webgpu [--quick] [--only ..]  (bench/webgpu.ts: WGSL bundles vs tfjs and ORT WebGPU in Chromium)
+//   npm run bench -- --train [--steps N] [--quick]   (bench/train.ts: LeNet training step samples/s)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -23,6 +27,9 @@ const PARTS: Readonly<Record<string, string>> = {
   "--threads": "./threads.js",
   "--compile": "./compile.js",
   "--onnx": "./onnx.js",
+  "--steps": "./steps.js",
+  "--webgpu": "./webgpu.js",
+  "--train": "./train.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {

@@ -28,6 +28,8 @@ export type Layer =
   | { readonly kind: "relu" }
   /** Max pooling with stride = window, no padding (cnnc's default). */
   | { readonly kind: "maxpool"; readonly window: readonly number[] }
+  /** A pool with its own stride, no padding, floor mode (the `--pools` cases). */
+  | { readonly kind: "pool"; readonly mode: "max" | "avg" | "lp"; readonly window: readonly number[]; readonly stride: readonly number[] }
   | { readonly kind: "flatten" }
   | { readonly kind: "dense"; readonly label: string; readonly units: number }
   /** Softmax over channels (the only use here is on a [10] vector). */
@@ -196,6 +198,28 @@ export const NETWORKS: readonly NetworkSpec[] = [
   },
 ];
 
+/**
+ * The `--pools` cases (issue 14): one pool over a ResNet-sized activation, where every runtime
+ * moves the same bytes, so the times say how close each pool kernel gets to memory speed.
+ */
+export const POOL_NETWORKS: readonly NetworkSpec[] = (
+  [
+    ["avgpool_3x3s2", "avg", "avgpool(3x3, stride: 2)"],
+    ["maxpool_3x3s2", "max", "maxpool(3x3, stride: 2)"],
+    ["lppool2_3x3s2", "lp", "lppool(3x3, stride: 2, p: 2)"],
+  ] as const
+).map(([name, mode, call]) => ({
+  name,
+  description: `64x56x56, ${call}`,
+  source: `network ${name}(x: f32[64, 56, 56]) -> y {
+  y = x |> ${call}
+}
+`,
+  input: { name: "x", shape: [64, 56, 56] },
+  output: "y",
+  layers: [{ kind: "pool", mode, window: [3, 3], stride: [2, 2] }],
+}));
+
 const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
 /** The layers with their shapes, padding and multiply-adds. */
@@ -230,6 +254,9 @@ export function steps(spec: NetworkSpec): Step[] {
       }
       case "maxpool":
         next = [shape[0], ...shape.slice(1).map((n, i) => Math.floor(n / layer.window[i]))];
+        break;
+      case "pool":
+        next = [shape[0], ...shape.slice(1).map((n, i) => Math.floor((n - layer.window[i]) / layer.stride[i]) + 1)];
         break;
       case "flatten":
         next = [product(shape)];
@@ -312,5 +339,5 @@ export function input(spec: NetworkSpec): Float32Array {
 }
 
 export function findNetwork(name: string): NetworkSpec | undefined {
-  return NETWORKS.find((n) => n.name === name);
+  return NETWORKS.find((n) => n.name === name) ?? POOL_NETWORKS.find((n) => n.name === name);
 }

@@ -117,15 +117,58 @@ ${COMPILE_HELP}`,
   },
   explain: {
     summary: "say what the compiler did to each layer: fusion, algorithm, memory",
-    usage: "cnnc explain MODEL.cnn [--ir] [COMPILE OPTIONS]",
-    options: { ir: { type: "boolean" }, ...COMPILE_OPTIONS },
+    usage: "cnnc explain MODEL.cnn [--ir] [--svg GRAPH.svg] [--dot GRAPH.dot] [--force] [COMPILE OPTIONS]",
+    options: { ir: { type: "boolean" }, svg: { type: "string" }, dot: { type: "string" }, force: { type: "boolean" }, ...COMPILE_OPTIONS },
     help: `Prints the optimised network layer by layer: what was fused, which algorithm each
-convolution uses and why, and the memory plan. Generates no code (unless --autotune).
+convolution uses and why, each layer's receptive field, and the memory plan. Generates no
+code (unless --autotune).
 
 options:
   --ir                      print the optimised graph's IR instead
+  --svg GRAPH.svg           also draw the optimised graph: a box per kernel (fused layers,
+                            algorithm and why, shape, FLOPs, memory), edges with tensor sizes
+  --dot GRAPH.dot           the same picture as Graphviz DOT
+${OUTPUT_HELP}
 
 ${COMPILE_HELP}`,
+  },
+  show: {
+    summary: "draw a layer's kernels or feature maps as a PNG",
+    usage: `cnnc show kernels MODEL.cnn [--layer NAME] [--weights W.safetensors] [--scale N] -o KERNELS.png [--force]
+       cnnc show features MODEL.cnn --layer NAME (--input NAME=FILE ... | --random [SEED])
+         [--size SYM=N ...] [--normalize unit|imagenet|none] -o MAPS.png [--force]`,
+    options: {
+      layer: { type: "string" },
+      weights: COMPILE_OPTIONS.weights,
+      network: COMPILE_OPTIONS.network,
+      input: { type: "string", multiple: true },
+      random: { type: "boolean" },
+      size: { type: "string", multiple: true },
+      normalize: { type: "string" },
+      scale: { type: "string" },
+      output: { type: "string", short: "o" },
+      force: { type: "boolean" },
+    },
+    help: `kernels: each filter of a convolution layer as a small picture (a grey tile per input
+channel, or one colour tile when the layer reads 3 channels), normalised over the layer and
+enlarged; from the weights the model has: --weights or its own file, written in the source, or
+initialised (seeded). features: each channel of a layer's output for one input, as a grey tile
+normalised on its own; computed by the reference interpreter.
+
+options:
+  --layer NAME              the layer (kernels: default the first convolution; features: a
+                            layer, or a value a statement binds)
+  --weights W.safetensors   weights by layer name
+  --network NAME            which network, when the file has several
+  --input NAME=FILE         features: an input, a .npy array or a .png/.jpg image
+  --random [SEED]           features: seeded uniform [0, 1) inputs instead
+  --size SYM=N              a symbolic input size, for --random
+  --normalize MODE          how image pixels v (0..255) become values:
+                            ${NORMALIZATION_HELP}
+  --scale N                 pixels per weight or value (1 to 64; default: tiles of about
+                            24 pixels for kernels, 96 for feature maps)
+  -o, --output FILE.png     the picture to write
+${OUTPUT_HELP}`,
   },
   import: {
     summary: "import an ONNX model as .cnn source and its weights (.safetensors beside it)",
@@ -172,6 +215,19 @@ options:
   --network NAME            which network, when the file has several
   --backend reference       the trainer (the compiled wasm and webgpu steps are not built yet)
   --resume STATE.safetensors, --save-state STATE.safetensors   optimiser state`,
+  },
+  lsp: {
+    summary: "a language server for editors (LSP on stdio): diagnostics, hover, definitions",
+    usage: "cnnc lsp --stdio",
+    // Clients add these when they start a server; stdio is the only transport.
+    options: { stdio: { type: "boolean" }, clientProcessId: { type: "string" } },
+    help: `Speaks the Language Server Protocol on stdin and stdout until the client says exit. An
+editor shows the diagnostics of \`cnnc check\` as you type (for every network in the file), the
+shape, op, parameter count and receptive field of a value or layer on hover, and goes to the
+definition of a name, a label or a block. docs/editors.md sets up VS Code and other editors.
+
+options:
+  --stdio                   talk on stdin/stdout (the default and only transport)`,
   },
   help: {
     summary: "show help for a command",

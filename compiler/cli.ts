@@ -17,6 +17,8 @@ import type { Normalization } from "../runtime/image.js";
 import { analyse } from "./analyse.js";
 import { commandHelp, commandNamed, COMMANDS, generalHelp, parseCommand, type Parsed, UsageError } from "./cli-args.js";
 import { mulberryInputs } from "./cli-inputs.js";
+import { printShape } from "./ir/dim.js";
+import { closest } from "./suggest.js";
 import { readModel, readModelText } from "./cli-read.js";
 import { escapeControls, printDiagnostics, Progress, sayErr } from "./cli-text.js";
 import type { Diagnostic } from "./diagnostics.js";
@@ -200,6 +202,14 @@ async function cmdExplain(p: Parsed): Promise<void> {
   const file = modelPath(p);
   const { explain } = await import("./explain.js");
   const { printGraph } = await import("./ir/print.js");
+  // Pictures of the optimised graph: refused before the compile, written after it.
+  const pictures = (["svg", "dot"] as const).flatMap((format) => {
+    const out = str(p, format);
+    return out === undefined ? [] : [{ out, format }];
+  });
+  if (pictures.length === 2 && path.resolve(pictures[0].out) === path.resolve(pictures[1].out)) throw new UsageError("--svg and --dot name the same file", p.command);
+  const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
+  for (const { out } of pictures) refuseOutput(out, "file", rules);
   let r: { graph: CompileSuccess["graph"]; source: CompileSuccess["source"]; plan: CompileSuccess["plan"] };
   if (flag(p, "autotune")) r = await compileOrFail(p, file);
   else {
@@ -212,6 +222,22 @@ async function cmdExplain(p: Parsed): Promise<void> {
     r = o;
   }
   process.stdout.write(`${flag(p, "ir") ? printGraph(r.graph) : explain(r.graph, r.source, r.plan)}\n`);
+  if (pictures.length) {
+    const { graphPicture } = await import("./pictures/graph.js");
+    const picture = graphPicture(r);
+    for (const { out, format } of pictures) {
+      const text = format === "svg" ? (await import("./pictures/svg.js")).renderSvg(picture) : (await import("./pictures/dot.js")).renderDot(picture);
+      replaceAtomically(out, "file", (tmp) => writeFileSync(tmp, text), rules);
+      sayErr(escapeControls(`cnnc: wrote ${out} (${r.plan.steps.length} kernels)`));
+    }
+  }
+}
+
+/** `cnnc lsp --stdio`: serves until the client disconnects (the server itself exits on `exit`). */
+async function cmdLsp(p: Parsed): Promise<void> {
+  if (p.positional.length > 0) throw new UsageError(`lsp takes no files (the editor sends them), got ${p.positional.join(" ")}`, p.command);
+  const { startServer } = await import("./lsp/server.js");
+  await startServer(process.stdin, process.stdout);
 }
 
 function normalization(p: Parsed): Normalization {
@@ -425,6 +451,67 @@ async function cmdRun(p: Parsed): Promise<void> {
   }
 }
 
+/** `cnnc show kernels|features MODEL -o FILE.png`: the work is in cli-show.ts and pictures/grids.ts. */
+async function cmdShow(p: Parsed): Promise<void> {
+  const [what, ...rest] = p.positional;
+  if (what !== "kernels" && what !== "features") {
+    const c = what === undefined ? undefined : closest(what, ["kernels", "features"]);
+    throw new UsageError(what === undefined ? "show needs what to draw: kernels or features" : `show draws kernels or features, not '${what}'${c ? ` (did you mean '${c}'?)` : ""}`, p.command);
+  }
+  const file = modelPath({ ...p, positional: rest });
+  const out = str(p, "output");
+  if (!out) throw new UsageError(`show ${what} needs -o FILE.png`, p.command);
+  if (!/\.png$/i.test(out)) throw new UsageError(`show writes a PNG: give -o a file ending in .png, not ${out}`, p.command);
+  const layer = str(p, "layer");
+  const random = flag(p, "random");
+  const scaleFlag = str(p, "scale");
+  const scale = scaleFlag === undefined ? undefined : Number(scaleFlag);
+  if (scale !== undefined && (!Number.isInteger(scale) || scale < 1 || scale > 64)) throw new UsageError(`--scale must be a whole number of pixels from 1 to 64, not ${scaleFlag}`, p.command);
+  if (what === "kernels") {
+    for (const f of ["input", "random", "size", "normalize"]) if (p.values[f] !== undefined) throw new UsageError(`--${f} applies to show features, not show kernels`, p.command);
+  } else {
+    if (layer === undefined) throw new UsageError("show features needs --layer NAME (a layer, or a value a statement binds)", p.command);
+    if (random && list(p, "input").length) throw new UsageError("give either --input or --random, not both", p.command);
+    if (!random && !list(p, "input").length) throw new UsageError("show features needs --input NAME=FILE or --random", p.command);
+    normalization(p);
+  }
+  if (p.seed !== undefined && !random) throw new UsageError(`unexpected argument ${p.seed}`, p.command);
+  const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
+  refuseOutput(out, "file", rules);
+  const a = analyse(readSource(file), { fileName: file, weights: str(p, "weights"), network: str(p, "network") });
+  failOn(a.log.items, !a.log.hasErrors);
+  if (!a.graph) throw new UserError("");
+  const g = a.graph;
+  const show = await import("./cli-show.js");
+  let shown;
+  if (what === "kernels") shown = show.showKernels(g, layer, scale);
+  else {
+    const specs = g.inputs.map((io) => ({ name: io.name, shape: g.values[io.value].shape }));
+    const given = random ? mulberryInputs(specs, Number(p.seed ?? "0"), parseSizes(p), (m) => new UsageError(m, p.command)) : await readInputs(p, specs);
+    const sample = new Map<string, { shape: number[]; data: Float64Array }>();
+    for (const io of g.inputs) {
+      const t = given.get(io.name);
+      if (!t) throw new UserError(`cnnc: error: missing input '${io.name}': pass --input ${io.name}=FILE (a .npy array or a .png/.jpg image), or --random`);
+      checkFinite({ [io.name]: t });
+      // One sample: a leading batch axis (an image, or a .npy with one) is dropped.
+      const rank = g.values[io.value].shape.length;
+      const shape = t.shape.length === rank + 1 ? t.shape.slice(1) : [...t.shape];
+      const per = shape.reduce((x, y) => x * y, 1);
+      const want = g.values[io.value].shape;
+      if (shape.length !== rank || want.some((d, i) => typeof d === "number" && d !== shape[i])) {
+        throw new UserError(`cnnc: error: input '${io.name}' is [${t.shape.join(", ")}]; the network takes f32${printShape(want)}`);
+      }
+      sample.set(io.name, { shape, data: Float64Array.from(t.data.subarray(0, per)) });
+    }
+    noteInitialised(a.initialised);
+    shown = show.showFeatures(g, sample, layer as string, scale);
+  }
+  if (!shown.ok) throw new UserError(`cnnc: error: ${shown.error}`);
+  const png = show.encodePng(shown.picture);
+  replaceAtomically(out, "file", (tmp) => writeFileSync(tmp, png), rules);
+  process.stdout.write(`${escapeControls(`wrote ${out}: ${shown.what}; ${shown.picture.width}x${shown.picture.height} pixels`)}\n`);
+}
+
 /** The package's version, from package.json beside dist/ (or the sources). */
 function version(): string {
   for (const rel of ["../../package.json", "../package.json"]) {
@@ -492,6 +579,12 @@ export async function main(argv: string[]): Promise<number> {
       case "import":
       case "export":
         await cmdImportExport(p);
+        break;
+      case "show":
+        await cmdShow(p);
+        break;
+      case "lsp":
+        await cmdLsp(p);
         break;
     }
     return 0;

@@ -106,3 +106,10 @@ export { formatDiagnostics };
 export type { Diagnostic };
 export type { Network, TensorData } from "../runtime/session.js";
 export { compileTraining, type Trainer, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";
+
+// Pictures and receptive fields (pure modules: the playground and the language server import
+// them directly too). graphPicture(compile(...)) -> renderSvg / renderDot.
+export { graphPicture, type GraphPicture, type PictureBox, type PictureEdge } from "./pictures/graph.js";
+export { renderSvg } from "./pictures/svg.js";
+export { renderDot } from "./pictures/dot.js";
+export { type AxisField, type Fraction, printField, type ReceptiveField, receptiveFields } from "./receptive-field.js";

@@ -1,14 +1,13 @@
 // The fuzzer's input classes. Each makes one input from a seeded generator (so a case is
 // (class, seed, index) and can be replayed) and runs it through the part of cnnc that takes
 // that kind of input, returning what went wrong: an empty list when cnnc answered with a
-// result or with diagnostics. The list is open: an importer (ONNX, images, datasets) adds
-// its class here.
+// result or with diagnostics. ONNX models, images and datasets are in classes-files.ts.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { compile, type CompileOptions } from "../compiler/index.js";
-import { main } from "../compiler/cli.js";
+import { compile } from "../compiler/index.js";
+import { FILE_CLASSES } from "./classes-files.js";
+import { cliProblems, compileProblems, messageProblems, scratchDir, type Outcome } from "./outcomes.js";
 import { readNpy, writeNpy } from "../compiler/tensors/npy.js";
 import { readSafetensors, writeSafetensors } from "../compiler/tensors/safetensors.js";
 import { mutateBytes } from "./mutate-bytes.js";
@@ -29,7 +28,7 @@ export interface InputClass {
   readonly weight: number;
   make(r: Rng): FuzzInput;
   /** "ok" (a result), "diagnostic" (the input refused cleanly), or the problems found. */
-  run(input: FuzzInput): Promise<{ outcome: "ok" | "diagnostic"; problems: string[] }>;
+  run(input: FuzzInput): Promise<Outcome>;
 }
 
 const EXAMPLES = path.resolve("examples");
@@ -41,46 +40,6 @@ function programs(): { name: string; text: string }[] {
     .sort()
     .map((f) => ({ name: f, text: readFileSync(path.join(EXAMPLES, f), "utf8") }));
   return corpus;
-}
-
-/** What no message to a user may contain: signs of an unformatted value or a crash. */
-export function messageProblems(raw: string, where: string, userWords = ""): string[] {
-  const out: string[] = [];
-  // The user's own words are not the message's: quoted names, the echoed source line under a
-  // headline, and the phrase "undefined name" are left out of the NaN/undefined checks.
-  const text = raw
-    .split("\n")
-    .filter((l) => !/^\s*\d+ \| /.test(l) && !/^\s*\| /.test(l))
-    .join("\n")
-    .replace(/'[^'\n]*'/g, "'…'")
-    .replace(/undefined name/g, "unbound name");
-  // A name the mutation made `NaN` or `undefined` (a label, a network) is the user's word.
-  if (/\bNaN\b/.test(text) && !/\bNaN\b/.test(userWords)) out.push(`${where} says NaN: ${firstLineWith(text, "NaN")}`);
-  if (/\bundefined\b/.test(text) && !/\bundefined\b/.test(userWords)) out.push(`${where} says undefined: ${firstLineWith(text, "undefined")}`);
-  if (/internal error/.test(text)) out.push(`${where} reports an internal error: ${firstLineWith(text, "internal error")}`);
-  if (/\n\s+at .+:\d+:\d+\)?/.test(text)) out.push(`${where} shows a stack trace`);
-  return out;
-}
-
-function firstLineWith(text: string, word: string): string {
-  return (text.split("\n").find((l) => l.includes(word)) ?? "").slice(0, 200);
-}
-
-/** compile() on an input: it must return, and its diagnostics must be clean. */
-function compileProblems(source: string, options: CompileOptions): { outcome: "ok" | "diagnostic"; problems: string[] } {
-  let r: ReturnType<typeof compile>;
-  try {
-    r = compile(source, options);
-  } catch (e) {
-    return { outcome: "diagnostic", problems: [`compile() threw ${(e as Error).stack ?? String(e)}`] };
-  }
-  const problems: string[] = [];
-  for (const d of r.diagnostics) {
-    problems.push(...messageProblems(d.message, "a diagnostic", source));
-    if (d.span && (d.span.start < 0 || d.span.end > source.length || d.span.start > d.span.end)) problems.push(`a diagnostic's span is outside the file: ${d.message}`);
-  }
-  if (!r.ok && !r.diagnostics.some((d) => d.severity === "error")) problems.push("compile() failed without an error");
-  return { outcome: r.ok ? "ok" : "diagnostic", problems };
 }
 
 type Target = "wasm" | "webgpu" | "all";
@@ -98,44 +57,6 @@ const sourceCompile: InputClass = {
     return compileProblems(input.text, { fileName: "fuzz.cnn", target: input.how.split(" ")[0] as Target });
   },
 };
-
-let scratch: string | undefined;
-/** A folder of this process's own for files the CLI reads and writes. */
-function scratchDir(): string {
-  scratch ??= mkdtempSync(path.join(tmpdir(), "cnnc-fuzz-"));
-  return scratch;
-}
-
-/** The CLI in this process, its output captured: exit 0 or 1, and no trace of a crash. */
-async function cliProblems(argv: string[], userWords = ""): Promise<{ outcome: "ok" | "diagnostic"; problems: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = (into: string[]) => ((chunk: string | Uint8Array) => {
-    into.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
-    return true;
-  }) as typeof process.stdout.write;
-  const saved = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = write(out);
-  process.stderr.write = write(err);
-  let code: number;
-  try {
-    code = await main(argv);
-  } catch (e) {
-    code = -1;
-    err.push(`main() threw ${(e as Error).stack ?? String(e)}`);
-  } finally {
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-  const problems: string[] = [];
-  // A --size the fuzzer made out of range is a usage error (exit 2), as it should be.
-  const usage = code === 2 && /^cnnc: .*--size/m.test(err.join(""));
-  if (code !== 0 && code !== 1 && !usage) problems.push(`exit code ${code}: ${err.join("").slice(0, 2000)}`);
-  problems.push(...messageProblems(err.join(""), "stderr", userWords));
-  // Results may be NaN for a network that computes NaN; only the words around them are checked.
-  if (/\bundefined\b/.test(out.join("")) && !userWords.includes("undefined")) problems.push(`stdout says undefined: ${firstLineWith(out.join(""), "undefined")}`);
-  return { outcome: code === 0 ? "ok" : "diagnostic", problems };
-}
 
 // `run` on WebAssembly last and once: it compiles with binaryen, the slowest case there is.
 const COMMANDS = [["check"], ["compile", "-o", "OUT"], ["run", "--random", "--backend", "reference"], ["run", "--random", "--backend", "wasm"], ["explain"]];
@@ -242,7 +163,7 @@ const weightPaths: InputClass = {
 };
 
 /** Every class, in a fixed order (a case's class is drawn from these by weight). */
-export const CLASSES: readonly InputClass[] = [sourceCompile, sourceCli, safetensors, npy, weightPaths];
+export const CLASSES: readonly InputClass[] = [sourceCompile, sourceCli, safetensors, npy, weightPaths, ...FILE_CLASSES];
 
 /** The class of case `index`: by weight, from the case's own generator. */
 export function classOf(r: Rng, classes: readonly InputClass[] = CLASSES): InputClass {

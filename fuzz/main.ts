@@ -1,6 +1,7 @@
-// `npm run fuzz -- --count N --seed S [--jobs J] [--timeout S] [--memory MB] [--replay I]`:
+// `npm run fuzz -- --count N --seed S [--jobs J] [--timeout S] [--memory MB] [--replay I] [--only C,D]`:
 // runs N seeded cases (fuzz/classes.ts: mutated examples through compile() and the CLI,
-// mutated .safetensors and .npy files, weights paths) on J worker processes, each case
+// mutated .safetensors and .npy files, weights paths; fuzz/classes-files.ts: ONNX models,
+// images, datasets) on J worker processes, each case
 // under a time and a memory limit. A case fails on an exception, a hang, a crash, an exit
 // code other than 0/1 or a message with NaN/undefined; the fuzzer prints progress on
 // stderr, then the counts by input class and outcome, and exits 1 if any case failed.
@@ -30,10 +31,19 @@ const { values } = parseArgs({
     timeout: { type: "string", default: "60" },
     memory: { type: "string", default: "3072" },
     replay: { type: "string" },
+    only: { type: "string" },
     quiet: { type: "boolean", default: false },
   },
 });
 const count = Number(values.count);
+// --only onnx,image: cases drawn from those classes alone (replays must name the same ones).
+const only = values.only?.split(",").filter((c) => c !== "");
+const unknown = (only ?? []).filter((c) => !CLASSES.some((k) => k.name === c));
+if (unknown.length) {
+  process.stderr.write(`fuzz: unknown class ${unknown.join(", ")}; the classes are ${CLASSES.map((c) => c.name).join(", ")}\n`);
+  process.exit(2);
+}
+const classes = only ? CLASSES.filter((c) => only.includes(c.name)) : CLASSES;
 const seed = Number(values.seed);
 const jobs = Math.max(1, Number(values.jobs));
 const timeoutMs = 1000 * Number(values.timeout);
@@ -57,7 +67,7 @@ function record(cls: string, outcome: Outcome): void {
 }
 
 /** The class of a case, without running it (for a case whose worker died). */
-const classOfCase = (index: number) => classOf(caseRng(seed, index), CLASSES).name;
+const classOfCase = (index: number) => classOf(caseRng(seed, index), classes).name;
 
 /** Resident memory of a process (Linux), in bytes; 0 where it cannot be read. */
 function rss(pid: number | undefined): number {
@@ -107,7 +117,7 @@ function slot(): Promise<void> {
         killedFor = "hang";
         child.kill("SIGKILL");
       }, timeoutMs);
-      child.send({ seed, index });
+      child.send({ seed, index, only });
     };
     const start = () => {
       killedFor = undefined;

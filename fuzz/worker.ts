@@ -8,6 +8,8 @@ import { caseRng } from "./random.js";
 export interface CaseRequest {
   readonly seed: number;
   readonly index: number;
+  /** Draw from these classes only (`--only`). */
+  readonly only?: readonly string[];
 }
 
 export interface CaseReply {
@@ -21,7 +23,7 @@ export interface CaseReply {
 process.on("message", (m: CaseRequest) => {
   void (async () => {
     const r = caseRng(m.seed, m.index);
-    const cls = classOf(r, CLASSES);
+    const cls = classOf(r, m.only ? CLASSES.filter((c) => m.only?.includes(c.name)) : CLASSES);
     const start = Date.now();
     let reply: CaseReply;
     try {

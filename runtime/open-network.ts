@@ -34,7 +34,12 @@ export interface LoadOptions extends FileOptions {
    * compiled without threads, the network runs on one thread and `description` says why.
    */
   readonly threads?: number;
-  /** "finite": run() refuses inputs holding NaN or an infinity, which the backends treat differently (default "none"; the CLI checks). */
+  /**
+   * "finite" (the default): run() refuses an input holding NaN or an infinity, with the same
+   * InputError on every backend. "none" skips that scan (one pass over the inputs); the
+   * backends then do not agree on such inputs (one backend's arithmetic propagates a NaN that
+   * another's max drops, in a ReLU or a max pool), so use it only for inputs known to be finite.
+   */
   readonly check?: "finite" | "none";
 }
 
@@ -104,7 +109,7 @@ export function weightsFromBytes(bytes: Uint8Array, expected: number): Float32Ar
 /** Builds a network from a manifest and its files, already in memory, on the given backends. */
 export async function networkFromFiles(manifest: Manifest, files: NetworkFiles, options: LoadOptions, backends: Backends): Promise<Network> {
   checkOptions(options);
-  const check = options.check ?? "none";
+  const check = options.check ?? "finite";
   const backend = options.backend ?? "auto";
   const weights = weightsFromBytes(files.weights, manifest.weights.bytes);
   let skipped = "";

@@ -60,7 +60,7 @@ export class Network {
     /** Said by `load()`: which backend runs, and on what. */
     readonly description: string,
     /** "finite": run() refuses NaN and infinite inputs (LoadOptions.check). */
-    private readonly check: "finite" | "none" = "none",
+    private readonly check: "finite" | "none" = "finite",
   ) {}
 
   private disposed = false;

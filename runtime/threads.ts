@@ -18,8 +18,13 @@
 // the main thread of a browser may not block (no Atomics.wait, nor memory.atomic.wait32),
 // small steps need no meeting at all, and the module stays free of atomics.
 //
-// Waiting is a short spin on Atomics.load, then Atomics.wait where the agent may block
-// (workers, Node's main thread); in a browser's main thread the spin simply continues. A
+// Waiting is a spin on Atomics.load, then Atomics.wait where the agent may block (workers,
+// Node's main thread); in a browser's main thread the spin simply continues. A worker spins
+// for WORKER_SPIN_MS of wall time after its last part, not a count of loads: long enough to
+// stay hot across the steps that run on the main thread alone and from one inference to the
+// next when they follow each other (waking a sleeping worker costs tens of microseconds, and
+// on a busy machine a whole time slice), short enough that an idle network stops using a
+// core within a couple of milliseconds (pthreadpool, under XNNPACK, spins likewise). A
 // worker that traps sets the control block's error word and still counts its part done, so
 // the main thread never waits forever.
 //
@@ -41,8 +46,10 @@ const ERROR = 3;
 const NEXT = 16;
 const DONE = 32;
 const SYMS = 48;
-/** Atomics.load spins before blocking: some tens of microseconds. */
+/** The main thread's Atomics.load spins before blocking while it waits for the last parts: some tens of microseconds. */
 const SPIN = 20000;
+/** How long a worker stays hot (spinning) after its last part before it sleeps in Atomics.wait. */
+const WORKER_SPIN_MS = 2;
 /** A split step whose parts make no progress for this long has lost a worker (no one part of a step takes a minute). */
 const STALL_MS = 60_000;
 /** Parts per thread of a split step: enough that a late or slow thread costs little, few enough that a part's fixed cost is nothing. */
@@ -67,7 +74,7 @@ function claimParts(ctl: Int32Array, gen: number, parts: number, run: (part: num
 
 /** Plain JavaScript, run by every worker (Node and browsers). */
 const WORKER_SOURCE = `"use strict";
-const GEN = ${GEN}, STEP = ${STEP}, PARTS = ${PARTS}, ERROR = ${ERROR}, NEXT = ${NEXT}, DONE = ${DONE}, SYMS = ${SYMS}, SPIN = ${SPIN}, GEN_MASK = ${GEN_MASK};
+const GEN = ${GEN}, STEP = ${STEP}, PARTS = ${PARTS}, ERROR = ${ERROR}, NEXT = ${NEXT}, DONE = ${DONE}, SYMS = ${SYMS}, WORKER_SPIN_MS = ${WORKER_SPIN_MS}, GEN_MASK = ${GEN_MASK};
 const claimParts = ${claimParts.toString()};
 let post, close;
 function start(data) {
@@ -85,8 +92,14 @@ function start(data) {
   let seen = Atomics.load(ctl, GEN);
   post({ ready: true });
   for (;;) {
+    // Hot for WORKER_SPIN_MS (the clock read every 1024 loads), then asleep until notified.
+    const until = performance.now() + WORKER_SPIN_MS;
     let spins = 0;
-    while (Atomics.load(ctl, GEN) === seen) if (++spins > SPIN) Atomics.wait(ctl, GEN, seen);
+    let hot = true;
+    while (Atomics.load(ctl, GEN) === seen) {
+      if (hot && (++spins & 1023) === 0) hot = performance.now() < until;
+      if (!hot) Atomics.wait(ctl, GEN, seen);
+    }
     const gen = Atomics.load(ctl, GEN);
     seen = gen;
     const index = ctl[STEP];

@@ -62,6 +62,27 @@ async function tryRecipe(gpu: GpuProvider | undefined, options: GPURequestAdapte
   return spare ? recipe : undefined;
 }
 
+/**
+ * False only where Dawn's Vulkan backend surely finds nothing: on Linux without the Vulkan
+ * loader (libvulkan.so.1 in neither the linker cache nor LD_LIBRARY_PATH). Trying it there makes
+ * Dawn's native code print "Warning: Couldn't load Vulkan: ..." straight to stderr, where no
+ * JavaScript can hide it and users read it as a crash; so we do not try.
+ */
+async function vulkanMayLoad(): Promise<boolean> {
+  if (process.platform !== "linux") return true;
+  // A computed specifier, as for Dawn: bundlers for the web must not follow it.
+  const fsName = "node:fs";
+  const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ fsName)) as typeof import("node:fs");
+  const loader = "libvulkan.so.1";
+  try {
+    if (fs.readFileSync("/etc/ld.so.cache").includes(loader)) return true;
+  } catch {
+    return true; // no linker cache to ask (an unusual system): let Dawn try
+  }
+  const dirs = (process.env.LD_LIBRARY_PATH ?? "").split(":").filter((d) => d !== "");
+  return dirs.some((d) => fs.existsSync(`${d}/${loader}`));
+}
+
 function instance(mod: DawnModule, flags: string[]): GpuProvider | undefined {
   try {
     const gpu = mod.create(flags);
@@ -89,7 +110,7 @@ async function search(): Promise<Recipe | undefined> {
   process.env.EGL_PLATFORM ??= "surfaceless";
   const only = process.env.CNNC_WEBGPU_BACKEND;
   const want = (name: string) => !only || only === name;
-  if (want("default") || want("vulkan")) {
+  if (only === "vulkan" || (want("default") && (await vulkanMayLoad()))) {
     // Dawn's default backend (Vulkan on Linux): a real GPU, else its fallback (CPU) adapter.
     const gpu = instance(mod, only === "vulkan" ? ["backend=vulkan"] : []);
     const how = only === "vulkan" ? "Dawn (Vulkan)" : "Dawn";

@@ -139,6 +139,12 @@ export function onnxModel(spec: NetworkSpec, weights: ReadonlyMap<string, Tensor
       case "maxpool":
         nodes.push({ op: "MaxPool", inputs: [x], outputs: [y], attrs: [attr.ints("kernel_shape", layer.window), attr.ints("strides", layer.window)] });
         break;
+      case "pool": {
+        const op = layer.mode === "max" ? "MaxPool" : layer.mode === "avg" ? "AveragePool" : "LpPool";
+        const attrs = [attr.ints("kernel_shape", layer.window), attr.ints("strides", layer.stride)];
+        nodes.push({ op, inputs: [x], outputs: [y], attrs: layer.mode === "lp" ? [...attrs, attr.int("p", 2)] : attrs });
+        break;
+      }
       case "flatten":
         nodes.push({ op: "Flatten", inputs: [x], outputs: [y], attrs: [attr.int("axis", 1)] });
         break;

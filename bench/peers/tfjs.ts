@@ -37,7 +37,11 @@ interface TfCore {
   depthwiseConv2d(x: TfTensor, filter: TfTensor, strides: [number, number], pad: Pad): TfTensor;
   maxPool(x: TfTensor, filterSize: [number, number], strides: [number, number], pad: Pad): TfTensor;
   maxPool3d(x: TfTensor, filterSize: [number, number, number], strides: [number, number, number], pad: Pad): TfTensor;
+  avgPool(x: TfTensor, filterSize: [number, number], strides: [number, number], pad: Pad): TfTensor;
   add(a: TfTensor, b: TfTensor): TfTensor;
+  mul(a: TfTensor, b: number): TfTensor;
+  square(x: TfTensor): TfTensor;
+  sqrt(x: TfTensor): TfTensor;
   relu(x: TfTensor): TfTensor;
   softmax(x: TfTensor): TfTensor;
   reshape(x: TfTensor, shape: number[]): TfTensor;
@@ -109,7 +113,7 @@ export function toChannelsFirst(data: ArrayLike<number>, shape: readonly number[
 }
 
 /** tfjs's batched NHWC shape for a logical [C, S..] shape (1-D as H = 1). */
-function tfShape(shape: readonly number[]): number[] {
+export function tfShape(shape: readonly number[]): number[] {
   const spatial = shape.slice(1);
   if (spatial.length === 0) return [1, shape[0]];
   return [1, ...(spatial.length === 1 ? [1, spatial[0]] : spatial), shape[0]];
@@ -217,6 +221,16 @@ export function buildTfjs(tf: TfCore, spec: NetworkSpec, weights: ReadonlyMap<st
         const w = layer.window;
         if (w.length === 3) ops.push((x) => tf.maxPool3d(x, triple(w), triple(w), "valid"));
         else ops.push((x) => tf.maxPool(x, pair(w), pair(w), "valid"));
+        break;
+      }
+      case "pool": {
+        if (layer.window.length !== 2) throw new Error("tfjs: the pool cases are 2-D");
+        const [w, st] = [pair(layer.window), pair(layer.stride)];
+        const n = product(layer.window);
+        if (layer.mode === "max") ops.push((x) => tf.maxPool(x, w, st, "valid"));
+        else if (layer.mode === "avg") ops.push((x) => tf.avgPool(x, w, st, "valid"));
+        // TensorFlow.js has no Lp pool: sqrt(n * avg(x^2)), as a model would write it.
+        else ops.push((x) => tf.sqrt(tf.mul(tf.avgPool(tf.square(x), w, st, "valid"), n)));
         break;
       }
       case "flatten":

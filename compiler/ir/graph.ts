@@ -70,6 +70,16 @@ export interface Node {
   readonly fused?: readonly string[];
 }
 
+/**
+ * The inputs a node's own op reads, without the operands of its fused adds. The fuse pass
+ * appends each add's operand after the op's inputs, and an operand may also be one of them
+ * (`y = a + conv(a)`), so they are counted off the end, never matched by value.
+ */
+export function ownInputs(n: Node): readonly number[] {
+  const adds = (n.epilogue ?? []).filter((e) => e.kind === "add").length;
+  return n.inputs.slice(0, n.inputs.length - adds);
+}
+
 export interface GraphIO {
   readonly name: string;
   readonly value: number;

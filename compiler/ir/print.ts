@@ -3,7 +3,7 @@
 // algorithm follows `@`.
 
 import * as D from "./dim.js";
-import type { FusedOp, Graph, Node } from "./graph.js";
+import { type FusedOp, type Graph, type Node, ownInputs } from "./graph.js";
 import { type ActivationFn, assertNever, type Op } from "./ops.js";
 
 /** `conv2d(6, 5x5, pad same)`: an op with the attributes that differ from the defaults. */
@@ -76,7 +76,7 @@ export function fusedLabel(e: FusedOp): string {
 }
 
 export function printNode(g: Graph, n: Node): string {
-  const args = n.inputs.filter((v) => !(n.epilogue ?? []).some((e) => e.kind === "add" && e.value === v));
+  const args = ownInputs(n);
   let line = `%${n.output} = ${n.layer}: ${opLabel(n.op)}(${args.map((v) => `%${v}`).join(", ")})`;
   for (const e of n.epilogue ?? []) line += ` |> ${fusedLabel(e)}`;
   line += ` : f32${D.printShape(g.values[n.output].shape)}`;

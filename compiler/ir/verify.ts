@@ -4,7 +4,7 @@
 // to report as an internal error.
 
 import * as D from "./dim.js";
-import type { Graph } from "./graph.js";
+import { type Graph, ownInputs } from "./graph.js";
 import { inferShape } from "./shapes.js";
 
 export function verifyGraph(g: Graph): string[] {
@@ -13,8 +13,7 @@ export function verifyGraph(g: Graph): string[] {
   for (const n of g.nodes) {
     for (const v of n.inputs) if (!ready.has(v)) problems.push(`node ${n.layer} reads %${v} before it is computed`);
     if (ready.has(n.output)) problems.push(`%${n.output} is computed twice`);
-    const ownInputs = n.inputs.filter((v) => !(n.epilogue ?? []).some((e) => e.kind === "add" && e.value === v));
-    let r = inferShape(n.op, ownInputs.map((v) => g.values[v].shape));
+    let r = inferShape(n.op, ownInputs(n).map((v) => g.values[v].shape));
     for (const e of n.epilogue ?? []) {
       if (!r.ok) break;
       if (e.kind === "pool") r = inferShape(e.op, [r.shape]);

@@ -37,7 +37,12 @@ export function readImage(bytes: Uint8Array, shape: readonly Dim[], normalize: N
       height = img.height;
     }
   } catch (e) {
-    return { ok: false, error: `${name}: cannot decode the ${format === "png" ? "PNG" : "JPEG"} image: ${(e as Error).message}` };
+    // The decoders' own refusals are worth quoting; a TypeError or RangeError is a decoder
+    // tripping over bytes it did not expect ("Cannot read properties of undefined"), which
+    // says nothing to the user but that the file is damaged.
+    const kind = format === "png" ? "PNG" : "JPEG";
+    const why = e instanceof TypeError || e instanceof RangeError ? "the file is truncated or corrupt" : (e as Error).message;
+    return { ok: false, error: `${name}: cannot decode the ${kind} image: ${why}` };
   }
   if (width * height > MAX_PIXELS) return { ok: false, error: `${name}: ${width}x${height} is larger than cnnc decodes (${MAX_PIXELS} pixels)` };
   const H = typeof shape[1] === "number" ? shape[1] : undefined;

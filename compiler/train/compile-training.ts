@@ -1,9 +1,11 @@
 // compileTraining(source, options): the network and its `train` declaration (or options
 // alone) to a training graph and a trainer. Parse, check and lower as `compile` does, read
 // the train declaration, give every size symbol its value, differentiate (autodiff.ts); each
-// problem is a diagnostic. Backends: the reference (float64, the definition) runs now; the
-// compiled WebAssembly and WebGPU steps are not written yet, and asking for them names the
-// gradient ops they would need rather than failing somewhere inside.
+// problem is a diagnostic. Backends: the reference (float64, the definition) and the compiled
+// WebAssembly step (wasm-trainer.ts) run; `auto` takes WebAssembly when it has a kernel for
+// every op of the graph and the reference otherwise. Asking for a backend that cannot run the
+// graph (WebGPU, not written yet; an op the WebAssembly step lacks) names what it would need
+// rather than failing somewhere inside.
 
 import { parse } from "../../dsl/parse.js";
 import type { TrainDecl } from "../../dsl/ast.js";
@@ -16,13 +18,16 @@ import { DEFAULT_TRAIN, readTrainConfig, type TrainConfig } from "./config.js";
 import type { TrainGraph } from "./graph.js";
 import { specialise } from "./specialise.js";
 import { type Batch, ReferenceTrainer, type StepResult } from "./trainer.js";
+import { unsupportedOps } from "../backends/wasm/grad-module.js";
+import { WasmTrainer } from "./wasm-trainer.js";
 
 export type TrainingBackend = "reference" | "wasm" | "webgpu";
 
 export interface TrainingOptions extends Pick<CompileOptions, "fileName" | "weights" | "network" | "readFile"> {
   /** Values of the inputs' size symbols (`{ H: 28, W: 28 }`). */
   readonly sizes?: Readonly<Record<string, number>>;
-  readonly backend?: TrainingBackend;
+  /** Default `reference`; `auto`: WebAssembly when it runs every op, else the reference. */
+  readonly backend?: TrainingBackend | "auto";
   /** Settings that override the source's `train` declaration. */
   readonly config?: Partial<TrainConfig>;
 }
@@ -36,6 +41,8 @@ export interface Trainer {
   saveState(): Uint8Array;
   restoreState(bytes: Uint8Array): void;
   readonly steps: number;
+  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values); undefined on the reference. */
+  readonly memoryBytes?: number;
 }
 
 export type TrainingResult =
@@ -44,6 +51,8 @@ export type TrainingResult =
       readonly diagnostics: readonly Diagnostic[];
       readonly config: TrainConfig;
       readonly graph: TrainGraph;
+      /** The backend that runs the steps. */
+      readonly backend: TrainingBackend;
       /** Layers whose weights were initialised because none were given. */
       readonly initialised: readonly string[];
       /** totalSteps: the run's length, for a cosine schedule that spans the whole run. */
@@ -84,10 +93,15 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
     return { ok: false, diagnostics: log.items };
   }
   if (graph.gradients.length === 0) log.error(`nothing to train: every layer of ${forward.name} is frozen or has no weights`, file, mine[0]?.span);
-  const backend = options.backend ?? "reference";
-  if (backend !== "reference") {
+  const asked = options.backend ?? "reference";
+  const missing = asked === "wasm" || asked === "auto" ? unsupportedOps(graph) : [];
+  const backend: TrainingBackend = asked === "auto" ? (missing.length ? "reference" : "wasm") : asked;
+  if (backend === "webgpu") {
     const ops = [...new Set(graph.nodes.map((n) => n.op.kind))].join(", ");
-    log.error(`training on the ${backend === "wasm" ? "WebAssembly" : "WebGPU"} backend is not yet implemented (it needs kernels for ${ops}); use the reference backend`, file, mine[0]?.span);
+    log.error(`training on the WebGPU backend is not yet implemented (it needs kernels for ${ops}); use --backend wasm or reference`, file, mine[0]?.span);
+  }
+  if (backend === "wasm" && missing.length) {
+    log.error(`the WebAssembly training step has no kernel yet for ${missing.join(", ")}; use --backend reference`, file, mine[0]?.span);
   }
   if (log.hasErrors) return { ok: false, diagnostics: log.items };
 
@@ -96,11 +110,12 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
     diagnostics: log.items,
     config,
     graph,
+    backend,
     initialised: a.initialised,
     load: async (o = {}): Promise<Trainer> => {
       const s = config.optimiser.schedule;
       const optimiser = config.cosineOverRun && s.kind === "cosine" && o.totalSteps ? { ...config.optimiser, schedule: { ...s, total: o.totalSteps } } : config.optimiser;
-      const t = new ReferenceTrainer(graph, optimiser);
+      const t = backend === "wasm" ? await WasmTrainer.create(graph, optimiser) : new ReferenceTrainer(graph, optimiser);
       return {
         step: async (b) => t.step(b),
         evaluate: async (b) => t.evaluate(b),
@@ -110,6 +125,7 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
         get steps() {
           return t.steps;
         },
+        memoryBytes: t instanceof WasmTrainer ? t.memoryBytes : undefined,
       };
     },
   };

@@ -100,6 +100,7 @@ export function readZip(bytes: Uint8Array, name: string): Map<string, Uint8Array
   const out = new Map<string, Uint8Array>();
   for (let e = 0; e < entries; e++) {
     if (at + 46 > bytes.length || view.getUint32(at, true) !== 0x02014b50) throw new DataError(`${name}: corrupt zip central directory`);
+    const at0 = at;
     const method = view.getUint16(at + 10, true);
     const csize = view.getUint32(at + 20, true);
     const nameLen = view.getUint16(at + 28, true);
@@ -113,10 +114,30 @@ export function readZip(bytes: Uint8Array, name: string): Map<string, Uint8Array
     if (dataStart + csize > bytes.length || csize === 0xffffffff) throw new DataError(`${name}: member ${member} is truncated (or zip64, not supported)`);
     const raw = bytes.subarray(dataStart, dataStart + csize);
     if (method === 0) out.set(member, raw);
-    else if (method === 8) out.set(member, new Uint8Array(inflateRawSync(raw)));
+    else if (method === 8) out.set(member, inflate(raw, view.getUint32(at0 + 24, true), `${name}: member ${member}`));
     else throw new DataError(`${name}: member ${member} uses zip method ${method} (stored or deflate expected)`);
   }
   return out;
+}
+
+/** Largest member inflated from a zip (a dataset of 4 GiB of float32 is past what we train on). */
+const MAX_MEMBER_BYTES = 2 ** 31 - 1;
+
+/**
+ * A deflated member, inflated to exactly the size the central directory states: no more (a
+ * small file must not inflate to gigabytes) and no less; a corrupt stream is a DataError.
+ */
+function inflate(raw: Uint8Array, size: number, what: string): Uint8Array {
+  if (size > MAX_MEMBER_BYTES) throw new DataError(`${what} inflates to ${size} bytes, past the ${MAX_MEMBER_BYTES}-byte limit`);
+  let data: Buffer;
+  try {
+    data = inflateRawSync(raw, { maxOutputLength: Math.max(1, size) });
+  } catch (e) {
+    const why = (e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? `inflates past the ${size} bytes its directory states` : `is not a valid deflate stream (${(e as Error).message})`;
+    throw new DataError(`${what} ${why}`);
+  }
+  if (data.length !== size) throw new DataError(`${what} inflates to ${data.length} bytes, its directory states ${size} (corrupt)`);
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
 function read(file: string): Uint8Array {
@@ -136,7 +157,11 @@ function dataset(images: Array_, labels: Array_, source: string): Dataset {
   const x = new Float32Array(images.data.length);
   for (let i = 0; i < x.length; i++) {
     const v = images.data[i] * scale;
-    if (!Number.isFinite(v)) throw new DataError(`${source}: image ${Math.floor(i / (x.length / count))} holds ${v}`);
+    if (!Number.isFinite(v)) {
+      // Worded as the runtime words it (checkFinite), not as JavaScript prints the value.
+      const what = Number.isNaN(v) ? "not-a-number" : v > 0 ? "+infinity" : "-infinity";
+      throw new DataError(`${source}: image ${Math.floor(i / (x.length / count))} holds ${what}; samples must be finite numbers`);
+    }
     x[i] = v;
   }
   return { count, sampleShape, images: x, labelShape: labels.shape.slice(1), labels: Float64Array.from(labels.data), source };

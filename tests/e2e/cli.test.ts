@@ -187,10 +187,15 @@ describe("cnnc explain", () => {
     // relu and 6*28*28 for the pool. direct_simd absorbs the pool (its windows tile the
     // output); conv2's pool stays a kernel of its own: the cost model gives conv2 an
     // algorithm that cannot absorb it (fuse.ts).
-    expect(r.out).toMatch(/conv1 \(\+ c1\.1, c1\.2\)\s+conv2d\(6, 5x5, pad same\) \|> relu \|> maxpool2d\(2x2, stride 2x2\)\s+\[6, 14, 14\]\s+156\s+244608\s+direct_simd: /);
-    expect(r.out).toMatch(/conv2 \(\+ c2\.1\)\s+conv2d\(16, 5x5\) \|> relu\s+\[16, 10, 10\]\s+2416\s+481600\s+(gemm|winograd2|winograd4|fft|separable): /);
-    expect(r.out).toMatch(/c2\.2\s+maxpool2d\(2x2, stride 2x2\)\s+\[16, 5, 5\]/);
-    expect(r.out).toMatch(/fc3\s+dense\(10\)\s+\[10\]\s+850\s+1680/);
+    // A kernel's layer, the layers fused into it and its ops take a line each; then its output
+    // shape, parameters, FLOPs, receptive field (size in input pixels, jump) and algorithm.
+    expect(r.out).toMatch(/\nconv1 +\[6, 14, 14\] +156 +244608 +6x6 \(2\) +direct_simd\n\+ c1\.1\n\+ c1\.2\n {2}conv2d\(6, 5x5, pad same\)\n {2}\|> relu\n {2}\|> maxpool2d\(2x2, stride 2x2\)\n/);
+    expect(r.out).toMatch(/\nconv2 +\[16, 10, 10\] +2416 +481600 +14x14 \(2\) +(gemm|winograd2|winograd4|fft|separable)\n\+ c2\.1\n {2}conv2d\(16, 5x5\)\n {2}\|> relu\n/);
+    expect(r.out).toMatch(/\nc2\.2 +\[16, 5, 5\] +0 +1600 +16x16 \(4\)\n {2}maxpool2d\(2x2, stride 2x2\)\n/);
+    expect(r.out).toMatch(/\nfc3 +\[10\] +850 +1680 +whole\n {2}dense\(10\)\n/);
+    // The reasons under the table, and nothing wider than 100 columns.
+    expect(r.out).toMatch(/\n {2}conv1: direct_simd: 5x5 stride 1/);
+    for (const line of r.out.split("\n")) expect(line.length, line).toBeLessThanOrEqual(100);
     expect(r.out).toContain("parameters: 61706");
     expect(r.out).toContain("FLOPs per sample: 845882");
     expect(r.out).toMatch(/activation memory: \d+ bytes planned \(\d+ bytes without reuse\)/);

@@ -107,6 +107,22 @@ describe("runtime contracts", () => {
     net.dispose();
   });
 
+  it("non-finite inputs are refused by default, the same way on every backend", async () => {
+    const both = compile("network n(x: f32[1, H, 8]) -> y { y = x |> conv(2, 3x3) |> relu |> softmax }", { target: "all" }) as CompileSuccess;
+    const inf = new Float32Array(64).fill(0.5);
+    inf[9] = -Infinity;
+    for (const backend of ["wasm", "webgpu"] as const) {
+      const net = await both.load({ backend });
+      expect(await codeOf(() => net.run({ x: { data: inf, shape: [1, 8, 8] } }))).toBe(
+        "CNNC_INPUT: input 'x' holds -infinity at index 9; inputs must be finite numbers",
+      );
+      net.dispose();
+      const unchecked = await both.load({ backend, check: "none" });
+      expect(await codeOf(() => unchecked.run({ x: { data: inf, shape: [1, 8, 8] } }))).toBe("no error");
+      unchecked.dispose();
+    }
+  });
+
   it("results have no prototype", async () => {
     const net = await r.load({ backend: "wasm" });
     const out = await net.run({ x });

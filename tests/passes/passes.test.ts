@@ -8,7 +8,7 @@ import { foldBatchnorm } from "../../compiler/passes/fold-batchnorm.js";
 import { fuse } from "../../compiler/passes/fuse.js";
 import { simplify } from "../../compiler/passes/simplify.js";
 import { chooseAlgorithm } from "../../compiler/passes/choose-algorithm.js";
-import { context, lowered, runPass } from "./helpers.js";
+import { context, lowered, runPass, sameMeaning } from "./helpers.js";
 
 const lines = (...xs: string[]) => xs.join("\n");
 
@@ -104,6 +104,22 @@ describe("fuse", () => {
       "  %2 = a: conv2d(4, 3x3, pad same)(%0) |> relu : f32[4, 6, 6]",
       "  %5 = b: conv2d(4, 3x3, pad same)(%2) |> + %0 |> relu : f32[4, 6, 6]",
     ));
+  });
+
+  it("absorbs a residual add whose operand is also the convolution's own input", () => {
+    // y = a + conv(a): the fused node reads %2 twice, as its input and as the add's operand
+    // (the verifier once took both for the add and crashed on a conv with no input).
+    const g = lowered(`network n(x: f32[2, 6, 6]) -> y {
+  a = x |> c: conv(2, 3x3, pad: same) |> relu
+  y = a + (a |> b: conv(2, 3x3, pad: same))
+}`);
+    const r = runPass(fuse, g);
+    expect(r.after).toBe(lines(
+      "network n(%0 x: f32[2, 6, 6]) -> (y = %4)",
+      "  %2 = c: conv2d(2, 3x3, pad same)(%0) |> relu : f32[2, 6, 6]",
+      "  %4 = b: conv2d(2, 3x3, pad same)(%2) |> + %2 : f32[2, 6, 6]",
+    ));
+    sameMeaning(g, r.graph);
   });
 
   it("never fuses away a value that someone else reads", () => {

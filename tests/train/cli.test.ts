@@ -45,6 +45,20 @@ describe("cnnc train", () => {
     expect(c.ok).toBe(true);
   });
 
+  it("trains on WebAssembly by default, on the reference when asked, and evaluates with --epochs 0", async () => {
+    const { dir, model, data } = setup();
+    const out = path.join(dir, "w.safetensors");
+    const wasm = await run([model, "--data", data, "--epochs", "1", "-o", out]);
+    expect(wasm.code).toBe(0);
+    expect(wasm.err).toMatch(/^training tiny on WebAssembly: 24 samples, batch 8, 1 epoch\n/);
+    expect(wasm.err).toMatch(/epoch 1\/1: train loss \d+\.\d+ acc [\d.]+% \([\d.]+ samples\/s, /);
+    const ref = await run([model, "--data", data, "--epochs", "1", "--backend", "reference"]);
+    expect(ref.err).toMatch(/^training tiny on the reference \(float64\)/);
+    const evaluate = await run([model, "--data", data, "--val", data, "--weights", out, "--epochs", "0"]);
+    expect(evaluate.code).toBe(0);
+    expect(evaluate.err).toMatch(/^evaluating tiny on WebAssembly: val loss \d+\.\d+ acc [\d.]+% \(24 samples\)/);
+  });
+
   it("refuses a truncated dataset, writing nothing", async () => {
     const { dir, model } = setup();
     const x = readFileSync(path.join(dir, "x.npy"));

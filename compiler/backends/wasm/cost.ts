@@ -19,6 +19,7 @@ import { gemmTiling } from "./gemm.js";
 import { separableStrip } from "./separable.js";
 import { winogradTiling } from "./winograd.js";
 import { directSimdBlock } from "./direct-simd.js";
+import { POINTWISE_TILE, pointwiseOp } from "./pointwise.js";
 
 const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 const up = (n: number, to: number) => Math.ceil(n / to) * to;
@@ -88,6 +89,12 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
       return [1, O * Cg * strips * (last + middle + first), O * P * Cg];
     }
     case "direct_simd": {
+      if (pointwiseOp(op)) {
+        // The pointwise micro-kernel (pointwise.ts): its vector multiply-adds (blocks padded to
+        // whole tiles), everything else folded in; the general kernel's counts zero.
+        const { rb, v } = POINTWISE_TILE;
+        return [1, 0, 0, 0, O * P, Math.ceil(O / rb) * rb * Math.ceil(P / (4 * v)) * v * C];
+      }
       const { ob, v } = directSimdBlock(Og);
       const span = 4 * v;
       const rows = P / out[d - 1];
@@ -98,7 +105,7 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
       // strides lane loads), row starts (one per channel and kernel row), outputs.
       const taps = blocks * Cg * kVol;
       const perLoad = sl === 1 ? 1 : sl === 2 ? (s.symbolic ? 2 : 1.25) : 4;
-      return [1, taps * ob * v, taps * v * perLoad, blocks * Cg * (kVol / op.kernel[d - 1]), O * P];
+      return [1, taps * ob * v, taps * v * perLoad, blocks * Cg * (kVol / op.kernel[d - 1]), O * P, 0];
     }
   }
 }
@@ -109,12 +116,16 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
  */
 export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
   direct: [0, 0.698, 0.211, 0],
-  gemm: [4160, 0.0536, 0.119, 0.058],
-  winograd2: [11000, 0.0498, 0.332, 0.239, 0],
-  winograd4: [0, 0.0584, 0.745, 0, 1.35],
+  // GEMM's and Winograd's multiply-add coefficients scaled by the measured gain of the
+  // micro-kernel's broadcast loads (simd.ts microKernel, 2026-12-05: 0.85-0.9x, taken as 0.9x), not refitted.
+  gemm: [4160, 0.0482, 0.119, 0.058],
+  winograd2: [11000, 0.0448, 0.332, 0.239, 0],
+  winograd4: [0, 0.0526, 0.745, 0, 1.35],
   fft: [0, 0.0317, 0.252, 0.27, 0.35],
   separable: [6630, 0.0876, 0.258],
-  direct_simd: [0, 0.227, 0.0979, 0, 0.0274],
+  // The last: the pointwise micro-kernel's vector multiply-adds, set from its measured 0.85x
+  // of the general kernel's time and 0.9x of GEMM's on the 32->64 layer at 112x112 (not refitted).
+  direct_simd: [0, 0.227, 0.0979, 0, 0.0274, 0.18],
 };
 
 /** Estimated milliseconds of `name` on this layer on WebAssembly. */
@@ -154,6 +165,7 @@ export function whyWasm(name: AlgorithmName, s: ConvShape): string {
       return "its 1-D passes compute four outputs per SIMD instruction";
     }
     case "direct_simd":
+      if (pointwiseOp(op)) return `a 1x1 layer is a GEMM on the input as it lies: a ${POINTWISE_TILE.rb}x${4 * POINTWISE_TILE.v} register tile with weights packed in its order, no packing at run time`;
       return `direct convolution on SIMD lanes needs no packing or transforms, and reuses each loaded input across ${Math.min(4, op.filters / op.groups)} filters`;
   }
 }

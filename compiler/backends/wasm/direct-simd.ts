@@ -37,6 +37,7 @@ import type { KernelContext } from "./context.js";
 import { axisWindow, type AxisWindow } from "./conv.js";
 import { dims, product } from "./dims.js";
 import { packWeights } from "./gemm.js";
+import { isPointwise, preparePointwise } from "./pointwise.js";
 import { type AlgorithmKernel, fmadd, int, type KernelAddresses, lanes, OutputWriter, rangeMask, splat, stepWeights, TableBuilder, vec, zero } from "./simd.js";
 
 /**
@@ -90,6 +91,7 @@ export function activate(epilogue: readonly Epilogue[], x: Expr, fn: Fn): Expr {
 }
 
 export function prepareDirectSimd(step: Step, plan: Plan, op: ConvOp): AlgorithmKernel {
+  if (isPointwise(step, op)) return preparePointwise(step, plan, op);
   const C = step.inputs[0].shape[0];
   if (typeof C !== "number") throw new Error(`internal error: layer ${step.layer} has a symbolic channel count`);
   const tables = new TableBuilder();

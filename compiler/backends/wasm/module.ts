@@ -65,6 +65,7 @@ import { prepareSeparable } from "./separable.js";
 import { prepareFft } from "./fft.js";
 import { prepareDirectSimd } from "./direct-simd.js";
 import { emitTilingPool, tilingPool } from "./pool-simd.js";
+import { emitLanePool, lanePool } from "./pool-lanes.js";
 import { type AlgorithmKernel, SPILL_BYTES } from "./simd.js";
 import { dim } from "./dims.js";
 import { emitStepDispatch, isParallel, stepParams, TID, worthSplitting } from "./threads.js";
@@ -107,7 +108,8 @@ function emitStep(ctx: KernelContext): void {
     case "maxout":
       return emitMaxout(ctx, op);
     case "pool":
-      return tilingPool(op, ctx.step.epilogue) ? emitTilingPool(ctx, op) : emitPool(ctx, op);
+      if (tilingPool(op, ctx.step.epilogue)) return emitTilingPool(ctx, op);
+      return lanePool(op, ctx.step.epilogue) ? emitLanePool(ctx, op) : emitPool(ctx, op);
     case "adaptive_pool":
       return emitAdaptivePool(ctx, op);
     case "dense":

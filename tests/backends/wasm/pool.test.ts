@@ -169,3 +169,58 @@ describe("wasm pool: tiling max and avg pools on SIMD lanes (pool-simd.ts)", () 
     console.log(`tiling pool: max relative error ${worst.toExponential(2)} over 100 configurations`);
   });
 });
+
+describe("wasm pool: any max, avg and Lp pool on SIMD lanes (pool-lanes.ts)", () => {
+  // Rows wide enough for interior quads and their peeled edges: every window 1-4 (up to 7 on
+  // the last axis), stride 1-3, dilation 1-2, every padding form, ceil mode, countPad, 1-D to
+  // 3-D, with and without a ReLU-like epilogue; each checked to take this kernel (and not the
+  // tiling one). Max is exact; avg and Lp sum in f32.
+  it("160 random configurations equal the reference", async () => {
+    const { lanePool } = await import("../../../compiler/backends/wasm/pool-lanes.js");
+    const { tilingPool } = await import("../../../compiler/backends/wasm/pool-simd.js");
+    let worst = 0;
+    let checked = 0;
+    for (let seed = 1; checked < 160; seed++) {
+      const rng = new Rng(12000 + seed);
+      const rank = rng.pick([1, 2, 2, 2, 3]);
+      const axis = () => Array.from({ length: rank }, (_, i) => i);
+      const window = axis().map((i) => rng.int(1, i === rank - 1 ? 7 : 4));
+      const dilation = axis().map(() => rng.pick([1, 1, 2]));
+      const half = window.map((k, i) => Math.floor(effectiveKernel(k, dilation[i]) / 2));
+      const pad = rng.pick<PadSpec>([
+        { kind: "valid" },
+        { kind: "same" },
+        { kind: "explicit", before: half.map((h) => rng.int(0, h)), after: half.map((h) => rng.int(0, h)) },
+      ]);
+      const op = pool(rng.pick(["max", "avg", "lp"] as const), rank, {
+        window,
+        dilation,
+        pad,
+        stride: axis().map(() => rng.int(1, 3)),
+        ceil: rng.bool(),
+        countPad: rng.bool(),
+        p: rng.pick([1, 2]),
+      });
+      const shape = [rng.int(1, 3), ...axis().map((i) => (i === rank - 1 ? rng.int(1, 45) : rng.int(1, rank === 3 ? 6 : 9)))];
+      const epilogue = rng.pick([[], [{ kind: "activation" as const, fn: "relu" as const, alpha: 0 }], [{ kind: "activation" as const, fn: "leaky_relu" as const, alpha: 0.1 }]]);
+      if (!inferShape(op, [shape]).ok || tilingPool(op, epilogue) || !lanePool(op, epilogue)) continue;
+      checked++;
+      const err = await checkLayer([shape], op, seed, epilogue);
+      const name = `seed ${seed}: ${op.mode}${op.mode === "lp" ? op.p : ""} x[${shape}] w${window.join("x")} s${op.stride.join("x")} r${dilation.join("x")} ${pad.kind}${op.ceil ? " ceil" : ""}${op.countPad ? " countPad" : ""}`;
+      expect(err, name).toBeLessThanOrEqual(TOLERANCE);
+      worst = Math.max(worst, err);
+    }
+    console.log(`lane pool: max relative error ${worst.toExponential(2)} over ${checked} configurations`);
+  });
+  it("3x3 stride 2 on 64x56x56 (the benchmark's pools), padded and not, every mode", async () => {
+    const { lanePool } = await import("../../../compiler/backends/wasm/pool-lanes.js");
+    const explicit: PadSpec = { kind: "explicit", before: [1, 1], after: [1, 1] };
+    for (const [i, pad] of ([{ kind: "valid" }, explicit] as PadSpec[]).entries()) {
+      for (const mode of ["max", "avg", "lp"] as const) {
+        const op = pool(mode, 2, { window: [3, 3], stride: [2, 2], pad });
+        expect(lanePool(op, [])).toBe(true);
+        expect(await checkLayer([[64, 56, 56]], op, 40 + i)).toBeLessThanOrEqual(TOLERANCE);
+      }
+    }
+  });
+});

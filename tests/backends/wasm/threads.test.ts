@@ -189,6 +189,20 @@ describe("threads: every algorithm", () => {
   }
 });
 
+describe("threads: pools on SIMD lanes (pool-lanes.ts)", () => {
+  it("3x3 stride 2 max, avg and Lp pools, padded, ceil and symbolic, on 1, 2 and 3 threads and in parts", { timeout: 300_000 }, async () => {
+    const r = compiled(`network pools(x: f32[6, h, w]) -> (a, b, c) {
+  a = x |> maxpool(3x3, stride: 2)
+  b = x |> avgpool(3x3, stride: 2, pad: same, count_pad: true)
+  c = x |> lppool(3x3, stride: 2, p: 2, ceil: true)
+}
+`);
+    expect(r.artifacts.manifest.wasm?.parallel.every((p) => p)).toBe(true);
+    await checkThreads(r, [{ h: 23, w: 41 }, { h: 9, w: 57 }], "pools");
+    await checkParts(r, { h: 17, w: 35 });
+  });
+});
+
 describe("threads: bundles and fallback", () => {
   afterEach(() => vi.unstubAllGlobals());
 

@@ -1,0 +1,338 @@
+// The training step as one WebAssembly module: the forward graph, the loss, the backward graph
+// (compiler/train/autodiff.ts's GradOps) and the optimiser update, over one memory that holds
+// the weights, the batch's gradient sums and the optimiser state, so that a step copies in a
+// sample and calls once; nothing but the images, labels and losses crosses to JavaScript.
+//
+// Memory (bytes, every region 16-aligned and static: training specialises every size):
+//   [0, 1024)      unused
+//   params         f64 x 8: the update's run-time numbers (learning rate, 1/B and clip scale,
+//                  first step, Adam's bias corrections), written by the trainer before `update`
+//   weights        every forward weight, f32, trained in place
+//   grads          per trained weight: the sum over the batch's samples of dJ/dW
+//   slots          per trained weight: momentum, or Adam's two moments
+//   values         one sample's forward and backward values (the step runs sample by sample
+//                  and sums the weight gradients, so one sample's activations are all it keeps)
+//   tables         the window ops' tap tables and avg divisors (copied in by the trainer),
+//                  and the convolutions' im2col scratch
+//
+// The memory is imported (env.memory): its size is known only once the kernels have asked for
+// their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
+// `evaluate()` runs forward and loss; `zero()` clears the sums; `update()` applies the
+// optimiser to every trained weight with g = sum * params[1] (compiler/train/optim.ts's
+// definitions, which follow PyTorch). Ops without a kernel here are listed by
+// `unsupportedOps` so that the caller can say so before emitting (training falls back to the
+// reference then).
+
+import type { Node, Weight } from "../../ir/graph.js";
+import type { GradOp } from "../../ir/grad-ops.js";
+import type { Op } from "../../ir/ops.js";
+import type { OptimiserConfig } from "../../train/optim.js";
+import type { GradNode, TrainGraph } from "../../train/graph.js";
+import { binaryen, binaryenLoaded } from "./binaryen.js";
+import { Fn, type View } from "./builder.js";
+import { copy, flatView, type GradKernelContext } from "./grad-context.js";
+import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
+import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
+import { MathImports } from "./math.js";
+
+const LOW = 1024;
+const align = (n: number) => Math.ceil(n / 16) * 16;
+
+export interface TrainingLayout {
+  readonly memoryBytes: number;
+  /** Byte address of every value's buffer (one sample). */
+  readonly values: ReadonlyMap<number, number>;
+  readonly weights: ReadonlyMap<Weight, number>;
+  /** The batch's gradient sums, per trained weight. */
+  readonly grads: ReadonlyMap<Weight, number>;
+  /** Optimiser state per trained weight (0, 1 or 2 tensors of the weight's size). */
+  readonly slots: ReadonlyMap<Weight, readonly number[]>;
+  /** f64 x 8: [lr, gradient scale, first step (1/0), 1 - beta1^t, 1 - beta2^t]. */
+  readonly params: number;
+  readonly tables: readonly { readonly offset: number; readonly data: Uint8Array }[];
+}
+
+export interface TrainingWasm {
+  readonly binary: Uint8Array;
+  readonly layout: TrainingLayout;
+}
+
+const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
+
+function forwardSupport(op: Op): string | undefined {
+  switch (op.kind) {
+    case "conv":
+      return undefined;
+    case "pool":
+      return poolTrainable(op) ? undefined : `${op.mode} pooling`;
+    case "activation":
+      return activationTrainable(op.fn) ? undefined : `activation ${op.fn}`;
+    case "dense":
+    case "flatten":
+    case "reshape":
+    case "softmax":
+    case "add":
+      return undefined;
+    default:
+      return op.kind;
+  }
+}
+
+function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode): string | undefined {
+  switch (op.kind) {
+    case "conv_grad_input":
+    case "conv_grad_kernel":
+    case "dense_grad_input":
+    case "dense_grad_kernel":
+    case "reshape_grad":
+    case "softmax_grad":
+    case "accumulate":
+    case "loss":
+    case "loss_grad":
+      return undefined;
+    case "bias_grad":
+      return op.bias === "tiled" ? "tiled bias gradient" : undefined;
+    case "pool_grad":
+      return poolTrainable(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;
+    case "activation_grad":
+      return activationTrainable(op.fn) ? undefined : `gradient of ${op.fn}`;
+    case "unbroadcast":
+      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast add's gradient";
+    default:
+      return op.kind;
+  }
+}
+
+/** The ops of a training graph that the WebAssembly step has no kernel for (empty: it runs). */
+export function unsupportedOps(tg: TrainGraph): string[] {
+  const missing = new Set<string>();
+  for (const n of tg.forward.nodes) {
+    const why = forwardSupport(n.op);
+    if (why) missing.add(why);
+    if (n.op.kind === "add" && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add("broadcasting add");
+  }
+  for (const n of tg.nodes) {
+    const why = gradSupport(n.op, tg, n);
+    if (why) missing.add(why);
+  }
+  if (tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");
+  return [...missing];
+}
+
+class Allocator {
+  end = LOW;
+  take(bytes: number): number {
+    const at = this.end;
+    this.end = align(this.end + bytes);
+    return at;
+  }
+}
+
+
+export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): TrainingWasm {
+  if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() before emitting");
+  const missing = unsupportedOps(tg);
+  if (missing.length) throw new Error(`internal error: the WebAssembly training step has no kernel for ${missing.join(", ")}`);
+  const a = new Allocator();
+  const params = a.take(64);
+  // Tables are placed as the kernels ask for them: after everything else.
+  const tableList: { offset: number; data: Uint8Array }[] = [];
+  const tableAt = new Map<string, number>();
+  const table = (key: string, data: () => Int32Array | Float32Array): number => {
+    const hit = tableAt.get(key);
+    if (hit !== undefined) return hit;
+    const d = data();
+    const at = a.take(d.byteLength + 16);
+    tableList.push({ offset: at, data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+    tableAt.set(key, at);
+    return at;
+  };
+
+  const weights = new Map<Weight, number>();
+  for (const w of tg.forward.weights) weights.set(w, a.take(4 * size(w.shape)));
+  const trained = [...new Set(tg.gradients.map((g) => g.weight))];
+  const grads = new Map<Weight, number>();
+  for (const w of trained) grads.set(w, a.take(4 * size(w.shape)));
+  const slotCount = optimiser.kind === "sgd" ? (optimiser.momentum > 0 ? 1 : 0) : 2;
+  const slots = new Map<Weight, number[]>();
+  for (const w of trained) slots.set(w, Array.from({ length: slotCount }, () => a.take(4 * size(w.shape))));
+  const values = new Map<number, number>();
+  for (const v of tg.values) values.set(v.id, a.take(4 * size(v.shape)));
+
+  const m = new binaryen.Module();
+  try {
+    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory);
+    const math = new MathImports(m);
+    const fnNames: { forward: string[]; loss: string[]; backward: string[] } = { forward: [], loss: [], backward: [] };
+    let counter = 0;
+    const kernel = (body: (k: GradKernelContext) => void): string => {
+      const fn = new Fn(m, []);
+      const k: GradKernelContext = {
+        fn,
+        math,
+        value: (id) => flatView(fn, values.get(id) as number, size(tg.values[id].shape)),
+        weight: (w) => flatView(fn, weights.get(w) as number, size(w.shape)),
+        table,
+        scratch: (floats) => a.take(4 * floats),
+      };
+      body(k);
+      const name = `k${counter++}`;
+      fn.finish(name);
+      return name;
+    };
+    // Memory must exist before any load or store is built, and the tables' sizes are known only
+    // once the kernels are: the memory is imported (env.memory), and the trainer makes it
+    // `memoryBytes` large.
+    m.setMemory(1, 32768, "memory", [], false, false, "memory");
+    m.addMemoryImport("memory", "env", "memory", false);
+    for (const n of tg.forward.nodes) fnNames.forward.push(kernel((k) => emitForward(k, tg, n)));
+    for (const n of tg.nodes) {
+      const name = kernel((k) => emitGrad(k, tg, n));
+      if (n.op.kind === "loss") fnNames.loss.push(name);
+      else fnNames.backward.push(name);
+    }
+    // The batch's sums: grads[w] += the sample's dJ/dw.
+    fnNames.backward.push(
+      kernel((k) => {
+        for (const g of tg.gradients) {
+          const sum = flatView(k.fn, grads.get(g.weight) as number, size(g.weight.shape));
+          const v = k.value(g.value);
+          k.fn.for(0, size(g.weight.shape), (i) => k.fn.emit(sum.store(i, m.f64.add(sum.load(i), v.load(i)))));
+        }
+      }),
+    );
+    const zeroName = kernel((k) => {
+      for (const w of trained) {
+        const sum = flatView(k.fn, grads.get(w) as number, size(w.shape));
+        k.fn.for(0, size(w.shape), (i) => k.fn.emit(sum.store(i, m.f64.const(0))));
+      }
+    });
+    const updateName = kernel((k) => emitUpdate(k, optimiser, trained, weights, grads, slots, params));
+    const call = (names: string[]) => (names.length ? m.block(null, names.map((n) => m.call(n, [], binaryen.none))) : m.nop());
+    m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
+    m.addFunction("evaluate", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss]));
+    m.addFunction("zero", binaryen.none, binaryen.none, [], call([zeroName]));
+    m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
+    for (const e of ["sample", "evaluate", "zero", "update"]) m.addFunctionExport(e, e);
+    const memoryBytes = align(a.end + 64);
+    if (!m.validate()) throw new Error(`internal error: the WebAssembly training module for ${tg.forward.name} is invalid (binaryen printed why above)`);
+    m.optimize();
+    const binary = m.emitBinary();
+    return { binary, layout: { memoryBytes, values, weights, grads, slots, params, tables: tableList } };
+  } finally {
+    m.dispose();
+  }
+}
+
+function inShape(tg: TrainGraph, v: number): number[] {
+  return tg.values[v].shape as number[];
+}
+
+function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
+  const op = n.op;
+  const x = k.value(n.inputs[0]);
+  const y = k.value(n.output);
+  const w = n.weights.weight ? k.weight(n.weights.weight) : undefined;
+  const b = n.weights.bias ? k.weight(n.weights.bias) : undefined;
+  const shape = inShape(tg, n.inputs[0]);
+  switch (op.kind) {
+    case "conv":
+      return emitConvForward(k, op, shape, x, w as View, op.bias === "none" ? undefined : b, y);
+    case "pool":
+      return emitPoolForward(k, op, shape, x, y);
+    case "dense":
+      return emitDenseForward(k, op.units, size(shape), x, w as View, op.bias === "none" ? undefined : b, y);
+    case "activation":
+      return emitActivationForward(k, op.fn, op.alpha, op.beta, size(shape), x, y);
+    case "softmax":
+      return emitSoftmaxForward(k, shape[0], size(shape.slice(1)), x, y);
+    case "add":
+      return emitSum(k, size(shape), n.inputs.map((v) => k.value(v)), y);
+    case "flatten":
+    case "reshape":
+      return copy(k.fn, y, x, size(shape));
+    default:
+      throw new Error(`internal error: no training kernel for ${op.kind}`);
+  }
+}
+
+function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode): void {
+  const op = n.op;
+  const ins = n.inputs.map((v) => k.value(v));
+  const out = k.value(n.output);
+  const outShape = inShape(tg, n.output);
+  const w = n.weights.weight ? k.weight(n.weights.weight) : undefined;
+  switch (op.kind) {
+    case "conv_grad_input":
+      return emitConvGradInput(k, op.conv, op.inShape, ins[0], w as View, out);
+    case "conv_grad_kernel":
+      return emitConvGradKernel(k, op.conv, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
+    case "dense_grad_input":
+      return emitDenseGradInput(k, size(inShape(tg, n.inputs[0])), size(op.inShape), ins[0], w as View, out);
+    case "dense_grad_kernel":
+      return emitDenseGradKernel(k, size(inShape(tg, n.inputs[1])), size(inShape(tg, n.inputs[0])), ins[0], ins[1], out);
+    case "bias_grad": {
+      const dy = inShape(tg, n.inputs[0]);
+      if (op.bias === "channel") return emitBiasGradChannel(k, dy[0], size(dy.slice(1)), ins[0], out);
+      return copy(k.fn, out, ins[0], size(dy));
+    }
+    case "pool_grad":
+      return emitPoolGrad(k, op.pool, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
+    case "activation_grad":
+      return emitActivationGrad(k, op.fn, op.alpha, size(outShape), ins[0], ins[1], out);
+    case "softmax_grad":
+      return emitSoftmaxGrad(k, outShape[0], size(outShape.slice(1)), ins[0], ins[1], out);
+    case "reshape_grad":
+    case "unbroadcast":
+      return copy(k.fn, out, ins[0], size(outShape));
+    case "accumulate":
+      return emitSum(k, size(outShape), ins, out);
+    case "loss":
+    case "loss_grad": {
+      const pred = inShape(tg, n.inputs[0]);
+      return emitLoss(k, op.loss, pred[0], size(pred.slice(1)), ins[0], ins[1], out, op.kind === "loss_grad");
+    }
+    default:
+      throw new Error(`internal error: no training kernel for ${op.kind}`);
+  }
+}
+
+/** The optimiser (compiler/train/optim.ts) on every trained weight, g = grads * params[1]. */
+function emitUpdate(k: GradKernelContext, c: OptimiserConfig, trained: readonly Weight[], weights: ReadonlyMap<Weight, number>, grads: ReadonlyMap<Weight, number>, slots: ReadonlyMap<Weight, readonly number[]>, params: number): void {
+  const { fn } = k;
+  const m = fn.m;
+  const param = (i: number) => m.f64.load(params + 8 * i, 8, m.i32.const(0));
+  const lr = fn.f64(param(0));
+  const scale = fn.f64(param(1));
+  const first = fn.f64(param(2));
+  const bc1 = fn.f64(param(3));
+  const bc2 = fn.f64(param(4));
+  const f = (v: number) => m.f64.const(v);
+  for (const wt of trained) {
+    const n = size(wt.shape);
+    const w = flatView(fn, weights.get(wt) as number, n);
+    const g = flatView(fn, grads.get(wt) as number, n);
+    const s = (slots.get(wt) as number[]).map((at) => flatView(fn, at, n));
+    fn.for(0, n, (i) => {
+      const wi = fn.f64(w.load(i));
+      const gi = fn.f64(m.f64.mul(g.load(i), scale.get()));
+      if (c.kind === "sgd") {
+        const d = fn.f64(m.f64.add(gi.get(), m.f64.mul(f(c.weightDecay), wi.get())));
+        if (c.momentum > 0) {
+          const buf = fn.f64(m.select(m.f64.ne(first.get(), f(0)), d.get(), m.f64.add(m.f64.mul(f(c.momentum), s[0].load(i)), d.get())));
+          fn.emit(s[0].store(i, buf.get()));
+          fn.emit(d.set(c.nesterov ? m.f64.add(d.get(), m.f64.mul(f(c.momentum), buf.get())) : buf.get()));
+        }
+        fn.emit(w.store(i, m.f64.sub(wi.get(), m.f64.mul(lr.get(), d.get()))));
+        return;
+      }
+      if (c.kind === "adamw") fn.emit(wi.set(m.f64.sub(wi.get(), m.f64.mul(m.f64.mul(lr.get(), f(c.weightDecay)), wi.get()))));
+      const d = fn.f64(c.kind === "adam" ? m.f64.add(gi.get(), m.f64.mul(f(c.weightDecay), wi.get())) : gi.get());
+      const mi = fn.f64(m.f64.add(m.f64.mul(f(c.beta1), s[0].load(i)), m.f64.mul(f(1 - c.beta1), d.get())));
+      const vi = fn.f64(m.f64.add(m.f64.mul(f(c.beta2), s[1].load(i)), m.f64.mul(m.f64.mul(f(1 - c.beta2), d.get()), d.get())));
+      fn.emit(s[0].store(i, mi.get()), s[1].store(i, vi.get()));
+      const step = m.f64.div(m.f64.mul(lr.get(), m.f64.div(mi.get(), bc1.get())), m.f64.add(m.f64.sqrt(m.f64.div(vi.get(), bc2.get())), f(c.eps)));
+      fn.emit(w.store(i, m.f64.sub(wi.get(), step)));
+    });
+  }
+}

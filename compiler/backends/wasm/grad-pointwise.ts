@@ -1,0 +1,205 @@
+// The training step's kernels without windows: dense forward and gradients (dx = W^T dy,
+// dW = dy x^T), activations and their derivatives (the reference's f'(x), compiler/reference/
+// grad/pointwise-grad.ts: at a kink the right-hand side's), softmax and its gradient, the
+// per-channel bias gradient, and the losses with their gradients (compiler/reference/grad/
+// loss.ts: each a mean over positions or elements; softmax cross-entropy on logits with the
+// max subtracted). Dot products and sums run in f64; tensors are f32 in memory.
+
+import type { LossKind } from "../../ir/grad-ops.js";
+import type { ActivationFn } from "../../ir/ops.js";
+import { activate } from "./activation.js";
+import { type Expr, Int, type View } from "./builder.js";
+import type { GradKernelContext } from "./grad-context.js";
+
+/** Activations whose derivative the training step computes (the others train on the reference). */
+const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>(["relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu"]);
+
+export function activationTrainable(fn: ActivationFn): boolean {
+  return DERIVATIVES.has(fn);
+}
+
+export function emitDenseForward(k: GradKernelContext, units: number, n: number, x: View, w: View, bias: View | undefined, y: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, units, (u) => {
+    const acc = fn.f64(bias ? bias.load(u) : m.f64.const(0));
+    const row = fn.let(u.mul(n));
+    fn.for(0, n, (i) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(row.add(i)), x.load(i))))));
+    fn.emit(y.store(u, acc.get()));
+  });
+}
+
+/** dx[i] = sum over u of W[u, i] dy[u]. */
+export function emitDenseGradInput(k: GradKernelContext, units: number, n: number, dy: View, w: View, dx: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, n, (i) => {
+    const acc = fn.f64(m.f64.const(0));
+    fn.for(0, units, (u) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(u.mul(n).add(i)), dy.load(u))))));
+    fn.emit(dx.store(i, acc.get()));
+  });
+}
+
+/** dW[u, i] = dy[u] x[i]. */
+export function emitDenseGradKernel(k: GradKernelContext, units: number, n: number, x: View, dy: View, dw: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, units, (u) => {
+    const g = fn.f64(dy.load(u));
+    const row = fn.let(u.mul(n));
+    fn.for(0, n, (i) => fn.emit(dw.store(row.add(i), m.f64.mul(g.get(), x.load(i)))));
+  });
+}
+
+export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: View, y: View): void {
+  const { fn } = k;
+  fn.for(0, count, (i) => fn.emit(y.store(i, activate(fn, k.math, f, alpha, x.load(i), beta))));
+}
+
+/** dx = f'(x) dy. */
+export function emitActivationGrad(k: GradKernelContext, f: ActivationFn, alpha: number, count: number, x: View, dy: View, dx: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, count, (i) => {
+    const v = fn.f64(x.load(i));
+    const g = fn.f64(dy.load(i));
+    const zero = m.f64.const(0);
+    let r: Expr;
+    switch (f) {
+      case "relu":
+        r = m.select(m.f64.gt(v.get(), zero), g.get(), zero);
+        break;
+      case "leaky_relu":
+        r = m.select(m.f64.ge(v.get(), zero), g.get(), m.f64.mul(m.f64.const(alpha), g.get()));
+        break;
+      case "sigmoid": {
+        const s = fn.f64(m.f64.div(m.f64.const(1), m.f64.add(m.f64.const(1), k.math.exp(m.f64.neg(v.get())))));
+        r = m.f64.mul(m.f64.mul(s.get(), m.f64.sub(m.f64.const(1), s.get())), g.get());
+        break;
+      }
+      case "tanh": {
+        const t = fn.f64(k.math.tanh(v.get()));
+        r = m.f64.mul(m.f64.sub(m.f64.const(1), m.f64.mul(t.get(), t.get())), g.get());
+        break;
+      }
+      case "identity":
+        r = g.get();
+        break;
+      case "elu":
+        r = m.select(m.f64.lt(v.get(), zero), m.f64.mul(m.f64.mul(m.f64.const(alpha), k.math.exp(v.get())), g.get()), g.get());
+        break;
+      default:
+        throw new Error(`internal error: no training kernel for the derivative of ${f}`);
+    }
+    fn.emit(dx.store(i, r));
+  });
+}
+
+/** Softmax over channels at each of `per` positions: x [C, per] -> y. */
+export function emitSoftmaxForward(k: GradKernelContext, C: number, per: number, x: View, y: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, per, (p) => {
+    const max = fn.f64(m.f64.const(-Infinity));
+    fn.for(0, C, (c) => fn.emit(max.set(m.f64.max(max.get(), x.load(c.mul(per).add(p))))));
+    const sum = fn.f64(m.f64.const(0));
+    fn.for(0, C, (c) => fn.emit(sum.set(m.f64.add(sum.get(), k.math.exp(m.f64.sub(x.load(c.mul(per).add(p)), max.get()))))));
+    fn.for(0, C, (c) => {
+      const at = fn.let(c.mul(per).add(p));
+      fn.emit(y.store(at, m.f64.div(k.math.exp(m.f64.sub(x.load(at), max.get())), sum.get())));
+    });
+  });
+}
+
+/** dx = y (dy - sum over channels of y dy), per position. */
+export function emitSoftmaxGrad(k: GradKernelContext, C: number, per: number, y: View, dy: View, dx: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, per, (p) => {
+    const dot = fn.f64(m.f64.const(0));
+    fn.for(0, C, (c) => {
+      const at = fn.let(c.mul(per).add(p));
+      fn.emit(dot.set(m.f64.add(dot.get(), m.f64.mul(y.load(at), dy.load(at)))));
+    });
+    fn.for(0, C, (c) => {
+      const at = fn.let(c.mul(per).add(p));
+      fn.emit(dx.store(at, m.f64.mul(y.load(at), m.f64.sub(dy.load(at), dot.get()))));
+    });
+  });
+}
+
+/** Channel bias gradient: dy [O, per] summed per channel. */
+export function emitBiasGradChannel(k: GradKernelContext, O: number, per: number, dy: View, db: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, O, (o) => {
+    const acc = fn.f64(m.f64.const(0));
+    fn.for(0, per, (j) => fn.emit(acc.set(m.f64.add(acc.get(), dy.load(o.mul(per).add(j))))));
+    fn.emit(db.store(o, acc.get()));
+  });
+}
+
+/** out = sum of the inputs (accumulate; add's forward). */
+export function emitSum(k: GradKernelContext, count: number, xs: readonly View[], out: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, count, (i) => fn.emit(out.store(i, xs.slice(1).reduce((acc, x) => m.f64.add(acc, x.load(i)), xs[0].load(i)))));
+}
+
+/**
+ * The loss of a prediction [C, per] against its target ([per] classes, or the prediction's
+ * shape for mse and l1), into loss[0]; with `grad`, dJ/d(prediction) into it instead.
+ */
+export function emitLoss(k: GradKernelContext, kind: LossKind, C: number, per: number, pred: View, target: View, out: View, grad: boolean): void {
+  const { fn } = k;
+  const m = fn.m;
+  const total = fn.f64(m.f64.const(0));
+  if (kind === "mse" || kind === "l1") {
+    const n = C * per;
+    fn.for(0, n, (i) => {
+      const d = fn.f64(m.f64.sub(pred.load(i), target.load(i)));
+      if (grad) {
+        const sign = m.f64.sub(m.select(m.f64.gt(d.get(), m.f64.const(0)), m.f64.const(1), m.f64.const(0)), m.select(m.f64.lt(d.get(), m.f64.const(0)), m.f64.const(1), m.f64.const(0)));
+        const g = kind === "mse" ? m.f64.mul(m.f64.const(2), d.get()) : sign;
+        fn.emit(out.store(i, m.f64.div(g, m.f64.const(n))));
+      } else fn.emit(total.set(m.f64.add(total.get(), kind === "mse" ? m.f64.mul(d.get(), d.get()) : m.f64.abs(d.get()))));
+    });
+    if (!grad) fn.emit(out.store(fn.const(0), m.f64.div(total.get(), m.f64.const(n))));
+    return;
+  }
+  fn.for(0, per, (p) => {
+    const t = classAt(k, target, p);
+    if (kind === "cross_entropy") {
+      const q = fn.f64(pred.load(t.mul(per).add(p)));
+      if (grad) {
+        fn.for(0, C, (c) => {
+          const at = fn.let(c.mul(per).add(p));
+          fn.emit(out.store(at, m.select(m.i32.eq(c.expr(), t.expr()), m.f64.div(m.f64.const(-1), m.f64.mul(q.get(), m.f64.const(per))), m.f64.const(0))));
+        });
+      } else fn.emit(total.set(m.f64.sub(total.get(), k.math.log(q.get()))));
+      return;
+    }
+    const max = fn.f64(m.f64.const(-Infinity));
+    fn.for(0, C, (c) => fn.emit(max.set(m.f64.max(max.get(), pred.load(c.mul(per).add(p))))));
+    const sum = fn.f64(m.f64.const(0));
+    fn.for(0, C, (c) => fn.emit(sum.set(m.f64.add(sum.get(), k.math.exp(m.f64.sub(pred.load(c.mul(per).add(p)), max.get()))))));
+    if (grad) {
+      fn.for(0, C, (c) => {
+        const at = fn.let(c.mul(per).add(p));
+        const soft = m.f64.div(k.math.exp(m.f64.sub(pred.load(at), max.get())), sum.get());
+        const hot = m.select(m.i32.eq(c.expr(), t.expr()), m.f64.const(1), m.f64.const(0));
+        fn.emit(out.store(at, m.f64.div(m.f64.sub(soft, hot), m.f64.const(per))));
+      });
+    } else {
+      fn.emit(total.set(m.f64.add(total.get(), m.f64.sub(m.f64.add(max.get(), k.math.log(sum.get())), pred.load(t.mul(per).add(p))))));
+    }
+  });
+  if (!grad) fn.emit(out.store(fn.const(0), m.f64.div(total.get(), m.f64.const(per))));
+}
+
+/** The class index at position p of a target (stored as f32; checked to be a class before the step). */
+function classAt(k: GradKernelContext, target: View, p: Int): Int {
+  const fn = k.fn;
+  const v = fn.f64(target.load(p));
+  return fn.let(Int.of(fn.m, () => fn.m.i32.trunc_s_sat.f64(v.get()), true));
+}

@@ -1,0 +1,283 @@
+// The training step's sliding-window kernels: the convolution forward and its two gradients
+// (SPEC "Gradients"), pooling forward and its gradient. All read the compile-time tap table
+// (grad-context.ts): pos[j * K + n] is the input offset that output j meets at window offset n.
+//
+//   forward:  Z[o, j]  = b[o] + sum over c in o's group, n of  K[o, c, n'] * V[c, pos[j, n]]
+//   eq. 9.13: dV[c, x] = sum over (o, j, n) with pos[j, n] = x of  K[o, c, n'] * dy[o, j]
+//             (the columns' gradient K^T dy, then gathered through the inverse table: for x
+//             and n, the j with pos[j, n] = x)
+//   eq. 9.11: dK[o, c, n'] = sum over j of  V[c, pos[j, n]] * dy[o, j]
+//
+// where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
+// row-major kernel block reverses its flat index. Groups restrict c to o's group. The forward
+// and the kernel gradient first unroll the input's windows (im2col, one table read per tap and
+// output position rather than per filter too), then take branch-free dot products over
+// contiguous memory; the input gradient computes the columns' gradient, then gathers it back
+// (col2im through the inverse taps), writing each element once. Sums run in f64,
+// as the forward kernels' do. Pools: max routes dy to the first arg-max of the real elements,
+// avg spreads dy / divisor, where the divisor (real elements, or with count_pad the window
+// clipped to the padded input) is a compile-time table per output position, as is the tap table.
+
+import type { ConvOp, PoolOp } from "../../ir/ops.js";
+import { taps, type Taps } from "../../reference/grad/taps.js";
+import { binaryen } from "./binaryen.js";
+import { Int, type View } from "./builder.js";
+import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
+
+interface ConvShapes {
+  readonly t: Taps;
+  /** Address of the tap table. */
+  readonly pos: number;
+  readonly O: number;
+  readonly Cg: number;
+  readonly Og: number;
+  readonly inVol: number;
+}
+
+function windowTable(k: GradKernelContext, spatial: readonly number[], op: ConvOp | PoolOp, window: readonly number[], ceil: boolean): { t: Taps; pos: number } {
+  const t = taps(spatial, window, op.stride, op.dilation, op.pad, ceil);
+  const key = JSON.stringify(["taps", spatial, window, op.stride, op.dilation, op.pad, ceil]);
+  return { t, pos: k.table(key, () => t.pos) };
+}
+
+function convShapes(k: GradKernelContext, inShape: readonly number[], op: ConvOp): ConvShapes {
+  const { t, pos } = windowTable(k, inShape.slice(1), op, op.kernel, false);
+  const C = inShape[0];
+  return { t, pos, O: op.filters, Cg: C / op.groups, Og: op.filters / op.groups, inVol: C === 0 ? 0 : inShape.slice(1).reduce((a, b) => a * b, 1) };
+}
+
+/**
+ * The window of every output position unrolled (im2col): col[g][j][r] = x[g*Cg + c, pos[j, n]]
+ * (0 in the padding) with r = c * K + n', so that r runs along a filter's weights in memory;
+ * `transposed` lays it out [g][r][j] instead. One table read per (j, n) instead of one per
+ * (o, j, n), and the sums that follow are branch-free dot products over contiguous memory.
+ */
+function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View, transposed: boolean): View {
+  const { fn } = k;
+  const m = fn.m;
+  const { t, pos, Cg, inVol } = s;
+  const K = t.kVolume;
+  const J = t.outVolume;
+  const R = Cg * K;
+  const col = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
+  fn.for(0, op.groups, (g) => {
+    fn.for(0, J, (j) => {
+      fn.for(0, K, (n) => {
+        const p = loadI32Int(k, pos, j.mul(K).add(n));
+        const inside = () => m.i32.ge_s(p.expr(), m.i32.const(0));
+        const safe = fn.let(Int.of(m, () => m.select(inside(), p.expr(), m.i32.const(0)), true));
+        const wn = op.flip ? fn.const(K - 1).sub(n) : n;
+        fn.for(0, Cg, (cc) => {
+          const r = cc.mul(K).add(wn);
+          const at = transposed ? g.mul(R).add(r).mul(J).add(j) : g.mul(J).add(j).mul(R).add(r);
+          fn.emit(col.store(at, m.select(inside(), x.load(g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f64.const(0))));
+        });
+      });
+    });
+  });
+  return col;
+}
+
+/** Forward: y[o, j] = bias + the dot product of filter o's weights with column j (im2col). */
+export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, w: View, bias: View | undefined, y: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const s = convShapes(k, inShape, op);
+  const J = s.t.outVolume;
+  const R = s.Cg * s.t.kVolume;
+  const col = im2col(k, op, s, x, false);
+  fn.for(0, s.O, (o) => {
+    const g = fn.let(o.floorDiv(s.Og));
+    const wRow = fn.let(o.mul(R));
+    fn.for(0, J, (j) => {
+      const acc = fn.f64(bias ? bias.load(op.bias === "channel" ? o : o.mul(J).add(j)) : m.f64.const(0));
+      const cRow = fn.let(g.mul(J).add(j).mul(R));
+      fn.for(0, R, (r) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(wRow.add(r)), col.load(cRow.add(r)))))));
+      fn.emit(y.store(o.mul(J).add(j), acc.get()));
+    });
+  });
+}
+
+/** Table entry `i` of the i32 table at `base`, read once into a local. */
+function loadI32Int(k: GradKernelContext, base: number, i: Int): Int {
+  const fn = k.fn;
+  const idx = fn.let(i);
+  return fn.let(Int.of(fn.m, () => loadI32(fn, base, idx)));
+}
+
+/**
+ * The taps read the other way: for input offset x and window offset n, the output position j
+ * whose tap n meets x (j -> x is one-to-one for a fixed n), or -1.
+ */
+function inverseTaps(t: Taps, inVol: number): Int32Array {
+  const K = t.kVolume;
+  const inv = new Int32Array(inVol * K).fill(-1);
+  for (let j = 0; j < t.outVolume; j++) {
+    for (let n = 0; n < K; n++) {
+      const p = t.pos[j * K + n];
+      if (p >= 0) inv[p * K + n] = j;
+    }
+  }
+  return inv;
+}
+
+/**
+ * Eq. 9.13: dy [O, J] and the kernel -> dV [C, D..] in two passes: the columns' gradient
+ * dcol[g, j, r] = sum over the group's filters o of K[o, r] * dy[o, j] (f64 sums), then
+ * col2im, gathered: each input element sums, over the window offsets whose inverse tap meets
+ * an output position, its column entry, and is written once (no read-modify-write of dV).
+ */
+export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: readonly number[], dy: View, w: View, dx: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const { t, Cg, Og, inVol } = convShapes(k, inShape, op);
+  const K = t.kVolume;
+  const J = t.outVolume;
+  const R = Cg * K;
+  const key = JSON.stringify(["inverse taps", inShape.slice(1), op.kernel, op.stride, op.dilation, op.pad]);
+  const inv = k.table(key, () => inverseTaps(t, inVol));
+  const dcol = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
+  fn.for(0, op.groups, (g) => {
+    fn.for(0, J, (j) => {
+      const row = fn.let(g.mul(J).add(j).mul(R));
+      fn.for(0, R, (r) => {
+        const acc = fn.f64(m.f64.const(0));
+        fn.for(0, Og, (oo) => {
+          const o = fn.let(g.mul(Og).add(oo));
+          fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(o.mul(R).add(r)), dy.load(o.mul(J).add(j))))));
+        });
+        fn.emit(dcol.store(row.add(r), acc.get()));
+      });
+    });
+  });
+  fn.for(0, inShape[0], (c) => {
+    const g = fn.let(c.floorDiv(Cg));
+    const cc = fn.let(c.mod(Cg));
+    fn.for(0, inVol, (x) => {
+      const acc = fn.f64(m.f64.const(0));
+      fn.for(0, K, (n) => {
+        const j = loadI32Int(k, inv, x.mul(K).add(n));
+        const wn = op.flip ? fn.const(K - 1).sub(n) : n;
+        when(fn, m.i32.ge_s(j.expr(), m.i32.const(0)), () => {
+          fn.emit(acc.set(m.f64.add(acc.get(), dcol.load(g.mul(J).add(j).mul(R).add(cc.mul(K)).add(wn)))));
+        });
+      });
+      fn.emit(dx.store(c.mul(inVol).add(x), acc.get()));
+    });
+  });
+}
+
+/** Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, r] = dy[o, :] . colT[g, r, :], each weight written once. */
+export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, dy: View, dw: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const s = convShapes(k, inShape, op);
+  const J = s.t.outVolume;
+  const R = s.Cg * s.t.kVolume;
+  const colT = im2col(k, op, s, x, true);
+  fn.for(0, s.O, (o) => {
+    const g = fn.let(o.floorDiv(s.Og));
+    const dyRow = fn.let(o.mul(J));
+    fn.for(0, R, (r) => {
+      const sum = fn.f64(m.f64.const(0));
+      const cRow = fn.let(g.mul(R).add(r).mul(J));
+      fn.for(0, J, (j) => fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(dy.load(dyRow.add(j)), colT.load(cRow.add(j)))))));
+      fn.emit(dw.store(o.mul(R).add(r), sum.get()));
+    });
+  });
+}
+
+/** The divisor of each avg window (1 / divisor, 0 for a window with no real element), per output position. */
+function poolDivisors(t: Taps, op: PoolOp): Float32Array {
+  const K = t.kVolume;
+  return Float32Array.from({ length: t.outVolume }, (_, j) => {
+    let real = 0;
+    let padded = 0;
+    for (let n = 0; n < K; n++) {
+      if (t.pos[j * K + n] >= 0) real++;
+      padded += t.inPadded[j * K + n];
+    }
+    return real === 0 ? 0 : 1 / (op.countPad ? padded : real);
+  });
+}
+
+/** The pool modes the training step runs (lp and gauss are the reference's only). */
+export function poolTrainable(op: PoolOp): boolean {
+  return op.mode === "max" || op.mode === "avg";
+}
+
+function poolSetup(k: GradKernelContext, op: PoolOp, inShape: readonly number[]) {
+  const { t, pos } = windowTable(k, inShape.slice(1), op, op.window, op.ceil);
+  const key = JSON.stringify(["divisors", inShape, op]);
+  const div = k.table(key, () => poolDivisors(t, op));
+  return { t, pos, div, C: inShape[0], inVol: inShape.slice(1).reduce((a, b) => a * b, 1) };
+}
+
+/** max / avg pooling forward: x [C, D..] -> [C, J]. */
+export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, y: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const { t, pos, div, C, inVol } = poolSetup(k, op, inShape);
+  const K = t.kVolume;
+  const J = t.outVolume;
+  fn.for(0, C, (c) => {
+    fn.for(0, J, (j) => {
+      const acc = fn.f64(m.f64.const(op.mode === "max" ? -Infinity : 0));
+      fn.for(0, K, (n) => {
+        const p = loadI32Int(k, pos, j.mul(K).add(n));
+        when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
+          const v = x.load(c.mul(inVol).add(p));
+          fn.emit(acc.set(op.mode === "max" ? m.f64.max(acc.get(), v) : m.f64.add(acc.get(), v)));
+        });
+      });
+      const inv = m.f64.promote(m.f32.load(div, 4, j.mul(4).expr()));
+      // A window with no real element gives 0 (its divisor entry is 0).
+      const v = op.mode === "max" ? m.select(m.f64.eq(inv, m.f64.const(0)), m.f64.const(0), acc.get()) : m.f64.mul(acc.get(), inv);
+      fn.emit(y.store(c.mul(J).add(j), v));
+    });
+  });
+}
+
+/** max / avg pooling gradient: x [C, D..], dy [C, J] -> dx [C, D..]. */
+export function emitPoolGrad(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, dy: View, dx: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const { t, pos, div, C, inVol } = poolSetup(k, op, inShape);
+  const K = t.kVolume;
+  const J = t.outVolume;
+  zero(fn, dx, C * inVol);
+  fn.for(0, C, (c) => {
+    const xBase = fn.let(c.mul(inVol));
+    fn.for(0, J, (j) => {
+      const gy = fn.f64(dy.load(c.mul(J).add(j)));
+      if (op.mode === "max") {
+        const best = fn.variable(binaryen.i32, m.i32.const(-1));
+        const max = fn.f64(m.f64.const(-Infinity));
+        fn.for(0, K, (n) => {
+          const p = loadI32Int(k, pos, j.mul(K).add(n));
+          when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
+            const v = fn.f64(x.load(xBase.add(p)));
+            // Strictly greater: the first of equal maxima wins, as the forward's max keeps it.
+            when(fn, m.f64.gt(v.get(), max.get()), () => {
+              fn.emit(max.set(v.get()), best.set(p.expr()));
+            });
+          });
+        });
+        const b = Int.of(m, () => best.get(), true);
+        when(fn, m.i32.ge_s(best.get(), m.i32.const(0)), () => {
+          const at = fn.let(xBase.add(b));
+          fn.emit(dx.store(at, m.f64.add(dx.load(at), gy.get())));
+        });
+      } else {
+        const share = fn.f64(m.f64.mul(gy.get(), m.f64.promote(m.f32.load(div, 4, j.mul(4).expr()))));
+        fn.for(0, K, (n) => {
+          const p = loadI32Int(k, pos, j.mul(K).add(n));
+          when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
+            const at = fn.let(xBase.add(p));
+            fn.emit(dx.store(at, m.f64.add(dx.load(at), share.get())));
+          });
+        });
+      }
+    });
+  });
+}

@@ -1,0 +1,249 @@
+// The compiled trainer: the training step as one WebAssembly module (compiler/backends/wasm/
+// grad-module.ts) with the weights, the batch's gradient sums and the optimiser state in its
+// memory. A step copies each sample and its target in, runs forward, loss and backward (which
+// adds the sample's weight gradients to the sums), then checks that every loss and sum is
+// finite and calls the update with g = sum / B, clipped to the global norm when asked: the
+// reference trainer's definition (trainer.ts, optim.ts) in float32 tensors and float64
+// arithmetic. A step that goes wrong changes no weight and throws a TrainError naming the
+// step, the sample and the first layer whose output went bad.
+
+import type { Weight } from "../ir/graph.js";
+import { emitTrainingWasm, type TrainingLayout } from "../backends/wasm/grad-module.js";
+import { size } from "../reference/tensor.js";
+import { readSafetensors, writeSafetensors } from "../tensors/safetensors.js";
+import { TrainError } from "./autodiff.js";
+import type { TrainGraph } from "./graph.js";
+import { learningRate, type OptimiserConfig } from "./optim.js";
+import type { Batch, StepResult } from "./trainer.js";
+
+interface Exports {
+  sample(): void;
+  evaluate(): void;
+  zero(): void;
+  update(): void;
+}
+
+export class WasmTrainer {
+  private step_ = 0;
+  private readonly mem: WebAssembly.Memory;
+  private readonly x: Float32Array;
+  private readonly t: Float32Array;
+  private readonly lossView: Float32Array;
+  private readonly out: Float32Array;
+  private readonly exports: Exports;
+  private readonly trained: readonly Weight[];
+  readonly classifies: boolean;
+
+  private constructor(
+    readonly graph: TrainGraph,
+    readonly optimiser: OptimiserConfig,
+    private readonly layout: TrainingLayout,
+    instance: WebAssembly.Instance,
+    mem: WebAssembly.Memory,
+  ) {
+    this.mem = mem;
+    this.exports = instance.exports as unknown as Exports;
+    const f32 = (at: number, n: number) => new Float32Array(mem.buffer, at, n);
+    const input = graph.forward.inputs[0].value;
+    this.x = f32(layout.values.get(input) as number, size(graph.values[input].shape as number[]));
+    this.t = f32(layout.values.get(graph.target) as number, size(graph.targetShape));
+    this.lossView = f32(layout.values.get(graph.loss) as number, 1);
+    const o = graph.output.value;
+    this.out = f32(layout.values.get(o) as number, size(graph.values[o].shape as number[]));
+    for (const { offset, data } of layout.tables) new Uint8Array(mem.buffer, offset, data.byteLength).set(data);
+    for (const w of graph.forward.weights) this.view(w).set(w.data);
+    this.trained = [...layout.grads.keys()];
+    this.classifies = graph.lossKind === "softmax_cross_entropy" || graph.lossKind === "cross_entropy";
+  }
+
+  static async create(graph: TrainGraph, optimiser: OptimiserConfig): Promise<WasmTrainer> {
+    if (graph.forward.inputs.length !== 1) throw new TrainError(`training takes networks with one input; ${graph.forward.name} has ${graph.forward.inputs.length}`);
+    const { loadBinaryen } = await import("../backends/wasm/binaryen.js");
+    await loadBinaryen();
+    const { binary, layout } = emitTrainingWasm(graph, optimiser);
+    // The module declares at most 2 GiB (32768 pages); the memory is made as large as the layout.
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(layout.memoryBytes / 65536), maximum: 32768 });
+    const env = { memory, exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
+    const instance = await WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env });
+    return new WasmTrainer(graph, optimiser, layout, instance, memory);
+  }
+
+  get steps(): number {
+    return this.step_;
+  }
+
+  get memoryBytes(): number {
+    return this.mem.buffer.byteLength;
+  }
+
+  private view(w: Weight): Float32Array {
+    return new Float32Array(this.mem.buffer, this.layout.weights.get(w) as number, size(w.shape));
+  }
+
+  private load(batch: Batch, i: number): void {
+    const n = this.x.length;
+    const t = this.t.length;
+    this.x.set(batch.images.subarray(i * n, (i + 1) * n));
+    for (let k = 0; k < t; k++) this.t[k] = batch.labels[i * t + k];
+  }
+
+  private check(batch: Batch): void {
+    const n = this.x.length;
+    const t = this.t.length;
+    if (batch.images.length !== batch.count * n) throw new TrainError(`a batch of ${batch.count} samples needs ${batch.count * n} image values, got ${batch.images.length}`);
+    if (batch.labels.length !== batch.count * t) throw new TrainError(`a batch of ${batch.count} needs ${batch.count * t} target values, got ${batch.labels.length}`);
+    if (!this.classifies) return;
+    const C = this.graph.values[this.graph.prediction].shape[0] as number;
+    for (let i = 0; i < batch.labels.length; i++) {
+      const l = batch.labels[i];
+      if (!Number.isInteger(l) || l < 0 || l >= C) throw new TrainError(`label ${l} (sample ${Math.floor(i / t)} of the batch) is not a class of the ${C} the network outputs`);
+    }
+  }
+
+  /** Positions of the output ([C, D..]) whose arg-max is the target class. */
+  private correct(): number {
+    const C = this.graph.values[this.graph.output.value].shape[0] as number;
+    const per = this.out.length / C;
+    let right = 0;
+    for (let p = 0; p < per; p++) {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (this.out[c * per + p] > this.out[best * per + p]) best = c;
+      if (best === this.t[p]) right++;
+    }
+    return right;
+  }
+
+  private result(loss: number, right: number, batch: Batch): StepResult {
+    const positions = batch.count * this.t.length;
+    return this.classifies ? { loss: loss / batch.count, accuracy: right / positions } : { loss: loss / batch.count };
+  }
+
+  step(batch: Batch): StepResult {
+    this.check(batch);
+    this.exports.zero();
+    let loss = 0;
+    let right = 0;
+    let bad = -1;
+    for (let i = 0; i < batch.count; i++) {
+      this.load(batch, i);
+      this.exports.sample();
+      const l = this.lossView[0];
+      if (!Number.isFinite(l) && bad < 0) bad = i;
+      loss += l;
+      if (this.classifies) right += this.correct();
+    }
+    const scale = 1 / batch.count;
+    let sq = 0;
+    let badGrad: Weight | undefined;
+    for (const w of this.trained) {
+      const g = new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape));
+      for (let i = 0; i < g.length; i++) sq += g[i] * scale * (g[i] * scale);
+      if (!badGrad && !g.every(Number.isFinite)) badGrad = w;
+    }
+    if (bad >= 0 || badGrad) {
+      const what = bad >= 0 ? `the loss is ${this.lossAt(batch, bad)}` : `the gradient of ${badGrad?.name} is not finite`;
+      const i = Math.max(0, bad);
+      throw new TrainError(`step ${this.step_ + 1}: ${what} on sample ${i} of the batch (${this.firstBadLayer(batch, i)}); the weights are left as they were after step ${this.step_}`);
+    }
+    const c = this.optimiser;
+    const norm = Math.sqrt(sq);
+    const clip = c.clip > 0 && norm > c.clip ? c.clip / (norm + 1e-6) : 1;
+    const t = this.step_ + 1;
+    const params = new Float64Array(this.mem.buffer, this.layout.params, 8);
+    params.set([learningRate(c, this.step_), scale * clip, t === 1 ? 1 : 0, 1 - Math.pow(c.beta1, t), 1 - Math.pow(c.beta2, t)]);
+    this.exports.update();
+    this.step_ = t;
+    return this.result(loss, right, batch);
+  }
+
+  private lossAt(batch: Batch, i: number): number {
+    this.load(batch, i);
+    this.exports.evaluate();
+    return this.lossView[0];
+  }
+
+  private firstBadLayer(batch: Batch, i: number): string {
+    this.load(batch, i);
+    this.exports.evaluate();
+    for (const n of this.graph.forward.nodes) {
+      const v = new Float32Array(this.mem.buffer, this.layout.values.get(n.output) as number, size(this.graph.values[n.output].shape as number[]));
+      if (!v.every(Number.isFinite)) return `layer ${n.layer} is the first to output a non-finite value`;
+    }
+    return "every layer's output is finite: the loss or a gradient overflowed";
+  }
+
+  evaluate(batch: Batch): StepResult {
+    this.check(batch);
+    let loss = 0;
+    let right = 0;
+    for (let i = 0; i < batch.count; i++) {
+      this.load(batch, i);
+      this.exports.evaluate();
+      loss += this.lossView[0];
+      if (this.classifies) right += this.correct();
+    }
+    return this.result(loss, right, batch);
+  }
+
+  /**
+   * The batch's gradient sums (dJ/dW for J the sum of the samples' losses) without an update,
+   * and every value of the last sample: the kernels' outputs, for the tests that hold them to
+   * the reference.
+   */
+  probe(batch: Batch): { gradients: Map<Weight, Float32Array>; value: (id: number) => Float32Array } {
+    this.check(batch);
+    this.exports.zero();
+    for (let i = 0; i < batch.count; i++) {
+      this.load(batch, i);
+      this.exports.sample();
+    }
+    const gradients = new Map(this.trained.map((w) => [w, Float32Array.from(new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape)))]));
+    const value = (id: number) => Float32Array.from(new Float32Array(this.mem.buffer, this.layout.values.get(id) as number, size(this.graph.values[id].shape as number[])));
+    return { gradients, value };
+  }
+
+  /** The current weights by name, float32 (tests compare them with the reference trainer's). */
+  weightTensors(): Map<string, Float32Array> {
+    return new Map(this.graph.forward.weights.map((w) => [w.name, Float32Array.from(this.view(w))]));
+  }
+
+  weights(): Uint8Array {
+    return writeSafetensors(new Map(this.graph.forward.weights.map((w) => [w.name, { shape: w.shape, data: Float32Array.from(this.view(w)) }])));
+  }
+
+  /** The reference trainer's format: weights, `__optimiser__.NAME.K` slots, `__step__`. */
+  saveState(): Uint8Array {
+    const m = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    for (const w of this.graph.forward.weights) m.set(w.name, { shape: w.shape, data: Float32Array.from(this.view(w)) });
+    if (this.step_ > 0) {
+      for (const [w, slots] of this.layout.slots) {
+        slots.forEach((at, k) => m.set(`__optimiser__.${w.name}.${k}`, { shape: [size(w.shape)], data: Float32Array.from(new Float32Array(this.mem.buffer, at, size(w.shape))) }));
+      }
+    }
+    m.set("__step__", { shape: [1], data: Float32Array.of(this.step_) });
+    return writeSafetensors(m);
+  }
+
+  restoreState(bytes: Uint8Array): void {
+    const r = readSafetensors(bytes, "training state");
+    if (!r.ok) throw new TrainError(r.error);
+    const get = (name: string, n: number): Float32Array => {
+      const t = r.value.get(name);
+      if (!t || t.data.length !== n) throw new TrainError(`training state: ${name} is missing or has the wrong size`);
+      return t.data;
+    };
+    const weights = this.graph.forward.weights.map((w) => [w, get(w.name, size(w.shape))] as const);
+    const step = get("__step__", 1)[0];
+    const slots: [number, Float32Array][] = [];
+    for (const [w, at] of this.layout.slots) {
+      at.forEach((offset, k) => {
+        const t = r.value.get(`__optimiser__.${w.name}.${k}`);
+        if (t && t.data.length !== size(w.shape)) throw new TrainError(`training state: __optimiser__.${w.name}.${k} has the wrong size`);
+        slots.push([offset, t ? t.data : new Float32Array(size(w.shape))]);
+      });
+    }
+    for (const [w, d] of weights) this.view(w).set(d);
+    for (const [offset, d] of slots) new Float32Array(this.mem.buffer, offset, d.length).set(d);
+    this.step_ = step;
+  }
+}
