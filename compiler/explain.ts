@@ -69,12 +69,22 @@ function flops(g: Graph, n: Node): Dim {
     case "mul":
       return outSize;
     case "softmax":
+    case "log_softmax":
       return D.mul(outSize, 3);
     case "flatten":
     case "reshape":
     case "concat":
     case "slice":
+    case "pad":
+    case "transpose":
       return 0;
+    case "matmul": {
+      const a = g.values[n.inputs[0]].shape;
+      return D.mul(2, D.mul(outSize, a[a.length - 1]));
+    }
+    case "resize":
+      // linear: per output element, 2^d products of d weights and 2^d adds.
+      return op.mode === "linear" ? D.mul(outSize, (1 << op.out.length) * (op.out.length + 1)) : 0;
     default:
       return assertNever(op);
   }

@@ -131,7 +131,15 @@ function nodeField(g: Graph, n: Node, op: Op, ins: readonly ReceptiveField[], wh
     case "maxout":
     case "activation":
     case "softmax":
+    case "log_softmax":
       return x;
+    // Padding, resampling, axis permutation and matrix products: every output may depend on
+    // the whole input as far as this analysis can say simply.
+    case "pad":
+    case "resize":
+    case "transpose":
+    case "matmul":
+      return whole();
     case "add":
     case "mul":
     case "concat":

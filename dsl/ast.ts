@@ -84,7 +84,8 @@ export interface PipeExpr {
 
 export interface BinaryExpr {
   readonly kind: "binary";
-  readonly op: "+" | "*";
+  /** `a - b` is a + neg(b) and `a / b` is a * reciprocal(b) in the IR. */
+  readonly op: "+" | "*" | "-" | "/";
   readonly left: Expr;
   readonly right: Expr;
   /** Span of the operator token, for "mismatched shapes" diagnostics. */

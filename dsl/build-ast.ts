@@ -219,17 +219,18 @@ class AstBuilder extends BaseVisitor {
   }
 
   sum(ctx: Ctx): Expr | undefined {
-    return this.binary(ctx, "product", "Plus", "+");
+    return this.binary(ctx, "product", ["Plus", "Minus"]);
   }
 
   product(ctx: Ctx): Expr | undefined {
-    return this.binary(ctx, "unary", "Star", "*");
+    return this.binary(ctx, "unary", ["Star", "Slash"]);
   }
 
   /** Left-associative chain `a op b op c`; operands lost to recovery are left out. */
-  private binary(ctx: Ctx, operandKey: string, opKey: string, op: "+" | "*"): Expr | undefined {
+  private binary(ctx: Ctx, operandKey: string, opKeys: readonly string[]): Expr | undefined {
     const operands = nodes(ctx, operandKey).map((n) => this.visit(n, nodeSpan(n)) as Expr | undefined);
-    const ops = tokens(ctx, opKey);
+    // The operators in source order (one token list per kind).
+    const ops = opKeys.flatMap((k) => tokens(ctx, k)).sort((a, b) => a.startOffset - b.startOffset);
     let e = operands[0];
     for (let i = 1; i < operands.length; i++) {
       const right = operands[i];
@@ -239,6 +240,7 @@ class AstBuilder extends BaseVisitor {
         e = e ?? right;
         continue;
       }
+      const op = opTok.image as "+" | "*" | "-" | "/";
       e = { kind: "binary", op, left: e, right, opSpan: tokenSpan(opTok), span: joinSpans(e.span, right.span) };
     }
     return e;

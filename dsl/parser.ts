@@ -209,7 +209,7 @@ export class CnnParser extends CstParser {
   sum: ParserMethod<[], CstNode> = this.RULE("sum", () => {
     this.SUBRULE(this.product);
     this.MANY(() => {
-      this.CONSUME(T.Plus);
+      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
       this.SUBRULE2(this.product);
     });
   });
@@ -217,7 +217,7 @@ export class CnnParser extends CstParser {
   product: ParserMethod<[], CstNode> = this.RULE("product", () => {
     this.SUBRULE(this.unary);
     this.MANY(() => {
-      this.CONSUME(T.Star);
+      this.OR([{ ALT: () => this.CONSUME(T.Star) }, { ALT: () => this.CONSUME(T.Slash) }]);
       this.SUBRULE2(this.unary);
     });
   });

@@ -71,6 +71,8 @@ export const Arrow = punct("Arrow", "->");
 export const Minus = punct("Minus", "-");
 export const Plus = punct("Plus", "+");
 export const Star = punct("Star", "*");
+/** Division; after the comment tokens in the lexer's order, so `//` stays a comment. */
+export const Slash = punct("Slash", "/");
 export const Equals = punct("Equals", "=");
 export const Colon = punct("Colon", ":");
 export const Comma = punct("Comma", ",");
@@ -111,6 +113,7 @@ const lexerTokens: TokenType[] = [
   Minus,
   Plus,
   Star,
+  Slash,
   Equals,
   Colon,
   Comma,

@@ -175,6 +175,9 @@ export function exportOnnx(g: Graph): ExportResult {
         case "softmax":
           add("Softmax", ins, out, [A.int("axis", 1)], n.layer);
           break;
+        case "log_softmax":
+          add("LogSoftmax", ins, out, [A.int("axis", 1)], n.layer);
+          break;
         case "flatten":
           add("Flatten", ins, out, [A.int("axis", 1)], n.layer);
           break;
@@ -201,6 +204,38 @@ export function exportOnnx(g: Graph): ExportResult {
         case "concat":
           add("Concat", ins, out, [A.int("axis", 1)], n.layer);
           break;
+        case "matmul":
+          add("MatMul", ins, out, [], n.layer);
+          break;
+        case "transpose":
+          add("Transpose", ins, out, [A.ints("perm", [0, ...op.perm.map((p) => p + 1)])], n.layer);
+          break;
+        case "resize": {
+          // ONNX computes the size from scales as floor(in * scale) in float32. Where that
+          // misses our size (given by size:), opset 17's sizes input would have to state the
+          // batch size too, which the export leaves symbolic: refused.
+          const spatial = shapeOf(n.inputs[0]).slice(1) as number[];
+          if (op.out.some((o, i) => Math.floor(Math.fround(op.scale[i] * spatial[i])) !== o)) {
+            throw new Refused(`layer ${n.layer}: resize to a size: that float32 scales cannot reproduce; export needs resize by a scale`);
+          }
+          let round: string = op.round;
+          if (round === "simple") {
+            if (op.scale.every((v) => v >= 1)) round = "floor";
+            else if (op.scale.every((v) => v < 1)) round = "ceil";
+            else throw new Refused(`layer ${n.layer}: resize rounding 'simple' both growing and shrinking has no ONNX opset ${EXPORT_OPSET} equivalent`);
+          }
+          const inputs = [ins[0], "", init(`${out[0]}_scales`, [op.scale.length + 2], [1, 1, ...op.scale])];
+          add("Resize", inputs, out, [A.string("mode", op.mode), A.string("coordinate_transformation_mode", op.coord), A.string("nearest_mode", round)], n.layer);
+          break;
+        }
+        case "pad": {
+          const zeros = [0, 0];
+          const pads = [...zeros, ...op.before, ...zeros, ...op.after];
+          const inputs = [ins[0], init(`${out[0]}_pads`, [pads.length], pads, true)];
+          if (op.mode === "constant") inputs.push(init(`${out[0]}_value`, [], [op.value]));
+          add("Pad", inputs, out, [A.string("mode", op.mode)], n.layer);
+          break;
+        }
         case "slice": {
           const t = (k: string, v: number): string => init(`${out[0]}_${k}`, [1], [v], true);
           add("Slice", [ins[0], t("starts", op.start), t("ends", op.end), t("axes", op.axis + 1), t("steps", op.step)], out, [], n.layer);

@@ -75,9 +75,9 @@ export interface ActivationOp {
   readonly beta?: number;
 }
 
-/** Softmax over channels at every position. */
+/** Softmax over channels at every position; log_softmax is its logarithm, x - max - log(sum exp(x - max)). */
 export interface SoftmaxOp {
-  readonly kind: "softmax";
+  readonly kind: "softmax" | "log_softmax";
 }
 
 /** [C, D1..Dd] -> [C*D1*..*Dd]: a 0-D spatial tensor is represented as [N] (rank 0 spatial). */
@@ -167,6 +167,61 @@ export interface SliceOp {
   readonly step: number;
 }
 
+/** How `pad` fills: a constant, the mirror image without the edge (reflect), or the edge value repeated. */
+export type PadMode = "constant" | "reflect" | "edge";
+
+/**
+ * Pads the spatial axes of [C, D1..Dd]: `before[a]` and `after[a]` elements on spatial axis a.
+ * Output element j of an axis of size m reads t = j - before: constant gives `value` outside
+ * 0 <= t < m; reflect reads |t| folded back from the far end, min(|t|, 2(m - 1) - |t|) (so
+ * pads must be below m); edge reads t clamped to [0, m - 1].
+ */
+export interface PadOp {
+  readonly kind: "pad";
+  readonly mode: PadMode;
+  readonly before: readonly number[];
+  readonly after: readonly number[];
+  readonly value: number;
+}
+
+export type ResizeMode = "nearest" | "linear";
+/** ONNX's coordinate_transformation_mode: where output coordinate x samples the input. */
+export type ResizeCoord = "half_pixel" | "pytorch_half_pixel" | "align_corners" | "asymmetric";
+/** ONNX's nearest_mode; `simple` is opset-10 Resize and Upsample's (truncate, or ceil when shrinking). */
+export type ResizeRound = "round_prefer_floor" | "round_prefer_ceil" | "floor" | "ceil" | "simple";
+
+/**
+ * Resizes the spatial axes of [C, D1..Dd] (fixed sizes) to `out`, each output coordinate
+ * mapped to the input by `coord` with `scale` (ONNX's scale: given, or out / in), then read
+ * by nearest neighbour (rounded by `round`) or n-linear interpolation of the two neighbours
+ * on every axis (edges clamped). ir/resize.ts computes the taps every backend uses.
+ */
+export interface ResizeOp {
+  readonly kind: "resize";
+  readonly mode: ResizeMode;
+  readonly coord: ResizeCoord;
+  readonly round: ResizeRound;
+  readonly out: readonly number[];
+  readonly scale: readonly number[];
+}
+
+/**
+ * Permutes the axes of one sample [C, D1..Dd] (the batch is untouched): output axis k is
+ * input axis perm[k], so y[j0, .., jd] = x at index j_k on axis perm[k].
+ */
+export interface TransposeOp {
+  readonly kind: "transpose";
+  readonly perm: readonly number[];
+}
+
+/**
+ * Matrix product of two values, per sample: a [M, K] times b [K, N] is [M, N]; with a
+ * leading axis, a [B, M, K] times b [B, K, N] is B products, [B, M, N].
+ */
+export interface MatMulOp {
+  readonly kind: "matmul";
+}
+
 /** Cross-channel pooling: the max over each group of k consecutive channels. */
 export interface MaxoutOp {
   readonly kind: "maxout";
@@ -189,12 +244,23 @@ export type Op =
   | ReshapeOp
   | BinaryOp
   | ConcatOp
-  | SliceOp;
+  | SliceOp
+  | PadOp
+  | ResizeOp
+  | TransposeOp
+  | MatMulOp;
 
 export type OpKind = Op["kind"];
 
 export function assertNever(x: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(x)}`);
+}
+
+/** The input coordinate that output coordinate t + before of a padded axis of size m reads (in range for constant mode only when 0 <= t < m). */
+export function padSource(mode: PadMode, t: number, m: number): number {
+  if (mode === "edge" || mode === "constant") return Math.min(Math.max(t, 0), m - 1);
+  const r = Math.abs(t);
+  return Math.min(r, 2 * (m - 1) - r);
 }
 
 /** Effective extent of a dilated window: (k - 1) * r + 1. */

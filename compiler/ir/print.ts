@@ -38,11 +38,20 @@ export function opLabel(op: Op): string {
     case "activation":
       return activationLabel(op.fn, op.alpha, op.beta);
     case "softmax":
+    case "log_softmax":
     case "flatten":
     case "concat":
       return op.kind;
     case "reshape":
       return `reshape([${op.shape.join(", ")}])`;
+    case "resize":
+      return `resize(size: [${op.out.join(", ")}], mode: ${op.mode}, coord: ${op.coord}${op.mode === "nearest" ? `, round: ${op.round}` : ""})`;
+    case "matmul":
+      return "matmul";
+    case "transpose":
+      return `transpose([${op.perm.join(", ")}])`;
+    case "pad":
+      return `pad([${op.before.map((b, i) => `[${b}, ${op.after[i]}]`).join(", ")}]${op.mode !== "constant" ? `, mode: ${op.mode}` : ""}${op.value !== 0 ? `, value: ${op.value}` : ""})`;
     case "slice":
       return `slice(${op.start}, ${op.end}, axis: ${op.axis}${op.step !== 1 ? `, step: ${op.step}` : ""})`;
     case "add":

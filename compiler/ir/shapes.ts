@@ -128,6 +128,7 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
     }
     case "activation":
     case "softmax":
+    case "log_softmax":
       return { ok: true, shape: [...x], positive: [] };
     case "flatten":
       return { ok: true, shape: [D.product(x)], positive: [] };
@@ -152,6 +153,42 @@ export function inferShape(op: Op, inputs: readonly (readonly Dim[])[]): ShapeRe
         else return fail(`cannot ${verb} tensors of shapes ${D.printShape(a)} and ${D.printShape(b)}`);
       }
       return { ok: true, shape, positive: [] };
+    }
+    case "resize": {
+      const x = inputs[0];
+      const spatial = x.slice(1);
+      if (spatial.length !== op.out.length) return fail(`resize gives ${op.out.length} sizes but the value has ${spatial.length} spatial axes (${D.printShape(x)})`);
+      if (!D.allStatic(spatial)) return fail(`resize needs fixed spatial sizes, not ${D.printShape(x)}`);
+      if (spatial.some((m) => m === 0)) return fail("resize of an empty axis");
+      return { ok: true, shape: [x[0], ...op.out], positive: [] };
+    }
+    case "matmul": {
+      const [a, b] = inputs;
+      const r = a.length;
+      const same = (p: Dim, q: Dim): boolean => D.printDim(p) === D.printDim(q);
+      if (inputs.length !== 2 || (r !== 2 && r !== 3) || b.length !== r) return fail(`matmul takes two values of 2 or 3 axes each, [M, K] and [K, N] or [B, M, K] and [B, K, N], not ${D.printShape(a)} and ${D.printShape(b ?? [])}`);
+      if (!same(a[r - 1], b[r - 2])) return fail(`matmul: ${D.printShape(a)} has ${D.printDim(a[r - 1])} columns but ${D.printShape(b)} has ${D.printDim(b[r - 2])} rows`);
+      if (r === 3 && !same(a[0], b[0])) return fail(`matmul: the leading axes of ${D.printShape(a)} and ${D.printShape(b)} differ`);
+      return { ok: true, shape: [...a.slice(0, r - 1), b[r - 1]], positive: [] };
+    }
+    case "transpose": {
+      const x = inputs[0];
+      const ok = op.perm.length === x.length && [...op.perm].sort((a, b) => a - b).every((p, i) => p === i);
+      if (!ok) return fail(`transpose([${op.perm.join(", ")}]) is not a permutation of the ${x.length} axes of ${D.printShape(x)}`);
+      return { ok: true, shape: op.perm.map((p) => x[p]), positive: [] };
+    }
+    case "pad": {
+      const x = inputs[0];
+      const spatial = x.slice(1);
+      if (spatial.length !== op.before.length) return fail(`pad gives ${op.before.length} spatial axes but the value has ${spatial.length} (${D.printShape(x)})`);
+      for (let a = 0; a < spatial.length; a++) {
+        const m = spatial[a];
+        if (op.mode === "reflect" && typeof m === "number" && (op.before[a] >= m || op.after[a] >= m)) {
+          return fail(`reflect padding of ${Math.max(op.before[a], op.after[a])} on spatial axis ${a + 1} needs the axis longer than that, but it has ${m}`);
+        }
+        if (op.mode !== "constant" && m === 0) return fail(`${op.mode} padding of an empty axis`);
+      }
+      return { ok: true, shape: [x[0], ...spatial.map((m, a) => D.add(D.add(m, op.before[a]), op.after[a]))], positive: [] };
     }
     case "slice": {
       const x = inputs[0];

@@ -339,6 +339,7 @@ const TABLE: Readonly<Record<string, Builtin>> = {
   sqrt: activation("sqrt"),
   reciprocal: activation("reciprocal"),
   softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
+  log_softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "log_softmax" }, weights: [] }) },
   flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },
   reshape: {
     sig: { positional: ["shape"], named: [], required: ["shape"] },
@@ -354,6 +355,80 @@ const TABLE: Readonly<Record<string, Builtin>> = {
     },
   },
   concat: { sig: { positional: [], named: [] }, arity: "many", build: () => ({ op: { kind: "concat" }, weights: [] }) },
+  // pad(amount, mode: zero | reflect | edge, value: 0): amount as conv's `pad:` (a number, a
+  // list per spatial axis or of [before, after] pairs); `zero` is constant mode with value 0.
+  pad: {
+    sig: { positional: ["amount"], named: ["mode", "value"], required: ["amount"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      if (!needsSpatial(ctx)) return undefined;
+      const amount = a.pad("amount", rankOf(ctx));
+      const mode = a.word("mode", ["zero", "constant", "reflect", "edge"] as const, "zero");
+      const value = a.number("value", 0);
+      if (!a.ok || !amount) return undefined;
+      if (amount.kind !== "explicit") return a.fail("argument 'amount' of pad expects numbers of elements (a number, a list per axis or of [before, after] pairs), not a padding rule", a.span("amount"));
+      if (mode !== "constant" && mode !== "zero" && a.has("value")) return a.fail(`argument 'value' of pad applies to mode constant only, not ${mode}`, a.span("value"));
+      if (mode === "zero" && value !== 0) return a.fail("mode zero pads with 0; say mode: constant to pad with another value", a.span("value"));
+      return { op: { kind: "pad", mode: mode === "zero" ? "constant" : mode, before: amount.before, after: amount.after, value }, weights: [] };
+    },
+  },
+  // matmul(a, b): per sample [M, K] x [K, N], or [B, M, K] x [B, K, N].
+  matmul: { sig: { positional: [], named: [] }, arity: 2, build: () => ({ op: { kind: "matmul" }, weights: [] }) },
+  // transpose([p0, .., pd]): output axis k is input axis p_k of [C, D1..Dd] (0 the channels).
+  transpose: {
+    sig: { positional: ["perm"], named: [], required: ["perm"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      const e = a.expr("perm");
+      const rank = ctx.inputs[0].length;
+      const perm = e?.kind === "list" ? e.items.map((it) => literalNumber(it)) : undefined;
+      const sorted = perm?.every((v): v is number => v !== undefined) ? [...perm].sort((p, q) => p - q) : undefined;
+      if (!perm || !sorted || sorted.length !== rank || sorted.some((v, i) => v !== i)) {
+        return a.fail(`argument 'perm' of transpose expects a list ordering the ${rank} axes 0..${rank - 1} of the value (0 is the channels), such as [${Array.from({ length: rank }, (_, i) => rank - 1 - i).join(", ")}]`, a.span("perm"));
+      }
+      return { op: { kind: "transpose", perm: perm as number[] }, weights: [] };
+    },
+  },
+  // resize(scale, size:, mode: nearest | linear, coord:, round:): a scale (one number or one
+  // per spatial axis; out = floor(in * scale) in float32, as onnxruntime) or `size:`; the
+  // coordinate rule and nearest rounding are ONNX's. Defaults are PyTorch's nn.Upsample:
+  // nearest asymmetric + floor, linear half_pixel (align_corners=False).
+  resize: {
+    sig: { positional: ["scale"], named: ["size", "mode", "coord", "round"] },
+    arity: 1,
+    build: (ctx) => {
+      const a = ctx.args;
+      if (!needsSpatial(ctx)) return undefined;
+      const d = rankOf(ctx);
+      const spatial = ctx.inputs[0].slice(1);
+      const mode = a.word("mode", ["nearest", "linear", "bilinear", "trilinear"] as const, "nearest");
+      const linear = mode !== "nearest";
+      const coord = a.word("coord", ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"] as const, linear ? "half_pixel" : "asymmetric");
+      const round = a.word("round", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple"] as const, "floor");
+      const size = a.has("size") ? a.size("size", d, undefined) : undefined;
+      const e = a.expr("scale");
+      if (!a.ok) return undefined;
+      if (!spatial.every((m): m is number => typeof m === "number")) return a.fail("resize needs fixed spatial sizes", a.span(""));
+      if ((e === undefined) === (size === undefined)) return a.fail("resize takes a scale or size:, one of them", a.span(""));
+      let scale: number[];
+      let out: number[];
+      if (e) {
+        const given = e.kind === "list" ? e.items.map((it) => literalNumber(it)) : new Array<number | undefined>(d).fill(literalNumber(e));
+        if (given.length !== d || given.some((v) => v === undefined || !(v > 0))) {
+          return a.fail(`argument 'scale' of resize expects a positive number or a list of ${d}, one per spatial axis`, a.span("scale"));
+        }
+        scale = (given as number[]).map(Math.fround);
+        out = spatial.map((m, i) => Math.floor(Math.fround(scale[i] * m)));
+        if (out.some((o) => o < 1)) return a.fail(`resize by [${scale.join(", ")}] of [${spatial.join(", ")}] leaves an empty axis`, a.span("scale"));
+      } else {
+        out = size as number[];
+        scale = out.map((o, i) => Math.fround(o / spatial[i]));
+      }
+      return { op: { kind: "resize", mode: linear ? "linear" : "nearest", coord, round, out, scale }, weights: [] };
+    },
+  },
   // slice(start, end, axis: 0, step: 1): axis 0 is channels, 1.. the spatial axes; negative
   // bounds count from the end, as in Python; `end` defaults to the axis' size.
   slice: {

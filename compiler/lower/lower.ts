@@ -262,8 +262,14 @@ class Lowering {
       const link = spine[i];
       if (link.kind === "pipe") v = this.stage(link.stage, [v], frame);
       else {
-        const b = this.tensor(link.right, frame);
-        const op: Op = { kind: link.op === "+" ? "add" : "mul" };
+        let b = this.tensor(link.right, frame);
+        // a - b = a + neg(b) (exact) and a / b = a * reciprocal(b): no new IR op, and the
+        // negation or reciprocal fuses into b's producer.
+        if ((link.op === "-" || link.op === "/") && b !== POISON) {
+          const fn = link.op === "-" ? "neg" : "reciprocal";
+          b = this.emit({ kind: "activation", fn, alpha: 0 }, [b], {}, this.anonymousLayer(frame), link.opSpan);
+        }
+        const op: Op = { kind: link.op === "+" || link.op === "-" ? "add" : "mul" };
         v = this.emit(op, [v, b], {}, this.anonymousLayer(frame), link.opSpan);
       }
     }

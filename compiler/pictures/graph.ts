@@ -96,7 +96,10 @@ export function family(op: Op): Family {
       return "dense";
     case "batchnorm":
     case "softmax":
+    case "log_softmax":
       return "norm";
+    case "matmul":
+      return "dense";
     case "activation":
     case "add":
     case "mul":
@@ -105,6 +108,9 @@ export function family(op: Op): Family {
     case "slice":
     case "flatten":
     case "reshape":
+    case "pad":
+    case "resize":
+    case "transpose":
       return "shape";
   }
 }

@@ -30,7 +30,7 @@ export function alignedElements(d: Dim): Dim {
   return D.mul(D.ceildiv(d, 4), 4);
 }
 
-const IN_PLACE = new Set<Op["kind"]>(["activation", "softmax", "add", "mul", "batchnorm"]);
+const IN_PLACE = new Set<Op["kind"]>(["activation", "softmax", "log_softmax", "add", "mul", "batchnorm"]);
 
 /** Whether size a is known to be at least b (then a slot of size a holds b without growing). */
 const atLeast = D.knownAtLeast;

@@ -74,3 +74,20 @@ export function softmax(x: Tensor): Tensor {
   }
   return y;
 }
+
+/** log_softmax over axis 0: x - max - log(sum exp(x - max)), without forming the quotient (no log of an underflowed 0). */
+export function logSoftmax(x: Tensor): Tensor {
+  const C = x.shape[0];
+  const positions = size(x.shape.slice(1));
+  const channelStride = strides(x.shape)[0];
+  const y = tensor(x.shape);
+  for (let p = 0; p < positions; p++) {
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, x.data[c * channelStride + p]);
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(x.data[c * channelStride + p] - max);
+    const shift = max + Math.log(sum);
+    for (let c = 0; c < C; c++) y.data[c * channelStride + p] = x.data[c * channelStride + p] - shift;
+  }
+  return y;
+}

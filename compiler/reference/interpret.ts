@@ -82,6 +82,9 @@ export function interpret(
       case "softmax":
         y = R.softmax(xs[0]);
         break;
+      case "log_softmax":
+        y = R.logSoftmax(xs[0]);
+        break;
       case "flatten":
         y = R.flatten(xs[0]);
         break;
@@ -97,6 +100,18 @@ export function interpret(
         break;
       case "slice":
         y = R.slice(xs[0], op);
+        break;
+      case "pad":
+        y = R.pad(xs[0], op);
+        break;
+      case "resize":
+        y = R.resize(xs[0], op);
+        break;
+      case "transpose":
+        y = R.transpose(xs[0], op);
+        break;
+      case "matmul":
+        y = R.matmul(xs[0], xs[1]);
         break;
       default:
         return assertNever(op);

@@ -179,6 +179,8 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
       case "softmax":
         toInput(() => g({ kind: "softmax_grad" }, [n.output, dy], inShape));
         break;
+      case "log_softmax":
+        throw new TrainError(`training through log_softmax (layer ${n.layer}) is not supported yet`, n.span);
       case "flatten":
       case "reshape":
         toInput(() => g({ kind: "reshape_grad", shape: inShape }, [dy], inShape));
@@ -205,6 +207,14 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         });
         break;
       }
+      case "matmul":
+        throw new TrainError(`training through matmul (layer ${n.layer}) is not supported yet`, n.span);
+      case "transpose":
+        throw new TrainError(`training through transpose (layer ${n.layer}) is not supported yet`, n.span);
+      case "resize":
+        throw new TrainError(`training through resize (layer ${n.layer}) is not supported yet`, n.span);
+      case "pad":
+        throw new TrainError(`training through pad (layer ${n.layer}) is not supported yet`, n.span);
       case "slice":
         // Its gradient scatters dy into zeros of the input's shape: not built yet.
         throw new TrainError(`training through slice (layer ${n.layer}) is not supported yet`, n.span);

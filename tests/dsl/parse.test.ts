@@ -75,6 +75,11 @@ describe("parsing DSL.md's examples", () => {
     ]);
   });
 
+  it("- and / bind like + and *, left to right; // is still a comment", () => {
+    const n = network(parseOk("network n(x: f32[1]) -> y {\n  y = x - a / b * c - -d + e // f\n}\n"));
+    expect(n.body.map(showStmt)).toEqual(["y = (((x - ((a / b) * c)) - -d) + e)"]);
+  });
+
   it("residual block: parameters, statements, return", () => {
     const b = block(parseOk(RESIDUAL));
     expect(b.name.name).toBe("residual");

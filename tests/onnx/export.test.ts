@@ -21,6 +21,17 @@ const NEW_OPS = `network newops(x: f32[4, 10, 9]) -> (y, z) {
   z = concat(m, m |> tanh) |> reshape([12, 2, 2]) |> sigmoid
 }`;
 
+// The ops added for the rest of ONNX import.
+const MORE_OPS = `network moreops(x: f32[3, 8, 7]) -> (y, z, p, u, t, m) {
+  a = x |> conv(6, 3) |> relu
+  y = a |> log_softmax
+  z = a |> flatten |> dense(4) |> log_softmax
+  u = a |> resize(1.5, mode: linear) |> resize([2, 0.5], coord: half_pixel, round: round_prefer_floor)
+  t = a |> transpose([1, 2, 0]) |> conv(2, 1) |> transpose([2, 0, 1])
+  m = matmul(a |> reshape([6, 30]), a |> reshape([30, 6]))
+  p = a |> pad(2, mode: reflect) |> pad([[1, 0], [0, 2]], mode: edge) |> pad(1, mode: constant, value: 0.5) |> pad(1)
+}`;
+
 const CASES: Record<string, { source: string; sizes?: Record<string, number> }> = {
   lenet: { source: readFileSync("examples/lenet.cnn", "utf8") },
   residual: { source: readFileSync("examples/residual.cnn", "utf8"), sizes: { H: 12, W: 10 } },
@@ -28,6 +39,7 @@ const CASES: Record<string, { source: string; sizes?: Record<string, number> }> 
   classifier_fcn: { source: readFileSync("examples/classifier_fcn.cnn", "utf8"), sizes: { H: 16, W: 20 } },
   volume3d: { source: readFileSync("examples/volume3d.cnn", "utf8") },
   newops: { source: NEW_OPS },
+  moreops: { source: MORE_OPS },
 };
 
 describe("export to ONNX", () => {

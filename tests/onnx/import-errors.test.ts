@@ -122,12 +122,13 @@ describe("bad ONNX files", () => {
     });
     expect(errors(buildModel(g))[0]).toMatch(/node "n0" \(Reshape\): reshapes across the batch axis/);
   });
-  it("reflect padding (no pad op yet) names the node", () => {
-    const g = conv({
-      nodes: [{ op: "Pad", inputs: ["x", "p"], outputs: ["xp"], attrs: [attr.string("mode", "reflect")] }, { op: "Conv", inputs: ["xp", "w"], outputs: ["y"] }],
-      initializers: [{ name: "p", shape: [8], data: [0, 0, 1, 1, 0, 0, 1, 1], type: "int64" }, { name: "w", shape: [2, 1, 3, 3], data: new Array<number>(18).fill(0.5) }],
+  it("wrap padding, and reflect padding as long as the axis, name the node", () => {
+    const pad = (mode: string, p: number) => conv({
+      nodes: [{ op: "Pad", inputs: ["x", "p"], outputs: ["xp"], attrs: [attr.string("mode", mode)] }, { op: "Conv", inputs: ["xp", "w"], outputs: ["y"] }],
+      initializers: [{ name: "p", shape: [8], data: [0, 0, p, p, 0, 0, p, p], type: "int64" }, { name: "w", shape: [2, 1, 3, 3], data: new Array<number>(18).fill(0.5) }],
     });
-    expect(errors(buildModel(g))[0]).toMatch(/node "n0" \(Pad\): reflect padding; cnnc folds zero padding into the convolution that reads it/);
+    expect(errors(buildModel(pad("wrap", 1)))[0]).toMatch(/node "n0" \(Pad\): wrap padding; cnnc pads with a constant, reflect or edge/);
+    expect(errors(buildModel(pad("reflect", 100)))[0]).toMatch(/node "n0" \(Pad\): reflect padding of 100 on an axis of size \d+; it must be smaller than the axis/);
   });
   it("a transpose across the batch axis names the node", () => {
     const g = conv({ nodes: [{ op: "Transpose", inputs: ["x"], outputs: ["y"], attrs: [attr.ints("perm", [1, 0, 2, 3])] }] });

@@ -1,6 +1,6 @@
 // Whole models people ship, exported from PyTorch by tests/onnx/fixtures/generate.py
 // (torchvision's ResNet, MobileNet v2 and v3, SqueezeNet with ceil-mode pools, at reduced
-// widths with random weights, and a dense head), imported by cnnc and compared with
+// widths with random weights, a dense head, and an image-to-image net), imported by cnnc and compared with
 // onnxruntime-node on the same file: 1e-4 relative on the reference and WebAssembly (and
 // WebGPU where there is an adapter; in CI a missing adapter fails).
 
@@ -22,6 +22,11 @@ const MODELS: Record<string, readonly number[]> = {
   "dense_head.onnx": [1, 3, 10, 10],
   // Audio: a strided 1-D convolution computes its own spectrogram (channel slices, squares).
   "spectrogram.onnx": [1, 1, 2048],
+  // Image to image: reflect and edge Pad, InstanceNormalization, PRelu, linear and fractional
+  // nearest Resize, Max, ReduceMean/ReduceSum, Sub/Div, per-pixel LogSoftmax; at opset 11
+  // PyTorch writes the log-softmax between two Transposes.
+  "image_to_image.onnx": [1, 3, 24, 24],
+  "image_to_image_opset11.onnx": [1, 3, 24, 24],
 };
 
 describe("whole ONNX models: cnnc equals onnxruntime", () => {

@@ -121,6 +121,23 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     return one("Clip", [1, r.int(1, 4), ...spatial(r, 2)], [], ["lo", "hi"], [{ name: "lo", shape: [], data: [lo] }, { name: "hi", shape: [], data: [hi] }]);
   },
   Softmax: (r) => one("Softmax", [r.int(1, 2), r.int(2, 9)], [attr.int("axis", r.pick([1, -1]))]),
+  LogSoftmax: (r) => {
+    // Over channels of a flattened value, or of [N, C, D..] (axis 1, as opset 13+ requires for channels).
+    const flat = r.bool();
+    const x = flat ? [r.int(1, 2), r.int(2, 12)] : [r.int(1, 2), r.int(2, 6), ...spatial(r, r.int(1, 2), 1, 5)];
+    const k = r.pick([1, 20, 60]);
+    const g: GraphSpec = {
+      nodes: [
+        // A wide range of logits: log(softmax) would lose the small probabilities.
+        flat ? { op: "MatMul", inputs: ["x", "k"], outputs: ["a"] } : { op: "Mul", inputs: ["x", "k"], outputs: ["a"] },
+        { op: "LogSoftmax", inputs: ["a"], outputs: ["y"], attrs: [attr.int("axis", flat ? r.pick([1, -1]) : 1)] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: [flat ? init("k", [x[1], x[1]], -k, k) : { name: "k", shape: [], data: [k] }],
+    };
+    return { graph: g, x };
+  },
   Gemm: (r) => {
     const k = r.int(2, 12);
     const u = r.int(1, 8);
@@ -258,6 +275,143 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
       inputs: [{ name: "x", shape: x }],
       outputs: [{ name: "y" }, { name: "b" }],
       initializers: [{ name: "sizes", shape: [2], data: [first, m - first], type: "int64" }],
+    };
+    return { graph: g, x };
+  },
+  Resize: (r) => {
+    // onnxruntime's linear Resize takes 2-D images (4-D tensors); nearest any rank.
+    const mode = r.pick(["nearest", "linear"]);
+    const d = mode === "linear" ? 2 : r.int(1, 3);
+    const x = [r.int(1, 2), r.int(1, 3), ...spatial(r, d, 1, d === 3 ? 4 : 7)];
+    const coord = r.pick(["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"]);
+    const attrs = [attr.string("mode", mode), attr.string("coordinate_transformation_mode", coord)];
+    if (mode === "nearest") attrs.push(attr.string("nearest_mode", r.pick(["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])));
+    const bySizes = r.bool();
+    const inits: InitializerSpec[] = bySizes
+      ? [{ name: "s", shape: [x.length], data: [x[0], x[1], ...x.slice(2).map(() => r.int(1, 12))], type: "int64" }]
+      : [{ name: "s", shape: [x.length], data: [1, 1, ...x.slice(2).map(() => r.pick([0.5, 0.75, 1, 1.5, 2, 2.5, 3, 1 / 3]))] }];
+    const g: GraphSpec = {
+      nodes: [{ op: "Resize", inputs: bySizes ? ["x", "", "", "s"] : ["x", "", "s"], outputs: ["y"], attrs }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: inits,
+    };
+    // An empty output axis is refused by both; keep the cases that have none.
+    const empty = !bySizes && x.slice(2).some((m, i) => Math.floor(Math.fround(m * Math.fround(Number(inits[0].data[i + 2])))) < 1);
+    return empty ? GENERATORS.Resize(r) : { graph: g, x };
+  },
+  Pad: (r) => {
+    const d = r.int(1, 3);
+    const x = [r.int(1, 2), r.int(1, 3), ...spatial(r, d, 2, d === 3 ? 4 : 6)];
+    const mode = r.pick(["constant", "reflect", "edge"]);
+    // reflect needs pads below the axis' size.
+    const amount = (a: number): number => r.int(0, mode === "reflect" ? Math.min(2, x[a] - 1) : 3);
+    const withAxes = r.bool(0.3);
+    const sp = Array.from({ length: d }, (_, i) => i + 2);
+    const pads = withAxes ? [...sp.map(amount), ...sp.map(amount)] : [0, 0, ...sp.map(amount), 0, 0, ...sp.map(amount)];
+    const value = mode === "constant" ? r.pick([0, 1.5, -2]) : undefined;
+    const inits: InitializerSpec[] = [{ name: "p", shape: [pads.length], data: pads, type: "int64" }];
+    const inputs = ["x", "p"];
+    if (value !== undefined || withAxes) {
+      inputs.push(value !== undefined ? "v" : "");
+      if (value !== undefined) inits.push({ name: "v", shape: [], data: [value] });
+    }
+    if (withAxes) {
+      inputs.push("a");
+      inits.push({ name: "a", shape: [d], data: sp.map((a) => (r.bool() ? a : a - x.length)), type: "int64" });
+    }
+    // Read by a pool or an activation (zero padding read by a conv folds into it: PadConv).
+    const reader = r.pick(["Relu", "MaxPool"]);
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Pad", inputs, outputs: ["xp"], attrs: [attr.string("mode", mode)] },
+        reader === "Relu" ? { op: "Tanh", inputs: ["xp"], outputs: ["y"] } : { op: "MaxPool", inputs: ["xp"], outputs: ["y"], attrs: [attr.ints("kernel_shape", sp.map(() => 2))] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: inits,
+    };
+    return { graph: g, x };
+  },
+  Transpose: (r) => {
+    const d = r.int(0, 3);
+    const x = [r.int(1, 2), r.int(1, 4), ...spatial(r, d, 1, d === 3 ? 4 : 6)];
+    const rest = Array.from({ length: x.length - 1 }, (_, i) => i + 1);
+    for (let i = rest.length - 1; i > 0; i--) {
+      const k = r.int(0, i);
+      [rest[i], rest[k]] = [rest[k], rest[i]];
+    }
+    const g: GraphSpec = {
+      nodes: [{ op: "Transpose", inputs: ["x"], outputs: ["t"], attrs: [attr.ints("perm", [0, ...rest])] }, { op: "Tanh", inputs: ["t"], outputs: ["y"] }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+    };
+    return { graph: g, x };
+  },
+  MatMulValues: (r) => {
+    // Attention-like: a value times the transpose of another, per sample [M, K] x [K, N] or with a leading axis.
+    const three = r.bool();
+    const x = [r.int(1, 2), ...(three ? [r.int(1, 3)] : []), r.int(1, 5), r.int(1, 6)];
+    const last = x.length - 1;
+    const perm = Array.from({ length: x.length }, (_, i) => (i === last ? last - 1 : i === last - 1 ? last : i));
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Tanh", inputs: ["x"], outputs: ["a"] },
+        { op: "Transpose", inputs: ["x"], outputs: ["t"], attrs: [attr.ints("perm", perm)] },
+        { op: "MatMul", inputs: r.bool() ? ["a", "t"] : ["t", "a"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+    };
+    return { graph: g, x };
+  },
+  PRelu: (r) => {
+    const c = r.int(1, 5);
+    const x = [r.int(1, 2), c, ...spatial(r, r.int(1, 2))];
+    const shape = r.pick([[c, 1, 1].slice(0, x.length - 1), [1], [1, c, ...x.slice(2).map(() => 1)]]);
+    return one("PRelu", x, [], ["s"], [init("s", shape, -0.5, 1.5)]);
+  },
+  InstanceNormalization: (r) => {
+    const c = r.int(1, 5);
+    const x = [r.int(1, 2), c, ...spatial(r, r.int(1, 3), 2, r.pick([5, 8]))];
+    const attrs = r.bool() ? [attr.float("epsilon", r.pick([1e-5, 1e-3, 0.1]))] : [];
+    return one("InstanceNormalization", x, attrs, ["s", "b"], [init("s", [c]), init("b", [c])]);
+  },
+  MaxMinMean: (r) => {
+    const x = [1, r.int(1, 4), ...spatial(r, 2)];
+    const op = r.pick(["Max", "Min", "Mean"]);
+    const three = r.bool();
+    const withConst = op !== "Mean" && r.bool(0.3);
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Tanh", inputs: ["x"], outputs: ["a"] },
+        { op: "Sigmoid", inputs: ["x"], outputs: ["b"] },
+        { op: "GlobalAveragePool", inputs: ["x"], outputs: ["p"] },
+        { op, inputs: withConst ? ["a", "k"] : three ? ["a", "b", "p"] : r.bool() ? ["x", "b"] : ["p", "a"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: withConst ? [{ name: "k", shape: [], data: [r.pick([0, 0.25, -0.5])] }] : [],
+    };
+    return { graph: g, x };
+  },
+  ReduceMore: (r) => {
+    const d = r.int(1, 3);
+    const x = [1, r.int(1, 4), ...spatial(r, d, 2, d === 3 ? 4 : 6)];
+    const op = r.pick(["ReduceMean", "ReduceMax", "ReduceSum", "ReduceL2"]);
+    const all = Array.from({ length: d + 1 }, (_, i) => i + 1);
+    let axes = all.filter(() => r.bool());
+    if (axes.length === 0) axes = [r.pick(all)];
+    const keep = r.int(0, 1);
+    // Without keepdims, something besides the batch must remain.
+    if (!keep && axes.length === all.length) axes = axes.slice(1);
+    // Opset 19 (the models built here): every reduction takes its axes as an input.
+    const asInput = true;
+    const g: GraphSpec = {
+      nodes: [{ op, inputs: asInput ? ["x", "axes"] : ["x"], outputs: ["y"], attrs: [attr.int("keepdims", keep), ...(asInput ? [] : [attr.ints("axes", axes)])] }],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      initializers: asInput ? [{ name: "axes", shape: [axes.length], data: axes.map((a) => (r.bool() ? a - x.length : a)), type: "int64" }] : [],
     };
     return { graph: g, x };
   },

@@ -1,4 +1,4 @@
-// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice), written in
+// The ops added for ONNX import (clip, hardsigmoid, hardswish, elu, slice, log_softmax, pad, resize, transpose, matmul, - and /), written in
 // `.cnn`, fused and unfused, on WebAssembly and WebGPU against the float64 reference
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
@@ -37,6 +37,41 @@ const NETWORKS: Record<string, string> = {
     b = x |> exp |> sqrt |> reciprocal |> pow(1.5)
     c = x |> conv(4, 3) |> selu |> pow(2)
     d = x |> conv(2, 1) |> pow(3) |> abs
+  }`,
+  logsoftmax: `network l(x: f32[5, 6, 4]) -> (a, b) {
+    a = x |> conv(7, 3) |> log_softmax |> neg
+    b = x |> flatten |> dense(9) |> log_softmax
+  }`,
+  pads: `network p(x: f32[3, 7, 6], v: f32[2, 9], w: f32[2, 3, 4, 5]) -> (a, b, c, d, e) {
+    a = x |> pad(2, mode: reflect) |> relu
+    b = x |> conv(4, 3) |> pad([[1, 3], [0, 2]], mode: edge) |> tanh
+    c = x |> pad([1, [2, 0]], mode: constant, value: -1.5) |> maxpool(2)
+    d = v |> pad([[3, 1]], mode: reflect) |> pad(2)
+    e = w |> pad([1, [0, 2], 2], mode: edge) |> sigmoid
+  }`,
+  resizes: `network r(x: f32[3, 7, 6], v: f32[2, 9], w: f32[2, 3, 4, 5]) -> (a, b, c, d, e, f) {
+    a = x |> resize(2, mode: linear) |> relu
+    b = x |> conv(4, 3) |> resize(size: [9, 2], mode: linear, coord: align_corners) |> tanh
+    c = x |> resize([1.5, 0.5], round: round_prefer_ceil, coord: half_pixel)
+    d = v |> resize(2.5, mode: linear, coord: pytorch_half_pixel)
+    e = w |> resize(size: [5, 7, 3], mode: linear, coord: asymmetric) |> sigmoid
+    f = w |> resize([2, 1, 0.5], round: simple)
+  }`,
+  subdiv: `network d(x: f32[3, 7, 6], v: f32[12]) -> (a, b, c) {
+    a = (x |> conv(4, 3)) - (x |> conv(4, 3) |> relu) / ((x |> conv(4, 3) |> sigmoid) + (x |> conv(4, 3) |> sigmoid))
+    b = x - (x |> avgpool(out: 1)) / (x |> maxpool(out: 1) |> exp)
+    c = (v |> dense(5)) - (v |> dense(5) |> tanh) / (v |> dense(5) |> exp)
+  }`,
+  transposes: `network t(x: f32[3, 7, 6], v: f32[2, 9], w: f32[2, 3, 4, 5]) -> (a, b, c, d) {
+    a = x |> transpose([2, 0, 1]) |> conv(4, 3) |> relu
+    b = x |> conv(4, 3) |> transpose([0, 2, 1]) |> tanh
+    c = v |> transpose([1, 0])
+    d = w |> transpose([3, 1, 0, 2]) |> sigmoid
+  }`,
+  matmuls: `network m(x: f32[3, 7, 6], v: f32[5, 4]) -> (a, b, c) {
+    a = matmul(x |> conv(4, 3) |> relu, x |> conv(4, 3) |> transpose([0, 2, 1])) |> tanh
+    b = v |> matmul(v |> transpose([1, 0]))
+    c = matmul(x |> reshape([21, 6]), x |> reshape([6, 21]) |> sigmoid)
   }`,
   flat: `network h(v: f32[12]) -> y {
     y = v |> dense(8) |> hardswish |> slice(2, 7) |> dense(3) |> softmax

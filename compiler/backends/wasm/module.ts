@@ -45,6 +45,10 @@ import { emitBinary } from "./binary.js";
 import { Fn } from "./builder.js";
 import { emitConcat, emitCopy } from "./concat.js";
 import { emitSlice } from "./slice.js";
+import { emitPad } from "./pad.js";
+import { emitResize, resizeTable } from "./resize.js";
+import { emitTranspose } from "./transpose.js";
+import { emitMatMul } from "./matmul.js";
 import { bufferAddress, KernelContext, type Layout } from "./context.js";
 import { emitConv } from "./conv.js";
 import { emitDeconv } from "./deconv.js";
@@ -113,7 +117,8 @@ function emitStep(ctx: KernelContext): void {
     case "activation":
       return emitActivation(ctx, op);
     case "softmax":
-      return emitSoftmax(ctx);
+    case "log_softmax":
+      return emitSoftmax(ctx, op.kind === "log_softmax");
     case "add":
     case "mul":
       return emitBinary(ctx, op);
@@ -121,6 +126,14 @@ function emitStep(ctx: KernelContext): void {
       return emitConcat(ctx);
     case "slice":
       return emitSlice(ctx, op);
+    case "pad":
+      return emitPad(ctx, op);
+    case "resize":
+      return emitResize(ctx, op);
+    case "transpose":
+      return emitTranspose(ctx, op);
+    case "matmul":
+      return emitMatMul(ctx);
     case "flatten":
     case "reshape":
       return emitCopy(ctx);
@@ -155,6 +168,10 @@ function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
 /** Compile-time constant tables, per step: gauss pooling's weights, a fast kernel's packed weights. */
 function stepTable(step: Step, kernel: AlgorithmKernel | undefined): Uint8Array | undefined {
   if (kernel) return kernel.tables.byteLength ? kernel.tables : undefined;
+  if (step.op.kind === "resize") {
+    const t = resizeTable(step.op, step.inputs[0].shape as number[]);
+    return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+  }
   if (step.op.kind !== "pool" || step.op.mode !== "gauss") return undefined;
   const t = gaussTable(step.op);
   return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);

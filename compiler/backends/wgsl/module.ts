@@ -31,6 +31,10 @@ import { batchnormKernels } from "./batchnorm.js";
 import { binaryKernels } from "./binary.js";
 import { concatKernels } from "./concat.js";
 import { sliceKernels } from "./slice.js";
+import { padKernels } from "./pad.js";
+import { resizeKernels } from "./resize.js";
+import { transposeKernels } from "./transpose.js";
+import { matmulKernels } from "./matmul.js";
 import { convKernels } from "./conv.js";
 import { deconvKernels } from "./deconv.js";
 import { denseKernels } from "./dense.js";
@@ -78,7 +82,7 @@ export class GpuLimitError extends Error {
 }
 
 /** Ops whose kernels read input element i only to compute output element i (or, softmax, one position's channels): safe in place. */
-const IN_PLACE = new Set<string>(["activation", "softmax", "add", "mul", "batchnorm", "flatten", "reshape"]);
+const IN_PLACE = new Set<string>(["activation", "softmax", "log_softmax", "add", "mul", "batchnorm", "flatten", "reshape"]);
 
 /** The kernels that implement a fused pool (step.pool). */
 const POOLED = new Set<string>(["conv", "local", "tiled", "deconv"]);
@@ -145,7 +149,8 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
     case "activation":
       return activationKernels(ctx, op);
     case "softmax":
-      return softmaxKernels(ctx);
+    case "log_softmax":
+      return softmaxKernels(ctx, op.kind === "log_softmax");
     case "add":
     case "mul":
       return binaryKernels(ctx, op);
@@ -155,6 +160,14 @@ function kernelsOf(ctx: StepContext): KernelSpec[] {
       return concatKernels(ctx);
     case "slice":
       return sliceKernels(ctx, op);
+    case "pad":
+      return padKernels(ctx, op);
+    case "resize":
+      return resizeKernels(ctx, op);
+    case "transpose":
+      return transposeKernels(ctx, op);
+    case "matmul":
+      return matmulKernels(ctx);
     case "local":
       return localKernels(ctx, op);
     case "tiled":

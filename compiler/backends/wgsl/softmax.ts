@@ -6,12 +6,13 @@
 // Subtracting the max keeps exp from overflowing (f32 exp is inf past ~88), and the max
 // starts from channel 0's value, so no infinity literal (which WGSL lacks) is needed. The
 // exponentials are recomputed in the last pass rather than stored, so y may be any buffer.
+// log_softmax writes x[c, p] - (m + log(s)) in the last pass instead.
 
 import * as D from "../../ir/dim.js";
 import { finish } from "./activation.js";
 import { hull, type KernelSpec, type StepContext } from "./program.js";
 
-export function softmaxKernels(ctx: StepContext): KernelSpec[] {
+export function softmaxKernels(ctx: StepContext, log = false): KernelSpec[] {
   const step = ctx.step;
   const x = ctx.input(0, "x");
   const y = ctx.output();
@@ -19,7 +20,7 @@ export function softmaxKernels(ctx: StepContext): KernelSpec[] {
   const C = shape[0];
   const P = D.product(shape.slice(1));
   const spec: KernelSpec = {
-    family: "softmax",
+    family: log ? "log_softmax" : "softmax",
     workgroupSize: 64,
     itemsPer: "invocation",
     items: P,
@@ -37,7 +38,7 @@ export function softmaxKernels(ctx: StepContext): KernelSpec[] {
         `  s = s + exp(${p.at("x", at("c"))} - m);`,
         `}`,
         `for (var c = 0; c < ${c}; c = c + 1) {`,
-        finish(p, step.epilogue, `exp(${p.at("x", at("c"))} - m) / s`, at("c"))
+        finish(p, step.epilogue, log ? `${p.at("x", at("c"))} - (m + log(s))` : `exp(${p.at("x", at("c"))} - m) / s`, at("c"))
           .split("\n")
           .map((l) => `  ${l}`)
           .join("\n"),

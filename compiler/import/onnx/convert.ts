@@ -32,10 +32,11 @@ const COMPUTE_OPS = new Set([
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Shape", "Sum",
   "Resize", "Upsample", "ReduceMean", "ReduceMax", "Pad",
   "Slice", "Split", "Selu", "Exp", "Log", "Abs", "Neg", "Sqrt", "Reciprocal", "Pow",
+  "PRelu", "InstanceNormalization", "LogSoftmax", "Max", "Min", "Mean", "ReduceSum", "ReduceL2",
 ]);
 /** Ops evaluated only on constants (shape arithmetic). */
 const FOLD_OPS = new Set([
-  "Constant", "ConstantOfShape", "Gather", "Max", "Min", "Equal", "Floor", "Ceil",
+  "Constant", "ConstantOfShape", "Gather", "Equal", "Floor", "Ceil",
 ]);
 
 /** Shape(x) of a value stands for the unknown batch size with this number (exact in f64, no real model's size). */
@@ -196,10 +197,13 @@ class Converter {
 
   /** A label for a layer with weights: its weight initializer's module path, else the node's. */
   private label(n: OnnxNode): string {
+    return this.namer.take(this.labelBase(n)).name;
+  }
+  /** What `label` names a layer before it is made unique. */
+  private labelBase(n: OnnxNode): string {
     const w = n.inputs[1] ?? "";
     const fromWeight = this.m.initializers.has(w) && !/^onnx::|^[0-9]/.test(w) && /\.weight$/.test(w) ? w.replace(/\.weight$/, "") : "";
-    const raw = fromWeight || layerPath(n.name) || n.opType.toLowerCase();
-    return this.namer.take(raw).name;
+    return fromWeight || layerPath(n.name) || n.opType.toLowerCase();
   }
 
   /** Binds the node's output (number k) to a new statement `name = expr`. */
@@ -428,13 +432,13 @@ class Converter {
         if (lo === 0 && hi === Infinity) return this.activation(n, "relu");
         return this.activation(n, `clip(${fmtNum(lo)}, ${fmtNum(hi)})`);
       }
-      case "Softmax": {
+      case "Softmax": case "LogSoftmax": {
         const x = this.act(n, 0);
         const rank = x.shape.length + 1;
         const axis = F.normAxis(this.int(n, "axis", opset >= 13 ? -1 : 1), rank);
         const restOnes = x.shape.slice(1).every((d) => d === 1);
         if (axis !== 1 || (!restOnes && opset < 13 && rank > 2)) this.refuse(n, `softmax over axis ${axis} of a rank-${rank} value; cnnc's softmax is over channels`);
-        return this.emit(n, `${x.name} |> softmax`, x.shape);
+        return this.emit(n, `${x.name} |> ${op === "Softmax" ? "softmax" : "log_softmax"}`, x.shape);
       }
       case "Flatten": {
         const x = this.act(n, 0);
@@ -483,7 +487,10 @@ class Converter {
         const perm = this.ints(n, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
         if (perm[0] !== 0) this.refuse(n, `transposes across the batch axis (perm [${perm.join(", ")}])`);
         if (perm.every((p, i) => p === i)) return this.alias(n, x);
-        return this.refuse(n, `transposes the axes of a value (perm [${perm.join(", ")}]); cnnc has no transpose yet`);
+        if (this.softmaxSandwich(n, x, perm)) return;
+        if (perm.length !== rank) this.refuse(n, `perm [${perm.join(", ")}] for a rank-${rank} value`);
+        const per = perm.slice(1).map((p) => p - 1);
+        return this.emit(n, `${x.name} |> transpose([${per.join(", ")}])`, per.map((p) => x.shape[p]));
       }
       case "Concat": {
         const xs = n.inputs.map((_, i) => this.act(n, i));
@@ -494,18 +501,11 @@ class Converter {
       }
       case "Resize": case "Upsample": return this.resize(n);
       case "Pad": return this.pad(n);
-      case "ReduceMean": case "ReduceMax": {
-        // Over every spatial axis: global pooling (the common "mean over H, W" head).
-        const x = this.act(n, 0);
-        const rank = x.shape.length + 1;
-        const given = this.ints(n, "axes") ?? (n.inputs[1] ? Array.from(this.constIn(n, 1, "axes").data) : undefined);
-        const axes = (given ?? Array.from({ length: rank }, (_, i) => i)).map((a) => F.normAxis(a, rank)).sort();
-        const spatialAxes = Array.from({ length: rank - 2 }, (_, i) => i + 2);
-        if (rank < 3 || axes.join() !== spatialAxes.join()) this.refuse(n, `reduces axes [${axes.join(", ")}]; cnnc reduces over all spatial axes (${spatialAxes.join(", ")}) only`);
-        const pool = `${op === "ReduceMean" ? "avgpool" : "maxpool"}(out: 1)`;
-        const keep = this.int(n, "keepdims", 1) === 1;
-        return this.emit(n, `${x.name} |> ${pool}${keep ? "" : " |> flatten"}`, keep ? [x.shape[0], ...x.shape.slice(1).map(() => 1)] : [x.shape[0]]);
-      }
+      case "ReduceMean": case "ReduceMax": case "ReduceSum": case "ReduceL2": return this.reduce(n);
+      case "PRelu": return this.prelu(n);
+      case "InstanceNormalization": return this.instanceNorm(n);
+      case "Max": case "Min": return this.extremum(n);
+      case "Mean": return this.mean(n);
       case "Slice": return this.slice(n);
       case "Split": return this.split(n);
       case "Gemm": return this.gemm(n);
@@ -514,6 +514,32 @@ class Converter {
       default:
         return this.refuse(n, `unsupported op ${op}`);
     }
+  }
+
+  /**
+   * Transpose (channels to the last axis) -> Softmax or LogSoftmax over the last axis ->
+   * the inverse Transpose: how PyTorch exports softmax(dim=1) of an image before opset 13,
+   * whose Softmax flattens every axis from `axis` on. The three nodes are softmax over
+   * channels. Returns false (nothing done) for any other use of the Transpose.
+   */
+  private softmaxSandwich(n: OnnxNode, x: Extract<Val, { kind: "act" }>, perm: readonly number[]): boolean {
+    const rank = perm.length;
+    const last = rank - 1;
+    if (rank < 3 || perm[last] !== 1) return false;
+    const only = (value: string): OnnxNode | undefined => {
+      const readers = this.m.nodes.filter((m) => m.inputs.includes(value));
+      return readers.length === 1 && !this.m.outputs.some((o) => o.name === value) ? readers[0] : undefined;
+    };
+    const sm = only(n.outputs[0]);
+    if (!sm || (sm.opType !== "Softmax" && sm.opType !== "LogSoftmax")) return false;
+    if (F.normAxis(this.int(sm, "axis", this.m.opset >= 13 ? -1 : 1), rank) !== last) return false;
+    const back = only(sm.outputs[0]);
+    const inverse = back?.opType === "Transpose" ? this.ints(back, "perm") : undefined;
+    if (!back || !inverse || inverse.length !== rank || perm.some((p, i) => inverse[p] !== i)) return false;
+    this.absorbed.add(sm.index);
+    this.absorbed.add(back.index);
+    this.emit({ ...sm, outputs: back.outputs }, `${x.name} |> ${sm.opType === "Softmax" ? "softmax" : "log_softmax"}`, x.shape);
+    return true;
   }
 
   /** `slice(start, end, axis: a, step: s)` of a value axis (ONNX axis - 1), bounds clamped as ONNX does. */
@@ -551,41 +577,74 @@ class Converter {
   }
 
   /**
-   * Resize/Upsample, nearest, by whole scale factors s: out[i] = in[floor(i / s)] (asymmetric +
-   * floor, and half_pixel + round_prefer_floor, agree there). Written as a transposed
-   * convolution with a kernel of ones, s x s, stride s, one group per channel: each output
-   * reads exactly one input times 1, so it is exact.
+   * Resize and Upsample. Nearest by whole scale factors s, where out[i] = in[floor(i / s)]
+   * (asymmetric + floor or simple, and half_pixel + round_prefer_floor, agree there), is a
+   * transposed convolution with a kernel of ones, s x s, stride s, one group per channel:
+   * each output reads exactly one input times 1, so it is exact. Everything else (linear,
+   * fractional scales, sizes, the other coordinate and rounding modes) is `resize(..)`.
+   * Opsets 7-9 Upsample and 10 Resize: asymmetric, nearest rounding `simple`; 11+: the
+   * attributes, scales or sizes as inputs (roi ignored, tf_crop_and_resize refused); 18+:
+   * axes, antialias and keep_aspect_ratio_policy.
    */
   private resize(n: OnnxNode): void {
     const x = this.act(n, 0);
-    const mode = this.str(n, "mode", "nearest");
-    if (mode !== "nearest") this.refuse(n, `${mode} resizing; cnnc imports nearest only so far`);
-    const ctm = this.str(n, "coordinate_transformation_mode", "half_pixel");
-    const nearest = this.str(n, "nearest_mode", "round_prefer_floor");
-    const okModes = (ctm === "asymmetric" && nearest === "floor") || (["half_pixel", "pytorch_half_pixel"].includes(ctm) && nearest === "round_prefer_floor");
-    if (this.m.opset >= 11 && !okModes) this.refuse(n, `coordinate_transformation_mode ${ctm} with nearest_mode ${nearest}`);
+    const opset = this.m.opset;
+    const raw = this.str(n, "mode", "nearest");
+    const mode = raw === "bilinear" || raw === "trilinear" ? "linear" : raw;
+    if (mode !== "nearest" && mode !== "linear") this.refuse(n, `${raw} resizing; cnnc resizes by nearest neighbour or linear interpolation`);
+    const modern = n.opType === "Resize" && opset >= 11;
+    const ctm = modern ? this.str(n, "coordinate_transformation_mode", "half_pixel") : "asymmetric";
+    const nearest = modern ? this.str(n, "nearest_mode", "round_prefer_floor") : "simple";
+    const coords = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"];
+    if (!coords.includes(ctm)) this.refuse(n, `coordinate_transformation_mode ${ctm}; cnnc takes ${coords.join(", ")}`);
+    if (!["round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple"].includes(nearest)) this.refuse(n, `nearest_mode ${nearest}`);
+    if (this.int(n, "antialias", 0) !== 0) this.refuse(n, "antialiased resizing");
+    if (this.str(n, "keep_aspect_ratio_policy", "stretch") !== "stretch") this.refuse(n, "a keep_aspect_ratio_policy other than stretch");
+    if (raw === "cubic") this.refuse(n, "cubic resizing");
     const spatial = this.staticShape(n, x.shape).slice(1);
     const rank = spatial.length + 2;
+    const full = [1, x.shape[0] as number, ...spatial];
     let scales: number[] | undefined;
+    let sizes: number[] | undefined;
     const attrScales = this.attr(n, "scales");
     if (attrScales?.kind === "floats") scales = [...attrScales.value];
     else if (n.opType === "Upsample") scales = Array.from(this.constIn(n, 1, "scales").data);
+    else if (opset < 11) scales = Array.from(this.constIn(n, 1, "scales").data);
     else {
       const sc = this.optConst(n, 2, "scales");
       const sz = this.optConst(n, 3, "sizes");
       if (sc && F.size(sc.dims) > 0) scales = Array.from(sc.data);
-      else if (sz) scales = Array.from(sz.data).map((d, i) => (i < 2 ? 1 : d / spatial[i - 2]));
+      else if (sz) sizes = Array.from(sz.data);
     }
-    if (!scales || scales.length !== rank) return this.refuse(n, "no scales or sizes for every axis");
-    if (scales[0] !== 1 || scales[1] !== 1) this.refuse(n, "resizes the batch or channel axis");
-    const s = scales.slice(2);
-    if (s.some((v) => !Number.isInteger(v) || v < 1)) this.refuse(n, `scales [${s.join(", ")}]: cnnc imports whole scale factors only`);
-    if (s.every((v) => v === 1)) return this.alias(n, x);
-    const C = x.shape[0] as number;
-    const label = this.namer.take(`${layerPath(n.name) || "upsample"}_nearest`).name;
-    this.weight(label, "weight", [C, 1, ...s], new Array<number>(C * F.size(s)).fill(1));
-    const out = spatial.map((m, i) => m * s[i]);
-    this.emit(n, `${x.name} |> ${label}: deconv(${C}, ${fmtSize(s)}, stride: ${fmtSize(s)}, groups: ${C}, size: ${fmtSize(out)}, bias: none)`, [C, ...out], `${label}_y`);
+    // Opset 18: scales or sizes for some axes only.
+    const axesAttr = opset >= 18 ? this.ints(n, "axes") : undefined;
+    if (axesAttr) {
+      const axes = axesAttr.map((a) => F.normAxis(a, rank));
+      const given = scales ?? sizes ?? [];
+      const expand = (fill: (i: number) => number): number[] => Array.from({ length: rank }, (_, i) => (axes.includes(i) ? given[axes.indexOf(i)] : fill(i)));
+      if (scales) scales = expand(() => 1);
+      if (sizes) sizes = expand((i) => full[i]);
+    }
+    const list = scales ?? sizes;
+    if (!list || list.length !== rank) return this.refuse(n, "no scales or sizes for every axis");
+    if (scales ? scales[0] !== 1 || scales[1] !== 1 : list[1] !== full[1] || (list[0] !== 1 && list[0] !== BATCH && list[0] !== this.inputBatch)) this.refuse(n, "resizes the batch or channel axis");
+    const s = scales?.slice(2).map(Math.fround);
+    const out = s ? spatial.map((m, i) => Math.floor(Math.fround(s[i] * m))) : (sizes as number[]).slice(2);
+    if (out.some((o) => o < 1)) this.refuse(n, `resizes [${spatial.join(", ")}] to the empty [${out.join(", ")}]`);
+    // The same size at scale 1 maps every coordinate to itself in every mode.
+    if (out.every((o, i) => o === spatial[i]) && (!s || s.every((v) => v === 1))) return this.alias(n, x);
+    const wholeNearest =
+      mode === "nearest" && s && s.every((v) => Number.isInteger(v) && v >= 1) &&
+      (((ctm === "asymmetric") && (nearest === "floor" || nearest === "simple")) || (["half_pixel", "pytorch_half_pixel"].includes(ctm) && nearest === "round_prefer_floor"));
+    if (wholeNearest && s) {
+      const C = x.shape[0] as number;
+      const label = this.namer.take(`${layerPath(n.name) || "upsample"}_nearest`).name;
+      this.weight(label, "weight", [C, 1, ...s], new Array<number>(C * F.size(s)).fill(1));
+      return this.emit(n, `${x.name} |> ${label}: deconv(${C}, ${fmtSize(s)}, stride: ${fmtSize(s)}, groups: ${C}, size: ${fmtSize(out)}, bias: none)`, [x.shape[0], ...out], `${label}_y`);
+    }
+    const by = s ? (s.every((v) => v === s[0]) ? fmtNum(s[0]) : `[${s.map(fmtNum).join(", ")}]`) : `size: [${out.join(", ")}]`;
+    const how = [`mode: ${mode}`, `coord: ${ctm}`, ...(mode === "nearest" ? [`round: ${nearest}`] : [])];
+    this.emit(n, `${x.name} |> resize(${[by, ...how].join(", ")})`, [x.shape[0], ...out]);
   }
 
   private split(n: OnnxNode): void {
@@ -610,30 +669,220 @@ class Converter {
     });
   }
 
+  /** A statement for one part of a node that is written as several; returns its name. */
+  private part(n: OnnxNode, base: string, expr: string): string {
+    const name = this.namer.take(base).name;
+    this.lines.push(`  ${name} = ${expr}  // ${n.opType} ${quoted(n.name)}, part`);
+    return name;
+  }
+
+  /**
+   * `|> label: depthwise(1)`: a per-channel scale (and shift) of a [C, D..] value, the weights
+   * named after `label`. Returns the call, to be appended to an expression.
+   */
+  private scaleShift(n: OnnxNode, x: readonly Dim[], base: string, scale: ArrayLike<number>, shift?: ArrayLike<number>): string {
+    const C = x[0];
+    if (x.length < 2 || typeof C !== "number") return this.refuse(n, "a per-channel scale of a flattened value or of a symbolic channel count");
+    const label = this.namer.take(base).name;
+    this.weight(label, "weight", [C, 1, ...x.slice(1).map(() => 1)], scale);
+    if (shift) this.weight(label, "bias", [C], shift);
+    return `${label}: depthwise(1${shift ? "" : ", bias: none"})`;
+  }
+
+  /** A per-channel constant [C] from one that broadcasts onto [N, C, D..] along channels only (or a scalar). */
+  private perChannel(n: OnnxNode, t: OnnxTensor, x: readonly Dim[], what: string): number[] {
+    const C = x[0];
+    if (typeof C !== "number") return this.refuse(n, "symbolic channel count");
+    const rank = x.length + 1;
+    if (t.dims.length > rank) this.refuse(n, `its ${what} has more axes than the value`);
+    const dims = [...new Array<number>(rank - t.dims.length).fill(1), ...t.dims];
+    if (dims.some((d, i) => i !== 1 && d !== 1) || (dims[1] !== 1 && dims[1] !== C)) {
+      this.refuse(n, `its ${what} has shape [${t.dims.join(", ")}]; cnnc takes one value per channel or one for all`);
+    }
+    return Array.from({ length: C }, (_, k) => t.data[dims[1] === 1 ? 0 : k]);
+  }
+
+  /**
+   * PRelu: x if x >= 0 else slope * x. One slope: leaky_relu. A slope per channel:
+   * relu(x) + (-slope) * relu(-x), exact in floating point (one of the two terms is zero and
+   * negation is exact), from ops every backend has.
+   */
+  private prelu(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    const s = this.constIn(n, 1, "slope");
+    if (F.size(s.dims) === 1) return this.activation(n, `leaky_relu(${fmtNum(s.data[0])})`);
+    const slope = this.perChannel(n, s, x.shape, "slope");
+    const label = this.labelBase(n);
+    const neg = this.scaleShift(n, x.shape, label, slope.map((v) => -v));
+    this.emit(n, `(${x.name} |> relu) + (${x.name} |> neg |> relu |> ${neg})`, x.shape, `${label}_y`);
+  }
+
+  /**
+   * InstanceNormalization: per sample and channel, (x - mean) / sqrt(var + eps) * scale + B,
+   * mean and (biased) variance over the spatial axes. Written as global average pools, the
+   * channel-broadcasting + and *, and two per-channel scale-and-shift layers.
+   */
+  private instanceNorm(n: OnnxNode): void {
+    const x = this.act(n, 0);
+    if (x.shape.length < 2) this.refuse(n, "instance normalisation of a flattened value");
+    const C = x.shape[0];
+    if (typeof C !== "number") return this.refuse(n, "symbolic channel count");
+    const scale = this.constIn(n, 1, "scale");
+    const bias = this.constIn(n, 2, "B");
+    if (F.size(scale.dims) !== C || F.size(bias.dims) !== C) this.refuse(n, `its scale and B must have ${C} values, one per channel`);
+    const eps = this.float(n, "epsilon", 1e-5);
+    const label = this.labelBase(n);
+    const mean = this.part(n, `${label}_mean`, `${x.name} |> avgpool(out: 1)`);
+    const d = this.part(n, `${label}_centred`, `${x.name} - ${mean}`);
+    const addEps = this.scaleShift(n, x.shape, `${label}_eps`, new Array<number>(C).fill(1), new Array<number>(C).fill(eps));
+    const rstd = this.part(n, `${label}_rstd`, `(${d} * ${d}) |> avgpool(out: 1) |> ${addEps} |> sqrt |> reciprocal`);
+    this.emit(n, `(${d} * ${rstd}) |> ${this.scaleShift(n, x.shape, label, scale.data, bias.data)}`, x.shape, `${label}_y`);
+  }
+
+  /**
+   * Max and Min. Of a value and one constant: clip(c, +inf) / clip(-inf, c). Of values, two
+   * at a time: max(a, b) = a + relu(b - a), min(a, b) = a - relu(a - b) (within an f32
+   * rounding of the exact result).
+   */
+  private extremum(n: OnnxNode): void {
+    const isMax = n.opType === "Max";
+    const ins = n.inputs.map((_, i) => this.val(n, i) as Val);
+    const acts = ins.filter((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
+    const consts = ins.filter((v): v is Extract<Val, { kind: "const" }> => v.kind === "const");
+    if (consts.length > 0) {
+      // Constants among the operands fold into one (ONNX's Max is associative).
+      const c = consts.slice(1).reduce((a, b) => F.broadcast(a, b.t, isMax ? Math.max : Math.min, "float"), consts[0].t);
+      if (F.size(c.dims) !== 1 || acts.length !== 1) this.refuse(n, `${n.opType} of computed values and a constant that is not one number`);
+      const v = c.data[0];
+      return this.activation(n, isMax ? `clip(${fmtNum(v)}, ${fmtNum(Infinity)})` : `clip(${fmtNum(-Infinity)}, ${fmtNum(v)})`);
+    }
+    if (acts.length === 1) return this.alias(n, acts[0]);
+    let acc = acts[0];
+    acts.slice(1).forEach((b, k) => {
+      const a = acc;
+      const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
+      const expr = isMax ? `${a.name} + ((${b.name} - ${a.name}) |> relu)` : `${a.name} - ((${a.name} - ${b.name}) |> relu)`;
+      if (k === acts.length - 2) this.emit(n, expr, shape);
+      else acc = { kind: "act", name: this.part(n, `${layerPath(n.name) || n.opType.toLowerCase()}_${k}`, expr), shape };
+    });
+  }
+
+  /** Mean of values: their sum times 1/n, a per-channel scale. */
+  private mean(n: OnnxNode): void {
+    const acts = n.inputs.map((_, i) => this.act(n, i));
+    if (acts.length === 1) return this.alias(n, acts[0]);
+    const shape = acts.reduce((s, a) => (D.product(a.shape) === 1 ? s : a.shape), acts[0].shape);
+    const C = shape[0] as number;
+    const scale = this.scaleShift(n, shape, layerPath(n.name) || "mean", new Array<number>(C).fill(1 / acts.length));
+    this.emit(n, `(${acts.map((a) => a.name).join(" + ")}) |> ${scale}`, shape);
+  }
+
+  /**
+   * ReduceMean, ReduceMax, ReduceSum, ReduceL2 over the channels and/or any spatial axes
+   * (never the batch). Channels: a 1x1 convolution to one channel with weights 1 (sum) or
+   * 1/C (mean), or maxout over all C. Spatial axes: a pool whose window and stride are the
+   * reduced axes' sizes (1 elsewhere), or a global pool when all are reduced; a sum is the
+   * average times the count. L2 is the square root of the sum of squares.
+   */
+  private reduce(n: OnnxNode): void {
+    const op = n.opType;
+    const x = this.act(n, 0);
+    const rank = x.shape.length + 1;
+    const fromInput = (op === "ReduceSum" && this.m.opset >= 13) || this.m.opset >= 18;
+    const given = fromInput ? (this.optConst(n, 1, "axes") ? Array.from(this.constIn(n, 1, "axes").data) : undefined) : this.ints(n, "axes");
+    if ((!given || given.length === 0) && fromInput && this.int(n, "noop_with_empty_axes", 0) === 1) return this.alias(n, x);
+    const axes = [...new Set((given && given.length ? given : Array.from({ length: rank }, (_, i) => i)).map((a) => F.normAxis(a, rank)))].sort((a, b) => a - b);
+    if (axes.includes(0)) this.refuse(n, `reduces the batch axis (axes [${axes.join(", ")}])`);
+    if (x.shape.length < 2) this.refuse(n, "a reduction of a flattened value");
+    const kind = op === "ReduceMax" ? "max" : op === "ReduceMean" ? "mean" : "sum";
+    const label = layerPath(n.name) || op.toLowerCase();
+    let expr = op === "ReduceL2" ? `(${x.name} * ${x.name})` : x.name;
+    const shape = [...x.shape];
+    if (axes.includes(1)) {
+      const C = this.staticShape(n, [x.shape[0]])[0];
+      if (kind === "max") expr += ` |> maxout(${C})`;
+      else {
+        const w = this.namer.take(`${label}_channels`).name;
+        this.weight(w, "weight", [1, C, ...x.shape.slice(1).map(() => 1)], new Array<number>(C).fill(kind === "mean" ? 1 / C : 1));
+        expr += ` |> ${w}: conv(1, 1, bias: none)`;
+      }
+      shape[0] = 1;
+    }
+    const spatial = axes.filter((a) => a >= 2).map((a) => a - 2);
+    if (spatial.length > 0) {
+      const pool = kind === "max" ? "maxpool" : "avgpool";
+      if (spatial.length === rank - 2 && kind !== "sum") expr += ` |> ${pool}(out: 1)`;
+      else {
+        const sizes = this.staticShape(n, spatial.map((a) => x.shape[a + 1]));
+        const win = x.shape.slice(1).map((_, a) => (spatial.includes(a) ? sizes[spatial.indexOf(a)] : 1));
+        expr += ` |> ${pool}(${fmtSize(win)}, stride: ${fmtSize(win)})`;
+        if (kind === "sum") expr += ` |> ${this.scaleShift(n, shape, `${label}_count`, new Array<number>(shape[0] as number).fill(F.size(sizes)))}`;
+      }
+      for (const a of spatial) shape[a + 1] = 1;
+    }
+    if (op === "ReduceL2") expr += " |> sqrt";
+    if (this.int(n, "keepdims", 1) === 1) return this.emit(n, expr, shape);
+    const kept = shape.filter((_, i) => !axes.includes(i + 1));
+    if (kept.length === 0) this.refuse(n, "reduces every axis but the batch without keepdims; cnnc values keep at least one axis per sample");
+    if (kept.length === 1 && axes.every((a) => a >= 2)) return this.emit(n, `${expr} |> flatten`, kept);
+    const name = this.part(n, label, expr);
+    this.reshapeTo(n, { kind: "act", name, shape }, this.staticShape(n, kept));
+  }
+
   private activation(n: OnnxNode, call: string): void {
     const x = this.act(n, 0);
     this.emit(n, `${x.name} |> ${call}`, x.shape);
   }
 
   /**
-   * Pad: constant zero padding of the spatial axes, read only by Conv nodes, becomes their
-   * explicit padding (the same numbers: a convolution pads with zeros). Other pads are refused.
+   * Pad of the spatial axes. Zero padding read only by Conv nodes becomes their explicit
+   * padding (the same numbers: a convolution pads with zeros); any other constant, reflect
+   * and edge padding is `pad(.., mode:)`. Opsets 7-10 give pads and value as attributes,
+   * 11+ as inputs, 18+ optionally for some axes only.
    */
   private pad(n: OnnxNode): void {
     const x = this.act(n, 0);
     const mode = this.str(n, "mode", "constant");
-    const pads = this.m.opset >= 11 ? Array.from(this.constIn(n, 1, "pads").data) : [...(this.ints(n, "pads") ?? [])];
+    if (mode !== "constant" && mode !== "reflect" && mode !== "edge") this.refuse(n, `${mode} padding; cnnc pads with a constant, reflect or edge`);
+    let pads = this.m.opset >= 11 ? Array.from(this.constIn(n, 1, "pads").data) : [...(this.ints(n, "pads") ?? [])];
     const value = this.m.opset >= 11 ? (this.optConst(n, 2, "constant_value")?.data[0] ?? 0) : this.float(n, "value", 0);
-    if (n.inputs[3]) this.refuse(n, "Pad with axes is not supported");
     const rank = x.shape.length + 1;
+    const axesT = this.m.opset >= 18 ? this.optConst(n, 3, "axes") : undefined;
+    if (axesT) {
+      const axes = Array.from(axesT.data).map((a) => F.normAxis(a, rank));
+      const full = new Array<number>(2 * rank).fill(0);
+      axes.forEach((a, k) => {
+        full[a] = pads[k];
+        full[rank + a] = pads[axes.length + k];
+      });
+      pads = full;
+    }
+    if (pads.length !== 2 * rank) this.refuse(n, `${pads.length} pads for a rank-${rank} value`);
     const before = pads.slice(0, rank);
     const after = pads.slice(rank);
+    if (before[0] || before[1] || after[0] || after[1]) this.refuse(n, "pads the batch or channel axis; cnnc pads spatial axes");
+    if (pads.some((p) => p < 0)) this.refuse(n, "negative pads (cropping)");
+    if (rank < 3) this.refuse(n, "padding of a flattened value");
+    if (pads.every((p) => p === 0)) return this.alias(n, x);
     const readers = this.m.nodes.filter((m) => m.inputs.includes(n.outputs[0]));
     const onlyConvs = readers.length > 0 && readers.every((m) => m.opType === "Conv" && m.inputs[0] === n.outputs[0]) && !this.m.outputs.some((o) => o.name === n.outputs[0]);
-    if (mode !== "constant" || value !== 0 || !onlyConvs) this.refuse(n, `${mode} padding${mode === "constant" ? ` with ${value}` : ""}${onlyConvs ? "" : " read by other than a convolution"}; cnnc folds zero padding into the convolution that reads it, and has no pad op yet`);
-    if (before[0] || before[1] || after[0] || after[1] || pads.some((p) => p < 0)) this.refuse(n, "pads the batch or channel axis, or crops");
-    this.pendingPads.set(n.outputs[0], { x, before: before.slice(2), after: after.slice(2) });
-    this.vals.set(n.outputs[0], x);
+    const sb = before.slice(2);
+    const sa = after.slice(2);
+    if (mode === "constant" && value === 0 && onlyConvs) {
+      this.pendingPads.set(n.outputs[0], { x, before: sb, after: sa });
+      this.vals.set(n.outputs[0], x);
+      return;
+    }
+    const spatial = x.shape.slice(1);
+    if (mode === "reflect") {
+      spatial.forEach((m, a) => {
+        if (typeof m !== "number") this.refuse(n, "reflect padding of an axis whose size depends on the input size");
+        if (sb[a] >= m || sa[a] >= m) this.refuse(n, `reflect padding of ${Math.max(sb[a], sa[a])} on an axis of size ${m}; it must be smaller than the axis`);
+      });
+    }
+    const amount = fmtPad({ kind: "explicit", before: sb, after: sa }) ?? "0";
+    const how = mode === "constant" ? (value === 0 ? "" : `, mode: constant, value: ${fmtNum(value)}`) : `, mode: ${mode}`;
+    this.emit(n, `${x.name} |> pad(${amount}${how})`, [x.shape[0], ...spatial.map((m, a) => D.add(D.add(m, sb[a]), sa[a]))]);
   }
 
   private conv(n: OnnxNode): void {
@@ -769,6 +1018,13 @@ class Converter {
 
   private matmul(n: OnnxNode): void {
     const x = this.act(n, 0);
+    const other = this.val(n, 1);
+    if (other?.kind === "act") {
+      // Two computed values, each [N, M, K] / [N, B, M, K] with the batch axis in front.
+      const r = x.shape.length;
+      if ((r !== 2 && r !== 3) || other.shape.length !== r) this.refuse(n, `a matrix product of values with ${r} and ${other.shape.length} axes per sample; cnnc multiplies [M, K] by [K, N] or [B, M, K] by [B, K, N]`);
+      return this.emit(n, `matmul(${x.name}, ${other.name})`, [...x.shape.slice(0, r - 1), other.shape[r - 1]]);
+    }
     const B = this.constIn(n, 1, "B");
     if (B.dims.length !== 2) this.refuse(n, "a matrix product with a weight that is not a matrix");
     const w = F.transpose(B, [1, 0]);
@@ -800,11 +1056,11 @@ class Converter {
         const shape = D.allStatic(acts[0].shape) && D.product(acts[0].shape) < D.product(acts[1].shape) ? acts[1].shape : acts[0].shape;
         return this.emit(n, `${acts[0].name} * ${acts[1].name}`, shape);
       }
-      // a - b and a / b of two values: a + neg(b), a * reciprocal(b) (negation is exact).
+      // a - b and a / b of two values (the language lowers them to a + neg(b), a * reciprocal(b)).
       if ((op === "Sub" || op === "Div") && acts.length === 2) {
         const [a, b] = acts;
         const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
-        return this.emit(n, op === "Sub" ? `${a.name} + (${b.name} |> neg)` : `${a.name} * (${b.name} |> reciprocal)`, shape);
+        return this.emit(n, `${a.name} ${op === "Sub" ? "-" : "/"} ${b.name}`, shape);
       }
       return this.refuse(n, `${op} of more than two computed values`);
     }

@@ -238,6 +238,8 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
       return R.activation(xs[0], op);
     case "softmax":
       return R.softmax(xs[0]);
+    case "log_softmax":
+      return R.logSoftmax(xs[0]);
     case "flatten":
       return R.flatten(xs[0]);
     case "reshape":
@@ -249,6 +251,14 @@ function applyOp(op: Op, xs: Tensor[], env: D.DimEnv, weight: Tensor | undefined
       return R.concat(xs);
     case "slice":
       return R.slice(xs[0], op);
+    case "pad":
+      return R.pad(xs[0], op);
+    case "resize":
+      return R.resize(xs[0], op);
+    case "transpose":
+      return R.transpose(xs[0], op);
+    case "matmul":
+      return R.matmul(xs[0], xs[1]);
     default:
       return assertNever(op);
   }

@@ -240,6 +240,9 @@ export function referenceOf(s: OneStep, inputs: readonly { shape: readonly numbe
     case "softmax":
       y = R.softmax(xs[0]);
       break;
+    case "log_softmax":
+      y = R.logSoftmax(xs[0]);
+      break;
     case "add":
     case "mul":
       y = R.binary(op.kind, xs[0], xs[1]);
