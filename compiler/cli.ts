@@ -559,6 +559,14 @@ export async function main(argv: string[]): Promise<number> {
       const { trainCommand } = await import("./train/cli.js");
       return await trainCommand(rest);
     }
+    if (command === "kmeans") {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(`${commandHelp(command)}\n`);
+        return 0;
+      }
+      const { kmeansCommand } = await import("./train/kmeans-cli.js");
+      return await kmeansCommand(rest);
+    }
     const p = parseCommand(command, rest);
     if (p.values.help === true) {
       process.stdout.write(`${commandHelp(command)}\n`);
