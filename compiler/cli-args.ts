@@ -235,7 +235,8 @@ options:
   --seed N                  seeds the patches and k-means++ (default 0)
   --limit N                 draw patches from the first N images only
   --weights W.safetensors   weights for the rest of the network (only checked)
-  --network NAME            which network, when the file has several`,
+  --network NAME            which network, when the file has several
+  --force                   replace an existing output file`,
   },
   lsp: {
     summary: "a language server for editors (LSP on stdio): diagnostics, hover, definitions",

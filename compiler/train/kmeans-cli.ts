@@ -3,14 +3,16 @@
 // and writes them as that layer's `.weight` in safetensors, which `--weights` or a
 // `weights "conv1.safetensors"` statement then gives the network (to train the rest with the
 // layer `frozen`). Only a layer that reads the network's input directly: its patches are the
-// images' own. Progress on stderr; the file is written whole or not at all. Returns the exit
+// images' own. Progress on stderr; the output follows output-path.ts's rules (never an input,
+// an existing file only with --force, checked before any work) and is written whole or not at all. Returns the exit
 // code: 0 ok, 1 bad input, 2 usage.
 
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { analyse } from "../analyse.js";
 import { formatDiagnostic } from "../diagnostics.js";
 import { withFileSystem } from "../node-files.js";
+import { OutputError, outputRefusal, replaceAtomically } from "../output-path.js";
 import { writeSafetensors } from "../tensors/safetensors.js";
 import { bundledMnist, DataError, type Dataset, loadDataset } from "./data.js";
 import { KmeansError, kmeansFilters } from "./kmeans.js";
@@ -18,6 +20,7 @@ import { KmeansError, kmeansFilters } from "./kmeans.js";
 export const KMEANS_USAGE = `usage:
   cnnc kmeans MODEL.cnn --layer NAME --data DIR|DATA.npz|X.npy,Y.npy|mnist -o W.safetensors
               [--patches N] [--iterations N] [--seed N] [--limit N] [--weights W] [--network NAME]
+              [--force]
   --patches N random patches (default 10000), --iterations N Lloyd iterations at most (default 20),
   --limit N draws patches from the first N images only.`;
 
@@ -45,7 +48,7 @@ export async function kmeansCommand(argv: string[], io: KmeansCliIo = { stderr: 
       io.stderr.write(`cnnc: ${e.message}\n\n${KMEANS_USAGE}\n`);
       return 2;
     }
-    if (e instanceof DataError || e instanceof KmeansError) {
+    if (e instanceof DataError || e instanceof KmeansError || e instanceof OutputError) {
       io.stderr.write(`cnnc: error: ${e.message}\n`);
       return 1;
     }
@@ -69,6 +72,7 @@ function run(argv: string[], io: KmeansCliIo): number {
         limit: { type: "string" },
         weights: { type: "string" },
         network: { type: "string" },
+        force: { type: "boolean" },
       },
     });
   } catch (e) {
@@ -91,6 +95,10 @@ function run(argv: string[], io: KmeansCliIo): number {
   const limit = int("limit", v.limit, 1);
 
   const model = positionals[0];
+  const inputs = [model, ...(v.weights ? [v.weights] : []), ...(v.data === "mnist" ? [] : v.data.split(","))];
+  const rules = { inputs, force: v.force === true };
+  const refusal = outputRefusal(v.o, "file", rules);
+  if (refusal) throw new OutputError(refusal);
   let source: string;
   try {
     source = readFileSync(model, "utf8");
@@ -141,9 +149,7 @@ function run(argv: string[], io: KmeansCliIo): number {
   if (io.stderr.isTTY) io.stderr.write("\n");
   io.stderr.write(`k-means: ${features.result.iterations} iterations, mean cosine of a patch to its centroid ${features.result.meanCosine.toFixed(3)}\n`);
   const bytes = writeSafetensors(new Map([[weight.name, { shape: weight.shape, data: features.weight }]]));
-  const tmp = `${v.o}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, v.o);
+  replaceAtomically(v.o, "file", (tmp) => writeFileSync(tmp, bytes), rules);
   io.stdout.write(`wrote ${v.o} (${weight.name} [${weight.shape.join(", ")}])\n`);
   return 0;
 }

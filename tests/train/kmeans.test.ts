@@ -148,6 +148,23 @@ describe("cnnc kmeans", () => {
       expect(existsSync(out)).toBe(false);
     }
   });
+
+  it("never writes over an input, and replaces an existing file only with --force", async () => {
+    const { dir, model, data } = setup();
+    const before = readFileSync(model, "utf8");
+    const over = await cli(kmeansCommand, [model, "--layer", "c", "--data", data, "--patches", "50", "-o", model, "--force"]);
+    expect(over.code).toBe(1);
+    expect(readFileSync(model, "utf8")).toBe(before);
+    const out = path.join(dir, "taken.safetensors");
+    writeFileSync(out, "not mine");
+    const refused = await cli(kmeansCommand, [model, "--layer", "c", "--data", data, "--patches", "50", "-o", out]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/--force/);
+    expect(readFileSync(out, "utf8")).toBe("not mine");
+    const forced = await cli(kmeansCommand, [model, "--layer", "c", "--data", data, "--patches", "50", "-o", out, "--force"]);
+    expect(forced.code).toBe(0);
+    expect(readFileSync(out).subarray(8, 9).toString()).toBe("{");
+  });
 });
 
 // Section 9.9 on MNIST: conv1's 16 filters from k-means of 10,000 patches, then only the dense
