@@ -129,11 +129,14 @@ function run(argv: string[], io: KmeansCliIo): number {
   const count = Math.min(data.count, limit ?? data.count);
   const k = weight.shape[0];
   const kernel: [number, number] = [op.kernel[0], op.kernel[1]];
+  const dilation: [number, number] = [op.dilation[0] ?? 1, op.dilation[1] ?? 1];
   io.stderr.write(`k-means: ${k} filters of ${weight.shape.slice(1).join("x")} from ${patches} patches of ${count} images, at most ${iterations} iterations\n`);
   let last = 0;
   const features = kmeansFilters(data.images, count, data.sampleShape, {
     k,
     kernel,
+    dilation,
+    flip: op.flip,
     patches,
     seed,
     iterations,

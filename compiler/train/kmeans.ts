@@ -27,6 +27,8 @@ export interface PatchOptions {
   readonly sampleShape: readonly number[];
   /** Patch size [kh, kw]. */
   readonly kernel: readonly [number, number];
+  /** The conv's dilation [dh, dw]: a patch is the pixels the dilated kernel covers. Default [1, 1]. */
+  readonly dilation?: readonly [number, number];
   readonly patches: number;
   readonly seed: number;
   /** Added to each patch's variance before dividing by its square root; 0.01 suits [0, 1] pixels (Coates and Ng use 10 for 0..255). */
@@ -43,8 +45,12 @@ export interface PatchOptions {
 export function extractPatches(images: Float32Array, count: number, o: PatchOptions): Float32Array {
   const [C, H, W] = o.sampleShape;
   const [kh, kw] = o.kernel;
+  const [dh, dw] = o.dilation ?? [1, 1];
+  // The extent the dilated kernel covers in the image.
+  const eh = (kh - 1) * dh + 1;
+  const ew = (kw - 1) * dw + 1;
   if (o.sampleShape.length !== 3) throw new KmeansError(`patches come from 2-D images [C, H, W], but the samples are [${o.sampleShape.join(", ")}]`);
-  if (kh > H || kw > W) throw new KmeansError(`a ${kh}x${kw} patch does not fit in a ${H}x${W} image`);
+  if (eh > H || ew > W) throw new KmeansError(`a ${kh}x${kw} patch${dh * dw > 1 ? ` dilated ${dh}x${dw}` : ""} does not fit in a ${H}x${W} image`);
   if (count < 1) throw new KmeansError("the dataset holds no images");
   const d = C * kh * kw;
   const eps = o.eps ?? 0.01;
@@ -56,15 +62,15 @@ export function extractPatches(images: Float32Array, count: number, o: PatchOpti
   let found = 0;
   for (let tries = 0; found < o.patches && tries < 20 * o.patches; tries++) {
     const img = pick(count);
-    const y = pick(H - kh + 1);
-    const x = pick(W - kw + 1);
+    const y = pick(H - eh + 1);
+    const x = pick(W - ew + 1);
     let j = 0;
     let sum = 0;
     for (let c = 0; c < C; c++) {
       for (let i = 0; i < kh; i++) {
-        const row = ((img * C + c) * H + y + i) * W + x;
+        const row = ((img * C + c) * H + y + i * dh) * W + x;
         for (let k = 0; k < kw; k++) {
-          patch[j] = images[row + k];
+          patch[j] = images[row + k * dw];
           sum += patch[j++];
         }
       }
@@ -225,12 +231,32 @@ export function kmeansFilters(
   images: Float32Array,
   count: number,
   sampleShape: readonly number[],
-  o: { readonly k: number; readonly kernel: readonly [number, number]; readonly patches: number; readonly seed: number; readonly iterations?: number; readonly progress?: KmeansOptions["progress"] },
+  o: {
+    readonly k: number;
+    readonly kernel: readonly [number, number];
+    readonly dilation?: readonly [number, number];
+    /** The conv flips its kernel (a true convolution): flip the centroids so that it still matches them. */
+    readonly flip?: boolean;
+    readonly patches: number;
+    readonly seed: number;
+    readonly iterations?: number;
+    readonly progress?: KmeansOptions["progress"];
+  },
 ): ConvFeatures {
   const C = sampleShape[0];
   const d = C * o.kernel[0] * o.kernel[1];
   checkKmeans(o.patches, d, o.k, o.iterations ?? 20);
-  const patches = extractPatches(images, count, { sampleShape, kernel: o.kernel, patches: o.patches, seed: o.seed });
+  const patches = extractPatches(images, count, { sampleShape, kernel: o.kernel, dilation: o.dilation, patches: o.patches, seed: o.seed });
   const result = sphericalKmeans(patches, d, { k: o.k, seed: o.seed + 1, iterations: o.iterations, progress: o.progress });
-  return { weight: result.centroids, shape: [o.k, C, o.kernel[0], o.kernel[1]], result };
+  const weight = o.flip ? flipped(result.centroids, o.k * C, o.kernel[0], o.kernel[1]) : result.centroids;
+  return { weight, shape: [o.k, C, o.kernel[0], o.kernel[1]], result };
+}
+
+/** Each of `n` kh x kw kernels rotated by 180 degrees (flipped on both axes). */
+function flipped(w: Float32Array, n: number, kh: number, kw: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let f = 0; f < n; f++) {
+    for (let i = 0; i < kh; i++) for (let k = 0; k < kw; k++) out[(f * kh + i) * kw + k] = w[(f * kh + kh - 1 - i) * kw + kw - 1 - k];
+  }
+  return out;
 }

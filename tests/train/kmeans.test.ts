@@ -86,6 +86,28 @@ describe("spherical k-means", () => {
     expect(() => extractPatches(flat, 4, { sampleShape: [1, 8, 8], kernel: [3, 3], patches: 10, seed: 1 })).toThrow(/found only 0 non-flat 3x3 patches/);
   });
 
+  it("takes a dilated conv's patches, and flips the filters of a flipped one", () => {
+    // 5x5 images and a 3x3 kernel dilated 2: each patch is the image's even rows and columns.
+    const rng = new Random(13);
+    const images = Float32Array.from({ length: 4 * 25 }, () => rng.uniform());
+    const patches = extractPatches(images, 4, { sampleShape: [1, 5, 5], kernel: [3, 3], dilation: [2, 2], patches: 8, seed: 2, eps: 0 });
+    const expected = Array.from({ length: 4 }, (_, img) => {
+      const p = [0, 2, 4].flatMap((y) => [0, 2, 4].map((x) => images[img * 25 + y * 5 + x]));
+      const mean = p.reduce((a, b) => a + b, 0) / 9;
+      const sd = Math.sqrt(p.reduce((a, b) => a + (b - mean) ** 2, 0) / 9);
+      return p.map((x) => (x - mean) / sd);
+    });
+    for (let q = 0; q < 8; q++) {
+      const got = Array.from(patches.subarray(q * 9, q * 9 + 9));
+      expect(expected.some((e) => e.every((x, i) => Math.abs(x - got[i]) < 1e-4))).toBe(true);
+    }
+    expect(() => extractPatches(images, 4, { sampleShape: [1, 5, 5], kernel: [3, 3], dilation: [3, 3], patches: 8, seed: 2 })).toThrow(/3x3 patch dilated 3x3 does not fit in a 5x5 image/);
+    const big = Float32Array.from({ length: 10 * 100 }, () => rng.uniform());
+    const plain = kmeansFilters(big, 10, [1, 10, 10], { k: 3, kernel: [2, 3], patches: 100, seed: 4 }).weight;
+    const flip = kmeansFilters(big, 10, [1, 10, 10], { k: 3, kernel: [2, 3], patches: 100, seed: 4, flip: true }).weight;
+    for (let f = 0; f < 3; f++) expect(Array.from(flip.subarray(f * 6, f * 6 + 6))).toEqual(Array.from(plain.subarray(f * 6, f * 6 + 6)).reverse());
+  });
+
   it("refuses bad arguments by name", () => {
     expect(() => checkKmeans(100, 9, 0, 10)).toThrow(KmeansError);
     expect(() => checkKmeans(100, 9, 0, 10)).toThrow(/k >= 1/);
