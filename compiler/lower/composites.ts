@@ -1,0 +1,109 @@
+// Ops of the language that are exact rewrites into IR ops every backend already has, so they
+// need no kernel of their own: prelu, instancenorm, and max/min/mean of values. Each expands
+// into the chain `cnnc import` used to write out by hand, so an imported model and one
+// written with these words lower to the same IR. The rewrites:
+//   max(a, b) = a + relu(b - a),  min(a, b) = a - relu(a - b)  (within one f32 rounding)
+//   mean(a, b, ..) = (a + b + ..) scaled by 1/n per channel (a 1x1 depthwise of constants)
+//   prelu = relu(x) - slope * relu(-x)  (exact: one term is zero, negation is exact)
+//   instancenorm = (x - m) * 1/sqrt(var + eps) * scale + shift, m and var global averages.
+
+import type { Dim } from "../ir/dim.js";
+import type { Weight, WeightRole } from "../ir/graph.js";
+import type { Op } from "../ir/ops.js";
+import type { ArgReader } from "./args.js";
+import type { WeightDecl } from "./builtins.js";
+
+/** What an expansion may ask of the lowering. */
+export interface Expander {
+  readonly args: ArgReader;
+  /** One IR node of the expansion; its output value, or POISON. */
+  node(op: Op, inputs: readonly number[], weights?: Partial<Record<WeightRole, Weight>>): number;
+  /** The layer's own weight `label.role`, bound like any layer's (file, literal, init). */
+  weight(decl: WeightDecl): Weight | undefined;
+  /** A weight of fixed numbers that the expansion needs (a scale of 1/n, an epsilon). */
+  constant(part: string, shape: readonly number[], data: ArrayLike<number>): Weight;
+  shape(v: number): readonly Dim[];
+}
+
+export type Expand = (x: Expander, inputs: readonly number[]) => number | undefined;
+
+const act = (fn: "relu" | "neg" | "sqrt" | "reciprocal"): Op => ({ kind: "activation", fn, alpha: 0 });
+const ADD: Op = { kind: "add" };
+const MUL: Op = { kind: "mul" };
+
+/** `depthwise(1)`'s op on a [C, D..] value: a per-channel scale (and shift). */
+export function channelScale(channels: number, rank: number, bias: boolean): Op {
+  const ones = new Array<number>(rank).fill(1);
+  return { kind: "conv", filters: channels, kernel: ones, stride: ones, dilation: ones, pad: { kind: "valid" }, groups: channels, flip: false, bias: bias ? "channel" : "none" };
+}
+
+function channelsOf(x: Expander, v: number): number | undefined {
+  const s = x.shape(v);
+  const c = s[0];
+  if (s.length < 2) return x.args.fail(`${x.args.opName} needs a value with channels and spatial axes, but its input has shape [${s.join(", ")}]`, x.args.span(""));
+  if (typeof c !== "number") return x.args.fail(`${x.args.opName} needs a fixed number of channels`, x.args.span(""));
+  return c;
+}
+
+export function extremum(isMax: boolean): Expand {
+  return (x, ins) => {
+    if (ins.length !== 2) return x.args.fail(`${x.args.opName} takes two values: ${x.args.opName}(a, b)`, x.args.span(""));
+    const [a, b] = ins;
+    // max: a + relu(b + (-a)); min: a + (-(relu(a + (-b)))): the chains `a + ((b - a) |> relu)` and `a - ((a - b) |> relu)`.
+    if (isMax) return x.node(ADD, [a, x.node(act("relu"), [x.node(ADD, [b, x.node(act("neg"), [a])])])]);
+    const r = x.node(act("relu"), [x.node(ADD, [a, x.node(act("neg"), [b])])]);
+    return x.node(ADD, [a, x.node(act("neg"), [r])]);
+  };
+}
+
+export const mean: Expand = (x, ins) => {
+  if (ins.length < 2) return x.args.fail(`mean takes two or more values: mean(a, b, ...)`, x.args.span(""));
+  let sum = ins[0];
+  for (const v of ins.slice(1)) sum = x.node(ADD, [sum, v]);
+  const c = channelsOf(x, sum);
+  if (c === undefined) return undefined;
+  const rank = x.shape(sum).length - 1;
+  const w = x.constant("scale", [c, 1, ...new Array<number>(rank).fill(1)], new Array<number>(c).fill(1 / ins.length));
+  return x.node(channelScale(c, rank, false), [sum], { weight: w });
+};
+
+export const prelu: Expand = (x, ins) => {
+  const v = ins[0];
+  const a = x.args;
+  if (a.has("slope")) {
+    const s = a.number("slope", undefined);
+    if (!a.ok || s === undefined) return undefined;
+    return x.node({ kind: "activation", fn: "leaky_relu", alpha: s }, [v]);
+  }
+  const c = channelsOf(x, v);
+  if (c === undefined) return undefined;
+  const rank = x.shape(v).length - 1;
+  const w = x.weight({ role: "weight", shape: [c, 1, ...new Array<number>(rank).fill(1)], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 0.25 });
+  if (!w) return undefined;
+  const pos = x.node(act("relu"), [v]);
+  const negPart = x.node(channelScale(c, rank, false), [x.node(act("relu"), [x.node(act("neg"), [v])])], { weight: w });
+  return x.node(ADD, [pos, x.node(act("neg"), [negPart])]);
+};
+
+export const instancenorm: Expand = (x, ins) => {
+  const v = ins[0];
+  const a = x.args;
+  const eps = a.number("eps", 1e-5);
+  if (!a.ok) return undefined;
+  if (!(eps >= 0)) return a.fail(`argument 'eps' of instancenorm must be zero or positive, got ${eps}`, a.span("eps"));
+  const c = channelsOf(x, v);
+  if (c === undefined) return undefined;
+  const rank = x.shape(v).length - 1;
+  const ones = new Array<number>(rank).fill(1);
+  const gap: Op = { kind: "adaptive_pool", mode: "avg", out: ones };
+  const scale = x.weight({ role: "weight", shape: [c, 1, ...ones], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 1 });
+  const shift = x.weight({ role: "bias", shape: [c], fanIn: 0, fanOut: 0 });
+  if (!scale || !shift) return undefined;
+  const epsScale = x.constant("eps.weight", [c, 1, ...ones], new Array<number>(c).fill(1));
+  const epsShift = x.constant("eps.bias", [c], new Array<number>(c).fill(eps));
+  const m = x.node(gap, [v]);
+  const d = x.node(ADD, [v, x.node(act("neg"), [m])]);
+  const variance = x.node(gap, [x.node(MUL, [d, d])]);
+  const rstd = x.node(act("reciprocal"), [x.node(act("sqrt"), [x.node(channelScale(c, rank, true), [variance], { weight: epsScale, bias: epsShift })])]);
+  return x.node(channelScale(c, rank, true), [x.node(MUL, [d, rstd])], { weight: scale, bias: shift });
+};

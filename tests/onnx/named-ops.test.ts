@@ -1,0 +1,136 @@
+// The words added so that `cnnc import` can write readable source (prelu, instancenorm,
+// max/min/mean of values): each equals, on the reference, the chain of older ops it stands for
+// (the chain the importer used to write), and WebAssembly and WebGPU equal the reference
+// (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
+
+import { describe, expect, it } from "vitest";
+import { compile } from "../../compiler/index.js";
+import { evalDims } from "../../compiler/ir/dim.js";
+import { interpret } from "../../compiler/reference/interpret.js";
+import { initialise } from "../../compiler/tensors/init.js";
+import { testAdapter } from "../backends/wgsl/plan-helper.js";
+import { relativeError } from "../relative-error.js";
+
+const adapter = await testAdapter();
+const gpu = Boolean(adapter || process.env.CI);
+
+const SLOPES = "[[[[0.1]]], [[[-0.3]]], [[[2]]]]";
+const SCALE = "[[[[1.5]]], [[[-0.5]]], [[[0.25]]]]";
+
+/** name -> [with the new words, the same written with the old ops]. */
+const PAIRS: Record<string, [string, string]> = {
+  extrema: [
+    `network e(x: f32[3, 7, 6], y: f32[3, 7, 6]) -> (a, b, c) {
+      a = max(x, y)
+      b = x |> min(y |> relu)
+      c = max(x, x |> avgpool(out: 1))
+    }`,
+    `network e(x: f32[3, 7, 6], y: f32[3, 7, 6]) -> (a, b, c) {
+      a = x + ((y - x) |> relu)
+      b = x - ((x - (y |> relu)) |> relu)
+      c = x + (((x |> avgpool(out: 1)) - x) |> relu)
+    }`,
+  ],
+  mean: [
+    `network m(x: f32[3, 7, 6], y: f32[3, 7, 6], z: f32[3, 7, 6]) -> (a, b) {
+      a = mean(x, y, z)
+      b = x |> mean(y)
+    }`,
+    `network m(x: f32[3, 7, 6], y: f32[3, 7, 6], z: f32[3, 7, 6]) -> (a, b) {
+      a = (x + y + z) |> depthwise(1, bias: none, weight: [[0.3333333432674408]])
+      b = (x + y) |> depthwise(1, bias: none, weight: [[0.5]])
+    }`,
+  ],
+  prelu: [
+    `network p(x: f32[3, 7, 6], v: f32[3, 10]) -> (a, b, c) {
+      a = x |> p: prelu(weight: ${SLOPES})
+      b = x |> prelu(0.2)
+      c = v |> prelu(weight: [[[0.5]], [[-1]], [[0.125]]])
+    }`,
+    `network p(x: f32[3, 7, 6], v: f32[3, 10]) -> (a, b, c) {
+      a = (x |> relu) - (x |> neg |> relu |> depthwise(1, bias: none, weight: ${SLOPES}))
+      b = x |> leaky_relu(0.2)
+      c = (v |> relu) - (v |> neg |> relu |> depthwise(1, bias: none, weight: [[[0.5]], [[-1]], [[0.125]]]))
+    }`,
+  ],
+  instancenorm: [
+    `network i(x: f32[3, 7, 6]) -> y {
+      y = x |> k: conv(3, 3) |> n: instancenorm(eps: 0, weight: ${SCALE}) |> relu
+    }`,
+    `network i(x: f32[3, 7, 6]) -> y {
+      c = x |> k: conv(3, 3)
+      d = c - (c |> avgpool(out: 1))
+      rstd = (d * d) |> avgpool(out: 1) |> depthwise(1, weight: [[1]]) |> sqrt |> reciprocal
+      y = (d * rstd) |> depthwise(1, weight: ${SCALE}) |> relu
+    }`,
+  ],
+};
+
+/** Compiled on the backends only (their rewrite needs a constant shift the old words cannot write). */
+const MORE: Record<string, string> = {
+  instancenorm_eps: `network j(x: f32[4, 9, 5], v: f32[2, 3, 4, 5]) -> (a, b) {
+    a = x |> conv(4, 3) |> instancenorm(eps: 0.001) |> prelu(weight: [[[[0.5]]], [[[-1]]], [[[0.125]]], [[[2]]]])
+    b = v |> instancenorm |> conv(3, 1) |> max(v |> conv(3, 1))
+  }`,
+};
+
+function inputsOf(r: Compiled) {
+  return r.graph.inputs.map((io, i) => {
+    const shape = evalDims(r.graph.values[io.value].shape, {});
+    return { name: io.name, shape, data: initialise({ kind: "uniform", low: -4, high: 4, seed: 70 + i }, shape, 1, 1) };
+  });
+}
+
+type Compiled = Extract<ReturnType<typeof compile>, { ok: true }>;
+
+function compiled(src: string, name: string): Compiled {
+  const r = compile(src, { fileName: `${name}.cnn`, target: "wasm" });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+  return r;
+}
+
+function reference(src: Compiled["source"], inputs: ReturnType<typeof inputsOf>) {
+  return interpret(src, new Map(inputs.map((t) => [t.name, { shape: t.shape, data: Float64Array.from(t.data) }])));
+}
+
+describe("named ops equal their rewrites on the reference", () => {
+  for (const [name, [words, chain]] of Object.entries(PAIRS)) {
+    it(name, () => {
+      const r = compiled(words, name);
+      const inputs = inputsOf(r);
+      const got = reference(r.source, inputs);
+      const want = reference(compiled(chain, name).source, inputs);
+      expect([...got.keys()]).toEqual([...want.keys()]);
+      for (const [out, w] of want) {
+        const g = got.get(out);
+        expect(g?.shape).toEqual(w.shape);
+        expect(relativeError(Float32Array.from(g?.data ?? []), Float32Array.from(w.data)), out).toBeLessThan(1e-6);
+      }
+    });
+  }
+});
+
+describe("named ops: backends equal the reference", () => {
+  for (const [name, src] of [...Object.entries(PAIRS).map(([k, [w]]) => [k, w] as const), ...Object.entries(MORE)]) {
+    for (const fuse of [true, false]) {
+      it(`${name}${fuse ? "" : " (no fusion)"}`, async () => {
+        const r = compile(src, { fileName: `${name}.cnn`, target: gpu ? "all" : "wasm", fuse });
+        if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+        const inputs = inputsOf(r);
+        const ref = reference(r.source, inputs);
+        for (const backend of gpu ? (["wasm", "webgpu"] as const) : (["wasm"] as const)) {
+          const net = await r.load({ backend });
+          try {
+            const got = await net.run(Object.fromEntries(inputs.map((t) => [t.name, { data: t.data, shape: t.shape }])));
+            for (const [out, want] of ref) {
+              expect(got[out].shape).toEqual([1, ...want.shape]);
+              expect(relativeError(got[out].data, want.data), `${backend} ${out}`).toBeLessThan(1e-4);
+            }
+          } finally {
+            net.dispose();
+          }
+        }
+      }, 60_000);
+    }
+  }
+});
