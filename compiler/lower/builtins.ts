@@ -10,7 +10,7 @@ import type { ActivationFn, Op, PoolMode } from "../ir/ops.js";
 import { windowGeometry } from "../ir/ops.js";
 import type { ArgReader, Signature } from "./args.js";
 import { literalNumber } from "./args.js";
-import { type Expand, extremum, instancenorm, mean, prelu } from "./composites.js";
+import { type Expand, extremum, instancenorm, mean, prelu, reduce } from "./composites.js";
 
 /** A weight a layer owns, before its numbers are known. */
 export interface WeightDecl {
@@ -350,6 +350,10 @@ const TABLE: Readonly<Record<string, Builtin>> = {
   max: composite({ positional: [], named: [] }, 2, extremum(true)),
   min: composite({ positional: [], named: [] }, 2, extremum(false)),
   mean: composite({ positional: [], named: [] }, "many", mean),
+  reduce_mean: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("mean")),
+  reduce_max: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("max")),
+  reduce_sum: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("sum")),
+  reduce_l2: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("l2")),
   softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
   log_softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "log_softmax" }, weights: [] }) },
   flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },

@@ -6,11 +6,12 @@
 //   mean(a, b, ..) = (a + b + ..) scaled by 1/n per channel (a 1x1 depthwise of constants)
 //   prelu = relu(x) - slope * relu(-x)  (exact: one term is zero, negation is exact)
 //   instancenorm = (x - m) * 1/sqrt(var + eps) * scale + shift, m and var global averages.
+//   reduce_* = pools, a 1x1 convolution of constants or maxout (see reduce below).
 
 import type { Dim } from "../ir/dim.js";
 import type { Weight, WeightRole } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";
-import type { ArgReader } from "./args.js";
+import { type ArgReader, literalNumber } from "./args.js";
 import type { WeightDecl } from "./builtins.js";
 
 /** What an expansion may ask of the lowering. */
@@ -107,3 +108,70 @@ export const instancenorm: Expand = (x, ins) => {
   const rstd = x.node(act("reciprocal"), [x.node(act("sqrt"), [x.node(channelScale(c, rank, true), [variance], { weight: epsScale, bias: epsShift })])]);
   return x.node(channelScale(c, rank, true), [x.node(MUL, [d, rstd])], { weight: scale, bias: shift });
 };
+
+export type ReduceKind = "mean" | "max" | "sum" | "l2";
+
+/**
+ * reduce_mean/max/sum/l2 over `axes:` of a sample (0 the channels, 1.. the spatial axes).
+ * Channels: a 1x1 convolution to one channel of constant weights 1 (sum) or 1/C (mean), or
+ * maxout over all C. Spatial axes: a global pool when all are reduced (not for sum), else a
+ * pool whose window and stride are the reduced axes' sizes; a sum is the average times the
+ * count. L2 squares first and takes the square root last. `keep: false` drops the reduced axes
+ * (flatten or reshape).
+ */
+export function reduce(kind: ReduceKind): Expand {
+  return (x, ins) => {
+    const a = x.args;
+    let v = ins[0];
+    const shape = [...x.shape(v)];
+    const rank = shape.length - 1;
+    const e = a.expr("axes");
+    const items = e?.kind === "list" ? e.items : e ? [e] : [];
+    const given = items.map((it) => literalNumber(it));
+    const keep = a.bool("keep", true);
+    if (!a.ok) return undefined;
+    if (!e || given.length === 0 || given.some((g) => g === undefined || !Number.isInteger(g) || g < 0 || g > rank)) {
+      return a.fail(`argument 'axes' of ${a.opName} expects axes of a sample, 0 for channels and 1 to ${rank} for the spatial axes, such as axes: [1, 2]`, e ? e.span : a.span(""));
+    }
+    if (rank < 1) return a.fail(`${a.opName} needs a value with channels and spatial axes, but its input has shape [${shape.join(", ")}]`, a.span(""));
+    const axes = [...new Set(given as number[])].sort((p, q) => p - q);
+    const pool = kind === "max" ? "max" : "avg";
+    if (kind === "l2") v = x.node(MUL, [v, v]);
+    if (axes.includes(0)) {
+      const c = shape[0];
+      if (typeof c !== "number") return a.fail(`${a.opName} over channels needs a fixed number of channels`, a.span("axes"));
+      if (kind === "max") v = x.node({ kind: "maxout", k: c }, [v]);
+      else {
+        const ones = new Array<number>(rank).fill(1);
+        const w = x.constant("channels.weight", [1, c, ...ones], new Array<number>(c).fill(kind === "mean" ? 1 / c : 1));
+        v = x.node({ kind: "conv", filters: 1, kernel: ones, stride: ones, dilation: ones, pad: { kind: "valid" }, groups: 1, flip: false, bias: "none" }, [v], { weight: w });
+      }
+      shape[0] = 1;
+    }
+    const spatial = axes.filter((s) => s >= 1).map((s) => s - 1);
+    if (spatial.length > 0) {
+      if (spatial.length === rank && (kind === "mean" || kind === "max")) v = x.node({ kind: "adaptive_pool", mode: pool, out: new Array<number>(rank).fill(1) }, [v]);
+      else {
+        const sizes = spatial.map((s) => shape[s + 1]);
+        if (!sizes.every((d): d is number => typeof d === "number")) return a.fail(`${a.opName} over some spatial axes needs their sizes fixed`, a.span("axes"));
+        const win = shape.slice(1).map((d, s) => (spatial.includes(s) ? (d as number) : 1));
+        const ones = win.map(() => 1);
+        v = x.node({ kind: "pool", mode: pool, window: win, stride: win, dilation: ones, pad: { kind: "valid" }, ceil: false, countPad: false, p: 2, sigma: 1 }, [v]);
+        if (kind === "sum" || kind === "l2") {
+          const c = shape[0];
+          if (typeof c !== "number") return a.fail(`${a.opName} needs a fixed number of channels`, a.span(""));
+          const count = sizes.reduce((p, q) => p * q, 1);
+          v = x.node(channelScale(c, rank, false), [v], { weight: x.constant("count.weight", [c, 1, ...ones], new Array<number>(c).fill(count)) });
+        }
+      }
+      for (const s of spatial) shape[s + 1] = 1;
+    }
+    if (kind === "l2") v = x.node(act("sqrt"), [v]);
+    if (keep) return v;
+    const kept = shape.filter((_, i) => !axes.includes(i));
+    if (kept.length === 0) return a.fail(`${a.opName} with keep: false over every axis leaves nothing; a value keeps at least one axis per sample`, a.span("keep"));
+    if (kept.length === 1 && !axes.includes(0)) return x.node({ kind: "flatten" }, [v]);
+    if (!kept.every((d): d is number => typeof d === "number")) return a.fail(`${a.opName} with keep: false needs the kept sizes fixed`, a.span("keep"));
+    return x.node({ kind: "reshape", shape: kept }, [v]);
+  };
+}

@@ -64,6 +64,26 @@ const PAIRS: Record<string, [string, string]> = {
       y = (d * rstd) |> depthwise(1, weight: ${SCALE}) |> relu
     }`,
   ],
+  reductions: [
+    `network r(x: f32[4, 6, 5]) -> (a, b, c, d, e, f, g) {
+      a = x |> reduce_mean(axes: [1, 2])
+      b = x |> reduce_max(axes: [0])
+      c = x |> reduce_sum(axes: [2], keep: false)
+      d = x |> reduce_l2(axes: [0, 1, 2])
+      e = x |> reduce_mean(axes: [0, 2], keep: false)
+      f = x |> reduce_max(axes: [1, 2], keep: false)
+      g = x |> reduce_sum(axes: 0)
+    }`,
+    `network r(x: f32[4, 6, 5]) -> (a, b, c, d, e, f, g) {
+      a = x |> avgpool(out: 1)
+      b = x |> maxout(4)
+      c = x |> avgpool(1x5, stride: 1x5) |> depthwise(1, bias: none, weight: [[5]]) |> reshape([4, 6])
+      d = (x * x) |> conv(1, 1, bias: none, weight: [[1]]) |> avgpool(6x5, stride: 6x5) |> depthwise(1, bias: none, weight: [[30]]) |> sqrt
+      e = x |> conv(1, 1, bias: none, weight: [[0.25]]) |> avgpool(1x5, stride: 1x5) |> reshape([6])
+      f = x |> maxpool(out: 1) |> flatten
+      g = x |> conv(1, 1, bias: none, weight: [[1]])
+    }`,
+  ],
 };
 
 /** Compiled on the backends only (their rewrite needs a constant shift the old words cannot write). */
