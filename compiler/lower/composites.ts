@@ -48,7 +48,8 @@ function channelsOf(x: Expander, v: number): number | undefined {
 
 export function extremum(isMax: boolean): Expand {
   return (x, ins) => {
-    if (ins.length !== 2) return x.args.fail(`${x.args.opName} takes two values: ${x.args.opName}(a, b)`, x.args.span(""));
+    const w = x.args.opName;
+    if (ins.length !== 2) return x.args.fail(`${w} takes two values, ${w}(a, b); for more, nest them: ${w}(${w}(a, b), c)`, x.args.span(""));
     const [a, b] = ins;
     // max: a + relu(b + (-a)); min: a + (-(relu(a + (-b)))): the chains `a + ((b - a) |> relu)` and `a - ((a - b) |> relu)`.
     if (isMax) return x.node(ADD, [a, x.node(act("relu"), [x.node(ADD, [b, x.node(act("neg"), [a])])])]);
@@ -72,6 +73,7 @@ export const prelu: Expand = (x, ins) => {
   const v = ins[0];
   const a = x.args;
   if (a.has("slope")) {
+    for (const n of ["weight", "init"]) if (a.has(n)) a.fail(`prelu with one slope has no weight; give the slope or '${n}:', not both`, a.span(n));
     const s = a.number("slope", undefined);
     if (!a.ok || s === undefined) return undefined;
     return x.node({ kind: "activation", fn: "leaky_relu", alpha: s }, [v]);
@@ -130,8 +132,9 @@ export function reduce(kind: ReduceKind): Expand {
     const given = items.map((it) => literalNumber(it));
     const keep = a.bool("keep", true);
     if (!a.ok) return undefined;
-    if (!e || given.length === 0 || given.some((g) => g === undefined || !Number.isInteger(g) || g < 0 || g > rank)) {
-      return a.fail(`argument 'axes' of ${a.opName} expects axes of a sample, 0 for channels and 1 to ${rank} for the spatial axes, such as axes: [1, 2]`, e ? e.span : a.span(""));
+    if (!e) return a.fail(`${a.opName} needs axes: the axes of a sample to reduce, 0 for channels and 1 to ${rank} for the spatial axes, such as axes: [1, 2]`, a.span(""));
+    if (given.length === 0 || given.some((g) => g === undefined || !Number.isInteger(g) || g < 0 || g > rank)) {
+      return a.fail(`argument 'axes' of ${a.opName} expects axes of a sample, 0 for channels and 1 to ${rank} for the spatial axes, such as axes: [1, 2]`, e.span);
     }
     if (rank < 1) return a.fail(`${a.opName} needs a value with channels and spatial axes, but its input has shape [${shape.join(", ")}]`, a.span(""));
     const axes = [...new Set(given as number[])].sort((p, q) => p - q);

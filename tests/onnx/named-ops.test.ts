@@ -4,6 +4,7 @@
 // (1e-4 relative to max(1, |ref|)); WebGPU is skipped without an adapter (not in CI).
 
 import { describe, expect, it } from "vitest";
+import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import { compile } from "../../compiler/index.js";
 import { evalDims } from "../../compiler/ir/dim.js";
 import { interpret } from "../../compiler/reference/interpret.js";
@@ -152,5 +153,30 @@ describe("named ops: backends equal the reference", () => {
         }
       }, 60_000);
     }
+  }
+});
+
+describe("named ops: wrong arguments are diagnostics at the place", () => {
+  const cases: [string, string][] = [
+    ["y = max(x)", "t.cnn:2:7: error: max takes two values, max(a, b); for more, nest them: max(max(a, b), c)"],
+    ["y = min(x, x, x)", "t.cnn:2:7: error: min takes two values, min(a, b); for more, nest them: min(min(a, b), c)"],
+    ["y = mean(x)", "t.cnn:2:7: error: mean takes two or more values: mean(a, b, ...)"],
+    ["y = v |> prelu", "t.cnn:2:12: error: prelu needs a value with channels and spatial axes, but its input has shape [8]"],
+    ["y = x |> prelu(0.1, weight: [[[0.5]]])", "t.cnn:2:31: error: prelu with one slope has no weight; give the slope or 'weight:', not both"],
+    ["y = x |> p: prelu |> p", "t.cnn:2:24: error: layer 'p' is a prelu, which cannot be applied again; write another prelu with its own label"],
+    ["y = x |> instancenorm(eps: -1)", "t.cnn:2:30: error: argument 'eps' of instancenorm must be zero or positive, got -1"],
+    ["y = x |> instancenorm(3)", "t.cnn:2:25: error: instancenorm takes no positional arguments"],
+    ["y = x |> reduce_mean", "t.cnn:2:12: error: reduce_mean needs axes: the axes of a sample to reduce, 0 for channels and 1 to 2 for the spatial axes, such as axes: [1, 2]"],
+    ["y = x |> reduce_mean(axes: [3])", "t.cnn:2:30: error: argument 'axes' of reduce_mean expects axes of a sample, 0 for channels and 1 to 2 for the spatial axes, such as axes: [1, 2]"],
+    ["y = x |> reduce_l2(axes: [1.5])", "t.cnn:2:28: error: argument 'axes' of reduce_l2 expects axes of a sample, 0 for channels and 1 to 2 for the spatial axes, such as axes: [1, 2]"],
+    ["y = x |> reduce_max(axes: [0, 1, 2], keep: false)", "t.cnn:2:46: error: reduce_max with keep: false over every axis leaves nothing; a value keeps at least one axis per sample"],
+    ["y = x |> reduce_sum(axes: 1, keep: 2)", "t.cnn:2:38: error: argument 'keep' of reduce_sum expects true or false, but got 2"],
+  ];
+  for (const [line, want] of cases) {
+    it(line, () => {
+      const r = compile(`network n(x: f32[2, 4, 4], v: f32[8]) -> y {\n  ${line}\n}\n`, { fileName: "t.cnn", target: "wasm" });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.diagnostics.map((d) => formatDiagnostic(d).split("\n")[0])).toEqual([want]);
+    });
   }
 });
