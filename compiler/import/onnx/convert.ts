@@ -66,6 +66,17 @@ function fmtPad(p: PadSpec): string | undefined {
   return `[${p.before.map((b, i) => `[${b}, ${p.after[i]}]`).join(", ")}]`;
 }
 
+/**
+ * The shape of an elementwise result: operands broadcast channel-first ([C] or [1] onto
+ * [C, D..], and [C, 1, ..] onto [C, D..]), so each axis takes the first size that is not 1
+ * among the operands of the longest rank.
+ */
+function broadcastShape(shapes: readonly (readonly Dim[])[]): readonly Dim[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const full = shapes.filter((s) => s.length === rank);
+  return full[0].map((_, i) => full.map((s) => s[i]).find((d) => d !== 1) ?? 1);
+}
+
 function args(parts: readonly (string | undefined)[]): string {
   return parts.filter((p): p is string => p !== undefined).join(", ");
 }
@@ -733,7 +744,7 @@ class Converter {
     }
     if (acts.length === 1) return this.alias(n, acts[0]);
     const word = isMax ? "max" : "min";
-    const shape = acts.reduce((s, a) => (D.allStatic(s) && D.product(s) < D.product(a.shape) ? a.shape : s), acts[0].shape);
+    const shape = broadcastShape(acts.map((a) => a.shape));
     const expr = acts.slice(1).reduce((e, b) => `${word}(${e}, ${b.name})`, acts[0].name);
     this.emit(n, expr, shape);
   }
@@ -742,7 +753,7 @@ class Converter {
   private mean(n: OnnxNode): void {
     const acts = n.inputs.map((_, i) => this.act(n, i));
     if (acts.length === 1) return this.alias(n, acts[0]);
-    const shape = acts.reduce((s, a) => (D.product(a.shape) === 1 ? s : a.shape), acts[0].shape);
+    const shape = broadcastShape(acts.map((a) => a.shape));
     this.emit(n, `mean(${acts.map((a) => a.name).join(", ")})`, shape);
   }
 
@@ -996,18 +1007,15 @@ class Converter {
     const acts = ins.filter((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
     if (acts.length === ins.length) {
       if (op === "Add" || op === "Sum") {
-        const shape = acts.reduce((s, a) => (D.product(a.shape) === 1 ? s : a.shape), acts[0].shape);
-        return this.emit(n, acts.map((a) => a.name).join(" + "), shape);
+        return this.emit(n, acts.map((a) => a.name).join(" + "), broadcastShape(acts.map((a) => a.shape)));
       }
       if (op === "Mul" && acts.length === 2) {
-        const shape = D.allStatic(acts[0].shape) && D.product(acts[0].shape) < D.product(acts[1].shape) ? acts[1].shape : acts[0].shape;
-        return this.emit(n, `${acts[0].name} * ${acts[1].name}`, shape);
+        return this.emit(n, `${acts[0].name} * ${acts[1].name}`, broadcastShape([acts[0].shape, acts[1].shape]));
       }
       // a - b and a / b of two values (the language lowers them to a + neg(b), a * reciprocal(b)).
       if ((op === "Sub" || op === "Div") && acts.length === 2) {
         const [a, b] = acts;
-        const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
-        return this.emit(n, `${a.name} ${op === "Sub" ? "-" : "/"} ${b.name}`, shape);
+        return this.emit(n, `${a.name} ${op === "Sub" ? "-" : "/"} ${b.name}`, broadcastShape([a.shape, b.shape]));
       }
       return this.refuse(n, `${op} of more than two computed values`);
     }
