@@ -65,7 +65,7 @@ export const mean: Expand = (x, ins) => {
   const c = channelsOf(x, sum);
   if (c === undefined) return undefined;
   const rank = x.shape(sum).length - 1;
-  const w = x.constant("scale", [c, 1, ...new Array<number>(rank).fill(1)], new Array<number>(c).fill(1 / ins.length));
+  const w = x.constant("scale.weight", [c, 1, ...new Array<number>(rank).fill(1)], new Array<number>(c).fill(1 / ins.length));
   return x.node(channelScale(c, rank, false), [sum], { weight: w });
 };
 

@@ -438,7 +438,7 @@ class Lowering {
       constant: (name, shape, data) => {
         const full = `${layerName}.${name}`;
         this.weightNames.add(full);
-        const w: Weight = { id: this.weights.length, name: full, shape: [...shape], data: Float32Array.from(data), source: { kind: "literal" } };
+        const w: Weight = { id: this.weights.length, name: full, shape: [...shape], data: Float32Array.from(data), source: { kind: "constant" } };
         this.weights.push(w);
         return w;
       },

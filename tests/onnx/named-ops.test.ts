@@ -5,7 +5,8 @@
 
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic } from "../../compiler/diagnostics.js";
-import { compile } from "../../compiler/index.js";
+import { analyse, compile } from "../../compiler/index.js";
+import { autodiff } from "../../compiler/train/autodiff.js";
 import { evalDims } from "../../compiler/ir/dim.js";
 import { interpret } from "../../compiler/reference/interpret.js";
 import { initialise } from "../../compiler/tensors/init.js";
@@ -179,4 +180,18 @@ describe("named ops: wrong arguments are diagnostics at the place", () => {
       if (!r.ok) expect(r.diagnostics.map((d) => formatDiagnostic(d).split("\n")[0])).toEqual([want]);
     });
   }
+});
+
+describe("named ops: the numbers they are written with are constants", () => {
+  it("training differentiates prelu's and instancenorm's weights, never mean's 1/n, eps or a reduction's count", () => {
+    const a = analyse(`network t(x: f32[3, 6, 5]) -> y {
+      a = x |> c: conv(4, 3) |> act: prelu |> norm: instancenorm
+      y = mean(a, a |> relu) |> reduce_sum(axes: [0, 2]) |> reduce_l2(axes: 1)
+    }`, { fileName: "t.cnn" });
+    if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+    const trained = autodiff(a.graph, { loss: "mse" }).gradients.map((g) => g.weight.name).sort();
+    expect(trained).toEqual(["act.weight", "c.bias", "c.weight", "norm.bias", "norm.weight"]);
+    const constants = a.graph.weights.filter((w) => w.source.kind === "constant").map((w) => w.name).sort();
+    expect(constants).toEqual(["norm.eps.bias", "norm.eps.weight", "y.1.scale.weight", "y.2.channels.weight", "y.2.count.weight", "y.3.count.weight"]);
+  });
 });
