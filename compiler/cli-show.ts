@@ -37,7 +37,7 @@ export function showKernels(g: Graph, layer: string | undefined, scale?: number)
     return { ok: false, error: `layer '${node.layer}' cannot be drawn as kernels: ${why}; layers with kernels: ${candidates.join(", ") || "none"}` };
   }
   const w = node.weights.weight!;
-  const source = w.source.kind === "init" ? `initialised: ${w.source.description}` : w.source.kind === "file" ? `from ${w.source.file}` : w.source.kind === "named" ? `the named kernel ${w.source.name}` : w.source.kind === "literal" ? "written in the source" : `folded from ${w.source.from}`;
+  const source = w.source.kind === "init" ? `initialised: ${w.source.description}` : w.source.kind === "file" ? `from ${w.source.file}` : w.source.kind === "named" ? `the named kernel ${w.source.name}` : w.source.kind === "literal" ? "written in the source" : w.source.kind === "constant" ? "a constant of the op" : `folded from ${w.source.from}`;
   const [F, C, ...k] = w.shape;
   return { ok: true, picture: kernelGrid({ shape: w.shape, data: w.data }, { scale }), what: `${node.layer}: ${F} filter${F === 1 ? "" : "s"} of ${C} channel${C === 1 ? "" : "s"}, ${k.join("x")} (${source})` };
 }

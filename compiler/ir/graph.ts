@@ -13,7 +13,9 @@ export type WeightSource =
   | { readonly kind: "literal" }
   | { readonly kind: "named"; readonly name: string }
   | { readonly kind: "init"; readonly description: string; readonly defaulted: boolean }
-  | { readonly kind: "folded"; readonly from: string };
+  | { readonly kind: "folded"; readonly from: string }
+  /** Numbers an op is written with (mean's 1/n, instancenorm's eps): never read from files nor trained. */
+  | { readonly kind: "constant" };
 
 export interface Weight {
   readonly id: number;

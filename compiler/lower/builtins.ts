@@ -10,6 +10,7 @@ import type { ActivationFn, Op, PoolMode } from "../ir/ops.js";
 import { windowGeometry } from "../ir/ops.js";
 import type { ArgReader, Signature } from "./args.js";
 import { literalNumber } from "./args.js";
+import { type Expand, extremum, instancenorm, mean, prelu, reduce } from "./composites.js";
 
 /** A weight a layer owns, before its numbers are known. */
 export interface WeightDecl {
@@ -51,6 +52,12 @@ export interface Builtin {
   /** Named arguments that are tensors, evaluated by the lowering (`like:`). */
   readonly tensorArgs?: readonly string[];
   readonly build: (ctx: BuildContext) => Built | undefined;
+  /** An op written as several IR nodes (composites.ts); `build` is then unused. */
+  readonly expand?: Expand;
+}
+
+function composite(sig: Signature, arity: number | "many", expand: Expand): Builtin {
+  return { sig, arity, build: () => undefined, expand };
 }
 
 const LAYER_WEIGHTS = ["weight", "init"];
@@ -338,6 +345,15 @@ const TABLE: Readonly<Record<string, Builtin>> = {
   neg: activation("neg"),
   sqrt: activation("sqrt"),
   reciprocal: activation("reciprocal"),
+  prelu: composite({ positional: ["slope"], named: LAYER_WEIGHTS }, 1, prelu),
+  instancenorm: composite({ positional: [], named: ["eps", ...LAYER_WEIGHTS] }, 1, instancenorm),
+  max: composite({ positional: [], named: [] }, "many", extremum(true)),
+  min: composite({ positional: [], named: [] }, "many", extremum(false)),
+  mean: composite({ positional: [], named: [] }, "many", mean),
+  reduce_mean: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("mean")),
+  reduce_max: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("max")),
+  reduce_sum: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("sum")),
+  reduce_l2: composite({ positional: [], named: ["axes", "keep"] }, 1, reduce("l2")),
   softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "softmax" }, weights: [] }) },
   log_softmax: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "log_softmax" }, weights: [] }) },
   flatten: { sig: { positional: [], named: [] }, arity: 1, build: () => ({ op: { kind: "flatten" }, weights: [] }) },

@@ -16,6 +16,7 @@ import type { SourceFile, Span } from "../source.js";
 import { didYouMean } from "../suggest.js";
 import { ArgReader, type ConstResolver, describe, literalNumber } from "./args.js";
 import { BUILTINS, type Builtin, type WeightDecl } from "./builtins.js";
+import type { Expand, Expander } from "./composites.js";
 import { type Binding, type LayerInstance, POISON, Scope } from "./scope.js";
 
 /** A weight whose numbers are still to be found (file, literal, named kernel or initialiser). */
@@ -391,6 +392,7 @@ class Lowering {
     const resolve = this.resolver(frame.scope);
     const reader = new ArgReader(this.log, this.file, opName, stage.span, resolve, builtin.sig, rest);
     if (!reader.ok) return POISON;
+    if (builtin.expand) return this.expand(builtin.expand, opName, reader, split.inputs, layerName, label, stage, frame, resolve);
     const shapes = split.inputs.map((v) => this.values[v].shape);
     const built = builtin.build({ args: reader, inputs: shapes, named });
     if (!built || !reader.ok) return POISON;
@@ -411,10 +413,52 @@ class Lowering {
     return this.emit(built.op, split.inputs, weights, layerName, stage.span);
   }
 
+  /** An op written as several IR nodes (composites.ts): its parts are layers `<layer>.<k>`, its weights `<layer>.weight`. */
+  private expand(
+    expand: Expand,
+    opName: string,
+    args: ArgReader,
+    inputs: number[],
+    layerName: string,
+    label: Ident | undefined,
+    stage: CallExpr | NameExpr,
+    frame: Frame,
+    resolve: ConstResolver,
+  ): number {
+    const span = stage.span;
+    let part = 0;
+    let last: Op | undefined;
+    const x: Expander = {
+      args,
+      node: (op, ins, weights = {}) => {
+        last = op;
+        return this.emit(op, [...ins], weights, `${layerName}.${part++}`, span);
+      },
+      weight: (decl) => this.newWeight(`${layerName}.${decl.role}`, decl, layerName, span, resolve),
+      constant: (name, shape, data) => {
+        const full = `${layerName}.${name}`;
+        this.weightNames.add(full);
+        const w: Weight = { id: this.weights.length, name: full, shape: [...shape], data: Float32Array.from(data), source: { kind: "constant" } };
+        this.weights.push(w);
+        return w;
+      },
+      shape: (v) => this.values[v].shape,
+    };
+    const out = expand(x, inputs);
+    if (out === undefined || !args.ok) return POISON;
+    if (label && last) {
+      const layer: LayerInstance = { name: layerName, builtin: opName, call: stage as CallExpr, resolve, op: last, weights: {}, firstInput: this.values[inputs[0]].shape };
+      const earlier = frame.scope.bind(label.name, { kind: "layer", layer, span: label.span });
+      if (earlier) return this.error(`'${label.name}' is already bound; a label names one layer`, label.span, [`first bound at ${this.where(earlier.span)}`]);
+    }
+    return out;
+  }
+
   /** Applies an existing layer again: same op, same weights; the input must fit them. */
   private reapply(layer: LayerInstance, piped: number[], frame: Frame, span: Span): number {
     frame.pos++;
     const builtin = BUILTINS[layer.builtin];
+    if (builtin.expand) return this.error(`layer '${layer.name}' is a ${layer.builtin}, which cannot be applied again; write another ${layer.builtin} with its own label`, span);
     const split = this.tensorInputs(builtin, layer.name, [], piped, frame, span);
     if (!split || split.inputs.includes(POISON)) return POISON;
     const shape = this.values[split.inputs[0]].shape;

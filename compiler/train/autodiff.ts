@@ -94,7 +94,7 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
   // Which values depend on a trained weight (or an input, when input gradients are asked for).
   const frozen = options.frozen ?? new Set<string>();
   const trained = (n: Node, role: WeightRole): Weight | undefined =>
-    TRAINED_ROLES.includes(role) && !frozen.has(n.layer) ? n.weights[role] : undefined;
+    TRAINED_ROLES.includes(role) && !frozen.has(n.layer) && n.weights[role]?.source.kind !== "constant" ? n.weights[role] : undefined;
   const needs = new Set<number>();
   if (options.inputGradients) for (const io of forward.inputs) needs.add(io.value);
   for (const n of forward.nodes) {

@@ -32,6 +32,15 @@ const MORE_OPS = `network moreops(x: f32[3, 8, 7]) -> (y, z, p, u, t, m) {
   p = a |> pad(2, mode: reflect) |> pad([[1, 0], [0, 2]], mode: edge) |> pad(1, mode: constant, value: 0.5) |> pad(1)
 }`;
 
+// The words for ops the importer once wrote as chains (prelu, instancenorm, max/min/mean, reductions).
+const NAMED_OPS = `network namedops(x: f32[3, 8, 7]) -> (y, r, s) {
+  a = x |> conv(4, 3) |> act: prelu
+  b = a |> norm: instancenorm(eps: 0.001) |> prelu(0.1)
+  y = mean(max(a, b), min(a, b), b)
+  r = y |> reduce_l2(axes: [0, 2], keep: false)
+  s = concat(y |> reduce_mean(axes: [1, 2]), y |> reduce_max(axes: [1, 2]), y |> reduce_sum(axes: [0, 1, 2]))
+}`;
+
 const CASES: Record<string, { source: string; sizes?: Record<string, number> }> = {
   lenet: { source: readFileSync("examples/lenet.cnn", "utf8") },
   residual: { source: readFileSync("examples/residual.cnn", "utf8"), sizes: { H: 12, W: 10 } },
@@ -40,6 +49,7 @@ const CASES: Record<string, { source: string; sizes?: Record<string, number> }> 
   volume3d: { source: readFileSync("examples/volume3d.cnn", "utf8") },
   newops: { source: NEW_OPS },
   moreops: { source: MORE_OPS },
+  namedops: { source: NAMED_OPS },
 };
 
 describe("export to ONNX", () => {

@@ -66,6 +66,17 @@ function fmtPad(p: PadSpec): string | undefined {
   return `[${p.before.map((b, i) => `[${b}, ${p.after[i]}]`).join(", ")}]`;
 }
 
+/**
+ * The shape of an elementwise result: operands broadcast channel-first ([C] or [1] onto
+ * [C, D..], and [C, 1, ..] onto [C, D..]), so each axis takes the first size that is not 1
+ * among the operands of the longest rank.
+ */
+function broadcastShape(shapes: readonly (readonly Dim[])[]): readonly Dim[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const full = shapes.filter((s) => s.length === rank);
+  return full[0].map((_, i) => full.map((s) => s[i]).find((d) => d !== 1) ?? 1);
+}
+
 function args(parts: readonly (string | undefined)[]): string {
   return parts.filter((p): p is string => p !== undefined).join(", ");
 }
@@ -669,26 +680,6 @@ class Converter {
     });
   }
 
-  /** A statement for one part of a node that is written as several; returns its name. */
-  private part(n: OnnxNode, base: string, expr: string): string {
-    const name = this.namer.take(base).name;
-    this.lines.push(`  ${name} = ${expr}  // ${n.opType} ${quoted(n.name)}, part`);
-    return name;
-  }
-
-  /**
-   * `|> label: depthwise(1)`: a per-channel scale (and shift) of a [C, D..] value, the weights
-   * named after `label`. Returns the call, to be appended to an expression.
-   */
-  private scaleShift(n: OnnxNode, x: readonly Dim[], base: string, scale: ArrayLike<number>, shift?: ArrayLike<number>): string {
-    const C = x[0];
-    if (x.length < 2 || typeof C !== "number") return this.refuse(n, "a per-channel scale of a flattened value or of a symbolic channel count");
-    const label = this.namer.take(base).name;
-    this.weight(label, "weight", [C, 1, ...x.slice(1).map(() => 1)], scale);
-    if (shift) this.weight(label, "bias", [C], shift);
-    return `${label}: depthwise(1${shift ? "" : ", bias: none"})`;
-  }
-
   /** A per-channel constant [C] from one that broadcasts onto [N, C, D..] along channels only (or a scalar). */
   private perChannel(n: OnnxNode, t: OnnxTensor, x: readonly Dim[], what: string): number[] {
     const C = x[0];
@@ -702,26 +693,24 @@ class Converter {
     return Array.from({ length: C }, (_, k) => t.data[dims[1] === 1 ? 0 : k]);
   }
 
-  /**
-   * PRelu: x if x >= 0 else slope * x. One slope: leaky_relu. A slope per channel:
-   * relu(x) + (-slope) * relu(-x), exact in floating point (one of the two terms is zero and
-   * negation is exact), from ops every backend has.
-   */
+  /** A per-channel weight [C] in `depthwise(1)`'s layout [C, 1, 1..], as prelu and instancenorm hold it. */
+  private channelWeight(label: string, role: string, x: readonly Dim[], data: ArrayLike<number>): void {
+    this.weight(label, role, [data.length, ...(role === "bias" ? [] : [1, ...x.slice(1).map(() => 1)])], data);
+  }
+
+  /** PRelu: one slope is `prelu(s)`; a slope per channel, `label: prelu` with `label.weight`. */
   private prelu(n: OnnxNode): void {
     const x = this.act(n, 0);
     const s = this.constIn(n, 1, "slope");
-    if (F.size(s.dims) === 1) return this.activation(n, `leaky_relu(${fmtNum(s.data[0])})`);
+    if (F.size(s.dims) === 1) return this.activation(n, `prelu(${fmtNum(s.data[0])})`);
+    if (x.shape.length < 2) this.refuse(n, "a slope per channel of a flattened value");
     const slope = this.perChannel(n, s, x.shape, "slope");
-    const label = this.labelBase(n);
-    const neg = this.scaleShift(n, x.shape, label, slope.map((v) => -v));
-    this.emit(n, `(${x.name} |> relu) + (${x.name} |> neg |> relu |> ${neg})`, x.shape, `${label}_y`);
+    const label = this.label(n);
+    this.channelWeight(label, "weight", x.shape, slope);
+    this.emit(n, `${x.name} |> ${label}: prelu`, x.shape, `${label}_y`);
   }
 
-  /**
-   * InstanceNormalization: per sample and channel, (x - mean) / sqrt(var + eps) * scale + B,
-   * mean and (biased) variance over the spatial axes. Written as global average pools, the
-   * channel-broadcasting + and *, and two per-channel scale-and-shift layers.
-   */
+  /** InstanceNormalization: `label: instancenorm(eps:)`, scale and B as `label.weight` and `label.bias`. */
   private instanceNorm(n: OnnxNode): void {
     const x = this.act(n, 0);
     if (x.shape.length < 2) this.refuse(n, "instance normalisation of a flattened value");
@@ -731,18 +720,15 @@ class Converter {
     const bias = this.constIn(n, 2, "B");
     if (F.size(scale.dims) !== C || F.size(bias.dims) !== C) this.refuse(n, `its scale and B must have ${C} values, one per channel`);
     const eps = this.float(n, "epsilon", 1e-5);
-    const label = this.labelBase(n);
-    const mean = this.part(n, `${label}_mean`, `${x.name} |> avgpool(out: 1)`);
-    const d = this.part(n, `${label}_centred`, `${x.name} - ${mean}`);
-    const addEps = this.scaleShift(n, x.shape, `${label}_eps`, new Array<number>(C).fill(1), new Array<number>(C).fill(eps));
-    const rstd = this.part(n, `${label}_rstd`, `(${d} * ${d}) |> avgpool(out: 1) |> ${addEps} |> sqrt |> reciprocal`);
-    this.emit(n, `(${d} * ${rstd}) |> ${this.scaleShift(n, x.shape, label, scale.data, bias.data)}`, x.shape, `${label}_y`);
+    const label = this.label(n);
+    this.channelWeight(label, "weight", x.shape, scale.data);
+    this.channelWeight(label, "bias", x.shape, bias.data);
+    this.emit(n, `${x.name} |> ${label}: instancenorm(eps: ${fmtNum(eps)})`, x.shape, `${label}_y`);
   }
 
   /**
-   * Max and Min. Of a value and one constant: clip(c, +inf) / clip(-inf, c). Of values, two
-   * at a time: max(a, b) = a + relu(b - a), min(a, b) = a - relu(a - b) (within an f32
-   * rounding of the exact result).
+   * Max and Min. Of a value and one constant: clip(c, +inf) / clip(-inf, c). Of values,
+   * `max(a, b)` / `min(a, b)`, nested for more than two.
    */
   private extremum(n: OnnxNode): void {
     const isMax = n.opType === "Max";
@@ -757,32 +743,24 @@ class Converter {
       return this.activation(n, isMax ? `clip(${fmtNum(v)}, ${fmtNum(Infinity)})` : `clip(${fmtNum(-Infinity)}, ${fmtNum(v)})`);
     }
     if (acts.length === 1) return this.alias(n, acts[0]);
-    let acc = acts[0];
-    acts.slice(1).forEach((b, k) => {
-      const a = acc;
-      const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
-      const expr = isMax ? `${a.name} + ((${b.name} - ${a.name}) |> relu)` : `${a.name} - ((${a.name} - ${b.name}) |> relu)`;
-      if (k === acts.length - 2) this.emit(n, expr, shape);
-      else acc = { kind: "act", name: this.part(n, `${layerPath(n.name) || n.opType.toLowerCase()}_${k}`, expr), shape };
-    });
+    const word = isMax ? "max" : "min";
+    const shape = broadcastShape(acts.map((a) => a.shape));
+    const expr = acts.slice(1).reduce((e, b) => `${word}(${e}, ${b.name})`, acts[0].name);
+    this.emit(n, expr, shape);
   }
 
-  /** Mean of values: their sum times 1/n, a per-channel scale. */
+  /** Mean of values: `mean(a, b, ...)`. */
   private mean(n: OnnxNode): void {
     const acts = n.inputs.map((_, i) => this.act(n, i));
     if (acts.length === 1) return this.alias(n, acts[0]);
-    const shape = acts.reduce((s, a) => (D.product(a.shape) === 1 ? s : a.shape), acts[0].shape);
-    const C = shape[0] as number;
-    const scale = this.scaleShift(n, shape, layerPath(n.name) || "mean", new Array<number>(C).fill(1 / acts.length));
-    this.emit(n, `(${acts.map((a) => a.name).join(" + ")}) |> ${scale}`, shape);
+    const shape = broadcastShape(acts.map((a) => a.shape));
+    this.emit(n, `mean(${acts.map((a) => a.name).join(", ")})`, shape);
   }
 
   /**
    * ReduceMean, ReduceMax, ReduceSum, ReduceL2 over the channels and/or any spatial axes
-   * (never the batch). Channels: a 1x1 convolution to one channel with weights 1 (sum) or
-   * 1/C (mean), or maxout over all C. Spatial axes: a pool whose window and stride are the
-   * reduced axes' sizes (1 elsewhere), or a global pool when all are reduced; a sum is the
-   * average times the count. L2 is the square root of the sum of squares.
+   * (never the batch): `reduce_mean(axes: [..], keep: ..)` and so on, the axes counted per
+   * sample (ONNX's axis minus one).
    */
   private reduce(n: OnnxNode): void {
     const op = n.opType;
@@ -794,39 +772,19 @@ class Converter {
     const axes = [...new Set((given && given.length ? given : Array.from({ length: rank }, (_, i) => i)).map((a) => F.normAxis(a, rank)))].sort((a, b) => a - b);
     if (axes.includes(0)) this.refuse(n, `reduces the batch axis (axes [${axes.join(", ")}])`);
     if (x.shape.length < 2) this.refuse(n, "a reduction of a flattened value");
-    const kind = op === "ReduceMax" ? "max" : op === "ReduceMean" ? "mean" : "sum";
-    const label = layerPath(n.name) || op.toLowerCase();
-    let expr = op === "ReduceL2" ? `(${x.name} * ${x.name})` : x.name;
-    const shape = [...x.shape];
-    if (axes.includes(1)) {
-      const C = this.staticShape(n, [x.shape[0]])[0];
-      if (kind === "max") expr += ` |> maxout(${C})`;
-      else {
-        const w = this.namer.take(`${label}_channels`).name;
-        this.weight(w, "weight", [1, C, ...x.shape.slice(1).map(() => 1)], new Array<number>(C).fill(kind === "mean" ? 1 / C : 1));
-        expr += ` |> ${w}: conv(1, 1, bias: none)`;
-      }
-      shape[0] = 1;
+    const word = { ReduceMean: "reduce_mean", ReduceMax: "reduce_max", ReduceSum: "reduce_sum", ReduceL2: "reduce_l2" }[op] ?? "reduce_sum";
+    const shape = x.shape.map((d, i) => (axes.includes(i + 1) ? 1 : d));
+    const keep = this.int(n, "keepdims", 1) === 1;
+    const spatial = axes.filter((a) => a >= 2);
+    // A window over only some spatial axes, or a sum (an average times the count), needs their sizes.
+    if (spatial.length > 0 && (spatial.length < rank - 2 || op === "ReduceSum" || op === "ReduceL2")) this.staticShape(n, spatial.map((a) => x.shape[a - 1]));
+    if (!keep) {
+      const kept = shape.filter((_, i) => !axes.includes(i + 1));
+      if (kept.length === 0) this.refuse(n, "reduces every axis but the batch without keepdims; cnnc values keep at least one axis per sample");
+      if (kept.length > 1 || axes.includes(1)) this.staticShape(n, kept);
     }
-    const spatial = axes.filter((a) => a >= 2).map((a) => a - 2);
-    if (spatial.length > 0) {
-      const pool = kind === "max" ? "maxpool" : "avgpool";
-      if (spatial.length === rank - 2 && kind !== "sum") expr += ` |> ${pool}(out: 1)`;
-      else {
-        const sizes = this.staticShape(n, spatial.map((a) => x.shape[a + 1]));
-        const win = x.shape.slice(1).map((_, a) => (spatial.includes(a) ? sizes[spatial.indexOf(a)] : 1));
-        expr += ` |> ${pool}(${fmtSize(win)}, stride: ${fmtSize(win)})`;
-        if (kind === "sum") expr += ` |> ${this.scaleShift(n, shape, `${label}_count`, new Array<number>(shape[0] as number).fill(F.size(sizes)))}`;
-      }
-      for (const a of spatial) shape[a + 1] = 1;
-    }
-    if (op === "ReduceL2") expr += " |> sqrt";
-    if (this.int(n, "keepdims", 1) === 1) return this.emit(n, expr, shape);
-    const kept = shape.filter((_, i) => !axes.includes(i + 1));
-    if (kept.length === 0) this.refuse(n, "reduces every axis but the batch without keepdims; cnnc values keep at least one axis per sample");
-    if (kept.length === 1 && axes.every((a) => a >= 2)) return this.emit(n, `${expr} |> flatten`, kept);
-    const name = this.part(n, label, expr);
-    this.reshapeTo(n, { kind: "act", name, shape }, this.staticShape(n, kept));
+    const out = keep ? shape : shape.filter((_, i) => !axes.includes(i + 1));
+    this.emit(n, `${x.name} |> ${word}(axes: [${axes.map((a) => a - 1).join(", ")}]${keep ? "" : ", keep: false"})`, out);
   }
 
   private activation(n: OnnxNode, call: string): void {
@@ -1049,18 +1007,15 @@ class Converter {
     const acts = ins.filter((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
     if (acts.length === ins.length) {
       if (op === "Add" || op === "Sum") {
-        const shape = acts.reduce((s, a) => (D.product(a.shape) === 1 ? s : a.shape), acts[0].shape);
-        return this.emit(n, acts.map((a) => a.name).join(" + "), shape);
+        return this.emit(n, acts.map((a) => a.name).join(" + "), broadcastShape(acts.map((a) => a.shape)));
       }
       if (op === "Mul" && acts.length === 2) {
-        const shape = D.allStatic(acts[0].shape) && D.product(acts[0].shape) < D.product(acts[1].shape) ? acts[1].shape : acts[0].shape;
-        return this.emit(n, `${acts[0].name} * ${acts[1].name}`, shape);
+        return this.emit(n, `${acts[0].name} * ${acts[1].name}`, broadcastShape([acts[0].shape, acts[1].shape]));
       }
       // a - b and a / b of two values (the language lowers them to a + neg(b), a * reciprocal(b)).
       if ((op === "Sub" || op === "Div") && acts.length === 2) {
         const [a, b] = acts;
-        const shape = D.allStatic(a.shape) && D.product(a.shape) < D.product(b.shape) ? b.shape : a.shape;
-        return this.emit(n, `${a.name} ${op === "Sub" ? "-" : "/"} ${b.name}`, shape);
+        return this.emit(n, `${a.name} ${op === "Sub" ? "-" : "/"} ${b.name}`, broadcastShape([a.shape, b.shape]));
       }
       return this.refuse(n, `${op} of more than two computed values`);
     }
