@@ -32,6 +32,7 @@ import { binaryen, binaryenLoaded } from "./binaryen.js";
 import { Fn, type View } from "./builder.js";
 import { copy, flatView, type GradKernelContext } from "./grad-context.js";
 import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
+import { accumulate, SIMD_FEATURES } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
 
@@ -161,7 +162,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
 
   const m = new binaryen.Module();
   try {
-    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory);
+    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | SIMD_FEATURES);
     const math = new MathImports(m);
     const fnNames: { forward: string[]; loss: string[]; backward: string[] } = { forward: [], loss: [], backward: [] };
     let counter = 0;
@@ -197,7 +198,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         for (const g of tg.gradients) {
           const sum = flatView(k.fn, grads.get(g.weight) as number, size(g.weight.shape));
           const v = k.value(g.value);
-          k.fn.for(0, size(g.weight.shape), (i) => k.fn.emit(sum.store(i, m.f64.add(sum.load(i), v.load(i)))));
+          accumulate(k.fn, size(g.weight.shape), sum, v);
         }
       }),
     );

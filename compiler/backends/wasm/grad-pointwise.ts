@@ -10,6 +10,7 @@ import type { ActivationFn } from "../../ir/ops.js";
 import { activate } from "./activation.js";
 import { type Expr, Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
+import { dot, scaledCopy, scaledRowSum } from "./grad-simd.js";
 
 /** Activations whose derivative the training step computes (the others train on the reference). */
 const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>(["relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu"]);
@@ -22,9 +23,7 @@ export function emitDenseForward(k: GradKernelContext, units: number, n: number,
   const { fn } = k;
   const m = fn.m;
   fn.for(0, units, (u) => {
-    const acc = fn.f64(bias ? bias.load(u) : m.f64.const(0));
-    const row = fn.let(u.mul(n));
-    fn.for(0, n, (i) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(row.add(i)), x.load(i))))));
+    const acc = dot(fn, w, u.mul(n), x, fn.const(0), n, bias ? bias.load(u) : m.f64.const(0));
     fn.emit(y.store(u, acc.get()));
   });
 }
@@ -32,23 +31,13 @@ export function emitDenseForward(k: GradKernelContext, units: number, n: number,
 /** dx[i] = sum over u of W[u, i] dy[u]. */
 export function emitDenseGradInput(k: GradKernelContext, units: number, n: number, dy: View, w: View, dx: View): void {
   const { fn } = k;
-  const m = fn.m;
-  fn.for(0, n, (i) => {
-    const acc = fn.f64(m.f64.const(0));
-    fn.for(0, units, (u) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(u.mul(n).add(i)), dy.load(u))))));
-    fn.emit(dx.store(i, acc.get()));
-  });
+  scaledRowSum(fn, units, n, w, (u) => u.mul(n), dy, (u) => u, dx, fn.const(0));
 }
 
 /** dW[u, i] = dy[u] x[i]. */
 export function emitDenseGradKernel(k: GradKernelContext, units: number, n: number, x: View, dy: View, dw: View): void {
   const { fn } = k;
-  const m = fn.m;
-  fn.for(0, units, (u) => {
-    const g = fn.f64(dy.load(u));
-    const row = fn.let(u.mul(n));
-    fn.for(0, n, (i) => fn.emit(dw.store(row.add(i), m.f64.mul(g.get(), x.load(i)))));
-  });
+  fn.for(0, units, (u) => scaledCopy(fn, n, dy, u, x, dw, u.mul(n)));
 }
 
 export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: View, y: View): void {

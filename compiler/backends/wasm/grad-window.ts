@@ -23,6 +23,7 @@ import { taps, type Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";
 import { Int, type View } from "./builder.js";
 import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
+import { dot, scaledRowSum } from "./grad-simd.js";
 
 interface ConvShapes {
   readonly t: Taps;
@@ -90,9 +91,8 @@ export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: reado
     const g = fn.let(o.floorDiv(s.Og));
     const wRow = fn.let(o.mul(R));
     fn.for(0, J, (j) => {
-      const acc = fn.f64(bias ? bias.load(op.bias === "channel" ? o : o.mul(J).add(j)) : m.f64.const(0));
-      const cRow = fn.let(g.mul(J).add(j).mul(R));
-      fn.for(0, R, (r) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(wRow.add(r)), col.load(cRow.add(r)))))));
+      const start = bias ? bias.load(op.bias === "channel" ? o : o.mul(J).add(j)) : m.f64.const(0);
+      const acc = dot(fn, w, wRow, col, g.mul(J).add(j).mul(R), R, start);
       fn.emit(y.store(o.mul(J).add(j), acc.get()));
     });
   });
@@ -139,15 +139,9 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
   const dcol = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
   fn.for(0, op.groups, (g) => {
     fn.for(0, J, (j) => {
-      const row = fn.let(g.mul(J).add(j).mul(R));
-      fn.for(0, R, (r) => {
-        const acc = fn.f64(m.f64.const(0));
-        fn.for(0, Og, (oo) => {
-          const o = fn.let(g.mul(Og).add(oo));
-          fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(o.mul(R).add(r)), dy.load(o.mul(J).add(j))))));
-        });
-        fn.emit(dcol.store(row.add(r), acc.get()));
-      });
+      // dcol[g, j, :] = sum over the group's filters o of dy[o, j] * K[o, :], four r at a time.
+      const o0 = fn.let(g.mul(Og));
+      scaledRowSum(fn, Og, R, w, (oo) => o0.add(oo).mul(R), dy, (oo) => o0.add(oo).mul(J).add(j), dcol, g.mul(J).add(j).mul(R));
     });
   });
   fn.for(0, inShape[0], (c) => {
@@ -179,9 +173,7 @@ export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: re
     const g = fn.let(o.floorDiv(s.Og));
     const dyRow = fn.let(o.mul(J));
     fn.for(0, R, (r) => {
-      const sum = fn.f64(m.f64.const(0));
-      const cRow = fn.let(g.mul(R).add(r).mul(J));
-      fn.for(0, J, (j) => fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(dy.load(dyRow.add(j)), colT.load(cRow.add(j)))))));
+      const sum = dot(fn, dy, dyRow, colT, g.mul(R).add(r).mul(J), J, m.f64.const(0));
       fn.emit(dw.store(o.mul(R).add(r), sum.get()));
     });
   });
