@@ -8,7 +8,6 @@
 // inside the 1e-4 the tests compare the step against the reference with. The multiply-adds go
 // through simd.ts's fmadd, so a relaxed build fuses them.
 
-import { binaryen } from "./binaryen.js";
 import { type Expr, type F64Var, type Fn, Int, type View } from "./builder.js";
 import { fmadd, vec, zero as vzero } from "./simd.js";
 
@@ -113,6 +112,3 @@ export function accumulate(fn: Fn, n: number, out: View, x: View): void {
   });
   for (let i = full; i < n; i++) fn.emit(out.store(fn.const(i), m.f64.add(out.load(fn.const(i)), x.load(fn.const(i)))));
 }
-
-/** The SIMD feature the module needs for these loops. */
-export const SIMD_FEATURES = binaryen.Features.SIMD128;
