@@ -13,7 +13,8 @@
 //   values         one sample's forward and backward values (the step runs sample by sample
 //                  and sums the weight gradients, so one sample's activations are all it keeps)
 //   tables         the window ops' tap tables and avg divisors (copied in by the trainer),
-//                  and the convolutions' im2col scratch
+//                  and the convolutions' im2col columns (written by the forward, read
+//                  again by the kernel gradient: the sample's input is unchanged in between)
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
@@ -166,6 +167,14 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     const math = new MathImports(m);
     const fnNames: { forward: string[]; loss: string[]; backward: string[] } = { forward: [], loss: [], backward: [] };
     let counter = 0;
+    const sharedAt = new Map<string, number>();
+    const shared = (key: string, floats: number): { at: number; fresh: boolean } => {
+      const hit = sharedAt.get(key);
+      if (hit !== undefined) return { at: hit, fresh: false };
+      const at = a.take(4 * floats);
+      sharedAt.set(key, at);
+      return { at, fresh: true };
+    };
     const kernel = (body: (k: GradKernelContext) => void): string => {
       const fn = new Fn(m, []);
       const k: GradKernelContext = {
@@ -175,6 +184,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         weight: (w) => flatView(fn, weights.get(w) as number, size(w.shape)),
         table,
         scratch: (floats) => a.take(4 * floats),
+        shared,
       };
       body(k);
       const name = `k${counter++}`;

@@ -30,6 +30,18 @@ export function vstore(fn: Fn, v: View, at: Int, value: Expr): Expr {
   return fn.m.v128.store(offset, 4, ptr, value);
 }
 
+/** Element `at` of `v` as f32 (no round trip through f64: a plain copy). */
+export function f32load(fn: Fn, v: View, at: Int): Expr {
+  const [offset, ptr] = address(v, at);
+  return fn.m.f32.load(offset, 4, ptr);
+}
+
+/** Stores an f32 at element `at` of `v`. */
+export function f32store(fn: Fn, v: View, at: Int, value: Expr): Expr {
+  const [offset, ptr] = address(v, at);
+  return fn.m.f32.store(offset, 4, ptr, value);
+}
+
 /** One f32 of `v`, splatted over four lanes. */
 export function vsplat(fn: Fn, v: View, at: Int): Expr {
   const [offset, ptr] = address(v, at);

@@ -23,7 +23,7 @@ import { taps, type Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";
 import { Int, type View } from "./builder.js";
 import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
-import { dot, scaledRowSum } from "./grad-simd.js";
+import { dot, f32load, f32store, scaledRowSum } from "./grad-simd.js";
 
 interface ConvShapes {
   readonly t: Taps;
@@ -49,18 +49,23 @@ function convShapes(k: GradKernelContext, inShape: readonly number[], op: ConvOp
 
 /**
  * The window of every output position unrolled (im2col): col[g][j][r] = x[g*Cg + c, pos[j, n]]
- * (0 in the padding) with r = c * K + n', so that r runs along a filter's weights in memory;
- * `transposed` lays it out [g][r][j] instead. One table read per (j, n) instead of one per
- * (o, j, n), and the sums that follow are branch-free dot products over contiguous memory.
+ * (0 in the padding) with r = c * K + n', so that r runs along a filter's weights in memory.
+ * One table read per (j, n) instead of one per (o, j, n), and the sums that follow are
+ * branch-free SIMD loops over contiguous memory. The buffer is shared by input address and
+ * window: the forward fills it, and the kernel gradient of the same sample reads it again
+ * (the forward runs first in every step; the kernel gradient fills it itself if no forward did).
  */
-function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View, transposed: boolean): View {
+function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View): View {
   const { fn } = k;
   const m = fn.m;
   const { t, pos, Cg, inVol } = s;
   const K = t.kVolume;
   const J = t.outVolume;
   const R = Cg * K;
-  const col = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
+  const key = JSON.stringify(["im2col", x.base.constant, inVol, J, K, op.kernel, op.stride, op.dilation, op.pad, op.groups, op.flip, Cg]);
+  const { at, fresh } = k.shared(key, op.groups * J * R);
+  const col = flatView(fn, at, op.groups * J * R);
+  if (!fresh) return col;
   fn.for(0, op.groups, (g) => {
     fn.for(0, J, (j) => {
       fn.for(0, K, (n) => {
@@ -68,10 +73,9 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View, transp
         const inside = () => m.i32.ge_s(p.expr(), m.i32.const(0));
         const safe = fn.let(Int.of(m, () => m.select(inside(), p.expr(), m.i32.const(0)), true));
         const wn = op.flip ? fn.const(K - 1).sub(n) : n;
+        const row = fn.let(g.mul(J).add(j).mul(R).add(wn));
         fn.for(0, Cg, (cc) => {
-          const r = cc.mul(K).add(wn);
-          const at = transposed ? g.mul(R).add(r).mul(J).add(j) : g.mul(J).add(j).mul(R).add(r);
-          fn.emit(col.store(at, m.select(inside(), x.load(g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f64.const(0))));
+          fn.emit(f32store(fn, col, row.add(cc.mul(K)), m.select(inside(), f32load(fn, x, g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f32.const(0))));
         });
       });
     });
@@ -86,7 +90,7 @@ export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: reado
   const s = convShapes(k, inShape, op);
   const J = s.t.outVolume;
   const R = s.Cg * s.t.kVolume;
-  const col = im2col(k, op, s, x, false);
+  const col = im2col(k, op, s, x);
   fn.for(0, s.O, (o) => {
     const g = fn.let(o.floorDiv(s.Og));
     const wRow = fn.let(o.mul(R));
@@ -161,21 +165,22 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
   });
 }
 
-/** Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, r] = dy[o, :] . colT[g, r, :], each weight written once. */
+/**
+ * Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, :] = sum over j of
+ * dy[o, j] * col[g, j, :], the forward's columns (shared, not unrolled again) scaled and summed
+ * four weights at a time; each weight written once.
+ */
 export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, dy: View, dw: View): void {
   const { fn } = k;
-  const m = fn.m;
   const s = convShapes(k, inShape, op);
   const J = s.t.outVolume;
   const R = s.Cg * s.t.kVolume;
-  const colT = im2col(k, op, s, x, true);
+  const col = im2col(k, op, s, x);
   fn.for(0, s.O, (o) => {
     const g = fn.let(o.floorDiv(s.Og));
     const dyRow = fn.let(o.mul(J));
-    fn.for(0, R, (r) => {
-      const sum = dot(fn, dy, dyRow, colT, g.mul(R).add(r).mul(J), J, m.f64.const(0));
-      fn.emit(dw.store(o.mul(R).add(r), sum.get()));
-    });
+    const cBase = fn.let(g.mul(J).mul(R));
+    scaledRowSum(fn, J, R, col, (j) => cBase.add(j.mul(R)), dy, (j) => dyRow.add(j), dw, o.mul(R));
   });
 }
 
