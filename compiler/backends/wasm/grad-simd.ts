@@ -80,20 +80,26 @@ export function dot(fn: Fn, a: View, aAt: Int, b: View, bAt: Int, n: number, acc
 
 /**
  * out[outAt + i] = sum over u < U of s[sAt(u)] * A[aAt(u) + i], for i < n: rows of A scaled
- * and summed, four columns at a time (the rows are contiguous; the scales are splatted).
+ * and summed, sixteen columns at a time in four accumulators that share each splatted scale
+ * (one scale load per four multiply-adds), then four at a time, then the last n mod 4 scalar.
  */
 export function scaledRowSum(fn: Fn, U: number, n: number, A: View, aAt: (u: Int) => Int, s: View, sAt: (u: Int) => Int, out: View, outAt: Int): void {
   const m = fn.m;
-  const full = n - (n % 4);
   const base = fn.let(outAt);
-  if (full > 0) {
-    fn.for(0, full / 4, (q) => {
-      const i = fn.let(q.mul(4));
-      const lanes = vec(fn, vzero(m));
-      fn.for(0, U, (u) => fn.emit(lanes.set(fmadd(fn, lanes.get(), vload(fn, A, aAt(u).add(i)), vsplat(fn, s, sAt(u))))));
-      fn.emit(vstore(fn, out, base.add(i), lanes.get()));
+  const wide = n - (n % 16);
+  const block = (from: Int, vectors: number) => {
+    const i = fn.let(from);
+    const lanes = Array.from({ length: vectors }, () => vec(fn, vzero(m)));
+    fn.for(0, U, (u) => {
+      const scale = vec(fn, vsplat(fn, s, sAt(u)));
+      const row = fn.let(aAt(u).add(i));
+      lanes.forEach((l, v) => fn.emit(l.set(fmadd(fn, l.get(), vload(fn, A, row.add(4 * v)), scale.get()))));
     });
-  }
+    lanes.forEach((l, v) => fn.emit(vstore(fn, out, base.add(i).add(4 * v), l.get())));
+  };
+  if (wide > 0) fn.for(0, wide / 16, (q) => block(q.mul(16), 4));
+  const full = n - (n % 4);
+  if (full > wide) block(fn.const(wide), (full - wide) / 4);
   for (let i = full; i < n; i++) {
     const sum = fn.f64(m.f64.const(0));
     fn.for(0, U, (u) => fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(A.load(aAt(u).add(i)), s.load(sAt(u)))))));
