@@ -82,14 +82,15 @@ export function dot(fn: Fn, a: View, aAt: Int, b: View, bAt: Int, n: number, acc
  * out[outAt + i] = sum over u < U of s[sAt(u)] * A[aAt(u) + i], for i < n: rows of A scaled
  * and summed, sixteen columns at a time in four accumulators that share each splatted scale
  * (one scale load per four multiply-adds), then four at a time, then the last n mod 4 scalar.
+ * `start` (a bias) splats one element into every sum's start instead of 0.
  */
-export function scaledRowSum(fn: Fn, U: number, n: number, A: View, aAt: (u: Int) => Int, s: View, sAt: (u: Int) => Int, out: View, outAt: Int): void {
+export function scaledRowSum(fn: Fn, U: number, n: number, A: View, aAt: (u: Int) => Int, s: View, sAt: (u: Int) => Int, out: View, outAt: Int, start?: { readonly view: View; readonly at: Int }): void {
   const m = fn.m;
   const base = fn.let(outAt);
   const wide = n - (n % 16);
   const block = (from: Int, vectors: number) => {
     const i = fn.let(from);
-    const lanes = Array.from({ length: vectors }, () => vec(fn, vzero(m)));
+    const lanes = Array.from({ length: vectors }, () => vec(fn, start ? vsplat(fn, start.view, start.at) : vzero(m)));
     fn.for(0, U, (u) => {
       const scale = vec(fn, vsplat(fn, s, sAt(u)));
       const row = fn.let(aAt(u).add(i));
@@ -101,7 +102,7 @@ export function scaledRowSum(fn: Fn, U: number, n: number, A: View, aAt: (u: Int
   const full = n - (n % 4);
   if (full > wide) block(fn.const(wide), (full - wide) / 4);
   for (let i = full; i < n; i++) {
-    const sum = fn.f64(m.f64.const(0));
+    const sum = fn.f64(start ? start.view.load(start.at) : m.f64.const(0));
     fn.for(0, U, (u) => fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(A.load(aAt(u).add(i)), s.load(sAt(u)))))));
     fn.emit(out.store(base.add(i), sum.get()));
   }

@@ -48,8 +48,10 @@ function convShapes(k: GradKernelContext, inShape: readonly number[], op: ConvOp
 }
 
 /**
- * The window of every output position unrolled (im2col): col[g][j][r] = x[g*Cg + c, pos[j, n]]
- * (0 in the padding) with r = c * K + n', so that r runs along a filter's weights in memory.
+ * The window of every output position unrolled (im2col), transposed: col[g][r][j] =
+ * x[g*Cg + c, pos[j, n]] (0 in the padding) with r = c * K + n' (a filter's weight order), so
+ * that j, the output positions, runs contiguously: the forward sums weight-scaled rows into
+ * four (sixteen) outputs at once, and the kernel gradient takes dot products along j.
  * One table read per (j, n) instead of one per (o, j, n), and the sums that follow are
  * branch-free SIMD loops over contiguous memory. The buffer is shared by input address and
  * window: the forward fills it, and the kernel gradient of the same sample reads it again
@@ -73,9 +75,9 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View): View 
         const inside = () => m.i32.ge_s(p.expr(), m.i32.const(0));
         const safe = fn.let(Int.of(m, () => m.select(inside(), p.expr(), m.i32.const(0)), true));
         const wn = op.flip ? fn.const(K - 1).sub(n) : n;
-        const row = fn.let(g.mul(J).add(j).mul(R).add(wn));
+        const row = fn.let(g.mul(R).add(wn).mul(J).add(j));
         fn.for(0, Cg, (cc) => {
-          fn.emit(f32store(fn, col, row.add(cc.mul(K)), m.select(inside(), f32load(fn, x, g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f32.const(0))));
+          fn.emit(f32store(fn, col, row.add(cc.mul(K * J)), m.select(inside(), f32load(fn, x, g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f32.const(0))));
         });
       });
     });
@@ -83,7 +85,7 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View): View 
   return col;
 }
 
-/** Forward: y[o, j] = bias + the dot product of filter o's weights with column j (im2col). */
+/** Forward: y[o, :] = bias + the sum over r of filter o's weight r times column row r (im2col). */
 export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, w: View, bias: View | undefined, y: View): void {
   const { fn } = k;
   const m = fn.m;
@@ -92,13 +94,14 @@ export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: reado
   const R = s.Cg * s.t.kVolume;
   const col = im2col(k, op, s, x);
   fn.for(0, s.O, (o) => {
-    const g = fn.let(o.floorDiv(s.Og));
+    const cBase = fn.let(o.floorDiv(s.Og).mul(R * J));
     const wRow = fn.let(o.mul(R));
-    fn.for(0, J, (j) => {
-      const start = bias ? bias.load(op.bias === "channel" ? o : o.mul(J).add(j)) : m.f64.const(0);
-      const acc = dot(fn, w, wRow, col, g.mul(J).add(j).mul(R), R, start);
-      fn.emit(y.store(o.mul(J).add(j), acc.get()));
-    });
+    const channel = bias && op.bias === "channel" ? { view: bias, at: o } : undefined;
+    scaledRowSum(fn, R, J, col, (r) => cBase.add(r.mul(J)), w, (r) => wRow.add(r), y, o.mul(J), channel);
+    if (bias && op.bias !== "channel") {
+      const row = fn.let(o.mul(J));
+      fn.for(0, J, (j) => fn.emit(y.store(row.add(j), m.f64.add(y.load(row.add(j)), bias.load(row.add(j))))));
+    }
   });
 }
 
@@ -166,21 +169,23 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
 }
 
 /**
- * Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, :] = sum over j of
- * dy[o, j] * col[g, j, :], the forward's columns (shared, not unrolled again) scaled and summed
- * four weights at a time; each weight written once.
+ * Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, r] = dy[o, :] . col[g, r, :],
+ * the forward's transposed columns (shared, not unrolled again), each weight written once.
  */
 export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, dy: View, dw: View): void {
   const { fn } = k;
+  const m = fn.m;
   const s = convShapes(k, inShape, op);
   const J = s.t.outVolume;
   const R = s.Cg * s.t.kVolume;
   const col = im2col(k, op, s, x);
   fn.for(0, s.O, (o) => {
-    const g = fn.let(o.floorDiv(s.Og));
+    const cBase = fn.let(o.floorDiv(s.Og).mul(R * J));
     const dyRow = fn.let(o.mul(J));
-    const cBase = fn.let(g.mul(J).mul(R));
-    scaledRowSum(fn, J, R, col, (j) => cBase.add(j.mul(R)), dy, (j) => dyRow.add(j), dw, o.mul(R));
+    fn.for(0, R, (r) => {
+      const sum = dot(fn, dy, dyRow, col, cBase.add(r.mul(J)), J, m.f64.const(0));
+      fn.emit(dw.store(o.mul(R).add(r), sum.get()));
+    });
   });
 }
 
