@@ -58,21 +58,28 @@ function horizontal(fn: Fn, v: Expr): Expr {
 
 /**
  * acc + sum over i < n of a[aAt + i] * b[bAt + i], into a new f64 local; `acc` starts it
- * (a bias, or 0).
+ * (a bias, or 0). Sixteen elements per iteration in four independent accumulators (one
+ * accumulator would wait on each add's latency), then four at a time, then scalar.
  */
 export function dot(fn: Fn, a: View, aAt: Int, b: View, bAt: Int, n: number, acc: Expr): F64Var {
   const m = fn.m;
+  const wide = n - (n % 16);
   const full = n - (n % 4);
   const sum = fn.f64(acc);
   if (full > 0) {
-    const lanes = vec(fn, vzero(m));
+    const lanes = Array.from({ length: wide > 0 ? 4 : 1 }, () => vec(fn, vzero(m)));
     const a0 = fn.let(aAt);
     const b0 = fn.let(bAt);
-    fn.for(0, full / 4, (q) => {
-      const i = fn.let(q.mul(4));
-      fn.emit(lanes.set(fmadd(fn, lanes.get(), vload(fn, a, a0.add(i)), vload(fn, b, b0.add(i)))));
-    });
-    fn.emit(sum.set(m.f64.add(sum.get(), horizontal(fn, lanes.get()))));
+    const madd = (l: (typeof lanes)[number], i: Int) => fn.emit(l.set(fmadd(fn, l.get(), vload(fn, a, a0.add(i)), vload(fn, b, b0.add(i)))));
+    if (wide > 0) {
+      fn.for(0, wide / 16, (q) => {
+        const i = fn.let(q.mul(16));
+        lanes.forEach((l, v) => madd(l, i.add(4 * v)));
+      });
+    }
+    for (let i = wide; i < full; i += 4) madd(lanes[0], fn.const(i));
+    const total = lanes.slice(1).reduce((t, l) => m.f32x4.add(t, l.get()), lanes[0].get());
+    fn.emit(sum.set(m.f64.add(sum.get(), horizontal(fn, total))));
   }
   for (let i = full; i < n; i++) fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(a.load(aAt.add(i)), b.load(bAt.add(i))))));
   return sum;
