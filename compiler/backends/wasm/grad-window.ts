@@ -10,11 +10,11 @@
 //
 // where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
 // row-major kernel block reverses its flat index. Groups restrict c to o's group. The forward
-// and the kernel gradient first unroll the input's windows (im2col, one table read per tap and
-// output position rather than per filter too), then take branch-free dot products over
-// contiguous memory; the input gradient computes the columns' gradient, then gathers it back
-// (col2im through the inverse taps), writing each element once. Sums run in f64,
-// as the forward kernels' do. Pools: max routes dy to the first arg-max of the real elements,
+// and the kernel gradient share one unrolling of the input's windows per sample (im2col,
+// transposed, one table read per tap and output position rather than per filter too), then run
+// SIMD loops over contiguous memory (grad-simd.ts, f32 lanes); the input gradient computes the
+// columns' gradient the same way, then gathers it back (col2im through the inverse taps, f64
+// sums of at most K terms), writing each element once. Pools: max routes dy to the first arg-max of the real elements,
 // avg spreads dy / divisor, where the divisor (real elements, or with count_pad the window
 // clipped to the padded input) is a compile-time table per output position, as is the tap table.
 
