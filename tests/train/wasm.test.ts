@@ -100,7 +100,8 @@ describe("WebAssembly training kernels equal the reference", () => {
 
   // The SIMD loops (grad-simd.ts) run 16 columns, then 4, then n mod 4 scalar: sizes that
   // take every path. Conv: J = 7x7 = 49 outputs (3 blocks of 16, 1 scalar), R = 5 x 3x3 = 45
-  // weights per filter (2 blocks, 3 vectors, 1 scalar), 3 filters; dense: 45 -> 37 -> 6.
+  // weights per filter (2 blocks, 3 vectors, 1 scalar), 3 filters; dense: 45 -> 37 -> 6, with
+  // relu (four lanes, then 1 scalar) between.
   it("SIMD blocks and tails: conv and dense at sizes not multiples of 4 or 16", async () => {
     const r = rng(424242);
     for (const bias of ["channel", "location", "none"] as const) {
@@ -116,7 +117,7 @@ describe("WebAssembly training kernels equal the reference", () => {
     const b = new Builder();
     const x = b.input([45]);
     const d1 = b.node({ kind: "dense", units: 37, bias: "channel" }, [x], { weight: () => [37, 45], bias: () => [37] });
-    const a = b.node({ kind: "activation", fn: "tanh", alpha: 0 }, [d1]);
+    const a = b.node({ kind: "activation", fn: "relu", alpha: 0 }, [d1]);
     await compare(b.graph(b.node({ kind: "dense", units: 6, bias: "none" }, [a], { weight: () => [6, 37] })), r);
   });
 

@@ -11,7 +11,8 @@ import type { ActivationFn } from "../../ir/ops.js";
 import { activate } from "./activation.js";
 import { type Expr, Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
-import { dot, scaledCopy, scaledRowSum } from "./grad-simd.js";
+import { dot, elementwise, scaledCopy, scaledRowSum } from "./grad-simd.js";
+import { zero as vzero } from "./simd.js";
 
 /** Activations whose derivative the training step computes (the others train on the reference). */
 const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>(["relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu"]);
@@ -43,6 +44,9 @@ export function emitDenseGradKernel(k: GradKernelContext, units: number, n: numb
 
 export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: View, y: View): void {
   const { fn } = k;
+  const m = fn.m;
+  // relu on four lanes: f32x4.max, like the scalar f64.max, keeps a NaN.
+  if (f === "relu") return elementwise(fn, count, x, x, y, (v) => m.f32x4.max(v, vzero(m)), (i) => activate(fn, k.math, f, alpha, x.load(i), beta));
   fn.for(0, count, (i) => fn.emit(y.store(i, activate(fn, k.math, f, alpha, x.load(i), beta))));
 }
 
@@ -50,15 +54,16 @@ export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alp
 export function emitActivationGrad(k: GradKernelContext, f: ActivationFn, alpha: number, count: number, x: View, dy: View, dx: View): void {
   const { fn } = k;
   const m = fn.m;
+  // relu's derivative on four lanes: dy where x > 0 (a NaN x compares false: 0, as below).
+  if (f === "relu") {
+    return elementwise(fn, count, x, dy, dx, (v, g) => m.v128.and(g, m.f32x4.gt(v, vzero(m))), (i) => m.select(m.f64.gt(x.load(i), m.f64.const(0)), dy.load(i), m.f64.const(0)));
+  }
   fn.for(0, count, (i) => {
     const v = fn.f64(x.load(i));
     const g = fn.f64(dy.load(i));
     const zero = m.f64.const(0);
     let r: Expr;
     switch (f) {
-      case "relu":
-        r = m.select(m.f64.gt(v.get(), zero), g.get(), zero);
-        break;
       case "leaky_relu":
         r = m.select(m.f64.ge(v.get(), zero), g.get(), m.f64.mul(m.f64.const(alpha), g.get()));
         break;

@@ -139,3 +139,16 @@ export function accumulate(fn: Fn, n: number, out: View, x: View): void {
   });
   for (let i = full; i < n; i++) fn.emit(out.store(fn.const(i), m.f64.add(out.load(fn.const(i)), x.load(fn.const(i)))));
 }
+
+/**
+ * out[i] = f(x[i], y[i]) for i < n on four lanes, then scalar for the last n mod 4 (relu and
+ * its derivative: elementwise, with the same NaN behaviour as their scalar forms).
+ */
+export function elementwise(fn: Fn, n: number, x: View, y: View, out: View, lanes: (x: Expr, y: Expr) => Expr, scalar: (i: Int) => Expr): void {
+  const full = n - (n % 4);
+  fn.for(0, full / 4, (q) => {
+    const i = fn.let(q.mul(4));
+    fn.emit(vstore(fn, out, i, lanes(vload(fn, x, i), vload(fn, y, i))));
+  });
+  for (let i = full; i < n; i++) fn.emit(out.store(fn.const(i), scalar(fn.const(i))));
+}
