@@ -98,6 +98,29 @@ describe("WebAssembly training kernels equal the reference", () => {
     await compare(b.graph(b.node(op, [x], ws)), r);
   });
 
+  // The SIMD loops (grad-simd.ts) run 16 columns, then 4, then n mod 4 scalar: sizes that
+  // take every path. Conv: J = 7x7 = 49 outputs (3 blocks of 16, 1 scalar), R = 5 x 3x3 = 45
+  // weights per filter (2 blocks, 3 vectors, 1 scalar), 3 filters; dense: 45 -> 37 -> 6, with
+  // relu (four lanes, then 1 scalar) between.
+  it("SIMD blocks and tails: conv and dense at sizes not multiples of 4 or 16", async () => {
+    const r = rng(424242);
+    for (const bias of ["channel", "location", "none"] as const) {
+      for (const groups of [1, 5]) {
+        const b = new Builder();
+        const x = b.input([5, 9, 9]);
+        const O = groups === 1 ? 3 : 5;
+        const op = { kind: "conv" as const, filters: O, kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad: { kind: "valid" as const }, groups, flip: false, bias };
+        const ws = { weight: () => [O, 5 / groups, 3, 3], ...(bias === "none" ? {} : { bias: (_: number[], y: number[]) => (bias === "channel" ? [O] : y) }) };
+        await compare(b.graph(b.node(op, [x], ws)), r);
+      }
+    }
+    const b = new Builder();
+    const x = b.input([45]);
+    const d1 = b.node({ kind: "dense", units: 37, bias: "channel" }, [x], { weight: () => [37, 45], bias: () => [37] });
+    const a = b.node({ kind: "activation", fn: "relu", alpha: 0 }, [d1]);
+    await compare(b.graph(b.node({ kind: "dense", units: 6, bias: "none" }, [a], { weight: () => [6, 37] })), r);
+  });
+
   each("pool (max, avg)", async (r, i) => {
     const d = dims(i);
     let w = randomWindow(r, d);

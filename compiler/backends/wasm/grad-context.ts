@@ -22,6 +22,12 @@ export interface GradKernelContext {
   table(key: string, data: () => Int32Array | Float32Array): number;
   /** A float32 scratch buffer of `floats` elements for this kernel alone; returns its byte address. */
   scratch(floats: number): number;
+  /**
+   * A float32 buffer shared by every kernel that asks with the same key (the forward
+   * convolution's im2col columns, which its kernel gradient reads again); `fresh` is true for
+   * the first asker, which must fill it.
+   */
+  shared(key: string, floats: number): { readonly at: number; readonly fresh: boolean };
 }
 
 /** A flat view at a constant byte address. */

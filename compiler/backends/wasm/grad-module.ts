@@ -13,7 +13,8 @@
 //   values         one sample's forward and backward values (the step runs sample by sample
 //                  and sums the weight gradients, so one sample's activations are all it keeps)
 //   tables         the window ops' tap tables and avg divisors (copied in by the trainer),
-//                  and the convolutions' im2col scratch
+//                  and the convolutions' im2col columns (written by the forward, read
+//                  again by the kernel gradient: the sample's input is unchanged in between)
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
@@ -32,6 +33,7 @@ import { binaryen, binaryenLoaded } from "./binaryen.js";
 import { Fn, type View } from "./builder.js";
 import { copy, flatView, type GradKernelContext } from "./grad-context.js";
 import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
+import { accumulate } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
 
@@ -161,10 +163,18 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
 
   const m = new binaryen.Module();
   try {
-    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory);
+    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.SIMD128);
     const math = new MathImports(m);
     const fnNames: { forward: string[]; loss: string[]; backward: string[] } = { forward: [], loss: [], backward: [] };
     let counter = 0;
+    const sharedAt = new Map<string, number>();
+    const shared = (key: string, floats: number): { at: number; fresh: boolean } => {
+      const hit = sharedAt.get(key);
+      if (hit !== undefined) return { at: hit, fresh: false };
+      const at = a.take(4 * floats);
+      sharedAt.set(key, at);
+      return { at, fresh: true };
+    };
     const kernel = (body: (k: GradKernelContext) => void): string => {
       const fn = new Fn(m, []);
       const k: GradKernelContext = {
@@ -174,6 +184,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         weight: (w) => flatView(fn, weights.get(w) as number, size(w.shape)),
         table,
         scratch: (floats) => a.take(4 * floats),
+        shared,
       };
       body(k);
       const name = `k${counter++}`;
@@ -197,7 +208,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         for (const g of tg.gradients) {
           const sum = flatView(k.fn, grads.get(g.weight) as number, size(g.weight.shape));
           const v = k.value(g.value);
-          k.fn.for(0, size(g.weight.shape), (i) => k.fn.emit(sum.store(i, m.f64.add(sum.load(i), v.load(i)))));
+          accumulate(k.fn, size(g.weight.shape), sum, v);
         }
       }),
     );

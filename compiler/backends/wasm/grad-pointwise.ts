@@ -3,13 +3,16 @@
 // grad/pointwise-grad.ts: at a kink the right-hand side's), softmax and its gradient, the
 // per-channel bias gradient, and the losses with their gradients (compiler/reference/grad/
 // loss.ts: each a mean over positions or elements; softmax cross-entropy on logits with the
-// max subtracted). Dot products and sums run in f64; tensors are f32 in memory.
+// max subtracted). Dense's products run on SIMD f32 lanes (grad-simd.ts); the other sums
+// run in f64; tensors are f32 in memory.
 
 import type { LossKind } from "../../ir/grad-ops.js";
 import type { ActivationFn } from "../../ir/ops.js";
 import { activate } from "./activation.js";
 import { type Expr, Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
+import { dot, elementwise, scaledCopy, scaledRowSum } from "./grad-simd.js";
+import { zero as vzero } from "./simd.js";
 
 /** Activations whose derivative the training step computes (the others train on the reference). */
 const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>(["relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu"]);
@@ -22,9 +25,7 @@ export function emitDenseForward(k: GradKernelContext, units: number, n: number,
   const { fn } = k;
   const m = fn.m;
   fn.for(0, units, (u) => {
-    const acc = fn.f64(bias ? bias.load(u) : m.f64.const(0));
-    const row = fn.let(u.mul(n));
-    fn.for(0, n, (i) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(row.add(i)), x.load(i))))));
+    const acc = dot(fn, w, u.mul(n), x, fn.const(0), n, bias ? bias.load(u) : m.f64.const(0));
     fn.emit(y.store(u, acc.get()));
   });
 }
@@ -32,27 +33,20 @@ export function emitDenseForward(k: GradKernelContext, units: number, n: number,
 /** dx[i] = sum over u of W[u, i] dy[u]. */
 export function emitDenseGradInput(k: GradKernelContext, units: number, n: number, dy: View, w: View, dx: View): void {
   const { fn } = k;
-  const m = fn.m;
-  fn.for(0, n, (i) => {
-    const acc = fn.f64(m.f64.const(0));
-    fn.for(0, units, (u) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(u.mul(n).add(i)), dy.load(u))))));
-    fn.emit(dx.store(i, acc.get()));
-  });
+  scaledRowSum(fn, units, n, w, (u) => u.mul(n), dy, (u) => u, dx, fn.const(0));
 }
 
 /** dW[u, i] = dy[u] x[i]. */
 export function emitDenseGradKernel(k: GradKernelContext, units: number, n: number, x: View, dy: View, dw: View): void {
   const { fn } = k;
-  const m = fn.m;
-  fn.for(0, units, (u) => {
-    const g = fn.f64(dy.load(u));
-    const row = fn.let(u.mul(n));
-    fn.for(0, n, (i) => fn.emit(dw.store(row.add(i), m.f64.mul(g.get(), x.load(i)))));
-  });
+  fn.for(0, units, (u) => scaledCopy(fn, n, dy, u, x, dw, u.mul(n)));
 }
 
 export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: View, y: View): void {
   const { fn } = k;
+  const m = fn.m;
+  // relu on four lanes: f32x4.max, like the scalar f64.max, keeps a NaN.
+  if (f === "relu") return elementwise(fn, count, x, x, y, (v) => m.f32x4.max(v, vzero(m)), (i) => activate(fn, k.math, f, alpha, x.load(i), beta));
   fn.for(0, count, (i) => fn.emit(y.store(i, activate(fn, k.math, f, alpha, x.load(i), beta))));
 }
 
@@ -60,15 +54,16 @@ export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alp
 export function emitActivationGrad(k: GradKernelContext, f: ActivationFn, alpha: number, count: number, x: View, dy: View, dx: View): void {
   const { fn } = k;
   const m = fn.m;
+  // relu's derivative on four lanes: dy where x > 0 (a NaN x compares false: 0, as below).
+  if (f === "relu") {
+    return elementwise(fn, count, x, dy, dx, (v, g) => m.v128.and(g, m.f32x4.gt(v, vzero(m))), (i) => m.select(m.f64.gt(x.load(i), m.f64.const(0)), dy.load(i), m.f64.const(0)));
+  }
   fn.for(0, count, (i) => {
     const v = fn.f64(x.load(i));
     const g = fn.f64(dy.load(i));
     const zero = m.f64.const(0);
     let r: Expr;
     switch (f) {
-      case "relu":
-        r = m.select(m.f64.gt(v.get(), zero), g.get(), zero);
-        break;
       case "leaky_relu":
         r = m.select(m.f64.ge(v.get(), zero), g.get(), m.f64.mul(m.f64.const(alpha), g.get()));
         break;

@@ -10,11 +10,11 @@
 //
 // where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
 // row-major kernel block reverses its flat index. Groups restrict c to o's group. The forward
-// and the kernel gradient first unroll the input's windows (im2col, one table read per tap and
-// output position rather than per filter too), then take branch-free dot products over
-// contiguous memory; the input gradient computes the columns' gradient, then gathers it back
-// (col2im through the inverse taps), writing each element once. Sums run in f64,
-// as the forward kernels' do. Pools: max routes dy to the first arg-max of the real elements,
+// and the kernel gradient share one unrolling of the input's windows per sample (im2col,
+// transposed, one table read per tap and output position rather than per filter too), then run
+// SIMD loops over contiguous memory (grad-simd.ts, f32 lanes); the input gradient computes the
+// columns' gradient the same way, then gathers it back (col2im through the inverse taps, f64
+// sums of at most K terms), writing each element once. Pools: max routes dy to the first arg-max of the real elements,
 // avg spreads dy / divisor, where the divisor (real elements, or with count_pad the window
 // clipped to the padded input) is a compile-time table per output position, as is the tap table.
 
@@ -23,6 +23,7 @@ import { taps, type Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";
 import { Int, type View } from "./builder.js";
 import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
+import { dot, f32load, f32store, scaledRowSum } from "./grad-simd.js";
 
 interface ConvShapes {
   readonly t: Taps;
@@ -47,19 +48,26 @@ function convShapes(k: GradKernelContext, inShape: readonly number[], op: ConvOp
 }
 
 /**
- * The window of every output position unrolled (im2col): col[g][j][r] = x[g*Cg + c, pos[j, n]]
- * (0 in the padding) with r = c * K + n', so that r runs along a filter's weights in memory;
- * `transposed` lays it out [g][r][j] instead. One table read per (j, n) instead of one per
- * (o, j, n), and the sums that follow are branch-free dot products over contiguous memory.
+ * The window of every output position unrolled (im2col), transposed: col[g][r][j] =
+ * x[g*Cg + c, pos[j, n]] (0 in the padding) with r = c * K + n' (a filter's weight order), so
+ * that j, the output positions, runs contiguously: the forward sums weight-scaled rows into
+ * four (sixteen) outputs at once, and the kernel gradient takes dot products along j.
+ * One table read per (j, n) instead of one per (o, j, n), and the sums that follow are
+ * branch-free SIMD loops over contiguous memory. The buffer is shared by input address and
+ * window: the forward fills it, and the kernel gradient of the same sample reads it again
+ * (the forward runs first in every step; the kernel gradient fills it itself if no forward did).
  */
-function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View, transposed: boolean): View {
+function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View): View {
   const { fn } = k;
   const m = fn.m;
   const { t, pos, Cg, inVol } = s;
   const K = t.kVolume;
   const J = t.outVolume;
   const R = Cg * K;
-  const col = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
+  const key = JSON.stringify(["im2col", x.base.constant, inVol, J, K, op.kernel, op.stride, op.dilation, op.pad, op.groups, op.flip, Cg]);
+  const { at, fresh } = k.shared(key, op.groups * J * R);
+  const col = flatView(fn, at, op.groups * J * R);
+  if (!fresh) return col;
   fn.for(0, op.groups, (g) => {
     fn.for(0, J, (j) => {
       fn.for(0, K, (n) => {
@@ -67,10 +75,9 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View, transp
         const inside = () => m.i32.ge_s(p.expr(), m.i32.const(0));
         const safe = fn.let(Int.of(m, () => m.select(inside(), p.expr(), m.i32.const(0)), true));
         const wn = op.flip ? fn.const(K - 1).sub(n) : n;
+        const row = fn.let(g.mul(R).add(wn).mul(J).add(j));
         fn.for(0, Cg, (cc) => {
-          const r = cc.mul(K).add(wn);
-          const at = transposed ? g.mul(R).add(r).mul(J).add(j) : g.mul(J).add(j).mul(R).add(r);
-          fn.emit(col.store(at, m.select(inside(), x.load(g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f64.const(0))));
+          fn.emit(f32store(fn, col, row.add(cc.mul(K * J)), m.select(inside(), f32load(fn, x, g.mul(Cg).add(cc).mul(inVol).add(safe)), m.f32.const(0))));
         });
       });
     });
@@ -78,23 +85,23 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View, transp
   return col;
 }
 
-/** Forward: y[o, j] = bias + the dot product of filter o's weights with column j (im2col). */
+/** Forward: y[o, :] = bias + the sum over r of filter o's weight r times column row r (im2col). */
 export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, w: View, bias: View | undefined, y: View): void {
   const { fn } = k;
   const m = fn.m;
   const s = convShapes(k, inShape, op);
   const J = s.t.outVolume;
   const R = s.Cg * s.t.kVolume;
-  const col = im2col(k, op, s, x, false);
+  const col = im2col(k, op, s, x);
   fn.for(0, s.O, (o) => {
-    const g = fn.let(o.floorDiv(s.Og));
+    const cBase = fn.let(o.floorDiv(s.Og).mul(R * J));
     const wRow = fn.let(o.mul(R));
-    fn.for(0, J, (j) => {
-      const acc = fn.f64(bias ? bias.load(op.bias === "channel" ? o : o.mul(J).add(j)) : m.f64.const(0));
-      const cRow = fn.let(g.mul(J).add(j).mul(R));
-      fn.for(0, R, (r) => fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(wRow.add(r)), col.load(cRow.add(r)))))));
-      fn.emit(y.store(o.mul(J).add(j), acc.get()));
-    });
+    const channel = bias && op.bias === "channel" ? { view: bias, at: o } : undefined;
+    scaledRowSum(fn, R, J, col, (r) => cBase.add(r.mul(J)), w, (r) => wRow.add(r), y, o.mul(J), channel);
+    if (bias && op.bias !== "channel") {
+      const row = fn.let(o.mul(J));
+      fn.for(0, J, (j) => fn.emit(y.store(row.add(j), m.f64.add(y.load(row.add(j)), bias.load(row.add(j))))));
+    }
   });
 }
 
@@ -139,15 +146,9 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
   const dcol = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
   fn.for(0, op.groups, (g) => {
     fn.for(0, J, (j) => {
-      const row = fn.let(g.mul(J).add(j).mul(R));
-      fn.for(0, R, (r) => {
-        const acc = fn.f64(m.f64.const(0));
-        fn.for(0, Og, (oo) => {
-          const o = fn.let(g.mul(Og).add(oo));
-          fn.emit(acc.set(m.f64.add(acc.get(), m.f64.mul(w.load(o.mul(R).add(r)), dy.load(o.mul(J).add(j))))));
-        });
-        fn.emit(dcol.store(row.add(r), acc.get()));
-      });
+      // dcol[g, j, :] = sum over the group's filters o of dy[o, j] * K[o, :], four r at a time.
+      const o0 = fn.let(g.mul(Og));
+      scaledRowSum(fn, Og, R, w, (oo) => o0.add(oo).mul(R), dy, (oo) => o0.add(oo).mul(J).add(j), dcol, g.mul(J).add(j).mul(R));
     });
   });
   fn.for(0, inShape[0], (c) => {
@@ -167,21 +168,22 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
   });
 }
 
-/** Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, r] = dy[o, :] . colT[g, r, :], each weight written once. */
+/**
+ * Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, r] = dy[o, :] . col[g, r, :],
+ * the forward's transposed columns (shared, not unrolled again), each weight written once.
+ */
 export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, dy: View, dw: View): void {
   const { fn } = k;
   const m = fn.m;
   const s = convShapes(k, inShape, op);
   const J = s.t.outVolume;
   const R = s.Cg * s.t.kVolume;
-  const colT = im2col(k, op, s, x, true);
+  const col = im2col(k, op, s, x);
   fn.for(0, s.O, (o) => {
-    const g = fn.let(o.floorDiv(s.Og));
+    const cBase = fn.let(o.floorDiv(s.Og).mul(R * J));
     const dyRow = fn.let(o.mul(J));
     fn.for(0, R, (r) => {
-      const sum = fn.f64(m.f64.const(0));
-      const cRow = fn.let(g.mul(R).add(r).mul(J));
-      fn.for(0, J, (j) => fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(dy.load(dyRow.add(j)), colT.load(cRow.add(j)))))));
+      const sum = dot(fn, dy, dyRow, col, cBase.add(r.mul(J)), J, m.f64.const(0));
       fn.emit(dw.store(o.mul(R).add(r), sum.get()));
     });
   });
