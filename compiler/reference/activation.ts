@@ -58,36 +58,39 @@ function scalarFn(op: ActivationOp): (v: number) => number {
   }
 }
 
-/** softmax over axis 0 of [C, D1..Dd]: exp(x - max) / sum exp(x - max), max over channels. */
-export function softmax(x: Tensor): Tensor {
+/**
+ * Over axis 0 of [C, D1..Dd], at every position: the channels' max and sum of exp(x - max),
+ * handed to `write` with the position's first index and the channel stride. Subtracting the
+ * max keeps exp from overflowing; it cancels in softmax's ratio and in log_softmax's difference.
+ */
+function overChannels(x: Tensor, write: (y: Tensor, p: number, stride: number, max: number, sum: number) => void): Tensor {
   const C = x.shape[0];
   const positions = size(x.shape.slice(1));
   const channelStride = strides(x.shape)[0];
   const y = tensor(x.shape);
   for (let p = 0; p < positions; p++) {
-    // Subtracting the max keeps exp from overflowing; it cancels in the ratio.
     let max = -Infinity;
     for (let c = 0; c < C; c++) max = Math.max(max, x.data[c * channelStride + p]);
     let sum = 0;
     for (let c = 0; c < C; c++) sum += Math.exp(x.data[c * channelStride + p] - max);
-    for (let c = 0; c < C; c++) y.data[c * channelStride + p] = Math.exp(x.data[c * channelStride + p] - max) / sum;
+    write(y, p, channelStride, max, sum);
   }
   return y;
+}
+
+/** softmax over axis 0 of [C, D1..Dd]: exp(x - max) / sum exp(x - max), max over channels. */
+export function softmax(x: Tensor): Tensor {
+  const C = x.shape[0];
+  return overChannels(x, (y, p, stride, max, sum) => {
+    for (let c = 0; c < C; c++) y.data[c * stride + p] = Math.exp(x.data[c * stride + p] - max) / sum;
+  });
 }
 
 /** log_softmax over axis 0: x - max - log(sum exp(x - max)), without forming the quotient (no log of an underflowed 0). */
 export function logSoftmax(x: Tensor): Tensor {
   const C = x.shape[0];
-  const positions = size(x.shape.slice(1));
-  const channelStride = strides(x.shape)[0];
-  const y = tensor(x.shape);
-  for (let p = 0; p < positions; p++) {
-    let max = -Infinity;
-    for (let c = 0; c < C; c++) max = Math.max(max, x.data[c * channelStride + p]);
-    let sum = 0;
-    for (let c = 0; c < C; c++) sum += Math.exp(x.data[c * channelStride + p] - max);
+  return overChannels(x, (y, p, stride, max, sum) => {
     const shift = max + Math.log(sum);
-    for (let c = 0; c < C; c++) y.data[c * channelStride + p] = x.data[c * channelStride + p] - shift;
-  }
-  return y;
+    for (let c = 0; c < C; c++) y.data[c * stride + p] = x.data[c * stride + p] - shift;
+  });
 }

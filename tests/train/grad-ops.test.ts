@@ -8,30 +8,10 @@ import { describe, it } from "vitest";
 import type { ActivationFn, PadSpec, PoolMode } from "../../compiler/ir/ops.js";
 import { windowGeometry } from "../../compiler/ir/ops.js";
 import { expect } from "vitest";
-import { Builder, checkGradients, classes, type Rng, rng } from "./helpers.js";
+import { Builder, checkGradients, classes, type Rng, randomWindow, rng } from "./helpers.js";
 
 const CASES = 24;
 
-interface Window {
-  kernel: number[];
-  stride: number[];
-  dilation: number[];
-  pad: PadSpec;
-  spatial: number[];
-}
-
-function randomWindow(r: Rng, d: number, maxK = 3): Window {
-  const kernel = Array.from({ length: d }, () => r.int(1, d === 3 ? 2 : maxK));
-  const stride = Array.from({ length: d }, () => r.int(1, 2));
-  const dilation = Array.from({ length: d }, () => (r.bool(0.3) ? 2 : 1));
-  const kind = r.pick(["valid", "same", "full", "explicit"] as const);
-  const pad: PadSpec =
-    kind === "explicit"
-      ? { kind, before: kernel.map(() => r.int(0, 1)), after: kernel.map(() => r.int(0, 2)) }
-      : { kind };
-  const spatial = kernel.map((k, i) => (k - 1) * dilation[i] + 1 + r.int(0, d === 3 ? 2 : 4));
-  return { kernel, stride, dilation, pad, spatial };
-}
 
 const dims = (i: number): number => 1 + (i % 3);
 

@@ -4,7 +4,7 @@
 
 import { expect } from "vitest";
 import type { Graph, Node, Value, Weight, WeightRole } from "../../compiler/ir/graph.js";
-import type { Op } from "../../compiler/ir/ops.js";
+import type { Op, PadSpec } from "../../compiler/ir/ops.js";
 import { inferShape } from "../../compiler/ir/shapes.js";
 import { SourceFile } from "../../compiler/source.js";
 import { autodiff, type LossName } from "../../compiler/train/autodiff.js";
@@ -137,4 +137,26 @@ export function checkGradients(g: Graph, r: Rng, o: CheckOptions = {}): TrainGra
 function roleOf(g: Graph, w: Weight): WeightRole {
   for (const n of g.nodes) for (const [role, x] of Object.entries(n.weights)) if (x === w) return role as WeightRole;
   return "weight";
+}
+
+/** A random window geometry of `d` spatial axes for gradient tests: kernel, stride, dilation, padding and an input that fits. */
+export interface Window {
+  kernel: number[];
+  stride: number[];
+  dilation: number[];
+  pad: PadSpec;
+  spatial: number[];
+}
+
+export function randomWindow(r: Rng, d: number, maxK = 3): Window {
+  const kernel = Array.from({ length: d }, () => r.int(1, d === 3 ? 2 : maxK));
+  const stride = Array.from({ length: d }, () => r.int(1, 2));
+  const dilation = Array.from({ length: d }, () => (r.bool(0.3) ? 2 : 1));
+  const kind = r.pick(["valid", "same", "full", "explicit"] as const);
+  const pad: PadSpec =
+    kind === "explicit"
+      ? { kind, before: kernel.map(() => r.int(0, 1)), after: kernel.map(() => r.int(0, 2)) }
+      : { kind };
+  const spatial = kernel.map((k, i) => (k - 1) * dilation[i] + 1 + r.int(0, d === 3 ? 2 : 4));
+  return { kernel, stride, dilation, pad, spatial };
 }

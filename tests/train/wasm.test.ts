@@ -10,7 +10,7 @@
 
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../../compiler/ir/graph.js";
-import type { ActivationFn, PadSpec } from "../../compiler/ir/ops.js";
+import type { ActivationFn } from "../../compiler/ir/ops.js";
 import { windowGeometry } from "../../compiler/ir/ops.js";
 import { autodiff, type LossName } from "../../compiler/train/autodiff.js";
 import { compileTraining } from "../../compiler/train/compile-training.js";
@@ -26,28 +26,11 @@ import { specialise } from "../../compiler/train/specialise.js";
 import { referenceBatch } from "../../compiler/train/reference-batch.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
 import { relativeError } from "../relative-error.js";
-import { Builder, type Rng, rng } from "./helpers.js";
+import { Builder, type Rng, randomWindow, rng } from "./helpers.js";
 
 const CASES = 20;
 const TOL = 2e-5;
 
-interface Window {
-  kernel: number[];
-  stride: number[];
-  dilation: number[];
-  pad: PadSpec;
-  spatial: number[];
-}
-
-function randomWindow(r: Rng, d: number, maxK = 3): Window {
-  const kernel = Array.from({ length: d }, () => r.int(1, d === 3 ? 2 : maxK));
-  const stride = Array.from({ length: d }, () => r.int(1, 2));
-  const dilation = Array.from({ length: d }, () => (r.bool(0.3) ? 2 : 1));
-  const kind = r.pick(["valid", "same", "full", "explicit"] as const);
-  const pad: PadSpec = kind === "explicit" ? { kind, before: kernel.map(() => r.int(0, 1)), after: kernel.map(() => r.int(0, 2)) } : { kind };
-  const spatial = kernel.map((k, i) => (k - 1) * dilation[i] + 1 + r.int(0, d === 3 ? 2 : 4));
-  return { kernel, stride, dilation, pad, spatial };
-}
 
 const f32 = (r: Rng, n: number, lo = -1, hi = 1): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * r.next());
 
