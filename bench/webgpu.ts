@@ -23,6 +23,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeBundle } from "../compiler/bundle.js";
 import { compile, formatDiagnostics } from "../compiler/index.js";
+import { relativeError } from "./compare.js";
 import { findNetwork, input, NETWORKS, type NetworkSpec, POOL_NETWORKS, weights } from "./networks.js";
 import { safetensorsFor } from "./peers/cnnc.js";
 import { onnxModel, ortRunner } from "./peers/ort.js";
@@ -134,17 +135,6 @@ type PageResult = Partial<Record<(typeof RUNNERS)[number], Cell>>;
 function option(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
-}
-
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    diff = d > diff || Number.isNaN(d) ? d : diff;
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 /** The page's script: PAGE_ENTRY with its imports bundled, Node built-ins stubbed. */
