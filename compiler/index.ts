@@ -5,6 +5,7 @@
 
 import { analyse as analyseSource } from "./analyse.js";
 import { loadBinaryen } from "./backends/wasm/binaryen.js";
+import { loadBinaryenForNode } from "./binaryen-node.js";
 import { type CompileResult, compile as compileSource } from "./compile.js";
 import { formatDiagnostics, type Diagnostic } from "./diagnostics.js";
 import { withFileSystem } from "./node-files.js";
@@ -13,7 +14,8 @@ import { compileTraining as compileTrainingSource, type TrainingOptions, type Tr
 
 // compile() is synchronous and emits WebAssembly with binaryen, which loads asynchronously
 // and slowly; the API loads it here, once, so that importing "cnnc" gives a ready compile().
-await loadBinaryen();
+// In Node through V8's code cache, which saves most of the load after the first run.
+await loadBinaryen(loadBinaryenForNode);
 
 export type { CompileOptions, Target, TargetName } from "./options.js";
 export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from "./compile.js";

@@ -21,10 +21,13 @@ export declare namespace binaryen {
 
 let loading: Promise<typeof B> | undefined;
 
-/** Loads binaryen.js once; later calls return the same module. */
-export function loadBinaryen(): Promise<typeof B> {
-  loading ??= import("binaryen").then((m) => {
-    binaryen = m.default;
+/**
+ * Loads binaryen.js once; later calls return the same module. `load` replaces the plain import
+ * on the first call: the Node API passes one that uses V8's code cache (compiler/binaryen-node.ts).
+ */
+export function loadBinaryen(load?: () => Promise<typeof B>): Promise<typeof B> {
+  loading ??= (load ?? (async () => (await import("binaryen")).default))().then((m) => {
+    binaryen = m;
     return binaryen;
   });
   return loading;
