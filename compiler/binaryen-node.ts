@@ -16,10 +16,9 @@ import type B from "binaryen";
 import { createHash } from "node:crypto";
 import { isAscii } from "node:buffer";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import vm from "node:vm";
 
 type Factory = (dynamicImport: (specifier: string) => Promise<unknown>, metaUrl: string) => Promise<typeof B>;
@@ -30,7 +29,8 @@ export async function loadBinaryenForNode(): Promise<typeof B> {
   let file: string;
   let bytes: Buffer;
   try {
-    file = createRequire(import.meta.url).resolve("binaryen");
+    // Resolved as the plain import would be (module hooks included), not by require's rules.
+    file = fileURLToPath(import.meta.resolve("binaryen"));
     bytes = readFileSync(file);
   } catch {
     return plainImport();

@@ -53,14 +53,18 @@ export interface Command {
 export const COMMANDS: Readonly<Record<string, Command>> = {
   check: {
     summary: "parse and check a model (no code generated)",
-    usage: "cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME]",
-    options: { weights: COMPILE_OPTIONS.weights, network: COMPILE_OPTIONS.network },
+    usage: "cnnc check MODEL.cnn [--weights W.safetensors] [--network NAME] [--size SYM=N ...]",
+    options: { weights: COMPILE_OPTIONS.weights, network: COMPILE_OPTIONS.network, size: { type: "string", multiple: true } },
     help: `Parses MODEL.cnn, checks names, shapes and weights, and prints "MODEL.cnn: ok" or the
 diagnostics (at most 20 errors). Never loads the code generators, so it is quick.
 
 options:
   --weights W.safetensors   check the weights file against the layers too
-  --network NAME            which network, when the file has several`,
+  --network NAME            which network, when the file has several
+  --size SYM=N              check a network with symbolic sizes at these sizes (repeatable,
+                            or SYM=N,SYM=N): every layer's output at least 1 and within what
+                            the targets hold, the WebAssembly memory, and a warning for
+                            tensors over WebGPU's default 128 MiB binding; prints the memory`,
   },
   compile: {
     summary: "compile a model into a bundle folder (WebAssembly and/or WGSL)",

@@ -119,11 +119,25 @@ async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<
   return r;
 }
 
-function cmdCheck(p: Parsed): void {
+async function cmdCheck(p: Parsed): Promise<void> {
   const file = modelPath(p);
-  const a = analyse(readSource(file), withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") }));
-  failOn(a.log.items, !a.log.hasErrors);
-  process.stdout.write(`${escapeControls(file)}: ok\n`);
+  const options = withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") });
+  if (list(p, "size").length === 0) {
+    const a = analyse(readSource(file), options);
+    failOn(a.log.items, !a.log.hasErrors);
+    process.stdout.write(`${escapeControls(file)}: ok\n`);
+    return;
+  }
+  // At given sizes: the passes and the plan (still no code generation), evaluated there.
+  const sizes = parseSizes(p);
+  const [{ optimise }, { checkAtSizes, mib }] = await Promise.all([import("./optimise.js"), import("./check-sizes.js")]);
+  const o = optimise(readSource(file), options);
+  if (!o.ok) return failOn(o.diagnostics, false);
+  const summary = checkAtSizes(o, sizes, o.log);
+  failOn(o.log.items, !o.log.hasErrors);
+  if (!summary) return;
+  const big = summary.largest ? `; largest tensor ${summary.largest.layer} ${summary.largest.shape} (${mib(summary.largest.bytes)})` : "";
+  process.stdout.write(`${escapeControls(file)}: ok with ${summary.sizes}: ${mib(summary.activationBytes)} of activations per sample, ${mib(summary.weightBytes)} of weights${big}\n`);
 }
 
 /** `--autotune --target webgpu`: times the candidates on this machine's WebGPU adapter (Dawn). */
@@ -574,7 +588,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     switch (command) {
       case "check":
-        cmdCheck(p);
+        await cmdCheck(p);
         break;
       case "compile":
         await cmdCompile(p);
