@@ -19,6 +19,7 @@ await loadBinaryen();
 export { compile };
 export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from "./compile.js";
 export type { CompileOptions, Target, TargetName } from "./options.js";
+export type { CompileProgress, CompileStage } from "./progress.js";
 export { type BundleFiles, type BundleOptions, bundleFiles, type RuntimeSource } from "./bundle-files.js";
 export { explain, layerRows, type LayerRow } from "./explain.js";
 export { type GraphPicture, graphPicture } from "./pictures/graph.js";

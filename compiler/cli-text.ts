@@ -4,6 +4,7 @@
 // bar on stderr for work that takes more than about a second.
 
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.js";
+import type { CompileProgress } from "./progress.js";
 
 /** Errors printed before "and N more errors": enough to fix, never a flood. */
 export const MAX_ERRORS = 20;
@@ -14,8 +15,15 @@ export function escapeControls(text: string): string {
   return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
+/** What colourOn and Progress need of a stream (process.stderr, or a test's stand-in). */
+export interface TextStream {
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+  write(text: string): boolean;
+}
+
 /** Colour on this stream: a TTY, NO_COLOR unset or empty, TERM not "dumb". */
-export function colourOn(stream: NodeJS.WriteStream): boolean {
+export function colourOn(stream: TextStream): boolean {
   return Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== "dumb";
 }
 
@@ -53,9 +61,10 @@ export function printDiagnostics(ds: readonly Diagnostic[]): void {
 }
 
 /**
- * A progress bar on stderr, drawn only on a TTY and only once the work has run for `after`
- * ms (quick work shows nothing); elsewhere nothing (the caller says what starts, in one line).
- * Writes to a TTY are synchronous in Node, so it updates even inside a synchronous compile.
+ * A progress bar on stderr, drawn only on a TTY where colour is on (no NO_COLOR, TERM not
+ * "dumb": the bar redraws its line with escape sequences) and only once the work has run for
+ * `after` ms (quick work shows nothing); elsewhere nothing (the caller says what starts, in one
+ * line). Writes to a TTY are synchronous in Node, so it updates even inside a synchronous compile.
  */
 export class Progress {
   private readonly start = Date.now();
@@ -64,22 +73,29 @@ export class Progress {
   constructor(
     private readonly what: string,
     private readonly after = 1000,
+    private readonly err: TextStream = process.stderr,
   ) {}
 
   update(done: number, total: number, item = ""): void {
     if (Date.now() - this.start < this.after) return;
-    const err = process.stderr;
-    if (!err.isTTY) return;
+    const err = this.err;
+    if (!colourOn(err)) return;
     const width = 24;
     const filled = total > 0 ? Math.round((done / total) * width) : 0;
     const bar = `[${"#".repeat(filled)}${" ".repeat(width - filled)}]`;
-    const line = escapeControls(`${this.what} ${bar} ${done}/${total} ${item}`).slice(0, Math.max(20, (err.columns ?? 80) - 1));
+    // columns is 0 where the terminal has no size (a pty without one): then 80.
+    const line = escapeControls(`${this.what} ${bar} ${done}/${total} ${item}`).slice(0, Math.max(20, (err.columns || 80) - 1));
     err.write(`\r\x1b[2K${line}`);
     this.drawn = true;
   }
 
   done(): void {
-    if (this.drawn) process.stderr.write("\r\x1b[2K");
+    if (this.drawn) this.err.write("\r\x1b[2K");
     this.drawn = false;
   }
+}
+
+/** "emit wasm: conv2", "binaryen wasm relaxed", "analyse": what the compile bar shows after its count. */
+export function progressItem(p: CompileProgress): string {
+  return `${p.stage}${p.part ? ` ${p.part}` : ""}${p.layer ? `: ${p.layer}` : ""}`;
 }

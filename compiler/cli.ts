@@ -21,7 +21,7 @@ import { mulberryInputs } from "./cli-inputs.js";
 import { printShape } from "./ir/dim.js";
 import { closest } from "./suggest.js";
 import { readModel, readModelText } from "./cli-read.js";
-import { escapeControls, printDiagnostics, Progress, sayErr } from "./cli-text.js";
+import { escapeControls, printDiagnostics, Progress, progressItem, sayErr } from "./cli-text.js";
 import type { Diagnostic } from "./diagnostics.js";
 import type { AlgorithmName } from "./ir/graph.js";
 import type { CompileSuccess } from "./index.js";
@@ -96,6 +96,8 @@ function failOn(diagnostics: readonly Diagnostic[], ok: boolean): void {
 async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<CompileSuccess> {
   const options = compileOptions(p, file, target);
   const source = readSource(file);
+  // Started before binaryen loads, so that its load counts towards the second before a bar shows.
+  const compileBar = options.autotune ? undefined : new Progress("compile");
   const { compile } = await import("./index.js");
   let r;
   if (options.autotune && options.target === "webgpu") {
@@ -112,7 +114,14 @@ async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<
     } finally {
       bar.done();
     }
-  } else r = compile(source, options);
+  } else {
+    // A big network takes seconds: a bar (on a TTY, after a second) per stage and kernel.
+    try {
+      r = compile(source, { ...options, onProgress: (p) => compileBar?.update(p.done, p.total, progressItem(p)) });
+    } finally {
+      compileBar?.done();
+    }
+  }
   failOn(r.diagnostics, r.ok);
   if (!r.ok) throw new UserError("");
   noteInitialised(r.initialised);

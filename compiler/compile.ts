@@ -54,7 +54,7 @@ export function compile(source: string | Uint8Array, options: CompileOptions = {
   if (!o.ok) return o;
   const { target, graph, plan, log, file } = o;
   const weights = new Uint8Array(plan.weightData.buffer, plan.weightData.byteOffset, plan.weightData.byteLength);
-  const emit = target.emit(plan, { webgpuLimits: options.webgpuLimits, wasmOptimize: options.wasmOptimize, timings: options.timings });
+  const emit = target.emit(plan, { webgpuLimits: options.webgpuLimits, wasmOptimize: options.wasmOptimize, timings: options.timings, onProgress: options.onProgress });
   if (!emit.ok) {
     // A network the target cannot run: a limit that splitting cannot meet.
     // At its layer, or (a limit of the whole network) at the output.

@@ -18,6 +18,7 @@ import { compileTraining as compileTrainingSource, type TrainingOptions, type Tr
 await loadBinaryen(loadBinaryenForNode);
 
 export type { CompileOptions, Target, TargetName } from "./options.js";
+export type { CompileProgress, CompileStage } from "./progress.js";
 export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from "./compile.js";
 
 export function compile(source: string | Uint8Array, options: CompileOptions = {}): CompileResult {

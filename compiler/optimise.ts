@@ -33,6 +33,8 @@ export type OptimiseResult = Optimised | { readonly ok: false; readonly diagnost
 
 /** Parse, check, lower, bind weights, run the passes and build the plan. */
 export function optimise(source: string | Uint8Array, options: CompileOptions = {}): OptimiseResult {
+  const progress = options.onProgress;
+  progress?.({ stage: "analyse", done: 0, total: 1 });
   const t0 = performance.now();
   const a = analyse(source, options);
   options.timings?.set("analyse", (options.timings.get("analyse") ?? 0) + performance.now() - t0);
@@ -56,6 +58,7 @@ export function optimise(source: string | Uint8Array, options: CompileOptions = 
     }
   }
   if (!checkForcedAlgorithms(a.graph, ctx, a.log, a.file)) return { ok: false, diagnostics: a.log.items };
+  progress?.({ stage: "optimise", done: 0, total: 1 });
   const t1 = performance.now();
   const graph = runPipeline(a.graph, PIPELINE, ctx);
   noteOverriddenAlgorithms(graph, ctx, a.log, a.file);

@@ -4,6 +4,7 @@
 
 import type { GpuLimits } from "../runtime/manifest.js";
 import type { AlgorithmName } from "./ir/graph.js";
+import type { OnProgress } from "./progress.js";
 import type { TargetName, WasmOptimize } from "./target.js";
 
 /** The `target` option's values (compiler/target.ts's TargetName; Target there is the object the passes ask). */
@@ -40,4 +41,6 @@ export interface CompileOptions {
   readonly timings?: Map<string, number>;
   /** Told before each convolution is autotuned (`--autotune` on WebAssembly): the CLI's progress bar. */
   readonly onAutotune?: (layer: string) => void;
+  /** Told as each stage starts (analyse, optimise) and before each kernel is emitted and each build optimised: the CLI's progress bar (progress.ts). */
+  readonly onProgress?: OnProgress;
 }

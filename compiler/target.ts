@@ -10,6 +10,7 @@ import type { ConvShape } from "./algorithms/applicability.js";
 import type { AlgorithmChoice, AlgorithmName, Graph, Node } from "./ir/graph.js";
 import type { Op } from "./ir/ops.js";
 import type { Plan } from "./plan/plan.js";
+import type { OnProgress } from "./progress.js";
 import type { GpuLimits, WasmManifest, WebGpuManifest } from "../runtime/manifest.js";
 
 /** The `target` option of compile() and `--target`. */
@@ -28,6 +29,8 @@ export interface EmitOptions {
   readonly wasmOptimize?: WasmOptimize;
   /** Adds milliseconds per emit phase (`npm run bench -- --compile`). */
   readonly timings?: Map<string, number>;
+  /** Told before each kernel is emitted and each build optimised (CompileOptions.onProgress). */
+  readonly onProgress?: OnProgress;
 }
 
 /** What a target adds to the bundle: its manifest sections and its files. */

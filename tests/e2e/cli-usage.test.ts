@@ -2,7 +2,8 @@
 // --help, cnnc help CMD, CMD --help), --version, "did you mean" for commands and options,
 // usage errors on stderr with exit 2, no colour when not on a terminal.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -88,6 +89,21 @@ describe("cnnc --autotune", () => {
     // Not a terminal: no progress bar drawn.
     expect(r.err).not.toContain("\r");
   }, 180_000);
+});
+
+describe("cnnc compile's progress bar", () => {
+  it("is drawn on a terminal only: on a pipe stderr stays empty and stdout says what was written", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cnnc-progress-"));
+    try {
+      // LeNet with its weights (no note), every build: seconds as a process, past the bar's delay.
+      const r = cnnc("compile", "examples/lenet.cnn", "--weights", "examples/lenet.safetensors", "--target", "all", "-o", path.join(dir, "lenet"));
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toBe("");
+      expect(r.out).toMatch(/^wrote [^\r\x1b]*\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe("cnnc start-up", () => {

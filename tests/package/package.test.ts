@@ -1,16 +1,18 @@
 // cnnc as a user gets it: the tarball `npm pack` makes (from the built dist/), installed into a
 // fresh folder; its CLI compiles examples/lenet.cnn to a WebAssembly bundle (and a WebGPU one);
-// a Vite app and an esbuild app (tests/package/app) built against them run them in headless
-// Chromium, and the outputs equal the float64 reference (WebAssembly to 1e-5, WebGPU on
+// web apps (tests/package/app) built against them with Vite, esbuild, webpack 5 and Rollup run
+// them in headless Chromium, and the outputs equal the float64 reference (WebAssembly to 1e-5, WebGPU on
 // SwiftShader to 1e-4, as tests/browser); a strict TypeScript
 // consumer compiles against the bundle's index.d.ts with skipLibCheck off.
 //
 // The install is `npm install --prefer-offline` of the tarball's path: binaryen and chevrotain
 // come from npm's cache (filled by `npm ci`), only their metadata may need the registry. vite,
-// esbuild and typescript are this repository's own devDependencies.
+// esbuild, webpack, rollup (and its import-meta-assets plugin) and typescript are this
+// repository's own devDependencies; the configs in the app import webpack's and Rollup's
+// packages, so those are linked into the app's node_modules.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +25,9 @@ const ROOT = process.cwd();
 const APP = path.join(ROOT, "tests/package/app");
 /** A devDependency's command: node_modules/.bin holds a script or, where install scripts ran (esbuild), a native binary. */
 const bin = (name: string) => path.join(ROOT, "node_modules/.bin", name);
+
+/** The bundlers' packages that the app's own configs (webpack.config.mjs, rollup.config.mjs) import. */
+const LINKED = ["webpack", "rollup", "@web/rollup-plugin-import-meta-assets"];
 
 let dir = "";
 let app = "";
@@ -45,6 +50,10 @@ beforeAll(() => {
   if (!tarball) throw new Error("npm pack made no tarball");
   sh("npm", ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--silent", path.join(dir, tarball)], app);
   cpSync(APP, path.join(app, "src"), { recursive: true });
+  for (const name of LINKED) {
+    mkdirSync(path.dirname(path.join(app, "node_modules", name)), { recursive: true });
+    symlinkSync(path.join(ROOT, "node_modules", name), path.join(app, "node_modules", name), "dir");
+  }
   const cnnc = (...args: string[]) => sh(process.execPath, ["node_modules/cnnc/bin/cnnc.js", "compile", "node_modules/cnnc/examples/lenet.cnn", ...args], app);
   cnnc("-o", "src/lenet", "--target", "wasm");
   cnnc("-o", "src/lenet-gpu", "--target", "webgpu");
@@ -154,5 +163,44 @@ describe("web apps built against the packed bundle, in Chromium", () => {
     );
     cpSync(path.join(app, "src/esbuild.html"), path.join(out, "index.html"));
     expectWasm(await runBuilt(out));
+  }, 120_000);
+
+  // webpack 5 and Rollup: the apps' own configs (tests/package/app/*.config.mjs, as docs/web.md
+  // shows them) write webpack-out/ and rollup-out/ beside src/; each emits every file the bundles
+  // name, and the pages run both bundles.
+  const expectBoth = (result: PageResult) => {
+    expectWasm(result);
+    expect(result.runs.webgpu?.backend).toBe("webgpu");
+    expectReference(result.runs.webgpu, 1e-4);
+  };
+  /** The .wasm, .bin and .wgsl files a build emitted: the two modules, weights, tables and LeNet's six WGSL programs. */
+  const expectAssets = (files: readonly string[]) => {
+    const count = (ext: string) => files.filter((f) => f.endsWith(ext)).length;
+    expect([count(".wasm"), count(".bin"), count(".wgsl")]).toEqual([2, 2, 6]);
+  };
+
+  browserIt("webpack 5", async () => {
+    // webpack's Node API (the CLI is the separate webpack-cli package, not installed here).
+    const build = [
+      'import webpack from "webpack"; import config from "./src/webpack.config.mjs";',
+      "webpack(config, (err, stats) => {",
+      '  if (err || !stats || stats.hasErrors() || stats.hasWarnings()) { console.error(err ?? stats?.toString("errors-warnings")); process.exit(1); }',
+      "});",
+    ].join("\n");
+    sh(process.execPath, ["--input-type=module", "-e", build], app);
+    const out = path.join(app, "webpack-out");
+    expectAssets(readdirSync(out));
+    cpSync(path.join(app, "src/webpack.html"), path.join(out, "index.html"));
+    expectBoth(await runBuilt(out));
+  }, 120_000);
+
+  browserIt("Rollup", async () => {
+    const log = spawnSync(bin("rollup"), ["-c", "src/rollup.config.mjs"], { cwd: app, encoding: "utf8", timeout: 120_000, env: { ...process.env, NO_COLOR: "1" } });
+    if (log.status !== 0) throw new Error(`rollup failed (${log.status}):\n${log.stdout}\n${log.stderr}`);
+    expect(log.stderr).not.toMatch(/\(!\)/); // Rollup marks its warnings "(!)"
+    const out = path.join(app, "rollup-out");
+    expectAssets(readdirSync(path.join(out, "assets")));
+    cpSync(path.join(app, "src/rollup.html"), path.join(out, "index.html"));
+    expectBoth(await runBuilt(out));
   }, 120_000);
 });

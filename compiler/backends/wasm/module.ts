@@ -36,6 +36,7 @@ import { binaryen, binaryenLoaded } from "./binaryen.js";
 import * as D from "../../ir/dim.js";
 import { assertNever } from "../../ir/ops.js";
 import type { Plan, Step } from "../../plan/plan.js";
+import type { OnProgress } from "../../progress.js";
 import type { WasmOptimize } from "../../target.js";
 import type { WasmIO, WasmManifest } from "../../../runtime/manifest.js";
 import type { WasmCode } from "../../../runtime/wasm.js";
@@ -203,6 +204,8 @@ export interface EmitWasmOptions {
   readonly optimize?: WasmOptimize;
   /** Adds milliseconds per phase ("wasm build", "wasm optimise", and the same "(relaxed)"). */
   readonly timings?: Map<string, number>;
+  /** Told before each step's kernel is emitted and before binaryen optimises each build. */
+  readonly onProgress?: OnProgress;
 }
 
 export function emitWasm(plan: Plan, options: EmitWasmOptions = {}): EmittedWasm {
@@ -242,6 +245,7 @@ export function emitWasm(plan: Plan, options: EmitWasmOptions = {}): EmittedWasm
   const build = (relaxed: boolean) =>
     buildModule(plan, relaxed, initialPages, options, (m, math) =>
       plan.steps.map((step, i) => {
+        options.onProgress?.({ stage: "emit", part: relaxed ? "wasm relaxed" : "wasm", done: i, total: plan.steps.length, layer: step.layer });
         const fn = new Fn(m, stepParams(plan.symbols), relaxed);
         const ctx = new KernelContext(fn, step, plan, layout, math, tableAt[i]);
         const kernel = kernels[i];
@@ -317,6 +321,7 @@ function buildModule(
     emitStepDispatch(m, names, plan.symbols);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly module for network ${plan.name} is invalid (binaryen printed why above)`);
     const built = performance.now();
+    options.onProgress?.({ stage: "binaryen", part: relaxed ? "wasm relaxed" : "wasm", done: 0, total: 1 });
     const binary = optimizeAndEmit(m, options.optimize ?? DEFAULT_OPTIMIZE);
     const t = options.timings;
     if (t) {

@@ -29,7 +29,7 @@ export const WASM: Target = {
   emit(plan, options) {
     let w;
     try {
-      w = emitWasm(plan, { optimize: options.wasmOptimize, timings: options.timings });
+      w = emitWasm(plan, { optimize: options.wasmOptimize, timings: options.timings, onProgress: options.onProgress });
     } catch (e) {
       // Each tensor fits, but together (after memory planning) they pass the 2 GiB memory: no one layer to blame.
       if (e instanceof WasmLimitError) return { ok: false, message: e.message };

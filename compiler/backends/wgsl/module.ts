@@ -24,6 +24,7 @@
 import * as D from "../../ir/dim.js";
 import { assertNever } from "../../ir/ops.js";
 import type { Plan, PlanWeight, Step } from "../../plan/plan.js";
+import type { OnProgress } from "../../progress.js";
 import type { GpuLimits, WebGpuBinding, WebGpuBuffer, WebGpuCommand, WebGpuIO, WebGpuManifest, WebGpuProgram } from "../../../runtime/manifest.js";
 import { activationKernels } from "./activation.js";
 import { algorithmKernels } from "./algorithms.js";
@@ -60,6 +61,8 @@ const ALIGN_ELEMENTS = 64;
 export interface WgslOptions {
   /** Limits to compile for (default: the WebGPU defaults); lower ones split more. */
   readonly limits?: Partial<GpuLimits>;
+  /** Told before each step's kernels are emitted. */
+  readonly onProgress?: OnProgress;
 }
 
 export interface WgslProgram {
@@ -308,7 +311,10 @@ export function emitWgsl(plan: Plan, options: WgslOptions = {}): { programs: Wgs
     });
   };
 
-  for (const planned of plan.steps) for (const step of needsUnfusing(planned) ? unfuse(planned) : [planned]) {
+  let told = -1;
+  for (const [i, planned] of plan.steps.entries()) for (const step of needsUnfusing(planned) ? unfuse(planned) : [planned]) {
+    // Once per planned step, whatever unfusing made of it.
+    if (told !== i) options.onProgress?.({ stage: "emit", part: "webgpu", done: (told = i), total: plan.steps.length, layer: planned.layer });
     const outElements = D.product(step.output.shape);
     const outGpu = activation.get(step.output.buffer);
     const aliased = step.inputs.map((t) => activation.get(t.buffer) === outGpu);

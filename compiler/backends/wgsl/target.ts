@@ -28,7 +28,7 @@ export const WEBGPU: Target = {
   why: whyWebGpu,
   emit(plan, options) {
     try {
-      const w = emitWgsl(plan, { limits: options.webgpuLimits });
+      const w = emitWgsl(plan, { limits: options.webgpuLimits, onProgress: options.onProgress });
       return { ok: true, emitted: { manifest: { webgpu: w.manifest }, wgsl: w.programs.map((p) => p.code) } };
     } catch (e) {
       if (!(e instanceof GpuLimitError)) throw e;
