@@ -98,7 +98,11 @@ function slot(): Promise<void> {
     const finish = (cls: string, outcome: Outcome, problems: string[]) => {
       if (timer) clearTimeout(timer);
       record(cls, outcome);
-      if (problems.length || (outcome !== "ok" && outcome !== "diagnostic")) failures.push({ index: current ?? -1, cls, outcome, problems });
+      if (problems.length || (outcome !== "ok" && outcome !== "diagnostic")) {
+        failures.push({ index: current ?? -1, cls, outcome, problems });
+        // Said at once as well as in the summary: a long run's failures are known before it ends.
+        process.stderr.write(`\nfuzz: case ${current ?? -1} (${cls}) ${outcome}: ${problems.join("; ").slice(0, 300)}\n`);
+      }
       current = undefined;
       done++;
       if (done % 25 === 0) progress();
