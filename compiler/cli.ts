@@ -130,9 +130,9 @@ async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<
 
 async function cmdCheck(p: Parsed): Promise<void> {
   const file = modelPath(p);
-  const options = withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") });
+  const options = { fileName: file, weights: str(p, "weights"), network: str(p, "network") };
   if (list(p, "size").length === 0) {
-    const a = analyse(readSource(file), options);
+    const a = analyse(readSource(file), withFileSystem(options));
     failOn(a.log.items, !a.log.hasErrors);
     process.stdout.write(`${escapeControls(file)}: ok\n`);
     return;
@@ -140,7 +140,7 @@ async function cmdCheck(p: Parsed): Promise<void> {
   // At given sizes: the passes and the plan (still no code generation), evaluated there.
   const sizes = parseSizes(p);
   const [{ optimise }, { checkAtSizes, mib }] = await Promise.all([import("./optimise.js"), import("./check-sizes.js")]);
-  const o = optimise(readSource(file), options);
+  const o = optimise(readSource(file), withFileSystem(options));
   if (!o.ok) return failOn(o.diagnostics, false);
   const summary = checkAtSizes(o, sizes, o.log);
   failOn(o.log.items, !o.log.hasErrors);

@@ -127,9 +127,9 @@ export function fft(re: Float64Array, im: Float64Array, n: number, sign: -1 | 1,
   const ai = new Float64Array(5);
   for (const { r, m } of stages(plan)) {
     const span = r * m;
+    const ws = roots(span, sign);
+    const wr1 = roots(r, sign);
     for (let block = 0; block < n; block += span) for (let k = 0; k < m; k++) {
-      const ws = roots(span, sign);
-      const wr1 = roots(r, sign);
       for (let u = 0; u < r; u++) {
         // u * k < span: the table has it.
         const wr = ws[2 * u * k];
