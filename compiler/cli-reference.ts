@@ -1,10 +1,19 @@
 // `cnnc run --backend reference`: the float64 interpreter behind the same interface as a
 // compiled network, sample by sample, with the session's input checks (names, shapes, symbols).
 
-import type { Network, TensorData } from "../runtime/session.js";
+import { InputError, type Network, type TensorData } from "../runtime/session.js";
 import type { CompileSuccess } from "./index.js";
+import { evalDim } from "./ir/dim.js";
+import { showBytes } from "./limits.js";
 import { interpret } from "./reference/interpret.js";
 import type { Tensor } from "./reference/tensor.js";
+
+/**
+ * The interpreter keeps every value of a sample, in float64: at most 1 GiB of them. The
+ * compiled backends hold 2^29-value tensors in float32 and reuse memory; the reference,
+ * which is there to check them, refuses inputs past this rather than take the machine's memory.
+ */
+const REFERENCE_BYTES = 2 ** 30;
 
 export function referenceRunner(r: CompileSuccess, net: Network) {
   const g = r.source;
@@ -12,7 +21,15 @@ export function referenceRunner(r: CompileSuccess, net: Network) {
     inputs: net.inputs,
     async run(inputs: Record<string, TensorData>): Promise<Record<string, TensorData>> {
       // The session's checks (names, shapes, symbols) apply to the reference too.
-      const { batch } = (await import("../runtime/session.js")).bindInputs(r.artifacts.manifest, inputs);
+      const { batch, env } = (await import("../runtime/session.js")).bindInputs(r.artifacts.manifest, inputs);
+      const values = g.values.reduce((sum, v) => sum + v.shape.reduce<number>((p, d) => p * Math.max(0, evalDim(d, env)), 1), 0);
+      if (8 * values > REFERENCE_BYTES) {
+        const bound = Object.entries(env).map(([k, v]) => `${k} = ${v}`);
+        const sizes = bound.length ? ` with ${bound.join(", ")}` : "";
+        throw new InputError(
+          `the reference backend keeps every value in float64: this network needs ${(8 * values / 2 ** 30).toFixed(1)} GiB per sample${sizes}, more than its ${showBytes(REFERENCE_BYTES)}; run it with --backend wasm`,
+        );
+      }
       const outs: Record<string, { shape: number[]; chunks: Float64Array[] }> = {};
       for (let n = 0; n < batch; n++) {
         const sample = new Map<string, Tensor>();

@@ -141,7 +141,7 @@ function slot(): Promise<void> {
         if (watch) clearInterval(watch);
         if (current !== undefined) {
           const why = killedFor ?? (stderr.includes("heap out of memory") ? "memory" : "crash");
-          const detail = why === "hang" ? `no answer in ${timeoutMs / 1000} s` : why === "memory" ? `more than ${memoryBytes >> 20} MB` : `exit ${code ?? signal}: ${stderr.slice(-500)}`;
+          const detail = why === "hang" ? `no answer in ${timeoutMs / 1000} s` : why === "memory" ? `more than ${Math.round(memoryBytes / 2 ** 20)} MB` : `exit ${code ?? signal}: ${stderr.slice(-500)}`;
           finish(classOfCase(current), why, [detail]);
         }
         start();

@@ -140,4 +140,12 @@ describe("runtime contracts", () => {
     expect(big.code).toBe(2);
     expect(big.err).toMatch(/cnnc: --size: input '\w+' would have shape \[3, 99999999999, 8\], 2399999999976 values, more than the 536870912 a target can hold/);
   });
+
+  it("the float64 reference refuses sizes past its 1 GiB instead of taking the machine's memory (found by the fuzzer: seed 21 case 549)", () => {
+    const r = cnnc("run", "examples/classifier_variable.cnn", "--random", "--backend", "reference", "--size", "H=3000,W=3000");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("cnnc: error: the reference backend keeps every value in float64: this network needs 3.8 GiB per sample with H = 3000, W = 3000, more than its 1 GiB; run it with --backend wasm");
+    const fits = cnnc("run", "examples/classifier_variable.cnn", "--random", "--backend", "reference", "--size", "H=64,W=48");
+    expect(fits.code, fits.err).toBe(0);
+  });
 });
