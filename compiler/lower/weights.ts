@@ -35,6 +35,27 @@ export function bindWeights(
     const size = shape.reduce((a, b) => a * b, 1);
     const source = p.decl.value ? p.resolve(p.decl.value) : undefined;
     const stored = files.map((f) => ({ f, t: f.tensors.get(w.name) })).find((x) => x.t !== undefined);
+    if (p.decl.derive) {
+      // Pending weights are in source order, so the constants these follow from are bound.
+      w.data = p.decl.derive();
+      w.source = { kind: "constant" };
+      continue;
+    }
+    if (p.decl.constant !== undefined && !stored?.t) {
+      const where = files.length ? `none of ${files.map((f) => f.name).join(", ")} holds it` : "no weights file is given (`weights \"file.safetensors\"` in the network, or --weights)";
+      log.error(`constant '${p.decl.constant}' reads tensor '${w.name}' from the weights file, but ${where}${didYouMean(w.name, files.flatMap((f) => [...f.tensors.keys()]))}`, file, p.span);
+      continue;
+    }
+    if (p.decl.constant !== undefined && stored?.t) {
+      used.add(w.name);
+      if (stored.t.shape.length !== shape.length || stored.t.shape.some((d, i) => d !== shape[i])) {
+        log.error(`${stored.f.name}: tensor '${w.name}' has shape [${stored.t.shape.join(", ")}] but constant '${p.decl.constant}' is declared [${shape.join(", ")}]`, file, p.span);
+        continue;
+      }
+      w.data = stored.t.data;
+      w.source = { kind: "file", file: stored.f.name };
+      continue;
+    }
     if (source) {
       const data = fromSource(source, shape, p, log, file);
       if (data) {
