@@ -67,4 +67,30 @@ describe("cnnc import writes the new words", () => {
     expect(l2.source).toMatch(/x \|> reduce_l2\(axes: \[2\]\)/);
     expect(l2.weights.size).toBe(0);
   });
+  it("constants that vary over space: `const` with the initializer's name sanitised, declared once, the tensor under that name", () => {
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Add", inputs: ["x", "pos.embed"], outputs: ["a"] },
+        { op: "Mul", inputs: ["pos.embed", "a"], outputs: ["b"] },
+        { op: "Div", inputs: ["scale", "b"], outputs: ["c"] },
+        { op: "Max", inputs: ["c", "pos.embed"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: [1, 3, 5, 4] }],
+      outputs: [{ name: "y" }],
+      initializers: [
+        { name: "pos.embed", shape: [1, 3, 5, 4], data: Array.from({ length: 60 }, (_, i) => i / 60) },
+        { name: "scale", shape: [3, 1, 1], data: [1, 2, 3] },
+      ],
+    };
+    const r = imported(g);
+    expect(r.source).toMatch(/const pos_embed = f32\[3, 5, 4\] from "pos_embed" {2}\/\/ ONNX "pos\.embed"/);
+    expect(r.source.match(/const pos_embed/g)).toHaveLength(1);
+    expect(r.source).toMatch(/= x \+ pos_embed/);
+    expect(r.source).toMatch(/n1 = pos_embed \* n0/);
+    expect(r.source).toMatch(/const scale = f32\[3, 1, 1\] from "scale"/);
+    expect(r.source).toMatch(/n2 = scale \/ n1/);
+    expect(r.source).toMatch(/y = max\(n2, pos_embed\)/);
+    expect(r.weights.get("pos_embed")).toEqual([3, 5, 4]);
+    expect(r.weights.get("scale")).toEqual([3, 1, 1]);
+  });
 });
