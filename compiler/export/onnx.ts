@@ -2,7 +2,8 @@
 // batchnorm), one ONNX node per IR node, or two where ONNX needs an explicit Flatten or a
 // Reshape for our channel broadcasting. Encoded with protobufjs and the schema subset the
 // importer reads (import/onnx/schema.ts). Layers ONNX has no operator for (local, tiled,
-// gausspool, maxout, flipped kernels, per-location biases) are refused by name.
+// gausspool, maxout, flipped kernels) are refused by name. A node that stands for `x op k`
+// with a named constant k writes ONNX's op on k's initializer.
 
 import type { Dim } from "../ir/dim.js";
 import * as D from "../ir/dim.js";
@@ -93,13 +94,24 @@ export function exportOnnx(g: Graph): ExportResult {
     const ins = n.inputs.map(name);
     const out = [name(n.output)];
     try {
+      // x op k for a named constant k: ONNX's op on k's initializer, under k's name in the weights file.
+      const form = n.constantForm;
+      if (form) {
+        const k = form.constant;
+        if (!inits.some((t) => t.name === k.name)) init(k.name, k.shape, k.data);
+        add(form.op, form.constFirst ? [k.name, ins[0]] : [ins[0], k.name], out, [], n.layer);
+        continue;
+      }
       switch (op.kind) {
-        case "conv":
+        case "conv": {
           if (op.flip) throw new Refused(`layer ${n.layer}: a flipped-kernel (true) convolution has no ONNX operator`);
-          if (op.bias === "location") throw new Refused(`layer ${n.layer}: a per-location bias has no ONNX operator`);
-          add("Conv", [ins[0], weight(n, "weight"), ...(op.bias === "channel" ? [weight(n, "bias")] : [])], out,
+          // A bias per location: Conv without bias, then Add of the bias [O, j1..jd] (broadcast over the batch).
+          const conv = op.bias === "location" ? [`${out[0]}_conv`] : out;
+          add("Conv", [ins[0], weight(n, "weight"), ...(op.bias === "channel" ? [weight(n, "bias")] : [])], conv,
             [...windowAttrs(n, n.inputs[0], op.kernel, op.stride, op.dilation, op.pad), A.int("group", op.groups)], n.layer);
+          if (op.bias === "location") add("Add", [conv[0], weight(n, "bias")], out, [], n.layer);
           break;
+        }
         case "deconv": {
           const x = staticShape(n, n.inputs[0]).slice(1);
           const outSize = op.out.map((d) => {

@@ -56,6 +56,16 @@ export interface AlgorithmChoice {
   readonly reason: string;
 }
 
+/**
+ * A node that computes `x op k` (or `k op x`) for a named constant k (lower/constants.ts),
+ * x its one input: export writes ONNX's op on k's initializer instead of the node's own op.
+ */
+export interface ConstantForm {
+  readonly op: "Add" | "Sub" | "Mul" | "Div";
+  readonly constFirst: boolean;
+  readonly constant: Weight;
+}
+
 export interface Node {
   readonly id: number;
   readonly op: Op;
@@ -70,6 +80,8 @@ export interface Node {
   readonly algorithm?: AlgorithmChoice;
   /** Layers fused into this node, for explain. */
   readonly fused?: readonly string[];
+  /** Set by the lowering of named constants; read by export only. */
+  readonly constantForm?: ConstantForm;
 }
 
 /**

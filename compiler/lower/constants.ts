@@ -13,7 +13,7 @@
 
 import * as D from "../ir/dim.js";
 import type { Dim } from "../ir/dim.js";
-import type { WeightRole } from "../ir/graph.js";
+import type { ConstantForm, WeightRole } from "../ir/graph.js";
 import type { ConvOp, Op } from "../ir/ops.js";
 import type { Span } from "../source.js";
 import { type ConstTensor, POISON } from "./scope.js";
@@ -25,7 +25,8 @@ export interface DerivedWeight {
 }
 
 export interface ConstLowering {
-  node(op: Op, inputs: readonly number[], weights?: Partial<Record<WeightRole, DerivedWeight>>): number;
+  /** One node; `form` says which ONNX op on k it is, for export. */
+  node(op: Op, inputs: readonly number[], weights?: Partial<Record<WeightRole, DerivedWeight>>, form?: ConstantForm): number;
   shape(v: number): readonly Dim[];
   /** Reports a mistake at `span`; returns POISON. */
   fail(message: string, span: Span): number;
@@ -94,8 +95,8 @@ function conv1x1(filters: number, rank: number, groups: number, bias: ConvOp["bi
   return { kind: "conv", filters, kernel: ones, stride: ones, dilation: ones, pad: { kind: "valid" }, groups, flip: false, bias };
 }
 
-/** scale * x + shift per channel (and per location): a 1x1 depthwise convolution. */
-function affine(l: ConstLowering, x: number, f: Fit, scale: number | ((v: number) => number), shift?: (v: number) => number): number {
+/** scale * x + shift per channel (and per location): a 1x1 depthwise convolution; `form` is the ONNX op it stands for. */
+function affine(l: ConstLowering, x: number, f: Fit, form: Omit<ConstantForm, "constant">, scale: number | ((v: number) => number), shift?: (v: number) => number): number {
   const c = f.channels;
   const rank = l.shape(x).length - 1;
   const wShape = [c, 1, ...new Array<number>(rank).fill(1)];
@@ -104,9 +105,10 @@ function affine(l: ConstLowering, x: number, f: Fit, scale: number | ((v: number
     typeof scale === "number"
       ? { shape: wShape, derive: () => new Float32Array(c).fill(scale) }
       : { shape: wShape, derive: () => spread(k.weight.data, k.shape, [c], scale) };
-  if (!shift) return l.node(conv1x1(c, rank, c, "none"), [x], { weight });
+  const tag: ConstantForm = { ...form, constant: k.weight };
+  if (!shift) return l.node(conv1x1(c, rank, c, "none"), [x], { weight }, tag);
   const bias: DerivedWeight = { shape: f.target, derive: () => spread(k.weight.data, k.shape, f.target, shift) };
-  return l.node(conv1x1(c, rank, c, f.perChannel ? "channel" : "location"), [x], { weight, bias });
+  return l.node(conv1x1(c, rank, c, f.perChannel ? "channel" : "location"), [x], { weight, bias }, tag);
 }
 
 /** k as a value on `base`'s spatial sizes with `channels` channels: 0 * base + k (see the header). */
@@ -121,6 +123,11 @@ function materialise(l: ConstLowering, base: number, k: ConstTensor, channels: n
   const bias: DerivedWeight = { shape: target, derive: () => spread(k.weight.data, k.shape, target, f) };
   return l.node(conv1x1(channels, rank, groups, "location"), [base], { weight, bias });
 }
+
+const ADD = (constFirst: boolean): Omit<ConstantForm, "constant"> => ({ op: "Add", constFirst });
+const SUB = (constFirst: boolean): Omit<ConstantForm, "constant"> => ({ op: "Sub", constFirst });
+const MUL = (constFirst: boolean): Omit<ConstantForm, "constant"> => ({ op: "Mul", constFirst });
+const DIV: Omit<ConstantForm, "constant"> = { op: "Div", constFirst: false };
 
 const same = (v: number): number => v;
 const negate = (v: number): number => -v;
@@ -138,19 +145,19 @@ export function binaryWithConstant(l: ConstLowering, op: "+" | "-" | "*" | "/", 
   if (!f) return POISON;
   switch (op) {
     case "+":
-      return affine(l, x, f, 1, same);
+      return affine(l, x, f, ADD(kFirst), 1, same);
     case "-":
-      return kFirst ? affine(l, x, f, -1, same) : affine(l, x, f, 1, negate);
+      return kFirst ? affine(l, x, f, SUB(true), -1, same) : affine(l, x, f, SUB(false), 1, negate);
     case "*":
-      if (f.perChannel) return affine(l, x, f, same);
+      if (f.perChannel) return affine(l, x, f, MUL(kFirst), same);
       return l.node({ kind: "mul" }, [x, materialise(l, x, k, f.channels, same)]);
     case "/": {
       if (!kFirst) {
-        if (f.perChannel) return affine(l, x, f, recip);
+        if (f.perChannel) return affine(l, x, f, DIV, recip);
         return l.node({ kind: "mul" }, [x, materialise(l, x, k, f.channels, recip)]);
       }
       const r = l.node(act("reciprocal"), [x]);
-      if (f.perChannel) return affine(l, r, f, same);
+      if (f.perChannel) return affine(l, r, f, MUL(true), same);
       return l.node({ kind: "mul" }, [materialise(l, r, k, f.channels, same), r]);
     }
   }
@@ -170,12 +177,12 @@ export function extremumWithConstant(l: ConstLowering, isMax: boolean, a: Operan
   const relu = (v: number): number => l.node(act("relu"), [v]);
   if (isMax) {
     // max(x, k) = x + relu(k - x); max(k, x) = k + relu(x - k)
-    if (!kFirst) return l.node({ kind: "add" }, [x, relu(affine(l, x, f, -1, same))]);
-    return affine(l, relu(affine(l, x, f, 1, negate)), f, 1, same);
+    if (!kFirst) return l.node({ kind: "add" }, [x, relu(affine(l, x, f, SUB(true), -1, same))]);
+    return affine(l, relu(affine(l, x, f, SUB(false), 1, negate)), f, ADD(true), 1, same);
   }
   // min(x, k) = x + neg(relu(x - k)); min(k, x) = k + neg(relu(k - x))
-  if (!kFirst) return l.node({ kind: "add" }, [x, l.node(act("neg"), [relu(affine(l, x, f, 1, negate))])]);
-  return affine(l, relu(affine(l, x, f, -1, same)), f, -1, same);
+  if (!kFirst) return l.node({ kind: "add" }, [x, l.node(act("neg"), [relu(affine(l, x, f, SUB(false), 1, negate))])]);
+  return affine(l, relu(affine(l, x, f, SUB(true), -1, same)), f, SUB(true), -1, same);
 }
 
 /** The operands of concat with each named constant made a value on the first computed operand. */

@@ -270,7 +270,7 @@ class Lowering {
   /** Emits the nodes of an op on named constants (constants.ts) as anonymous layers of the statement. */
   private constLowering(frame: Frame, span: Span): ConstLowering {
     return {
-      node: (op, inputs, weights = {}) => {
+      node: (op, inputs, weights = {}, form) => {
         const layer = this.anonymousLayer(frame);
         const ws: Partial<Record<WeightRole, Weight>> = {};
         for (const [role, d] of Object.entries(weights) as [WeightRole, DerivedWeight][]) {
@@ -278,7 +278,9 @@ class Lowering {
           if (!w) return POISON;
           ws[role] = w;
         }
-        return this.emit(op, [...inputs], ws, layer, span);
+        const out = this.emit(op, [...inputs], ws, layer, span);
+        if (form && out !== POISON) this.nodes[this.nodes.length - 1] = { ...this.nodes[this.nodes.length - 1], constantForm: form };
+        return out;
       },
       shape: (v) => this.values[v].shape,
       fail: (message, at) => this.error(message, at),
