@@ -4,6 +4,7 @@
 // relative to max(1, |ref|); WebGPU skipped without an adapter, not in CI); and the mistakes
 // get diagnostics.
 
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic } from "../../compiler/diagnostics.js";
 import { analyse, compile } from "../../compiler/index.js";
@@ -177,4 +178,27 @@ describe("named constants: diagnostics", () => {
   it("the tensor a constant reads is not reported as matching no layer", () => {
     expect(diagnose(net(`const k = f32[3, 1, 1] from "k"\ny = x + k`), K)).toBe("");
   });
+});
+
+describe("named constants: docs/language.md", () => {
+  it("the example network compiles with its tensors and runs on WebAssembly like the reference", async () => {
+    const doc = readFileSync("docs/language.md", "utf8");
+    const section = doc.slice(doc.indexOf("### Named constant tensors"));
+    const src = /```\n(network embed[\s\S]*?)```/.exec(section)?.[1] ?? "";
+    expect(src).toMatch(/const pos/);
+    const shapes: [string, number[]][] = [["pos_embed", [8, 16, 16]], ["gain", [8, 1, 1]], ["mask", [1, 16, 16]]];
+    const tensors = new Map(shapes.map(([n, sh], i) => [n, { shape: sh, data: initialise({ kind: "uniform", low: -1, high: 1, seed: 90 + i }, sh, 1, 1) }]));
+    const r = compile(src, { fileName: "embed.cnn", weights: writeSafetensors(tensors) });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => formatDiagnostic(d)).join("\n"));
+    expect(evalDims(r.graph.values[r.graph.outputs[0].value].shape, {})).toEqual([9, 16, 16]);
+    const x = initialise({ kind: "uniform", low: -1, high: 1, seed: 5 }, [8, 16, 16], 1, 1);
+    const ref = interpret(r.source, new Map([["x", { shape: [8, 16, 16], data: Float64Array.from(x) }]]));
+    const net = await r.load({ backend: "wasm" });
+    try {
+      const got = await net.run({ x: { data: x, shape: [8, 16, 16] } });
+      expect(relativeError(got.y.data, ref.get("y")?.data ?? new Float64Array())).toBeLessThan(1e-4);
+    } finally {
+      net.dispose();
+    }
+  }, 60_000);
 });
