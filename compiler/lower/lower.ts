@@ -8,7 +8,7 @@ import type { Arg, BlockDecl, CallExpr, Expr, Ident, NameExpr, NetworkDecl, Prog
 import type { DiagnosticLog } from "../diagnostics.js";
 import type { Dim } from "../ir/dim.js";
 import * as D from "../ir/dim.js";
-import type { Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
+import type { CompositeForm, Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
 import { type Op, type PadSpec, windowGeometry } from "../ir/ops.js";
 import { inferShape } from "../ir/shapes.js";
 import { reservedName, MAX_LAYERS, MAX_SIZE, MAX_TENSOR_ELEMENTS, MAX_WEIGHT_BYTES, showBytes, sizeProduct, sizeTooLarge } from "../limits.js";
@@ -537,7 +537,12 @@ class Lowering {
     const span = stage.span;
     let part = 0;
     let last: Op | undefined;
+    let form: CompositeForm | undefined;
+    const first = this.nodes.length;
     const x: Expander = {
+      form: (f) => {
+        form = f;
+      },
       args,
       node: (op, ins, weights = {}) => {
         last = op;
@@ -555,6 +560,11 @@ class Lowering {
     };
     const out = expand(x, inputs);
     if (out === undefined || !args.ok) return POISON;
+    // Tag the chain for export: its nodes share a group, the one computing `out` carries the form.
+    const head = out === POISON ? undefined : this.values[out].producer;
+    if (form && head !== undefined && head >= first) {
+      for (let k = first; k < this.nodes.length; k++) this.nodes[k] = { ...this.nodes[k], composite: { group: first, ...(k === head ? { form } : {}) } };
+    }
     if (label && last) {
       const layer: LayerInstance = { name: layerName, builtin: opName, call: stage as CallExpr, resolve, op: last, weights: {}, firstInput: this.values[inputs[0]].shape };
       const earlier = frame.scope.bind(label.name, { kind: "layer", layer, span: label.span });

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { exportOnnx } from "../../compiler/export/onnx.js";
+import { decodeModel } from "../../compiler/import/onnx/decode.js";
 import { fromOnnx } from "../../compiler/import/onnx/index.js";
 import { writeSafetensors } from "../../compiler/tensors/safetensors.js";
 import { analyse } from "../../compiler/index.js";
@@ -114,6 +115,28 @@ describe("export to ONNX", () => {
     expect(e.reference).toBeLessThan(1e-5);
     expect(e.wasm).toBeLessThan(1e-4);
   }, 60_000);
+
+  it("composite ops are their one ONNX operator, not the chains they lower to", () => {
+    const a = analyse(NAMED_OPS, { fileName: "namedops.cnn" });
+    if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+    const r = exportOnnx(a.graph);
+    if (!r.ok) throw new Error(r.errors.join("\n"));
+    const d = decodeModel(r.bytes);
+    if (!d.ok) throw new Error(d.error);
+    const ops = d.model.nodes.map((n) => n.opType);
+    const count = (op: string): number => ops.filter((o) => o === op).length;
+    expect([count("PRelu"), count("LeakyRelu")]).toEqual([1, 1]);
+    expect(count("InstanceNormalization")).toBe(1);
+    expect([count("Max"), count("Min"), count("Mean")]).toEqual([1, 1, 1]);
+    expect([count("ReduceL2"), count("ReduceMean"), count("ReduceMax"), count("ReduceSum")]).toEqual([1, 1, 1, 1]);
+    // Nothing of the chains: no Relu, Neg, Sqrt, Reciprocal, GlobalAveragePool or 1x1 depthwise Conv beyond the network's one conv.
+    for (const op of ["Relu", "Neg", "Sqrt", "Reciprocal", "GlobalAveragePool", "AveragePool", "LpPool"]) expect(count(op), op).toBe(0);
+    expect(count("Conv")).toBe(1);
+    // The slope and the scale keep the layer's names; ONNX's layouts: PRelu [C, 1, 1], scale and B [C].
+    expect(d.model.initializers.get("act.weight")?.dims).toEqual([4, 1, 1]);
+    expect(d.model.initializers.get("norm.weight")?.dims).toEqual([4]);
+    expect(d.model.initializers.get("norm.bias")?.dims).toEqual([4]);
+  });
 
   it("layers without an ONNX operator are refused by name", () => {
     for (const [file, layer, kind] of [["face_local", "parts", "local"], ["tiled", "t1", "tiled"], ["maxout", "h.1", "maxout"]]) {
