@@ -85,7 +85,7 @@ export const prelu: Expand = (x, ins) => {
   const c = channelsOf(x, v);
   if (c === undefined) return undefined;
   const rank = x.shape(v).length - 1;
-  const w = x.weight({ role: "weight", shape: [c, 1, ...new Array<number>(rank).fill(1)], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 0.25 });
+  const w = x.weight({ role: "weight", shape: [c, 1, ...new Array<number>(rank).fill(1)], alsoShape: [c], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 0.25 });
   if (!w) return undefined;
   x.form({ op: "PRelu", inputs: [v], weights: [w] });
   const pos = x.node(act("relu"), [v]);
@@ -104,7 +104,7 @@ export const instancenorm: Expand = (x, ins) => {
   const rank = x.shape(v).length - 1;
   const ones = new Array<number>(rank).fill(1);
   const gap: Op = { kind: "adaptive_pool", mode: "avg", out: ones };
-  const scale = x.weight({ role: "weight", shape: [c, 1, ...ones], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 1 });
+  const scale = x.weight({ role: "weight", shape: [c, 1, ...ones], alsoShape: [c], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 1 });
   const shift = x.weight({ role: "bias", shape: [c], fanIn: 0, fanOut: 0 });
   if (!scale || !shift) return undefined;
   const epsScale = x.constant("eps.weight", [c, 1, ...ones], new Array<number>(c).fill(1));

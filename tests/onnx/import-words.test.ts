@@ -23,11 +23,11 @@ const single = (op: string, inputs: string[], initializers: GraphSpec["initializ
 });
 
 describe("cnnc import writes the new words", () => {
-  it("PRelu with a slope per channel: `label: prelu`, the slope as label.weight [C, 1, 1, 1]", () => {
+  it("PRelu with a slope per channel: `label: prelu`, the slope as label.weight [C] (PyTorch's layout)", () => {
     const r = imported(single("PRelu", ["x", "act.weight"], [{ name: "act.weight", shape: [3, 1, 1], data: [0.1, 0.2, 0.3] }]));
     expect(r.source).toMatch(/x \|> act: prelu\b/);
     expect(r.source).not.toMatch(/neg/);
-    expect(r.weights.get("act.weight")).toEqual([3, 1, 1, 1]);
+    expect(r.weights.get("act.weight")).toEqual([3]);
   });
   it("PRelu with one slope: prelu(s)", () => {
     const r = imported(single("PRelu", ["x", "s"], [{ name: "s", shape: [1], data: [0.25] }]));
@@ -40,7 +40,7 @@ describe("cnnc import writes the new words", () => {
     ], [attr.float("epsilon", 0.001)]));
     expect(r.source).toMatch(/x \|> norm: instancenorm\(eps: 0\.00100000/);
     expect(r.source).not.toMatch(/avgpool|sqrt/);
-    expect(r.weights.get("norm.weight")).toEqual([3, 1, 1, 1]);
+    expect(r.weights.get("norm.weight")).toEqual([3]);
     expect(r.weights.get("norm.bias")).toEqual([3]);
   });
   it("Max, Min and Mean of values: max(a, b), min(min(a, b), c), mean(a, b, c)", () => {

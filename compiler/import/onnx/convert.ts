@@ -729,9 +729,9 @@ class Converter {
     return Array.from({ length: C }, (_, k) => t.data[dims[1] === 1 ? 0 : k]);
   }
 
-  /** A per-channel weight [C] in `depthwise(1)`'s layout [C, 1, 1..], as prelu and instancenorm hold it. */
-  private channelWeight(label: string, role: string, x: readonly Dim[], data: ArrayLike<number>): void {
-    this.weight(label, role, [data.length, ...(role === "bias" ? [] : [1, ...x.slice(1).map(() => 1)])], data);
+  /** A per-channel weight as PyTorch's state_dict holds it, [C] (prelu and instancenorm also take it so). */
+  private channelWeight(label: string, role: string, data: ArrayLike<number>): void {
+    this.weight(label, role, [data.length], data);
   }
 
   /** PRelu: one slope is `prelu(s)`; a slope per channel, `label: prelu` with `label.weight`. */
@@ -742,7 +742,7 @@ class Converter {
     if (x.shape.length < 2) this.refuse(n, "a slope per channel of a flattened value");
     const slope = this.perChannel(n, s, x.shape, "slope");
     const label = this.label(n);
-    this.channelWeight(label, "weight", x.shape, slope);
+    this.channelWeight(label, "weight", slope);
     this.emit(n, `${x.name} |> ${label}: prelu`, x.shape, `${label}_y`);
   }
 
@@ -757,8 +757,8 @@ class Converter {
     if (F.size(scale.dims) !== C || F.size(bias.dims) !== C) this.refuse(n, `its scale and B must have ${C} values, one per channel`);
     const eps = this.float(n, "epsilon", 1e-5);
     const label = this.label(n);
-    this.channelWeight(label, "weight", x.shape, scale.data);
-    this.channelWeight(label, "bias", x.shape, bias.data);
+    this.channelWeight(label, "weight", scale.data);
+    this.channelWeight(label, "bias", bias.data);
     this.emit(n, `${x.name} |> ${label}: instancenorm(eps: ${fmtNum(eps)})`, x.shape, `${label}_y`);
   }
 
