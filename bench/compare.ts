@@ -17,6 +17,7 @@
 import { readFileSync } from "node:fs";
 import * as os from "node:os";
 import { macs, NETWORKS, outputShape, POOL_NETWORKS, type NetworkSpec, input as makeInput, weights as makeWeights } from "./networks.js";
+import { PASSES, type PassSettings, rotatingPasses } from "./passes.js";
 import { higher, measurePeaks, type Peaks } from "./peak.js";
 import { cnncRunner } from "./peers/cnnc.js";
 import { ORT_PACKAGE, ortRunner } from "./peers/ort.js";
@@ -52,21 +53,14 @@ export interface CompareOptions {
   readonly pools: boolean;
 }
 
-interface Settings {
-  /** Timed passes; each runner once per pass, the order rotating. */
-  readonly passes: number;
-  /** Warm-up per runner: at least `warmRuns` runs and `warmMs` milliseconds (at most 200 runs). */
-  readonly warmRuns: number;
-  readonly warmMs: number;
-  /** Per runner per pass: as many runs as fill this (at least one). */
-  readonly passMs: number;
+interface Settings extends PassSettings {
   readonly coldRuns: number;
   readonly compileWarm: number;
 }
 
 const SETTINGS: Readonly<Record<"quick" | "full", Settings>> = {
-  quick: { passes: 3, warmRuns: 1, warmMs: 100, passMs: 50, coldRuns: 2, compileWarm: 2 },
-  full: { passes: 7, warmRuns: 2, warmMs: 500, passMs: 250, coldRuns: 7, compileWarm: 5 },
+  quick: { ...PASSES.quick, coldRuns: 2, compileWarm: 2 },
+  full: { ...PASSES.full, coldRuns: 7, compileWarm: 5 },
 };
 
 export function usage(): string {
@@ -137,12 +131,6 @@ export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): 
   return diff / Math.max(scale, 1e-12);
 }
 
-async function timeOnce(p: Prepared): Promise<number> {
-  const t = performance.now();
-  await p.run();
-  return performance.now() - t;
-}
-
 async function benchNetwork(
   spec: NetworkSpec,
   runners: ReadonlyMap<RunnerName, Runner>,
@@ -202,44 +190,14 @@ async function benchNetwork(
   } else mismatches.push("no peer output to check against");
   for (const m of mismatches) log(`  WARNING ${spec.name}: ${m}`);
 
-  // Warm-up, then passes with the runners taking turns.
-  const estimate = new Map<RunnerName, number>();
-  for (const [name, p] of prepared) {
-    try {
-      const t0 = performance.now();
-      let runs = 0;
-      let last = 0;
-      while (runs < s.warmRuns || (performance.now() - t0 < s.warmMs && runs < 200)) {
-        last = await timeOnce(p);
-        runs++;
-      }
-      estimate.set(name, last);
-    } catch (e) {
-      cells.set(name, { samples: 0, error: brief(e) });
-      prepared.delete(name);
-    }
-  }
-  const samples = new Map<RunnerName, number[]>();
-  const order = [...prepared.keys()];
-  for (let pass = 0; pass < s.passes; pass++) {
-    for (let k = 0; k < order.length; k++) {
-      const name = order[(pass + k) % order.length];
-      const p = prepared.get(name);
-      if (!p) continue;
-      const n = Math.max(1, Math.min(500, Math.round(s.passMs / Math.max(estimate.get(name) ?? 1, 1e-3))));
-      try {
-        const xs = samples.get(name) ?? [];
-        for (let i = 0; i < n; i++) xs.push(await timeOnce(p));
-        samples.set(name, xs);
-      } catch (e) {
-        cells.set(name, { samples: 0, error: brief(e) });
-        prepared.delete(name);
-      }
-    }
-  }
-  for (const [name, xs] of samples) {
+  // Warm-up, then passes with the runners taking turns (bench/passes.ts).
+  const timings = await rotatingPasses(new Map([...prepared].map(([name, p]) => [name, () => p.run()])), s, (name, e) => {
+    cells.set(name, { samples: 0, error: brief(e) });
+    prepared.delete(name);
+  });
+  for (const [name, t] of timings) {
     if (!prepared.has(name)) continue;
-    cells.set(name, { ms: median(xs), samples: xs.length });
+    cells.set(name, { ms: median(t.samples), samples: t.samples.length });
   }
   for (const [name, p] of prepared) {
     try {
