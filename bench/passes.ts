@@ -76,6 +76,8 @@ export async function rotatingPasses<K>(
         const t = timings.get(name) ?? { samples: [], passMedians: [] };
         t.samples.push(...xs);
         t.passMedians.push(median(xs));
+        // The next pass is sized by this one (the warm-up may have run before V8 tiered the code up).
+        estimate.set(name, median(xs));
         timings.set(name, t);
       } catch (e) {
         onError(name, e);
