@@ -155,6 +155,7 @@ export function exportOnnx(g: Graph): ExportResult {
       }
       // x op k for a named constant k: ONNX's op on k's initializer, under k's name in the weights file.
       const form = n.constantForm;
+      if (form?.op === "Omit") continue;
       if (form) {
         const k = form.constant;
         if (!inits.some((t) => t.name === k.name)) init(k.name, k.shape, k.data);

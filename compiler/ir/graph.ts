@@ -61,7 +61,8 @@ export interface AlgorithmChoice {
  * x its one input: export writes ONNX's op on k's initializer instead of the node's own op.
  */
 export interface ConstantForm {
-  readonly op: "Add" | "Sub" | "Mul" | "Div";
+  /** "Omit": the node makes k a value for such a node, which reads k's initializer instead: export writes nothing. */
+  readonly op: "Add" | "Sub" | "Mul" | "Div" | "Omit";
   readonly constFirst: boolean;
   readonly constant: Weight;
 }

@@ -111,8 +111,8 @@ function affine(l: ConstLowering, x: number, f: Fit, form: Omit<ConstantForm, "c
   return l.node(conv1x1(c, rank, c, f.perChannel ? "channel" : "location"), [x], { weight, bias }, tag);
 }
 
-/** k as a value on `base`'s spatial sizes with `channels` channels: 0 * base + k (see the header). */
-function materialise(l: ConstLowering, base: number, k: ConstTensor, channels: number, f: (v: number) => number): number {
+/** k as a value on `base`'s spatial sizes with `channels` channels: 0 * base + k (see the header); `omit` when its one reader exports as ONNX's op on k. */
+function materialise(l: ConstLowering, base: number, k: ConstTensor, channels: number, f: (v: number) => number, omit = false): number {
   const bs = l.shape(base);
   const cb = bs[0] as number;
   const rank = bs.length - 1;
@@ -121,7 +121,7 @@ function materialise(l: ConstLowering, base: number, k: ConstTensor, channels: n
   const wShape = [channels, cb / groups, ...new Array<number>(rank).fill(1)];
   const weight: DerivedWeight = { shape: wShape, derive: () => new Float32Array(wShape.reduce((a, b) => a * b, 1)) };
   const bias: DerivedWeight = { shape: target, derive: () => spread(k.weight.data, k.shape, target, f) };
-  return l.node(conv1x1(channels, rank, groups, "location"), [base], { weight, bias });
+  return l.node(conv1x1(channels, rank, groups, "location"), [base], { weight, bias }, omit ? { op: "Omit", constFirst: false, constant: k.weight } : undefined);
 }
 
 const ADD = (constFirst: boolean): Omit<ConstantForm, "constant"> => ({ op: "Add", constFirst });
@@ -150,15 +150,15 @@ export function binaryWithConstant(l: ConstLowering, op: "+" | "-" | "*" | "/", 
       return kFirst ? affine(l, x, f, SUB(true), -1, same) : affine(l, x, f, SUB(false), 1, negate);
     case "*":
       if (f.perChannel) return affine(l, x, f, MUL(kFirst), same);
-      return l.node({ kind: "mul" }, [x, materialise(l, x, k, f.channels, same)]);
+      return l.node({ kind: "mul" }, [x, materialise(l, x, k, f.channels, same, true)], {}, { ...MUL(kFirst), constant: k.weight });
     case "/": {
       if (!kFirst) {
         if (f.perChannel) return affine(l, x, f, DIV, recip);
-        return l.node({ kind: "mul" }, [x, materialise(l, x, k, f.channels, recip)]);
+        return l.node({ kind: "mul" }, [x, materialise(l, x, k, f.channels, recip, true)], {}, { ...DIV, constant: k.weight });
       }
       const r = l.node(act("reciprocal"), [x]);
       if (f.perChannel) return affine(l, r, f, MUL(true), same);
-      return l.node({ kind: "mul" }, [materialise(l, r, k, f.channels, same), r]);
+      return l.node({ kind: "mul" }, [r, materialise(l, r, k, f.channels, same, true)], {}, { ...MUL(true), constant: k.weight });
     }
   }
 }

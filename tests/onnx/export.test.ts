@@ -106,6 +106,14 @@ describe("export to ONNX", () => {
     const ort = await runOrt(r.bytes, feeds);
     const ref = interpret(a.graph, new Map([["x", { shape: [3, 6, 5], data: Float64Array.from(feeds.x.data) }]]));
     for (const [out, want] of ref) expect(relativeError(ort[out].data, want.data), out).toBeLessThan(1e-5);
+    // One ONNX op on the initializer per use: Convs only for the network's two convolutions,
+    // w's, and pos made a value for concat (ONNX's Concat does not broadcast).
+    const d = decodeModel(r.bytes);
+    if (!d.ok) throw new Error(d.error);
+    const ops = d.model.nodes.map((n) => n.opType);
+    expect(ops.filter((o) => o === "Conv")).toHaveLength(4);
+    expect(ops.filter((o) => o === "Div")).toHaveLength(1);
+    expect([...d.model.initializers.keys()].filter((k) => ["pos", "gain", "row.bias"].includes(k)).sort()).toEqual(["gain", "pos", "row.bias"]);
     // Imported back, the constants are named constants again, with their names (sanitised).
     const back = fromOnnx(r.bytes);
     if (!back.ok) throw new Error(back.errors.join("\n"));
