@@ -17,6 +17,7 @@
 import { readFileSync } from "node:fs";
 import * as os from "node:os";
 import { macs, NETWORKS, outputShape, POOL_NETWORKS, type NetworkSpec, input as makeInput, weights as makeWeights } from "./networks.js";
+import { PASSES, type PassSettings, rotatingPasses } from "./passes.js";
 import { higher, measurePeaks, type Peaks } from "./peak.js";
 import { cnncRunner } from "./peers/cnnc.js";
 import { ORT_PACKAGE, ortRunner } from "./peers/ort.js";
@@ -52,21 +53,14 @@ export interface CompareOptions {
   readonly pools: boolean;
 }
 
-interface Settings {
-  /** Timed passes; each runner once per pass, the order rotating. */
-  readonly passes: number;
-  /** Warm-up per runner: at least `warmRuns` runs and `warmMs` milliseconds (at most 200 runs). */
-  readonly warmRuns: number;
-  readonly warmMs: number;
-  /** Per runner per pass: as many runs as fill this (at least one). */
-  readonly passMs: number;
+interface Settings extends PassSettings {
   readonly coldRuns: number;
   readonly compileWarm: number;
 }
 
 const SETTINGS: Readonly<Record<"quick" | "full", Settings>> = {
-  quick: { passes: 3, warmRuns: 1, warmMs: 100, passMs: 50, coldRuns: 2, compileWarm: 2 },
-  full: { passes: 7, warmRuns: 2, warmMs: 500, passMs: 250, coldRuns: 7, compileWarm: 5 },
+  quick: { ...PASSES.quick, coldRuns: 2, compileWarm: 2 },
+  full: { ...PASSES.full, coldRuns: 7, compileWarm: 5 },
 };
 
 export function usage(): string {
@@ -137,12 +131,6 @@ export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): 
   return diff / Math.max(scale, 1e-12);
 }
 
-async function timeOnce(p: Prepared): Promise<number> {
-  const t = performance.now();
-  await p.run();
-  return performance.now() - t;
-}
-
 async function benchNetwork(
   spec: NetworkSpec,
   runners: ReadonlyMap<RunnerName, Runner>,
@@ -202,44 +190,14 @@ async function benchNetwork(
   } else mismatches.push("no peer output to check against");
   for (const m of mismatches) log(`  WARNING ${spec.name}: ${m}`);
 
-  // Warm-up, then passes with the runners taking turns.
-  const estimate = new Map<RunnerName, number>();
-  for (const [name, p] of prepared) {
-    try {
-      const t0 = performance.now();
-      let runs = 0;
-      let last = 0;
-      while (runs < s.warmRuns || (performance.now() - t0 < s.warmMs && runs < 200)) {
-        last = await timeOnce(p);
-        runs++;
-      }
-      estimate.set(name, last);
-    } catch (e) {
-      cells.set(name, { samples: 0, error: brief(e) });
-      prepared.delete(name);
-    }
-  }
-  const samples = new Map<RunnerName, number[]>();
-  const order = [...prepared.keys()];
-  for (let pass = 0; pass < s.passes; pass++) {
-    for (let k = 0; k < order.length; k++) {
-      const name = order[(pass + k) % order.length];
-      const p = prepared.get(name);
-      if (!p) continue;
-      const n = Math.max(1, Math.min(500, Math.round(s.passMs / Math.max(estimate.get(name) ?? 1, 1e-3))));
-      try {
-        const xs = samples.get(name) ?? [];
-        for (let i = 0; i < n; i++) xs.push(await timeOnce(p));
-        samples.set(name, xs);
-      } catch (e) {
-        cells.set(name, { samples: 0, error: brief(e) });
-        prepared.delete(name);
-      }
-    }
-  }
-  for (const [name, xs] of samples) {
+  // Warm-up, then passes with the runners taking turns (bench/passes.ts).
+  const timings = await rotatingPasses(new Map([...prepared].map(([name, p]) => [name, () => p.run()])), s, (name, e) => {
+    cells.set(name, { samples: 0, error: brief(e) });
+    prepared.delete(name);
+  });
+  for (const [name, t] of timings) {
     if (!prepared.has(name)) continue;
-    cells.set(name, { ms: median(xs), samples: xs.length });
+    cells.set(name, { ms: median(t.samples), samples: t.samples.length });
   }
   for (const [name, p] of prepared) {
     try {
@@ -542,7 +500,7 @@ export async function runCompare(argv: readonly string[]): Promise<number> {
   out.push(
     `- Runtimes: cnnc ${detail("cnnc")}; cnnc-simd128 ${detail("cnnc-simd128")}; tfjs-wasm: ${detail("tfjs-wasm")}; ort-web: ${detail("ort-web")}; ort-node: ${detail("ort-node")}. ` +
       `Installed: ${["@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-wasm", ORT_PACKAGE.web, ORT_PACKAGE.node].map((p) => `${p} ${peerVersion(p)}`).join(", ")}.`,
-    `- Batch 1. Time per inference = the median of all timed runs of ${s.passes} passes, after a warm-up (at least ${s.warmRuns} run${s.warmRuns === 1 ? "" : "s"} and ${s.warmMs} ms per runtime); in each pass the runtimes take turns (the order rotates) and each runs as often as fills ${s.passMs} ms (at least once).`,
+    `- Batch 1. Time per inference = the median of all timed runs of ${s.passes} passes, after a warm-up (at least ${s.warmRuns} run${s.warmRuns === 1 ? "" : "s"} and ${s.warmMs} ms per runtime); in each pass the runtimes take turns (the order rotates) and each runs as often as fills ${s.passMs} ms (at least once; counted from its previous pass's median).`,
     "- Timed region: input in -> output out as a Float32Array (cnnc `net.run`, tfjs op graph + `dataSync`, ORT `session.run`). Each runtime gets its native layout: cnnc and ORT NCHW; tfjs NHWC with weights transposed to HWIO when the graph is built and the input transposed before timing; transposes at the edges are not timed.",
     `- Same weights everywhere: cnnc's seeded initialisers (He-normal weights, uniform(-0.1, 0.1) biases; separable_blur: \`gaussian(sigma: 2)\` in the source), given to cnnc as safetensors, to tfjs as tensors and to ORT as ONNX initializers. Outputs are checked against ${REFERENCE_ORDER[0]} before timing (max |diff| / max |ref| <= ${TOLERANCE}; ⚠ rows otherwise).`,
     "- GFLOP/s = 2 x multiply-adds of the layers as written (direct convolution, dense; pooling and activations not counted) / time; an algorithm doing fewer operations (Winograd, FFT, separable) can score above the direct count's share of the peak. % of SIMD peak is against the f32x4 mul+add peak above. A pool case (--pools) has no multiply-adds: its cell gives GB/s, 4 bytes x (input + output elements) / time.",

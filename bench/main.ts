@@ -10,7 +10,7 @@
 //   npm run bench -- --algorithms
 //   npm run bench -- --threads [--quick] [--n N]     (bench/threads.ts: 1 vs N threads)
 //   npm run bench -- --compile [--runs N] [--levels] (bench/compile.ts: compile time per phase)
-//   npm run bench -- --onnx [--runs N]               (bench/onnx.ts: imported .onnx models vs onnxruntime-web)
+//   npm run bench -- --onnx [--quick] [--passes N]   (bench/onnx.ts: imported .onnx models vs onnxruntime-web)
 //   npm run bench -- --steps [--only NAME,..]        (bench/steps.ts: time per step, the bound for two threads)
 //   npm run bench -- --pools [--quick]               (the comparison plus the pool cases)
 //   npm run bench -- --webgpu [--quick] [--only ..]  (bench/webgpu.ts: WGSL bundles vs tfjs and ORT WebGPU in Chromium)

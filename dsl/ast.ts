@@ -132,7 +132,17 @@ export interface WeightsStmt {
   readonly span: Span;
 }
 
-export type Stmt = AssignStmt | WeightsStmt;
+/** `const k = f32[C, H, W] from "name"`: a tensor of fixed numbers read from the weights file. */
+export interface ConstStmt {
+  readonly kind: "const";
+  readonly target: Ident;
+  readonly type: TensorTypeExpr;
+  /** The tensor's name in the weights file. */
+  readonly source: StringExpr;
+  readonly span: Span;
+}
+
+export type Stmt = AssignStmt | WeightsStmt | ConstStmt;
 
 /** A dimension of an input type: a number or a symbol (`H`). */
 export type DimLit =

@@ -161,7 +161,17 @@ class AstBuilder extends BaseVisitor {
   }
 
   stmt(ctx: Ctx): Stmt | undefined {
-    return this.one<Stmt>(ctx, "assign") ?? this.one<Stmt>(ctx, "weightsStmt");
+    return this.one<Stmt>(ctx, "assign") ?? this.one<Stmt>(ctx, "weightsStmt") ?? this.one<Stmt>(ctx, "constStmt");
+  }
+
+  constStmt(ctx: Ctx): Stmt | undefined {
+    const kw = token(ctx, "Const");
+    const target = ident(token(ctx, "Identifier"));
+    const type = this.one<TensorTypeExpr>(ctx, "tensorType");
+    const str = token(ctx, "StringLiteral");
+    if (!kw || !target || !type || !str) return undefined;
+    const source: StringExpr = { kind: "string", value: decodeString(str.image), span: tokenSpan(str) };
+    return { kind: "const", target, type, source, span: joinSpans(tokenSpan(kw), source.span) };
   }
 
   assign(ctx: Ctx): Stmt | undefined {

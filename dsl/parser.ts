@@ -23,10 +23,10 @@ export class CnnParser extends CstParser {
     this.performSelfAnalysis();
   }
 
-  /** `name =` or `weights`: the start of a statement. */
+  /** `name =`, `weights` or `const`: the start of a statement. */
   private atStatement(): boolean {
     const t = this.LA(1).tokenType;
-    return t === T.Weights || (t === T.Identifier && this.LA(2).tokenType === T.Equals);
+    return t === T.Weights || t === T.Const || (t === T.Identifier && this.LA(2).tokenType === T.Equals);
   }
 
   // Recovery may insert a missing `)` or `->` but never a name or a number: those would
@@ -137,7 +137,11 @@ export class CnnParser extends CstParser {
   });
 
   stmt: ParserMethod<[], CstNode> = this.RULE("stmt", () => {
-    this.OR([{ ALT: () => this.SUBRULE(this.assign) }, { ALT: () => this.SUBRULE(this.weightsStmt) }]);
+    this.OR([
+      { ALT: () => this.SUBRULE(this.assign) },
+      { ALT: () => this.SUBRULE(this.weightsStmt) },
+      { ALT: () => this.SUBRULE(this.constStmt) },
+    ]);
     this.OPTION(() => this.CONSUME(T.Semicolon));
   });
 
@@ -149,6 +153,16 @@ export class CnnParser extends CstParser {
 
   weightsStmt: ParserMethod<[], CstNode> = this.RULE("weightsStmt", () => {
     this.CONSUME(T.Weights);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  // const k = f32[C, H, W] from "name"
+  constStmt: ParserMethod<[], CstNode> = this.RULE("constStmt", () => {
+    this.CONSUME(T.Const);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.tensorType);
+    this.CONSUME(T.From);
     this.CONSUME(T.StringLiteral);
   });
 

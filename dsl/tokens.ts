@@ -54,6 +54,8 @@ export const True = keyword("true");
 export const False = keyword("false");
 /** Starts a training declaration (docs/training.md): reserved like `network`. */
 export const Train = keyword("train");
+/** Starts a named constant tensor, `const k = f32[C, H, W] from "name"` (docs/language.md). */
+export const Const = keyword("const");
 
 export const SizeLiteral = createToken({ name: "SizeLiteral", pattern: /\d+(?:x\d+)+/, label: "a size" });
 export const NumberLiteral = createToken({
@@ -105,6 +107,7 @@ const lexerTokens: TokenType[] = [
   True,
   False,
   Train,
+  Const,
   Identifier,
   SizeLiteral,
   NumberLiteral,

@@ -1,12 +1,14 @@
 // `.cnn` -> ONNX (opset 17): the lowered graph (before any pass: no fusion, no folded
 // batchnorm), one ONNX node per IR node, or two where ONNX needs an explicit Flatten or a
-// Reshape for our channel broadcasting. Encoded with protobufjs and the schema subset the
+// Reshape for our channel broadcasting; a composite op (prelu, instancenorm, max/min/mean of
+// values, the reductions) is its one ONNX operator instead of the chain it lowers to. Encoded with protobufjs and the schema subset the
 // importer reads (import/onnx/schema.ts). Layers ONNX has no operator for (local, tiled,
-// gausspool, maxout, flipped kernels, per-location biases) are refused by name.
+// gausspool, maxout, flipped kernels) are refused by name. A node that stands for `x op k`
+// with a named constant k writes ONNX's op on k's initializer.
 
 import type { Dim } from "../ir/dim.js";
 import * as D from "../ir/dim.js";
-import type { Graph, Node } from "../ir/graph.js";
+import type { CompositeForm, Graph, Node, Weight } from "../ir/graph.js";
 import { assertNever, effectiveKernel, padAmounts, windowGeometry } from "../ir/ops.js";
 import { modelProto } from "../import/onnx/schema.js";
 
@@ -88,18 +90,88 @@ export function exportOnnx(g: Graph): ExportResult {
     ];
   };
 
+  // Our broadcasting aligns a [C] or [C, 1..] operand with the channels; ONNX's aligns
+  // trailing axes, so a shorter operand is reshaped to [N, C, 1, ..] first.
+  const aligned = (n: Node, values: readonly number[], out: string): string[] => {
+    const rank = Math.max(...values.map((v) => shapeOf(v).length));
+    return values.map((v, k) => {
+      const s = shapeOf(v);
+      if (s.length === rank) return name(v);
+      const c = s[0];
+      if (typeof c !== "number") throw new Refused(`layer ${n.layer}: a symbolic channel count`);
+      const r = `${out}_b${k}`;
+      add("Reshape", [name(v), init(`${r}_shape`, [rank + 1], [0, c, ...new Array<number>(rank - 1).fill(1)], true)], [r], [], n.layer);
+      return r;
+    });
+  };
+  /** A per-channel weight ([C, 1, ..] or [C]) as an initializer of the given dims, under its own name. */
+  const channelInit = (w: Weight, dims: readonly number[]): string => {
+    if (!inits.some((t) => t.name === w.name)) init(w.name, dims, w.data);
+    return w.name;
+  };
+  const composite = (n: Node, f: CompositeForm, out: string[]): void => {
+    const x = f.inputs[0];
+    const rank = shapeOf(x).length;
+    const c = shapeOf(x)[0];
+    const layer = n.layer.replace(/\.[0-9]+$/, "");
+    switch (f.op) {
+      case "Max":
+      case "Min":
+      case "Mean":
+        add(f.op, aligned(n, f.inputs, out[0]), out, [], layer);
+        return;
+      case "PRelu": {
+        // ONNX broadcasts the slope from the trailing axes: [C, 1, ..] per sample's rank.
+        const [slope] = f.weights ?? [];
+        if (typeof c !== "number" || !slope) throw new Refused(`layer ${layer}: a symbolic channel count`);
+        add("PRelu", [name(x), channelInit(slope, [c, ...new Array<number>(rank - 1).fill(1)])], out, [], layer);
+        return;
+      }
+      case "InstanceNormalization": {
+        const [scale, shift] = f.weights ?? [];
+        if (typeof c !== "number" || !scale || !shift) throw new Refused(`layer ${layer}: a symbolic channel count`);
+        add("InstanceNormalization", [name(x), channelInit(scale, [c]), channelInit(shift, [c])], out, [A.float("epsilon", f.eps ?? 1e-5)], layer);
+        return;
+      }
+      default: {
+        const axes = (f.axes ?? []).map((a) => a + 1);
+        const keep = A.int("keepdims", f.keep === false ? 0 : 1);
+        // Opset 17: ReduceSum takes its axes as an input (since 13), the others as an attribute (until 18).
+        if (f.op === "ReduceSum") add(f.op, [name(x), init(`${out[0]}_axes`, [axes.length], axes, true)], out, [keep], layer);
+        else add(f.op, [name(x)], out, [A.ints("axes", axes), keep], layer);
+      }
+    }
+  };
+
   for (const n of g.nodes) {
     const op = n.op;
     const ins = n.inputs.map(name);
     const out = [name(n.output)];
     try {
+      // A composite op: one ONNX operator at the last node of its chain, nothing for the others.
+      if (n.composite) {
+        if (n.composite.form) composite(n, n.composite.form, out);
+        continue;
+      }
+      // x op k for a named constant k: ONNX's op on k's initializer, under k's name in the weights file.
+      const form = n.constantForm;
+      if (form?.op === "Omit") continue;
+      if (form) {
+        const k = form.constant;
+        if (!inits.some((t) => t.name === k.name)) init(k.name, k.shape, k.data);
+        add(form.op, form.constFirst ? [k.name, ins[0]] : [ins[0], k.name], out, [], n.layer);
+        continue;
+      }
       switch (op.kind) {
-        case "conv":
+        case "conv": {
           if (op.flip) throw new Refused(`layer ${n.layer}: a flipped-kernel (true) convolution has no ONNX operator`);
-          if (op.bias === "location") throw new Refused(`layer ${n.layer}: a per-location bias has no ONNX operator`);
-          add("Conv", [ins[0], weight(n, "weight"), ...(op.bias === "channel" ? [weight(n, "bias")] : [])], out,
+          // A bias per location: Conv without bias, then Add of the bias [O, j1..jd] (broadcast over the batch).
+          const conv = op.bias === "location" ? [`${out[0]}_conv`] : out;
+          add("Conv", [ins[0], weight(n, "weight"), ...(op.bias === "channel" ? [weight(n, "bias")] : [])], conv,
             [...windowAttrs(n, n.inputs[0], op.kernel, op.stride, op.dilation, op.pad), A.int("group", op.groups)], n.layer);
+          if (op.bias === "location") add("Add", [conv[0], weight(n, "bias")], out, [], n.layer);
           break;
+        }
         case "deconv": {
           const x = staticShape(n, n.inputs[0]).slice(1);
           const outSize = op.out.map((d) => {
@@ -185,22 +257,9 @@ export function exportOnnx(g: Graph): ExportResult {
           add("Reshape", [ins[0], init(`${out[0]}_shape`, [op.shape.length + 1], [0, ...op.shape], true)], out, [], n.layer);
           break;
         case "add":
-        case "mul": {
-          // Our broadcasting aligns a [C] or [C, 1..] operand with the channels; ONNX's aligns
-          // trailing axes, so a shorter operand is reshaped to [N, C, 1, ..] first.
-          const rank = Math.max(...n.inputs.map((v) => shapeOf(v).length));
-          const operands = n.inputs.map((v, k) => {
-            const s = shapeOf(v);
-            if (s.length === rank) return ins[k];
-            const c = s[0];
-            if (typeof c !== "number") throw new Refused(`layer ${n.layer}: a symbolic channel count`);
-            const r = `${out[0]}_b${k}`;
-            add("Reshape", [ins[k], init(`${r}_shape`, [rank + 1], [0, c, ...new Array<number>(rank - 1).fill(1)], true)], [r], [], n.layer);
-            return r;
-          });
-          add(op.kind === "add" ? "Add" : "Mul", operands, out, [], n.layer);
+        case "mul":
+          add(op.kind === "add" ? "Add" : "Mul", aligned(n, n.inputs, out[0]), out, [], n.layer);
           break;
-        }
         case "concat":
           add("Concat", ins, out, [A.int("axis", 1)], n.layer);
           break;

@@ -56,6 +56,33 @@ export interface AlgorithmChoice {
   readonly reason: string;
 }
 
+/**
+ * A node that computes `x op k` (or `k op x`) for a named constant k (lower/constants.ts),
+ * x its one input: export writes ONNX's op on k's initializer instead of the node's own op.
+ */
+export interface ConstantForm {
+  /** "Omit": the node makes k a value for such a node, which reads k's initializer instead: export writes nothing. */
+  readonly op: "Add" | "Sub" | "Mul" | "Div" | "Omit";
+  readonly constFirst: boolean;
+  readonly constant: Weight;
+}
+
+/**
+ * What a composite op (lower/composites.ts: prelu, instancenorm, max/min/mean of values, the
+ * reductions) is as one ONNX operator: set on the last node of its chain, whose output is the
+ * op's; export writes this operator there and skips the chain's other nodes.
+ */
+export interface CompositeForm {
+  readonly op: "PRelu" | "InstanceNormalization" | "ReduceMean" | "ReduceMax" | "ReduceSum" | "ReduceL2" | "Max" | "Min" | "Mean";
+  readonly inputs: readonly number[];
+  /** PRelu's slope; InstanceNormalization's scale and B (each [C, 1, ..] or [C]). */
+  readonly weights?: readonly Weight[];
+  readonly eps?: number;
+  /** The reduced axes of a sample (0 the channels): ONNX's are one more. */
+  readonly axes?: readonly number[];
+  readonly keep?: boolean;
+}
+
 export interface Node {
   readonly id: number;
   readonly op: Op;
@@ -70,6 +97,10 @@ export interface Node {
   readonly algorithm?: AlgorithmChoice;
   /** Layers fused into this node, for explain. */
   readonly fused?: readonly string[];
+  /** Set by the lowering of named constants; read by export only. */
+  readonly constantForm?: ConstantForm;
+  /** The composite op this node is part of (`group`, one per use), and on its last node what it is as one ONNX operator; read by export only. */
+  readonly composite?: { readonly group: number; readonly form?: CompositeForm };
 }
 
 /**

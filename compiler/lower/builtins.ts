@@ -30,6 +30,15 @@ export interface WeightDecl {
   readonly kernel?: readonly number[];
   /** A constant the weight starts at when nothing else is given (batch norm's gamma and variance are 1). */
   readonly fill?: number;
+  /**
+   * Another shape the same numbers may come in (row-major), from a weights file or a literal:
+   * PyTorch's `[C]` for prelu's and instancenorm's per-channel weights, held as `[C, 1, ..]`.
+   */
+  readonly alsoShape?: readonly number[];
+  /** A named constant's tensor (`const k = ...`, this is k): it must come from a weights file. */
+  readonly constant?: string;
+  /** Numbers computed from named constants once they are bound (constants.ts): never read nor trained. */
+  readonly derive?: () => Float32Array;
 }
 
 export interface BuildContext {

@@ -9,7 +9,7 @@
 //   reduce_* = pools, a 1x1 convolution of constants or maxout (see reduce below).
 
 import type { Dim } from "../ir/dim.js";
-import type { Weight, WeightRole } from "../ir/graph.js";
+import type { CompositeForm, Weight, WeightRole } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";
 import { type ArgReader, literalNumber } from "./args.js";
 import type { WeightDecl } from "./builtins.js";
@@ -24,6 +24,8 @@ export interface Expander {
   /** A weight of fixed numbers that the expansion needs (a scale of 1/n, an epsilon). */
   constant(part: string, shape: readonly number[], data: ArrayLike<number>): Weight;
   shape(v: number): readonly Dim[];
+  /** What the expansion is as one ONNX operator (for export), said before it returns. */
+  form(f: CompositeForm): void;
 }
 
 export type Expand = (x: Expander, inputs: readonly number[]) => number | undefined;
@@ -51,6 +53,7 @@ export function extremum(isMax: boolean): Expand {
     const w = x.args.opName;
     if (ins.length !== 2) return x.args.fail(`${w} takes two values, ${w}(a, b); for more, nest them: ${w}(${w}(a, b), c)`, x.args.span(""));
     const [a, b] = ins;
+    x.form({ op: isMax ? "Max" : "Min", inputs: ins });
     // max: a + relu(b + (-a)); min: a + (-(relu(a + (-b)))): the chains `a + ((b - a) |> relu)` and `a - ((a - b) |> relu)`.
     if (isMax) return x.node(ADD, [a, x.node(act("relu"), [x.node(ADD, [b, x.node(act("neg"), [a])])])]);
     const r = x.node(act("relu"), [x.node(ADD, [a, x.node(act("neg"), [b])])]);
@@ -66,6 +69,7 @@ export const mean: Expand = (x, ins) => {
   if (c === undefined) return undefined;
   const rank = x.shape(sum).length - 1;
   const w = x.constant("scale.weight", [c, 1, ...new Array<number>(rank).fill(1)], new Array<number>(c).fill(1 / ins.length));
+  x.form({ op: "Mean", inputs: ins });
   return x.node(channelScale(c, rank, false), [sum], { weight: w });
 };
 
@@ -81,8 +85,9 @@ export const prelu: Expand = (x, ins) => {
   const c = channelsOf(x, v);
   if (c === undefined) return undefined;
   const rank = x.shape(v).length - 1;
-  const w = x.weight({ role: "weight", shape: [c, 1, ...new Array<number>(rank).fill(1)], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 0.25 });
+  const w = x.weight({ role: "weight", shape: [c, 1, ...new Array<number>(rank).fill(1)], alsoShape: [c], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 0.25 });
   if (!w) return undefined;
+  x.form({ op: "PRelu", inputs: [v], weights: [w] });
   const pos = x.node(act("relu"), [v]);
   const negPart = x.node(channelScale(c, rank, false), [x.node(act("relu"), [x.node(act("neg"), [v])])], { weight: w });
   return x.node(ADD, [pos, x.node(act("neg"), [negPart])]);
@@ -99,11 +104,12 @@ export const instancenorm: Expand = (x, ins) => {
   const rank = x.shape(v).length - 1;
   const ones = new Array<number>(rank).fill(1);
   const gap: Op = { kind: "adaptive_pool", mode: "avg", out: ones };
-  const scale = x.weight({ role: "weight", shape: [c, 1, ...ones], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 1 });
+  const scale = x.weight({ role: "weight", shape: [c, 1, ...ones], alsoShape: [c], value: a.expr("weight"), init: a.expr("init"), fanIn: 1, fanOut: 1, fill: 1 });
   const shift = x.weight({ role: "bias", shape: [c], fanIn: 0, fanOut: 0 });
   if (!scale || !shift) return undefined;
   const epsScale = x.constant("eps.weight", [c, 1, ...ones], new Array<number>(c).fill(1));
   const epsShift = x.constant("eps.bias", [c], new Array<number>(c).fill(eps));
+  x.form({ op: "InstanceNormalization", inputs: [v], weights: [scale, shift], eps });
   const m = x.node(gap, [v]);
   const d = x.node(ADD, [v, x.node(act("neg"), [m])]);
   const variance = x.node(gap, [x.node(MUL, [d, d])]);
@@ -138,6 +144,8 @@ export function reduce(kind: ReduceKind): Expand {
     }
     if (rank < 1) return a.fail(`${a.opName} needs a value with channels and spatial axes, but its input has shape [${shape.join(", ")}]`, a.span(""));
     const axes = [...new Set(given as number[])].sort((p, q) => p - q);
+    const onnxOp = ({ mean: "ReduceMean", max: "ReduceMax", sum: "ReduceSum", l2: "ReduceL2" } as const)[kind];
+    x.form({ op: onnxOp, inputs: [v], axes, keep });
     const pool = kind === "max" ? "max" : "avg";
     if (kind === "l2") v = x.node(MUL, [v, v]);
     if (axes.includes(0)) {

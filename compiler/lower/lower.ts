@@ -8,7 +8,7 @@ import type { Arg, BlockDecl, CallExpr, Expr, Ident, NameExpr, NetworkDecl, Prog
 import type { DiagnosticLog } from "../diagnostics.js";
 import type { Dim } from "../ir/dim.js";
 import * as D from "../ir/dim.js";
-import type { Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
+import type { CompositeForm, Graph, GraphIO, Node, Value, Weight, WeightRole } from "../ir/graph.js";
 import { type Op, type PadSpec, windowGeometry } from "../ir/ops.js";
 import { inferShape } from "../ir/shapes.js";
 import { reservedName, MAX_LAYERS, MAX_SIZE, MAX_TENSOR_ELEMENTS, MAX_WEIGHT_BYTES, showBytes, sizeProduct, sizeTooLarge } from "../limits.js";
@@ -17,7 +17,8 @@ import { didYouMean } from "../suggest.js";
 import { ArgReader, type ConstResolver, describe, literalNumber } from "./args.js";
 import { BUILTINS, type Builtin, type WeightDecl } from "./builtins.js";
 import type { Expand, Expander } from "./composites.js";
-import { type Binding, type LayerInstance, POISON, Scope } from "./scope.js";
+import { binaryWithConstant, concatOperands, type ConstLowering, type DerivedWeight, extremumWithConstant, type Operand } from "./constants.js";
+import { type Binding, type ConstTensor, type LayerInstance, POISON, Scope } from "./scope.js";
 
 /** A weight whose numbers are still to be found (file, literal, named kernel or initialiser). */
 export interface PendingWeight {
@@ -103,6 +104,12 @@ class Lowering {
     return POISON;
   }
 
+  /** Reports a mistake; for callers that return undefined on failure. */
+  private fail(message: string, span: Span): undefined {
+    this.log.error(message, this.file, span);
+    return undefined;
+  }
+
   private where(span: Span): string {
     const p = this.file.position(span.start);
     return `${p.line}:${p.col}`;
@@ -130,6 +137,7 @@ class Lowering {
       const b = scope.lookup(o.name);
       if (reservedName(o.name)) this.error(`'${o.name}' cannot name an output: it is a property of every JavaScript object, so run()'s results could not hold it`, o.span);
       else if (!b) this.error(`output '${o.name}' is never bound${didYouMean(o.name, scope.allNames())}`, o.span);
+      else if (b.kind === "constant") this.error(`output '${o.name}' is a constant; outputs are computed from the network's inputs`, o.span);
       else if (b.kind !== "tensor") this.error(`output '${o.name}' is not a tensor`, o.span);
       else if (b.value !== POISON) outputs.push({ name: o.name, value: b.value, span: o.span });
     }
@@ -204,6 +212,13 @@ class Lowering {
         else this.weightFiles.push({ path: s.path.value, span: s.path.span });
         continue;
       }
+      if (s.kind === "const") {
+        const c = frame.depth > 0 || frame.scope.parent ? this.fail("`const` belongs in the network's body, not in a block or repeat", s.span) : this.constTensor(s);
+        if (!c) continue;
+        const earlier = frame.scope.bind(s.target.name, c);
+        if (earlier) this.error(`'${s.target.name}' is already bound; names are bound once`, s.target.span, [`first bound at ${this.where(earlier.span)}`]);
+        continue;
+      }
       frame.stmt = s.target.name;
       frame.pos = 0;
       let b: Binding;
@@ -216,6 +231,60 @@ class Lowering {
         ]);
       }
     }
+  }
+
+  /** `const k = f32[..] from "name"`: a weight read from the weights file under `name`. */
+  private constTensor(s: Extract<Stmt, { kind: "const" }>): ConstTensor | undefined {
+    const t = s.type;
+    if (t.dtype.name !== "f32") return this.fail(`constant '${s.target.name}' has element type '${t.dtype.name}'; only f32 is supported`, t.dtype.span);
+    if (t.dims.length < 1 || t.dims.length > 4) {
+      return this.fail(`constant '${s.target.name}' must have a channel axis and 0 to 3 spatial axes, like f32[3, 32, 32] or f32[16, 1, 1]; got ${t.dims.length} axes`, t.span);
+    }
+    const shape: number[] = [];
+    for (const d of t.dims) {
+      if (d.kind === "symbol") return this.fail(`the sizes of constant '${s.target.name}' are numbers (its values are fixed), not the symbol '${d.name}'`, d.span);
+      if (!Number.isInteger(d.value) || d.value < 1) return this.fail(`sizes must be positive whole numbers, got ${d.value}`, d.span);
+      const big = sizeTooLarge(d.value);
+      if (big) return this.fail(`constant '${s.target.name}': ${big}`, d.span);
+      shape.push(d.value);
+    }
+    const name = s.source.value;
+    if (name === "") return this.fail(`constant '${s.target.name}' needs the name of its tensor in the weights file`, s.source.span);
+    const w = this.newWeight(name, { role: "weight", shape, fanIn: 0, fanOut: 0, constant: s.target.name }, s.target.name, s.source.span, (e) => e, false);
+    if (!w) return undefined;
+    return { kind: "constant", name: s.target.name, weight: w, shape, span: s.target.span };
+  }
+
+  /** A named constant, when `e` names one. */
+  private constOperand(e: Expr, frame: Frame): ConstTensor | undefined {
+    if (e.kind !== "name") return undefined;
+    const b = frame.scope.lookup(e.name.name);
+    return b?.kind === "constant" ? b : undefined;
+  }
+
+  /** A value or a named constant. */
+  private operand(e: Expr, frame: Frame): Operand {
+    return this.constOperand(e, frame) ?? this.tensor(e, frame);
+  }
+
+  /** Emits the nodes of an op on named constants (constants.ts) as anonymous layers of the statement. */
+  private constLowering(frame: Frame, span: Span): ConstLowering {
+    return {
+      node: (op, inputs, weights = {}, form) => {
+        const layer = this.anonymousLayer(frame);
+        const ws: Partial<Record<WeightRole, Weight>> = {};
+        for (const [role, d] of Object.entries(weights) as [WeightRole, DerivedWeight][]) {
+          const w = this.newWeight(`${layer}.${role}`, { role, shape: [...d.shape], fanIn: 0, fanOut: 0, derive: d.derive }, layer, span, (e) => e);
+          if (!w) return POISON;
+          ws[role] = w;
+        }
+        const out = this.emit(op, [...inputs], ws, layer, span);
+        if (form && out !== POISON) this.nodes[this.nodes.length - 1] = { ...this.nodes[this.nodes.length - 1], constantForm: form };
+        return out;
+      },
+      shape: (v) => this.values[v].shape,
+      fail: (message, at) => this.error(message, at),
+    };
   }
 
   private resolver(scope: Scope): (e: Expr) => Expr {
@@ -258,12 +327,22 @@ class Lowering {
       spine.push(base);
       base = base.kind === "pipe" ? base.input : base.left;
     }
-    let v = this.tensor(base, frame);
+    let v: Operand = this.operand(base, frame);
     for (let i = spine.length - 1; i >= 0; i--) {
       const link = spine[i];
+      if (typeof v !== "number") {
+        if (link.kind === "pipe") v = this.error(`the constant '${v.name}' cannot be piped into an op; it is an operand of + - * /, max, min and concat`, link.span);
+        else v = this.withConstant(link, v, this.operand(link.right, frame), frame);
+        continue;
+      }
       if (link.kind === "pipe") v = this.stage(link.stage, [v], frame);
       else {
-        let b = this.tensor(link.right, frame);
+        const right = this.operand(link.right, frame);
+        if (typeof right !== "number") {
+          v = this.withConstant(link, v, right, frame);
+          continue;
+        }
+        let b = right;
         // a - b = a + neg(b) (exact) and a / b = a * reciprocal(b): no new IR op, and the
         // negation or reciprocal fuses into b's producer.
         if ((link.op === "-" || link.op === "/") && b !== POISON) {
@@ -274,7 +353,14 @@ class Lowering {
         v = this.emit(op, [v, b], {}, this.anonymousLayer(frame), link.opSpan);
       }
     }
-    return v;
+    // Every link makes a value: v is a constant only if the spine were empty.
+    return typeof v === "number" ? v : POISON;
+  }
+
+  /** `a op b` where an operand is a named constant. */
+  private withConstant(link: Extract<Expr, { kind: "binary" }>, a: Operand, b: Operand, frame: Frame): number {
+    if (a === POISON || b === POISON) return POISON;
+    return binaryWithConstant(this.constLowering(frame, link.opSpan), link.op, a, b, link.opSpan);
   }
 
   private nameValue(e: NameExpr, frame: Frame): number {
@@ -283,6 +369,7 @@ class Lowering {
     if (b?.kind === "tensor") return b.value;
     if (b?.kind === "layer") return this.error(`'${n}' is a layer, not a tensor; apply it with \`x |> ${n}\``, e.span);
     if (b?.kind === "const") return this.error(`'${n}' is a constant, not a tensor`, e.span);
+    if (b?.kind === "constant") return this.error(`'${n}' is a named constant; it is an operand of + - * /, max, min and concat, not a value of its own`, e.span);
     if (BUILTINS[n] || this.blocks.has(n)) return this.error(`'${n}' is an op, not a tensor; apply it with \`x |> ${n}\``, e.span);
     return this.error(`undefined name '${n}'${didYouMean(n, frame.scope.allNames())}`, e.span);
   }
@@ -328,7 +415,7 @@ class Lowering {
         }
         return this.reapply(b.layer, piped, frame, stage.span);
       }
-      return this.error(`'${name.name}' is a ${b.kind === "tensor" ? "tensor" : "constant"}, not an op or a layer`, name.span);
+      return this.error(`'${name.name}' is a ${b.kind === "tensor" ? "tensor" : b.kind === "constant" ? "named constant" : "constant"}, not an op or a layer`, name.span);
     }
     const builtin = BUILTINS[name.name];
     if (builtin) return this.builtin(name.name, builtin, stage, args, piped, frame, label);
@@ -367,6 +454,12 @@ class Lowering {
     frame: Frame,
     label: Ident | undefined,
   ): number {
+    const consts = args.some((a) => !a.name && this.constOperand(a.value, frame));
+    if (consts && (opName === "max" || opName === "min" || opName === "concat")) return this.withConstants(opName, stage, args, piped, frame);
+    if (consts) {
+      const a = args.find((x) => !x.name && this.constOperand(x.value, frame)) as Arg;
+      return this.error(`${opName} does not take a named constant; constants are operands of + - * /, max, min and concat`, a.span);
+    }
     const split = this.tensorInputs(builtin, opName, args, piped, frame, stage.span);
     if (!split) return POISON;
     // A labelled layer still takes its place in the chain, so `c1.1` is the stage after `conv1`.
@@ -413,6 +506,22 @@ class Lowering {
     return this.emit(built.op, split.inputs, weights, layerName, stage.span);
   }
 
+  /** max, min or concat with named constants among its operands (constants.ts). */
+  private withConstants(opName: string, stage: CallExpr | NameExpr, args: readonly Arg[], piped: number[], frame: Frame): number {
+    if (stage.kind === "call" && stage.label) return this.error(`${opName} with a named constant makes no layer to label`, stage.label.span);
+    const rest = args.find((a) => a.name);
+    if (rest?.name) return this.error(`${opName} has no argument '${rest.name.name}'`, rest.name.span);
+    const ops: Operand[] = [...piped, ...args.map((a) => this.operand(a.value, frame))];
+    if (ops.includes(POISON)) return POISON;
+    const l = this.constLowering(frame, stage.span);
+    if (opName === "concat") {
+      const values = concatOperands(l, ops, stage.span);
+      return values ? this.emit({ kind: "concat" }, values, {}, this.anonymousLayer(frame), stage.span) : POISON;
+    }
+    if (ops.length !== 2) return this.error(`${opName} takes two values, ${opName}(a, b); for more, nest them: ${opName}(${opName}(a, b), c)`, stage.span);
+    return extremumWithConstant(l, opName === "max", ops[0], ops[1], stage.span);
+  }
+
   /** An op written as several IR nodes (composites.ts): its parts are layers `<layer>.<k>`, its weights `<layer>.weight`. */
   private expand(
     expand: Expand,
@@ -428,7 +537,12 @@ class Lowering {
     const span = stage.span;
     let part = 0;
     let last: Op | undefined;
+    let form: CompositeForm | undefined;
+    const first = this.nodes.length;
     const x: Expander = {
+      form: (f) => {
+        form = f;
+      },
       args,
       node: (op, ins, weights = {}) => {
         last = op;
@@ -446,6 +560,11 @@ class Lowering {
     };
     const out = expand(x, inputs);
     if (out === undefined || !args.ok) return POISON;
+    // Tag the chain for export: its nodes share a group, the one computing `out` carries the form.
+    const head = out === POISON ? undefined : this.values[out].producer;
+    if (form && head !== undefined && head >= first) {
+      for (let k = first; k < this.nodes.length; k++) this.nodes[k] = { ...this.nodes[k], composite: { group: first, ...(k === head ? { form } : {}) } };
+    }
     if (label && last) {
       const layer: LayerInstance = { name: layerName, builtin: opName, call: stage as CallExpr, resolve, op: last, weights: {}, firstInput: this.values[inputs[0]].shape };
       const earlier = frame.scope.bind(label.name, { kind: "layer", layer, span: label.span });
@@ -477,9 +596,11 @@ class Lowering {
     return this.emit(layer.op, split.inputs, layer.weights, layer.name, span);
   }
 
-  private newWeight(name: string, decl: WeightDecl, layer: string, span: Span, resolve: ConstResolver): Weight | undefined {
+  /** A weight to bind; `inGraph` false keeps it out of the graph (a named constant, whose nodes own derived copies). */
+  private newWeight(name: string, decl: WeightDecl, layer: string, span: Span, resolve: ConstResolver, inGraph = true): Weight | undefined {
     if (this.weightNames.has(name)) {
-      this.error(`two layers would be named '${layer}'; give one of them another label`, span);
+      if (decl.constant !== undefined) this.error(`constant '${decl.constant}' reads tensor '${name}', which another constant or layer's weight already uses`, span);
+      else this.error(`two layers would be named '${layer}'; give one of them another label`, span);
       return undefined;
     }
     this.weightNames.add(name);
@@ -501,7 +622,7 @@ class Lowering {
       data: new Float32Array(size),
       source: { kind: "init", description: "zeros", defaulted: true },
     };
-    this.weights.push(w);
+    if (inGraph) this.weights.push(w);
     this.pending.push({ weight: w, decl, layer, span, resolve });
     return w;
   }

@@ -1,5 +1,6 @@
 // Names in the language are bound once (SSA). A scope maps a name to what it denotes: a
-// tensor value, a compile-time constant (a block's numeric parameter), or a layer (a label,
+// tensor value, a compile-time constant (a block's numeric parameter), a named constant
+// tensor (read from the weights file), or a layer (a label,
 // applied again to share its weights). Repeat bodies and blocks get scopes of their own.
 
 import type { Expr } from "../../dsl/ast.js";
@@ -23,7 +24,17 @@ export interface LayerInstance {
   readonly firstInput: readonly Dim[];
 }
 
+/** A named constant tensor (`const k = f32[..] from "name"`): its weight and per-sample shape. */
+export interface ConstTensor {
+  readonly kind: "constant";
+  readonly name: string;
+  readonly weight: Weight;
+  readonly shape: readonly number[];
+  readonly span: Span;
+}
+
 export type Binding =
+  | ConstTensor
   | { readonly kind: "tensor"; readonly value: number; readonly span: Span }
   | { readonly kind: "const"; readonly expr: Expr; readonly span: Span }
   | { readonly kind: "layer"; readonly layer: LayerInstance; readonly span: Span };

@@ -35,6 +35,27 @@ export function bindWeights(
     const size = shape.reduce((a, b) => a * b, 1);
     const source = p.decl.value ? p.resolve(p.decl.value) : undefined;
     const stored = files.map((f) => ({ f, t: f.tensors.get(w.name) })).find((x) => x.t !== undefined);
+    if (p.decl.derive) {
+      // Pending weights are in source order, so the constants these follow from are bound.
+      w.data = p.decl.derive();
+      w.source = { kind: "constant" };
+      continue;
+    }
+    if (p.decl.constant !== undefined && !stored?.t) {
+      const where = files.length ? `none of ${files.map((f) => f.name).join(", ")} holds it` : "no weights file is given (`weights \"file.safetensors\"` in the network, or --weights)";
+      log.error(`constant '${p.decl.constant}' reads tensor '${w.name}' from the weights file, but ${where}${didYouMean(w.name, files.flatMap((f) => [...f.tensors.keys()]))}`, file, p.span);
+      continue;
+    }
+    if (p.decl.constant !== undefined && stored?.t) {
+      used.add(w.name);
+      if (stored.t.shape.length !== shape.length || stored.t.shape.some((d, i) => d !== shape[i])) {
+        log.error(`${stored.f.name}: tensor '${w.name}' has shape [${stored.t.shape.join(", ")}] but constant '${p.decl.constant}' is declared [${shape.join(", ")}]`, file, p.span);
+        continue;
+      }
+      w.data = stored.t.data;
+      w.source = { kind: "file", file: stored.f.name };
+      continue;
+    }
     if (source) {
       const data = fromSource(source, shape, p, log, file);
       if (data) {
@@ -43,9 +64,10 @@ export function bindWeights(
       }
     } else if (stored?.t) {
       used.add(w.name);
-      if (stored.t.shape.length !== shape.length || stored.t.shape.some((d, i) => d !== shape[i])) {
+      const also = p.decl.alsoShape;
+      if (!sameShape(stored.t.shape, shape) && !(also && sameShape(stored.t.shape, also))) {
         log.error(
-          `${stored.f.name}: tensor '${w.name}' has shape [${stored.t.shape.join(", ")}] but layer ${p.layer} needs [${shape.join(", ")}]`,
+          `${stored.f.name}: tensor '${w.name}' has shape [${stored.t.shape.join(", ")}] but layer ${p.layer} needs [${shape.join(", ")}]${also ? ` (or [${also.join(", ")}])` : ""}`,
           file,
           p.span,
         );
@@ -84,6 +106,10 @@ export function bindWeights(
   return [...defaulted];
 }
 
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 /** A stable 31-bit seed from a weight's name (FNV-1a), so default weights never change between runs. */
 export function hashSeed(name: string): number {
   let h = 0x811c9dc5;
@@ -109,10 +135,10 @@ function fromSource(
     const dims = listShape(e, flat, p, log, file);
     if (!dims) return undefined;
     const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-    if (same(dims, shape)) return { values: Float32Array.from(flat), source: { kind: "literal" } };
+    if (same(dims, shape) || (p.decl.alsoShape && same(dims, p.decl.alsoShape))) return { values: Float32Array.from(flat), source: { kind: "literal" } };
     if (spatial && same(dims, spatial)) return { values: replicate(flat, shape), source: { kind: "literal" } };
     log.error(
-      `the weight literal has shape [${dims.join(", ")}] but layer ${p.layer} needs [${shape.join(", ")}]${spatial ? ` (or one kernel of shape [${spatial.join(", ")}] for every filter and channel)` : whole}`,
+      `the weight literal has shape [${dims.join(", ")}] but layer ${p.layer} needs [${shape.join(", ")}]${p.decl.alsoShape ? ` or [${p.decl.alsoShape.join(", ")}]` : ""}${spatial ? ` (or one kernel of shape [${spatial.join(", ")}] for every filter and channel)` : whole}`,
       file,
       e.span,
     );

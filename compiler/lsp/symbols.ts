@@ -140,6 +140,10 @@ export function indexSymbols(program: Program): SymbolIndex {
         weights.push({ path: s.path.value, span: s.path.span });
         continue;
       }
+      if (s.kind === "const") {
+        define({ kind: "value", name: s.target.name, span: s.target.span, owner }, scope);
+        continue;
+      }
       expr(s.value, scope, owner, s);
       define({ kind: "value", name: s.target.name, span: s.target.span, owner, stmt: s }, scope, s);
     }

@@ -8,7 +8,7 @@ import { HighlightStyle, StreamLanguage, type StringStream, syntaxHighlighting }
 import type { Extension } from "@codemirror/state";
 import { tags as t } from "@lezer/highlight";
 
-const KEYWORDS = new Set(["network", "block", "return", "repeat", "from", "as", "weights", "train"]);
+const KEYWORDS = new Set(["network", "block", "return", "repeat", "from", "as", "weights", "train", "const"]);
 const ATOMS = new Set(["true", "false"]);
 const TYPES = new Set(["f32"]);
 

@@ -18,7 +18,7 @@ function random(seed: number): () => number {
 }
 
 const VOCABULARY = [
-  ...["network", "block", "return", "repeat", "from", "as", "weights", "true", "false"],
+  ...["network", "block", "return", "repeat", "from", "as", "weights", "const", "true", "false"],
   ...["x", "y", "conv", "relu", "f32", "H", "pad", "same"],
   ...["1", "2.5", "1e-3", ".5", "5x5", "3x3x3", '"w.safetensors"', '"open', '"a\\q"'],
   ...["|>", "->", "-", "+", "*", "=", ":", ",", ";", "(", ")", "[", "]", "{", "}"],

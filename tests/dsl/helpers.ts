@@ -53,6 +53,7 @@ function showArg(a: Arg): string {
 }
 
 export function showStmt(s: Stmt): string {
+  if (s.kind === "const") return `const ${s.target.name} = ${s.type.dtype.name}[${s.type.dims.map((d) => (d.kind === "number" ? d.value : d.name)).join(", ")}] from ${JSON.stringify(s.source.value)}`;
   return s.kind === "assign" ? `${s.target.name} = ${show(s.value)}` : `weights ${JSON.stringify(s.path.value)}`;
 }
 

@@ -248,3 +248,18 @@ describe("spans", () => {
     for (const src of [LENET, LABELER, RESIDUAL]) expect(badSpans(parseOk(src), src.length)).toEqual([]);
   });
 });
+
+describe("named constant tensors", () => {
+  it("`const k = f32[..] from \"name\"` is a statement of its own, before or after others, with or without `;`", () => {
+    expect(body(`const k = f32[3, 1, 1] from "pos.embed"; a = x + k\nconst m = f32[1, H, 8] from "m"\ny = a * m`)).toEqual([
+      'const k = f32[3, 1, 1] from "pos.embed"',
+      "a = (x + k)",
+      'const m = f32[1, H, 8] from "m"',
+      "y = (a * m)",
+    ]);
+  });
+  it("`const` is a keyword: not a name", () => {
+    const r = parseSource("network n(x: f32[1, 8, 8]) -> y {\n  const = x\n  y = x\n}\n");
+    expect(r.log.hasErrors).toBe(true);
+  });
+});

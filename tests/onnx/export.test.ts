@@ -6,6 +6,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { exportOnnx } from "../../compiler/export/onnx.js";
+import { decodeModel } from "../../compiler/import/onnx/decode.js";
+import { fromOnnx } from "../../compiler/import/onnx/index.js";
+import { writeSafetensors } from "../../compiler/tensors/safetensors.js";
 import { analyse } from "../../compiler/index.js";
 import { evalDims } from "../../compiler/ir/dim.js";
 import { interpret } from "../../compiler/reference/interpret.js";
@@ -76,6 +79,72 @@ describe("export to ONNX", () => {
       }
     }, 60_000);
   }
+
+  it("named constants: ONNX's Add/Sub/Mul/Div on the constant's initializer, and back to `const` on import", async () => {
+    // (w: a bias per location, exported as Conv then Add.)
+    const source = `network consts(x: f32[3, 6, 5]) -> (y, z, w) {
+      const pos = f32[3, 6, 5] from "pos"
+      const gain = f32[3, 1, 1] from "gain"
+      const row = f32[1, 6, 1] from "row.bias"
+      a = x |> conv(3, 3, pad: same) |> relu
+      b = (a + pos) * gain - row
+      c = gain / (b |> sigmoid) + (row - b)
+      y = max(c, row) |> min(pos) |> conv(2, 1)
+      z = concat(pos, b * row, x / pos)
+      w = x |> conv(2, 3, bias: location, init: normal(std: 0.5)) |> relu
+    }`;
+    const tensors = new Map([
+      ["pos", { shape: [3, 6, 5], data: seeded(5, 90, 0.5, 2) }],
+      ["gain", { shape: [3, 1, 1], data: seeded(6, 3, 0.5, 2) }],
+      ["row.bias", { shape: [1, 6, 1], data: seeded(7, 6, -1, 1) }],
+    ]);
+    const a = analyse(source, { fileName: "consts.cnn", weights: writeSafetensors(tensors) });
+    if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+    const r = exportOnnx(a.graph);
+    if (!r.ok) throw new Error(r.errors.join("\n"));
+    const feeds = { x: { shape: [1, 3, 6, 5], data: seeded(41, 90) } };
+    const ort = await runOrt(r.bytes, feeds);
+    const ref = interpret(a.graph, new Map([["x", { shape: [3, 6, 5], data: Float64Array.from(feeds.x.data) }]]));
+    for (const [out, want] of ref) expect(relativeError(ort[out].data, want.data), out).toBeLessThan(1e-5);
+    // One ONNX op on the initializer per use: Convs only for the network's two convolutions,
+    // w's, and pos made a value for concat (ONNX's Concat does not broadcast).
+    const d = decodeModel(r.bytes);
+    if (!d.ok) throw new Error(d.error);
+    const ops = d.model.nodes.map((n) => n.opType);
+    expect(ops.filter((o) => o === "Conv")).toHaveLength(4);
+    expect(ops.filter((o) => o === "Div")).toHaveLength(1);
+    expect([...d.model.initializers.keys()].filter((k) => ["pos", "gain", "row.bias"].includes(k)).sort()).toEqual(["gain", "pos", "row.bias"]);
+    // Imported back, the constants are named constants again, with their names (sanitised).
+    const back = fromOnnx(r.bytes);
+    if (!back.ok) throw new Error(back.errors.join("\n"));
+    expect(back.source).toMatch(/const pos = f32\[3, 6, 5\] from "pos"/);
+    expect(back.source).toMatch(/const row_bias = f32\[1, 6, 1\] from "row_bias" {2}\/\/ ONNX "row\.bias"/);
+    const e = await compareWithOrt(r.bytes, feeds, ["reference", "wasm"]);
+    expect(e.reference).toBeLessThan(1e-5);
+    expect(e.wasm).toBeLessThan(1e-4);
+  }, 60_000);
+
+  it("composite ops are their one ONNX operator, not the chains they lower to", () => {
+    const a = analyse(NAMED_OPS, { fileName: "namedops.cnn" });
+    if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+    const r = exportOnnx(a.graph);
+    if (!r.ok) throw new Error(r.errors.join("\n"));
+    const d = decodeModel(r.bytes);
+    if (!d.ok) throw new Error(d.error);
+    const ops = d.model.nodes.map((n) => n.opType);
+    const count = (op: string): number => ops.filter((o) => o === op).length;
+    expect([count("PRelu"), count("LeakyRelu")]).toEqual([1, 1]);
+    expect(count("InstanceNormalization")).toBe(1);
+    expect([count("Max"), count("Min"), count("Mean")]).toEqual([1, 1, 1]);
+    expect([count("ReduceL2"), count("ReduceMean"), count("ReduceMax"), count("ReduceSum")]).toEqual([1, 1, 1, 1]);
+    // Nothing of the chains: no Relu, Neg, Sqrt, Reciprocal, GlobalAveragePool or 1x1 depthwise Conv beyond the network's one conv.
+    for (const op of ["Relu", "Neg", "Sqrt", "Reciprocal", "GlobalAveragePool", "AveragePool", "LpPool"]) expect(count(op), op).toBe(0);
+    expect(count("Conv")).toBe(1);
+    // The slope and the scale keep the layer's names; ONNX's layouts: PRelu [C, 1, 1], scale and B [C].
+    expect(d.model.initializers.get("act.weight")?.dims).toEqual([4, 1, 1]);
+    expect(d.model.initializers.get("norm.weight")?.dims).toEqual([4]);
+    expect(d.model.initializers.get("norm.bias")?.dims).toEqual([4]);
+  });
 
   it("layers without an ONNX operator are refused by name", () => {
     for (const [file, layer, kind] of [["face_local", "parts", "local"], ["tiled", "t1", "tiled"], ["maxout", "h.1", "maxout"]]) {

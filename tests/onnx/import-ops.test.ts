@@ -163,6 +163,30 @@ const GENERATORS: Record<string, (r: Rng) => Case> = {
     };
     return { graph: g, x: g.inputs[0].shape ?? [] };
   },
+  // Constants that vary over space, a constant divided by a value, and constants among
+  // Max/Min/Concat operands: `cnnc import` writes them as named constants (`const k = ...`).
+  NamedConstants: (r) => {
+    const op = r.pick(["Add", "Sub", "Mul", "Div", "Max", "Min", "Concat"]);
+    // Concat does not broadcast: its constant has the batch of one.
+    const x = [op === "Concat" ? 1 : r.int(1, 2), r.int(1, 4), ...spatial(r, 2, 2, 6)];
+    const [, c, h, w] = x;
+    const kc = op === "Concat" ? r.int(1, 3) : r.pick([c, 1]);
+    // Per sample [C or 1, H or 1, W or 1], at least one spatial axis kept; sometimes without the leading 1.
+    const hw = r.pick([[h, w], [h, 1], [1, w]]);
+    const shape = op === "Concat" ? [1, kc, h, w] : r.bool() ? [1, kc, ...hw] : kc === 1 && r.bool() ? hw : [kc, ...hw];
+    const first = r.bool();
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Tanh", inputs: ["x"], outputs: ["a"] },
+        { op, inputs: first ? ["k", "a"] : ["a", "k"], outputs: ["y"], ...(op === "Concat" ? { attrs: [attr.int("axis", 1)] } : {}) },
+      ],
+      inputs: [{ name: "x", shape: x }],
+      outputs: [{ name: "y" }],
+      // Away from zero, as the constant may divide.
+      initializers: [init("k", shape, 0.5, 2)],
+    };
+    return { graph: g, x };
+  },
   AddMulValues: (r) => {
     const x = [1, r.int(1, 4), ...spatial(r, 2)];
     const op = r.pick(["Add", "Mul", "Sum"]);

@@ -23,11 +23,11 @@ const single = (op: string, inputs: string[], initializers: GraphSpec["initializ
 });
 
 describe("cnnc import writes the new words", () => {
-  it("PRelu with a slope per channel: `label: prelu`, the slope as label.weight [C, 1, 1, 1]", () => {
+  it("PRelu with a slope per channel: `label: prelu`, the slope as label.weight [C] (PyTorch's layout)", () => {
     const r = imported(single("PRelu", ["x", "act.weight"], [{ name: "act.weight", shape: [3, 1, 1], data: [0.1, 0.2, 0.3] }]));
     expect(r.source).toMatch(/x \|> act: prelu\b/);
     expect(r.source).not.toMatch(/neg/);
-    expect(r.weights.get("act.weight")).toEqual([3, 1, 1, 1]);
+    expect(r.weights.get("act.weight")).toEqual([3]);
   });
   it("PRelu with one slope: prelu(s)", () => {
     const r = imported(single("PRelu", ["x", "s"], [{ name: "s", shape: [1], data: [0.25] }]));
@@ -40,7 +40,7 @@ describe("cnnc import writes the new words", () => {
     ], [attr.float("epsilon", 0.001)]));
     expect(r.source).toMatch(/x \|> norm: instancenorm\(eps: 0\.00100000/);
     expect(r.source).not.toMatch(/avgpool|sqrt/);
-    expect(r.weights.get("norm.weight")).toEqual([3, 1, 1, 1]);
+    expect(r.weights.get("norm.weight")).toEqual([3]);
     expect(r.weights.get("norm.bias")).toEqual([3]);
   });
   it("Max, Min and Mean of values: max(a, b), min(min(a, b), c), mean(a, b, c)", () => {
@@ -66,5 +66,31 @@ describe("cnnc import writes the new words", () => {
     const l2 = red("ReduceL2", [3], 1);
     expect(l2.source).toMatch(/x \|> reduce_l2\(axes: \[2\]\)/);
     expect(l2.weights.size).toBe(0);
+  });
+  it("constants that vary over space: `const` with the initializer's name sanitised, declared once, the tensor under that name", () => {
+    const g: GraphSpec = {
+      nodes: [
+        { op: "Add", inputs: ["x", "pos.embed"], outputs: ["a"] },
+        { op: "Mul", inputs: ["pos.embed", "a"], outputs: ["b"] },
+        { op: "Div", inputs: ["scale", "b"], outputs: ["c"] },
+        { op: "Max", inputs: ["c", "pos.embed"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", shape: [1, 3, 5, 4] }],
+      outputs: [{ name: "y" }],
+      initializers: [
+        { name: "pos.embed", shape: [1, 3, 5, 4], data: Array.from({ length: 60 }, (_, i) => i / 60) },
+        { name: "scale", shape: [3, 1, 1], data: [1, 2, 3] },
+      ],
+    };
+    const r = imported(g);
+    expect(r.source).toMatch(/const pos_embed = f32\[3, 5, 4\] from "pos_embed" {2}\/\/ ONNX "pos\.embed"/);
+    expect(r.source.match(/const pos_embed/g)).toHaveLength(1);
+    expect(r.source).toMatch(/= x \+ pos_embed/);
+    expect(r.source).toMatch(/n1 = pos_embed \* n0/);
+    expect(r.source).toMatch(/const scale = f32\[3, 1, 1\] from "scale"/);
+    expect(r.source).toMatch(/n2 = scale \/ n1/);
+    expect(r.source).toMatch(/y = max\(n2, pos_embed\)/);
+    expect(r.weights.get("pos_embed")).toEqual([3, 5, 4]);
+    expect(r.weights.get("scale")).toEqual([3, 1, 1]);
   });
 });

@@ -10,6 +10,7 @@ import { autodiff } from "../../compiler/train/autodiff.js";
 import { evalDims } from "../../compiler/ir/dim.js";
 import { interpret } from "../../compiler/reference/interpret.js";
 import { initialise } from "../../compiler/tensors/init.js";
+import { writeSafetensors } from "../../compiler/tensors/safetensors.js";
 import { testAdapter } from "../backends/wgsl/plan-helper.js";
 import { relativeError } from "../relative-error.js";
 
@@ -193,5 +194,35 @@ describe("named ops: the numbers they are written with are constants", () => {
     expect(trained).toEqual(["act.weight", "c.bias", "c.weight", "norm.bias", "norm.weight"]);
     const constants = a.graph.weights.filter((w) => w.source.kind === "constant").map((w) => w.name).sort();
     expect(constants).toEqual(["norm.eps.bias", "norm.eps.weight", "y.1.scale.weight", "y.2.channels.weight", "y.2.count.weight", "y.3.count.weight"]);
+  });
+});
+
+describe("named ops: prelu's and instancenorm's per-channel weights in PyTorch's layout [C]", () => {
+  const src = `network t(x: f32[3, 6, 5]) -> y {
+    y = x |> act: prelu |> norm: instancenorm
+  }`;
+  const slope = [0.1, -0.3, 2];
+  const scale = [1.5, -0.5, 0.25];
+  const x = initialise({ kind: "uniform", low: -2, high: 2, seed: 8 }, [3, 6, 5], 1, 1);
+  const run = (weights: Map<string, { shape: number[]; data: Float32Array }>) => {
+    const a = analyse(src, { fileName: "t.cnn", weights: writeSafetensors(weights) });
+    if (!a.graph) throw new Error(a.log.items.map((d) => formatDiagnostic(d)).join("\n"));
+    return interpret(a.graph, new Map([["x", { shape: [3, 6, 5], data: Float64Array.from(x) }]])).get("y")?.data;
+  };
+  const tensors = (shape: (c: number) => number[]) => new Map([
+    ["act.weight", { shape: shape(3), data: Float32Array.from(slope) }],
+    ["norm.weight", { shape: shape(3), data: Float32Array.from(scale) }],
+    ["norm.bias", { shape: [3], data: Float32Array.from([0, 1, -1]) }],
+  ]);
+  it("a weights file with [C] (a state_dict) gives what [C, 1, 1, 1] gives", () => {
+    const flat = run(tensors((c) => [c]));
+    expect(flat).toBeDefined();
+    expect(Array.from(flat ?? [])).toEqual(Array.from(run(tensors((c) => [c, 1, 1, 1])) ?? []));
+  });
+  it("a literal may be [C] too, and another shape is an error naming both", () => {
+    const lit = analyse(`network t(x: f32[3, 6, 5]) -> y {\n  y = x |> prelu(weight: [0.1, -0.3, 2])\n}`, { fileName: "t.cnn" });
+    expect(lit.log.hasErrors).toBe(false);
+    const bad = analyse(src, { fileName: "t.cnn", weights: writeSafetensors(new Map([["act.weight", { shape: [3, 1], data: Float32Array.from(slope) }]])) });
+    expect(bad.log.items.map((d) => d.message)).toContain("weights: tensor 'act.weight' has shape [3, 1] but layer act needs [3, 1, 1, 1] (or [3])");
   });
 });

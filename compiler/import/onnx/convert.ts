@@ -92,6 +92,8 @@ class Converter {
   private readonly outputNames = new Map<string, string>();
   private inputBatch: number | undefined;
   /** Zero Pad nodes read only by convolutions: folded into their padding (value name -> what it pads, how much). */
+  /** Named constants declared so far: ONNX value name and per-sample shape -> identifier. */
+  private readonly constNames = new Map<string, string>();
   private readonly pendingPads = new Map<string, { x: Extract<Val, { kind: "act" }>; before: number[]; after: number[] }>();
 
   constructor(private readonly m: OnnxModel) {
@@ -227,6 +229,31 @@ class Converter {
 
   private weight(label: string, role: string, shape: readonly number[], data: ArrayLike<number>): void {
     this.tensors.set(`${label}.${role}`, { shape: [...shape], data: Float32Array.from(data) });
+  }
+
+  /**
+   * A named constant for input i of n (an initializer or a folded value, not a layer's weight),
+   * broadcast onto a value of shape x: `const k = f32[..] from "k"` with the ONNX name
+   * sanitised (the tensor in the weights file has the same name), declared once per shape.
+   */
+  private namedConst(n: OnnxNode, i: number, t: OnnxTensor, x: readonly Dim[]): string {
+    const rank = x.length + 1;
+    if (x.length < 2) this.refuse(n, `${n.opType} of a flattened value and a constant that is not one number per channel`);
+    if (t.dims.length > rank) this.refuse(n, "a constant with more axes than the value");
+    const dims = [...new Array<number>(rank - t.dims.length).fill(1), ...t.dims];
+    const sample = dims.slice(1);
+    if (dims[0] !== 1 || sample.some((d, a) => d !== 1 && !D.dimEquals(d, x[a]))) {
+      this.refuse(n, `a constant of shape [${t.dims.join(", ")}] that does not broadcast onto the value [N, ${x.map((d) => D.printDim(d)).join(", ")}] (cnnc's values keep their shape)`);
+    }
+    const raw = n.inputs[i];
+    const key = `${raw}\u0000${sample.join(",")}`;
+    const known = this.constNames.get(key);
+    if (known) return known;
+    const { name } = this.namer.take(raw);
+    this.constNames.set(key, name);
+    this.tensors.set(name, { shape: sample, data: Float32Array.from(t.data) });
+    this.lines.push(`  const ${name} = f32[${sample.join(", ")}] from "${name}"  // ONNX ${quoted(raw)}`);
+    return name;
   }
 
   /** Window attributes shared by Conv and the pools. */
@@ -504,11 +531,20 @@ class Converter {
         return this.emit(n, `${x.name} |> transpose([${per.join(", ")}])`, per.map((p) => x.shape[p]));
       }
       case "Concat": {
-        const xs = n.inputs.map((_, i) => this.act(n, i));
-        const rank = xs[0].shape.length + 1;
+        const ins = n.inputs.map((_, i) => this.val(n, i) as Val);
+        const first = ins.find((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
+        if (!first) return this.refuse(n, "concatenates only constants");
+        const rank = first.shape.length + 1;
         if (F.normAxis(this.int(n, "axis", 1), rank) !== 1) this.refuse(n, "concatenates along an axis other than channels");
-        const c = xs.reduce<Dim>((s, x) => D.add(s, x.shape[0]), 0);
-        return this.emit(n, `concat(${xs.map((x) => x.name).join(", ")})`, [c, ...xs[0].shape.slice(1)]);
+        // A constant operand: a named constant of its own channels and the values' spatial sizes.
+        const parts = ins.map((v, i) => {
+          if (v.kind === "act") return { name: v.name, c: v.shape[0] };
+          const full = [...new Array<number>(Math.max(0, rank - v.t.dims.length)).fill(1), ...v.t.dims];
+          if (full.length !== rank || full.slice(2).some((d, a) => !D.dimEquals(d, first.shape[a + 1]))) this.refuse(n, `a constant of shape [${v.t.dims.join(", ")}] among values [N, ${first.shape.map((d) => D.printDim(d)).join(", ")}]`);
+          return { name: this.namedConst(n, i, v.t, [full[1], ...first.shape.slice(1)]), c: full[1] as Dim };
+        });
+        const c = parts.reduce<Dim>((s, x) => D.add(s, x.c), 0);
+        return this.emit(n, `concat(${parts.map((x) => x.name).join(", ")})`, [c, ...first.shape.slice(1)]);
       }
       case "Resize": case "Upsample": return this.resize(n);
       case "Pad": return this.pad(n);
@@ -693,9 +729,9 @@ class Converter {
     return Array.from({ length: C }, (_, k) => t.data[dims[1] === 1 ? 0 : k]);
   }
 
-  /** A per-channel weight [C] in `depthwise(1)`'s layout [C, 1, 1..], as prelu and instancenorm hold it. */
-  private channelWeight(label: string, role: string, x: readonly Dim[], data: ArrayLike<number>): void {
-    this.weight(label, role, [data.length, ...(role === "bias" ? [] : [1, ...x.slice(1).map(() => 1)])], data);
+  /** A per-channel weight as PyTorch's state_dict holds it, [C] (prelu and instancenorm also take it so). */
+  private channelWeight(label: string, role: string, data: ArrayLike<number>): void {
+    this.weight(label, role, [data.length], data);
   }
 
   /** PRelu: one slope is `prelu(s)`; a slope per channel, `label: prelu` with `label.weight`. */
@@ -706,7 +742,7 @@ class Converter {
     if (x.shape.length < 2) this.refuse(n, "a slope per channel of a flattened value");
     const slope = this.perChannel(n, s, x.shape, "slope");
     const label = this.label(n);
-    this.channelWeight(label, "weight", x.shape, slope);
+    this.channelWeight(label, "weight", slope);
     this.emit(n, `${x.name} |> ${label}: prelu`, x.shape, `${label}_y`);
   }
 
@@ -721,8 +757,8 @@ class Converter {
     if (F.size(scale.dims) !== C || F.size(bias.dims) !== C) this.refuse(n, `its scale and B must have ${C} values, one per channel`);
     const eps = this.float(n, "epsilon", 1e-5);
     const label = this.label(n);
-    this.channelWeight(label, "weight", x.shape, scale.data);
-    this.channelWeight(label, "bias", x.shape, bias.data);
+    this.channelWeight(label, "weight", scale.data);
+    this.channelWeight(label, "bias", bias.data);
     this.emit(n, `${x.name} |> ${label}: instancenorm(eps: ${fmtNum(eps)})`, x.shape, `${label}_y`);
   }
 
@@ -738,7 +774,12 @@ class Converter {
     if (consts.length > 0) {
       // Constants among the operands fold into one (ONNX's Max is associative).
       const c = consts.slice(1).reduce((a, b) => F.broadcast(a, b.t, isMax ? Math.max : Math.min, "float"), consts[0].t);
-      if (F.size(c.dims) !== 1 || acts.length !== 1) this.refuse(n, `${n.opType} of computed values and a constant that is not one number`);
+      if (acts.length !== 1) this.refuse(n, `${n.opType} of several computed values and a constant`);
+      if (F.size(c.dims) !== 1) {
+        // The folded constant keeps the name of the first constant operand.
+        const k = this.namedConst(n, ins.indexOf(consts[0]), c, acts[0].shape);
+        return this.emit(n, `${isMax ? "max" : "min"}(${acts[0].name}, ${k})`, acts[0].shape);
+      }
       const v = c.data[0];
       return this.activation(n, isMax ? `clip(${fmtNum(v)}, ${fmtNum(Infinity)})` : `clip(${fmtNum(-Infinity)}, ${fmtNum(v)})`);
     }
@@ -1028,23 +1069,25 @@ class Converter {
     if (x.shape.length < 2) this.refuse(n, `${op} of a flattened value and a constant`);
     if (c.t.dims.length > rank) this.refuse(n, "a constant with more axes than the value");
     const dims = [...new Array<number>(rank - c.t.dims.length).fill(1), ...c.t.dims];
-    if (dims.some((d, i) => i !== 1 && d !== 1)) this.refuse(n, `${op} with a constant of shape [${c.t.dims.join(", ")}]; cnnc broadcasts constants per channel only`);
     const C = x.shape[0];
+    // A constant that varies over space (or a constant divided by a value): a named constant.
+    if (dims.some((d, i) => i !== 1 && d !== 1) || (op === "Div" && !xFirst)) {
+      const k = this.namedConst(n, xFirst ? 1 : 0, c.t, x.shape);
+      const sign = op === "Add" || op === "Sum" ? "+" : op === "Sub" ? "-" : op === "Mul" ? "*" : "/";
+      return this.emit(n, xFirst ? `${x.name} ${sign} ${k}` : `${k} ${sign} ${x.name}`, x.shape);
+    }
     if (typeof C !== "number" || (dims[1] !== 1 && dims[1] !== C)) this.refuse(n, "the constant does not match the channels");
     const per = (k: number): number => c.t.data[dims[1] === 1 ? 0 : k];
     const w = new Float64Array(C).fill(1);
     let b: Float64Array | undefined;
     for (let k = 0; k < C; k++) {
       const v = per(k);
-      if (op === "Add") (b ??= new Float64Array(C))[k] = v;
+      if (op === "Add" || op === "Sum") (b ??= new Float64Array(C))[k] = v;
       else if (op === "Sub") {
         (b ??= new Float64Array(C))[k] = xFirst ? -v : v;
         if (!xFirst) w[k] = -1;
       } else if (op === "Mul") w[k] = v;
-      else if (op === "Div") {
-        if (!xFirst) this.refuse(n, "a constant divided by a computed value");
-        w[k] = Math.fround(1 / v);
-      }
+      else if (op === "Div") w[k] = Math.fround(1 / v);
     }
     const label = this.label(n);
     this.weight(label, "weight", [C, 1, ...x.shape.slice(1).map(() => 1)], w);

@@ -4,7 +4,7 @@
 
 import { BUILTINS } from "../../lower/builtins.js";
 
-const KEYWORDS = new Set(["network", "block", "return", "repeat", "from", "as", "weights", "true", "false", "none", "same", "valid", "full"]);
+const KEYWORDS = new Set(["network", "block", "return", "repeat", "from", "as", "weights", "const", "true", "false", "none", "same", "valid", "full"]);
 
 /** A PyTorch node path `/layer1/layer1.0/conv1/Conv` -> `layer1.0/conv1` (a component repeated by the next is dropped). */
 export function layerPath(nodeName: string): string {
