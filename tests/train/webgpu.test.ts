@@ -7,7 +7,8 @@
 // reference within f32 tolerance (so every kernel over the batch dimension is checked); then
 // LeNet's steps under each optimiser equal the reference trainer's losses, accuracies and
 // weights; a NaN step is refused with no weight changed; the weights load into `cnnc compile
-// --weights`; a larger batch after a smaller one reallocates and still agrees.
+// --weights`; a larger batch after a smaller one reallocates and still agrees; the gradients of
+// whole examples (lenet, the labeller through `repeat`, the 1-D and 3-D networks) agree.
 
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../../compiler/ir/graph.js";
@@ -21,9 +22,11 @@ import type { Batch } from "../../compiler/train/trainer.js";
 import { WebGpuTrainer } from "../../compiler/train/webgpu-trainer.js";
 import { unsupportedOps } from "../../compiler/backends/wgsl/grad-module.js";
 import { readSafetensors } from "../../compiler/tensors/safetensors.js";
-import { compile } from "../../compiler/index.js";
+import { analyse, compile } from "../../compiler/index.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
 import { interpret } from "../../compiler/reference/interpret.js";
+import { specialise } from "../../compiler/train/specialise.js";
+import { readFileSync } from "node:fs";
 import { relativeError } from "../relative-error.js";
 import { testAdapter } from "../backends/wgsl/plan-helper.js";
 import { Builder, type Rng, randomWindow, rng } from "./helpers.js";
@@ -136,6 +139,45 @@ describe("WebGPU training kernels equal the reference (a batch of 3)", () => {
     const probs = b.node({ kind: "softmax" }, [logits]);
     await compare(b.graph(probs), r, "cross_entropy", () => r.int(0, C - 1));
   });
+});
+
+describe("WebGPU gradients of whole examples equal the reference's", () => {
+  // The examples whose every op has a kernel (the same set as the WebAssembly step's).
+  const cases: [string, Record<string, number>, LossName, number][] = [
+    ["lenet", {}, "cross_entropy", 10],
+    ["labeler", { H: 5, W: 4 }, "cross_entropy", 4],
+    ["classifier_fixed", {}, "cross_entropy", 10],
+    ["audio1d", {}, "mse", 0],
+    ["volume3d", {}, "mse", 0],
+  ];
+  for (const [name, sizes, loss, classes] of cases) {
+    gpuIt(`${name} (${loss}), a batch of 3`, async () => {
+      const a = analyse(readFileSync(`examples/${name}.cnn`, "utf8"), { fileName: `examples/${name}.cnn` });
+      if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+      const tg = autodiff(specialise(a.graph, sizes), { loss });
+      expect(unsupportedOps(tg)).toEqual([]);
+      const r = rng(name.length);
+      const input = tg.forward.inputs[0];
+      const n = (tg.values[input.value].shape as number[]).reduce((p, d) => p * d, 1);
+      const t = tg.targetShape.reduce((p, d) => p * d, 1);
+      const images = f32(r, B * n, 0, 1);
+      const labels = classes ? Float64Array.from({ length: B * t }, () => r.int(0, classes - 1)) : Float64Array.from(f32(r, B * t));
+      const samples = Array.from({ length: B }, (_, b) => new Map([[input.name, { shape: tg.values[input.value].shape as number[], data: Float64Array.from(images.subarray(b * n, (b + 1) * n)) }]]));
+      const targets = Array.from({ length: B }, (_, b) => ({ shape: [...tg.targetShape], data: labels.slice(b * t, (b + 1) * t) }));
+      const want = referenceBatch(tg, samples, targets, new Map(tg.forward.weights.map((w) => [w, { shape: w.shape, data: Float64Array.from(w.data) }])));
+      const trainer = await WebGpuTrainer.create(tg, DEFAULT_OPTIMISER);
+      try {
+        const got = await trainer.probe({ count: B, images, labels });
+        expect(got.gradients.size).toBe(want.gradients.size);
+        for (const [w, g] of want.gradients) {
+          const err = relativeError((got.gradients.get(w) as Float32Array).map((v) => v / B), g.data);
+          if (err > TOL) expect.fail(`${w.name}: relative error ${err}`);
+        }
+      } finally {
+        trainer.dispose();
+      }
+    });
+  }
 });
 
 const LENET = `

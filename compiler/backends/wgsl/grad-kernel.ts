@@ -104,10 +104,24 @@ ${body}
 
 /**
  * One workgroup per output element e (of `count`, fixed): `setup` names what e selects, the
- * invocations add `term` (statements adding to `acc`, for r in [0, reduce)) over their share
- * of r, and the sum is stored at arena index `out`.
+ * invocations add `term` (statements adding to `acc`, for sample b < U.nb and position
+ * j < inner) over their share of (b, j), and the sum is stored at arena index `out`. With
+ * `inner` at least the workgroup's width, the invocations split j within each sample (no
+ * division); else they split the flattened (b, j).
  */
-export function groups(label: string, count: number, reduce: string, setup: string, term: string, out: string): WgslKernel {
+export function groups(label: string, count: number, inner: number, setup: string, term: string, out: string): WgslKernel {
+  const loop =
+    inner >= WG
+      ? `  for (var b = 0u; b < U.nb; b++) {
+  for (var j = lid; j < ${u(inner)}; j += ${u(WG)}) {
+${term}
+  }
+  }`
+      : `  for (var r = lid; r < U.nb * ${u(inner)}; r += ${u(WG)}) {
+    let b = r / ${u(inner)};
+    let j = r % ${u(inner)};
+${term}
+  }`;
   const code = `${HEADER}
 var<workgroup> part: array<f32, ${WG}>;
 ${ENTRY} {
@@ -115,9 +129,7 @@ ${ENTRY} {
   if (e >= ${u(count)}) { return; }
 ${setup}
   var acc = 0.0;
-  for (var r = lid; r < ${reduce}; r += ${u(WG)}) {
-${term}
-  }
+${loop}
   part[lid] = acc;
   workgroupBarrier();
   for (var s = ${u(WG / 2)}; s > 0u; s = s >> 1u) {

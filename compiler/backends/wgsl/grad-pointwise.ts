@@ -122,7 +122,7 @@ export function softmaxGrad(ctx: GradContext, C: number, per: number, y: number,
 
 /** Channel bias: dy [O, per] summed over the batch and the positions, a workgroup per channel. */
 export function biasGradChannel(ctx: GradContext, O: number, per: number, dy: number, db: number): WgslKernel {
-  return groups("bias_grad", O, `U.nb * ${u(per)}`, "", `    acc += A[${ctx.at(dy, `r / ${u(per)}`, `e * ${u(per)} + r % ${u(per)}`)}];`, ctx.at(db, "0u", "e"));
+  return groups("bias_grad", O, per, "", `    acc += A[${ctx.at(dy, "b", `e * ${u(per)} + j`)}];`, ctx.at(db, "0u", "e"));
 }
 
 /** Location bias: dy summed over the batch only. */

@@ -66,10 +66,11 @@ export function convForward(ctx: GradContext, op: ConvOp, inShape: readonly numb
   let j = e % ${u(J)};
   let c0 = (o / ${u(Og)}) * ${u(Cg)};
   var acc = ${bias};
-  for (var cc = 0u; cc < ${u(Cg)}; cc++) {
-    for (var n = 0u; n < ${u(K)}; n++) {
-      let p = T[${u(pos)} + j * ${u(K)} + n];
-      if (p >= 0) {
+  // One tap-table read per window offset, shared by the group's channels.
+  for (var n = 0u; n < ${u(K)}; n++) {
+    let p = T[${u(pos)} + j * ${u(K)} + n];
+    if (p >= 0) {
+      for (var cc = 0u; cc < ${u(Cg)}; cc++) {
         acc += A[${ctx.w(v.weight, `(o * ${u(Cg)} + cc) * ${u(K)} + ${flip("n")}`)}] * A[${ctx.at(v.x, "b", `(c0 + cc) * ${u(inVol)} + u32(p)`)}];
       }
     }
@@ -109,14 +110,12 @@ export function convGradKernel(ctx: GradContext, op: ConvOp, inShape: readonly n
   return groups(
     "conv_grad_kernel",
     O * Cg * K,
-    `U.nb * ${u(J)}`,
+    J,
     `  let o = e / ${u(Cg * K)};
   let cc = (e / ${u(K)}) % ${u(Cg)};
   let n = ${flip(`(e % ${u(K)})`)};
   let ci = (o / ${u(Og)}) * ${u(Cg)} + cc;`,
-    `    let b = r / ${u(J)};
-    let j = r % ${u(J)};
-    let p = T[${u(pos)} + j * ${u(K)} + n];
+    `    let p = T[${u(pos)} + j * ${u(K)} + n];
     if (p >= 0) {
       acc += A[${ctx.at(x, "b", `ci * ${u(inVol)} + u32(p)`)}] * A[${ctx.at(dy, "b", `o * ${u(J)} + j`)}];
     }`,
