@@ -50,8 +50,10 @@ export interface Trainer {
    */
   sync(): Promise<void>;
   readonly steps: number;
-  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values); undefined on the reference. */
+  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values; on WebGPU the batch's); undefined on the reference. */
   readonly memoryBytes?: number;
+  /** WebGPU: the adapter the step runs on ("llvmpipe (OpenGL ES 3.2 Mesa 22.3.6) via Dawn (OpenGL ES), compatibility mode"). */
+  readonly adapter?: string;
 }
 
 export type TrainingResult =
@@ -137,7 +139,10 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
         get steps() {
           return t.steps;
         },
-        memoryBytes: t instanceof WasmTrainer || t instanceof WebGpuTrainer ? t.memoryBytes : undefined,
+        get memoryBytes() {
+          return t instanceof WasmTrainer || t instanceof WebGpuTrainer ? t.memoryBytes : undefined;
+        },
+        adapter: t instanceof WebGpuTrainer ? t.adapter : undefined,
       };
     },
   };
