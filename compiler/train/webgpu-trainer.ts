@@ -48,6 +48,8 @@ export class WebGpuTrainer {
   /** The weights and optimiser slots as of the last sync (undefined: stale). */
   private mirror: Float32Array | undefined;
   private lost: string | undefined;
+  /** Calls run one after another: a step's batch must not be overwritten while it is read back. */
+  private queue: Promise<unknown> = Promise.resolve();
   readonly classifies: boolean;
   private readonly inputSize: number;
   private readonly targetSize: number;
@@ -254,7 +256,17 @@ export class WebGpuTrainer {
     return { loss, accuracy: right.reduce((a, b) => a + b, 0) / (nb * this.targetSize) };
   }
 
-  async step(batch: Batch): Promise<StepResult> {
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  step(batch: Batch): Promise<StepResult> {
+    return this.serial(() => this.runStep(batch));
+  }
+
+  private async runStep(batch: Batch): Promise<StepResult> {
     this.check(batch);
     const t = this.step_ + 1;
     this.load(batch, learningRate(this.optimiser, this.step_), t === 1, t);
@@ -296,7 +308,11 @@ export class WebGpuTrainer {
     return k >= 0 ? `layer ${nodes[k].layer} is the first to output a non-finite value` : "every layer's output is finite: the loss or a gradient overflowed";
   }
 
-  async evaluate(batch: Batch): Promise<StepResult> {
+  evaluate(batch: Batch): Promise<StepResult> {
+    return this.serial(() => this.runEvaluate(batch));
+  }
+
+  private async runEvaluate(batch: Batch): Promise<StepResult> {
     this.check(batch);
     this.load(batch, 0, false, 1);
     const [losses, right] = await this.run([...this.pipelines.forward, ...this.pipelines.loss], batch.count, this.lossReads(batch.count));
@@ -307,7 +323,11 @@ export class WebGpuTrainer {
    * The batch's gradient sums (dJ/dW for J the sum of the samples' losses) without an update,
    * and the listed batched values for every sample, back to back (tests).
    */
-  async probe(batch: Batch, values: readonly number[] = []): Promise<{ gradients: Map<Weight, Float32Array>; values: Float32Array[] }> {
+  probe(batch: Batch, values: readonly number[] = []): Promise<{ gradients: Map<Weight, Float32Array>; values: Float32Array[] }> {
+    return this.serial(() => this.runProbe(batch, values));
+  }
+
+  private async runProbe(batch: Batch, values: readonly number[]): Promise<{ gradients: Map<Weight, Float32Array>; values: Float32Array[] }> {
     this.check(batch);
     this.load(batch, 0, false, 1);
     const L = this.program.layout;
@@ -319,11 +339,13 @@ export class WebGpuTrainer {
   }
 
   /** Reads the weights and the optimiser state back, for weights() and saveState(). */
-  async sync(): Promise<void> {
-    if (this.mirror) return;
-    const L = this.program.layout;
-    const [m] = await this.run([], 1, [[0, L.gradBase + L.gradCount * (1 + L.slotBases.length)]]);
-    this.mirror = Float32Array.from(m);
+  sync(): Promise<void> {
+    return this.serial(async () => {
+      if (this.mirror) return;
+      const L = this.program.layout;
+      const [m] = await this.run([], 1, [[0, L.gradBase + L.gradCount * (1 + L.slotBases.length)]]);
+      this.mirror = Float32Array.from(m);
+    });
   }
 
   private fresh(what: string): Float32Array {

@@ -261,6 +261,28 @@ network ae(x: f32[2, 8, 8]) -> y {
     sameWeights(ref.weights(), gpu.weights(), 1e-4, "after 3 steps");
   });
 
+  gpuIt("frozen layers stay as they are; the rest trains as on the reference", async () => {
+    const make = (backend: "reference" | "webgpu") => {
+      const r = compileTraining(LENET, { fileName: "lenet.cnn", backend, config: { frozen: new Set(["conv1", "fc1"]), optimiser: { ...DEFAULT_OPTIMISER, kind: "sgd", lr: 0.1, momentum: 0.5 } } });
+      if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+      return r.load();
+    };
+    const [ref, gpu] = await Promise.all([make("reference"), make("webgpu")]);
+    await gpu.sync();
+    const before = readSafetensors(gpu.weights(), "before");
+    for (let s = 0; s < 2; s++) {
+      const b = batch(20 + s, 6, 784, 10);
+      const [a, w] = [await ref.step(b), await gpu.step(b)];
+      expect(Math.abs(a.loss - w.loss)).toBeLessThan(1e-4);
+    }
+    await gpu.sync();
+    sameWeights(ref.weights(), gpu.weights(), 1e-4, "after 2 steps");
+    const after = readSafetensors(gpu.weights(), "after");
+    if (!before.ok || !after.ok) throw new Error("unreadable weights");
+    for (const name of ["conv1.weight", "conv1.bias", "fc1.weight"]) expect(after.value.get(name)?.data).toEqual(before.value.get(name)?.data);
+    expect(after.value.get("conv2.weight")?.data).not.toEqual(before.value.get("conv2.weight")?.data);
+  });
+
   gpuIt("saves and restores its state in the reference trainer's format", async () => {
     const opt = { kind: "sgd" as const, lr: 0.05, momentum: 0.9 };
     const a = await load("webgpu", opt);

@@ -15,6 +15,7 @@
 // and the positions. Pools: max routes dy to the first arg-max of the window's real elements
 // (recomputed from x), avg spreads dy times the window's 1 / divisor (a table per position).
 
+import type { Weight } from "../../ir/graph.js";
 import type { ConvOp, PoolOp } from "../../ir/ops.js";
 import { taps, type Taps } from "../../reference/grad/taps.js";
 import { type GradContext, groups, items, u, type WgslKernel } from "./grad-kernel.js";
@@ -51,8 +52,8 @@ function convSetup(ctx: GradContext, inShape: readonly number[], op: ConvOp) {
 export interface ConvValues {
   readonly x: number;
   readonly y: number;
-  readonly weight: import("../../ir/graph.js").Weight;
-  readonly bias?: import("../../ir/graph.js").Weight;
+  readonly weight: Weight;
+  readonly bias?: Weight;
 }
 
 export function convForward(ctx: GradContext, op: ConvOp, inShape: readonly number[], v: ConvValues): WgslKernel {
