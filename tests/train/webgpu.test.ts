@@ -20,7 +20,7 @@ import { DEFAULT_OPTIMISER, type OptimiserConfig } from "../../compiler/train/op
 import { referenceBatch } from "../../compiler/train/reference-batch.js";
 import type { Batch } from "../../compiler/train/trainer.js";
 import { WebGpuTrainer } from "../../compiler/train/webgpu-trainer.js";
-import { unsupportedOps } from "../../compiler/backends/wgsl/grad-module.js";
+import { emitTrainingWgsl, unsupportedOps } from "../../compiler/backends/wgsl/grad-module.js";
 import { readSafetensors } from "../../compiler/tensors/safetensors.js";
 import { analyse, compile } from "../../compiler/index.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
@@ -337,6 +337,15 @@ describe("WebGPU training: what it refuses", () => {
     const r = compileTraining(src, { fileName: "n.cnn", backend: "webgpu" });
     expect(r.ok).toBe(false);
     expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/WebGPU training step has no kernel yet for lp pooling/);
+  });
+
+  it("puts no name from the source into a shader", () => {
+    const src = LENET.replace(/conv1/g, "zzqconvone").replace(/fc3/g, "zzqlast").replace(/lenet/g, "zzqnet");
+    const r = compileTraining(src, { fileName: "n.cnn", backend: "webgpu" });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+    const w = emitTrainingWgsl(r.graph, r.config.optimiser);
+    const code = [...w.forward, ...w.loss, ...w.backward, w.stats, w.update].map((k) => `${k.label}\n${k.code}`).join("\n");
+    expect(code).not.toMatch(/zzq|image|probs/);
   });
 
   it("auto never picks WebGPU", () => {
