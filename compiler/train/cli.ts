@@ -162,7 +162,8 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     io.stderr.write(`cnnc: error: ${(e as Error).message}\n`);
     return 1;
   }
-  const on = BACKEND_NAMES[result.backend];
+  // WebGPU names its adapter: on a machine without a GPU that is a software one (llvmpipe), and slow.
+  const on = trainer.adapter ? `${BACKEND_NAMES[result.backend]} (${trainer.adapter})` : BACKEND_NAMES[result.backend];
   if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${on}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
   if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
 

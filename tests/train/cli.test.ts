@@ -91,13 +91,13 @@ describe("cnnc train", () => {
     const { dir, model, data } = setup();
     const out = path.join(dir, "w.safetensors");
     const r = await run([model, "--data", data, "--epochs", "2", "--backend", "webgpu", "-o", out]);
-    expect(r.err).toMatch(/^training tiny on WebGPU: 24 samples, batch 8, 2 epochs\n/);
+    expect(r.err).toMatch(/^training tiny on WebGPU \(.+\): 24 samples, batch 8, 2 epochs\n/);
     expect(r.err).toMatch(/epoch 2\/2: train loss \d+\.\d+ acc/);
     expect(r.code).toBe(0);
     const c = compile(NET, { fileName: model, weights: new Uint8Array(readFileSync(out)) });
     expect(c.ok).toBe(true);
     const evaluate = await run([model, "--data", data, "--val", data, "--weights", out, "--epochs", "0", "--backend", "webgpu"]);
-    expect(evaluate.err).toMatch(/^evaluating tiny on WebGPU: val loss \d+\.\d+ acc [\d.]+% \(24 samples\)/);
+    expect(evaluate.err).toMatch(/^evaluating tiny on WebGPU \(.+\): val loss \d+\.\d+ acc [\d.]+% \(24 samples\)/);
   });
 
   it("says how to call it on a usage mistake (exit 2)", async () => {
