@@ -63,6 +63,8 @@ export class WebGpuTrainer {
     private readonly kernels: Map<GPUComputePipeline, WgslKernel>,
     private readonly bindLayout: GPUBindGroupLayout,
     readonly adapter: string,
+    /** The largest storage binding, in bytes: the device's, or less (tests). */
+    private readonly bindingBytes: number,
   ) {
     this.classifies = graph.lossKind === "softmax_cross_entropy" || graph.lossKind === "cross_entropy";
     this.inputSize = size(graph.values[graph.forward.inputs[0].value].shape as number[]);
@@ -81,7 +83,7 @@ export class WebGpuTrainer {
   }
 
   /** Finds an adapter as inference does (a BackendError when there is none), compiles every kernel. */
-  static async create(graph: TrainGraph, optimiser: OptimiserConfig): Promise<WebGpuTrainer> {
+  static async create(graph: TrainGraph, optimiser: OptimiserConfig, options: { readonly maxStorageBufferBindingSize?: number } = {}): Promise<WebGpuTrainer> {
     if (graph.forward.inputs.length !== 1) throw new TrainError(`training takes networks with one input; ${graph.forward.name} has ${graph.forward.inputs.length}`);
     const { findAdapter } = await import("../../runtime/webgpu.js");
     const { BackendError } = await import("../../runtime/backend-error.js");
@@ -121,7 +123,8 @@ export class WebGpuTrainer {
         stats: await make(program.stats),
         update: await make(program.update),
       };
-      const trainer = new WebGpuTrainer(graph, optimiser, device, program, pipelines, kernels, bindLayout, choice.description);
+      const bindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
+      const trainer = new WebGpuTrainer(graph, optimiser, device, program, pipelines, kernels, bindLayout, choice.description, bindingBytes);
       const err = await device.popErrorScope();
       if (err) throw new Error(`internal error: WebGPU rejected the training step: ${err.message}`);
       return trainer;
@@ -144,7 +147,7 @@ export class WebGpuTrainer {
     if (count <= this.cap) return;
     const L = this.program.layout;
     const bytes = 4 * (L.batchedBase + count * L.perSample);
-    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const limit = this.bindingBytes;
     if (bytes > limit) {
       throw new TrainError(`a batch of ${count} needs ${Math.ceil(bytes / 1048576)} MiB of device memory in one buffer; this WebGPU device allows ${Math.floor(limit / 1048576)} MiB: use a smaller batch`);
     }
@@ -314,9 +317,22 @@ export class WebGpuTrainer {
 
   private async runEvaluate(batch: Batch): Promise<StepResult> {
     this.check(batch);
-    this.load(batch, 0, false, 1);
-    const [losses, right] = await this.run([...this.pipelines.forward, ...this.pipelines.loss], batch.count, this.lossReads(batch.count));
-    return this.result(losses, right, batch.count);
+    // No update to keep whole: a batch larger than one buffer holds is evaluated in parts.
+    const L = this.program.layout;
+    const most = Math.max(1, Math.floor((this.bindingBytes / 4 - L.batchedBase) / L.perSample));
+    const losses = new Float32Array(batch.count);
+    const right = new Float32Array(batch.count);
+    const n = this.inputSize;
+    const t = this.targetSize;
+    for (let at = 0; at < batch.count; at += most) {
+      const count = Math.min(most, batch.count - at);
+      const part = { count, images: batch.images.subarray(at * n, (at + count) * n), labels: batch.labels.subarray(at * t, (at + count) * t) };
+      this.load(part, 0, false, 1);
+      const [l, r] = await this.run([...this.pipelines.forward, ...this.pipelines.loss], count, this.lossReads(count));
+      losses.set(l, at);
+      if (r) right.set(r, at);
+    }
+    return this.result(losses, this.classifies ? right : undefined, batch.count);
   }
 
   /**

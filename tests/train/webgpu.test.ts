@@ -283,6 +283,26 @@ network ae(x: f32[2, 8, 8]) -> y {
     expect(after.value.get("conv2.weight")?.data).not.toEqual(before.value.get("conv2.weight")?.data);
   });
 
+  gpuIt("evaluates a batch larger than one buffer holds in parts; refuses to step on one", async () => {
+    const r = compileTraining(LENET, { fileName: "lenet.cnn", backend: "webgpu" });
+    if (!r.ok) throw new Error("does not compile");
+    const whole = await WebGpuTrainer.create(r.graph, r.config.optimiser);
+    // Room for the fixed part and 5 samples: a batch of 16 runs as 5 + 5 + 5 + 1.
+    const L = emitTrainingWgsl(r.graph, r.config.optimiser).layout;
+    const small = await WebGpuTrainer.create(r.graph, r.config.optimiser, { maxStorageBufferBindingSize: 4 * (L.batchedBase + 5 * L.perSample) });
+    try {
+      const b = batch(11, 16, 784, 10);
+      const [a, c] = [await whole.evaluate(b), await small.evaluate(b)];
+      expect(Math.abs(a.loss - c.loss)).toBeLessThan(1e-6);
+      expect(c.accuracy).toBe(a.accuracy);
+      await expect(small.step(b)).rejects.toThrow(/a batch of 16 needs .* MiB of device memory in one buffer; .* use a smaller batch/);
+      expect(small.steps).toBe(0);
+    } finally {
+      whole.dispose();
+      small.dispose();
+    }
+  });
+
   gpuIt("saves and restores its state in the reference trainer's format", async () => {
     const opt = { kind: "sgd" as const, lr: 0.05, momentum: 0.9 };
     const a = await load("webgpu", opt);
