@@ -27,9 +27,10 @@ const PARTS: Readonly<Record<string, string>> = {
   "--threads": "./threads.js",
   "--compile": "./compile.js",
   "--onnx": "./onnx.js",
+  // Before --steps: `--train --steps N` is the training bench's step count, not the steps bench.
+  "--train": "./train.js",
   "--steps": "./steps.js",
   "--webgpu": "./webgpu.js",
-  "--train": "./train.js",
 };
 
 async function runPart(flag: string, file: string, argv: readonly string[]): Promise<number> {

@@ -1,6 +1,8 @@
 // `npm run bench -- --train`: samples per second of one LeNet training step (batch 64, SGD
 // with Nesterov momentum, softmax cross-entropy) on MNIST images, for cnnc's compiled
-// WebAssembly step, cnnc's reference trainer (float64, the definition), TensorFlow.js's CPU
+// WebAssembly step, cnnc's compiled WebGPU step (on the adapter Node finds: on a machine
+// without a GPU that is Mesa's llvmpipe or SwiftShader, whose figures are a smoke test only,
+// not a GPU's), cnnc's reference trainer (float64, the definition), TensorFlow.js's CPU
 // backend (its WebAssembly backend cannot train a conv net: no Conv2DBackpropFilter kernel)
 // and PyTorch on one CPU thread when /usr/bin/python3 has torch (not in CI: skipped with a
 // note otherwise). Each row also gives samples per CPU-second of the process that ran it, the
@@ -64,17 +66,29 @@ async function time(steps: number, step: (i: number) => Promise<unknown> | unkno
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-async function cnnc(backend: "wasm" | "reference", steps: number, data: Batch[]): Promise<Row> {
+const NAMES = { wasm: "cnnc WebAssembly (1 thread)", webgpu: "cnnc WebGPU", reference: "cnnc reference (float64)" } as const;
+
+async function cnnc(backend: "wasm" | "webgpu" | "reference", steps: number, data: Batch[]): Promise<Row> {
   const source = readFileSync(path.join(repoDir(), "examples/lenet.cnn"), "utf8").replace(/\ntrain lenet \{[^}]*\}\n?/, "\n") + LENET_TRAIN;
   const r = compileTraining(source, { fileName: "lenet.cnn", backend });
-  if (!r.ok) return { name: `cnnc ${backend}`, note: r.diagnostics.map((d) => d.message).join("; ") };
+  if (!r.ok) return { name: NAMES[backend], note: r.diagnostics.map((d) => d.message).join("; ") };
   const before = process.memoryUsage();
-  const trainer: Trainer = await r.load();
+  let trainer: Trainer;
+  try {
+    trainer = await r.load();
+  } catch (e) {
+    // No adapter, or no `webgpu` package: a row that says so.
+    if ((e as Error).name !== "BackendError") throw e;
+    return { name: NAMES[backend], note: `skipped: ${(e as Error).message}` };
+  }
   const t = await time(steps, (i) => trainer.step(data[i % data.length]));
   const after = process.memoryUsage();
   const samples = steps * BATCH;
-  const memory = trainer.memoryBytes !== undefined ? `${mib(trainer.memoryBytes)} (wasm memory)` : `${mib(Math.max(0, after.heapUsed - before.heapUsed))} (JS heap growth)`;
-  return { name: backend === "wasm" ? "cnnc WebAssembly (1 thread)" : "cnnc reference (float64)", samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory };
+  const where = backend === "webgpu" ? "device buffers" : "wasm memory";
+  const memory = trainer.memoryBytes !== undefined ? `${mib(trainer.memoryBytes)} (${where})` : `${mib(Math.max(0, after.heapUsed - before.heapUsed))} (JS heap growth)`;
+  // A software adapter's CPU time is this process's (its threads run here); a GPU's is not counted.
+  const note = trainer.adapter ? `${trainer.adapter}${/llvmpipe|swiftshader|fallback/i.test(trainer.adapter) ? " (software: a smoke test, not a GPU figure)" : ""}` : undefined;
+  return { name: NAMES[backend], samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory, note };
 }
 
 // The slice of tfjs-core the LeNet step uses.
@@ -199,6 +213,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const progress = (s: string) => process.stderr.write(`${s}\n`);
   progress(`cnnc wasm: ${steps} steps`);
   rows.push(await cnnc("wasm", steps, data));
+  const gpuSteps = Math.max(2, Math.round(steps / 4));
+  progress(`cnnc webgpu: ${gpuSteps} steps`);
+  rows.push(await cnnc("webgpu", gpuSteps, data));
   progress(`cnnc reference: ${slow} steps`);
   rows.push(await cnnc("reference", slow, data));
   progress(`TensorFlow.js cpu: ${slow} steps`);

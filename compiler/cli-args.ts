@@ -201,7 +201,7 @@ options:
   --force                   replace an existing file`,
   },
   train: {
-    summary: "train a network on a dataset with its train declaration (reference backend)",
+    summary: "train a network on a dataset with its train declaration (WebAssembly, WebGPU or the reference)",
     usage: "cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [-o W.safetensors] [OPTIONS]",
     // compiler/train/cli.ts parses its own options (it is loaded only for this command).
     options: {},
@@ -217,7 +217,7 @@ options:
   --size SYM=N              a symbolic input size
   --weights W.safetensors   start from these weights
   --network NAME            which network, when the file has several
-  --backend reference       the trainer (the compiled wasm and webgpu steps are not built yet)
+  --backend auto|wasm|webgpu|reference   the trainer (auto: WebAssembly when it has every op, else the reference)
   --resume STATE.safetensors, --save-state STATE.safetensors   optimiser state`,
   },
   kmeans: {

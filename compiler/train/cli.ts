@@ -18,6 +18,8 @@ import type { TrainConfig } from "./config.js";
 import { bundledMnist, DataError, type Dataset, loadDataset, shuffled } from "./data.js";
 import type { Batch, StepResult } from "./trainer.js";
 
+const BACKEND_NAMES: Record<TrainingBackend, string> = { reference: "the reference (float64)", wasm: "WebAssembly", webgpu: "WebGPU" };
+
 export const TRAIN_USAGE = `usage:
   cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [--val ...] [-o W.safetensors]
              [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--size SYM=N ...]
@@ -151,8 +153,18 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   const stepsPerEpoch = Math.ceil(count / config.batch);
   const result = compileTraining(source, withFileSystem({ fileName: model, network: v.network, sizes, weights: v.weights, backend, config }));
   if (!result.ok) return 1;
-  const trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs });
-  if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
+  let trainer: Awaited<ReturnType<typeof result.load>>;
+  try {
+    trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs });
+  } catch (e) {
+    // No WebGPU adapter, or no `webgpu` package in Node: the inference path's message, exit 1.
+    if ((e as Error).name !== "BackendError") throw e;
+    io.stderr.write(`cnnc: error: ${(e as Error).message}\n`);
+    return 1;
+  }
+  // WebGPU names its adapter: on a machine without a GPU that is a software one (llvmpipe), and slow.
+  const on = trainer.adapter ? `${BACKEND_NAMES[result.backend]} (${trainer.adapter})` : BACKEND_NAMES[result.backend];
+  if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${on}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
   if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
 
   const sample = size(inputShape);
@@ -166,7 +178,8 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     }
     return { count: idx.length, images, labels };
   };
-  const save = (): void => {
+  const save = async (): Promise<void> => {
+    await trainer.sync();
     if (v.o) writeAtomically(v.o, trainer.weights());
     if (v["save-state"]) writeAtomically(v["save-state"], trainer.saveState());
   };
@@ -186,7 +199,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   // --epochs 0 only evaluates the given weights on --val.
   if (config.epochs === 0) {
     if (!val) throw new Usage("--epochs 0 evaluates the weights on --val; give --val");
-    io.stderr.write(`evaluating ${probe.graph.forward.name} on ${result.backend === "wasm" ? "WebAssembly" : "the reference (float64)"}: ${await validate(val)} (${val.count} samples)\n`);
+    io.stderr.write(`evaluating ${probe.graph.forward.name} on ${on}: ${await validate(val)} (${val.count} samples)\n`);
     return 0;
   }
 
@@ -209,7 +222,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
         r = await trainer.step(batchOf(train, idx));
       } catch (e) {
         if (!(e instanceof TrainError)) throw e;
-        if (done > 0) save();
+        if (done > 0) await save();
         io.stderr.write(`\ncnnc: error: epoch ${epoch}: ${e.message}${done > 0 && v.o ? `\n  the weights after the last good step are in ${v.o}` : ""}\n`);
         return 1;
       }
@@ -233,7 +246,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     let summary = `epoch ${epoch}/${config.epochs}: train loss ${(lossSum / seen).toFixed(4)}${seen && probe.graph.lossKind.includes("cross_entropy") ? ` acc ${((100 * accSum) / seen).toFixed(2)}%` : ""}`;
     if (val) summary += `, ${await validate(val)}`;
     io.stderr.write(`${io.stderr.isTTY ? "\r\x1b[K" : ""}${summary} (${epochRate.toFixed(1)} samples/s, ${fmtTime((Date.now() - start) / 1000)})\n`);
-    save();
+    await save();
   }
   io.stderr.write(`trained ${trained} samples at ${((1000 * trained) / Math.max(1, trainMs)).toFixed(1)} samples/s\n`);
   if (v.o) io.stdout.write(`wrote ${v.o}\n`);

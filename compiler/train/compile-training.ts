@@ -2,10 +2,11 @@
 // alone) to a training graph and a trainer. Parse, check and lower as `compile` does, read
 // the train declaration, give every size symbol its value, differentiate (autodiff.ts); each
 // problem is a diagnostic. Backends: the reference (float64, the definition) and the compiled
-// WebAssembly step (wasm-trainer.ts) run; `auto` takes WebAssembly when it has a kernel for
-// every op of the graph and the reference otherwise. Asking for a backend that cannot run the
-// graph (WebGPU, not written yet; an op the WebAssembly step lacks) names what it would need
-// rather than failing somewhere inside.
+// WebAssembly step (wasm-trainer.ts) and the compiled WebGPU step (webgpu-trainer.ts) run;
+// `auto` takes WebAssembly when it has a kernel for every op of the graph and the reference
+// otherwise (never WebGPU: it needs a device, found only at load). Asking for a backend that
+// cannot run the graph (an op its step lacks) names what it would need rather than failing
+// somewhere inside.
 
 import { parse } from "../../dsl/parse.js";
 import type { TrainDecl } from "../../dsl/ast.js";
@@ -20,7 +21,9 @@ import type { TrainGraph } from "./graph.js";
 import { specialise } from "./specialise.js";
 import { type Batch, ReferenceTrainer, type StepResult } from "./trainer.js";
 import { unsupportedOps } from "../backends/wasm/grad-module.js";
+import { unsupportedOps as unsupportedOnWebGpu } from "../backends/wgsl/grad-module.js";
 import { WasmTrainer } from "./wasm-trainer.js";
+import { WebGpuTrainer } from "./webgpu-trainer.js";
 
 export type TrainingBackend = "reference" | "wasm" | "webgpu";
 
@@ -41,9 +44,16 @@ export interface Trainer {
   weights(): Uint8Array;
   saveState(): Uint8Array;
   restoreState(bytes: Uint8Array): void;
+  /**
+   * Brings weights() and saveState() up to date with the device (WebGPU keeps the weights
+   * there and reads them back only when asked; a no-op on the other backends).
+   */
+  sync(): Promise<void>;
   readonly steps: number;
-  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values); undefined on the reference. */
+  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values; on WebGPU the batch's); undefined on the reference. */
   readonly memoryBytes?: number;
+  /** WebGPU: the adapter the step runs on ("llvmpipe (OpenGL ES 3.2 Mesa 22.3.6) via Dawn (OpenGL ES), compatibility mode"). */
+  readonly adapter?: string;
 }
 
 export type TrainingResult =
@@ -97,9 +107,9 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
   const asked = options.backend ?? "reference";
   const missing = asked === "wasm" || asked === "auto" ? unsupportedOps(graph) : [];
   const backend: TrainingBackend = asked === "auto" ? (missing.length ? "reference" : "wasm") : asked;
-  if (backend === "webgpu") {
-    const ops = [...new Set(graph.nodes.map((n) => n.op.kind))].join(", ");
-    log.error(`training on the WebGPU backend is not yet implemented (it needs kernels for ${ops}); use --backend wasm or reference`, file, mine[0]?.span);
+  const gpuMissing = backend === "webgpu" ? unsupportedOnWebGpu(graph) : [];
+  if (gpuMissing.length) {
+    log.error(`the WebGPU training step has no kernel yet for ${gpuMissing.join(", ")}; use --backend reference`, file, mine[0]?.span);
   }
   if (backend === "wasm" && missing.length) {
     log.error(`the WebAssembly training step has no kernel yet for ${missing.join(", ")}; use --backend reference`, file, mine[0]?.span);
@@ -116,8 +126,11 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
     load: async (o = {}): Promise<Trainer> => {
       const s = config.optimiser.schedule;
       const optimiser = config.cosineOverRun && s.kind === "cosine" && o.totalSteps ? { ...config.optimiser, schedule: { ...s, total: o.totalSteps } } : config.optimiser;
-      const t = backend === "wasm" ? await WasmTrainer.create(graph, optimiser) : new ReferenceTrainer(graph, optimiser);
+      const t = backend === "wasm" ? await WasmTrainer.create(graph, optimiser) : backend === "webgpu" ? await WebGpuTrainer.create(graph, optimiser) : new ReferenceTrainer(graph, optimiser);
       return {
+        sync: async () => {
+          if (t instanceof WebGpuTrainer) await t.sync();
+        },
         step: async (b) => t.step(b),
         evaluate: async (b) => t.evaluate(b),
         weights: () => t.weights(),
@@ -126,7 +139,10 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
         get steps() {
           return t.steps;
         },
-        memoryBytes: t instanceof WasmTrainer ? t.memoryBytes : undefined,
+        get memoryBytes() {
+          return t instanceof WasmTrainer || t instanceof WebGpuTrainer ? t.memoryBytes : undefined;
+        },
+        adapter: t instanceof WebGpuTrainer ? t.adapter : undefined,
       };
     },
   };

@@ -9,6 +9,9 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/index.js";
 import { trainCommand } from "../../compiler/train/cli.js";
 import { writeNpy } from "../../compiler/tensors/npy.js";
+import { testAdapter } from "../backends/wgsl/plan-helper.js";
+
+const gpuIt = (await testAdapter()) || process.env.CI ? it : it.skip;
 
 const NET = `network tiny(x: f32[1, 4, 4]) -> probs {
   probs = x |> c: conv(3, 3x3, pad: same) |> relu |> flatten |> fc: dense(3) |> softmax
@@ -82,6 +85,19 @@ describe("cnnc train", () => {
     expect(labels.code).toBe(1);
     expect(labels.err).toMatch(/y9\.npy: label 9 of sample 0 is not a class of the 3 that tiny outputs/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  gpuIt("trains on WebGPU with --backend webgpu and writes weights that compile", async () => {
+    const { dir, model, data } = setup();
+    const out = path.join(dir, "w.safetensors");
+    const r = await run([model, "--data", data, "--epochs", "2", "--backend", "webgpu", "-o", out]);
+    expect(r.err).toMatch(/^training tiny on WebGPU \(.+\): 24 samples, batch 8, 2 epochs\n/);
+    expect(r.err).toMatch(/epoch 2\/2: train loss \d+\.\d+ acc/);
+    expect(r.code).toBe(0);
+    const c = compile(NET, { fileName: model, weights: new Uint8Array(readFileSync(out)) });
+    expect(c.ok).toBe(true);
+    const evaluate = await run([model, "--data", data, "--val", data, "--weights", out, "--epochs", "0", "--backend", "webgpu"]);
+    expect(evaluate.err).toMatch(/^evaluating tiny on WebGPU \(.+\): val loss \d+\.\d+ acc [\d.]+% \(24 samples\)/);
   });
 
   it("says how to call it on a usage mistake (exit 2)", async () => {

@@ -1,0 +1,252 @@
+// The training step as WGSL kernels (compiler/train/webgpu-trainer.ts runs them): the forward
+// graph, the loss, the backward graph (compiler/train/autodiff.ts's GradOps) and the optimiser
+// update, each kernel over the whole batch at once, over one arena that keeps the weights,
+// the batch's gradient sums and the optimiser state on the device across steps
+// (grad-layout.ts). Phases, in dispatch order:
+//   forward   every forward node, every sample
+//   loss      each sample's loss; `correct` each sample's correctly classified positions
+//   backward  the GradOps; a weight's gradient kernels write the batch's sum directly
+//   stats     one workgroup: the squared global norm of g = sum / B and a flag set when any
+//             gradient or loss is not finite
+//   update    the optimiser (compiler/train/optim.ts, as PyTorch defines it) on every trained
+//             element; it does nothing when the flag is set, so a bad step changes nothing,
+//             and it clips to the global norm itself, so no read-back sits between the
+//             backward pass and the update.
+// Ops without a kernel are listed by `unsupportedOps` so that the caller says so first.
+
+import type { Node, Weight } from "../../ir/graph.js";
+import type { GradOp } from "../../ir/grad-ops.js";
+import type { Op } from "../../ir/ops.js";
+import type { OptimiserConfig } from "../../train/optim.js";
+import type { GradNode, TrainGraph } from "../../train/graph.js";
+import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kernel.js";
+import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
+import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
+import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
+import { f32Lit } from "./prelude.js";
+
+const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
+
+export interface TrainingWgsl {
+  readonly layout: GradLayout;
+  readonly tables: Int32Array;
+  readonly forward: readonly WgslKernel[];
+  /** The loss, then (for classifiers) the correct counts. */
+  readonly loss: readonly WgslKernel[];
+  readonly backward: readonly WgslKernel[];
+  readonly stats: WgslKernel;
+  readonly update: WgslKernel;
+}
+
+function forwardSupport(op: Op): string | undefined {
+  switch (op.kind) {
+    case "conv":
+      return op.bias === "channel" || op.bias === "location" || op.bias === "none" ? undefined : `conv with ${op.bias} bias`;
+    case "pool":
+      return poolTrainable(op) ? undefined : `${op.mode} pooling`;
+    case "activation":
+      return activationTrainable(op.fn) ? undefined : `activation ${op.fn}`;
+    case "dense":
+    case "flatten":
+    case "reshape":
+    case "softmax":
+    case "add":
+      return undefined;
+    default:
+      return op.kind;
+  }
+}
+
+function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode): string | undefined {
+  switch (op.kind) {
+    case "conv_grad_input":
+    case "conv_grad_kernel":
+    case "dense_grad_input":
+    case "dense_grad_kernel":
+    case "reshape_grad":
+    case "softmax_grad":
+    case "accumulate":
+    case "loss":
+    case "loss_grad":
+      return undefined;
+    case "bias_grad":
+      return op.bias === "tiled" ? "tiled bias gradient" : undefined;
+    case "pool_grad":
+      return poolTrainable(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;
+    case "activation_grad":
+      return activationTrainable(op.fn) ? undefined : `gradient of ${op.fn}`;
+    case "unbroadcast":
+      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast add's gradient";
+    default:
+      return op.kind;
+  }
+}
+
+/** The ops of a training graph that the WebGPU step has no kernel for (empty: it runs). */
+export function unsupportedOps(tg: TrainGraph): string[] {
+  const missing = new Set<string>();
+  for (const n of tg.forward.nodes) {
+    const why = forwardSupport(n.op);
+    if (why) missing.add(why);
+    if (n.op.kind === "add" && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add("broadcasting add");
+  }
+  for (const n of tg.nodes) {
+    const why = gradSupport(n.op, tg, n);
+    if (why) missing.add(why);
+  }
+  if (tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");
+  return [...missing];
+}
+
+export function slotCount(c: OptimiserConfig): number {
+  return c.kind === "sgd" ? (c.momentum > 0 ? 1 : 0) : 2;
+}
+
+export function emitTrainingWgsl(tg: TrainGraph, optimiser: OptimiserConfig): TrainingWgsl {
+  const missing = unsupportedOps(tg);
+  if (missing.length) throw new Error(`internal error: the WebGPU training step has no kernel for ${missing.join(", ")}`);
+  const layout = gradLayout(tg, slotCount(optimiser));
+  const ctx = new GradContext(layout);
+  const forward = tg.forward.nodes.map((n) => emitForward(ctx, tg, n));
+  const lossNode = tg.nodes.find((n) => n.op.kind === "loss") as GradNode;
+  const pred = shapeOf(tg, tg.prediction);
+  const lossKind = tg.lossKind;
+  const lossKernels = [loss(ctx, lossKind, pred[0], size(pred.slice(1)), tg.prediction, tg.target, lossNode.output)];
+  if (lossKind === "softmax_cross_entropy" || lossKind === "cross_entropy") {
+    const out = shapeOf(tg, tg.output.value);
+    lossKernels.push(correct(ctx, out[0], size(out.slice(1)), tg.output.value, tg.target, layout.correct));
+  }
+  const side = weightSideValues(tg);
+  const backward = tg.nodes.filter((n) => n.op.kind !== "loss").map((n) => emitGrad(ctx, tg, n, side));
+  return { layout, tables: ctx.tables(), forward, loss: lossKernels, backward, stats: stats(ctx, lossNode.output), update: update(ctx, optimiser) };
+}
+
+function shapeOf(tg: TrainGraph, v: number): number[] {
+  return tg.values[v].shape as number[];
+}
+
+function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
+  const op = n.op;
+  const x = n.inputs[0];
+  const shape = shapeOf(tg, x);
+  switch (op.kind) {
+    case "conv":
+      return convForward(ctx, op, shape, { x, y: n.output, weight: n.weights.weight as Weight, bias: op.bias === "none" ? undefined : n.weights.bias });
+    case "pool":
+      return poolForward(ctx, op, shape, x, n.output);
+    case "dense":
+      return denseForward(ctx, op.units, size(shape), x, n.weights.weight as Weight, op.bias === "none" ? undefined : n.weights.bias, n.output);
+    case "activation":
+      return activationForward(ctx, op.fn, op.alpha, op.beta, size(shape), x, n.output);
+    case "softmax":
+      return softmaxForward(ctx, shape[0], size(shape.slice(1)), x, n.output);
+    case "add":
+    case "flatten":
+    case "reshape":
+      return sum(ctx, size(shapeOf(tg, n.output)), true, n.inputs, n.output);
+    default:
+      throw new Error(`internal error: no WebGPU training kernel for ${op.kind}`);
+  }
+}
+
+function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlySet<number>): WgslKernel {
+  const op = n.op;
+  const [a, b] = n.inputs;
+  const out = n.output;
+  const outShape = shapeOf(tg, out);
+  const w = n.weights.weight as Weight;
+  switch (op.kind) {
+    case "conv_grad_input":
+      return convGradInput(ctx, op.conv, op.inShape, a, w, out);
+    case "conv_grad_kernel":
+      return convGradKernel(ctx, op.conv, shapeOf(tg, a), a, b, out);
+    case "dense_grad_input":
+      return denseGradInput(ctx, size(shapeOf(tg, a)), size(op.inShape), a, w, out);
+    case "dense_grad_kernel":
+      return denseGradKernel(ctx, size(shapeOf(tg, b)), size(shapeOf(tg, a)), a, b, out);
+    case "bias_grad": {
+      const dy = shapeOf(tg, a);
+      return op.bias === "channel" ? biasGradChannel(ctx, dy[0], size(dy.slice(1)), a, out) : biasGradLocation(ctx, size(dy), a, out);
+    }
+    case "pool_grad":
+      return poolGrad(ctx, op.pool, shapeOf(tg, a), a, b, out);
+    case "activation_grad":
+      return activationGrad(ctx, op.fn, op.alpha, size(outShape), a, b, out);
+    case "softmax_grad":
+      return softmaxGrad(ctx, outShape[0], size(outShape.slice(1)), a, b, out);
+    case "reshape_grad":
+    case "unbroadcast":
+      return sum(ctx, size(outShape), true, [a], out);
+    case "accumulate":
+      return sum(ctx, size(outShape), !side.has(out), n.inputs, out);
+    case "loss_grad": {
+      const pred = shapeOf(tg, a);
+      return lossGrad(ctx, op.loss, pred[0], size(pred.slice(1)), a, b, out);
+    }
+    default:
+      throw new Error(`internal error: no WebGPU training kernel for ${op.kind}`);
+  }
+}
+
+/** One workgroup: stats[0] = sum of (g / B)^2 over every trained element, stats[1] = 1 when a gradient or a loss is not finite. */
+function stats(ctx: GradContext, lossValue: number): WgslKernel {
+  const { gradBase, gradCount } = ctx.layout;
+  return single(
+    "stats",
+    `var<workgroup> part: array<f32, ${WG}>;\nvar<workgroup> flags: array<u32, ${WG}>;`,
+    `  var sq = 0.0;
+  var bad = 0u;
+  for (var i = lid; i < ${u(gradCount)}; i += ${u(WG)}) {
+    let g = A[${u(gradBase)} + i] * U.scale;
+    if (not_finite(g)) { bad = 1u; } else { sq += g * g; }
+  }
+  for (var b = lid; b < U.nb; b += ${u(WG)}) {
+    if (not_finite(A[${ctx.at(lossValue, "b", "0u")}])) { bad = 1u; }
+  }
+  part[lid] = sq;
+  flags[lid] = bad;
+  workgroupBarrier();
+  for (var s = ${u(WG / 2)}; s > 0u; s = s >> 1u) {
+    if (lid < s) { part[lid] = part[lid] + part[lid + s]; flags[lid] = flags[lid] | flags[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { A[0] = part[0]; A[1] = f32(flags[0]); }`,
+  );
+}
+
+/** The optimiser on every trained element: w, grads, slots line up (grad-layout.ts). */
+function update(ctx: GradContext, c: OptimiserConfig): WgslKernel {
+  const { gradBase, gradCount, slotBases } = ctx.layout;
+  const wBase = ctx.layout.trained.length ? (ctx.layout.weights.get(ctx.layout.trained[0]) as number) : 0;
+  const f = f32Lit;
+  const W = `A[${u(wBase)} + e]`;
+  const S = (k: number) => `A[${u(slotBases[k])} + e]`;
+  let body: string;
+  if (c.kind === "sgd") {
+    const momentum =
+      c.momentum > 0
+        ? `  let buf = select(${f(c.momentum)} * ${S(0)} + d, d, U.first != 0u);
+  ${S(0)} = buf;
+  ${c.nesterov ? `d = d + ${f(c.momentum)} * buf;` : "d = buf;"}\n`
+        : "";
+    body = `  var d = g + ${f(c.weightDecay)} * w;\n${momentum}  ${W} = w - U.lr * d;`;
+  } else {
+    body = `  ${c.kind === "adamw" ? `w = w - U.lr * ${f(c.weightDecay)} * w;` : ""}
+  let d = ${c.kind === "adam" ? `g + ${f(c.weightDecay)} * w` : "g"};
+  let m = ${f(c.beta1)} * ${S(0)} + ${f(1 - c.beta1)} * d;
+  let v = ${f(c.beta2)} * ${S(1)} + ${f(1 - c.beta2)} * d * d;
+  ${S(0)} = m;
+  ${S(1)} = v;
+  ${W} = w - (U.lr * (m / U.bc1)) / (sqrt(v / U.bc2) + ${f(c.eps)});`;
+  }
+  const clip = c.clip > 0 ? `  let norm = sqrt(A[0]);\n  let clip = select(1.0, ${f(c.clip)} / (norm + 1e-6), norm > ${f(c.clip)});\n` : "  let clip = 1.0;\n";
+  return items(
+    "update",
+    Math.max(gradCount, 1),
+    false,
+    `  if (A[1] != 0.0 || e >= ${u(gradCount)}) { return; }
+${clip}  let g = A[${u(gradBase)} + e] * U.scale * clip;
+  var w = ${W};
+${body}`,
+  );
+}

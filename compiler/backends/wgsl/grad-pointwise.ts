@@ -1,0 +1,214 @@
+// The WebGPU training step's kernels without windows, each over the whole batch: dense
+// forward and gradients (dx = W^T dy per sample; dW = sum over the batch of dy x^T), the
+// activations and their derivatives (the reference's f'(x), compiler/reference/grad/
+// pointwise-grad.ts: at a kink the right-hand side's), softmax and its gradient, bias
+// gradients (dy summed over the batch and the positions that share a bias), sums and copies,
+// the losses with their gradients (compiler/reference/grad/loss.ts: means over positions or
+// elements; softmax cross-entropy on logits with the max subtracted) and the per-sample
+// count of correctly classified positions. f32 throughout.
+
+import type { Weight } from "../../ir/graph.js";
+import type { LossKind } from "../../ir/grad-ops.js";
+import type { ActivationFn } from "../../ir/ops.js";
+import { activate } from "./activation.js";
+import { type GradContext, groups, items, u, type WgslKernel } from "./grad-kernel.js";
+import { f32Lit } from "./prelude.js";
+
+/** Activations whose derivative the WebGPU step computes (the others train on the reference). */
+const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>(["relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu"]);
+
+export function activationTrainable(fn: ActivationFn): boolean {
+  return DERIVATIVES.has(fn);
+}
+
+export function denseForward(ctx: GradContext, units: number, n: number, x: number, w: Weight, bias: Weight | undefined, y: number): WgslKernel {
+  return items(
+    "dense",
+    units,
+    true,
+    `  var acc = ${bias ? `A[${ctx.w(bias, "e")}]` : "0.0"};
+  for (var i = 0u; i < ${u(n)}; i++) { acc += A[${ctx.w(w, `e * ${u(n)} + i`)}] * A[${ctx.at(x, "b", "i")}]; }
+  A[${ctx.at(y, "b", "e")}] = acc;`,
+  );
+}
+
+/** dx[b, i] = sum over u of W[u, i] dy[b, u]. */
+export function denseGradInput(ctx: GradContext, units: number, n: number, dy: number, w: Weight, dx: number): WgslKernel {
+  return items(
+    "dense_grad_input",
+    n,
+    true,
+    `  var acc = 0.0;
+  for (var k = 0u; k < ${u(units)}; k++) { acc += A[${ctx.w(w, `k * ${u(n)} + e`)}] * A[${ctx.at(dy, "b", "k")}]; }
+  A[${ctx.at(dx, "b", "e")}] = acc;`,
+  );
+}
+
+/** dW[u, i] = sum over the batch of dy[b, u] x[b, i]: one invocation per weight (the batch is short). */
+export function denseGradKernel(ctx: GradContext, units: number, n: number, x: number, dy: number, dw: number): WgslKernel {
+  return items(
+    "dense_grad_kernel",
+    units * n,
+    false,
+    `  let k = e / ${u(n)};
+  let i = e % ${u(n)};
+  var acc = 0.0;
+  for (var b = 0u; b < U.nb; b++) { acc += A[${ctx.at(dy, "b", "k")}] * A[${ctx.at(x, "b", "i")}]; }
+  A[${ctx.at(dw, "0u", "e")}] = acc;`,
+  );
+}
+
+export function activationForward(ctx: GradContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: number, y: number): WgslKernel {
+  // relu keeps a NaN (WGSL's max need not), so that a bad input shows in the loss as on the other backends.
+  const value = f === "relu" ? "select(v, 0.0, v < 0.0)" : activate(f, alpha, "v", beta);
+  return items(f, count, true, `  let v = A[${ctx.at(x, "b", "e")}];\n  A[${ctx.at(y, "b", "e")}] = ${value};`);
+}
+
+/** dx = f'(x) dy. */
+export function activationGrad(ctx: GradContext, f: ActivationFn, alpha: number, count: number, x: number, dy: number, dx: number): WgslKernel {
+  let r: string;
+  switch (f) {
+    case "relu":
+      r = "select(0.0, g, v > 0.0)";
+      break;
+    case "leaky_relu":
+      r = `select(${f32Lit(alpha)} * g, g, v >= 0.0)`;
+      break;
+    case "sigmoid":
+      r = "sigmoid_safe(v) * (1.0 - sigmoid_safe(v)) * g";
+      break;
+    case "tanh":
+      r = "(1.0 - tanh_safe(v) * tanh_safe(v)) * g";
+      break;
+    case "identity":
+      r = "g";
+      break;
+    case "elu":
+      r = `select(g, ${f32Lit(alpha)} * exp(min(v, 0.0)) * g, v < 0.0)`;
+      break;
+    default:
+      throw new Error(`internal error: no WebGPU training kernel for the derivative of ${f}`);
+  }
+  return items(`${f}_grad`, count, true, `  let v = A[${ctx.at(x, "b", "e")}];\n  let g = A[${ctx.at(dy, "b", "e")}];\n  A[${ctx.at(dx, "b", "e")}] = ${r};`);
+}
+
+/** Softmax over channels at each of `per` positions of every sample. */
+export function softmaxForward(ctx: GradContext, C: number, per: number, x: number, y: number): WgslKernel {
+  const xi = (c: string) => `A[${ctx.at(x, "b", `${c} * ${u(per)} + e`)}]`;
+  return items(
+    "softmax",
+    per,
+    true,
+    `  var mx = LOWEST_F32;
+  for (var c = 0u; c < ${u(C)}; c++) { mx = max(mx, ${xi("c")}); }
+  var sum = 0.0;
+  for (var c = 0u; c < ${u(C)}; c++) { sum += exp(${xi("c")} - mx); }
+  for (var c = 0u; c < ${u(C)}; c++) { A[${ctx.at(y, "b", `c * ${u(per)} + e`)}] = exp(${xi("c")} - mx) / sum; }`,
+  );
+}
+
+/** dx = y (dy - sum over channels of y dy), per position. */
+export function softmaxGrad(ctx: GradContext, C: number, per: number, y: number, dy: number, dx: number): WgslKernel {
+  const at = (v: number, c: string) => `A[${ctx.at(v, "b", `${c} * ${u(per)} + e`)}]`;
+  return items(
+    "softmax_grad",
+    per,
+    true,
+    `  var dot = 0.0;
+  for (var c = 0u; c < ${u(C)}; c++) { dot += ${at(y, "c")} * ${at(dy, "c")}; }
+  for (var c = 0u; c < ${u(C)}; c++) { ${at(dx, "c")} = ${at(y, "c")} * (${at(dy, "c")} - dot); }`,
+  );
+}
+
+/** Channel bias: dy [O, per] summed over the batch and the positions, a workgroup per channel. */
+export function biasGradChannel(ctx: GradContext, O: number, per: number, dy: number, db: number): WgslKernel {
+  return groups("bias_grad", O, per, "", `    acc += A[${ctx.at(dy, "b", `e * ${u(per)} + j`)}];`, ctx.at(db, "0u", "e"));
+}
+
+/** Location bias: dy summed over the batch only. */
+export function biasGradLocation(ctx: GradContext, count: number, dy: number, db: number): WgslKernel {
+  return items("bias_grad", count, false, `  var acc = 0.0;\n  for (var b = 0u; b < U.nb; b++) { acc += A[${ctx.at(dy, "b", "e")}]; }\n  A[${ctx.at(db, "0u", "e")}] = acc;`);
+}
+
+/** out = the sum of the inputs (add's forward, accumulate), per sample or for a fixed value. */
+export function sum(ctx: GradContext, count: number, batched: boolean, xs: readonly number[], out: number): WgslKernel {
+  const b = batched ? "b" : "0u";
+  return items(xs.length === 1 ? "copy" : "sum", count, batched, `  A[${ctx.at(out, b, "e")}] = ${xs.map((v) => `A[${ctx.at(v, b, "e")}]`).join(" + ")};`);
+}
+
+/** The class at position p of sample b's target (stored as f32; checked to be a class before the step). */
+const classAt = (ctx: GradContext, target: number, p: string) => `u32(A[${ctx.at(target, "b", p)}])`;
+
+/** Each sample's loss (a mean over its positions or elements) into loss[b]. */
+export function loss(ctx: GradContext, kind: LossKind, C: number, per: number, pred: number, target: number, out: number): WgslKernel {
+  const q = (i: string) => `A[${ctx.at(pred, "b", i)}]`;
+  let body: string;
+  if (kind === "mse" || kind === "l1") {
+    const n = C * per;
+    body = `  var total = 0.0;
+  for (var i = 0u; i < ${u(n)}; i++) {
+    let d = ${q("i")} - A[${ctx.at(target, "b", "i")}];
+    total += ${kind === "mse" ? "d * d" : "abs(d)"};
+  }
+  A[${ctx.at(out, "b", "0u")}] = total / ${f32Lit(n)};`;
+  } else {
+    const term =
+      kind === "cross_entropy"
+        ? `total -= log(${q(`t * ${u(per)} + p`)});`
+        : `var mx = LOWEST_F32;
+    for (var c = 0u; c < ${u(C)}; c++) { mx = max(mx, ${q(`c * ${u(per)} + p`)}); }
+    var s = 0.0;
+    for (var c = 0u; c < ${u(C)}; c++) { s += exp(${q(`c * ${u(per)} + p`)} - mx); }
+    total += mx + log(s) - ${q(`t * ${u(per)} + p`)};`;
+    body = `  var total = 0.0;
+  for (var p = 0u; p < ${u(per)}; p++) {
+    let t = ${classAt(ctx, target, "p")};
+    ${term}
+  }
+  A[${ctx.at(out, "b", "0u")}] = total / ${f32Lit(per)};`;
+  }
+  return items("loss", 1, true, body);
+}
+
+/** dJ/d(prediction) per sample. */
+export function lossGrad(ctx: GradContext, kind: LossKind, C: number, per: number, pred: number, target: number, out: number): WgslKernel {
+  const q = (i: string) => `A[${ctx.at(pred, "b", i)}]`;
+  const o = (i: string) => `A[${ctx.at(out, "b", i)}]`;
+  if (kind === "mse" || kind === "l1") {
+    const n = C * per;
+    const g = kind === "mse" ? "2.0 * d" : "select(0.0, 1.0, d > 0.0) - select(0.0, 1.0, d < 0.0)";
+    return items("loss_grad", n, true, `  let d = ${q("e")} - A[${ctx.at(target, "b", "e")}];\n  ${o("e")} = (${g}) / ${f32Lit(n)};`);
+  }
+  const body =
+    kind === "cross_entropy"
+      ? `  for (var c = 0u; c < ${u(C)}; c++) {
+    let i = c * ${u(per)} + e;
+    ${o("i")} = select(0.0, -1.0 / (${q("i")} * ${f32Lit(per)}), c == t);
+  }`
+      : `  var mx = LOWEST_F32;
+  for (var c = 0u; c < ${u(C)}; c++) { mx = max(mx, ${q(`c * ${u(per)} + e`)}); }
+  var s = 0.0;
+  for (var c = 0u; c < ${u(C)}; c++) { s += exp(${q(`c * ${u(per)} + e`)} - mx); }
+  for (var c = 0u; c < ${u(C)}; c++) {
+    let i = c * ${u(per)} + e;
+    ${o("i")} = (exp(${q("i")} - mx) / s - select(0.0, 1.0, c == t)) / ${f32Lit(per)};
+  }`;
+  return items("loss_grad", per, true, `  let t = ${classAt(ctx, target, "e")};\n${body}`);
+}
+
+/** Positions of sample b's output [C, per] whose first arg-max is the target class, into correct[b]. */
+export function correct(ctx: GradContext, C: number, per: number, output: number, target: number, out: number): WgslKernel {
+  const y = (c: string) => `A[${ctx.at(output, "b", `${c} * ${u(per)} + p`)}]`;
+  return items(
+    "correct",
+    1,
+    true,
+    `  var right = 0.0;
+  for (var p = 0u; p < ${u(per)}; p++) {
+    var best = 0u;
+    for (var c = 1u; c < ${u(C)}; c++) { if (${y("c")} > ${y("best")}) { best = c; } }
+    if (best == ${classAt(ctx, target, "p")}) { right += 1.0; }
+  }
+  A[${ctx.at(out, "b", "0u")}] = right;`,
+  );
+}

@@ -1,0 +1,205 @@
+// The WebGPU training step's sliding-window kernels: convolution forward and its two
+// gradients (SPEC "Gradients"), max/avg pooling forward and gradient. All read the tap table
+// the reference gradients use (compiler/reference/grad/taps.ts): pos[j * K + n] is the input
+// offset that output j meets at window offset n, or -1 in the padding, so stride, padding,
+// dilation and 1-, 2- or 3-D windows are one loop over (j, n). With n' = n, or K - 1 - n for
+// a flipped (true) convolution, and groups restricting c to o's group:
+//
+//   forward:  Z[b, o, j]  = bias + sum over c, n of  K[o, c, n'] * V[b, c, pos[j, n]]
+//   eq. 9.13: dV[b, c, x] = sum over n with inv[x, n] = j >= 0, o in c's group of K[o, c, n'] * dy[b, o, j]
+//   eq. 9.11: dK[o, c, n'] = sum over b, j of  V[b, c, pos[j, n]] * dy[b, o, j]
+//
+// where inv is the tap table read the other way (for input offset x and window offset n, the
+// output j whose tap n meets x). Every input gradient gathers (one invocation per input
+// element, written once: no atomics); the kernel gradient is a workgroup sum over the batch
+// and the positions. Pools: max routes dy to the first arg-max of the window's real elements
+// (recomputed from x), avg spreads dy times the window's 1 / divisor (a table per position).
+
+import type { Weight } from "../../ir/graph.js";
+import type { ConvOp, PoolOp } from "../../ir/ops.js";
+import { taps, type Taps } from "../../reference/grad/taps.js";
+import { type GradContext, groups, items, u, type WgslKernel } from "./grad-kernel.js";
+
+function windowTaps(ctx: GradContext, spatial: readonly number[], op: ConvOp | PoolOp, window: readonly number[], ceil: boolean): { t: Taps; pos: number; inv: number; inVol: number } {
+  const t = taps(spatial, window, op.stride, op.dilation, op.pad, ceil);
+  const inVol = spatial.reduce((a, b) => a * b, 1);
+  const key = JSON.stringify([spatial, window, op.stride, op.dilation, op.pad, ceil]);
+  const pos = ctx.table(`taps ${key}`, () => t.pos);
+  const inv = ctx.table(`inverse ${key}`, () => {
+    const K = t.kVolume;
+    const r = new Int32Array(inVol * K).fill(-1);
+    for (let j = 0; j < t.outVolume; j++) {
+      for (let n = 0; n < K; n++) {
+        const p = t.pos[j * K + n];
+        if (p >= 0) r[p * K + n] = j;
+      }
+    }
+    return r;
+  });
+  return { t, pos, inv, inVol };
+}
+
+function convSetup(ctx: GradContext, inShape: readonly number[], op: ConvOp) {
+  const w = windowTaps(ctx, inShape.slice(1), op, op.kernel, false);
+  const K = w.t.kVolume;
+  const Cg = inShape[0] / op.groups;
+  const Og = op.filters / op.groups;
+  /** The kernel's flat index for window offset expression n. */
+  const flip = (n: string) => (op.flip ? `(${u(K - 1)} - ${n})` : n);
+  return { ...w, K, J: w.t.outVolume, Cg, Og, O: op.filters, flip };
+}
+
+export interface ConvValues {
+  readonly x: number;
+  readonly y: number;
+  readonly weight: Weight;
+  readonly bias?: Weight;
+}
+
+export function convForward(ctx: GradContext, op: ConvOp, inShape: readonly number[], v: ConvValues): WgslKernel {
+  const { pos, inVol, K, J, Cg, Og, O, flip } = convSetup(ctx, inShape, op);
+  const bias = v.bias && op.bias === "channel" ? `A[${ctx.w(v.bias, "o")}]` : v.bias && op.bias === "location" ? `A[${ctx.w(v.bias, "e")}]` : "0.0";
+  return items(
+    "conv",
+    O * J,
+    true,
+    `  let o = e / ${u(J)};
+  let j = e % ${u(J)};
+  let c0 = (o / ${u(Og)}) * ${u(Cg)};
+  var acc = ${bias};
+  // One tap-table read per window offset, shared by the group's channels.
+  for (var n = 0u; n < ${u(K)}; n++) {
+    let p = T[${u(pos)} + j * ${u(K)} + n];
+    if (p >= 0) {
+      for (var cc = 0u; cc < ${u(Cg)}; cc++) {
+        acc += A[${ctx.w(v.weight, `(o * ${u(Cg)} + cc) * ${u(K)} + ${flip("n")}`)}] * A[${ctx.at(v.x, "b", `(c0 + cc) * ${u(inVol)} + u32(p)`)}];
+      }
+    }
+  }
+  A[${ctx.at(v.y, "b", "e")}] = acc;`,
+  );
+}
+
+/** Eq. 9.13, gathered: one invocation per input element. */
+export function convGradInput(ctx: GradContext, op: ConvOp, inShape: readonly number[], dy: number, weight: ConvValues["weight"], dx: number): WgslKernel {
+  const { inv, inVol, K, J, Cg, Og, flip } = convSetup(ctx, inShape, op);
+  return items(
+    "conv_grad_input",
+    inShape[0] * inVol,
+    true,
+    `  let c = e / ${u(inVol)};
+  let x = e % ${u(inVol)};
+  let o0 = (c / ${u(Cg)}) * ${u(Og)};
+  let cc = c % ${u(Cg)};
+  var acc = 0.0;
+  for (var n = 0u; n < ${u(K)}; n++) {
+    let j = T[${u(inv)} + x * ${u(K)} + n];
+    if (j >= 0) {
+      for (var oo = 0u; oo < ${u(Og)}; oo++) {
+        let o = o0 + oo;
+        acc += A[${ctx.w(weight, `(o * ${u(Cg)} + cc) * ${u(K)} + ${flip("n")}`)}] * A[${ctx.at(dy, "b", `o * ${u(J)} + u32(j)`)}];
+      }
+    }
+  }
+  A[${ctx.at(dx, "b", "e")}] = acc;`,
+  );
+}
+
+/** Eq. 9.11: a workgroup per kernel element, summing over the batch and the output positions. */
+export function convGradKernel(ctx: GradContext, op: ConvOp, inShape: readonly number[], x: number, dy: number, dw: number): WgslKernel {
+  const { pos, inVol, K, J, Cg, Og, O, flip } = convSetup(ctx, inShape, op);
+  return groups(
+    "conv_grad_kernel",
+    O * Cg * K,
+    J,
+    `  let o = e / ${u(Cg * K)};
+  let cc = (e / ${u(K)}) % ${u(Cg)};
+  let n = ${flip(`(e % ${u(K)})`)};
+  let ci = (o / ${u(Og)}) * ${u(Cg)} + cc;`,
+    `    let p = T[${u(pos)} + j * ${u(K)} + n];
+    if (p >= 0) {
+      acc += A[${ctx.at(x, "b", `ci * ${u(inVol)} + u32(p)`)}] * A[${ctx.at(dy, "b", `o * ${u(J)} + j`)}];
+    }`,
+    ctx.at(dw, "0u", "e"),
+  );
+}
+
+/** The pool modes the WebGPU step runs (lp and gauss train on the reference). */
+export function poolTrainable(op: PoolOp): boolean {
+  return op.mode === "max" || op.mode === "avg";
+}
+
+function poolSetup(ctx: GradContext, op: PoolOp, inShape: readonly number[]) {
+  const w = windowTaps(ctx, inShape.slice(1), op, op.window, op.ceil);
+  const K = w.t.kVolume;
+  const key = JSON.stringify(["divisors", inShape, op.window, op.stride, op.dilation, op.pad, op.ceil, op.countPad]);
+  // 1 / divisor per output position (0: a window with no real element), as f32 bits.
+  const div = ctx.table(key, () => {
+    const f = Float32Array.from({ length: w.t.outVolume }, (_, j) => {
+      let real = 0;
+      let padded = 0;
+      for (let n = 0; n < K; n++) {
+        if (w.t.pos[j * K + n] >= 0) real++;
+        padded += w.t.inPadded[j * K + n];
+      }
+      return real === 0 ? 0 : 1 / (op.countPad ? padded : real);
+    });
+    return new Int32Array(f.buffer);
+  });
+  return { ...w, K, J: w.t.outVolume, div, C: inShape[0] };
+}
+
+export function poolForward(ctx: GradContext, op: PoolOp, inShape: readonly number[], x: number, y: number): WgslKernel {
+  const { pos, div, K, J, C, inVol } = poolSetup(ctx, op, inShape);
+  const max = op.mode === "max";
+  return items(
+    `${op.mode}pool`,
+    C * J,
+    true,
+    `  let c = e / ${u(J)};
+  let j = e % ${u(J)};
+  var acc = ${max ? "LOWEST_F32" : "0.0"};
+  for (var n = 0u; n < ${u(K)}; n++) {
+    let p = T[${u(pos)} + j * ${u(K)} + n];
+    if (p >= 0) {
+      let v = A[${ctx.at(x, "b", `c * ${u(inVol)} + u32(p)`)}];
+      ${max ? "if (!is_nan(acc)) { acc = select(max(acc, v), v, is_nan(v)); }" : "acc += v;"}
+    }
+  }
+  let inv = bitcast<f32>(T[${u(div)} + j]);
+  A[${ctx.at(y, "b", "e")}] = ${max ? "select(acc, 0.0, inv == 0.0)" : "acc * inv"};`,
+  );
+}
+
+export function poolGrad(ctx: GradContext, op: PoolOp, inShape: readonly number[], x: number, dy: number, dx: number): WgslKernel {
+  const { pos, inv, div, K, J, C, inVol } = poolSetup(ctx, op, inShape);
+  const route =
+    op.mode === "max"
+      ? `var best = -1;
+      var mx = LOWEST_F32;
+      for (var m = 0u; m < ${u(K)}; m++) {
+        let p = T[${u(pos)} + u32(j) * ${u(K)} + m];
+        if (p >= 0) {
+          let v = A[${ctx.at(x, "b", `c * ${u(inVol)} + u32(p)`)}];
+          // Strictly greater: the first of equal maxima wins, as in the reference.
+          if (best < 0 || v > mx) { best = p; mx = v; }
+        }
+      }
+      if (best == i32(xi)) { acc += A[${ctx.at(dy, "b", `c * ${u(J)} + u32(j)`)}]; }`
+      : `acc += A[${ctx.at(dy, "b", `c * ${u(J)} + u32(j)`)}] * bitcast<f32>(T[${u(div)} + u32(j)]);`;
+  return items(
+    `${op.mode}pool_grad`,
+    C * inVol,
+    true,
+    `  let c = e / ${u(inVol)};
+  let xi = e % ${u(inVol)};
+  var acc = 0.0;
+  for (var n = 0u; n < ${u(K)}; n++) {
+    let j = T[${u(inv)} + xi * ${u(K)} + n];
+    if (j >= 0) {
+      ${route}
+    }
+  }
+  A[${ctx.at(dx, "b", "e")}] = acc;`,
+  );
+}
