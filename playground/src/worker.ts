@@ -111,6 +111,8 @@ async function train(m: Extract<Request, { kind: "train" }>): Promise<void> {
       // Let a "stop" message in between steps.
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
+    // sync(): a no-op on WebAssembly; on WebGPU it fetches the weights that weights() reads.
+    await trainer.sync();
     scope.postMessage({ kind: "trained", id: m.id, weights: trainer.weights(), steps: step });
   } catch (e) {
     scope.postMessage({ kind: "trained", id: m.id, steps: 0, error: (e as Error).message });
