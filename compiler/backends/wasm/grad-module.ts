@@ -197,8 +197,10 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     m.setMemory(1, 32768, "memory", [], false, false, "memory");
     m.addMemoryImport("memory", "env", "memory", false);
     for (const n of tg.forward.nodes) fnNames.forward.push(kernel((k) => emitForward(k, tg, n)));
+    const fused = fusedGradients(tg);
     for (const n of tg.nodes) {
-      const name = kernel((k) => emitGrad(k, tg, n));
+      const w = fused.get(n.output);
+      const name = kernel((k) => emitGrad(k, tg, n, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined));
       if (n.op.kind === "loss") fnNames.loss.push(name);
       else fnNames.backward.push(name);
     }
@@ -206,6 +208,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     fnNames.backward.push(
       kernel((k) => {
         for (const g of tg.gradients) {
+          if (fused.has(g.value)) continue;
           const sum = flatView(k.fn, grads.get(g.weight) as number, size(g.weight.shape));
           const v = k.value(g.value);
           accumulate(k.fn, size(g.weight.shape), sum, v);
@@ -233,6 +236,25 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   } finally {
     m.dispose();
   }
+}
+
+/**
+ * The weight gradients whose kernel can add the sample's dJ/dW straight into the batch's sum
+ * (value id -> weight): made by one kernel-gradient or bias-gradient node, read by no other
+ * node, the weight's only gradient. The sample's dW is then never written out and read back
+ * (fc1's is 48,000 floats a sample).
+ */
+function fusedGradients(tg: TrainGraph): Map<number, Weight> {
+  const fused = new Map<number, Weight>();
+  const read = new Set(tg.nodes.flatMap((n) => n.inputs));
+  for (const g of tg.gradients) {
+    const producer = tg.nodes.find((n) => n.output === g.value);
+    const kind = producer?.op.kind;
+    if (kind !== "conv_grad_kernel" && kind !== "dense_grad_kernel" && kind !== "bias_grad") continue;
+    if (read.has(g.value) || tg.gradients.filter((o) => o.weight === g.weight || o.value === g.value).length !== 1) continue;
+    fused.set(g.value, g.weight);
+  }
+  return fused;
 }
 
 function inShape(tg: TrainGraph, v: number): number[] {
@@ -267,25 +289,27 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
   }
 }
 
-function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode): void {
+/** One backward node; `sum` given: the node's output is added to it (the batch's gradient sum) instead. */
+function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View): void {
   const op = n.op;
   const ins = n.inputs.map((v) => k.value(v));
-  const out = k.value(n.output);
+  const out = sum ?? k.value(n.output);
+  const add = sum !== undefined;
   const outShape = inShape(tg, n.output);
   const w = n.weights.weight ? k.weight(n.weights.weight) : undefined;
   switch (op.kind) {
     case "conv_grad_input":
       return emitConvGradInput(k, op.conv, op.inShape, ins[0], w as View, out);
     case "conv_grad_kernel":
-      return emitConvGradKernel(k, op.conv, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
+      return emitConvGradKernel(k, op.conv, inShape(tg, n.inputs[0]), ins[0], ins[1], out, add);
     case "dense_grad_input":
       return emitDenseGradInput(k, size(inShape(tg, n.inputs[0])), size(op.inShape), ins[0], w as View, out);
     case "dense_grad_kernel":
-      return emitDenseGradKernel(k, size(inShape(tg, n.inputs[1])), size(inShape(tg, n.inputs[0])), ins[0], ins[1], out);
+      return emitDenseGradKernel(k, size(inShape(tg, n.inputs[1])), size(inShape(tg, n.inputs[0])), ins[0], ins[1], out, add);
     case "bias_grad": {
       const dy = inShape(tg, n.inputs[0]);
-      if (op.bias === "channel") return emitBiasGradChannel(k, dy[0], size(dy.slice(1)), ins[0], out);
-      return copy(k.fn, out, ins[0], size(dy));
+      if (op.bias === "channel") return emitBiasGradChannel(k, dy[0], size(dy.slice(1)), ins[0], out, add);
+      return add ? accumulate(k.fn, size(dy), out, ins[0]) : copy(k.fn, out, ins[0], size(dy));
     }
     case "pool_grad":
       return emitPoolGrad(k, op.pool, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
