@@ -18,7 +18,8 @@
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
-// `evaluate()` runs forward and loss; `zero()` clears the sums; `update()` applies the
+// `evaluate()` runs forward and loss; `zero()` clears the sums; `norm()` writes the squared
+// norm of the scaled sums to params[5]; `update()` applies the
 // optimiser to every trained weight with g = sum * params[1] (compiler/train/optim.ts's
 // definitions, which follow PyTorch). Ops without a kernel here are listed by
 // `unsupportedOps` so that the caller can say so before emitting (training falls back to the
@@ -49,7 +50,7 @@ export interface TrainingLayout {
   readonly grads: ReadonlyMap<Weight, number>;
   /** Optimiser state per trained weight (0, 1 or 2 tensors of the weight's size). */
   readonly slots: ReadonlyMap<Weight, readonly number[]>;
-  /** f64 x 8: [lr, gradient scale, first step (1/0), 1 - beta1^t, 1 - beta2^t]. */
+  /** f64 x 8: [lr, gradient scale, first step (1/0), 1 - beta1^t, 1 - beta2^t, squared norm (`norm`'s output)]. */
   readonly params: number;
   readonly tables: readonly { readonly offset: number; readonly data: Uint8Array }[];
 }
@@ -222,12 +223,14 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       }
     });
     const updateName = kernel((k) => emitUpdate(k, optimiser, trained, weights, grads, slots, params));
+    const normName = kernel((k) => emitNorm(k, trained, grads, params));
     const call = (names: string[]) => (names.length ? m.block(null, names.map((n) => m.call(n, [], binaryen.none))) : m.nop());
     m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
     m.addFunction("evaluate", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss]));
     m.addFunction("zero", binaryen.none, binaryen.none, [], call([zeroName]));
     m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
-    for (const e of ["sample", "evaluate", "zero", "update"]) m.addFunctionExport(e, e);
+    m.addFunction("norm", binaryen.none, binaryen.none, [], call([normName]));
+    for (const e of ["sample", "evaluate", "zero", "update", "norm"]) m.addFunctionExport(e, e);
     const memoryBytes = align(a.end + 64);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly training module for ${tg.forward.name} is invalid (binaryen printed why above)`);
     m.optimize();
@@ -330,6 +333,26 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
     default:
       throw new Error(`internal error: no training kernel for ${op.kind}`);
   }
+}
+
+/**
+ * params[5] = the sum over every trained weight's elements of (sum * params[1])^2, in f64 and
+ * in the trainer's order: the squared global norm that clipping needs, and a finiteness check
+ * of every gradient in one number (finite f32 values squared cannot overflow f64).
+ */
+function emitNorm(k: GradKernelContext, trained: readonly Weight[], grads: ReadonlyMap<Weight, number>, params: number): void {
+  const { fn } = k;
+  const m = fn.m;
+  const scale = fn.f64(m.f64.load(params + 8, 8, m.i32.const(0)));
+  const sq = fn.f64(m.f64.const(0));
+  for (const wt of trained) {
+    const g = flatView(fn, grads.get(wt) as number, size(wt.shape));
+    fn.for(0, size(wt.shape), (i) => {
+      const v = fn.f64(m.f64.mul(g.load(i), scale.get()));
+      fn.emit(sq.set(m.f64.add(sq.get(), m.f64.mul(v.get(), v.get()))));
+    });
+  }
+  fn.emit(m.f64.store(params + 40, 8, m.i32.const(0), sq.get()));
 }
 
 /** The optimiser (compiler/train/optim.ts) on every trained weight, g = grads * params[1]. */

@@ -252,27 +252,46 @@ function poolSetup(k: GradKernelContext, op: PoolOp, inShape: readonly number[])
   return { t, pos, div, C: inShape[0], inVol: inShape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
-/** max / avg pooling forward: x [C, D..] -> [C, J]. */
+/**
+ * The arg-max buffer of a max pool (one i32 per output: the input element c * inVol + p that
+ * the gradient routes to, or -1), shared by input address and window: the forward writes it,
+ * the gradient of the same sample reads it instead of searching every window again.
+ */
+function argmaxBuffer(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, outputs: number): { at: number; fresh: boolean } {
+  return k.shared(JSON.stringify(["argmax", x.base.constant, inShape, op]), outputs);
+}
+
+/** max / avg pooling forward: x [C, D..] -> [C, J] (and max's arg-max buffer). */
 export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, y: View): void {
   const { fn } = k;
   const m = fn.m;
   const { t, pos, div, C, inVol } = poolSetup(k, op, inShape);
   const K = t.kVolume;
   const J = t.outVolume;
+  const arg = op.mode === "max" ? argmaxBuffer(k, op, inShape, x, C * J).at : -1;
   fn.for(0, C, (c) => {
+    const xBase = fn.let(c.mul(inVol));
     fn.for(0, J, (j) => {
       const acc = fn.f64(m.f64.const(op.mode === "max" ? -Infinity : 0));
+      // The gradient's rule for the arg-max: strictly greater, so the first of equal maxima
+      // wins, and a NaN never does (the forward's f64.max still passes a NaN on).
+      const best = fn.variable(binaryen.i32, m.i32.const(-1));
+      const max = fn.f64(m.f64.const(-Infinity));
       fn.for(0, K, (n) => {
         const p = loadI32Int(k, pos, j.mul(K).add(n));
         when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
-          const v = x.load(c.mul(inVol).add(p));
-          fn.emit(acc.set(op.mode === "max" ? m.f64.max(acc.get(), v) : m.f64.add(acc.get(), v)));
+          const v = fn.f64(x.load(xBase.add(p)));
+          fn.emit(acc.set(op.mode === "max" ? m.f64.max(acc.get(), v.get()) : m.f64.add(acc.get(), v.get())));
+          if (op.mode === "max") {
+            when(fn, m.f64.gt(v.get(), max.get()), () => fn.emit(max.set(v.get()), best.set(xBase.add(p).expr())));
+          }
         });
       });
       const inv = m.f64.promote(m.f32.load(div, 4, j.mul(4).expr()));
       // A window with no real element gives 0 (its divisor entry is 0).
       const v = op.mode === "max" ? m.select(m.f64.eq(inv, m.f64.const(0)), m.f64.const(0), acc.get()) : m.f64.mul(acc.get(), inv);
       fn.emit(y.store(c.mul(J).add(j), v));
+      if (op.mode === "max") fn.emit(m.i32.store(arg, 4, c.mul(J).add(j).mul(4).expr(), best.get()));
     });
   });
 }
@@ -285,6 +304,15 @@ export function emitPoolGrad(k: GradKernelContext, op: PoolOp, inShape: readonly
   const K = t.kVolume;
   const J = t.outVolume;
   zero(fn, dx, C * inVol);
+  const arg = op.mode === "max" ? argmaxBuffer(k, op, inShape, x, C * J) : undefined;
+  if (arg && !arg.fresh) {
+    // The forward's arg-max of this sample: dy goes to it.
+    fn.for(0, C * J, (i) => {
+      const a = fn.let(Int.of(m, () => m.i32.load(arg.at, 4, i.mul(4).expr())));
+      when(fn, m.i32.ge_s(a.expr(), m.i32.const(0)), () => fn.emit(dx.store(a, m.f64.add(dx.load(a), dy.load(i)))));
+    });
+    return;
+  }
   fn.for(0, C, (c) => {
     const xBase = fn.let(c.mul(inVol));
     fn.for(0, J, (j) => {
