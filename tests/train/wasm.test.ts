@@ -27,6 +27,18 @@ import { referenceBatch } from "../../compiler/train/reference-batch.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
 import { relativeError } from "../relative-error.js";
 import { Builder, type Rng, randomWindow, rng } from "./helpers.js";
+import { taps, type Taps } from "../../compiler/reference/grad/taps.js";
+import { windowRuns } from "../../compiler/backends/wasm/grad-im2col.js";
+
+/** Some row of the window meets two real input elements (else a strided last axis still runs). */
+function hasRealRun(t: Taps): boolean {
+  const W = t.out[t.out.length - 1];
+  for (let j = 0; j + 1 < t.outVolume; j++) {
+    if ((j + 1) % W === 0) continue;
+    for (let n = 0; n < t.kVolume; n++) if (t.pos[j * t.kVolume + n] >= 0 && t.pos[(j + 1) * t.kVolume + n] >= 0) return true;
+  }
+  return false;
+}
 
 const CASES = 20;
 const TOL = 2e-5;
@@ -102,6 +114,57 @@ describe("WebAssembly training kernels equal the reference", () => {
     const d1 = b.node({ kind: "dense", units: 37, bias: "channel" }, [x], { weight: () => [37, 45], bias: () => [37] });
     const a = b.node({ kind: "activation", fn: "relu", alpha: 0 }, [d1]);
     await compare(b.graph(b.node({ kind: "dense", units: 6, bias: "none" }, [a], { weight: () => [6, 37] })), r);
+  });
+
+  // grad-gemm.ts's blocks (4 rows x 8 columns, a 4-wide column block, scalar columns; 4 x 2
+  // dot products and their remainders) and grad-im2col.ts's row runs against the generic tap
+  // walk: 6 filters (4 + 2), R = 3 x 3 = 9 weights per filter (4 pairs + 1), J = 29 outputs
+  // (3 x 8 + 4 + 1); a last axis of stride 1 takes the runs, stride 2 the generic path.
+  it("register-blocked products and row-run im2col/col2im, every block and both paths", async () => {
+    const r = rng(515151);
+    const cases = [
+      { spatial: [31], kernel: [3], stride: [1], pad: { kind: "valid" as const } },
+      { spatial: [29], kernel: [3], stride: [1], pad: { kind: "same" as const } },
+      { spatial: [59], kernel: [3], stride: [2], pad: { kind: "valid" as const } },
+      { spatial: [9, 31], kernel: [2, 3], stride: [2, 1], pad: { kind: "explicit" as const, before: [1, 2], after: [0, 1] } },
+      { spatial: [5, 59], kernel: [1, 3], stride: [1, 2], pad: { kind: "same" as const } },
+    ];
+    for (const c of cases) {
+      for (const flip of [false, true]) {
+        const b = new Builder();
+        const x = b.input([3, ...c.spatial]);
+        const op = { kind: "conv" as const, filters: 6, kernel: c.kernel, stride: c.stride, dilation: c.kernel.map(() => 1), pad: c.pad, groups: 1, flip, bias: "channel" as const };
+        // A second conv after it, so that the first one's input gradient is computed and held.
+        const c1 = b.node(op, [x], { weight: () => [6, 3, ...c.kernel], bias: () => [6] });
+        await compare(b.graph(b.node({ ...op, filters: 5, stride: c.kernel.map(() => 1), pad: { kind: "same" as const } }, [c1], { weight: () => [5, 6, ...c.kernel], bias: () => [5] })), r);
+      }
+    }
+  });
+
+  it("row runs reproduce the tap table, and only where the last axis has stride 1", () => {
+    const r = rng(616161);
+    let withRuns = 0;
+    for (let i = 0; i < 60; i++) {
+      const w = randomWindow(r, dims(i));
+      const geo = windowGeometry(w.spatial, w.kernel, w.stride, w.dilation, w.pad);
+      if ((geo.out as number[]).some((n) => n < 1)) continue;
+      const t = taps(w.spatial, w.kernel, w.stride, w.dilation, w.pad);
+      const runs = windowRuns(t);
+      expect(runs === undefined).toBe(w.stride[w.stride.length - 1] !== 1 && t.out[t.out.length - 1] > 1 && t.kVolume > 0 && hasRealRun(t));
+      if (!runs) continue;
+      withRuns++;
+      const W = t.out[t.out.length - 1];
+      const K = t.kVolume;
+      for (let j = 0; j < t.outVolume; j++) {
+        for (let n = 0; n < K; n++) {
+          const at = (n * (t.outVolume / W) + Math.floor(j / W)) * 4;
+          const [lo, hi, src] = [runs[at], runs[at + 1], runs[at + 2]];
+          const ow = j % W;
+          expect(ow >= lo && ow < hi ? src + ow - lo : -1).toBe(t.pos[j * K + n]);
+        }
+      }
+    }
+    expect(withRuns).toBeGreaterThan(10);
   });
 
   each("pool (max, avg)", async (r, i) => {
