@@ -29,6 +29,7 @@ import { relativeError } from "../relative-error.js";
 import { Builder, type Rng, randomWindow, rng } from "./helpers.js";
 import { taps, type Taps } from "../../compiler/reference/grad/taps.js";
 import { windowRuns } from "../../compiler/backends/wasm/grad-im2col.js";
+import { strideTwoRows } from "../../compiler/backends/wasm/grad-pool.js";
 
 /** Some row of the window meets two real input elements (else a strided last axis still runs). */
 function hasRealRun(t: Taps): boolean {
@@ -50,13 +51,13 @@ const f32 = (r: Rng, n: number, lo = -1, hi = 1): Float32Array => Float32Array.f
  * Random f32 weights, input and target; the wasm step's gradients (batch of one) against
  * referenceSample's, for every trained weight and the input.
  */
-async function compare(g: Graph, r: Rng, loss: LossName = "mse", target?: (n: number) => Float64Array): Promise<void> {
+async function compare(g: Graph, r: Rng, loss: LossName = "mse", target?: (n: number) => Float64Array, imageOf?: (n: number) => Float32Array): Promise<void> {
   for (const w of g.weights) w.data = f32(r, w.data.length);
   const tg = autodiff(g, { loss, inputGradients: true });
   expect(unsupportedOps(tg)).toEqual([]);
   const input = g.inputs[0];
   const inShape = g.values[input.value].shape as number[];
-  const image = f32(r, inShape.reduce((a, b) => a * b, 1));
+  const image = (imageOf ?? ((n: number) => f32(r, n)))(inShape.reduce((a, b) => a * b, 1));
   const tn = tg.targetShape.reduce((a, b) => a * b, 1);
   const labels = target ? target(tn) : Float64Array.from(f32(r, tn));
   const want = referenceSample(tg, new Map([[input.name, { shape: inShape, data: Float64Array.from(image) }]]), { shape: [...tg.targetShape], data: labels });
@@ -181,6 +182,30 @@ describe("WebAssembly training kernels equal the reference", () => {
     const x = b.input([2, ...w.spatial]);
     const c = b.node({ kind: "conv", filters: 2, kernel: w.kernel.map(() => 1), stride: w.kernel.map(() => 1), dilation: w.kernel.map(() => 1), pad: { kind: "valid" }, groups: 1, flip: false, bias: "channel" }, [x], { weight: () => [2, 2, ...w.kernel.map(() => 1)], bias: () => [2] });
     await compare(b.graph(b.node(op, [c], {})), r);
+  });
+
+  // grad-pool.ts's lanes (every tap real, stride 2 along the last axis, rows of 4 or more):
+  // vector blocks and the scalar rest of each row, in 1-D, 2-D and 3-D, on inputs of three
+  // levels so that windows hold equal maxima (the first must win, as in the reference).
+  it("max pools of stride 2 on four lanes: first arg-max among ties, every row length", async () => {
+    const r = rng(717171);
+    const cases = [
+      { spatial: [9, 12], window: [2, 2], stride: [2, 2] },
+      { spatial: [19], window: [3], stride: [2] },
+      { spatial: [4, 4, 10], window: [2, 2, 2], stride: [2, 2, 2] },
+      { spatial: [7, 17], window: [3, 2], stride: [1, 2] },
+    ];
+    for (const c of cases) {
+      const b = new Builder();
+      const x = b.input([1, ...c.spatial]);
+      const ones = c.window.map(() => 1);
+      // A 1x1 conv of one channel keeps the input's ties (y = w x + b per filter).
+      const conv = b.node({ kind: "conv", filters: 3, kernel: ones, stride: ones, dilation: ones, pad: { kind: "valid" }, groups: 1, flip: false, bias: "channel" }, [x], { weight: () => [3, 1, ...ones], bias: () => [3] });
+      const pool = { kind: "pool" as const, mode: "max" as const, window: c.window, stride: c.stride, dilation: ones, pad: { kind: "valid" as const }, ceil: false, countPad: false, p: 2, sigma: 1 };
+      const t = taps(c.spatial, c.window, c.stride, ones, pool.pad);
+      expect(strideTwoRows(t)).toBeDefined();
+      await compare(b.graph(b.node(pool, [conv], {})), r, "mse", undefined, (n) => Float32Array.from({ length: n }, () => r.int(0, 2) / 2));
+    }
   });
 
   each("dense and activations", async (r) => {

@@ -8,13 +8,16 @@
 //   params         f64 x 8: the update's run-time numbers (learning rate, 1/B and clip scale,
 //                  first step, Adam's bias corrections), written by the trainer before `update`
 //   weights        every forward weight, f32, trained in place
-//   grads          per trained weight: the sum over the batch's samples of dJ/dW
+//   grads          per trained weight: the sum over the batch's samples of dJ/dW (a kernel
+//                  or bias gradient that nothing else reads adds into it directly)
 //   slots          per trained weight: momentum, or Adam's two moments
 //   values         one sample's forward and backward values (the step runs sample by sample
 //                  and sums the weight gradients, so one sample's activations are all it keeps)
 //   tables         the window ops' tap tables and avg divisors (copied in by the trainer),
-//                  and the convolutions' im2col columns (written by the forward, read
-//                  again by the kernel gradient: the sample's input is unchanged in between)
+//                  the convolutions' im2col columns (written by the forward, read
+//                  again by the kernel gradient: the sample's input is unchanged in between),
+//                  and the max pools' arg-max per output (written by the forward, read by
+//                  the pool gradient)
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;

@@ -11,12 +11,16 @@
 // where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
 // row-major kernel block reverses its flat index. Groups restrict c to o's group. The forward
 // and the kernel gradient share one unrolling of the input's windows per sample (im2col,
-// transposed, one table read per tap and output position rather than per filter too), then run
-// SIMD loops over contiguous memory (grad-simd.ts, f32 lanes); the input gradient computes the
-// columns' gradient the same way, then gathers it back (col2im through the inverse taps, f64
-// sums of at most K terms), writing each element once. Pools: max routes dy to the first arg-max of the real elements,
-// avg spreads dy / divisor, where the divisor (real elements, or with count_pad the window
-// clipped to the padded input) is a compile-time table per output position, as is the tap table.
+// transposed: whole-row SIMD copies where the last axis has stride 1, grad-im2col.ts, else one
+// table read per tap and output position), then run register-blocked SIMD products over it
+// (grad-gemm.ts: Y = W col, dK = dy col^T, f32 lanes); the input gradient computes the
+// columns' gradient dcol = K^T dy the same way, in the columns' layout, then folds it back
+// (col2im: row-wise vector adds for a stride-1 last axis, else a gather through the inverse
+// taps, f64 sums of at most K terms). Pools: max routes dy to the first arg-max of the real
+// elements, which the forward records per output so that the gradient reads it rather than
+// searching the window again; avg spreads dy / divisor, where the divisor (real elements, or
+// with count_pad the window clipped to the padded input) is a compile-time table per output
+// position, as is the tap table.
 
 import type { ConvOp, PoolOp } from "../../ir/ops.js";
 import { taps, type Taps } from "../../reference/grad/taps.js";
@@ -25,6 +29,7 @@ import { Int, type View } from "./builder.js";
 import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
 import { blockDot, rowGemm } from "./grad-gemm.js";
 import { emitCol2imRuns, emitIm2colRuns, windowRuns } from "./grad-im2col.js";
+import { emitMaxPoolLanes, strideTwoRows } from "./grad-pool.js";
 import { f32load, f32store } from "./grad-simd.js";
 
 interface ConvShapes {
@@ -155,9 +160,10 @@ function inverseTaps(t: Taps, inVol: number): Int32Array {
 
 /**
  * Eq. 9.13: dy [O, J] and the kernel -> dV [C, D..] in two passes: the columns' gradient
- * dcol[g, j, r] = sum over the group's filters o of K[o, r] * dy[o, j] (f64 sums), then
- * col2im, gathered: each input element sums, over the window offsets whose inverse tap meets
- * an output position, its column entry, and is written once (no read-modify-write of dV).
+ * dcol[g, r, j] = sum over the group's filters o of K[o, r] * dy[o, j] (grad-gemm.ts), then
+ * col2im: by row runs where the last axis has stride 1 (grad-im2col.ts), else gathered: each
+ * input element sums, over the window offsets whose inverse tap meets an output position, its
+ * column entry, and is written once.
  */
 export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: readonly number[], dy: View, w: View, dx: View): void {
   const { fn } = k;
@@ -269,6 +275,8 @@ export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: reado
   const K = t.kVolume;
   const J = t.outVolume;
   const arg = op.mode === "max" ? argmaxBuffer(k, op, inShape, x, C * J).at : -1;
+  const first = op.mode === "max" ? strideTwoRows(t) : undefined;
+  if (first) return emitMaxPoolLanes(k, t, k.table(JSON.stringify(["pool rows", inShape, op]), () => first), C, inVol, x, y, arg);
   fn.for(0, C, (c) => {
     const xBase = fn.let(c.mul(inVol));
     fn.for(0, J, (j) => {
