@@ -3,8 +3,8 @@
 // grad/pointwise-grad.ts: at a kink the right-hand side's), softmax and its gradient, the
 // per-channel bias gradient, and the losses with their gradients (compiler/reference/grad/
 // loss.ts: each a mean over positions or elements; softmax cross-entropy on logits with the
-// max subtracted). Dense's products run on SIMD f32 lanes (grad-simd.ts); the other sums
-// run in f64; tensors are f32 in memory.
+// max subtracted). Dense's products and the channel bias gradient's sums run on SIMD f32
+// lanes (grad-simd.ts); the other sums run in f64; tensors are f32 in memory.
 
 import type { LossKind } from "../../ir/grad-ops.js";
 import type { ActivationFn } from "../../ir/ops.js";

@@ -5,7 +5,9 @@
 // arg-max the gradient reads (grad-window.ts), kept by the gradient's rule: a tap replaces the
 // best only when strictly greater, so the first of equal maxima wins and a NaN never does.
 // The generic path reads the tap table, branches on padding and compares in f64 per tap and
-// output; this one is a few vector instructions per tap and four outputs.
+// output; this one is a few vector instructions per tap and four outputs. The dropped odd
+// lanes reach one element past the row's last tap: still inside the module's memory, which
+// places another region or its 64-byte tail after every tensor (grad-module.ts).
 
 import type { Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";

@@ -1,6 +1,8 @@
-// SIMD128 loops for the training step's hot kernels: a dot product, a sum of scaled rows
-// (y = sum over u of s[u] * A[u, :], the K^T dy of the input gradients and dense's W^T dy),
-// a scaled copy (dense's dW = dy x^T) and an elementwise accumulate (the batch's gradient sums).
+// SIMD128 loops for the training step's dense and elementwise kernels (the convolutions' are
+// grad-gemm.ts's blocks): a dot product, a sum of scaled rows (y = sum over u of s[u] *
+// A[u, :], dense's W^T dy), a scaled copy or add (dense's dW = dy x^T, or += into the batch's
+// sum), a row sum (the channel bias gradient) and an elementwise accumulate (the batch's
+// gradient sums).
 // Each runs four f32 lanes over the contiguous part of its rows and finishes the last n mod 4
 // elements with scalar code, so no row needs padding and no load reads past a tensor.
 // The lanes accumulate in f32 (the inference side's SIMD kernels do too, compiler/backends/
