@@ -22,6 +22,7 @@ interface Exports {
   zero(): void;
   update(): void;
   norm(): void;
+  flush(): void;
 }
 
 export class WasmTrainer {
@@ -133,6 +134,8 @@ export class WasmTrainer {
       loss += l;
       if (this.classifies) right += this.correct();
     }
+    // The dense kernel gradients of the last samples (fewer than a chunk) into the sums.
+    this.exports.flush();
     const scale = 1 / batch.count;
     const params = new Float64Array(this.mem.buffer, this.layout.params, 8);
     params[1] = scale;
@@ -198,6 +201,7 @@ export class WasmTrainer {
       this.load(batch, i);
       this.exports.sample();
     }
+    this.exports.flush();
     const gradients = new Map(this.trained.map((w) => [w, Float32Array.from(new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape)))]));
     const value = (id: number) => Float32Array.from(new Float32Array(this.mem.buffer, this.layout.values.get(id) as number, size(this.graph.values[id].shape as number[])));
     return { gradients, value };

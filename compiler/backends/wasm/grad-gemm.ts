@@ -26,8 +26,11 @@ function blocks(fn: Fn, I: number, size: number, block: (first: Int, rows: numbe
 export interface RowGemm {
   /** Rows of the output, terms of each sum, columns. */
   readonly I: number;
-  readonly U: number;
+  /** A number, or a run-time count (the dense kernel gradients' samples in a chunk). */
+  readonly U: number | Int;
   readonly n: number;
+  /** Adds the products to `out` instead of storing them (a gradient sum). */
+  readonly add?: boolean;
   /** The scalar A(i, u): a view and the element's index. */
   readonly A: View;
   readonly aAt: (i: Int, u: Int) => Int;
@@ -50,7 +53,8 @@ export function rowGemm(fn: Fn, g: RowGemm): void {
     const starts = g.start ? is.map((i) => (g.start as NonNullable<RowGemm["start"]>)(i)) : undefined;
     const columns = (j0: Int, vectors: number) => {
       const j = fn.let(j0);
-      const acc = is.map((_, r) => Array.from({ length: vectors }, () => vec(fn, starts ? vsplat(fn, starts[r].view, starts[r].at) : vzero(m))));
+      const first = (r: number, v: number) => (g.add ? vload(fn, g.out, outs[r].add(j).add(4 * v)) : starts ? vsplat(fn, starts[r].view, starts[r].at) : vzero(m));
+      const acc = is.map((_, r) => Array.from({ length: vectors }, (_, v) => vec(fn, first(r, v))));
       fn.for(0, g.U, (u) => {
         const at = fn.let(g.bRow(u).add(j));
         const b = Array.from({ length: vectors }, (_, v) => vec(fn, vload(fn, g.B, at.add(4 * v))));
@@ -66,7 +70,7 @@ export function rowGemm(fn: Fn, g: RowGemm): void {
     if (n % 8 >= 4) columns(fn.const(wide), 1);
     for (let j = n - (n % 4); j < n; j++) {
       is.forEach((i, r) => {
-        const sum = fn.f64(starts ? starts[r].view.load(starts[r].at) : m.f64.const(0));
+        const sum = fn.f64(g.add ? g.out.load(outs[r].add(j)) : starts ? starts[r].view.load(starts[r].at) : m.f64.const(0));
         fn.for(0, g.U, (u) => fn.emit(sum.set(m.f64.add(sum.get(), m.f64.mul(g.A.load(g.aAt(i, u)), g.B.load(g.bRow(u).add(j)))))));
         fn.emit(g.out.store(outs[r].add(j), sum.get()));
       });

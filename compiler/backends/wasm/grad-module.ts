@@ -13,6 +13,9 @@
 //   slots          per trained weight: momentum, or Adam's two moments
 //   values         one sample's forward and backward values (the step runs sample by sample
 //                  and sums the weight gradients, so one sample's activations are all it keeps)
+//   chunks         per dense layer whose kernel gradient is summed straight: the x and dy of
+//                  up to CHUNK samples, which one GEMM adds to the sum when the chunk fills
+//                  (and at `flush()`), and the count of samples in the chunk
 //   tables         the window ops' tap tables and avg divisors (copied in by the trainer),
 //                  the convolutions' im2col columns (written by the forward, read
 //                  again by the kernel gradient: the sample's input is unchanged in between),
@@ -21,7 +24,8 @@
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
-// `evaluate()` runs forward and loss; `zero()` clears the sums; `norm()` writes the squared
+// `evaluate()` runs forward and loss; `zero()` clears the sums; `flush()` adds the partly
+// filled chunks to the sums (the trainer calls it after a batch's samples); `norm()` writes the squared
 // norm of the scaled sums to params[5]; `update()` applies the
 // optimiser to every trained weight with g = sum * params[1] (compiler/train/optim.ts's
 // definitions, which follow PyTorch). Ops without a kernel here are listed by
@@ -34,8 +38,9 @@ import type { Op } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { binaryen, binaryenLoaded } from "./binaryen.js";
-import { Fn, type View } from "./builder.js";
-import { copy, flatView, type GradKernelContext } from "./grad-context.js";
+import { Fn, Int, type View } from "./builder.js";
+import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
+import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
@@ -202,15 +207,43 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     m.addMemoryImport("memory", "env", "memory", false);
     for (const n of tg.forward.nodes) fnNames.forward.push(kernel((k) => emitForward(k, tg, n)));
     const fused = fusedGradients(tg);
+    // Dense kernel gradients over the batch: each sample's x and dy go into a chunk, and every
+    // CHUNK samples (and at `flush`) one GEMM adds dY^T X to the sum, so that fc1's 48,000
+    // sums are read and written once a chunk instead of once a sample.
+    const chunkCount = a.take(16);
+    const chunks: { weight: Weight; units: number; n: number; xs: number; dys: number }[] = [];
     for (const n of tg.nodes) {
       const w = fused.get(n.output);
+      if (w && n.op.kind === "dense_grad_kernel") {
+        const chunk = { weight: w, units: size(inShape(tg, n.inputs[1])), n: size(inShape(tg, n.inputs[0])), xs: 0, dys: 0 };
+        chunk.xs = a.take(4 * CHUNK * chunk.n);
+        chunk.dys = a.take(4 * CHUNK * chunk.units);
+        chunks.push(chunk);
+        fnNames.backward.push(kernel((k) => emitChunkStore(k, chunkCount, chunk, k.value(n.inputs[0]), k.value(n.inputs[1]))));
+        continue;
+      }
       const name = kernel((k) => emitGrad(k, tg, n, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined));
       if (n.op.kind === "loss") fnNames.loss.push(name);
       else fnNames.backward.push(name);
     }
+    const flushName = kernel((k) => {
+      const { fn } = k;
+      const count = fn.let(Int.of(m, () => m.i32.load(chunkCount, 4, m.i32.const(0)), true));
+      for (const c of chunks) {
+        const dys = flatView(fn, c.dys, CHUNK * c.units);
+        const xs = flatView(fn, c.xs, CHUNK * c.n);
+        rowGemm(fn, { I: c.units, U: count, n: c.n, add: true, A: dys, aAt: (u, s) => s.mul(c.units).add(u), B: xs, bRow: (s) => s.mul(c.n), out: flatView(fn, grads.get(c.weight) as number, size(c.weight.shape)), outRow: (u) => u.mul(c.n) });
+      }
+      fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
+    });
     // The batch's sums: grads[w] += the sample's dJ/dw.
     fnNames.backward.push(
       kernel((k) => {
+        if (chunks.length) {
+          const next = m.i32.add(m.i32.load(chunkCount, 4, m.i32.const(0)), m.i32.const(1));
+          k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), next));
+          when(k.fn, m.i32.ge_u(m.i32.load(chunkCount, 4, m.i32.const(0)), m.i32.const(CHUNK)), () => k.fn.emit(m.call(flushName, [], binaryen.none)));
+        }
         for (const g of tg.gradients) {
           if (fused.has(g.value)) continue;
           const sum = flatView(k.fn, grads.get(g.weight) as number, size(g.weight.shape));
@@ -220,6 +253,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       }),
     );
     const zeroName = kernel((k) => {
+      k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
       for (const w of trained) {
         const sum = flatView(k.fn, grads.get(w) as number, size(w.shape));
         k.fn.for(0, size(w.shape), (i) => k.fn.emit(sum.store(i, m.f64.const(0))));
@@ -233,7 +267,8 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     m.addFunction("zero", binaryen.none, binaryen.none, [], call([zeroName]));
     m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
     m.addFunction("norm", binaryen.none, binaryen.none, [], call([normName]));
-    for (const e of ["sample", "evaluate", "zero", "update", "norm"]) m.addFunctionExport(e, e);
+    m.addFunction("flush", binaryen.none, binaryen.none, [], call([flushName]));
+    for (const e of ["sample", "evaluate", "zero", "update", "norm", "flush"]) m.addFunctionExport(e, e);
     const memoryBytes = align(a.end + 64);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly training module for ${tg.forward.name} is invalid (binaryen printed why above)`);
     m.optimize();
@@ -261,6 +296,22 @@ function fusedGradients(tg: TrainGraph): Map<number, Weight> {
     fused.set(g.value, g.weight);
   }
   return fused;
+}
+
+/** Samples per chunk of the dense kernel gradients' GEMM. */
+const CHUNK = 16;
+
+/** Copies the sample's x and dy of a dense layer into the chunk's slot (the count so far). */
+function emitChunkStore(k: GradKernelContext, chunkCount: number, c: { units: number; n: number; xs: number; dys: number }, x: View, dy: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const slot = fn.let(Int.of(m, () => m.i32.load(chunkCount, 4, m.i32.const(0)), true));
+  const xs = flatView(fn, c.xs, CHUNK * c.n);
+  const dys = flatView(fn, c.dys, CHUNK * c.units);
+  const xAt = fn.let(slot.mul(c.n));
+  const dyAt = fn.let(slot.mul(c.units));
+  fn.for(0, c.n, (i) => fn.emit(xs.store(xAt.add(i), x.load(i))));
+  fn.for(0, c.units, (i) => fn.emit(dys.store(dyAt.add(i), dy.load(i))));
 }
 
 function inShape(tg: TrainGraph, v: number): number[] {
