@@ -54,9 +54,10 @@ async function main(): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return 0;
   }
-  for (const [flag, file] of Object.entries(PARTS)) {
-    if (argv.includes(flag)) return runPart(flag, file, argv.filter((a) => a !== flag));
-  }
+  // The first part flag named picks the part: `--train --steps N` is the training bench with
+  // its own --steps option, not the --steps part.
+  const flag = argv.find((a) => Object.hasOwn(PARTS, a));
+  if (flag !== undefined) return runPart(flag, PARTS[flag], argv.filter((_, i) => i !== argv.indexOf(flag)));
   return runCompare(argv);
 }
 

@@ -21,6 +21,8 @@ interface Exports {
   evaluate(): void;
   zero(): void;
   update(): void;
+  norm(): void;
+  flush(): void;
 }
 
 export class WasmTrainer {
@@ -132,14 +134,17 @@ export class WasmTrainer {
       loss += l;
       if (this.classifies) right += this.correct();
     }
+    // The dense kernel gradients of the last samples (fewer than a chunk) into the sums.
+    this.exports.flush();
     const scale = 1 / batch.count;
-    let sq = 0;
-    let badGrad: Weight | undefined;
-    for (const w of this.trained) {
-      const g = new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape));
-      for (let i = 0; i < g.length; i++) sq += g[i] * scale * (g[i] * scale);
-      if (!badGrad && !g.every(Number.isFinite)) badGrad = w;
-    }
+    const params = new Float64Array(this.mem.buffer, this.layout.params, 8);
+    params[1] = scale;
+    // The squared norm of the mean gradient, summed in the module (f64, weight by weight as
+    // this loop once did): finite exactly when every gradient is, so the per-weight search
+    // for the bad one runs only when it is not.
+    this.exports.norm();
+    const sq = params[5];
+    const badGrad = Number.isFinite(sq) ? undefined : this.trained.find((w) => !new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape)).every(Number.isFinite));
     if (bad >= 0 || badGrad) {
       const what = bad >= 0 ? `the loss is ${this.lossAt(batch, bad)}` : `the gradient of ${badGrad?.name} is not finite`;
       const i = Math.max(0, bad);
@@ -149,7 +154,6 @@ export class WasmTrainer {
     const norm = Math.sqrt(sq);
     const clip = c.clip > 0 && norm > c.clip ? c.clip / (norm + 1e-6) : 1;
     const t = this.step_ + 1;
-    const params = new Float64Array(this.mem.buffer, this.layout.params, 8);
     params.set([learningRate(c, this.step_), scale * clip, t === 1 ? 1 : 0, 1 - Math.pow(c.beta1, t), 1 - Math.pow(c.beta2, t)]);
     this.exports.update();
     this.step_ = t;
@@ -197,6 +201,7 @@ export class WasmTrainer {
       this.load(batch, i);
       this.exports.sample();
     }
+    this.exports.flush();
     const gradients = new Map(this.trained.map((w) => [w, Float32Array.from(new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape)))]));
     const value = (id: number) => Float32Array.from(new Float32Array(this.mem.buffer, this.layout.values.get(id) as number, size(this.graph.values[id].shape as number[])));
     return { gradients, value };

@@ -27,6 +27,19 @@ import { referenceBatch } from "../../compiler/train/reference-batch.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
 import { relativeError } from "../relative-error.js";
 import { Builder, type Rng, randomWindow, rng } from "./helpers.js";
+import { taps, type Taps } from "../../compiler/reference/grad/taps.js";
+import { windowRuns } from "../../compiler/backends/wasm/grad-im2col.js";
+import { strideTwoRows } from "../../compiler/backends/wasm/grad-pool.js";
+
+/** Some row of the window meets two real input elements (else a strided last axis still runs). */
+function hasRealRun(t: Taps): boolean {
+  const W = t.out[t.out.length - 1];
+  for (let j = 0; j + 1 < t.outVolume; j++) {
+    if ((j + 1) % W === 0) continue;
+    for (let n = 0; n < t.kVolume; n++) if (t.pos[j * t.kVolume + n] >= 0 && t.pos[(j + 1) * t.kVolume + n] >= 0) return true;
+  }
+  return false;
+}
 
 const CASES = 20;
 const TOL = 2e-5;
@@ -38,13 +51,13 @@ const f32 = (r: Rng, n: number, lo = -1, hi = 1): Float32Array => Float32Array.f
  * Random f32 weights, input and target; the wasm step's gradients (batch of one) against
  * referenceSample's, for every trained weight and the input.
  */
-async function compare(g: Graph, r: Rng, loss: LossName = "mse", target?: (n: number) => Float64Array): Promise<void> {
+async function compare(g: Graph, r: Rng, loss: LossName = "mse", target?: (n: number) => Float64Array, imageOf?: (n: number) => Float32Array): Promise<void> {
   for (const w of g.weights) w.data = f32(r, w.data.length);
   const tg = autodiff(g, { loss, inputGradients: true });
   expect(unsupportedOps(tg)).toEqual([]);
   const input = g.inputs[0];
   const inShape = g.values[input.value].shape as number[];
-  const image = f32(r, inShape.reduce((a, b) => a * b, 1));
+  const image = (imageOf ?? ((n: number) => f32(r, n)))(inShape.reduce((a, b) => a * b, 1));
   const tn = tg.targetShape.reduce((a, b) => a * b, 1);
   const labels = target ? target(tn) : Float64Array.from(f32(r, tn));
   const want = referenceSample(tg, new Map([[input.name, { shape: inShape, data: Float64Array.from(image) }]]), { shape: [...tg.targetShape], data: labels });
@@ -104,6 +117,57 @@ describe("WebAssembly training kernels equal the reference", () => {
     await compare(b.graph(b.node({ kind: "dense", units: 6, bias: "none" }, [a], { weight: () => [6, 37] })), r);
   });
 
+  // grad-gemm.ts's blocks (4 rows x 8 columns, a 4-wide column block, scalar columns; 4 x 2
+  // dot products and their remainders) and grad-im2col.ts's row runs against the generic tap
+  // walk: 6 filters (4 + 2), R = 3 x 3 = 9 weights per filter (4 pairs + 1), J = 29 outputs
+  // (3 x 8 + 4 + 1); a last axis of stride 1 takes the runs, stride 2 the generic path.
+  it("register-blocked products and row-run im2col/col2im, every block and both paths", async () => {
+    const r = rng(515151);
+    const cases = [
+      { spatial: [31], kernel: [3], stride: [1], pad: { kind: "valid" as const } },
+      { spatial: [29], kernel: [3], stride: [1], pad: { kind: "same" as const } },
+      { spatial: [59], kernel: [3], stride: [2], pad: { kind: "valid" as const } },
+      { spatial: [9, 31], kernel: [2, 3], stride: [2, 1], pad: { kind: "explicit" as const, before: [1, 2], after: [0, 1] } },
+      { spatial: [5, 59], kernel: [1, 3], stride: [1, 2], pad: { kind: "same" as const } },
+    ];
+    for (const c of cases) {
+      for (const flip of [false, true]) {
+        const b = new Builder();
+        const x = b.input([3, ...c.spatial]);
+        const op = { kind: "conv" as const, filters: 6, kernel: c.kernel, stride: c.stride, dilation: c.kernel.map(() => 1), pad: c.pad, groups: 1, flip, bias: "channel" as const };
+        // A second conv after it, so that the first one's input gradient is computed and held.
+        const c1 = b.node(op, [x], { weight: () => [6, 3, ...c.kernel], bias: () => [6] });
+        await compare(b.graph(b.node({ ...op, filters: 5, stride: c.kernel.map(() => 1), pad: { kind: "same" as const } }, [c1], { weight: () => [5, 6, ...c.kernel], bias: () => [5] })), r);
+      }
+    }
+  });
+
+  it("row runs reproduce the tap table, and only where the last axis has stride 1", () => {
+    const r = rng(616161);
+    let withRuns = 0;
+    for (let i = 0; i < 60; i++) {
+      const w = randomWindow(r, dims(i));
+      const geo = windowGeometry(w.spatial, w.kernel, w.stride, w.dilation, w.pad);
+      if ((geo.out as number[]).some((n) => n < 1)) continue;
+      const t = taps(w.spatial, w.kernel, w.stride, w.dilation, w.pad);
+      const runs = windowRuns(t);
+      expect(runs === undefined).toBe(w.stride[w.stride.length - 1] !== 1 && t.out[t.out.length - 1] > 1 && t.kVolume > 0 && hasRealRun(t));
+      if (!runs) continue;
+      withRuns++;
+      const W = t.out[t.out.length - 1];
+      const K = t.kVolume;
+      for (let j = 0; j < t.outVolume; j++) {
+        for (let n = 0; n < K; n++) {
+          const at = (n * (t.outVolume / W) + Math.floor(j / W)) * 4;
+          const [lo, hi, src] = [runs[at], runs[at + 1], runs[at + 2]];
+          const ow = j % W;
+          expect(ow >= lo && ow < hi ? src + ow - lo : -1).toBe(t.pos[j * K + n]);
+        }
+      }
+    }
+    expect(withRuns).toBeGreaterThan(10);
+  });
+
   each("pool (max, avg)", async (r, i) => {
     const d = dims(i);
     let w = randomWindow(r, d);
@@ -118,6 +182,30 @@ describe("WebAssembly training kernels equal the reference", () => {
     const x = b.input([2, ...w.spatial]);
     const c = b.node({ kind: "conv", filters: 2, kernel: w.kernel.map(() => 1), stride: w.kernel.map(() => 1), dilation: w.kernel.map(() => 1), pad: { kind: "valid" }, groups: 1, flip: false, bias: "channel" }, [x], { weight: () => [2, 2, ...w.kernel.map(() => 1)], bias: () => [2] });
     await compare(b.graph(b.node(op, [c], {})), r);
+  });
+
+  // grad-pool.ts's lanes (every tap real, stride 2 along the last axis, rows of 4 or more):
+  // vector blocks and the scalar rest of each row, in 1-D, 2-D and 3-D, on inputs of three
+  // levels so that windows hold equal maxima (the first must win, as in the reference).
+  it("max pools of stride 2 on four lanes: first arg-max among ties, every row length", async () => {
+    const r = rng(717171);
+    const cases = [
+      { spatial: [9, 12], window: [2, 2], stride: [2, 2] },
+      { spatial: [19], window: [3], stride: [2] },
+      { spatial: [4, 4, 10], window: [2, 2, 2], stride: [2, 2, 2] },
+      { spatial: [7, 17], window: [3, 2], stride: [1, 2] },
+    ];
+    for (const c of cases) {
+      const b = new Builder();
+      const x = b.input([1, ...c.spatial]);
+      const ones = c.window.map(() => 1);
+      // A 1x1 conv of one channel keeps the input's ties (y = w x + b per filter).
+      const conv = b.node({ kind: "conv", filters: 3, kernel: ones, stride: ones, dilation: ones, pad: { kind: "valid" }, groups: 1, flip: false, bias: "channel" }, [x], { weight: () => [3, 1, ...ones], bias: () => [3] });
+      const pool = { kind: "pool" as const, mode: "max" as const, window: c.window, stride: c.stride, dilation: ones, pad: { kind: "valid" as const }, ceil: false, countPad: false, p: 2, sigma: 1 };
+      const t = taps(c.spatial, c.window, c.stride, ones, pool.pad);
+      expect(strideTwoRows(t)).toBeDefined();
+      await compare(b.graph(b.node(pool, [conv], {})), r, "mse", undefined, (n) => Float32Array.from({ length: n }, () => r.int(0, 2) / 2));
+    }
   });
 
   each("dense and activations", async (r) => {
@@ -170,7 +258,9 @@ describe("WebAssembly training steps equal the reference trainer", () => {
     ["adamw with clipping and a step schedule", { kind: "adamw", lr: 0.002, weightDecay: 0.01, clip: 0.5, schedule: { kind: "step", every: 2, gamma: 0.5 } }],
   ];
   for (const [name, opt] of optimisers) {
-    it(`lenet, 3 steps of 8 samples: ${name}`, async () => {
+    // 40 samples in the second step: the dense kernel gradients' chunk of 16 fills twice
+    // within the step, then the last 8 are flushed at its end (grad-module.ts).
+    it(`lenet, 3 steps of 8, 40 and 8 samples: ${name}`, async () => {
       const make = (backend: "reference" | "wasm") => {
         const r = compileTraining(LENET, { fileName: "lenet.cnn", backend, config: { optimiser: { ...DEFAULT_OPTIMISER, ...opt } } });
         if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
@@ -179,7 +269,7 @@ describe("WebAssembly training steps equal the reference trainer", () => {
       };
       const [ref, wasm] = await Promise.all([make("reference"), make("wasm")]);
       for (let s = 0; s < 3; s++) {
-        const b = batch(s, 8, 784, 10);
+        const b = batch(s, s === 1 ? 40 : 8, 784, 10);
         const [a, w] = [await ref.step(b), await wasm.step(b)];
         expect(Math.abs(a.loss - w.loss)).toBeLessThan(1e-4);
         expect(w.accuracy).toBe(a.accuracy);

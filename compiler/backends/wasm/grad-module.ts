@@ -8,17 +8,25 @@
 //   params         f64 x 8: the update's run-time numbers (learning rate, 1/B and clip scale,
 //                  first step, Adam's bias corrections), written by the trainer before `update`
 //   weights        every forward weight, f32, trained in place
-//   grads          per trained weight: the sum over the batch's samples of dJ/dW
+//   grads          per trained weight: the sum over the batch's samples of dJ/dW (a kernel
+//                  or bias gradient that nothing else reads adds into it directly)
 //   slots          per trained weight: momentum, or Adam's two moments
 //   values         one sample's forward and backward values (the step runs sample by sample
 //                  and sums the weight gradients, so one sample's activations are all it keeps)
+//   chunks         per dense layer whose kernel gradient is summed straight: the x and dy of
+//                  up to CHUNK samples, which one GEMM adds to the sum when the chunk fills
+//                  (and at `flush()`), and the count of samples in the chunk
 //   tables         the window ops' tap tables and avg divisors (copied in by the trainer),
-//                  and the convolutions' im2col columns (written by the forward, read
-//                  again by the kernel gradient: the sample's input is unchanged in between)
+//                  the convolutions' im2col columns (written by the forward, read
+//                  again by the kernel gradient: the sample's input is unchanged in between),
+//                  and the max pools' arg-max per output (written by the forward, read by
+//                  the pool gradient)
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
-// `evaluate()` runs forward and loss; `zero()` clears the sums; `update()` applies the
+// `evaluate()` runs forward and loss; `zero()` clears the sums; `flush()` adds the partly
+// filled chunks to the sums (the trainer calls it after a batch's samples); `norm()` writes the squared
+// norm of the scaled sums to params[5]; `update()` applies the
 // optimiser to every trained weight with g = sum * params[1] (compiler/train/optim.ts's
 // definitions, which follow PyTorch). Ops without a kernel here are listed by
 // `unsupportedOps` so that the caller can say so before emitting (training falls back to the
@@ -30,8 +38,9 @@ import type { Op } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { binaryen, binaryenLoaded } from "./binaryen.js";
-import { Fn, type View } from "./builder.js";
-import { copy, flatView, type GradKernelContext } from "./grad-context.js";
+import { Fn, Int, type View } from "./builder.js";
+import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
+import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
@@ -49,7 +58,7 @@ export interface TrainingLayout {
   readonly grads: ReadonlyMap<Weight, number>;
   /** Optimiser state per trained weight (0, 1 or 2 tensors of the weight's size). */
   readonly slots: ReadonlyMap<Weight, readonly number[]>;
-  /** f64 x 8: [lr, gradient scale, first step (1/0), 1 - beta1^t, 1 - beta2^t]. */
+  /** f64 x 8: [lr, gradient scale, first step (1/0), 1 - beta1^t, 1 - beta2^t, squared norm (`norm`'s output)]. */
   readonly params: number;
   readonly tables: readonly { readonly offset: number; readonly data: Uint8Array }[];
 }
@@ -197,15 +206,46 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     m.setMemory(1, 32768, "memory", [], false, false, "memory");
     m.addMemoryImport("memory", "env", "memory", false);
     for (const n of tg.forward.nodes) fnNames.forward.push(kernel((k) => emitForward(k, tg, n)));
+    const fused = fusedGradients(tg);
+    // Dense kernel gradients over the batch: each sample's x and dy go into a chunk, and every
+    // CHUNK samples (and at `flush`) one GEMM adds dY^T X to the sum, so that fc1's 48,000
+    // sums are read and written once a chunk instead of once a sample.
+    const chunkCount = a.take(16);
+    const chunks: { weight: Weight; units: number; n: number; xs: number; dys: number }[] = [];
     for (const n of tg.nodes) {
-      const name = kernel((k) => emitGrad(k, tg, n));
+      const w = fused.get(n.output);
+      if (w && n.op.kind === "dense_grad_kernel") {
+        const chunk = { weight: w, units: size(inShape(tg, n.inputs[1])), n: size(inShape(tg, n.inputs[0])), xs: 0, dys: 0 };
+        chunk.xs = a.take(4 * CHUNK * chunk.n);
+        chunk.dys = a.take(4 * CHUNK * chunk.units);
+        chunks.push(chunk);
+        fnNames.backward.push(kernel((k) => emitChunkStore(k, chunkCount, chunk, k.value(n.inputs[0]), k.value(n.inputs[1]))));
+        continue;
+      }
+      const name = kernel((k) => emitGrad(k, tg, n, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined));
       if (n.op.kind === "loss") fnNames.loss.push(name);
       else fnNames.backward.push(name);
     }
+    const flushName = kernel((k) => {
+      const { fn } = k;
+      const count = fn.let(Int.of(m, () => m.i32.load(chunkCount, 4, m.i32.const(0)), true));
+      for (const c of chunks) {
+        const dys = flatView(fn, c.dys, CHUNK * c.units);
+        const xs = flatView(fn, c.xs, CHUNK * c.n);
+        rowGemm(fn, { I: c.units, U: count, n: c.n, add: true, A: dys, aAt: (u, s) => s.mul(c.units).add(u), B: xs, bRow: (s) => s.mul(c.n), out: flatView(fn, grads.get(c.weight) as number, size(c.weight.shape)), outRow: (u) => u.mul(c.n) });
+      }
+      fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
+    });
     // The batch's sums: grads[w] += the sample's dJ/dw.
     fnNames.backward.push(
       kernel((k) => {
+        if (chunks.length) {
+          const next = m.i32.add(m.i32.load(chunkCount, 4, m.i32.const(0)), m.i32.const(1));
+          k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), next));
+          when(k.fn, m.i32.ge_u(m.i32.load(chunkCount, 4, m.i32.const(0)), m.i32.const(CHUNK)), () => k.fn.emit(m.call(flushName, [], binaryen.none)));
+        }
         for (const g of tg.gradients) {
+          if (fused.has(g.value)) continue;
           const sum = flatView(k.fn, grads.get(g.weight) as number, size(g.weight.shape));
           const v = k.value(g.value);
           accumulate(k.fn, size(g.weight.shape), sum, v);
@@ -213,18 +253,22 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       }),
     );
     const zeroName = kernel((k) => {
+      k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
       for (const w of trained) {
         const sum = flatView(k.fn, grads.get(w) as number, size(w.shape));
         k.fn.for(0, size(w.shape), (i) => k.fn.emit(sum.store(i, m.f64.const(0))));
       }
     });
     const updateName = kernel((k) => emitUpdate(k, optimiser, trained, weights, grads, slots, params));
+    const normName = kernel((k) => emitNorm(k, trained, grads, params));
     const call = (names: string[]) => (names.length ? m.block(null, names.map((n) => m.call(n, [], binaryen.none))) : m.nop());
     m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
     m.addFunction("evaluate", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss]));
     m.addFunction("zero", binaryen.none, binaryen.none, [], call([zeroName]));
     m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
-    for (const e of ["sample", "evaluate", "zero", "update"]) m.addFunctionExport(e, e);
+    m.addFunction("norm", binaryen.none, binaryen.none, [], call([normName]));
+    m.addFunction("flush", binaryen.none, binaryen.none, [], call([flushName]));
+    for (const e of ["sample", "evaluate", "zero", "update", "norm", "flush"]) m.addFunctionExport(e, e);
     const memoryBytes = align(a.end + 64);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly training module for ${tg.forward.name} is invalid (binaryen printed why above)`);
     m.optimize();
@@ -233,6 +277,41 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   } finally {
     m.dispose();
   }
+}
+
+/**
+ * The weight gradients whose kernel can add the sample's dJ/dW straight into the batch's sum
+ * (value id -> weight): made by one kernel-gradient or bias-gradient node, read by no other
+ * node, the weight's only gradient. The sample's dW is then never written out and read back
+ * (fc1's is 48,000 floats a sample).
+ */
+function fusedGradients(tg: TrainGraph): Map<number, Weight> {
+  const fused = new Map<number, Weight>();
+  const read = new Set(tg.nodes.flatMap((n) => n.inputs));
+  for (const g of tg.gradients) {
+    const producer = tg.nodes.find((n) => n.output === g.value);
+    const kind = producer?.op.kind;
+    if (kind !== "conv_grad_kernel" && kind !== "dense_grad_kernel" && kind !== "bias_grad") continue;
+    if (read.has(g.value) || tg.gradients.filter((o) => o.weight === g.weight || o.value === g.value).length !== 1) continue;
+    fused.set(g.value, g.weight);
+  }
+  return fused;
+}
+
+/** Samples per chunk of the dense kernel gradients' GEMM. */
+const CHUNK = 16;
+
+/** Copies the sample's x and dy of a dense layer into the chunk's slot (the count so far). */
+function emitChunkStore(k: GradKernelContext, chunkCount: number, c: { units: number; n: number; xs: number; dys: number }, x: View, dy: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const slot = fn.let(Int.of(m, () => m.i32.load(chunkCount, 4, m.i32.const(0)), true));
+  const xs = flatView(fn, c.xs, CHUNK * c.n);
+  const dys = flatView(fn, c.dys, CHUNK * c.units);
+  const xAt = fn.let(slot.mul(c.n));
+  const dyAt = fn.let(slot.mul(c.units));
+  fn.for(0, c.n, (i) => fn.emit(xs.store(xAt.add(i), x.load(i))));
+  fn.for(0, c.units, (i) => fn.emit(dys.store(dyAt.add(i), dy.load(i))));
 }
 
 function inShape(tg: TrainGraph, v: number): number[] {
@@ -267,25 +346,27 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
   }
 }
 
-function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode): void {
+/** One backward node; `sum` given: the node's output is added to it (the batch's gradient sum) instead. */
+function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View): void {
   const op = n.op;
   const ins = n.inputs.map((v) => k.value(v));
-  const out = k.value(n.output);
+  const out = sum ?? k.value(n.output);
+  const add = sum !== undefined;
   const outShape = inShape(tg, n.output);
   const w = n.weights.weight ? k.weight(n.weights.weight) : undefined;
   switch (op.kind) {
     case "conv_grad_input":
       return emitConvGradInput(k, op.conv, op.inShape, ins[0], w as View, out);
     case "conv_grad_kernel":
-      return emitConvGradKernel(k, op.conv, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
+      return emitConvGradKernel(k, op.conv, inShape(tg, n.inputs[0]), ins[0], ins[1], out, add);
     case "dense_grad_input":
       return emitDenseGradInput(k, size(inShape(tg, n.inputs[0])), size(op.inShape), ins[0], w as View, out);
     case "dense_grad_kernel":
-      return emitDenseGradKernel(k, size(inShape(tg, n.inputs[1])), size(inShape(tg, n.inputs[0])), ins[0], ins[1], out);
+      return emitDenseGradKernel(k, size(inShape(tg, n.inputs[1])), size(inShape(tg, n.inputs[0])), ins[0], ins[1], out, add);
     case "bias_grad": {
       const dy = inShape(tg, n.inputs[0]);
-      if (op.bias === "channel") return emitBiasGradChannel(k, dy[0], size(dy.slice(1)), ins[0], out);
-      return copy(k.fn, out, ins[0], size(dy));
+      if (op.bias === "channel") return emitBiasGradChannel(k, dy[0], size(dy.slice(1)), ins[0], out, add);
+      return add ? accumulate(k.fn, size(dy), out, ins[0]) : copy(k.fn, out, ins[0], size(dy));
     }
     case "pool_grad":
       return emitPoolGrad(k, op.pool, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
@@ -306,6 +387,26 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode): void {
     default:
       throw new Error(`internal error: no training kernel for ${op.kind}`);
   }
+}
+
+/**
+ * params[5] = the sum over every trained weight's elements of (sum * params[1])^2, in f64 and
+ * in the trainer's order: the squared global norm that clipping needs, and a finiteness check
+ * of every gradient in one number (finite f32 values squared cannot overflow f64).
+ */
+function emitNorm(k: GradKernelContext, trained: readonly Weight[], grads: ReadonlyMap<Weight, number>, params: number): void {
+  const { fn } = k;
+  const m = fn.m;
+  const scale = fn.f64(m.f64.load(params + 8, 8, m.i32.const(0)));
+  const sq = fn.f64(m.f64.const(0));
+  for (const wt of trained) {
+    const g = flatView(fn, grads.get(wt) as number, size(wt.shape));
+    fn.for(0, size(wt.shape), (i) => {
+      const v = fn.f64(m.f64.mul(g.load(i), scale.get()));
+      fn.emit(sq.set(m.f64.add(sq.get(), m.f64.mul(v.get(), v.get()))));
+    });
+  }
+  fn.emit(m.f64.store(params + 40, 8, m.i32.const(0), sq.get()));
 }
 
 /** The optimiser (compiler/train/optim.ts) on every trained weight, g = grads * params[1]. */

@@ -3,15 +3,15 @@
 // grad/pointwise-grad.ts: at a kink the right-hand side's), softmax and its gradient, the
 // per-channel bias gradient, and the losses with their gradients (compiler/reference/grad/
 // loss.ts: each a mean over positions or elements; softmax cross-entropy on logits with the
-// max subtracted). Dense's products run on SIMD f32 lanes (grad-simd.ts); the other sums
-// run in f64; tensors are f32 in memory.
+// max subtracted). Dense's products and the channel bias gradient's sums run on SIMD f32
+// lanes (grad-simd.ts); the other sums run in f64; tensors are f32 in memory.
 
 import type { LossKind } from "../../ir/grad-ops.js";
 import type { ActivationFn } from "../../ir/ops.js";
 import { activate } from "./activation.js";
 import { type Expr, Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
-import { dot, elementwise, scaledCopy, scaledRowSum } from "./grad-simd.js";
+import { dot, elementwise, rowSum, scaledCopy, scaledRowSum } from "./grad-simd.js";
 import { zero as vzero } from "./simd.js";
 
 /** Activations whose derivative the training step computes (the others train on the reference). */
@@ -36,10 +36,10 @@ export function emitDenseGradInput(k: GradKernelContext, units: number, n: numbe
   scaledRowSum(fn, units, n, w, (u) => u.mul(n), dy, (u) => u, dx, fn.const(0));
 }
 
-/** dW[u, i] = dy[u] x[i]. */
-export function emitDenseGradKernel(k: GradKernelContext, units: number, n: number, x: View, dy: View, dw: View): void {
+/** dW[u, i] = dy[u] x[i], or dW[u, i] += dy[u] x[i] with `add` (the batch's sum). */
+export function emitDenseGradKernel(k: GradKernelContext, units: number, n: number, x: View, dy: View, dw: View, add = false): void {
   const { fn } = k;
-  fn.for(0, units, (u) => scaledCopy(fn, n, dy, u, x, dw, u.mul(n)));
+  fn.for(0, units, (u) => scaledCopy(fn, n, dy, u, x, dw, u.mul(n), add));
 }
 
 export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: View, y: View): void {
@@ -123,14 +123,13 @@ export function emitSoftmaxGrad(k: GradKernelContext, C: number, per: number, y:
   });
 }
 
-/** Channel bias gradient: dy [O, per] summed per channel. */
-export function emitBiasGradChannel(k: GradKernelContext, O: number, per: number, dy: View, db: View): void {
+/** Channel bias gradient: dy [O, per] summed per channel (on SIMD lanes), stored or with `add` added to db. */
+export function emitBiasGradChannel(k: GradKernelContext, O: number, per: number, dy: View, db: View, add = false): void {
   const { fn } = k;
   const m = fn.m;
   fn.for(0, O, (o) => {
-    const acc = fn.f64(m.f64.const(0));
-    fn.for(0, per, (j) => fn.emit(acc.set(m.f64.add(acc.get(), dy.load(o.mul(per).add(j))))));
-    fn.emit(db.store(o, acc.get()));
+    const acc = rowSum(fn, dy, o.mul(per), per);
+    fn.emit(db.store(o, add ? m.f64.add(db.load(o), acc.get()) : acc.get()));
   });
 }
 

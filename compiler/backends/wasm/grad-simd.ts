@@ -1,6 +1,8 @@
-// SIMD128 loops for the training step's hot kernels: a dot product, a sum of scaled rows
-// (y = sum over u of s[u] * A[u, :], the K^T dy of the input gradients and dense's W^T dy),
-// a scaled copy (dense's dW = dy x^T) and an elementwise accumulate (the batch's gradient sums).
+// SIMD128 loops for the training step's dense and elementwise kernels (the convolutions' are
+// grad-gemm.ts's blocks): a dot product, a sum of scaled rows (y = sum over u of s[u] *
+// A[u, :], dense's W^T dy), a scaled copy or add (dense's dW = dy x^T, or += into the batch's
+// sum), a row sum (the channel bias gradient) and an elementwise accumulate (the batch's
+// gradient sums).
 // Each runs four f32 lanes over the contiguous part of its rows and finishes the last n mod 4
 // elements with scalar code, so no row needs padding and no load reads past a tensor.
 // The lanes accumulate in f32 (the inference side's SIMD kernels do too, compiler/backends/
@@ -116,17 +118,48 @@ export function scaledRowSum(fn: Fn, U: number, n: number, A: View, aAt: (u: Int
   }
 }
 
-/** out[outAt + i] = s[sAt] * x[i] for i < n. */
-export function scaledCopy(fn: Fn, n: number, s: View, sAt: Int, x: View, out: View, outAt: Int): void {
+/** out[outAt + i] = s[sAt] * x[i] for i < n; with `add`, out[outAt + i] += s[sAt] * x[i]. */
+export function scaledCopy(fn: Fn, n: number, s: View, sAt: Int, x: View, out: View, outAt: Int, add = false): void {
   const m = fn.m;
   const full = n - (n % 4);
   const base = fn.let(outAt);
   const scale = vec(fn, vsplat(fn, s, sAt));
   fn.for(0, full / 4, (q) => {
     const i = fn.let(q.mul(4));
-    fn.emit(vstore(fn, out, base.add(i), m.f32x4.mul(scale.get(), vload(fn, x, i))));
+    const at = fn.let(base.add(i));
+    const v = m.f32x4.mul(scale.get(), vload(fn, x, i));
+    fn.emit(vstore(fn, out, at, add ? m.f32x4.add(vload(fn, out, at), v) : v));
   });
-  for (let i = full; i < n; i++) fn.emit(out.store(base.add(i), m.f64.mul(s.load(sAt), x.load(fn.const(i)))));
+  for (let i = full; i < n; i++) {
+    const v = m.f64.mul(s.load(sAt), x.load(fn.const(i)));
+    fn.emit(out.store(base.add(i), add ? m.f64.add(out.load(base.add(i)), v) : v));
+  }
+}
+
+/**
+ * The sum of x[at .. at + n) into a new f64 local: four accumulators of four f32 lanes, then
+ * four at a time, then scalar (the channel bias gradient's sum over positions).
+ */
+export function rowSum(fn: Fn, x: View, at: Int, n: number): F64Var {
+  const m = fn.m;
+  const wide = n - (n % 16);
+  const full = n - (n % 4);
+  const base = fn.let(at);
+  const sum = fn.f64(m.f64.const(0));
+  if (full > 0) {
+    const lanes = Array.from({ length: wide > 0 ? 4 : 1 }, () => vec(fn, vzero(m)));
+    if (wide > 0) {
+      fn.for(0, wide / 16, (q) => {
+        const i = fn.let(base.add(q.mul(16)));
+        lanes.forEach((l, v) => fn.emit(l.set(m.f32x4.add(l.get(), vload(fn, x, i.add(4 * v))))));
+      });
+    }
+    for (let i = wide; i < full; i += 4) fn.emit(lanes[0].set(m.f32x4.add(lanes[0].get(), vload(fn, x, base.add(i)))));
+    const total = lanes.slice(1).reduce((t, l) => m.f32x4.add(t, l.get()), lanes[0].get());
+    fn.emit(sum.set(horizontal(fn, total)));
+  }
+  for (let i = full; i < n; i++) fn.emit(sum.set(m.f64.add(sum.get(), x.load(base.add(i)))));
+  return sum;
 }
 
 /** out[i] += x[i] for i < n. */

@@ -11,19 +11,26 @@
 // where n' = n, or K - 1 - n for a flipped (true) convolution: mirroring every axis of a
 // row-major kernel block reverses its flat index. Groups restrict c to o's group. The forward
 // and the kernel gradient share one unrolling of the input's windows per sample (im2col,
-// transposed, one table read per tap and output position rather than per filter too), then run
-// SIMD loops over contiguous memory (grad-simd.ts, f32 lanes); the input gradient computes the
-// columns' gradient the same way, then gathers it back (col2im through the inverse taps, f64
-// sums of at most K terms), writing each element once. Pools: max routes dy to the first arg-max of the real elements,
-// avg spreads dy / divisor, where the divisor (real elements, or with count_pad the window
-// clipped to the padded input) is a compile-time table per output position, as is the tap table.
+// transposed: whole-row SIMD copies where the last axis has stride 1, grad-im2col.ts, else one
+// table read per tap and output position), then run register-blocked SIMD products over it
+// (grad-gemm.ts: Y = W col, dK = dy col^T, f32 lanes); the input gradient computes the
+// columns' gradient dcol = K^T dy the same way, in the columns' layout, then folds it back
+// (col2im: row-wise vector adds for a stride-1 last axis, else a gather through the inverse
+// taps, f64 sums of at most K terms). Pools: max routes dy to the first arg-max of the real
+// elements, which the forward records per output so that the gradient reads it rather than
+// searching the window again; avg spreads dy / divisor, where the divisor (real elements, or
+// with count_pad the window clipped to the padded input) is a compile-time table per output
+// position, as is the tap table.
 
 import type { ConvOp, PoolOp } from "../../ir/ops.js";
 import { taps, type Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";
 import { Int, type View } from "./builder.js";
 import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
-import { dot, f32load, f32store, scaledRowSum } from "./grad-simd.js";
+import { blockDot, rowGemm } from "./grad-gemm.js";
+import { emitCol2imRuns, emitIm2colRuns, windowRuns } from "./grad-im2col.js";
+import { emitMaxPoolLanes, strideTwoRows } from "./grad-pool.js";
+import { f32load, f32store } from "./grad-simd.js";
 
 interface ConvShapes {
   readonly t: Taps;
@@ -33,6 +40,8 @@ interface ConvShapes {
   readonly Cg: number;
   readonly Og: number;
   readonly inVol: number;
+  /** The input's spatial sizes. */
+  readonly spatial: readonly number[];
 }
 
 function windowTable(k: GradKernelContext, spatial: readonly number[], op: ConvOp | PoolOp, window: readonly number[], ceil: boolean): { t: Taps; pos: number } {
@@ -44,7 +53,7 @@ function windowTable(k: GradKernelContext, spatial: readonly number[], op: ConvO
 function convShapes(k: GradKernelContext, inShape: readonly number[], op: ConvOp): ConvShapes {
   const { t, pos } = windowTable(k, inShape.slice(1), op, op.kernel, false);
   const C = inShape[0];
-  return { t, pos, O: op.filters, Cg: C / op.groups, Og: op.filters / op.groups, inVol: C === 0 ? 0 : inShape.slice(1).reduce((a, b) => a * b, 1) };
+  return { t, pos, spatial: inShape.slice(1), O: op.filters, Cg: C / op.groups, Og: op.filters / op.groups, inVol: C === 0 ? 0 : inShape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
 /**
@@ -68,6 +77,11 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View): View 
   const { at, fresh } = k.shared(key, op.groups * J * R);
   const col = flatView(fn, at, op.groups * J * R);
   if (!fresh) return col;
+  const runs = runTable(k, op, s.t, s.spatial);
+  if (runs !== undefined) {
+    emitIm2colRuns(k, op, t, runs, Cg, inVol, x, col);
+    return col;
+  }
   fn.for(0, op.groups, (g) => {
     fn.for(0, J, (j) => {
       fn.for(0, K, (n) => {
@@ -85,6 +99,13 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View): View 
   return col;
 }
 
+/** The address of windowRuns' table for a convolution's taps, or undefined for a strided last axis. */
+function runTable(k: GradKernelContext, op: ConvOp, t: Taps, spatial: readonly number[]): number | undefined {
+  const runs = windowRuns(t);
+  if (!runs) return undefined;
+  return k.table(JSON.stringify(["runs", spatial, op.kernel, op.stride, op.dilation, op.pad]), () => runs);
+}
+
 /** Forward: y[o, :] = bias + the sum over r of filter o's weight r times column row r (im2col). */
 export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, w: View, bias: View | undefined, y: View): void {
   const { fn } = k;
@@ -93,16 +114,25 @@ export function emitConvForward(k: GradKernelContext, op: ConvOp, inShape: reado
   const J = s.t.outVolume;
   const R = s.Cg * s.t.kVolume;
   const col = im2col(k, op, s, x);
-  fn.for(0, s.O, (o) => {
-    const cBase = fn.let(o.floorDiv(s.Og).mul(R * J));
-    const wRow = fn.let(o.mul(R));
-    const channel = bias && op.bias === "channel" ? { view: bias, at: o } : undefined;
-    scaledRowSum(fn, R, J, col, (r) => cBase.add(r.mul(J)), w, (r) => wRow.add(r), y, o.mul(J), channel);
-    if (bias && op.bias !== "channel") {
-      const row = fn.let(o.mul(J));
-      fn.for(0, J, (j) => fn.emit(y.store(row.add(j), m.f64.add(y.load(row.add(j)), bias.load(row.add(j))))));
-    }
+  const channel = bias && op.bias === "channel" ? bias : undefined;
+  // Per group: Y[o, :] = W[o, :] . col[g] (a GEMM of the group's filters and the columns).
+  fn.for(0, op.groups, (g) => {
+    const o0 = fn.let(g.mul(s.Og));
+    const cBase = fn.let(g.mul(R * J));
+    rowGemm(fn, {
+      I: s.Og,
+      U: R,
+      n: J,
+      A: w,
+      aAt: (o, r) => o0.add(o).mul(R).add(r),
+      B: col,
+      bRow: (r) => cBase.add(r.mul(J)),
+      out: y,
+      outRow: (o) => o0.add(o).mul(J),
+      start: channel ? (o) => ({ view: channel, at: o0.add(o) }) : undefined,
+    });
   });
+  if (bias && op.bias !== "channel") fn.for(0, s.O * J, (i) => fn.emit(y.store(i, m.f64.add(y.load(i), bias.load(i)))));
 }
 
 /** Table entry `i` of the i32 table at `base`, read once into a local. */
@@ -130,9 +160,10 @@ function inverseTaps(t: Taps, inVol: number): Int32Array {
 
 /**
  * Eq. 9.13: dy [O, J] and the kernel -> dV [C, D..] in two passes: the columns' gradient
- * dcol[g, j, r] = sum over the group's filters o of K[o, r] * dy[o, j] (f64 sums), then
- * col2im, gathered: each input element sums, over the window offsets whose inverse tap meets
- * an output position, its column entry, and is written once (no read-modify-write of dV).
+ * dcol[g, r, j] = sum over the group's filters o of K[o, r] * dy[o, j] (grad-gemm.ts), then
+ * col2im: by row runs where the last axis has stride 1 (grad-im2col.ts), else gathered: each
+ * input element sums, over the window offsets whose inverse tap meets an output position, its
+ * column entry, and is written once.
  */
 export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: readonly number[], dy: View, w: View, dx: View): void {
   const { fn } = k;
@@ -141,26 +172,28 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
   const K = t.kVolume;
   const J = t.outVolume;
   const R = Cg * K;
+  const dcol = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
+  // dcol[g, r, :] = sum over the group's filters o of K[o, r] * dy[o, :] (the columns' layout).
+  fn.for(0, op.groups, (g) => {
+    const o0 = fn.let(g.mul(Og));
+    const cBase = fn.let(g.mul(R * J));
+    rowGemm(fn, { I: R, U: Og, n: J, A: w, aAt: (r, o) => o0.add(o).mul(R).add(r), B: dy, bRow: (o) => o0.add(o).mul(J), out: dcol, outRow: (r) => cBase.add(r.mul(J)) });
+  });
+  const runs = runTable(k, op, t, inShape.slice(1));
+  if (runs !== undefined) return emitCol2imRuns(k, op, t, runs, inShape[0], Cg, inVol, dcol, dx);
   const key = JSON.stringify(["inverse taps", inShape.slice(1), op.kernel, op.stride, op.dilation, op.pad]);
   const inv = k.table(key, () => inverseTaps(t, inVol));
-  const dcol = flatView(fn, k.scratch(op.groups * J * R), op.groups * J * R);
-  fn.for(0, op.groups, (g) => {
-    fn.for(0, J, (j) => {
-      // dcol[g, j, :] = sum over the group's filters o of dy[o, j] * K[o, :], four r at a time.
-      const o0 = fn.let(g.mul(Og));
-      scaledRowSum(fn, Og, R, w, (oo) => o0.add(oo).mul(R), dy, (oo) => o0.add(oo).mul(J).add(j), dcol, g.mul(J).add(j).mul(R));
-    });
-  });
   fn.for(0, inShape[0], (c) => {
     const g = fn.let(c.floorDiv(Cg));
     const cc = fn.let(c.mod(Cg));
+    const rBase = fn.let(g.mul(R).add(cc.mul(K)));
     fn.for(0, inVol, (x) => {
       const acc = fn.f64(m.f64.const(0));
       fn.for(0, K, (n) => {
         const j = loadI32Int(k, inv, x.mul(K).add(n));
         const wn = op.flip ? fn.const(K - 1).sub(n) : n;
         when(fn, m.i32.ge_s(j.expr(), m.i32.const(0)), () => {
-          fn.emit(acc.set(m.f64.add(acc.get(), dcol.load(g.mul(J).add(j).mul(R).add(cc.mul(K)).add(wn)))));
+          fn.emit(acc.set(m.f64.add(acc.get(), dcol.load(rBase.add(wn).mul(J).add(j)))));
         });
       });
       fn.emit(dx.store(c.mul(inVol).add(x), acc.get()));
@@ -170,21 +203,31 @@ export function emitConvGradInput(k: GradKernelContext, op: ConvOp, inShape: rea
 
 /**
  * Eq. 9.11: x [C, D..] and dy [O, J] -> dK [O, C/g, k..]: dK[o, r] = dy[o, :] . col[g, r, :],
- * the forward's transposed columns (shared, not unrolled again), each weight written once.
+ * the forward's transposed columns (shared, not unrolled again), each weight written once, or
+ * added to dK with `add` (the batch's gradient sum, when nothing else reads the sample's dK).
  */
-export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, dy: View, dw: View): void {
+export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: readonly number[], x: View, dy: View, dw: View, add = false): void {
   const { fn } = k;
   const m = fn.m;
   const s = convShapes(k, inShape, op);
   const J = s.t.outVolume;
   const R = s.Cg * s.t.kVolume;
   const col = im2col(k, op, s, x);
-  fn.for(0, s.O, (o) => {
-    const cBase = fn.let(o.floorDiv(s.Og).mul(R * J));
-    const dyRow = fn.let(o.mul(J));
-    fn.for(0, R, (r) => {
-      const sum = dot(fn, dy, dyRow, col, cBase.add(r.mul(J)), J, m.f64.const(0));
-      fn.emit(dw.store(o.mul(R).add(r), sum.get()));
+  fn.for(0, op.groups, (g) => {
+    const o0 = fn.let(g.mul(s.Og));
+    const cBase = fn.let(g.mul(R * J));
+    blockDot(fn, {
+      I: s.Og,
+      K: R,
+      n: J,
+      P: dy,
+      pRow: (o) => o0.add(o).mul(J),
+      Q: col,
+      qRow: (r) => cBase.add(r.mul(J)),
+      write: (o, r, v) => {
+        const at = fn.let(o0.add(o).mul(R).add(r));
+        return dw.store(at, add ? m.f64.add(dw.load(at), v) : v);
+      },
     });
   });
 }
@@ -215,27 +258,48 @@ function poolSetup(k: GradKernelContext, op: PoolOp, inShape: readonly number[])
   return { t, pos, div, C: inShape[0], inVol: inShape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
-/** max / avg pooling forward: x [C, D..] -> [C, J]. */
+/**
+ * The arg-max buffer of a max pool (one i32 per output: the input element c * inVol + p that
+ * the gradient routes to, or -1), shared by input address and window: the forward writes it,
+ * the gradient of the same sample reads it instead of searching every window again.
+ */
+function argmaxBuffer(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, outputs: number): { at: number; fresh: boolean } {
+  return k.shared(JSON.stringify(["argmax", x.base.constant, inShape, op]), outputs);
+}
+
+/** max / avg pooling forward: x [C, D..] -> [C, J] (and max's arg-max buffer). */
 export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, y: View): void {
   const { fn } = k;
   const m = fn.m;
   const { t, pos, div, C, inVol } = poolSetup(k, op, inShape);
   const K = t.kVolume;
   const J = t.outVolume;
+  const arg = op.mode === "max" ? argmaxBuffer(k, op, inShape, x, C * J).at : -1;
+  const first = op.mode === "max" ? strideTwoRows(t) : undefined;
+  if (first) return emitMaxPoolLanes(k, t, k.table(JSON.stringify(["pool rows", inShape, op]), () => first), C, inVol, x, y, arg);
   fn.for(0, C, (c) => {
+    const xBase = fn.let(c.mul(inVol));
     fn.for(0, J, (j) => {
       const acc = fn.f64(m.f64.const(op.mode === "max" ? -Infinity : 0));
+      // The gradient's rule for the arg-max: strictly greater, so the first of equal maxima
+      // wins, and a NaN never does (the forward's f64.max still passes a NaN on).
+      const best = fn.variable(binaryen.i32, m.i32.const(-1));
+      const max = fn.f64(m.f64.const(-Infinity));
       fn.for(0, K, (n) => {
         const p = loadI32Int(k, pos, j.mul(K).add(n));
         when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
-          const v = x.load(c.mul(inVol).add(p));
-          fn.emit(acc.set(op.mode === "max" ? m.f64.max(acc.get(), v) : m.f64.add(acc.get(), v)));
+          const v = fn.f64(x.load(xBase.add(p)));
+          fn.emit(acc.set(op.mode === "max" ? m.f64.max(acc.get(), v.get()) : m.f64.add(acc.get(), v.get())));
+          if (op.mode === "max") {
+            when(fn, m.f64.gt(v.get(), max.get()), () => fn.emit(max.set(v.get()), best.set(xBase.add(p).expr())));
+          }
         });
       });
       const inv = m.f64.promote(m.f32.load(div, 4, j.mul(4).expr()));
       // A window with no real element gives 0 (its divisor entry is 0).
       const v = op.mode === "max" ? m.select(m.f64.eq(inv, m.f64.const(0)), m.f64.const(0), acc.get()) : m.f64.mul(acc.get(), inv);
       fn.emit(y.store(c.mul(J).add(j), v));
+      if (op.mode === "max") fn.emit(m.i32.store(arg, 4, c.mul(J).add(j).mul(4).expr(), best.get()));
     });
   });
 }
@@ -248,6 +312,15 @@ export function emitPoolGrad(k: GradKernelContext, op: PoolOp, inShape: readonly
   const K = t.kVolume;
   const J = t.outVolume;
   zero(fn, dx, C * inVol);
+  const arg = op.mode === "max" ? argmaxBuffer(k, op, inShape, x, C * J) : undefined;
+  if (arg && !arg.fresh) {
+    // The forward's arg-max of this sample: dy goes to it.
+    fn.for(0, C * J, (i) => {
+      const a = fn.let(Int.of(m, () => m.i32.load(arg.at, 4, i.mul(4).expr())));
+      when(fn, m.i32.ge_s(a.expr(), m.i32.const(0)), () => fn.emit(dx.store(a, m.f64.add(dx.load(a), dy.load(i)))));
+    });
+    return;
+  }
   fn.for(0, C, (c) => {
     const xBase = fn.let(c.mul(inVol));
     fn.for(0, J, (j) => {
