@@ -27,6 +27,9 @@ export { renderSvg } from "./pictures/svg.js";
 export { receptiveFields } from "./receptive-field.js";
 export { optimise, type OptimiseResult } from "./optimise.js";
 export { interpret } from "./reference/interpret.js";
+// Training in a page: the same compiled steps (WebAssembly, and WebGPU on the browser's adapter).
+export { compileTraining, type Trainer, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";
+export type { Batch, StepResult } from "./train/trainer.js";
 export { formatDiagnostic, formatDiagnostics, headline, location };
 export type { Diagnostic, Graph, Plan };
 export type { Network, TensorData } from "../runtime/session.js";

@@ -1,0 +1,108 @@
+// Training from the API in a browser page (issue 12): the browser compiler (compiler/browser.ts,
+// bundled as the playground bundles it) compiles LeNet's training step in Chromium and runs it
+// on WebAssembly and on WebGPU (SwiftShader); the losses and the trained weights equal the
+// float64 reference trainer's, run here in Node on the same batches, within float32
+// tolerance (as tests/train/webgpu.test.ts and wasm.test.ts compare them in Node).
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compileTraining } from "../../compiler/index.js";
+import { readSafetensors } from "../../compiler/tensors/safetensors.js";
+import { initialise } from "../../compiler/tensors/init.js";
+import { buildBrowserCompiler } from "../../playground/scripts/build.js";
+import { relativeError } from "../relative-error.js";
+import { type BrowserSession, haveBrowser, openPage } from "./harness.js";
+
+const browserIt = haveBrowser || process.env.CI ? it : it.skip;
+const SOURCE = readFileSync("examples/lenet.cnn", "utf8");
+const BATCH = 8;
+const STEPS = 3;
+
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>cnnc training in the browser</title>
+<script type="module">
+  const cnnc = await import("./compiler.js");
+  window.train = async (source, backend, batches) => {
+    const r = cnnc.compileTraining(source, { fileName: "lenet.cnn", backend });
+    if (!r.ok) return { ok: false, diagnostics: r.diagnostics.map((d) => cnnc.formatDiagnostic(d)) };
+    const trainer = await r.load();
+    const losses = [];
+    for (const b of batches) {
+      const s = await trainer.step({ count: b.count, images: Float32Array.from(b.images), labels: Float64Array.from(b.labels) });
+      losses.push(s.loss);
+    }
+    await trainer.sync();
+    return { ok: true, backend: r.backend, adapter: trainer.adapter ?? "", losses, weights: Array.from(trainer.weights()) };
+  };
+  window.pageReady = true;
+</script>
+`;
+
+interface PageResult {
+  readonly ok: boolean;
+  readonly diagnostics?: string[];
+  readonly backend: string;
+  readonly adapter: string;
+  readonly losses: number[];
+  readonly weights: number[];
+}
+
+/** Seeded digits-shaped batches: uniform pixels, labels 0-9. */
+function batches(): { count: number; images: number[]; labels: number[] }[] {
+  return Array.from({ length: STEPS }, (_, s) => ({
+    count: BATCH,
+    images: Array.from(initialise({ kind: "uniform", low: 0, high: 1, seed: 100 + s }, [BATCH, 1, 28, 28], 1, 1)),
+    labels: Array.from({ length: BATCH }, (_, i) => (7 * i + 3 * s) % 10),
+  }));
+}
+
+let dir = "";
+let session: BrowserSession | undefined;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "cnnc-browser-train-"));
+  await buildBrowserCompiler(path.join(dir, "compiler.js"));
+  writeFileSync(path.join(dir, "index.html"), PAGE);
+  if (haveBrowser) session = await openPage(dir);
+}, 300_000);
+
+afterAll(async () => {
+  await session?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("training in Chromium", () => {
+  browserIt("trains LeNet on WebAssembly and on WebGPU, equal to the reference trainer", { timeout: 600_000 }, async () => {
+    if (!session) throw new Error("no browser");
+    const data = batches();
+    const reference = compileTraining(SOURCE, { fileName: "lenet.cnn", backend: "reference" });
+    if (!reference.ok) throw new Error(reference.diagnostics.map((d) => d.message).join("\n"));
+    const trainer = await reference.load();
+    const losses: number[] = [];
+    for (const b of data) losses.push((await trainer.step({ count: b.count, images: Float32Array.from(b.images), labels: Float64Array.from(b.labels) })).loss);
+    const read = (bytes: Uint8Array) => {
+      const r = readSafetensors(bytes, "weights");
+      if (!r.ok) throw new Error(r.error);
+      return r.value;
+    };
+    const want = read(trainer.weights());
+
+    for (const backend of ["wasm", "webgpu"]) {
+      const got = await session.page.evaluate(
+        ([s, b, d]) => (window as unknown as { train: (s: string, b: string, d: object) => Promise<PageResult> }).train(s, b, d),
+        [SOURCE, backend, data] as const,
+      );
+      expect(got.diagnostics ?? [], backend).toEqual([]);
+      expect(got.backend).toBe(backend);
+      got.losses.forEach((l, i) => expect(Math.abs(l - losses[i]) / Math.abs(losses[i]), `${backend} step ${i}`).toBeLessThan(1e-4));
+      const weights = read(Uint8Array.from(got.weights));
+      expect([...weights.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [name, t] of want) {
+        expect(relativeError(Array.from(weights.get(name)?.data ?? []), Array.from(t.data)), `${backend} ${name}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+});
