@@ -33,10 +33,9 @@
 // reference then).
 
 import type { Node, Weight } from "../../ir/graph.js";
-import type { GradOp } from "../../ir/grad-ops.js";
-import type { Op } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
+import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { binaryen, binaryenLoaded } from "./binaryen.js";
 import { Fn, Int, type View } from "./builder.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
@@ -70,64 +69,9 @@ export interface TrainingWasm {
 
 const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
 
-function forwardSupport(op: Op): string | undefined {
-  switch (op.kind) {
-    case "conv":
-      return undefined;
-    case "pool":
-      return poolTrainable(op) ? undefined : `${op.mode} pooling`;
-    case "activation":
-      return activationTrainable(op.fn) ? undefined : `activation ${op.fn}`;
-    case "dense":
-    case "flatten":
-    case "reshape":
-    case "softmax":
-    case "add":
-      return undefined;
-    default:
-      return op.kind;
-  }
-}
-
-function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode): string | undefined {
-  switch (op.kind) {
-    case "conv_grad_input":
-    case "conv_grad_kernel":
-    case "dense_grad_input":
-    case "dense_grad_kernel":
-    case "reshape_grad":
-    case "softmax_grad":
-    case "accumulate":
-    case "loss":
-    case "loss_grad":
-      return undefined;
-    case "bias_grad":
-      return op.bias === "tiled" ? "tiled bias gradient" : undefined;
-    case "pool_grad":
-      return poolTrainable(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;
-    case "activation_grad":
-      return activationTrainable(op.fn) ? undefined : `gradient of ${op.fn}`;
-    case "unbroadcast":
-      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast add's gradient";
-    default:
-      return op.kind;
-  }
-}
-
 /** The ops of a training graph that the WebAssembly step has no kernel for (empty: it runs). */
 export function unsupportedOps(tg: TrainGraph): string[] {
-  const missing = new Set<string>();
-  for (const n of tg.forward.nodes) {
-    const why = forwardSupport(n.op);
-    if (why) missing.add(why);
-    if (n.op.kind === "add" && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add("broadcasting add");
-  }
-  for (const n of tg.nodes) {
-    const why = gradSupport(n.op, tg, n);
-    if (why) missing.add(why);
-  }
-  if (tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");
-  return [...missing];
+  return unsupportedStepOps(tg, { pool: poolTrainable, activation: activationTrainable });
 }
 
 class Allocator {

@@ -15,10 +15,10 @@
 // Ops without a kernel are listed by `unsupportedOps` so that the caller says so first.
 
 import type { Node, Weight } from "../../ir/graph.js";
-import type { GradOp } from "../../ir/grad-ops.js";
 import type { Op } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
+import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kernel.js";
 import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
 import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
@@ -38,64 +38,13 @@ export interface TrainingWgsl {
   readonly update: WgslKernel;
 }
 
-function forwardSupport(op: Op): string | undefined {
-  switch (op.kind) {
-    case "conv":
-      return op.bias === "channel" || op.bias === "location" || op.bias === "none" ? undefined : `conv with ${op.bias} bias`;
-    case "pool":
-      return poolTrainable(op) ? undefined : `${op.mode} pooling`;
-    case "activation":
-      return activationTrainable(op.fn) ? undefined : `activation ${op.fn}`;
-    case "dense":
-    case "flatten":
-    case "reshape":
-    case "softmax":
-    case "add":
-      return undefined;
-    default:
-      return op.kind;
-  }
-}
-
-function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode): string | undefined {
-  switch (op.kind) {
-    case "conv_grad_input":
-    case "conv_grad_kernel":
-    case "dense_grad_input":
-    case "dense_grad_kernel":
-    case "reshape_grad":
-    case "softmax_grad":
-    case "accumulate":
-    case "loss":
-    case "loss_grad":
-      return undefined;
-    case "bias_grad":
-      return op.bias === "tiled" ? "tiled bias gradient" : undefined;
-    case "pool_grad":
-      return poolTrainable(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;
-    case "activation_grad":
-      return activationTrainable(op.fn) ? undefined : `gradient of ${op.fn}`;
-    case "unbroadcast":
-      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast add's gradient";
-    default:
-      return op.kind;
-  }
-}
-
 /** The ops of a training graph that the WebGPU step has no kernel for (empty: it runs). */
 export function unsupportedOps(tg: TrainGraph): string[] {
-  const missing = new Set<string>();
-  for (const n of tg.forward.nodes) {
-    const why = forwardSupport(n.op);
-    if (why) missing.add(why);
-    if (n.op.kind === "add" && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add("broadcasting add");
-  }
-  for (const n of tg.nodes) {
-    const why = gradSupport(n.op, tg, n);
-    if (why) missing.add(why);
-  }
-  if (tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");
-  return [...missing];
+  return unsupportedStepOps(tg, {
+    pool: poolTrainable,
+    activation: activationTrainable,
+    forward: (op: Op) => (op.kind === "conv" && op.bias !== "channel" && op.bias !== "location" && op.bias !== "none" ? `conv with ${op.bias} bias` : undefined),
+  });
 }
 
 export function slotCount(c: OptimiserConfig): number {

@@ -1,0 +1,77 @@
+// Which ops a compiled training step (WebAssembly or WebGPU) runs: one table for both, since
+// both steps cover the same forward and gradient ops; each backend says only what differs (the
+// pool modes and activations it has kernels for, and any forward op it further restricts).
+// compile-training.ts names what is missing in a diagnostic, or lets `auto` fall back.
+
+import type { GradOp } from "../ir/grad-ops.js";
+import type { ActivationFn, Op, PoolOp } from "../ir/ops.js";
+import type { GradNode, TrainGraph } from "./graph.js";
+
+export interface StepKernels {
+  readonly pool: (op: PoolOp) => boolean;
+  readonly activation: (fn: ActivationFn) => boolean;
+  /** A backend's own refusal of a forward op the table allows (a reason), else undefined. */
+  readonly forward?: (op: Op) => string | undefined;
+}
+
+const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
+
+function forwardSupport(op: Op, k: StepKernels): string | undefined {
+  switch (op.kind) {
+    case "conv":
+      return k.forward?.(op);
+    case "pool":
+      return k.pool(op) ? undefined : `${op.mode} pooling`;
+    case "activation":
+      return k.activation(op.fn) ? undefined : `activation ${op.fn}`;
+    case "dense":
+    case "flatten":
+    case "reshape":
+    case "softmax":
+    case "add":
+      return k.forward?.(op);
+    default:
+      return op.kind;
+  }
+}
+
+function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode, k: StepKernels): string | undefined {
+  switch (op.kind) {
+    case "conv_grad_input":
+    case "conv_grad_kernel":
+    case "dense_grad_input":
+    case "dense_grad_kernel":
+    case "reshape_grad":
+    case "softmax_grad":
+    case "accumulate":
+    case "loss":
+    case "loss_grad":
+      return undefined;
+    case "bias_grad":
+      return op.bias === "tiled" ? "tiled bias gradient" : undefined;
+    case "pool_grad":
+      return k.pool(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;
+    case "activation_grad":
+      return k.activation(op.fn) ? undefined : `gradient of ${op.fn}`;
+    case "unbroadcast":
+      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast add's gradient";
+    default:
+      return op.kind;
+  }
+}
+
+/** The ops of a training graph that a step with these kernels cannot run (empty: it runs). */
+export function unsupportedStepOps(tg: TrainGraph, k: StepKernels): string[] {
+  const missing = new Set<string>();
+  for (const n of tg.forward.nodes) {
+    const why = forwardSupport(n.op, k);
+    if (why) missing.add(why);
+    if (n.op.kind === "add" && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add("broadcasting add");
+  }
+  for (const n of tg.nodes) {
+    const why = gradSupport(n.op, tg, n, k);
+    if (why) missing.add(why);
+  }
+  if (tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");
+  return [...missing];
+}
