@@ -11,7 +11,7 @@ import { interpret } from "../reference/interpret.js";
 import { lossAndGrad } from "../reference/grad/loss.js";
 import { fmtShape, size, type Tensor } from "../reference/tensor.js";
 import { writeSafetensors } from "../tensors/safetensors.js";
-import { readSafetensors } from "../tensors/safetensors.js";
+import { readTrainingState, writeTrainingState } from "./state-file.js";
 import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { applyUpdate, newState, type OptimiserConfig, type OptimiserState } from "./optim.js";
@@ -162,31 +162,17 @@ export class ReferenceTrainer {
 
   /** Weights and optimiser state (float32; the step count in `__step__`), to resume from. */
   saveState(): Uint8Array {
-    const m = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-    for (const [w, t] of this.master) m.set(w.name, { shape: w.shape, data: Float32Array.from(t.data) });
-    for (const [name, slots] of this.state.slots) slots.forEach((s, k) => m.set(`__optimiser__.${name}.${k}`, { shape: [s.length], data: Float32Array.from(s) }));
-    m.set("__step__", { shape: [1], data: Float32Array.of(this.state.step) });
-    return writeSafetensors(m);
+    const weights = [...this.master].map(([w, t]) => ({ name: w.name, shape: w.shape, data: Float32Array.from(t.data) }));
+    const slots = [...this.state.slots].map(([name, each]) => [name, each.map((s) => Float32Array.from(s))] as const);
+    return writeTrainingState(weights, slots, this.state.step);
   }
 
   restoreState(bytes: Uint8Array): void {
-    const r = readSafetensors(bytes, "training state");
-    if (!r.ok) throw new TrainError(r.error);
-    const get = (name: string, n: number): Float64Array => {
-      const t = r.value.get(name);
-      if (!t || t.data.length !== n) throw new TrainError(`training state: ${name} is missing or has the wrong size`);
-      return Float64Array.from(t.data);
-    };
-    const master = new Map([...this.master].map(([w, t]) => [w, get(w.name, t.data.length)] as const));
+    const file = readTrainingState(bytes);
+    const master = new Map([...this.master].map(([w, t]) => [w, Float64Array.from(file.weight(w.name, t.data.length))] as const));
     const state = newState();
-    state.step = get("__step__", 1)[0];
-    for (const name of r.value.keys()) {
-      const m = /^__optimiser__\.(.*)\.(\d+)$/.exec(name);
-      if (!m) continue;
-      const slots = state.slots.get(m[1]) ?? [];
-      slots[Number(m[2])] = Float64Array.from((r.value.get(name) as { data: Float32Array }).data);
-      state.slots.set(m[1], slots);
-    }
+    state.step = file.step;
+    for (const [name, each] of file.slots()) state.slots.set(name, each.map((s) => Float64Array.from(s)));
     for (const [w, d] of master) (this.master.get(w) as Tensor).data.set(d);
     this.state = state;
   }

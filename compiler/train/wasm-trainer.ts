@@ -10,7 +10,8 @@
 import type { Weight } from "../ir/graph.js";
 import { emitTrainingWasm, type TrainingLayout } from "../backends/wasm/grad-module.js";
 import { size } from "../reference/tensor.js";
-import { readSafetensors, writeSafetensors } from "../tensors/safetensors.js";
+import { writeSafetensors } from "../tensors/safetensors.js";
+import { readTrainingState, writeTrainingState } from "./state-file.js";
 import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { learningRate, type OptimiserConfig } from "./optim.js";
@@ -218,34 +219,18 @@ export class WasmTrainer {
 
   /** The reference trainer's format: weights, `__optimiser__.NAME.K` slots, `__step__`. */
   saveState(): Uint8Array {
-    const m = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-    for (const w of this.graph.forward.weights) m.set(w.name, { shape: w.shape, data: Float32Array.from(this.view(w)) });
-    if (this.step_ > 0) {
-      for (const [w, slots] of this.layout.slots) {
-        slots.forEach((at, k) => m.set(`__optimiser__.${w.name}.${k}`, { shape: [size(w.shape)], data: Float32Array.from(new Float32Array(this.mem.buffer, at, size(w.shape))) }));
-      }
-    }
-    m.set("__step__", { shape: [1], data: Float32Array.of(this.step_) });
-    return writeSafetensors(m);
+    const weights = this.graph.forward.weights.map((w) => ({ name: w.name, shape: w.shape, data: Float32Array.from(this.view(w)) }));
+    const slots = this.step_ > 0 ? [...this.layout.slots].map(([w, at]) => [w.name, at.map((offset) => Float32Array.from(new Float32Array(this.mem.buffer, offset, size(w.shape))))] as const) : [];
+    return writeTrainingState(weights, slots, this.step_);
   }
 
   restoreState(bytes: Uint8Array): void {
-    const r = readSafetensors(bytes, "training state");
-    if (!r.ok) throw new TrainError(r.error);
-    const get = (name: string, n: number): Float32Array => {
-      const t = r.value.get(name);
-      if (!t || t.data.length !== n) throw new TrainError(`training state: ${name} is missing or has the wrong size`);
-      return t.data;
-    };
-    const weights = this.graph.forward.weights.map((w) => [w, get(w.name, size(w.shape))] as const);
-    const step = get("__step__", 1)[0];
+    const file = readTrainingState(bytes);
+    const weights = this.graph.forward.weights.map((w) => [w, file.weight(w.name, size(w.shape))] as const);
+    const step = file.step;
     const slots: [number, Float32Array][] = [];
     for (const [w, at] of this.layout.slots) {
-      at.forEach((offset, k) => {
-        const t = r.value.get(`__optimiser__.${w.name}.${k}`);
-        if (t && t.data.length !== size(w.shape)) throw new TrainError(`training state: __optimiser__.${w.name}.${k} has the wrong size`);
-        slots.push([offset, t ? t.data : new Float32Array(size(w.shape))]);
-      });
+      at.forEach((offset, k) => slots.push([offset, file.slot(w.name, k, size(w.shape)) ?? new Float32Array(size(w.shape))]));
     }
     for (const [w, d] of weights) this.view(w).set(d);
     for (const [offset, d] of slots) new Float32Array(this.mem.buffer, offset, d.length).set(d);

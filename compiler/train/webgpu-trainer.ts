@@ -15,7 +15,8 @@ import type { Weight } from "../ir/graph.js";
 import { emitTrainingWgsl, type TrainingWgsl } from "../backends/wgsl/grad-module.js";
 import { WG, type WgslKernel } from "../backends/wgsl/grad-kernel.js";
 import { size } from "../reference/tensor.js";
-import { readSafetensors, writeSafetensors } from "../tensors/safetensors.js";
+import { writeSafetensors } from "../tensors/safetensors.js";
+import { readTrainingState, writeTrainingState } from "./state-file.js";
 import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { learningRate, type OptimiserConfig } from "./optim.js";
@@ -385,36 +386,28 @@ export class WebGpuTrainer {
   saveState(): Uint8Array {
     const mirror = this.fresh("saveState()");
     const L = this.program.layout;
-    const m = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-    for (const [name, data] of this.weightTensors()) m.set(name, { shape: (this.graph.forward.weights.find((w) => w.name === name) as Weight).shape, data });
-    if (this.step_ > 0) {
-      for (const w of L.trained) {
-        const off = (L.grads.get(w) as number) - L.gradBase;
-        L.slotBases.forEach((base, k) => m.set(`__optimiser__.${w.name}.${k}`, { shape: [size(w.shape)], data: mirror.slice(base + off, base + off + size(w.shape)) }));
-      }
-    }
-    m.set("__step__", { shape: [1], data: Float32Array.of(this.step_) });
-    return writeSafetensors(m);
+    const weights = [...this.weightTensors()].map(([name, data]) => ({ name, shape: (this.graph.forward.weights.find((w) => w.name === name) as Weight).shape, data }));
+    const slots =
+      this.step_ > 0
+        ? L.trained.map((w) => {
+            const off = (L.grads.get(w) as number) - L.gradBase;
+            return [w.name, L.slotBases.map((base) => mirror.slice(base + off, base + off + size(w.shape)))] as const;
+          })
+        : [];
+    return writeTrainingState(weights, slots, this.step_);
   }
 
   restoreState(bytes: Uint8Array): void {
-    const r = readSafetensors(bytes, "training state");
-    if (!r.ok) throw new TrainError(r.error);
-    const get = (name: string, n: number): Float32Array => {
-      const t = r.value.get(name);
-      if (!t || t.data.length !== n) throw new TrainError(`training state: ${name} is missing or has the wrong size`);
-      return t.data;
-    };
+    const file = readTrainingState(bytes);
     const L = this.program.layout;
     const image = new Float32Array(L.gradBase + L.gradCount * (1 + L.slotBases.length));
-    for (const w of this.graph.forward.weights) image.set(get(w.name, size(w.shape)), L.weights.get(w) as number);
-    const step = get("__step__", 1)[0];
+    for (const w of this.graph.forward.weights) image.set(file.weight(w.name, size(w.shape)), L.weights.get(w) as number);
+    const step = file.step;
     for (const w of L.trained) {
       const off = (L.grads.get(w) as number) - L.gradBase;
       L.slotBases.forEach((base, k) => {
-        const t = r.value.get(`__optimiser__.${w.name}.${k}`);
-        if (t && t.data.length !== size(w.shape)) throw new TrainError(`training state: __optimiser__.${w.name}.${k} has the wrong size`);
-        if (t) image.set(t.data, base + off);
+        const t = file.slot(w.name, k, size(w.shape));
+        if (t) image.set(t, base + off);
       });
     }
     // The weights, then each slot region (the gradient sums between them are rewritten every step).
