@@ -3,6 +3,7 @@
 
 import { InputError, type Network, type TensorData } from "../runtime/session.js";
 import type { CompileSuccess } from "./index.js";
+import { nodeFlops } from "./explain.js";
 import { evalDim } from "./ir/dim.js";
 import { showBytes } from "./limits.js";
 import { interpret } from "./reference/interpret.js";
@@ -15,6 +16,14 @@ import type { Tensor } from "./reference/tensor.js";
  */
 const REFERENCE_BYTES = 2 ** 30;
 
+/**
+ * The work the interpreter takes on for one sample: 2x10^9 floating-point operations, about
+ * half a minute at its speed (about 60 MFLOP/s on convolutions here). Past that, a run is a
+ * wait without end for a user (a 1001x1001 kernel on a photo is 10^12 and more), and the
+ * compiled backends are the way.
+ */
+const REFERENCE_FLOPS = 2e9;
+
 export function referenceRunner(r: CompileSuccess, net: Network) {
   const g = r.source;
   return {
@@ -23,11 +32,17 @@ export function referenceRunner(r: CompileSuccess, net: Network) {
       // The session's checks (names, shapes, symbols) apply to the reference too.
       const { batch, env } = (await import("../runtime/session.js")).bindInputs(r.artifacts.manifest, inputs);
       const values = g.values.reduce((sum, v) => sum + v.shape.reduce<number>((p, d) => p * Math.max(0, evalDim(d, env)), 1), 0);
+      const bound = Object.entries(env).map(([k, v]) => `${k} = ${v}`);
+      const sizes = bound.length ? ` with ${bound.join(", ")}` : "";
       if (8 * values > REFERENCE_BYTES) {
-        const bound = Object.entries(env).map(([k, v]) => `${k} = ${v}`);
-        const sizes = bound.length ? ` with ${bound.join(", ")}` : "";
         throw new InputError(
           `the reference backend keeps every value in float64: this network needs ${(8 * values / 2 ** 30).toFixed(1)} GiB per sample${sizes}, more than its ${showBytes(REFERENCE_BYTES)}; run it with --backend wasm`,
+        );
+      }
+      const work = g.nodes.reduce((sum, n) => sum + Math.max(0, evalDim(nodeFlops(g, n), env)), 0);
+      if (work > REFERENCE_FLOPS) {
+        throw new InputError(
+          `the reference backend is an unoptimised float64 interpreter: this network takes ${work.toExponential(1)} floating-point operations per sample${sizes}, more than its budget of ${REFERENCE_FLOPS.toExponential(0)} (about half a minute); run it with --backend wasm`,
         );
       }
       const outs: Record<string, { shape: number[]; chunks: Float64Array[] }> = {};

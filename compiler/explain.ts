@@ -34,7 +34,8 @@ export interface LayerRow {
   readonly value: number;
 }
 
-function flops(g: Graph, n: Node): Dim {
+/** Floating-point operations of one node, per sample (2 per multiply-add). */
+export function nodeFlops(g: Graph, n: Node): Dim {
   const out = g.values[n.output].shape;
   const outSize = D.product(out);
   const op = n.op;
@@ -106,7 +107,7 @@ export function fusedText(g: Graph, e: FusedOp): string {
 export function layerRows(g: Graph, source: Graph): LayerRow[] {
   const seen = new Set<object>();
   const flopsOf = new Map<string, Dim>();
-  for (const n of source.nodes) flopsOf.set(n.layer, D.add(flopsOf.get(n.layer) ?? 0, flops(source, n)));
+  for (const n of source.nodes) flopsOf.set(n.layer, D.add(flopsOf.get(n.layer) ?? 0, nodeFlops(source, n)));
   const counted = new Set<string>();
   return g.nodes.map((n) => {
     let params = 0;
@@ -118,7 +119,7 @@ export function layerRows(g: Graph, source: Graph): LayerRow[] {
       }
     }
     // A shared layer applied several times appears once per application in both graphs.
-    let total: Dim = flops(g, n);
+    let total: Dim = nodeFlops(g, n);
     if (!counted.has(n.layer) && flopsOf.has(n.layer)) {
       total = [n.layer, ...(n.fused ?? [])].reduce<Dim>((a, l) => D.add(a, flopsOf.get(l) ?? 0), 0);
       for (const l of [n.layer, ...(n.fused ?? [])]) counted.add(l);
@@ -258,7 +259,7 @@ export function explain(g: Graph, source: Graph, plan: Plan, columns = EXPLAIN_C
   }
   lines.push("", ...wrapWords("field: the input pixels one output element can depend on, per axis, and (in brackets) the input pixels between neighbouring elements; <= marks an upper bound (after a deconv)", columns, 0));
   const totalParams = rows.reduce((a, r) => a + r.params, 0);
-  const totalFlops = source.nodes.reduce<Dim>((a, n) => D.add(a, flops(source, n)), 0);
+  const totalFlops = source.nodes.reduce<Dim>((a, n) => D.add(a, nodeFlops(source, n)), 0);
   lines.push("", `parameters: ${totalParams}`, ...wrapWords(`FLOPs per sample: ${D.printDim(totalFlops)}`, columns, 2));
   lines.push(`kernels: ${plan.steps.length} (from ${source.nodes.length} layers)`);
   lines.push(...wrapWords(`activation memory: ${bytes(plan.arenaElements)} planned (${bytes(plan.unplannedElements)} without reuse); weights: ${plan.weightData.byteLength} bytes`, columns, 2));

@@ -147,5 +147,9 @@ describe("runtime contracts", () => {
     expect(r.err).toContain("cnnc: error: the reference backend keeps every value in float64: this network needs 3.8 GiB per sample with H = 3000, W = 3000, more than its 1 GiB; run it with --backend wasm");
     const fits = cnnc("run", "examples/classifier_variable.cnn", "--random", "--backend", "reference", "--size", "H=64,W=48");
     expect(fits.code, fits.err).toBe(0);
+    // And past its work budget (seed 31 case 5057: a 1001x1001 kernel on 280x320 would take hours).
+    const slow = cnnc("run", "examples/classifier_variable.cnn", "--random", "--backend", "reference", "--size", "H=1400,W=1400");
+    expect(slow.code).toBe(1);
+    expect(slow.err).toMatch(/cnnc: error: the reference backend is an unoptimised float64 interpreter: this network takes 6\.3e\+9 floating-point operations per sample with H = 1400, W = 1400, more than its budget of 2e\+9 \(about half a minute\); run it with --backend wasm/);
   });
 });

@@ -98,6 +98,10 @@ describe("bad ONNX files", () => {
     const g = conv({ nodes: [{ op: "Relu", inputs: ["nowhere"], outputs: ["y"] }] });
     expect(errors(buildModel(g))[0]).toMatch(/node "n0" \(Relu\) reads "nowhere", which no node, input or initializer defines/);
   });
+  it("a conv whose bias is another initializer of the wrong length (found by the fuzzer: seed 31 case 10800)", () => {
+    const g = conv({ nodes: [{ op: "Conv", inputs: ["x", "w", "w"], outputs: ["y"] }] });
+    expect(errors(buildModel(g))).toEqual(["layer n0: its bias has 18 values, but the layer takes [2] (2)"]);
+  });
   it("a 2 GB declared tensor", () => {
     expect(errors(hugeTensor())[0]).toMatch(/declares 536870912 elements/);
   });

@@ -228,6 +228,10 @@ class Converter {
   }
 
   private weight(label: string, role: string, shape: readonly number[], data: ArrayLike<number>): void {
+    // Every layer's tensors pass here: a file whose initializer does not fit the layer (a bias
+    // of the wrong length, an input listed twice) is refused, not written half-checked.
+    const need = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== need) throw new ImportError(`layer ${label}: its ${role} has ${data.length} values, but the layer takes [${shape.join(", ")}] (${need})`);
     this.tensors.set(`${label}.${role}`, { shape: [...shape], data: Float32Array.from(data) });
   }
 
