@@ -102,6 +102,14 @@ describe("bad ONNX files", () => {
     const g = conv({ nodes: [{ op: "Conv", inputs: ["x", "w", "w"], outputs: ["y"] }] });
     expect(errors(buildModel(g))).toEqual(["layer n0: its bias has 18 values, but the layer takes [2] (2)"]);
   });
+  it("a node on constants that lacks an input it needs (found by the fuzzer: seed 32 case 209)", () => {
+    const g = conv({
+      nodes: [{ op: "Relu", inputs: [], outputs: ["r"] }, { op: "Add", inputs: ["w"], outputs: ["a"] }, { op: "Conv", inputs: ["x", "w"], outputs: ["y"] }],
+    });
+    expect(errors(buildModel(g))).toEqual(['node "n0" (Relu): takes at least 1 input, and this node has 0']);
+    const add = conv({ nodes: [{ op: "Add", inputs: ["w"], outputs: ["a"] }, { op: "Conv", inputs: ["x", "w"], outputs: ["y"] }] });
+    expect(errors(buildModel(add))).toEqual(['node "n0" (Add): takes at least 2 inputs, and this node has 1']);
+  });
   it("a 2 GB declared tensor", () => {
     expect(errors(hugeTensor())[0]).toMatch(/declares 536870912 elements/);
   });

@@ -311,6 +311,12 @@ class Converter {
   private fold(n: OnnxNode, ts: readonly OnnxTensor[]): void {
     const op = n.opType;
     const opset = this.m.opset;
+    // The inputs each fold reads unconditionally: a file whose node lacks one is refused here.
+    const need =
+      F.BINARY[op] || op === "Gather" || (op === "Reshape" && opset >= 5) ? 2
+      : op === "Slice" && opset >= 10 ? 3
+      : 1;
+    if (ts.length < need) this.refuse(n, `takes at least ${need} input${need === 1 ? "" : "s"}, and this node has ${ts.length}`);
     const axesOf = (k: number): number[] => [...(this.ints(n, "axes") ?? (ts[k] ? Array.from(ts[k].data) : []))];
     switch (op) {
       case "Identity": case "Dropout":
