@@ -37,6 +37,12 @@ describe("sizes no target can address are diagnostics", () => {
     expect(net("1, 7, 2147483648", "|> conv(1, 1x2)", "webgpu")).toEqual([`t.cnn:1:24: error: input 'x': 2147483648 is larger than 2147483647, ${INDEX}`]);
   });
 
+  it("a weight over WebGPU's binding on symbolic sizes states the sizes it knows, never NaN (found by the fuzzer: seed 32 case 9773)", { timeout: 300_000 }, () => {
+    expect(net("3, H, W", "|> conv(16, 1001, pad: same)", "webgpu")).toEqual([
+      "t.cnn:1:44: error: layer y.0: its input (sized at run time), weight (183.5 MiB), output (sized at run time) exceeds maxStorageBufferBindingSize (128 MiB), and a conv kernel with symbolic sizes cannot be split",
+    ]);
+  });
+
   it("maxpool(65536x65536) on symbolic sizes", () => {
     expect(net("1, H, W", "|> maxpool(65536x65536)")).toEqual([
       "t.cnn:1:44: error: layer y.0: its window spans 65536x65536 = 4294967296 positions, more than the 536870912 a target can hold",

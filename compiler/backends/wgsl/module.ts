@@ -519,7 +519,8 @@ function splitParts(spec: KernelSpec, step: Step, limit: number): Part[] | undef
   if (!big.some((t) => typeof t.elements === "number")) return undefined;
   const items = spec.items;
   const ranges = spec.ranges;
-  const what = big.map((t) => `${t.name === "y" ? "output" : t.name === "w" ? "weight" : t.name === "b" ? "bias" : "input"} (${mib(4 * (t.elements as number))})`).join(", ");
+  // Symbolic tensors have no size to state here (the input sets it): name them as such.
+  const what = big.map((t) => `${t.name === "y" ? "output" : t.name === "w" ? "weight" : t.name === "b" ? "bias" : "input"} (${typeof t.elements === "number" ? mib(4 * t.elements) : "sized at run time"})`).join(", ");
   if (typeof items !== "number" || !ranges || spec.tensors.some((t) => typeof t.elements !== "number")) {
     throw new GpuLimitError(step.layer, "maxStorageBufferBindingSize", `layer ${step.layer}: its ${what} exceeds maxStorageBufferBindingSize (${mib(4 * limit)}), and a ${spec.family} kernel with symbolic sizes cannot be split`);
   }
