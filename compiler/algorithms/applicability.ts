@@ -60,8 +60,14 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
   const Og = op.filters / op.groups;
   switch (name) {
     case "gemm":
-    case "direct_simd":
       return undefined;
+    case "direct_simd": {
+      // Its kernel unrolls each kernel row's taps into code: a 1001-wide row would emit a
+      // function binaryen takes minutes and gigabytes to optimise. Loops (direct, GEMM) serve.
+      const last = op.kernel[op.kernel.length - 1];
+      if (last > MAX_UNROLLED_TAPS) return `its kernel is ${last} wide on the last axis, and direct_simd unrolls a row's taps into code (at most ${MAX_UNROLLED_TAPS})`;
+      return undefined;
+    }
     case "winograd2":
     case "winograd4": {
       const why = winogradApplies(op);
@@ -89,5 +95,8 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
     }
   }
 }
+
+/** The widest kernel row direct_simd writes out tap by tap. */
+const MAX_UNROLLED_TAPS = 64;
 
 export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"];
