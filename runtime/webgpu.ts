@@ -23,13 +23,13 @@ import type { GpuProvider, WebGpuBackend } from "./open-network.js";
 import type { Executor } from "./session.js";
 
 // GPUBufferUsage / GPUMapMode / GPUShaderStage are globals in browsers but not in Node: their values.
-const USAGE_MAP_READ = 0x1;
-const USAGE_COPY_SRC = 0x4;
-const USAGE_COPY_DST = 0x8;
-const USAGE_UNIFORM = 0x40;
-const USAGE_STORAGE = 0x80;
-const MAP_READ = 0x1;
-const STAGE_COMPUTE = 0x4;
+export const USAGE_MAP_READ = 0x1;
+export const USAGE_COPY_SRC = 0x4;
+export const USAGE_COPY_DST = 0x8;
+export const USAGE_UNIFORM = 0x40;
+export const USAGE_STORAGE = 0x80;
+export const MAP_READ = 0x1;
+export const STAGE_COMPUTE = 0x4;
 const UNIFORM_ALIGN = 256;
 
 

@@ -30,6 +30,23 @@ export interface StepResult {
   readonly accuracy?: number;
 }
 
+/** Every label of a classifier's batch a class of its prediction; a TrainError names the first that is not. */
+export function checkLabels(graph: TrainGraph, batch: Batch, classifies: boolean): void {
+  if (!classifies) return;
+  const C = graph.values[graph.prediction].shape[0] as number;
+  for (let i = 0; i < batch.labels.length; i++) {
+    const l = batch.labels[i];
+    if (!Number.isInteger(l) || l < 0 || l >= C) throw new TrainError(`label ${l} (sample ${Math.floor(i / size(graph.targetShape))} of the batch) is not a class of the ${C} the network outputs`);
+  }
+}
+
+/** The compiled steps' batch check: count samples of n image values and t target values each, and the labels. */
+export function checkBatch(graph: TrainGraph, batch: Batch, n: number, t: number, classifies: boolean): void {
+  if (batch.images.length !== batch.count * n) throw new TrainError(`a batch of ${batch.count} samples needs ${batch.count * n} image values, got ${batch.images.length}`);
+  if (batch.labels.length !== batch.count * t) throw new TrainError(`a batch of ${batch.count} needs ${batch.count * t} target values, got ${batch.labels.length}`);
+  checkLabels(graph, batch, classifies);
+}
+
 export class ReferenceTrainer {
   private readonly master: Map<Weight, Tensor>;
   private state: OptimiserState = newState();
@@ -76,18 +93,9 @@ export class ReferenceTrainer {
     return right;
   }
 
-  private checkLabels(batch: Batch): void {
-    if (!this.classifies) return;
-    const C = this.graph.values[this.graph.prediction].shape[0] as number;
-    for (let i = 0; i < batch.labels.length; i++) {
-      const l = batch.labels[i];
-      if (!Number.isInteger(l) || l < 0 || l >= C) throw new TrainError(`label ${l} (sample ${Math.floor(i / size(this.graph.targetShape))} of the batch) is not a class of the ${C} the network outputs`);
-    }
-  }
-
   /** One optimiser step on the batch: returns the batch's mean loss (before the update) and accuracy. */
   step(batch: Batch): StepResult {
-    this.checkLabels(batch);
+    checkLabels(this.graph, batch, this.classifies);
     const samples = Array.from({ length: batch.count }, (_, i) => this.sample(batch, i));
     const r = referenceBatch(
       this.graph,
@@ -132,7 +140,7 @@ export class ReferenceTrainer {
 
   /** Loss and accuracy without training. */
   evaluate(batch: Batch): StepResult {
-    this.checkLabels(batch);
+    checkLabels(this.graph, batch, this.classifies);
     let loss = 0;
     let right = 0;
     for (let i = 0; i < batch.count; i++) {

@@ -15,7 +15,7 @@ import { readTrainingState, writeTrainingState } from "./state-file.js";
 import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { learningRate, type OptimiserConfig } from "./optim.js";
-import type { Batch, StepResult } from "./trainer.js";
+import { type Batch, checkBatch, type StepResult } from "./trainer.js";
 
 interface Exports {
   sample(): void;
@@ -91,16 +91,7 @@ export class WasmTrainer {
   }
 
   private check(batch: Batch): void {
-    const n = this.x.length;
-    const t = this.t.length;
-    if (batch.images.length !== batch.count * n) throw new TrainError(`a batch of ${batch.count} samples needs ${batch.count * n} image values, got ${batch.images.length}`);
-    if (batch.labels.length !== batch.count * t) throw new TrainError(`a batch of ${batch.count} needs ${batch.count * t} target values, got ${batch.labels.length}`);
-    if (!this.classifies) return;
-    const C = this.graph.values[this.graph.prediction].shape[0] as number;
-    for (let i = 0; i < batch.labels.length; i++) {
-      const l = batch.labels[i];
-      if (!Number.isInteger(l) || l < 0 || l >= C) throw new TrainError(`label ${l} (sample ${Math.floor(i / t)} of the batch) is not a class of the ${C} the network outputs`);
-    }
+    checkBatch(this.graph, batch, this.x.length, this.t.length, this.classifies);
   }
 
   /** Positions of the output ([C, D..]) whose arg-max is the target class. */

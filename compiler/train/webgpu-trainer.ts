@@ -15,21 +15,14 @@ import type { Weight } from "../ir/graph.js";
 import { emitTrainingWgsl, type TrainingWgsl } from "../backends/wgsl/grad-module.js";
 import { WG, type WgslKernel } from "../backends/wgsl/grad-kernel.js";
 import { size } from "../reference/tensor.js";
+// GPUBufferUsage / GPUMapMode / GPUShaderStage values (not globals in Node), as the runtime states them.
+import { MAP_READ, STAGE_COMPUTE, USAGE_COPY_DST, USAGE_COPY_SRC, USAGE_MAP_READ, USAGE_STORAGE, USAGE_UNIFORM } from "../../runtime/webgpu.js";
 import { writeSafetensors } from "../tensors/safetensors.js";
 import { readTrainingState, writeTrainingState } from "./state-file.js";
 import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { learningRate, type OptimiserConfig } from "./optim.js";
-import type { Batch, StepResult } from "./trainer.js";
-
-// GPUBufferUsage / GPUMapMode are globals in browsers but not in Node: their values.
-const USAGE_MAP_READ = 0x1;
-const USAGE_COPY_SRC = 0x4;
-const USAGE_COPY_DST = 0x8;
-const USAGE_UNIFORM = 0x40;
-const USAGE_STORAGE = 0x80;
-const MAP_READ = 0x1;
-const STAGE_COMPUTE = 0x4;
+import { type Batch, checkBatch, type StepResult } from "./trainer.js";
 
 interface Pipelines {
   readonly forward: GPUComputePipeline[];
@@ -179,17 +172,8 @@ export class WebGpuTrainer {
 
   private check(batch: Batch): void {
     if (this.lost) throw new TrainError(`the WebGPU device was lost (${this.lost})`);
-    const n = this.inputSize;
-    const t = this.targetSize;
     if (batch.count < 1) throw new TrainError("a batch needs at least one sample");
-    if (batch.images.length !== batch.count * n) throw new TrainError(`a batch of ${batch.count} samples needs ${batch.count * n} image values, got ${batch.images.length}`);
-    if (batch.labels.length !== batch.count * t) throw new TrainError(`a batch of ${batch.count} needs ${batch.count * t} target values, got ${batch.labels.length}`);
-    if (!this.classifies) return;
-    const C = this.graph.values[this.graph.prediction].shape[0] as number;
-    for (let i = 0; i < batch.labels.length; i++) {
-      const l = batch.labels[i];
-      if (!Number.isInteger(l) || l < 0 || l >= C) throw new TrainError(`label ${l} (sample ${Math.floor(i / t)} of the batch) is not a class of the ${C} the network outputs`);
-    }
+    checkBatch(this.graph, batch, this.inputSize, this.targetSize, this.classifies);
   }
 
   /** Writes the batch and the step's numbers. */
