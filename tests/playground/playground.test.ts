@@ -153,7 +153,11 @@ describe("the playground in Chromium", () => {
     const runs = s.runs;
     await page.click("#train");
     await waitFor("window.playground.training.length >= 3", 120_000);
-    await page.click("#stop");
+    // The compiled step can finish the button's 60 steps before this line runs: stop only if still training.
+    await page.evaluate(() => {
+      const stop = document.querySelector<HTMLButtonElement>("#stop");
+      if (stop && !stop.disabled) stop.click();
+    });
     await waitFor(`window.playground.trainedSteps !== undefined && window.playground.runs > ${runs}`, 120_000);
     s = await state();
     expect(s.trainedSteps).toBeGreaterThanOrEqual(3);
