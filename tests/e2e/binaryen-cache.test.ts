@@ -2,7 +2,7 @@
 // first run and reads it after, the bundles are byte for byte those of the plain import, and
 // a cache that is corrupt or cannot be written changes nothing but the speed.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -37,6 +37,31 @@ describe("binaryen's code cache", () => {
     expect(second.equals(first)).toBe(true);
     expect(plain.equals(first)).toBe(true);
     expect(() => readdirSync(path.join(work, "unused"))).toThrow();
+  });
+
+  it("keeps the wrapped package beside the cache, replaces a damaged copy, and prunes old entries", () => {
+    const dir = path.join(work, "pruned");
+    const reference = compileLenet("g", { CNNC_CACHE_DIR: dir });
+    const copies = readdirSync(dir).filter((f) => f.endsWith(".js"));
+    expect(copies).toHaveLength(1);
+    writeFileSync(path.join(dir, copies[0]), "garbage");
+    expect(compileLenet("h", { CNNC_CACHE_DIR: dir }).equals(reference)).toBe(true);
+    expect(readFileSync(path.join(dir, copies[0]), "latin1").startsWith("(async function")).toBe(true);
+    // Entries of other binaryen builds or flags, and a temporary file a killed process left.
+    const old = new Date(Date.now() - 7_200_000);
+    for (let i = 0; i < 5; i++) {
+      writeFileSync(path.join(dir, `binaryen-old${i}.v8cache`), "x");
+      writeFileSync(path.join(dir, `binaryen-old${i}.js`), "x");
+      utimesSync(path.join(dir, `binaryen-old${i}.v8cache`), old, old);
+    }
+    writeFileSync(path.join(dir, "binaryen-dead.v8cache.123.tmp"), "x");
+    utimesSync(path.join(dir, "binaryen-dead.v8cache.123.tmp"), old, old);
+    rmSync(path.join(dir, cacheFiles(dir).find((f) => !f.includes("old")) ?? ""));
+    expect(compileLenet("i", { CNNC_CACHE_DIR: dir }).equals(reference)).toBe(true);
+    const left = readdirSync(dir);
+    expect(cacheFiles(dir)).toHaveLength(3);
+    expect(left.filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(left.filter((f) => f.endsWith(".js"))).toHaveLength(3);
   });
 
   it("replaces a corrupt cache and works without a writable folder", () => {
