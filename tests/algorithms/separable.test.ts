@@ -53,6 +53,20 @@ describe("separable: rank-1 detection", () => {
     });
   });
 
+  it("refuses a large random kernel (it stops iterating once the residual stops falling) and still finds a noisy outer product", () => {
+    // Fuzzer seed 33 case 8328: a random 1001x1001x7 kernel took 29 s to refuse (100 sweeps).
+    const rng = { state: 7, next() { this.state = (this.state * 1103515245 + 12345) % 2147483648; return this.state / 2147483648; } };
+    const shape = [201, 201, 7];
+    const random = Float64Array.from({ length: 201 * 201 * 7 }, () => rng.next() * 2 - 1);
+    expect(rankOneFactors(random, shape)).toBeUndefined();
+    const a = outer(shape.map((n) => Float64Array.from({ length: n }, () => rng.next() * 2 - 1)));
+    const norm = (v: Float64Array) => Math.sqrt(v.reduce((t, x) => t + x * x, 0));
+    const aNorm = norm(a);
+    const rNorm = norm(random);
+    const near = a.map((v, i) => v + (random[i] / rNorm) * aNorm * 0.3 * SEPARABLE_TOLERANCE);
+    expect(rankOneFactors(near, shape)).toBeDefined();
+  });
+
   it("Gaussians are separable in 2-D and 3-D (also as f32), Sobel is, a Gabor at an angle is not", () => {
     for (const size of [[9, 9], [5, 7], [3, 3, 3]]) {
       const g = namedKernel("gaussian", { sigma: 2 }, size);
