@@ -86,7 +86,7 @@ ${COMPILE_HELP}`,
     summary: "run a model (.cnn, compiled on the fly, or a bundle folder) on inputs",
     usage: `cnnc run MODEL.cnn|DIR (--input NAME=FILE ... | --random [SEED]) [--size SYM=N ...]
          [--backend reference|wasm|webgpu] [--threads N] [--normalize unit|imagenet|none]
-         [--labels labels.txt] [--top K] [-o OUT.npy|DIR [--force]] [COMPILE OPTIONS]`,
+         [--labels labels.txt] [--top K] [--allow-long] [-o OUT.npy|DIR [--force]] [COMPILE OPTIONS]`,
     options: {
       input: { type: "string", multiple: true },
       random: { type: "boolean" },
@@ -96,6 +96,7 @@ ${COMPILE_HELP}`,
       normalize: { type: "string" },
       labels: { type: "string" },
       top: { type: "string" },
+      "allow-long": { type: "boolean" },
       output: { type: "string", short: "o" },
       force: { type: "boolean" },
       ...COMPILE_OPTIONS,
@@ -114,6 +115,8 @@ options:
   --threads N               WebAssembly threads (1 to 256; default 1)
   --labels labels.txt       class names, one a line, for a classifier's output
   --top K                   print the K best classes per sample (default 5 with --labels)
+  --allow-long              run even when the inputs ask for over 10^13 floating-point
+                            operations (minutes to days of work; refused without it)
   -o, --output OUT.npy|DIR  write the output (one .npy) or the outputs (a folder of .npy)
 ${OUTPUT_HELP}
 

@@ -1,7 +1,7 @@
 // `cnnc run --backend reference`: the float64 interpreter behind the same interface as a
 // compiled network, sample by sample, with the session's input checks (names, shapes, symbols).
 
-import { InputError, type Network, type TensorData } from "../runtime/session.js";
+import { bindInputs, InputError, type Network, type TensorData } from "../runtime/session.js";
 import type { CompileSuccess } from "./index.js";
 import { nodeFlops } from "./explain.js";
 import { evalDim } from "./ir/dim.js";
@@ -24,13 +24,40 @@ const REFERENCE_BYTES = 2 ** 30;
  */
 const REFERENCE_FLOPS = 2e9;
 
+/** Floating-point operations of one sample at the sizes `env` binds. */
+export function workPerSample(r: CompileSuccess, env: Record<string, number>): number {
+  const g = r.source;
+  return g.nodes.reduce((sum, n) => sum + Math.max(0, evalDim(nodeFlops(g, n), env)), 0);
+}
+
+/**
+ * What `cnnc run` takes on without being asked: 10^13 floating-point operations for the whole
+ * run, several minutes on one WebAssembly thread at its peak (about 40 GFLOP/s here). A
+ * network past it is almost always a size typed wrong (a 1x65536x3 kernel over a 65536-row
+ * volume is 10^15, days of work), so it is refused with the estimate unless --allow-long.
+ */
+export const RUN_FLOPS = 1e13;
+
+/** The refusal for a run over RUN_FLOPS, or undefined. */
+export function runTooLong(r: CompileSuccess, inputs: Record<string, TensorData>): string | undefined {
+  const { batch, env } = bindInputs(r.artifacts.manifest, inputs);
+  const work = batch * workPerSample(r, env);
+  if (!(work > RUN_FLOPS)) return undefined;
+  const bound = Object.entries(env).map(([k, v]) => `${k} = ${v}`);
+  const sizes = bound.length ? ` with ${bound.join(", ")}` : "";
+  const hours = work / 40e9 / 3600;
+  const time = hours >= 48 ? `${Math.round(hours / 24)} days` : hours >= 1 ? `${hours.toFixed(1)} hours` : `${Math.round(hours * 60)} minutes`;
+  const sci = (x: number, digits: number) => x.toExponential(digits).replace("e+", "e");
+  return `this run takes ${sci(work, 1)} floating-point operations${batch > 1 ? ` (${batch} samples)` : ""}${sizes}, about ${time} on one WebAssembly thread at 40 GFLOP/s; cnnc run refuses work over ${sci(RUN_FLOPS, 0)} unless --allow-long is given`;
+}
+
 export function referenceRunner(r: CompileSuccess, net: Network) {
   const g = r.source;
   return {
     inputs: net.inputs,
     async run(inputs: Record<string, TensorData>): Promise<Record<string, TensorData>> {
       // The session's checks (names, shapes, symbols) apply to the reference too.
-      const { batch, env } = (await import("../runtime/session.js")).bindInputs(r.artifacts.manifest, inputs);
+      const { batch, env } = bindInputs(r.artifacts.manifest, inputs);
       const values = g.values.reduce((sum, v) => sum + v.shape.reduce<number>((p, d) => p * Math.max(0, evalDim(d, env)), 1), 0);
       const bound = Object.entries(env).map(([k, v]) => `${k} = ${v}`);
       const sizes = bound.length ? ` with ${bound.join(", ")}` : "";
@@ -39,7 +66,7 @@ export function referenceRunner(r: CompileSuccess, net: Network) {
           `the reference backend keeps every value in float64: this network needs ${(8 * values / 2 ** 30).toFixed(1)} GiB per sample${sizes}, more than its ${showBytes(REFERENCE_BYTES)}; run it with --backend wasm`,
         );
       }
-      const work = g.nodes.reduce((sum, n) => sum + Math.max(0, evalDim(nodeFlops(g, n), env)), 0);
+      const work = workPerSample(r, env);
       if (work > REFERENCE_FLOPS) {
         throw new InputError(
           `the reference backend is an unoptimised float64 interpreter: this network takes ${work.toExponential(1)} floating-point operations per sample${sizes}, more than its budget of ${REFERENCE_FLOPS.toExponential(0)} (about half a minute); run it with --backend wasm`,

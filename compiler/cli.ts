@@ -427,15 +427,19 @@ async function cmdRun(p: Parsed): Promise<void> {
   if (out) refuseOutput(out, out.endsWith(".npy") ? "npy" : "npy-folder", { inputs: reads, force: flag(p, "force") });
   const isDir = existsSync(model) && statSync(model).isDirectory();
   let runner: Runner;
+  // The compiled network, for the work estimate (a bundle folder carries no graph).
+  let compiled: CompileSuccess | undefined;
   if (isDir) {
     if (backend === "reference") throw new UsageError("a compiled bundle has no reference backend; run the .cnn file", p.command);
     if (p.values.weights !== undefined) throw new UsageError("a compiled bundle carries its weights; --weights applies to .cnn files", p.command);
     runner = backend === "webgpu" ? await loadWebGpu((o) => loadBundleDir(model, o)) : await loadBundleDir(model, { backend: "wasm", threads });
   } else if (backend === "webgpu") {
     const r = await compileOrFail(p, model, "webgpu");
+    compiled = r;
     runner = await loadWebGpu((o) => r.load(o));
   } else {
     const r = await compileOrFail(p, model);
+    compiled = r;
     const net = await r.load({ backend: "wasm", threads });
     if (backend === "reference") {
       const { referenceRunner } = await import("./cli-reference.js");
@@ -456,6 +460,11 @@ async function cmdRun(p: Parsed): Promise<void> {
   try {
     // NaN and infinities are refused here, for every backend alike (they would not agree on them).
     checkFinite(Object.fromEntries(inputs));
+    if (compiled && backend !== "reference" && !flag(p, "allow-long")) {
+      const { runTooLong } = await import("./cli-reference.js");
+      const refusal = runTooLong(compiled, Object.fromEntries(inputs));
+      if (refusal) throw new UserError(`cnnc: error: ${refusal}`);
+    }
     outputs = await runner.run(Object.fromEntries(inputs));
   } catch (e) {
     if (hasCode(e, "CNNC_INPUT") || (e as Error).name === "InputError") throw new UserError(`cnnc: error: ${(e as Error).message}`);

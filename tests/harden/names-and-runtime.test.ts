@@ -152,4 +152,16 @@ describe("runtime contracts", () => {
     expect(slow.code).toBe(1);
     expect(slow.err).toMatch(/cnnc: error: the reference backend is an unoptimised float64 interpreter: this network takes 6\.3e\+9 floating-point operations per sample with H = 1400, W = 1400, more than its budget of 2e\+9 \(about half a minute\); run it with --backend wasm/);
   });
+
+  it("the compiled backends refuse a run past 10^13 operations unless --allow-long (found by the fuzzer: seed 33 case 31261, 44 minutes of work)", () => {
+    const file = path.join(tmp, "long.cnn");
+    writeFileSync(file, "network volume(scan: f32[1, 16, 65536, 32]) -> features {\n  features = scan |> conv1: conv(8, 1x65536x3, pad: same) |> relu |> maxpool(2x2x2)\n}\n");
+    const long = cnnc("run", file, "--random", "--backend", "wasm");
+    expect(long.code).toBe(1);
+    expect(long.err).toContain(
+      "cnnc: error: this run takes 1.1e14 floating-point operations, about 44 minutes on one WebAssembly thread at 40 GFLOP/s; cnnc run refuses work over 1e13 unless --allow-long is given",
+    );
+    const asked = cnnc("run", "examples/lenet.cnn", "--random", "--allow-long");
+    expect(asked.code, asked.err).toBe(0);
+  });
 });
