@@ -23,18 +23,43 @@ interface Failure {
   readonly problems: string[];
 }
 
-const { values } = parseArgs({
-  options: {
-    count: { type: "string", default: "1000" },
-    seed: { type: "string", default: "1" },
-    jobs: { type: "string", default: "2" },
-    timeout: { type: "string", default: "60" },
-    memory: { type: "string", default: "3072" },
-    replay: { type: "string" },
-    only: { type: "string" },
-    quiet: { type: "boolean", default: false },
-  },
-});
+const OPTIONS = {
+  count: { type: "string", default: "1000" },
+  seed: { type: "string", default: "1" },
+  jobs: { type: "string", default: "2" },
+  timeout: { type: "string", default: "60" },
+  memory: { type: "string", default: "3072" },
+  replay: { type: "string" },
+  only: { type: "string" },
+  quiet: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+} as const;
+
+const USAGE = "usage: npm run fuzz -- [--count N] [--seed S] [--jobs J] [--timeout SECONDS] [--memory MB] [--replay I,J] [--only CLASS,CLASS] [--quiet]\n";
+
+/** The options, or the usage (on stdout for --help, else on stderr with exit 2). */
+function args() {
+  let parsed;
+  try {
+    parsed = parseArgs({ options: OPTIONS });
+  } catch (e) {
+    process.stderr.write(`fuzz: ${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const numbers = ["count", "seed", "jobs", "timeout", "memory"] as const;
+  const bad = numbers.find((k) => !(Number(parsed.values[k]) >= 0));
+  if (bad) {
+    process.stderr.write(`fuzz: --${bad} takes a number, not ${parsed.values[bad]}\n${USAGE}`);
+    process.exit(2);
+  }
+  return parsed;
+}
+
+const { values } = args();
 const count = Number(values.count);
 // --only onnx,image: cases drawn from those classes alone (replays must name the same ones).
 const only = values.only?.split(",").filter((c) => c !== "");
