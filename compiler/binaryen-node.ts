@@ -24,23 +24,26 @@ import vm from "node:vm";
 
 type Factory = (dynamicImport: (specifier: string) => Promise<unknown>, metaUrl: string) => Promise<typeof B>;
 
-/** Loads binaryen.js, through the code cache where it can, its wasm on V8's baseline tier. */
-export async function loadBinaryenForNode(): Promise<typeof B> {
-  // binaryen's 10 MB of wasm is compiled by every process. By default V8 compiles it with
-  // Liftoff and then recompiles its hot functions with TurboFan in the background; a
-  // compile of LeNet ends before that pays, and on a small machine the recompiles take
-  // the cores the compile needs: Liftoff alone makes `cnnc compile` 0.4-0.5 s faster on
-  // every example here, and a 6 s compile 8% faster. The flag is set only while binaryen's
-  // module compiles, so the networks cnnc runs in the same process still tier up.
+let baselineOnly = false;
+
+/**
+ * For a process that only compiles (`cnnc compile`): every WebAssembly module stays on V8's
+ * baseline compiler, Liftoff. binaryen's 10 MB of wasm is compiled by every process; by
+ * default V8 then recompiles its hot functions with TurboFan in the background, which a
+ * compile of LeNet ends before it pays, and on a small machine the recompiles take the cores
+ * the compile needs: Liftoff alone makes `cnnc compile` 0.4-0.5 s faster on every example
+ * here, and a 6 s compile 8% faster. The flag is V8's and global, and setting it back does
+ * not restore tiering for later modules, so it is only for processes that run no network
+ * (a network on Liftoff runs 2-3x slower): called before binaryen loads, never by the API.
+ */
+export function preferBaselineWasm(): void {
+  if (baselineOnly) return;
+  baselineOnly = true;
   v8.setFlagsFromString("--liftoff-only");
-  try {
-    return await loadBinaryenWithCache();
-  } finally {
-    v8.setFlagsFromString("--no-liftoff-only");
-  }
 }
 
-async function loadBinaryenWithCache(): Promise<typeof B> {
+/** Loads binaryen.js, through the code cache where it can. */
+export async function loadBinaryenForNode(): Promise<typeof B> {
   if (process.env.CNNC_NO_CACHE === "1") return plainImport();
   let file: string;
   let key: string | undefined;
@@ -146,7 +149,8 @@ function cacheFolder(): string {
 function cacheKey(file: string): string | undefined {
   if (!path.isAbsolute(cacheFolder())) return undefined;
   const { size, mtimeMs, ino } = statSync(file);
-  const id = [file, size, mtimeMs, ino, process.versions.v8, process.arch, process.execArgv.join(" ")].join("\0");
+  // V8 rejects a cache made under other flags: the baseline-only flag is part of the name.
+  const id = [file, size, mtimeMs, ino, process.versions.v8, process.arch, process.execArgv.join(" "), baselineOnly].join("\0");
   return createHash("sha1").update(id).digest("hex").slice(0, 24);
 }
 

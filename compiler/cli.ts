@@ -190,6 +190,8 @@ async function cmdCompile(p: Parsed): Promise<void> {
   const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
   // Before the compile: a refusal should not cost its time.
   refuseOutput(out, "bundle", rules);
+  // This process runs no network (autotune does), so binaryen can stay on V8's baseline tier.
+  if (!flag(p, "autotune")) (await import("./binaryen-node.js")).preferBaselineWasm();
   const r = await compileOrFail(p, file);
   const { writeBundle } = await import("./bundle.js");
   writeBundle(out, r.artifacts, { ...rules, threads });
