@@ -104,6 +104,19 @@ describe("bounded time", () => {
     expect(forced.diagnostics.map((d) => d.message).join("\n")).toContain("its kernel is 1001 wide on the last axis, and direct_simd unrolls a row's taps into code (at most 64)");
   });
 
+  it("a 7x7x1 max pool after a 3-D conv on WebAssembly is not fused into direct_simd, which unrolls the rows of a pool window (found by the fuzzer: seed 34 case 14981 took 83 s in binaryen)", { timeout: 300_000 }, () => {
+    const source = (pool: string) => `network n(x: f32[1, 16, 32, 32]) -> y { y = x |> c: conv(8, 3x3x3, pad: same) |> relu |> maxpool(${pool}) }`;
+    const t0 = performance.now();
+    const big = compile(source("7x7x1"), { target: "wasm" });
+    expect(big.ok).toBe(true);
+    if (!big.ok) return;
+    expect(big.plan.steps.length).toBe(2);
+    expect(performance.now() - t0).toBeLessThan(60_000);
+    // The pools it was built for still fuse.
+    const small = compile(source("2x2x2"), { target: "wasm" });
+    expect(small.ok && small.plan.steps.length).toBe(1);
+  });
+
   it("a chain of 100,000 `|> relu` stages is refused cleanly at the layer limit", () => {
     expect(errors(`network n(x: f32[1, 8, 8]) -> y { y = x ${"|> relu ".repeat(100_000)} }`)).toEqual([
       "t.cnn:1:32812: error: layer y.4096: the network has more than 4096 layers, the most one network may have",
