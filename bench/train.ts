@@ -68,27 +68,31 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 const NAMES = { wasm: "cnnc WebAssembly (1 thread)", webgpu: "cnnc WebGPU", reference: "cnnc reference (float64)" } as const;
 
-async function cnnc(backend: "wasm" | "webgpu" | "reference", steps: number, data: Batch[]): Promise<Row> {
+async function cnnc(backend: "wasm" | "webgpu" | "reference", steps: number, data: Batch[], threads = 1): Promise<Row> {
+  const name = threads > 1 ? `cnnc WebAssembly (${threads} threads)` : NAMES[backend];
   const source = readFileSync(path.join(repoDir(), "examples/lenet.cnn"), "utf8").replace(/\ntrain lenet \{[^}]*\}\n?/, "\n") + LENET_TRAIN;
   const r = compileTraining(source, { fileName: "lenet.cnn", backend });
-  if (!r.ok) return { name: NAMES[backend], note: r.diagnostics.map((d) => d.message).join("; ") };
+  if (!r.ok) return { name, note: r.diagnostics.map((d) => d.message).join("; ") };
   const before = process.memoryUsage();
   let trainer: Trainer;
   try {
-    trainer = await r.load();
+    trainer = await r.load({ threads });
   } catch (e) {
     // No adapter, or no `webgpu` package: a row that says so.
     if ((e as Error).name !== "BackendError") throw e;
-    return { name: NAMES[backend], note: `skipped: ${(e as Error).message}` };
+    return { name, note: `skipped: ${(e as Error).message}` };
   }
   const t = await time(steps, (i) => trainer.step(data[i % data.length]));
+  trainer.dispose();
   const after = process.memoryUsage();
   const samples = steps * BATCH;
   const where = backend === "webgpu" ? "device buffers" : "wasm memory";
   const memory = trainer.memoryBytes !== undefined ? `${mib(trainer.memoryBytes)} (${where})` : `${mib(Math.max(0, after.heapUsed - before.heapUsed))} (JS heap growth)`;
   // A software adapter's CPU time is this process's (its threads run here); a GPU's is not counted.
   const note = trainer.adapter ? `${trainer.adapter}${/llvmpipe|swiftshader|fallback/i.test(trainer.adapter) ? " (software: a smoke test, not a GPU figure)" : ""}` : undefined;
-  return { name: NAMES[backend], samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory, note };
+  // CPU time is the process's, helper threads included.
+  const threading = threads > 1 && trainer.threading !== `${threads} threads` ? trainer.threading : undefined;
+  return { name, samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory: threads > 1 ? `${memory} x ${threads}` : memory, note: note ?? threading };
 }
 
 // The slice of tfjs-core the LeNet step uses.
@@ -213,6 +217,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const progress = (s: string) => process.stderr.write(`${s}\n`);
   progress(`cnnc wasm: ${steps} steps`);
   rows.push(await cnnc("wasm", steps, data));
+  rows.push(await cnnc("wasm", steps, data, 2));
   const gpuSteps = Math.max(2, Math.round(steps / 4));
   progress(`cnnc webgpu: ${gpuSteps} steps`);
   rows.push(await cnnc("webgpu", gpuSteps, data));

@@ -221,6 +221,7 @@ options:
   --weights W.safetensors   start from these weights
   --network NAME            which network, when the file has several
   --backend auto|wasm|webgpu|reference   the trainer (auto: WebAssembly when it has every op, else the reference)
+  --threads N               WebAssembly: split each batch's samples across N threads (1 to 256)
   --resume STATE.safetensors, --save-state STATE.safetensors   optimiser state`,
   },
   kmeans: {

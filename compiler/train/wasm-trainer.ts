@@ -16,6 +16,7 @@ import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { learningRate, type OptimiserConfig } from "./optim.js";
 import { type Batch, checkBatch, type StepResult } from "./trainer.js";
+import { countCorrect, type HelperSpec, splitSamples, TrainHelpers } from "./train-threads.js";
 
 interface Exports {
   sample(): void;
@@ -36,6 +37,9 @@ export class WasmTrainer {
   private readonly exports: Exports;
   private readonly trained: readonly Weight[];
   readonly classifies: boolean;
+  private helpers?: TrainHelpers;
+  /** "one thread", "2 threads", or one thread and why not more. */
+  threading = "one thread";
 
   private constructor(
     readonly graph: TrainGraph,
@@ -59,7 +63,8 @@ export class WasmTrainer {
     this.classifies = graph.lossKind === "softmax_cross_entropy" || graph.lossKind === "cross_entropy";
   }
 
-  static async create(graph: TrainGraph, optimiser: OptimiserConfig): Promise<WasmTrainer> {
+  /** threads > 1: the batch's samples split across this thread and threads - 1 helpers (train-threads.ts). */
+  static async create(graph: TrainGraph, optimiser: OptimiserConfig, threads = 1): Promise<WasmTrainer> {
     if (graph.forward.inputs.length !== 1) throw new TrainError(`training takes networks with one input; ${graph.forward.name} has ${graph.forward.inputs.length}`);
     const { loadBinaryen } = await import("../backends/wasm/binaryen.js");
     await loadBinaryen();
@@ -67,8 +72,42 @@ export class WasmTrainer {
     // The module declares at most 2 GiB (32768 pages); the memory is made as large as the layout.
     const memory = new WebAssembly.Memory({ initial: Math.ceil(layout.memoryBytes / 65536), maximum: 32768 });
     const env = { memory, exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
-    const instance = await WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env });
-    return new WasmTrainer(graph, optimiser, layout, instance, memory);
+    const module = await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>);
+    const instance = await WebAssembly.instantiate(module, { env });
+    const trainer = new WasmTrainer(graph, optimiser, layout, instance, memory);
+    if (threads > 1) {
+      const helpers = await TrainHelpers.start(threads - 1, trainer.helperSpec(module));
+      if (typeof helpers === "string") trainer.threading = `one thread; ${threads} threads unavailable: ${helpers}`;
+      else {
+        trainer.helpers = helpers;
+        trainer.threading = `${threads} threads`;
+      }
+    }
+    return trainer;
+  }
+
+  private helperSpec(module: WebAssembly.Module): HelperSpec {
+    const region = (offset: number, length: number) => ({ offset, length });
+    const g = this.graph;
+    return {
+      module,
+      memoryBytes: this.layout.memoryBytes,
+      tables: this.layout.tables,
+      weights: g.forward.weights.map((w) => region(this.layout.weights.get(w) as number, size(w.shape))),
+      grads: this.trained.map((w) => region(this.layout.grads.get(w) as number, size(w.shape))),
+      x: region(this.x.byteOffset, this.x.length),
+      t: region(this.t.byteOffset, this.t.length),
+      loss: this.lossView.byteOffset,
+      out: region(this.out.byteOffset, this.out.length),
+      classes: g.values[g.output.value].shape[0] as number,
+      classifies: this.classifies,
+    };
+  }
+
+  /** Stops the helper threads (the trainer then runs on one thread). */
+  dispose(): void {
+    this.helpers?.dispose();
+    this.helpers = undefined;
   }
 
   get steps(): number {
@@ -96,15 +135,7 @@ export class WasmTrainer {
 
   /** Positions of the output ([C, D..]) whose arg-max is the target class. */
   private correct(): number {
-    const C = this.graph.values[this.graph.output.value].shape[0] as number;
-    const per = this.out.length / C;
-    let right = 0;
-    for (let p = 0; p < per; p++) {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (this.out[c * per + p] > this.out[best * per + p]) best = c;
-      if (best === this.t[p]) right++;
-    }
-    return right;
+    return countCorrect(this.out, this.t, this.graph.values[this.graph.output.value].shape[0] as number);
   }
 
   private result(loss: number, right: number, batch: Batch): StepResult {
@@ -115,10 +146,58 @@ export class WasmTrainer {
   step(batch: Batch): StepResult {
     this.check(batch);
     this.exports.zero();
+    const mine = this.samples(batch, 0, batch.count);
+    // The dense kernel gradients of the last samples (fewer than a chunk) into the sums.
+    this.exports.flush();
+    return this.finish(batch, mine.loss, mine.right, mine.bad);
+  }
+
+  /** A step with the samples split across this thread and the helpers (step() without them). */
+  async stepAsync(batch: Batch): Promise<StepResult> {
+    const helpers = this.helpers;
+    if (!helpers || batch.count < 2) return this.step(batch);
+    this.check(batch);
+    const shares = splitSamples(batch.count, 1 + Math.min(helpers.count, batch.count - 1));
+    const n = this.x.length;
+    const tl = this.t.length;
+    // Copies: a posted view would take its whole buffer (the module's memory) with it.
+    const weights = this.graph.forward.weights.map((w) => this.view(w).slice());
+    // Posted before this thread starts its own share, so that all run at once.
+    const pending = helpers.run(
+      shares.slice(1).map(([from, to]) => ({
+        weights,
+        images: batch.images.slice(from * n, to * n),
+        labels: Float64Array.from(batch.labels.slice(from * tl, to * tl)),
+        count: to - from,
+      })),
+    );
+    this.exports.zero();
+    const mine = this.samples(batch, 0, shares[0][1]);
+    this.exports.flush();
+    const results = await pending;
+    let { loss, right, bad } = mine;
+    results.forEach((r, k) => {
+      const from = shares[k + 1][0];
+      r.losses.forEach((l, i) => {
+        if (!Number.isFinite(l) && bad < 0) bad = from + i;
+        loss += l;
+      });
+      right += r.right;
+      this.trained.forEach((w, j) => {
+        const sum = new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape));
+        const part = r.grads[j];
+        for (let e = 0; e < sum.length; e++) sum[e] += part[e];
+      });
+    });
+    return this.finish(batch, loss, right, bad);
+  }
+
+  /** Forward, loss and backward of samples [from, to) into the gradient sums. */
+  private samples(batch: Batch, from: number, to: number): { loss: number; right: number; bad: number } {
     let loss = 0;
     let right = 0;
     let bad = -1;
-    for (let i = 0; i < batch.count; i++) {
+    for (let i = from; i < to; i++) {
       this.load(batch, i);
       this.exports.sample();
       const l = this.lossView[0];
@@ -126,8 +205,11 @@ export class WasmTrainer {
       loss += l;
       if (this.classifies) right += this.correct();
     }
-    // The dense kernel gradients of the last samples (fewer than a chunk) into the sums.
-    this.exports.flush();
+    return { loss, right, bad };
+  }
+
+  /** The update from the batch's gradient sums, or a TrainError (and no change) if anything is not finite. */
+  private finish(batch: Batch, loss: number, right: number, bad: number): StepResult {
     const scale = 1 / batch.count;
     const params = new Float64Array(this.mem.buffer, this.layout.params, 8);
     params[1] = scale;
