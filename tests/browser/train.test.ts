@@ -25,17 +25,19 @@ const PAGE = `<!doctype html>
 <title>cnnc training in the browser</title>
 <script type="module">
   const cnnc = await import("./compiler.js");
-  window.train = async (source, backend, batches) => {
+  window.train = async (source, backend, batches, threads) => {
     const r = cnnc.compileTraining(source, { fileName: "lenet.cnn", backend });
     if (!r.ok) return { ok: false, diagnostics: r.diagnostics.map((d) => cnnc.formatDiagnostic(d)) };
-    const trainer = await r.load();
+    const trainer = await r.load({ threads });
     const losses = [];
     for (const b of batches) {
       const s = await trainer.step({ count: b.count, images: Float32Array.from(b.images), labels: Float64Array.from(b.labels) });
       losses.push(s.loss);
     }
     await trainer.sync();
-    return { ok: true, backend: r.backend, adapter: trainer.adapter ?? "", losses, weights: Array.from(trainer.weights()) };
+    const threading = trainer.threading ?? "";
+    trainer.dispose();
+    return { ok: true, backend: r.backend, adapter: trainer.adapter ?? "", threading, losses, weights: Array.from(trainer.weights()) };
   };
   window.pageReady = true;
 </script>
@@ -46,6 +48,7 @@ interface PageResult {
   readonly diagnostics?: string[];
   readonly backend: string;
   readonly adapter: string;
+  readonly threading: string;
   readonly losses: number[];
   readonly weights: number[];
 }
@@ -75,7 +78,7 @@ afterAll(async () => {
 });
 
 describe("training in Chromium", () => {
-  browserIt("trains LeNet on WebAssembly and on WebGPU, equal to the reference trainer", { timeout: 600_000 }, async () => {
+  browserIt("trains LeNet on WebAssembly (one thread and two: a helper Web Worker) and on WebGPU, equal to the reference trainer", { timeout: 600_000 }, async () => {
     if (!session) throw new Error("no browser");
     const data = batches();
     const reference = compileTraining(SOURCE, { fileName: "lenet.cnn", backend: "reference" });
@@ -90,13 +93,14 @@ describe("training in Chromium", () => {
     };
     const want = read(trainer.weights());
 
-    for (const backend of ["wasm", "webgpu"]) {
+    for (const [backend, threads] of [["wasm", 1], ["wasm", 2], ["webgpu", 1]] as const) {
       const got = await session.page.evaluate(
-        ([s, b, d]) => (window as unknown as { train: (s: string, b: string, d: object) => Promise<PageResult> }).train(s, b, d),
-        [SOURCE, backend, data] as const,
+        ([s, b, d, n]) => (window as unknown as { train: (s: string, b: string, d: object, n: number) => Promise<PageResult> }).train(s, b, d, n),
+        [SOURCE, backend, data, threads] as const,
       );
       expect(got.diagnostics ?? [], backend).toEqual([]);
       expect(got.backend).toBe(backend);
+      if (backend === "wasm") expect(got.threading).toBe(threads === 1 ? "one thread" : "2 threads");
       got.losses.forEach((l, i) => expect(Math.abs(l - losses[i]) / Math.abs(losses[i]), `${backend} step ${i}`).toBeLessThan(1e-4));
       const weights = read(Uint8Array.from(got.weights));
       expect([...weights.keys()].sort()).toEqual([...want.keys()].sort());
