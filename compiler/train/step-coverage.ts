@@ -29,6 +29,8 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
     case "reshape":
     case "softmax":
     case "add":
+    case "mul":
+    case "concat":
       return k.forward?.(op);
     default:
       return op.kind;
@@ -55,6 +57,10 @@ function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode, k: StepKernels): s
       return k.activation(op.fn) ? undefined : `gradient of ${op.fn}`;
     case "unbroadcast":
       return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast add's gradient";
+    case "slice_channels":
+      return undefined;
+    case "mul_grad":
+      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast mul's gradient";
     default:
       return op.kind;
   }
@@ -66,7 +72,8 @@ export function unsupportedStepOps(tg: TrainGraph, k: StepKernels): string[] {
   for (const n of tg.forward.nodes) {
     const why = forwardSupport(n.op, k);
     if (why) missing.add(why);
-    if (n.op.kind === "add" && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add("broadcasting add");
+    const op = n.op;
+    if ((op.kind === "add" || op.kind === "mul") && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add(`broadcasting ${op.kind}`);
   }
   for (const n of tg.nodes) {
     const why = gradSupport(n.op, tg, n, k);

@@ -37,7 +37,7 @@ import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { binaryen, binaryenLoaded } from "./binaryen.js";
-import { Fn, Int, type View } from "./builder.js";
+import { Fn, Int, View } from "./builder.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
@@ -258,6 +258,17 @@ function emitChunkStore(k: GradKernelContext, chunkCount: number, c: { units: nu
   fn.for(0, c.units, (i) => fn.emit(dys.store(dyAt.add(i), dy.load(i))));
 }
 
+/** Elements [from, from + count) of a value, as a view of their own. */
+function part(k: GradKernelContext, v: View, from: number, count: number): View {
+  return new View(k.fn, v.base.add(4 * from), [k.fn.const(count)]);
+}
+
+/** out = a * b, elementwise (a mul's forward, and its gradient: dy times the other operand). */
+function emitProduct(k: GradKernelContext, count: number, a: View, b: View, out: View): void {
+  const m = k.fn.m;
+  k.fn.for(0, count, (i) => k.fn.emit(out.store(i, m.f64.mul(a.load(i), b.load(i)))));
+}
+
 function inShape(tg: TrainGraph, v: number): number[] {
   return tg.values[v].shape as number[];
 }
@@ -282,6 +293,18 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
       return emitSoftmaxForward(k, shape[0], size(shape.slice(1)), x, y);
     case "add":
       return emitSum(k, size(shape), n.inputs.map((v) => k.value(v)), y);
+    case "mul":
+      return emitProduct(k, size(shape), k.value(n.inputs[0]), k.value(n.inputs[1]), y);
+    case "concat": {
+      // Channels are a sample's outermost axis: each input is one run of the output.
+      let at = 0;
+      for (const v of n.inputs) {
+        const count = size(inShape(tg, v));
+        copy(k.fn, part(k, y, at, count), k.value(v), count);
+        at += count;
+      }
+      return;
+    }
     case "flatten":
     case "reshape":
       return copy(k.fn, y, x, size(shape));
@@ -321,6 +344,12 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
     case "reshape_grad":
     case "unbroadcast":
       return copy(k.fn, out, ins[0], size(outShape));
+    case "slice_channels": {
+      const count = size(outShape);
+      return copy(k.fn, out, part(k, ins[0], op.start * (count / op.count), count), count);
+    }
+    case "mul_grad":
+      return emitProduct(k, size(outShape), ins[0], ins[1], out);
     case "accumulate":
       return emitSum(k, size(outShape), ins, out);
     case "loss":

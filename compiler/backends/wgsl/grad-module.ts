@@ -21,7 +21,7 @@ import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kernel.js";
 import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
-import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
+import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
 
@@ -93,6 +93,10 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "flatten":
     case "reshape":
       return sum(ctx, size(shapeOf(tg, n.output)), true, n.inputs, n.output);
+    case "mul":
+      return product(ctx, size(shapeOf(tg, n.output)), n.inputs[0], n.inputs[1], n.output);
+    case "concat":
+      return concat(ctx, n.inputs.map((v) => [v, size(shapeOf(tg, v))] as const), n.output);
     default:
       throw new Error(`internal error: no WebGPU training kernel for ${op.kind}`);
   }
@@ -126,6 +130,12 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
     case "reshape_grad":
     case "unbroadcast":
       return sum(ctx, size(outShape), true, [a], out);
+    case "slice_channels": {
+      const count = size(outShape);
+      return sliceRun(ctx, count, a, op.start * (count / op.count), out);
+    }
+    case "mul_grad":
+      return product(ctx, size(outShape), a, b, out);
     case "accumulate":
       return sum(ctx, size(outShape), !side.has(out), n.inputs, out);
     case "loss_grad": {

@@ -136,6 +136,28 @@ export function sum(ctx: GradContext, count: number, batched: boolean, xs: reado
   return items(xs.length === 1 ? "copy" : "sum", count, batched, `  A[${ctx.at(out, b, "e")}] = ${xs.map((v) => `A[${ctx.at(v, b, "e")}]`).join(" + ")};`);
 }
 
+/** out = a * b elementwise, every sample (a mul's forward; its gradient, dy times the other operand). */
+export function product(ctx: GradContext, count: number, a: number, b: number, out: number): WgslKernel {
+  return items("product", count, true, `  A[${ctx.at(out, "b", "e")}] = A[${ctx.at(a, "b", "e")}] * A[${ctx.at(b, "b", "e")}];`);
+}
+
+/** A channel concat's forward: each input ([value, elements]) is one run of the output, in order. */
+export function concat(ctx: GradContext, inputs: readonly (readonly [number, number])[], out: number): WgslKernel {
+  let at = 0;
+  const branches = inputs.map(([v, n], i) => {
+    const from = at;
+    at += n;
+    const read = `A[${ctx.at(out, "b", "e")}] = A[${ctx.at(v, "b", `e - ${u(from)}`)}];`;
+    return i === inputs.length - 1 ? `{ ${read} }` : `if (e < ${u(at)}) { ${read} }`;
+  });
+  return items("concat", at, true, `  ${branches.join(" else ")}`);
+}
+
+/** out = elements [from, from + count) of x, every sample (a concat's gradient for one input). */
+export function sliceRun(ctx: GradContext, count: number, x: number, from: number, out: number): WgslKernel {
+  return items("slice", count, true, `  A[${ctx.at(out, "b", "e")}] = A[${ctx.at(x, "b", `e + ${u(from)}`)}];`);
+}
+
 /** The class at position p of sample b's target (stored as f32; checked to be a class before the step). */
 const classAt = (ctx: GradContext, target: number, p: string) => `u32(A[${ctx.at(target, "b", p)}])`;
 
