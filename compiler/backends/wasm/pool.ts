@@ -20,6 +20,7 @@
 import type { Dim } from "../../ir/dim.js";
 import type { AdaptivePoolOp, PoolOp } from "../../ir/ops.js";
 import { windowGeometry } from "../../ir/ops.js";
+import { binaryen } from "./binaryen.js";
 import type { Expr, F64Var, Fn, Int } from "./builder.js";
 import type { KernelContext } from "./context.js";
 import { axisWindow } from "./conv.js";
@@ -193,6 +194,7 @@ export function emitPool(ctx: KernelContext, op: PoolOp): void {
 }
 
 export function emitAdaptivePool(ctx: KernelContext, op: AdaptivePoolOp): void {
+  if (op.out.every((n) => n === 1)) return emitGlobalPool(ctx, op);
   const { fn } = ctx;
   const m = fn.m;
   const x = ctx.input(0);
@@ -226,5 +228,51 @@ export function emitAdaptivePool(ctx: KernelContext, op: AdaptivePoolOp): void {
       fn.emit(y.store(outFlat, ctx.finish(value, outFlat)));
     };
     regions(0, c, fn.const(1), [], []);
+  });
+}
+
+/**
+ * Global pooling (`avgpool(out: 1)`, the head of most classifiers): each channel's plane is one
+ * contiguous run, reduced four values at a time. Max on f32x4 lanes (exact); average widened to
+ * two f64x2 sums (a 56x56 plane is 3136 terms, where f32 lanes would drift toward the 1e-5 the
+ * reference comparison allows). The last values of a plane that is not a multiple of four run
+ * scalar.
+ */
+function emitGlobalPool(ctx: KernelContext, op: AdaptivePoolOp): void {
+  const { fn } = ctx;
+  const m = fn.m;
+  const x = ctx.input(0);
+  const y = ctx.output();
+  const P = fn.atEntry("global plane", () => x.shape.slice(1).reduce<Int>((a, b) => a.mul(b), fn.const(1)));
+  const quads = fn.atEntry("global quads", () => P.floorDiv(4));
+  const isMax = op.mode === "max";
+  parallelFor(fn, x.shape[0], (c) => {
+    const start = fn.let(c.mul(P));
+    const at = (q: Int) => x.base.add(start.add(q.mul(4)).mul(4)).expr();
+    let total: Expr;
+    if (isMax) {
+      const acc = fn.variable(binaryen.v128, m.f32x4.splat(m.f32.const(-Infinity)));
+      fn.for(0, quads, (q) => fn.emit(acc.set(m.f32x4.max(acc.get(), m.v128.load(0, 4, at(q))))));
+      const lane = (i: number) => m.f64.promote(m.f32x4.extract_lane(acc.get(), i));
+      total = m.f64.max(m.f64.max(lane(0), lane(1)), m.f64.max(lane(2), lane(3)));
+    } else {
+      const lo = fn.variable(binaryen.v128, m.f64x2.splat(m.f64.const(0)));
+      const hi = fn.variable(binaryen.v128, m.f64x2.splat(m.f64.const(0)));
+      fn.for(0, quads, (q) => {
+        const v = fn.variable(binaryen.v128, m.v128.load(0, 4, at(q)));
+        fn.emit(lo.set(m.f64x2.add(lo.get(), m.f64x2.promote_low_f32x4(v.get()))));
+        const high = m.i8x16.shuffle(v.get(), v.get(), [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+        fn.emit(hi.set(m.f64x2.add(hi.get(), m.f64x2.promote_low_f32x4(high))));
+      });
+      const both = fn.variable(binaryen.v128, m.f64x2.add(lo.get(), hi.get()));
+      total = m.f64.add(m.f64x2.extract_lane(both.get(), 0), m.f64x2.extract_lane(both.get(), 1));
+    }
+    const acc = fn.f64(total);
+    fn.for(quads.mul(4), P, (i) => {
+      const v = x.load(start.add(i));
+      fn.emit(acc.set(isMax ? m.f64.max(acc.get(), v) : m.f64.add(acc.get(), v)));
+    });
+    const value = isMax ? acc.get() : m.f64.div(acc.get(), m.f64.convert_s.i32(P.expr()));
+    fn.emit(y.store(c, ctx.finish(value, c)));
   });
 }

@@ -146,6 +146,19 @@ describe("wasm adaptive pool", () => {
   }
 });
 
+describe("wasm global pool (out: 1 on every axis): four values at a time", () => {
+  // Planes that are and are not multiples of four, 1-D to 3-D, one long one (3136 terms).
+  const shapes = [[4, 56, 56], [3, 7, 7], [2, 13], [2, 3, 5, 7], [5, 1, 3], [1, 4, 4], [2, 1]];
+  for (const mode of ["max", "avg"] as const) {
+    shapes.forEach((shape, i) => {
+      it(`${mode} [${shape}] -> 1`, async () => {
+        const out = shape.slice(1).map(() => 1);
+        expect(await checkLayer([shape], adaptive(mode, out), 5000 + i)).toBeLessThanOrEqual(TOLERANCE);
+      });
+    });
+  }
+});
+
 describe("wasm pool: tiling max and avg pools on SIMD lanes (pool-simd.ts)", () => {
   // Windows that tile the input (stride = window, 1, 2 or 4 on the last axis, up to 3 on the
   // others; no padding), 1-D to 3-D, sizes that leave partial groups of four and unpooled
