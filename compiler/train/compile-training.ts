@@ -61,7 +61,6 @@ export interface Trainer {
   dispose(): void;
 }
 
-
 export type TrainingResult =
   | {
       readonly ok: true;

@@ -38,8 +38,7 @@ export class WasmTrainer {
   private readonly trained: readonly Weight[];
   readonly classifies: boolean;
   private helpers?: TrainHelpers;
-  /** "one thread", "2 threads", or one thread and why not more. */
-  threading = "one thread";
+  private threading_ = "one thread";
 
   private constructor(
     readonly graph: TrainGraph,
@@ -77,10 +76,10 @@ export class WasmTrainer {
     const trainer = new WasmTrainer(graph, optimiser, layout, instance, memory);
     if (threads > 1) {
       const helpers = await TrainHelpers.start(threads - 1, trainer.helperSpec(module));
-      if (typeof helpers === "string") trainer.threading = `one thread; ${threads} threads unavailable: ${helpers}`;
+      if (typeof helpers === "string") trainer.threading_ = `one thread; ${threads} threads unavailable: ${helpers}`;
       else {
         trainer.helpers = helpers;
-        trainer.threading = `${threads} threads`;
+        trainer.threading_ = `${threads} threads`;
       }
     }
     return trainer;
@@ -104,9 +103,15 @@ export class WasmTrainer {
     };
   }
 
+  /** "one thread", "2 threads", or one thread and why not the threads asked for. */
+  get threading(): string {
+    return this.threading_;
+  }
+
   /** Stops the helper threads (the trainer then runs on one thread). */
   dispose(): void {
     this.helpers?.dispose();
+    if (this.helpers) this.threading_ = "one thread";
     this.helpers = undefined;
   }
 
