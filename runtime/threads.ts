@@ -204,29 +204,77 @@ export function sharedMemoryImport(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
   throw new Error("the WebAssembly module imports no memory; was it compiled by cnnc?");
 }
 
-async function startThread(source: string): Promise<ThreadHandle> {
+/** A worker running `source`: Node worker_threads (eval, unref'd) or a Web Worker from a Blob URL. */
+export interface WorkerChannel {
+  post(message: unknown): void;
+  terminate(): void;
+  /**
+   * Node: whether the worker keeps the process alive. Idle, it must not; while the caller
+   * awaits a reply, it must, or Node ends the process mid-await. A no-op in browsers.
+   */
+  hold(on: boolean): void;
+}
+
+/** Starts a worker on `source`; its messages and errors go to the callbacks. */
+export async function startWorker(source: string, onMessage: (m: unknown) => void, onError: (message: string) => void): Promise<WorkerChannel> {
   const g = globalThis as { process?: { versions?: { node?: string } } };
   if (g.process?.versions?.node) {
     const workerThreads = "node:worker_threads";
     const { Worker: NodeWorker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ workerThreads)) as typeof import("node:worker_threads");
-    const w = new NodeWorker(source, { eval: true });
-    // Idle workers must not keep a Node process alive.
+    // The source is a CommonJS script: a parent started with --input-type=module (node -e)
+    // would pass that on and make it a module, without `require`.
+    const proc = (globalThis as { process?: { execArgv?: string[] } }).process;
+    const execArgv = (proc?.execArgv ?? []).filter((a) => !a.startsWith("--input-type"));
+    const w = new NodeWorker(source, { eval: true, execArgv });
+    w.on("message", onMessage);
+    // Kept after start: a worker's error must not become the process's uncaught exception.
+    w.on("error", (e: Error) => onError(e.message));
+    // Idle workers must not keep a Node process alive. After the listeners: adding a message
+    // listener refs the worker's port again.
     w.unref();
-    const ready = new Promise<void>((resolve, reject) => {
-      // Kept after start: a worker's error must not become the process's uncaught exception.
-      w.on("error", reject);
-      w.once("message", (m: unknown) => (isReady(m) ? resolve() : reject(new Error(workerError(m)))));
-    });
-    return { post: (m) => w.postMessage(m), ready, terminate: () => void w.terminate() };
+    return { post: (m) => w.postMessage(m), terminate: () => void w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
   }
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
   const w = new Worker(url);
-  const ready = new Promise<void>((resolve, reject) => {
-    w.onerror = (e) => reject(new Error(e.message || "the worker failed to start"));
-    w.onmessage = (e: MessageEvent) => (isReady(e.data) ? resolve() : reject(new Error(workerError(e.data))));
-  });
-  void ready.finally(() => URL.revokeObjectURL(url)).catch(() => {});
-  return { post: (m) => w.postMessage(m), ready, terminate: () => w.terminate() };
+  // Revoked once the worker speaks (it has fetched its script by then), not before: a browser
+  // may still be fetching it when the constructor returns.
+  let revoked = false;
+  const revoke = () => {
+    if (!revoked) URL.revokeObjectURL(url);
+    revoked = true;
+  };
+  w.onmessage = (e: MessageEvent) => {
+    revoke();
+    onMessage(e.data);
+  };
+  w.onerror = (e) => {
+    revoke();
+    onError(e.message || "the worker failed");
+  };
+  return { post: (m) => w.postMessage(m), terminate: () => w.terminate(), hold: () => {} };
+}
+
+async function startThread(source: string): Promise<ThreadHandle> {
+  let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  let started = false;
+  const w = await startWorker(
+    source,
+    (m) => {
+      if (started) return;
+      started = true;
+      if (isReady(m)) settle?.resolve();
+      else settle?.reject(new Error(workerError(m)));
+    },
+    (message) => settle?.reject(new Error(message || "the worker failed to start")),
+  );
+  // Alive while it starts (the caller awaits `ready`), idle after.
+  w.hold(true);
+  void ready.then(
+    () => w.hold(false),
+    () => w.hold(false),
+  );
+  return { post: (m) => w.post(m), ready, terminate: () => w.terminate() };
 }
 
 function isReady(m: unknown): boolean {

@@ -10,6 +10,8 @@
 // The helpers are created from a source string (`eval` in Node, a Blob URL in browsers), like
 // the inference runtime's thread pool, so that no bundler has to find a worker file.
 
+import { startWorker } from "../../runtime/threads.js";
+
 /** Positions of the output ([C, D..]) whose arg-max is the target class (t: one class per position). */
 export function countCorrect(out: Float32Array, t: Float32Array, classes: number): number {
   const per = out.length / classes;
@@ -112,7 +114,7 @@ if (typeof require === "function" && typeof self === "undefined") {
 
 interface Channel {
   post(message: unknown): void;
-  /** The helper's next message. */
+  /** The helper's next message (the helper keeps Node alive until it comes). */
   next(): Promise<unknown>;
   terminate(): void;
 }
@@ -125,24 +127,17 @@ async function startHelper(): Promise<Channel> {
     if (w) w(m);
     else queued.push(m);
   };
-  const next = () => new Promise<unknown>((resolve) => (queued.length ? resolve(queued.shift()) : waiting.push(resolve)));
-  const g = globalThis as { process?: { versions?: { node?: string } } };
-  if (g.process?.versions?.node) {
-    const workerThreads = "node:worker_threads";
-    const { Worker: NodeWorker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ workerThreads)) as typeof import("node:worker_threads");
-    const w = new NodeWorker(HELPER_SOURCE, { eval: true });
-    // Idle helpers must not keep a Node process alive.
-    w.unref();
-    w.on("message", deliver);
-    w.on("error", (e: Error) => deliver({ error: e.message }));
-    return { post: (m) => w.postMessage(m), next, terminate: () => void w.terminate() };
-  }
-  const url = URL.createObjectURL(new Blob([HELPER_SOURCE], { type: "text/javascript" }));
-  const w = new Worker(url);
-  URL.revokeObjectURL(url);
-  w.onmessage = (e: MessageEvent) => deliver(e.data);
-  w.onerror = (e) => deliver({ error: e.message || "the helper failed" });
-  return { post: (m) => w.postMessage(m), next, terminate: () => w.terminate() };
+  const w = await startWorker(HELPER_SOURCE, deliver, (message) => deliver({ error: message || "the helper failed" }));
+  const next = async (): Promise<unknown> => {
+    if (queued.length) return queued.shift();
+    w.hold(true);
+    try {
+      return await new Promise<unknown>((resolve) => waiting.push(resolve));
+    } finally {
+      w.hold(false);
+    }
+  };
+  return { post: (m) => w.post(m), next, terminate: () => w.terminate() };
 }
 
 function failure(m: unknown): string | undefined {

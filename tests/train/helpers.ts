@@ -17,6 +17,16 @@ import { rng, type Rng } from "../rng.js";
 
 export { rng, type Rng };
 
+/** LeNet as in examples/lenet.cnn, without its train declaration (tests add their own). */
+export const LENET = `
+network lenet(image: f32[1, 28, 28]) -> probs {
+  c1 = image |> conv1: conv(6, 5x5, pad: same) |> relu |> maxpool(2x2, stride: 2)
+  c2 = c1 |> conv2: conv(16, 5x5) |> relu |> maxpool(2x2, stride: 2)
+  probs = c2 |> flatten |> fc1: dense(120) |> relu |> fc2: dense(84) |> relu
+             |> fc3: dense(10) |> softmax
+}
+`;
+
 
 export function randomTensor(r: Rng, shape: readonly number[], lo = -1, hi = 1): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);

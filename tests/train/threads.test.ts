@@ -12,16 +12,7 @@ import { splitSamples } from "../../compiler/train/train-threads.js";
 import type { Batch } from "../../compiler/train/trainer.js";
 import { readSafetensors } from "../../compiler/tensors/safetensors.js";
 import { relativeError } from "../relative-error.js";
-import { rng } from "./helpers.js";
-
-const LENET = `
-network lenet(image: f32[1, 28, 28]) -> probs {
-  c1 = image |> conv1: conv(6, 5x5, pad: same) |> relu |> maxpool(2x2, stride: 2)
-  c2 = c1 |> conv2: conv(16, 5x5) |> relu |> maxpool(2x2, stride: 2)
-  probs = c2 |> flatten |> fc1: dense(120) |> relu |> fc2: dense(84) |> relu
-             |> fc3: dense(10) |> softmax
-}
-`;
+import { rng, LENET } from "./helpers.js";
 
 function batch(seed: number, count: number): Batch {
   const r = rng(seed);
@@ -95,6 +86,19 @@ describe("WebAssembly training on threads", () => {
     } finally {
       t.dispose();
     }
+  });
+
+  it("a Node script that never disposes its 2-thread trainer still exits (idle helpers hold no handle)", () => {
+    const root = path.resolve(__dirname, "../..");
+    const script = `
+      const { compileTraining } = await import(${JSON.stringify(path.join(root, "dist/compiler/index.js"))});
+      const r = compileTraining(${JSON.stringify(LENET)}, { fileName: "lenet.cnn", backend: "wasm" });
+      const t = await r.load({ threads: 2 });
+      const s = await t.step({ count: 4, images: new Float32Array(4 * 784).fill(0.5), labels: Float64Array.from([1, 2, 3, 4]) });
+      console.log(t.threading, Number.isFinite(s.loss));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("2 threads true");
   });
 
   it("cnnc train --threads 2 trains and says so; --threads with the reference is a usage error", () => {

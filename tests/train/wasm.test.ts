@@ -26,7 +26,7 @@ import { specialise } from "../../compiler/train/specialise.js";
 import { referenceBatch } from "../../compiler/train/reference-batch.js";
 import type { Tensor } from "../../compiler/reference/tensor.js";
 import { relativeError } from "../relative-error.js";
-import { Builder, type Rng, randomWindow, rng } from "./helpers.js";
+import { Builder, type Rng, randomWindow, rng, LENET } from "./helpers.js";
 import { taps, type Taps } from "../../compiler/reference/grad/taps.js";
 import { windowRuns } from "../../compiler/backends/wasm/grad-im2col.js";
 import { strideTwoRows } from "../../compiler/backends/wasm/grad-pool.js";
@@ -237,15 +237,6 @@ describe("WebAssembly training kernels equal the reference", () => {
     await compare(b.graph(probs), r, "cross_entropy", (n) => Float64Array.from({ length: n }, () => r.int(0, C - 1)));
   });
 });
-
-const LENET = `
-network lenet(image: f32[1, 28, 28]) -> probs {
-  c1 = image |> conv1: conv(6, 5x5, pad: same) |> relu |> maxpool(2x2, stride: 2)
-  c2 = c1 |> conv2: conv(16, 5x5) |> relu |> maxpool(2x2, stride: 2)
-  probs = c2 |> flatten |> fc1: dense(120) |> relu |> fc2: dense(84) |> relu
-             |> fc3: dense(10) |> softmax
-}
-`;
 
 function batch(seed: number, count: number, n: number, classes: number): Batch {
   const r = rng(seed);

@@ -29,7 +29,7 @@ import { specialise } from "../../compiler/train/specialise.js";
 import { readFileSync } from "node:fs";
 import { relativeError } from "../relative-error.js";
 import { testAdapter } from "../backends/wgsl/plan-helper.js";
-import { Builder, type Rng, randomWindow, rng } from "./helpers.js";
+import { Builder, type Rng, randomWindow, rng, LENET } from "./helpers.js";
 
 const adapter = await testAdapter();
 const gpuIt = adapter || process.env.CI ? it : it.skip;
@@ -179,15 +179,6 @@ describe("WebGPU gradients of whole examples equal the reference's", () => {
     });
   }
 });
-
-const LENET = `
-network lenet(image: f32[1, 28, 28]) -> probs {
-  c1 = image |> conv1: conv(6, 5x5, pad: same) |> relu |> maxpool(2x2, stride: 2)
-  c2 = c1 |> conv2: conv(16, 5x5) |> relu |> maxpool(2x2, stride: 2)
-  probs = c2 |> flatten |> fc1: dense(120) |> relu |> fc2: dense(84) |> relu
-             |> fc3: dense(10) |> softmax
-}
-`;
 
 function batch(seed: number, count: number, n: number, classes: number): Batch {
   const r = rng(seed);

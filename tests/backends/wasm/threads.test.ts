@@ -228,6 +228,11 @@ process.stdout.write(JSON.stringify({ description: two.description, same: a.ever
     const result = JSON.parse(run.stdout) as { description: string; same: boolean };
     expect(result.description).toMatch(/^WebAssembly \(2 threads(, relaxed SIMD)?\)$/);
     expect(result.same).toBe(true);
+    // The same from `node --input-type=module -e`, whose flag workers must not inherit (their
+    // source is a CommonJS script).
+    const evaluated = spawnSync(process.execPath, ["--input-type=module", "-e", readFileSync(script, "utf8")], { cwd: dir, encoding: "utf8", timeout: 60000 });
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect((JSON.parse(evaluated.stdout) as { description: string }).description).toMatch(/^WebAssembly \(2 threads/);
   });
 
   it("cnnc run --threads 2 prints what one thread prints, and says it ran on 2 threads", { timeout: 180_000 }, () => {
