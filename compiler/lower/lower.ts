@@ -733,9 +733,12 @@ function largeConstant(op: Op, input: readonly Dim[], output: readonly Dim[]): n
   const dims: Dim[] = [...output];
   const w = op as Partial<{ window: readonly number[]; kernel: readonly number[]; stride: readonly number[]; dilation: readonly number[]; pad: PadSpec; ceil: boolean }>;
   const sizes = w.window ?? w.kernel;
-  if (sizes && w.stride && w.dilation && w.pad && input.length === sizes.length + 1) {
+  // A transposed convolution's code works with the geometry of the convolution it reverses,
+  // whose input is the deconv's output.
+  const over = op.kind === "deconv" ? output : input;
+  if (sizes && w.stride && w.dilation && w.pad && over.length === sizes.length + 1) {
     try {
-      const g = windowGeometry(input.slice(1), sizes, w.stride, w.dilation, w.pad, w.ceil ?? false);
+      const g = windowGeometry(over.slice(1), sizes, w.stride, w.dilation, w.pad, w.ceil ?? false);
       dims.push(...g.padBefore, ...g.padAfter, ...g.out);
     } catch {
       // Geometry the op's own checks refuse is reported by them.

@@ -75,6 +75,16 @@ describe("sizes no target can address are diagnostics", () => {
     expect(net("1, H, W", src)).toEqual([`t.cnn:1:82: error: layer y.1: its sizes reach 4294967294, larger than 2147483647, ${INDEX}`]);
   });
 
+  it("a transposed convolution with a stride of 2^31 - 1 and pad: same on symbolic sizes (found by the fuzzer: seed 34 case 71764)", () => {
+    const src = `network n(x: f32[1, H, W]) -> y {
+  e = x |> conv(8, 3x3, stride: 2, pad: same)
+  y = e |> maxpool(2x2) |> d: deconv(8, 3x3, stride: 2147483647, pad: same, like: e)
+}`;
+    const got = errors(src, { target: "wasm" });
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatch(new RegExp(`^t\\.cnn:3:\\d+: error: layer d: its sizes reach \\d+, larger than 2147483647, ${INDEX.replace(/[()]/g, "\\$&")}$`));
+  });
+
   it("2^31 channels with an inline kernel: refused at the input, before any allocation", () => {
     expect(net("2147483648, 4, 4", "|> conv(1, 1x1)")).toEqual([`t.cnn:1:18: error: input 'x': 2147483648 is larger than 2147483647, ${INDEX}`]);
   });
