@@ -150,7 +150,13 @@ describe("runtime contracts", () => {
     // And past its work budget (seed 31 case 5057: a 1001x1001 kernel on 280x320 would take hours).
     const slow = cnnc("run", "examples/classifier_variable.cnn", "--random", "--backend", "reference", "--size", "H=1400,W=1400");
     expect(slow.code).toBe(1);
-    expect(slow.err).toMatch(/cnnc: error: the reference backend is an unoptimised float64 interpreter: this network takes 6\.3e\+9 floating-point operations per sample with H = 1400, W = 1400, more than its budget of 2e\+9 \(about half a minute\); run it with --backend wasm/);
+    expect(slow.err).toMatch(/cnnc: error: the reference backend is an unoptimised float64 interpreter: this network takes 6\.3e\+9 floating-point operations per sample with H = 1400, W = 1400, more than its budget of 2e\+9 \(about 20 s\); run it with --backend wasm/);
+    // Tiled and local layers weigh three times (seed 34 cases 82262 and 89808: a minute alone).
+    const file = path.join(tmp, "tiled.cnn");
+    writeFileSync(file, "network tiled(image: f32[3, 24, 24]) -> features {\n  features = image |> t1: tiled(65536, 3x3, tiles: 2x2) |> relu |> maxpool(2)\n}\n");
+    const tiled = cnnc("run", file, "--random", "--backend", "reference");
+    expect(tiled.code).toBe(1);
+    expect(tiled.err).toContain("this network takes 5.2e+9 floating-point operations per sample (tiled and local layers counted three times: they run slower here), more than its budget of 2e+9 (about 20 s)");
   });
 
   it("the compiled backends refuse a run past 10^13 operations unless --allow-long (found by the fuzzer: seed 33 case 31261, 44 minutes of work)", () => {
