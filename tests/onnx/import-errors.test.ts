@@ -110,6 +110,12 @@ describe("bad ONNX files", () => {
     const add = conv({ nodes: [{ op: "Add", inputs: ["w"], outputs: ["a"] }, { op: "Conv", inputs: ["x", "w"], outputs: ["y"] }] });
     expect(errors(buildModel(add))).toEqual(['node "n0" (Add): takes at least 2 inputs, and this node has 1']);
   });
+  it("an empty input name where the op has no optional inputs (found by the fuzzer: seed 35 case 11084)", () => {
+    for (const op of ["Add", "Max", "Concat"]) {
+      const g = conv({ nodes: [{ op: "Conv", inputs: ["x", "w"], outputs: ["c"] }, { op, inputs: ["c", ""], outputs: ["y"], attrs: op === "Concat" ? [attr.int("axis", 1)] : [] }] });
+      expect(errors(buildModel(g))).toEqual([`node "n1" (${op}): its input 1 is empty, and ${op} has no optional inputs`]);
+    }
+  });
   it("a 2 GB declared tensor", () => {
     expect(errors(hugeTensor())[0]).toMatch(/declares 536870912 elements/);
   });

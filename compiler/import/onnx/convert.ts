@@ -165,6 +165,14 @@ class Converter {
     if (!v) throw new ImportError(`node ${quoted(n.name)} (${n.opType}) reads ${quoted(name)}, which no node, input or initializer defines`);
     return v;
   }
+  /** Every input of a node that has no optional ones (Add, Concat, Max...): an empty name is refused. */
+  private allInputs(n: OnnxNode): Val[] {
+    return n.inputs.map((_, i) => {
+      const v = this.val(n, i);
+      if (!v) throw new ImportError(`node ${quoted(n.name)} (${n.opType}): its input ${i} is empty, and ${n.opType} has no optional inputs`);
+      return v;
+    });
+  }
   private constIn(n: OnnxNode, i: number, what: string): OnnxTensor {
     const v = this.val(n, i);
     if (!v) throw new ImportError(`node ${quoted(n.name)} (${n.opType}) has no ${what}`);
@@ -541,7 +549,7 @@ class Converter {
         return this.emit(n, `${x.name} |> transpose([${per.join(", ")}])`, per.map((p) => x.shape[p]));
       }
       case "Concat": {
-        const ins = n.inputs.map((_, i) => this.val(n, i) as Val);
+        const ins = this.allInputs(n);
         const first = ins.find((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
         if (!first) return this.refuse(n, "concatenates only constants");
         const rank = first.shape.length + 1;
@@ -778,7 +786,7 @@ class Converter {
    */
   private extremum(n: OnnxNode): void {
     const isMax = n.opType === "Max";
-    const ins = n.inputs.map((_, i) => this.val(n, i) as Val);
+    const ins = this.allInputs(n);
     const acts = ins.filter((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
     const consts = ins.filter((v): v is Extract<Val, { kind: "const" }> => v.kind === "const");
     if (consts.length > 0) {
@@ -1054,7 +1062,7 @@ class Converter {
 
   private binary(n: OnnxNode): void {
     const op = n.opType;
-    const ins = n.inputs.map((_, i) => this.val(n, i) as Val);
+    const ins = this.allInputs(n);
     const acts = ins.filter((v): v is Extract<Val, { kind: "act" }> => v.kind === "act");
     if (acts.length === ins.length) {
       if (op === "Add" || op === "Sum") {
