@@ -40,12 +40,14 @@ export function workPerSample(r: CompileSuccess, env: Record<string, number>, we
 const referenceCost = (n: Node): number => (n.op.kind === "tiled" || n.op.kind === "local" ? 3 : 1);
 
 /**
- * What `cnnc run` takes on without being asked: 10^13 floating-point operations for the whole
- * run, several minutes on one WebAssembly thread at its peak (about 40 GFLOP/s here). A
- * network past it is almost always a size typed wrong (a 1x65536x3 kernel over a 65536-row
- * volume is 10^15, days of work), so it is refused with the estimate unless --allow-long.
+ * What `cnnc run` takes on without being asked: 10^12 floating-point operations for the whole
+ * run, 25 s on one WebAssembly thread at its peak (about 40 GFLOP/s here) and several times
+ * that on shapes the kernels serve badly (a 1001x1001 kernel on a 280x320 image, 5.7x10^12,
+ * ran 9 minutes: fuzzer seed 35 case 95461). 125 ResNet-50 images fit. Past it is usually a
+ * size typed wrong (a 1x65536x3 kernel over a 65536-row volume is 10^14), so it is refused
+ * with the estimate unless --allow-long.
  */
-export const RUN_FLOPS = 1e13;
+export const RUN_FLOPS = 1e12;
 
 /** The refusal for a run over RUN_FLOPS, or undefined. */
 export function runTooLong(r: CompileSuccess, inputs: Record<string, TensorData>): string | undefined {
