@@ -17,7 +17,7 @@ import type { Normalization } from "../runtime/image.js";
 import { analyse } from "./analyse.js";
 import { withFileSystem } from "./node-files.js";
 import { commandHelp, commandNamed, COMMANDS, generalHelp, parseCommand, type Parsed, UsageError } from "./cli-args.js";
-import { mulberryInputs } from "./cli-inputs.js";
+import { declaredInputs, mulberryInputs, randomShapes } from "./cli-inputs.js";
 import { printShape } from "./ir/dim.js";
 import { closest } from "./suggest.js";
 import { readModel, readModelText } from "./cli-read.js";
@@ -428,6 +428,13 @@ async function cmdRun(p: Parsed): Promise<void> {
   const reads = inputsOf(p, model);
   if (out) refuseOutput(out, out.endsWith(".npy") ? "npy" : "npy-folder", { inputs: reads, force: flag(p, "force") });
   const isDir = existsSync(model) && statSync(model).isDirectory();
+  // --random's sizes are checked before the compile, which can take a minute (fuzzer seed 35
+  // case 36159: 65 s and 2.7 GB, then "give it with --size H=N").
+  if (random && !isDir) {
+    const source = readSource(model);
+    const specs = typeof source === "string" ? declaredInputs(source, str(p, "network")) : undefined;
+    if (specs) randomShapes(specs, parseSizes(p), (m) => new UsageError(m, p.command));
+  }
   let runner: Runner;
   // The compiled network, for the work estimate (a bundle folder carries no graph).
   let compiled: CompileSuccess | undefined;

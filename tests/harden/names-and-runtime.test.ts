@@ -159,6 +159,17 @@ describe("runtime contracts", () => {
     expect(tiled.err).toContain("this network takes 5.2e+9 floating-point operations per sample (tiled and local layers counted three times: they run slower here), more than its budget of 2e+9 (about 20 s)");
   });
 
+  it("--random without the --size a symbolic input needs is refused before the compile (found by the fuzzer: seed 35 case 36159 compiled for 65 s and 2.7 GB first)", () => {
+    const file = path.join(tmp, "symbolic.cnn");
+    writeFileSync(file, "network n(image: f32[3, H, W]) -> y {\n  y = image |> w: conv(16, 1001, pad: same)\n}\n");
+    const t0 = performance.now();
+    const r = cnnc("run", file, "--random", "--backend", "wasm");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("cnnc: input 'image' has the symbolic size H; give it with --size H=N");
+    // Not a timing test: a guard far above the parse it takes, far below the compile it was.
+    expect(performance.now() - t0).toBeLessThan(30_000);
+  });
+
   it("the compiled backends refuse a run past 10^12 operations unless --allow-long (found by the fuzzer: seed 33 case 31261, 44 minutes of work; seed 35 case 95461, 5.7e12 in 9 minutes)", () => {
     const file = path.join(tmp, "long.cnn");
     writeFileSync(file, "network volume(scan: f32[1, 16, 65536, 32]) -> features {\n  features = scan |> conv1: conv(8, 1x65536x3, pad: same) |> relu |> maxpool(2x2x2)\n}\n");
