@@ -470,7 +470,7 @@ async function cmdRun(p: Parsed): Promise<void> {
     // NaN and infinities are refused here, for every backend alike (they would not agree on them).
     checkFinite(Object.fromEntries(inputs));
     if (compiled && backend !== "reference" && !flag(p, "allow-long")) {
-      const { runTooLong } = await import("./cli-reference.js");
+      const { runTooLong } = await import("./cli-work.js");
       const refusal = runTooLong(compiled, Object.fromEntries(inputs));
       if (refusal) throw new UserError(`cnnc: error: ${refusal}`);
     }
