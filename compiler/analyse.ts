@@ -16,7 +16,7 @@ import type { CompileOptions } from "./options.js";
 import { dirname, isAbsolute, join, normalize } from "./paths.js";
 import { SourceFile } from "./source.js";
 import { readSafetensors } from "./tensors/safetensors.js";
-import { fromOnnx, isOnnx } from "./import/onnx/index.js";
+import { isOnnx, onnxImporter } from "./import/onnx/front.js";
 
 /** Parse, check and lower to a graph with bound weights (no code generation). */
 export function analyse(
@@ -28,6 +28,8 @@ export function analyse(
   let source: string;
   if (isOnnx(input, options.fileName, options.format)) {
     const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+    const fromOnnx = onnxImporter();
+    if (!fromOnnx) throw new Error("internal error: an ONNX model reached analyse() before the importer was loaded (await loadOnnxImporter(), import/onnx/front.ts)");
     const imported = fromOnnx(bytes);
     if (!imported.ok) {
       const log = new DiagnosticLog();

@@ -10,11 +10,12 @@ import { analyse as analyseSource } from "./analyse.js";
 import { loadBinaryen } from "./backends/wasm/binaryen.js";
 import { compile } from "./compile.js";
 import { type Diagnostic, formatDiagnostic, formatDiagnostics, headline, location } from "./diagnostics.js";
+import { loadOnnxImporter } from "./import/onnx/front.js";
 import type { Graph } from "./ir/graph.js";
 import type { CompileOptions } from "./options.js";
 import type { Plan } from "./plan/plan.js";
 
-await loadBinaryen();
+await Promise.all([loadBinaryen(), loadOnnxImporter()]);
 
 export { compile };
 export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from "./compile.js";

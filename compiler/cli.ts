@@ -21,6 +21,7 @@ import { declaredInputs, mulberryInputs, randomShapes } from "./cli-inputs.js";
 import { printShape } from "./ir/dim.js";
 import { closest } from "./suggest.js";
 import { readModel, readModelText } from "./cli-read.js";
+import { loadOnnxImporter } from "./import/onnx/front.js";
 import { escapeControls, printDiagnostics, Progress, progressItem, sayErr } from "./cli-text.js";
 import type { Diagnostic } from "./diagnostics.js";
 import type { AlgorithmName } from "./ir/graph.js";
@@ -54,10 +55,11 @@ function modelPath(p: Parsed): string {
   return p.positional[0];
 }
 
-/** A model: `.cnn` text, or an ONNX model's bytes (compile() imports it). */
-function readSource(file: string): string | Uint8Array {
+/** A model: `.cnn` text, or an ONNX model's bytes (compile() imports it: its importer is loaded here). */
+async function readSource(file: string): Promise<string | Uint8Array> {
   const r = readModel(file);
   if (!r.ok) throw new UserError(`${file}: error: ${r.error}`);
+  if (typeof r.model !== "string") await loadOnnxImporter();
   return r.model;
 }
 
@@ -95,10 +97,10 @@ function failOn(diagnostics: readonly Diagnostic[], ok: boolean): void {
 
 async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<CompileSuccess> {
   const options = compileOptions(p, file, target);
-  const source = readSource(file);
+  const source = await readSource(file);
   // Started before binaryen loads, so that its load counts towards the second before a bar shows.
   const compileBar = options.autotune ? undefined : new Progress("compile");
-  const { compile } = await import("./index.js");
+  const { compile } = await import("./node-compile.js");
   let r;
   if (options.autotune && options.target === "webgpu") {
     sayErr("cnnc: autotuning: timing each convolution's algorithms on the WebGPU adapter (seconds per layer)");
@@ -132,7 +134,7 @@ async function cmdCheck(p: Parsed): Promise<void> {
   const file = modelPath(p);
   const options = { fileName: file, weights: str(p, "weights"), network: str(p, "network") };
   if (list(p, "size").length === 0) {
-    const a = analyse(readSource(file), withFileSystem(options));
+    const a = analyse(await readSource(file), withFileSystem(options));
     failOn(a.log.items, !a.log.hasErrors);
     process.stdout.write(`${escapeControls(file)}: ok\n`);
     return;
@@ -140,7 +142,7 @@ async function cmdCheck(p: Parsed): Promise<void> {
   // At given sizes: the passes and the plan (still no code generation), evaluated there.
   const sizes = parseSizes(p);
   const [{ optimise }, { checkAtSizes, mib }] = await Promise.all([import("./optimise.js"), import("./check-sizes.js")]);
-  const o = optimise(readSource(file), withFileSystem(options));
+  const o = optimise(await readSource(file), withFileSystem(options));
   if (!o.ok) return failOn(o.diagnostics, false);
   const summary = checkAtSizes(o, sizes, o.log);
   failOn(o.log.items, !o.log.hasErrors);
@@ -217,7 +219,7 @@ async function cmdImportExport(p: Parsed): Promise<void> {
     r = importCommand(file, out);
   } else {
     const { exportCommand } = await import("./export/cli.js");
-    r = exportCommand(file, out, str(p, "weights"), str(p, "network"));
+    r = await exportCommand(file, out, str(p, "weights"), str(p, "network"));
   }
   process.stdout.write(escapeControls(r.stdout));
   if (r.stderr) sayErr(r.stderr.replace(/\n$/, ""));
@@ -241,7 +243,7 @@ async function cmdExplain(p: Parsed): Promise<void> {
   else {
     // No code generated: the passes and the plan only (binaryen is never loaded).
     const { optimise } = await import("./optimise.js");
-    const o = optimise(readSource(file), withFileSystem(compileOptions(p, file)));
+    const o = optimise(await readSource(file), withFileSystem(compileOptions(p, file)));
     failOn(o.ok ? o.log.items : o.diagnostics, o.ok);
     if (!o.ok) return;
     noteInitialised(o.initialised);
@@ -431,7 +433,7 @@ async function cmdRun(p: Parsed): Promise<void> {
   // --random's sizes are checked before the compile, which can take a minute (fuzzer seed 35
   // case 36159: 65 s and 2.7 GB, then "give it with --size H=N").
   if (random && !isDir) {
-    const source = readSource(model);
+    const source = await readSource(model);
     const specs = typeof source === "string" ? declaredInputs(source, str(p, "network")) : undefined;
     if (specs) randomShapes(specs, parseSizes(p), (m) => new UsageError(m, p.command));
   }
@@ -520,7 +522,7 @@ async function cmdShow(p: Parsed): Promise<void> {
   if (p.seed !== undefined && !random) throw new UsageError(`unexpected argument ${p.seed}`, p.command);
   const rules = { inputs: inputsOf(p, file), force: flag(p, "force") };
   refuseOutput(out, "file", rules);
-  const a = analyse(readSource(file), withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") }));
+  const a = analyse(await readSource(file), withFileSystem({ fileName: file, weights: str(p, "weights"), network: str(p, "network") }));
   failOn(a.log.items, !a.log.hasErrors);
   if (!a.graph) throw new UserError("");
   const g = a.graph;

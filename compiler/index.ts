@@ -4,26 +4,21 @@
 // (compiler/browser.ts) is the same compiler without the file system.
 
 import { analyse as analyseSource } from "./analyse.js";
-import { loadBinaryen } from "./backends/wasm/binaryen.js";
-import { loadBinaryenForNode } from "./binaryen-node.js";
-import { type CompileResult, compile as compileSource } from "./compile.js";
 import { formatDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { loadOnnxImporter } from "./import/onnx/front.js";
 import { withFileSystem } from "./node-files.js";
 import type { CompileOptions } from "./options.js";
 import { compileTraining as compileTrainingSource, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";
 
-// compile() is synchronous and emits WebAssembly with binaryen, which loads asynchronously
-// and slowly; the API loads it here, once, so that importing "cnnc" gives a ready compile().
-// In Node through V8's code cache, which saves most of the load after the first run.
-await loadBinaryen(loadBinaryenForNode);
+// compile() and analyse() are synchronous and take ONNX models too: the importer is loaded
+// here, once (node-compile.ts loads binaryen the same way).
+await loadOnnxImporter();
+
+export { compile } from "./node-compile.js";
 
 export type { CompileOptions, Target, TargetName } from "./options.js";
 export type { CompileProgress, CompileStage } from "./progress.js";
 export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from "./compile.js";
-
-export function compile(source: string | Uint8Array, options: CompileOptions = {}): CompileResult {
-  return compileSource(source, withFileSystem(options));
-}
 
 /** Parse, check, lower and bind weights (no code generation): analyse.ts with the file system. */
 export function analyse(input: string | Uint8Array, options: CompileOptions = {}): ReturnType<typeof analyseSource> {

@@ -90,7 +90,7 @@ export const RBrace = punct("RBrace", "}");
  * (a catch-all pattern would cost the lexer its first-character optimisation). */
 export const Unknown = createToken({ name: "Unknown", pattern: Lexer.NA, label: "a character" });
 
-const lexerTokens: TokenType[] = [
+export const lexerTokens: TokenType[] = [
   WhiteSpace,
   LineComment,
   BlockComment,
@@ -136,4 +136,8 @@ export const allTokens: TokenType[] = [...lexerTokens, Unknown];
 export const valueTokens: readonly TokenType[] = [Identifier, NumberLiteral, SizeLiteral, StringLiteral];
 
 // Full position tracking: the parser derives each CST node's extent from its tokens' end offsets.
-export const lexer = new Lexer(lexerTokens, { positionTracking: "full", ensureOptimizations: true });
+// The token patterns' own validation (chevrotain's, for whoever edits this file) is skipped:
+// it costs every process about 15 ms at start-up, and tests/dsl/grammar.test.ts builds the
+// lexer with it on.
+export const LEXER_CONFIG = { positionTracking: "full", ensureOptimizations: true } as const;
+export const lexer = new Lexer(lexerTokens, { ...LEXER_CONFIG, skipValidations: true });

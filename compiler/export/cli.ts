@@ -4,6 +4,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { formatDiagnostic } from "../diagnostics.js";
 import { analyse } from "../analyse.js";
+import { loadOnnxImporter } from "../import/onnx/front.js";
 import { withFileSystem } from "../node-files.js";
 import { EXPORT_OPSET, exportOnnx } from "./onnx.js";
 
@@ -13,13 +14,15 @@ export interface ExportOutcome {
   readonly stderr: string;
 }
 
-export function exportCommand(model: string, out: string, weights?: string, network?: string): ExportOutcome {
+export async function exportCommand(model: string, out: string, weights?: string, network?: string): Promise<ExportOutcome> {
   let source: string | Uint8Array;
   try {
     source = new Uint8Array(readFileSync(model));
   } catch (e) {
     return { code: 1, stdout: "", stderr: `${model}: error: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})\n` };
   }
+  // An ONNX model exports too (imported, then written back in cnnc's own operator set).
+  await loadOnnxImporter();
   const a = analyse(source, withFileSystem({ fileName: model, weights, network }));
   const diags = a.log.items.map((d) => `${formatDiagnostic(d)}\n`).join("");
   if (!a.graph || a.log.hasErrors) return { code: 1, stdout: "", stderr: diags };

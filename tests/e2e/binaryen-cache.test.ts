@@ -1,6 +1,7 @@
-// binaryen through V8's code cache (compiler/binaryen-node.ts): the CLI writes the cache on the
-// first run and reads it after, the bundles are byte for byte those of the plain import, and
-// a cache that is corrupt or cannot be written changes nothing but the speed.
+// binaryen split and through V8's code cache (compiler/binaryen-node.ts): the CLI writes the
+// cache on the first run (the package's JavaScript, its wasm, V8's code) and reads it after,
+// the bundles are byte for byte those of the plain import, and a cache that is corrupt or
+// cannot be written changes nothing but the speed.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,9 +45,16 @@ describe("binaryen's code cache", () => {
     const reference = compileLenet("g", { CNNC_CACHE_DIR: dir });
     const copies = readdirSync(dir).filter((f) => f.endsWith(".js"));
     expect(copies).toHaveLength(1);
+    const wasm = copies[0].replace(/\.js$/, ".wasm");
+    const wasmBytes = readFileSync(path.join(dir, wasm));
+    expect([...wasmBytes.subarray(0, 4)]).toEqual([0, 0x61, 0x73, 0x6d]);
     writeFileSync(path.join(dir, copies[0]), "garbage");
     expect(compileLenet("h", { CNNC_CACHE_DIR: dir }).equals(reference)).toBe(true);
     expect(readFileSync(path.join(dir, copies[0]), "latin1").startsWith("(async function")).toBe(true);
+    // A truncated wasm half: refused by its length, split anew.
+    writeFileSync(path.join(dir, wasm), wasmBytes.subarray(0, 1000));
+    expect(compileLenet("h2", { CNNC_CACHE_DIR: dir }).equals(reference)).toBe(true);
+    expect(readFileSync(path.join(dir, wasm)).equals(wasmBytes)).toBe(true);
     // Entries of other binaryen builds or flags, and a temporary file a killed process left.
     const old = new Date(Date.now() - 7_200_000);
     for (let i = 0; i < 5; i++) {
@@ -62,6 +70,7 @@ describe("binaryen's code cache", () => {
     expect(cacheFiles(dir)).toHaveLength(3);
     expect(left.filter((f) => f.endsWith(".tmp"))).toEqual([]);
     expect(left.filter((f) => f.endsWith(".js"))).toHaveLength(3);
+    expect(left.filter((f) => f.endsWith(".wasm"))).toHaveLength(1); // the old entries had none
   });
 
   it("replaces a corrupt cache and works without a writable folder", () => {

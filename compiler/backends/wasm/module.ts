@@ -189,15 +189,16 @@ export interface EmittedWasm extends WasmCode {
 export type { WasmOptimize };
 
 /**
- * What cnnc ships: a short pass list for what our emitter leaves (constant address parts,
- * locals, dead code, loop invariants), not -O3. Measured with `npm run bench -- --compile
- * --levels` (docs/decisions.md): V8's optimising tier makes the run time of -O0, -O1, -O3 and
- * this list equal within noise (lenet 0.068-0.072 ms, residual 0.56-0.59 ms, minimum of 300),
- * -O0 leaves the .wasm 35% larger, this list 2-6% larger than -O3, at 2.5-3x less compile time.
- * It runs once per build, so the relaxed-SIMD build no longer costs a second -O3.
+ * What cnnc ships: four passes for what our emitter leaves (constant address parts folded,
+ * single-use locals sunk into their use, locals coalesced, dead code dropped), not -O3.
+ * Measured with `npm run bench -- --compile --levels` (docs/decisions.md): V8's optimising
+ * tier makes the run time of -O0, -O3 and this list equal within noise, -O0 leaves the .wasm
+ * 30-35% larger, this list 3-8% larger than -O3 at 4-10x less optimisation time. Each of the six
+ * passes an earlier list also ran (optimize-instructions, licm, reorder-locals, merge-blocks,
+ * remove-unused-brs, a second vacuum) took 5-20% of the time for at most 0.4% of the size.
  */
 export const DEFAULT_OPTIMIZE: WasmOptimize = {
-  passes: ["optimize-instructions", "precompute", "simplify-locals", "vacuum", "licm", "coalesce-locals", "reorder-locals", "merge-blocks", "remove-unused-brs", "vacuum"],
+  passes: ["precompute", "simplify-locals", "coalesce-locals", "vacuum"],
 };
 
 export interface EmitWasmOptions {

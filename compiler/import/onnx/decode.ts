@@ -4,6 +4,7 @@
 // no browser could hold) becomes one clear message, never an exception.
 
 import type Long from "long";
+import { looksLikeOnnx } from "./front.js";
 import { modelProto } from "./schema.js";
 
 /** A decoded tensor: values widened to f64 (exact for f32 and for the int64 shapes graphs compute). */
@@ -193,11 +194,6 @@ function valueInfo(v: PValueInfo): OnnxValueInfo {
   const tt = v.type?.tensorType;
   const dims = tt?.shape?.dim?.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? num(d.dimValue) : ""));
   return { name: v.name ?? "", elemType: tt?.elemType ?? 0, dims };
-}
-
-/** True when the bytes look like an ONNX model rather than `.cnn` text: protobuf field 1 or 2 or 7 or 8 first. */
-export function looksLikeOnnx(bytes: Uint8Array): boolean {
-  return bytes.length > 0 && [0x08, 0x12, 0x1a, 0x3a].includes(bytes[0]);
 }
 
 export function decodeModel(bytes: Uint8Array): Decoded {

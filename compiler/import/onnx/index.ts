@@ -4,9 +4,9 @@
 
 import { writeSafetensors } from "../../tensors/safetensors.js";
 import { convert } from "./convert.js";
-import { decodeModel, looksLikeOnnx } from "./decode.js";
+import { decodeModel } from "./decode.js";
 
-export { looksLikeOnnx };
+export { isOnnx, looksLikeOnnx } from "./front.js";
 
 export type FromOnnx =
   | { readonly ok: true; readonly source: string; readonly weights: Uint8Array; readonly tensorCount: number }
@@ -18,11 +18,4 @@ export function fromOnnx(bytes: Uint8Array): FromOnnx {
   const c = convert(d.model);
   if (!c.ok) return c;
   return { ok: true, source: c.value.source, weights: writeSafetensors(c.value.tensors), tensorCount: c.value.tensors.size };
-}
-
-/** Whether `input` (a file's bytes or text, and its name) is an ONNX model rather than `.cnn` source. */
-export function isOnnx(input: string | Uint8Array, fileName?: string, format?: "cnn" | "onnx"): boolean {
-  if (format) return format === "onnx";
-  if (typeof input === "string") return false;
-  return looksLikeOnnx(input) || /\.onnx$/i.test(fileName ?? "");
 }
