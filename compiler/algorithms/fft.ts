@@ -236,6 +236,14 @@ export function chooseFftTiling(kEff: readonly number[], inChannels: number, out
 /**
  * conj(DFT(w)) / N^d for one kernel slice (w row-major [k1..kd], dilated by `dilation`,
  * flipped for true convolution), as [re, im] over the row-major [n1..nd] tile.
+ *
+ * For real w that is the DFT with the positive sign, computed axis by axis as direct sums over
+ * the kernel's taps rather than by FFTs of the zero-padded tile: before axis i is transformed,
+ * a line along it holds at most kernel[i] non-zeros, and only the lines through a tap of every
+ * later axis hold any. A 5x5 kernel in a 16x16 tile takes 1,680 complex multiply-adds this way
+ * against 32 full 16-point FFTs, and its loops are simple enough to run fast before V8 has
+ * optimised them: `cnnc compile` computes every kernel's spectrum once, in a fresh process
+ * (LeNet's conv2: 96 spectra, 90 ms by FFT there, 6 ms once warm).
  */
 export function kernelSpectrum(
   w: ArrayLike<number>,
@@ -245,30 +253,68 @@ export function kernelSpectrum(
   flip: boolean,
   n: readonly number[],
 ): [Float64Array, Float64Array] {
+  const d = n.length;
   const points = n.reduce((a, b) => a * b, 1);
   const re = new Float64Array(points);
   const im = new Float64Array(points);
+  const strides = n.map((_, i) => n.slice(i + 1).reduce((a, b) => a * b, 1));
   const kVol = kernel.reduce((a, b) => a * b, 1);
   for (let e = 0; e < kVol; e++) {
     let rest = e;
     let at = 0;
     let src = 0;
     let srcStride = 1;
-    let dstStride = 1;
-    for (let i = kernel.length - 1; i >= 0; i--) {
+    for (let i = d - 1; i >= 0; i--) {
       const k = rest % kernel[i];
       rest = Math.floor(rest / kernel[i]);
-      at += k * dilation[i] * dstStride;
+      at += k * dilation[i] * strides[i];
       src += (flip ? kernel[i] - 1 - k : k) * srcStride;
       srcStride *= kernel[i];
-      dstStride *= n[i];
     }
     re[at] = w[offset + src];
   }
-  fftNd(re, im, n, -1);
+  for (let i = 0; i < d; i++) {
+    const ni = n[i];
+    const stride = strides[i];
+    const taps = Array.from({ length: kernel[i] }, (_, k) => k * dilation[i]);
+    const cos = new Float64Array(ni);
+    const sin = new Float64Array(ni);
+    for (let j = 0; j < ni; j++) [cos[j], sin[j]] = twiddle(j, ni, 1);
+    // The lines along axis i that can hold a non-zero: every index of the axes already
+    // transformed, and only the taps' positions on the axes after i.
+    let later = [0];
+    for (let a = i + 1; a < d; a++) later = later.flatMap((q) => Array.from({ length: kernel[a] }, (_, k) => q + k * dilation[a] * strides[a]));
+    const before = points / (ni * stride);
+    const lineRe = new Float64Array(ni);
+    const lineIm = new Float64Array(ni);
+    for (let p = 0; p < before; p++) {
+      for (let l = 0; l < later.length; l++) {
+        const base = p * ni * stride + later[l];
+        lineRe.fill(0);
+        lineIm.fill(0);
+        for (let ti = 0; ti < taps.length; ti++) {
+          // Output k takes the tap at t times e^{2πi kt/ni}: the table index steps by t.
+          const t = taps[ti];
+          const xr = re[base + t * stride];
+          const xi = im[base + t * stride];
+          let j = 0;
+          for (let k = 0; k < ni; k++) {
+            lineRe[k] += xr * cos[j] - xi * sin[j];
+            lineIm[k] += xr * sin[j] + xi * cos[j];
+            j += t;
+            if (j >= ni) j -= ni; // t < ni: the taps lie inside the tile
+          }
+        }
+        for (let k = 0; k < ni; k++) {
+          re[base + k * stride] = lineRe[k];
+          im[base + k * stride] = lineIm[k];
+        }
+      }
+    }
+  }
   for (let i = 0; i < points; i++) {
     re[i] /= points;
-    im[i] = -im[i] / points;
+    im[i] /= points;
   }
   return [re, im];
 }

@@ -3,7 +3,7 @@
 // and 3-D. Measured (float64): transforms to 2.9e-16 * sqrt(n) of the largest value (bound
 // 2e-15); whole convolutions to 7.2e-16 of the output's scale (bound 5e-15).
 import { describe, expect, it } from "vitest";
-import { chooseFftTiling, fft, fftConv, fftNd, fftTileSizes, isFftSize } from "../../compiler/algorithms/fft.js";
+import { chooseFftTiling, fft, fftConv, fftNd, fftTileSizes, isFftSize, kernelSpectrum } from "../../compiler/algorithms/fft.js";
 import { effectiveKernel } from "../../compiler/ir/ops.js";
 import { cases, channelsAndGroups, layer, randomPad, relativeError, Rng } from "./helpers.js";
 
@@ -83,5 +83,40 @@ describe("fft: overlap-save convolution equals direct convolution (float64)", ()
       return relativeError(fftConv(l.x, l.inShape, l.w, l.op, l.padBefore, [l.op.filters, ...l.out], tiling), l.want);
     });
     console.log(`fft convolution float64: max relative error ${worst.toExponential(2)}`);
+  });
+});
+
+describe("fft: a kernel's spectrum by direct sums over its taps equals the FFT of the padded kernel", () => {
+  it("on 60 random 1-D, 2-D and 3-D kernels, dilated and flipped (bound 1e-13)", () => {
+    const worst = cases(60, 8200, 1e-13, (rng) => {
+      const d = rng.pick([1, 2, 3]);
+      const kernel = Array.from({ length: d }, () => rng.int(1, d === 3 ? 4 : 7));
+      const dilation = kernel.map(() => rng.pick([1, 1, 2, 3]));
+      const n = kernel.map((k, i) => rng.pick(fftTileSizes(64).filter((s) => s >= effectiveKernel(k, dilation[i]))));
+      const flip = rng.bool();
+      const kVol = kernel.reduce((a, b) => a * b, 1);
+      const w = Array.from({ length: 2 * kVol }, () => 2 * rng.next() - 1);
+      // The definition: the kernel placed (dilated, flipped) in the zero tile, conj(FFT) / N.
+      const points = n.reduce((a, b) => a * b, 1);
+      const re = new Float64Array(points);
+      const im = new Float64Array(points);
+      for (let e = 0; e < kVol; e++) {
+        let rest = e;
+        let at = 0;
+        let src = 0;
+        for (let i = d - 1, dst = 1, s = 1; i >= 0; dst *= n[i], s *= kernel[i], i--) {
+          const k = rest % kernel[i];
+          rest = Math.floor(rest / kernel[i]);
+          at += k * dilation[i] * dst;
+          src += (flip ? kernel[i] - 1 - k : k) * s;
+        }
+        re[at] = w[kVol + src];
+      }
+      fftNd(re, im, n, -1);
+      const [gotRe, gotIm] = kernelSpectrum(w, kVol, kernel, dilation, flip, n);
+      const want = [...re.map((v) => v / points), ...im.map((v) => -v / points)];
+      return relativeError([...gotRe, ...gotIm], want);
+    });
+    console.log(`kernel spectrum by taps: max relative error ${worst.toExponential(2)}`);
   });
 });
