@@ -11,11 +11,12 @@ import { loadBinaryen } from "./backends/wasm/binaryen.js";
 import { compile } from "./compile.js";
 import { type Diagnostic, formatDiagnostic, formatDiagnostics, headline, location } from "./diagnostics.js";
 import { loadOnnxImporter } from "./import/onnx/front.js";
+import { loadTargets } from "./targets.js";
 import type { Graph } from "./ir/graph.js";
 import type { CompileOptions } from "./options.js";
 import type { Plan } from "./plan/plan.js";
 
-await Promise.all([loadBinaryen(), loadOnnxImporter()]);
+await Promise.all([loadBinaryen(), loadOnnxImporter(), loadTargets()]);
 
 export { compile };
 export type { Artifacts, CompileFailure, CompileResult, CompileSuccess } from "./compile.js";

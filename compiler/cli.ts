@@ -100,7 +100,9 @@ async function compileOrFail(p: Parsed, file: string, target?: Target): Promise<
   const source = await readSource(file);
   // Started before binaryen loads, so that its load counts towards the second before a bar shows.
   const compileBar = options.autotune ? undefined : new Progress("compile");
-  const { compile } = await import("./node-compile.js");
+  // Only the target's own backend is loaded (compiler/targets.ts).
+  const [{ compile }, { loadTargets }] = await Promise.all([import("./node-compile.js"), import("./targets.js")]);
+  await loadTargets([options.target ?? "wasm"]);
   let r;
   if (options.autotune && options.target === "webgpu") {
     sayErr("cnnc: autotuning: timing each convolution's algorithms on the WebGPU adapter (seconds per layer)");
@@ -242,8 +244,10 @@ async function cmdExplain(p: Parsed): Promise<void> {
   if (flag(p, "autotune")) r = await compileOrFail(p, file);
   else {
     // No code generated: the passes and the plan only (binaryen is never loaded).
-    const { optimise } = await import("./optimise.js");
-    const o = optimise(await readSource(file), withFileSystem(compileOptions(p, file)));
+    const [{ optimise }, { loadTargets }] = await Promise.all([import("./optimise.js"), import("./targets.js")]);
+    const options = compileOptions(p, file);
+    await loadTargets([options.target ?? "wasm"]);
+    const o = optimise(await readSource(file), withFileSystem(options));
     failOn(o.ok ? o.log.items : o.diagnostics, o.ok);
     if (!o.ok) return;
     noteInitialised(o.initialised);

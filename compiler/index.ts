@@ -6,13 +6,14 @@
 import { analyse as analyseSource } from "./analyse.js";
 import { formatDiagnostics, type Diagnostic } from "./diagnostics.js";
 import { loadOnnxImporter } from "./import/onnx/front.js";
+import { loadTargets } from "./targets.js";
 import { withFileSystem } from "./node-files.js";
 import type { CompileOptions } from "./options.js";
 import { compileTraining as compileTrainingSource, type TrainingOptions, type TrainingResult } from "./train/compile-training.js";
 
-// compile() and analyse() are synchronous and take ONNX models too: the importer is loaded
-// here, once (node-compile.ts loads binaryen the same way).
-await loadOnnxImporter();
+// compile() and analyse() are synchronous, take ONNX models and compile for every target: the
+// importer and the targets are loaded here, once (node-compile.ts loads binaryen the same way).
+await Promise.all([loadOnnxImporter(), loadTargets()]);
 
 export { compile } from "./node-compile.js";
 

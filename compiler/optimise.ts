@@ -14,7 +14,7 @@ import type { Plan } from "./plan/plan.js";
 import type { SourceFile } from "./source.js";
 import { didYouMean } from "./suggest.js";
 import type { Target } from "./target.js";
-import { TARGETS } from "./targets.js";
+import { targetNamed } from "./targets.js";
 
 export interface Optimised {
   readonly ok: true;
@@ -39,7 +39,7 @@ export function optimise(source: string | Uint8Array, options: CompileOptions = 
   const a = analyse(source, options);
   options.timings?.set("analyse", (options.timings.get("analyse") ?? 0) + performance.now() - t0);
   if (!a.graph || a.log.hasErrors) return { ok: false, diagnostics: a.log.items };
-  const target = TARGETS[options.target ?? "wasm"];
+  const target = targetNamed(options.target ?? "wasm");
   const ctx: PassContext = {
     target,
     options: {

@@ -3,5 +3,8 @@
 // plan) find it loaded. See compiler/backends/wasm/binaryen.ts for why it is lazy.
 
 import { loadBinaryen } from "../compiler/backends/wasm/binaryen.js";
+import { loadTargets } from "../compiler/targets.js";
 
-await loadBinaryen();
+// The WebGPU target too, which the API entries load at start-up and tests of optimise() or
+// compile.ts need without going through them.
+await Promise.all([loadBinaryen(), loadTargets()]);
