@@ -5,7 +5,7 @@
 
 import type { GradOp } from "../ir/grad-ops.js";
 import type { ActivationFn, Op, PoolOp } from "../ir/ops.js";
-import type { GradNode, TrainGraph } from "./graph.js";
+import type { TrainGraph } from "./graph.js";
 
 export interface StepKernels {
   readonly pool: (op: PoolOp) => boolean;
@@ -13,8 +13,6 @@ export interface StepKernels {
   /** A backend's own refusal of a forward op the table allows (a reason), else undefined. */
   readonly forward?: (op: Op) => string | undefined;
 }
-
-const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
 
 function forwardSupport(op: Op, k: StepKernels): string | undefined {
   switch (op.kind) {
@@ -37,7 +35,7 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
   }
 }
 
-function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode, k: StepKernels): string | undefined {
+function gradSupport(op: GradOp, k: StepKernels): string | undefined {
   switch (op.kind) {
     case "conv_grad_input":
     case "conv_grad_kernel":
@@ -56,11 +54,9 @@ function gradSupport(op: GradOp, tg: TrainGraph, n: GradNode, k: StepKernels): s
     case "activation_grad":
       return k.activation(op.fn) ? undefined : `gradient of ${op.fn}`;
     case "unbroadcast":
-      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast add's gradient";
     case "slice_channels":
-      return undefined;
     case "mul_grad":
-      return size(tg.values[n.inputs[0]].shape) === size(op.shape) ? undefined : "a broadcast mul's gradient";
+      return undefined;
     default:
       return op.kind;
   }
@@ -72,11 +68,9 @@ export function unsupportedStepOps(tg: TrainGraph, k: StepKernels): string[] {
   for (const n of tg.forward.nodes) {
     const why = forwardSupport(n.op, k);
     if (why) missing.add(why);
-    const op = n.op;
-    if ((op.kind === "add" || op.kind === "mul") && n.inputs.some((v) => size(tg.values[v].shape) !== size(tg.values[n.output].shape))) missing.add(`broadcasting ${op.kind}`);
   }
   for (const n of tg.nodes) {
-    const why = gradSupport(n.op, tg, n, k);
+    const why = gradSupport(n.op, k);
     if (why) missing.add(why);
   }
   if (tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");

@@ -3,7 +3,9 @@
 // dy times the other operand) on WebAssembly and WebGPU, against the reference's gradients
 // (itself held to finite differences in grad-ops.test.ts), on seeded random networks with
 // branches concatenated (inception-like), a gate x * sigmoid(conv(x)), a value multiplied by
-// itself, and concat feeding a residual add. A broadcasting mul is still named, not run.
+// itself, and concat feeding a residual add; and broadcasting adds and products (channel-first:
+// [C, 1, 1] and rank-1 [C] operands, and two operands repeated along different axes), whose
+// gradients sum dy back down to each operand's shape (unbroadcast, mul_grad).
 
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/index.js";
@@ -60,6 +62,43 @@ const NETWORKS: [string, string, LossName, number][] = [
   ],
 ];
 
+// Broadcasting: a squeeze-and-excitation-like gate ([C, 1, 1] from a whole-image conv), a
+// rank-1 gate from a dense layer (lined up with the channels), and [C, 1, W] with [C, H, 1].
+NETWORKS.push(
+  [
+    "a broadcast [C, 1, 1] gate and bias",
+    `network n(x: f32[3, 5, 5]) -> y {
+  h = x |> c1: conv(4, 3x3, pad: same) |> relu
+  s = h |> c2: conv(4, 5x5) |> sigmoid
+  t = x |> c3: conv(4, 5x5)
+  y = h * s + t |> c4: conv(2, 3x3)
+}`,
+    "mse",
+    0,
+  ],
+  [
+    "a rank-1 gate from a dense layer",
+    `network n(x: f32[2, 6, 6]) -> y {
+  h = x |> c1: conv(3, 3x3) |> tanh
+  g = x |> flatten |> fc: dense(3) |> sigmoid
+  y = g * h + g |> flatten |> out: dense(4) |> softmax
+}`,
+    "cross_entropy",
+    4,
+  ],
+  [
+    "rows and columns repeated",
+    `network n(x: f32[2, 4, 6]) -> y {
+  h = x |> c1: conv(2, 3x3, pad: same)
+  r = h |> maxpool(4x1)
+  c = h |> avgpool(1x6)
+  y = r + c + h * r * c |> c2: conv(3, 1x1)
+}`,
+    "mse",
+    0,
+  ],
+);
+
 function graphOf(source: string, loss: LossName): TrainGraph {
   const a = analyse(source, { fileName: "n.cnn" });
   if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
@@ -90,7 +129,7 @@ function expectSame(got: ReadonlyMap<unknown, Float32Array>, want: ReturnType<ty
   }
 }
 
-describe("concat and mul in the compiled training steps", () => {
+describe("concat, mul and broadcasting in the compiled training steps", () => {
   for (const [name, source, loss, classes] of NETWORKS) {
     it(`WebAssembly: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {
@@ -119,10 +158,10 @@ describe("concat and mul in the compiled training steps", () => {
     });
   }
 
-  it("a broadcasting mul is named, and auto trains it on the reference", () => {
-    const src = `network n(x: f32[2, 4, 4]) -> y {\n  s = x |> avgpool(out: 1) |> sigmoid\n  y = x * s |> c: conv(2, 3x3)\n}\n`;
+  it("an op without a kernel is named, and auto trains it on the reference", () => {
+    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> maxout(2)\n}\n`;
     const r = compileTraining(src, { fileName: "n.cnn", backend: "wasm" });
     expect(r.ok).toBe(false);
-    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*broadcasting mul/);
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*maxout/);
   });
 });

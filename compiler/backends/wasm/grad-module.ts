@@ -38,6 +38,7 @@ import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { binaryen, binaryenLoaded } from "./binaryen.js";
 import { Fn, Int, View } from "./builder.js";
+import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
@@ -292,9 +293,14 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
     case "softmax":
       return emitSoftmaxForward(k, shape[0], size(shape.slice(1)), x, y);
     case "add":
-      return emitSum(k, size(shape), n.inputs.map((v) => k.value(v)), y);
-    case "mul":
+    case "mul": {
+      const out = inShape(tg, n.output);
+      if (n.inputs.some((v) => size(inShape(tg, v)) !== size(out))) {
+        return emitBroadcastBinary(k, op.kind, out, n.inputs.map((v) => ({ view: k.value(v), shape: inShape(tg, v) })), y);
+      }
+      if (op.kind === "add") return emitSum(k, size(shape), n.inputs.map((v) => k.value(v)), y);
       return emitProduct(k, size(shape), k.value(n.inputs[0]), k.value(n.inputs[1]), y);
+    }
     case "concat": {
       // Channels are a sample's outermost axis: each input is one run of the output.
       let at = 0;
@@ -342,14 +348,21 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
     case "softmax_grad":
       return emitSoftmaxGrad(k, outShape[0], size(outShape.slice(1)), ins[0], ins[1], out);
     case "reshape_grad":
-    case "unbroadcast":
       return copy(k.fn, out, ins[0], size(outShape));
+    case "unbroadcast": {
+      const dy = inShape(tg, n.inputs[0]);
+      return size(dy) === size(op.shape) ? copy(k.fn, out, ins[0], size(outShape)) : emitReduceTo(k, dy, ins[0], op.shape, out);
+    }
     case "slice_channels": {
       const count = size(outShape);
       return copy(k.fn, out, part(k, ins[0], op.start * (count / op.count), count), count);
     }
-    case "mul_grad":
-      return emitProduct(k, size(outShape), ins[0], ins[1], out);
+    case "mul_grad": {
+      const dy = inShape(tg, n.inputs[0]);
+      const other = inShape(tg, n.inputs[1]);
+      if (size(dy) === size(op.shape) && size(dy) === size(other)) return emitProduct(k, size(outShape), ins[0], ins[1], out);
+      return emitReduceTo(k, dy, ins[0], op.shape, out, { view: ins[1], shape: other });
+    }
     case "accumulate":
       return emitSum(k, size(outShape), ins, out);
     case "loss":

@@ -21,6 +21,7 @@ import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kernel.js";
 import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
+import { broadcastBinary, reduceTo } from "./grad-broadcast.js";
 import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
@@ -90,11 +91,16 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "softmax":
       return softmaxForward(ctx, shape[0], size(shape.slice(1)), x, n.output);
     case "add":
+    case "mul": {
+      const out = shapeOf(tg, n.output);
+      if (n.inputs.some((v) => size(shapeOf(tg, v)) !== size(out))) {
+        return broadcastBinary(ctx, op.kind, out, n.inputs.map((v) => ({ v, shape: shapeOf(tg, v) })), n.output);
+      }
+      return op.kind === "add" ? sum(ctx, size(out), true, n.inputs, n.output) : product(ctx, size(out), n.inputs[0], n.inputs[1], n.output);
+    }
     case "flatten":
     case "reshape":
       return sum(ctx, size(shapeOf(tg, n.output)), true, n.inputs, n.output);
-    case "mul":
-      return product(ctx, size(shapeOf(tg, n.output)), n.inputs[0], n.inputs[1], n.output);
     case "concat":
       return concat(ctx, n.inputs.map((v) => [v, size(shapeOf(tg, v))] as const), n.output);
     default:
@@ -128,14 +134,21 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
     case "softmax_grad":
       return softmaxGrad(ctx, outShape[0], size(outShape.slice(1)), a, b, out);
     case "reshape_grad":
-    case "unbroadcast":
       return sum(ctx, size(outShape), true, [a], out);
+    case "unbroadcast": {
+      const dy = shapeOf(tg, a);
+      return size(dy) === size(op.shape) ? sum(ctx, size(outShape), true, [a], out) : reduceTo(ctx, dy, a, op.shape, out);
+    }
     case "slice_channels": {
       const count = size(outShape);
       return sliceRun(ctx, count, a, op.start * (count / op.count), out);
     }
-    case "mul_grad":
-      return product(ctx, size(outShape), a, b, out);
+    case "mul_grad": {
+      const dy = shapeOf(tg, a);
+      const other = shapeOf(tg, b);
+      if (size(dy) === size(op.shape) && size(dy) === size(other)) return product(ctx, size(outShape), a, b, out);
+      return reduceTo(ctx, dy, a, op.shape, out, { v: b, shape: other });
+    }
     case "accumulate":
       return sum(ctx, size(outShape), !side.has(out), n.inputs, out);
     case "loss_grad": {
