@@ -29,6 +29,7 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
     case "add":
     case "mul":
     case "concat":
+    case "maxout":
       return k.forward?.(op);
     default:
       return op.kind;
@@ -56,6 +57,7 @@ function gradSupport(op: GradOp, k: StepKernels): string | undefined {
     case "unbroadcast":
     case "slice_channels":
     case "mul_grad":
+    case "maxout_grad":
       return undefined;
     default:
       return op.kind;

@@ -5,7 +5,8 @@
 // branches concatenated (inception-like), a gate x * sigmoid(conv(x)), a value multiplied by
 // itself, and concat feeding a residual add; and broadcasting adds and products (channel-first:
 // [C, 1, 1] and rank-1 [C] operands, and two operands repeated along different axes), whose
-// gradients sum dy back down to each operand's shape (unbroadcast, mul_grad).
+// gradients sum dy back down to each operand's shape (unbroadcast, mul_grad); and maxout, whose
+// gradient goes to each group's first largest channel (ties after a relu included).
 
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/index.js";
@@ -87,6 +88,16 @@ NETWORKS.push(
     4,
   ],
   [
+    "maxout, after a conv and after a relu (ties at 0)",
+    `network n(x: f32[2, 7, 7]) -> y {
+  h = x |> c1: conv(6, 3x3) |> maxout(3)
+  r = x |> c2: conv(4, 3x3) |> relu |> maxout(2)
+  y = concat(h, r) |> c3: conv(3, 3x3) |> flatten |> fc: dense(3) |> softmax
+}`,
+    "cross_entropy",
+    3,
+  ],
+  [
     "rows and columns repeated",
     `network n(x: f32[2, 4, 6]) -> y {
   h = x |> c1: conv(2, 3x3, pad: same)
@@ -129,7 +140,7 @@ function expectSame(got: ReadonlyMap<unknown, Float32Array>, want: ReturnType<ty
   }
 }
 
-describe("concat, mul and broadcasting in the compiled training steps", () => {
+describe("concat, mul, broadcasting and maxout in the compiled training steps", () => {
   for (const [name, source, loss, classes] of NETWORKS) {
     it(`WebAssembly: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {
@@ -159,9 +170,9 @@ describe("concat, mul and broadcasting in the compiled training steps", () => {
   }
 
   it("an op without a kernel is named, and auto trains it on the reference", () => {
-    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> maxout(2)\n}\n`;
+    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> lppool(2x2)\n}\n`;
     const r = compileTraining(src, { fileName: "n.cnn", backend: "wasm" });
     expect(r.ok).toBe(false);
-    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*maxout/);
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*lp pooling/);
   });
 });

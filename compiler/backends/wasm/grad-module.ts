@@ -41,7 +41,7 @@ import { Fn, Int, View } from "./builder.js";
 import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
-import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
+import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
@@ -301,6 +301,8 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
       if (op.kind === "add") return emitSum(k, size(shape), n.inputs.map((v) => k.value(v)), y);
       return emitProduct(k, size(shape), k.value(n.inputs[0]), k.value(n.inputs[1]), y);
     }
+    case "maxout":
+      return emitMaxoutForward(k, shape[0], size(shape.slice(1)), op.k, x, y);
     case "concat": {
       // Channels are a sample's outermost axis: each input is one run of the output.
       let at = 0;
@@ -363,6 +365,8 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
       if (size(dy) === size(op.shape) && size(dy) === size(other)) return emitProduct(k, size(outShape), ins[0], ins[1], out);
       return emitReduceTo(k, dy, ins[0], op.shape, out, { view: ins[1], shape: other });
     }
+    case "maxout_grad":
+      return emitMaxoutGrad(k, outShape[0], size(outShape.slice(1)), op.k, ins[0], ins[1], out);
     case "accumulate":
       return emitSum(k, size(outShape), ins, out);
     case "loss":

@@ -197,3 +197,37 @@ function classAt(k: GradKernelContext, target: View, p: Int): Int {
   const v = fn.f64(target.load(p));
   return fn.let(Int.of(fn.m, () => fn.m.i32.trunc_s_sat.f64(v.get()), true));
 }
+
+/** maxout's forward: y[c', p] = the max over channels [c'k, (c'+1)k) of x[c, p] (NaN propagates, as in the reference). */
+export function emitMaxoutForward(k: GradKernelContext, channels: number, per: number, group: number, x: View, y: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, channels / group, (co) =>
+    fn.for(0, per, (i) => {
+      const at = (c: number) => co.mul(group).add(c).mul(per).add(i);
+      let acc = x.load(at(0));
+      for (let c = 1; c < group; c++) acc = m.f64.max(acc, x.load(at(c)));
+      fn.emit(y.store(co.mul(per).add(i), acc));
+    }),
+  );
+}
+
+/** maxout's gradient: dy goes to the group's first channel holding its largest value (strictly greater wins), 0 to the rest. */
+export function emitMaxoutGrad(k: GradKernelContext, channels: number, per: number, group: number, x: View, dy: View, dx: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, channels / group, (co) =>
+    fn.for(0, per, (i) => {
+      const at = (c: number) => co.mul(group).add(c).mul(per).add(i);
+      const best = fn.f64(x.load(at(0)));
+      const arg = fn.f64(m.f64.const(0));
+      for (let c = 1; c < group; c++) {
+        const v = fn.f64(x.load(at(c)));
+        fn.emit(arg.set(m.select(m.f64.gt(v.get(), best.get()), m.f64.const(c), arg.get())));
+        fn.emit(best.set(m.select(m.f64.gt(v.get(), best.get()), v.get(), best.get())));
+      }
+      const g = fn.f64(dy.load(co.mul(per).add(i)));
+      for (let c = 0; c < group; c++) fn.emit(dx.store(at(c), m.select(m.f64.eq(arg.get(), m.f64.const(c)), g.get(), m.f64.const(0))));
+    }),
+  );
+}

@@ -22,7 +22,7 @@ import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kernel.js";
 import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
 import { broadcastBinary, reduceTo } from "./grad-broadcast.js";
-import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
+import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
 
@@ -101,6 +101,8 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "flatten":
     case "reshape":
       return sum(ctx, size(shapeOf(tg, n.output)), true, n.inputs, n.output);
+    case "maxout":
+      return maxoutForward(ctx, shape[0], size(shape.slice(1)), op.k, x, n.output);
     case "concat":
       return concat(ctx, n.inputs.map((v) => [v, size(shapeOf(tg, v))] as const), n.output);
     default:
@@ -149,6 +151,8 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
       if (size(dy) === size(op.shape) && size(dy) === size(other)) return product(ctx, size(outShape), a, b, out);
       return reduceTo(ctx, dy, a, op.shape, out, { v: b, shape: other });
     }
+    case "maxout_grad":
+      return maxoutGrad(ctx, outShape[0], size(outShape.slice(1)), op.k, a, b, out);
     case "accumulate":
       return sum(ctx, size(outShape), !side.has(out), n.inputs, out);
     case "loss_grad": {

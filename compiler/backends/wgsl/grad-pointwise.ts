@@ -234,3 +234,38 @@ export function correct(ctx: GradContext, C: number, per: number, output: number
   A[${ctx.at(out, "b", "0u")}] = right;`,
   );
 }
+
+/** maxout's forward: y[c', p] = the max over channels [c'k, (c'+1)k) of x[c, p], every sample. */
+export function maxoutForward(ctx: GradContext, channels: number, per: number, group: number, x: number, y: number): WgslKernel {
+  const xAt = (c: string) => `A[${ctx.at(x, "b", `(co * ${u(group)} + ${c}) * ${u(per)} + i`)}]`;
+  return items(
+    "maxout",
+    (channels / group) * per,
+    true,
+    `  let co = e / ${u(per)};
+  let i = e % ${u(per)};
+  var acc = ${xAt("0u")};
+  for (var c = 1u; c < ${u(group)}; c++) { acc = max(acc, ${xAt("c")}); }
+  A[${ctx.at(y, "b", "e")}] = acc;`,
+  );
+}
+
+/** maxout's gradient: dy goes to the group's first channel holding its largest value, 0 to the rest. */
+export function maxoutGrad(ctx: GradContext, channels: number, per: number, group: number, x: number, dy: number, dx: number): WgslKernel {
+  const at = (v: number, c: string) => ctx.at(v, "b", `(co * ${u(group)} + ${c}) * ${u(per)} + i`);
+  return items(
+    "maxout_grad",
+    (channels / group) * per,
+    true,
+    `  let co = e / ${u(per)};
+  let i = e % ${u(per)};
+  var best = A[${at(x, "0u")}];
+  var arg = 0u;
+  for (var c = 1u; c < ${u(group)}; c++) {
+    let v = A[${at(x, "c")}];
+    if (v > best) { best = v; arg = c; }
+  }
+  let g = A[${ctx.at(dy, "b", "e")}];
+  for (var c = 0u; c < ${u(group)}; c++) { A[${at(dx, "c")}] = select(0.0, g, c == arg); }`,
+  );
+}
