@@ -337,3 +337,21 @@ export function windowGeometry(
   });
   return { padBefore, padAfter, out };
 }
+
+/** A Gaussian pool's weight at every window position, row-major over the window's axes (the order of a window's taps): exp(-|delta|^2 / (2 sigma^2)), delta = (k - (K-1)/2) * dilation per axis. */
+export function gaussWeights(op: PoolOp): Float64Array {
+  const n = op.window.reduce((a, b) => a * b, 1);
+  const table = new Float64Array(n);
+  for (let flat = 0; flat < n; flat++) {
+    let rest = flat;
+    let d2 = 0;
+    for (let axis = op.window.length - 1; axis >= 0; axis--) {
+      const k = rest % op.window[axis];
+      rest = Math.floor(rest / op.window[axis]);
+      const d = (k - (op.window[axis] - 1) / 2) * op.dilation[axis];
+      d2 += d * d;
+    }
+    table[flat] = Math.exp(-d2 / (2 * op.sigma * op.sigma));
+  }
+  return table;
+}

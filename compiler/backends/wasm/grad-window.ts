@@ -20,12 +20,14 @@
 // elements, which the forward records per output so that the gradient reads it rather than
 // searching the window again; avg spreads dy / divisor, where the divisor (real elements, or
 // with count_pad the window clipped to the padded input) is a compile-time table per output
-// position, as is the tap table.
+// position, as is the tap table; gauss spreads dy * w_n / (the real elements' sum of w), the
+// weights a table per window position; lp recomputes y from the window and spreads
+// dy |x|^(p-1) sign(x) / y^(p-1), its powers by the host's Math.pow as in the reference.
 
-import type { ConvOp, PoolOp } from "../../ir/ops.js";
+import { type ConvOp, gaussWeights, type PoolOp } from "../../ir/ops.js";
 import { taps, type Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";
-import { Int, type View } from "./builder.js";
+import { type Expr, type F64Var, Int, type View } from "./builder.js";
 import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
 import { blockDot, rowGemm } from "./grad-gemm.js";
 import { emitCol2imRuns, emitIm2colRuns, windowRuns } from "./grad-im2col.js";
@@ -235,27 +237,36 @@ export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: re
 /** The divisor of each avg window (1 / divisor, 0 for a window with no real element), per output position. */
 function poolDivisors(t: Taps, op: PoolOp): Float32Array {
   const K = t.kVolume;
+  const gauss = op.mode === "gauss" ? gaussWeights(op) : undefined;
   return Float32Array.from({ length: t.outVolume }, (_, j) => {
     let real = 0;
     let padded = 0;
+    let weights = 0;
     for (let n = 0; n < K; n++) {
-      if (t.pos[j * K + n] >= 0) real++;
+      if (t.pos[j * K + n] >= 0) {
+        real++;
+        weights += gauss ? gauss[n] : 0;
+      }
       padded += t.inPadded[j * K + n];
     }
-    return real === 0 ? 0 : 1 / (op.countPad ? padded : real);
+    if (real === 0) return 0;
+    // A Gaussian pool divides by its real elements' weights, avg by their count (or the padded one's).
+    return gauss ? 1 / weights : 1 / (op.countPad ? padded : real);
   });
 }
 
-/** The pool modes the training step runs (lp and gauss are the reference's only). */
+/** The pool modes the training step runs: all of them (adaptive pools are another op). */
 export function poolTrainable(op: PoolOp): boolean {
-  return op.mode === "max" || op.mode === "avg";
+  return op.mode === "max" || op.mode === "avg" || op.mode === "lp" || op.mode === "gauss";
 }
 
 function poolSetup(k: GradKernelContext, op: PoolOp, inShape: readonly number[]) {
   const { t, pos } = windowTable(k, inShape.slice(1), op, op.window, op.ceil);
   const key = JSON.stringify(["divisors", inShape, op]);
   const div = k.table(key, () => poolDivisors(t, op));
-  return { t, pos, div, C: inShape[0], inVol: inShape.slice(1).reduce((a, b) => a * b, 1) };
+  // A Gaussian pool's weight per window position (f32; the divisors hold 1 / their sum).
+  const weights = op.mode === "gauss" ? k.table(JSON.stringify(["gauss", op.window, op.dilation, op.sigma]), () => Float32Array.from(gaussWeights(op))) : -1;
+  return { t, pos, div, weights, C: inShape[0], inVol: inShape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
 /**
@@ -267,14 +278,22 @@ function argmaxBuffer(k: GradKernelContext, op: PoolOp, inShape: readonly number
   return k.shared(JSON.stringify(["argmax", x.base.constant, inShape, op]), outputs);
 }
 
-/** max / avg pooling forward: x [C, D..] -> [C, J] (and max's arg-max buffer). */
+/**
+ * Pooling forward: x [C, D..] -> [C, J] (and max's arg-max buffer). lp: (sum |x|^p)^(1/p) by
+ * the host's Math.pow, as the reference; gauss: the weighted sum times 1 / the weights' sum.
+ */
 export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, y: View): void {
   const { fn } = k;
   const m = fn.m;
-  const { t, pos, div, C, inVol } = poolSetup(k, op, inShape);
+  const { t, pos, div, weights, C, inVol } = poolSetup(k, op, inShape);
   const K = t.kVolume;
   const J = t.outVolume;
   const arg = op.mode === "max" ? argmaxBuffer(k, op, inShape, x, C * J).at : -1;
+  const term = (v: F64Var, n: Int): Expr => {
+    if (op.mode === "lp") return k.math.pow(m.f64.abs(v.get()), m.f64.const(op.p));
+    if (op.mode === "gauss") return m.f64.mul(m.f64.promote(m.f32.load(weights, 4, n.mul(4).expr())), v.get());
+    return v.get();
+  };
   const first = op.mode === "max" ? strideTwoRows(t) : undefined;
   if (first) return emitMaxPoolLanes(k, t, k.table(JSON.stringify(["pool rows", inShape, op]), () => first), C, inVol, x, y, arg);
   fn.for(0, C, (c) => {
@@ -289,7 +308,7 @@ export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: reado
         const p = loadI32Int(k, pos, j.mul(K).add(n));
         when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
           const v = fn.f64(x.load(xBase.add(p)));
-          fn.emit(acc.set(op.mode === "max" ? m.f64.max(acc.get(), v.get()) : m.f64.add(acc.get(), v.get())));
+          fn.emit(acc.set(op.mode === "max" ? m.f64.max(acc.get(), v.get()) : m.f64.add(acc.get(), term(v, n))));
           if (op.mode === "max") {
             when(fn, m.f64.gt(v.get(), max.get()), () => fn.emit(max.set(v.get()), best.set(xBase.add(p).expr())));
           }
@@ -297,18 +316,19 @@ export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: reado
       });
       const inv = m.f64.promote(m.f32.load(div, 4, j.mul(4).expr()));
       // A window with no real element gives 0 (its divisor entry is 0).
-      const v = op.mode === "max" ? m.select(m.f64.eq(inv, m.f64.const(0)), m.f64.const(0), acc.get()) : m.f64.mul(acc.get(), inv);
+      const empty = (value: Expr) => m.select(m.f64.eq(inv, m.f64.const(0)), m.f64.const(0), value);
+      const v = op.mode === "max" ? empty(acc.get()) : op.mode === "lp" ? empty(k.math.pow(acc.get(), m.f64.const(1 / op.p))) : m.f64.mul(acc.get(), inv);
       fn.emit(y.store(c.mul(J).add(j), v));
       if (op.mode === "max") fn.emit(m.i32.store(arg, 4, c.mul(J).add(j).mul(4).expr(), best.get()));
     });
   });
 }
 
-/** max / avg pooling gradient: x [C, D..], dy [C, J] -> dx [C, D..]. */
+/** Pooling gradient: x [C, D..], dy [C, J] -> dx [C, D..] (the reference's rules, reference/grad/pool-grad.ts). */
 export function emitPoolGrad(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, dy: View, dx: View): void {
   const { fn } = k;
   const m = fn.m;
-  const { t, pos, div, C, inVol } = poolSetup(k, op, inShape);
+  const { t, pos, div, weights, C, inVol } = poolSetup(k, op, inShape);
   const K = t.kVolume;
   const J = t.outVolume;
   zero(fn, dx, C * inVol);
@@ -343,13 +363,35 @@ export function emitPoolGrad(k: GradKernelContext, op: PoolOp, inShape: readonly
           const at = fn.let(xBase.add(b));
           fn.emit(dx.store(at, m.f64.add(dx.load(at), gy.get())));
         });
+      } else if (op.mode === "lp") {
+        // dy/dx = |x|^(p-1) sign(x) / y^(p-1), y recomputed from the window (0 where y = 0).
+        const real = (body: (p: Int, v: F64Var) => void) =>
+          fn.for(0, K, (n) => {
+            const p = loadI32Int(k, pos, j.mul(K).add(n));
+            when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => body(p, fn.f64(x.load(xBase.add(p)))));
+          });
+        const powSum = fn.f64(m.f64.const(0));
+        real((_, v) => fn.emit(powSum.set(m.f64.add(powSum.get(), k.math.pow(m.f64.abs(v.get()), m.f64.const(op.p))))));
+        const y = fn.f64(k.math.pow(powSum.get(), m.f64.const(1 / op.p)));
+        when(fn, m.f64.ne(y.get(), m.f64.const(0)), () => {
+          const scale = fn.f64(m.f64.div(gy.get(), k.math.pow(y.get(), m.f64.const(op.p - 1))));
+          real((p, v) => {
+            // Math.sign: -1, 0 or 1 (NaN stays NaN through v * 0).
+            const sign = m.select(m.f64.gt(v.get(), m.f64.const(0)), m.f64.const(1), m.select(m.f64.lt(v.get(), m.f64.const(0)), m.f64.const(-1), m.f64.mul(v.get(), m.f64.const(0))));
+            const at = fn.let(xBase.add(p));
+            const g = m.f64.mul(m.f64.mul(scale.get(), sign), k.math.pow(m.f64.abs(v.get()), m.f64.const(op.p - 1)));
+            fn.emit(dx.store(at, m.f64.add(dx.load(at), g)));
+          });
+        });
       } else {
+        // avg: dy / divisor to every real element; gauss: dy * w_n / (the real elements' sum of w).
         const share = fn.f64(m.f64.mul(gy.get(), m.f64.promote(m.f32.load(div, 4, j.mul(4).expr()))));
         fn.for(0, K, (n) => {
           const p = loadI32Int(k, pos, j.mul(K).add(n));
           when(fn, m.i32.ge_s(p.expr(), m.i32.const(0)), () => {
             const at = fn.let(xBase.add(p));
-            fn.emit(dx.store(at, m.f64.add(dx.load(at), share.get())));
+            const g = op.mode === "gauss" ? m.f64.mul(share.get(), m.f64.promote(m.f32.load(weights, 4, n.mul(4).expr()))) : share.get();
+            fn.emit(dx.store(at, m.f64.add(dx.load(at), g)));
           });
         });
       }

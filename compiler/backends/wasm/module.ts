@@ -34,7 +34,7 @@
 
 import { binaryen, binaryenLoaded } from "./binaryen.js";
 import * as D from "../../ir/dim.js";
-import { assertNever } from "../../ir/ops.js";
+import { assertNever, gaussWeights } from "../../ir/ops.js";
 import type { Plan, Step } from "../../plan/plan.js";
 import type { OnProgress } from "../../progress.js";
 import type { WasmOptimize } from "../../target.js";
@@ -57,7 +57,7 @@ import { emitDense } from "./dense.js";
 import { emitLocal } from "./local.js";
 import { MathImports } from "./math.js";
 import { emitMaxout } from "./maxout.js";
-import { emitAdaptivePool, emitPool, gaussTable } from "./pool.js";
+import { emitAdaptivePool, emitPool } from "./pool.js";
 import { emitSoftmax } from "./softmax.js";
 import { emitTiled } from "./tiled.js";
 import { prepareGemm } from "./gemm.js";
@@ -174,7 +174,7 @@ function stepTable(step: Step, kernel: AlgorithmKernel | undefined): Uint8Array 
     return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
   }
   if (step.op.kind !== "pool" || step.op.mode !== "gauss") return undefined;
-  const t = gaussTable(step.op);
+  const t = gaussWeights(step.op);
   return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
 }
 

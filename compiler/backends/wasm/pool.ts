@@ -27,23 +27,6 @@ import { axisWindow } from "./conv.js";
 import { dims } from "./dims.js";
 import { parallelFor } from "./threads.js";
 
-/** Gaussian weights of every window position, row-major over the window's axes. */
-export function gaussTable(op: PoolOp): Float64Array {
-  const n = op.window.reduce((a, b) => a * b, 1);
-  const table = new Float64Array(n);
-  for (let flat = 0; flat < n; flat++) {
-    let rest = flat;
-    let d2 = 0;
-    for (let axis = op.window.length - 1; axis >= 0; axis--) {
-      const k = rest % op.window[axis];
-      rest = Math.floor(rest / op.window[axis]);
-      const d = (k - (op.window[axis] - 1) / 2) * op.dilation[axis];
-      d2 += d * d;
-    }
-    table[flat] = Math.exp(-d2 / (2 * op.sigma * op.sigma));
-  }
-  return table;
-}
 
 /** A pool's geometry on its (pre-pool) input, resolved once per kernel. */
 export interface PoolGeometry {

@@ -1,5 +1,5 @@
 // The WebGPU training step's sliding-window kernels: convolution forward and its two
-// gradients (SPEC "Gradients"), max/avg pooling forward and gradient. All read the tap table
+// gradients (SPEC "Gradients"), pooling forward and gradient (max, avg, lp, gauss). All read the tap table
 // the reference gradients use (compiler/reference/grad/taps.ts): pos[j * K + n] is the input
 // offset that output j meets at window offset n, or -1 in the padding, so stride, padding,
 // dilation and 1-, 2- or 3-D windows are one loop over (j, n). With n' = n, or K - 1 - n for
@@ -13,12 +13,15 @@
 // output j whose tap n meets x). Every input gradient gathers (one invocation per input
 // element, written once: no atomics); the kernel gradient is a workgroup sum over the batch
 // and the positions. Pools: max routes dy to the first arg-max of the window's real elements
-// (recomputed from x), avg spreads dy times the window's 1 / divisor (a table per position).
+// (recomputed from x), avg spreads dy times the window's 1 / divisor (a table per position),
+// gauss dy * w_n / (the real elements' sum of w), lp dy |x|^(p-1) sign(x) / y^(p-1) with y
+// recomputed from the window (written out without pow for p = 1: pow(0, 0) is undefined).
 
 import type { Weight } from "../../ir/graph.js";
-import type { ConvOp, PoolOp } from "../../ir/ops.js";
+import { type ConvOp, gaussWeights, type PoolOp } from "../../ir/ops.js";
 import { taps, type Taps } from "../../reference/grad/taps.js";
 import { type GradContext, groups, items, u, type WgslKernel } from "./grad-kernel.js";
+import { f32Lit } from "./prelude.js";
 
 function windowTaps(ctx: GradContext, spatial: readonly number[], op: ConvOp | PoolOp, window: readonly number[], ceil: boolean): { t: Taps; pos: number; inv: number; inVol: number } {
   const t = taps(spatial, window, op.stride, op.dilation, op.pad, ceil);
@@ -124,34 +127,45 @@ export function convGradKernel(ctx: GradContext, op: ConvOp, inShape: readonly n
   );
 }
 
-/** The pool modes the WebGPU step runs (lp and gauss train on the reference). */
+/** The pool modes the WebGPU step runs: all of them (adaptive pools are another op). */
 export function poolTrainable(op: PoolOp): boolean {
-  return op.mode === "max" || op.mode === "avg";
+  return op.mode === "max" || op.mode === "avg" || op.mode === "lp" || op.mode === "gauss";
 }
 
 function poolSetup(ctx: GradContext, op: PoolOp, inShape: readonly number[]) {
   const w = windowTaps(ctx, inShape.slice(1), op, op.window, op.ceil);
   const K = w.t.kVolume;
-  const key = JSON.stringify(["divisors", inShape, op.window, op.stride, op.dilation, op.pad, op.ceil, op.countPad]);
-  // 1 / divisor per output position (0: a window with no real element), as f32 bits.
+  const key = JSON.stringify(["divisors", inShape, op.window, op.stride, op.dilation, op.pad, op.ceil, op.countPad, op.mode, op.sigma]);
+  const gauss = op.mode === "gauss" ? gaussWeights(op) : undefined;
+  // 1 / divisor per output position (0: a window with no real element), as f32 bits: the real
+  // elements' count (or the padded window's) for avg, their weights' sum for gauss.
   const div = ctx.table(key, () => {
     const f = Float32Array.from({ length: w.t.outVolume }, (_, j) => {
       let real = 0;
       let padded = 0;
+      let weights = 0;
       for (let n = 0; n < K; n++) {
-        if (w.t.pos[j * K + n] >= 0) real++;
+        if (w.t.pos[j * K + n] >= 0) {
+          real++;
+          weights += gauss ? gauss[n] : 0;
+        }
         padded += w.t.inPadded[j * K + n];
       }
-      return real === 0 ? 0 : 1 / (op.countPad ? padded : real);
+      if (real === 0) return 0;
+      return gauss ? 1 / weights : 1 / (op.countPad ? padded : real);
     });
     return new Int32Array(f.buffer);
   });
-  return { ...w, K, J: w.t.outVolume, div, C: inShape[0] };
+  // A Gaussian pool's weight per window position, as f32 bits.
+  const weights = gauss ? ctx.table(JSON.stringify(["gauss", op.window, op.dilation, op.sigma]), () => new Int32Array(Float32Array.from(gauss).buffer)) : -1;
+  return { ...w, K, J: w.t.outVolume, div, weights, C: inShape[0] };
 }
 
 export function poolForward(ctx: GradContext, op: PoolOp, inShape: readonly number[], x: number, y: number): WgslKernel {
-  const { pos, div, K, J, C, inVol } = poolSetup(ctx, op, inShape);
+  const { pos, div, weights, K, J, C, inVol } = poolSetup(ctx, op, inShape);
   const max = op.mode === "max";
+  const add = op.mode === "lp" ? `acc += pow(abs(v), ${f32Lit(op.p)});` : op.mode === "gauss" ? `acc += bitcast<f32>(T[${u(weights)} + n]) * v;` : "acc += v;";
+  const result = max ? "select(acc, 0.0, inv == 0.0)" : op.mode === "lp" ? `select(pow(acc, ${f32Lit(1 / op.p)}), 0.0, inv == 0.0)` : "acc * inv";
   return items(
     `${op.mode}pool`,
     C * J,
@@ -163,19 +177,35 @@ export function poolForward(ctx: GradContext, op: PoolOp, inShape: readonly numb
     let p = T[${u(pos)} + j * ${u(K)} + n];
     if (p >= 0) {
       let v = A[${ctx.at(x, "b", `c * ${u(inVol)} + u32(p)`)}];
-      ${max ? "if (!is_nan(acc)) { acc = select(max(acc, v), v, is_nan(v)); }" : "acc += v;"}
+      ${max ? "if (!is_nan(acc)) { acc = select(max(acc, v), v, is_nan(v)); }" : add}
     }
   }
   let inv = bitcast<f32>(T[${u(div)} + j]);
-  A[${ctx.at(y, "b", "e")}] = ${max ? "select(acc, 0.0, inv == 0.0)" : "acc * inv"};`,
+  A[${ctx.at(y, "b", "e")}] = ${result};`,
   );
 }
 
 export function poolGrad(ctx: GradContext, op: PoolOp, inShape: readonly number[], x: number, dy: number, dx: number): WgslKernel {
-  const { pos, inv, div, K, J, C, inVol } = poolSetup(ctx, op, inShape);
-  const route =
-    op.mode === "max"
-      ? `var best = -1;
+  const { pos, inv, div, weights, K, J, C, inVol } = poolSetup(ctx, op, inShape);
+  const dyAt = `A[${ctx.at(dy, "b", `c * ${u(J)} + u32(j)`)}]`;
+  // |v|^(p-1) and y^(p-1), written out as 1 for p = 1 (pow(0, 0) is not defined in WGSL).
+  const powMinus = (v: string) => (op.p === 1 ? "1.0" : `pow(${v}, ${f32Lit(op.p - 1)})`);
+  const lp = () => `var powSum = 0.0;
+      for (var m = 0u; m < ${u(K)}; m++) {
+        let p = T[${u(pos)} + u32(j) * ${u(K)} + m];
+        if (p >= 0) { powSum += pow(abs(A[${ctx.at(x, "b", `c * ${u(inVol)} + u32(p)`)}]), ${f32Lit(op.p)}); }
+      }
+      let y = pow(powSum, ${f32Lit(1 / op.p)});
+      if (y != 0.0) {
+        let v = A[${ctx.at(x, "b", `c * ${u(inVol)} + xi`)}];
+        acc += ${dyAt} / ${powMinus("y")} * sign(v) * ${powMinus("abs(v)")};
+      }`;
+  // Thunks: each mode's tables exist only for that mode.
+  const routes: Record<PoolOp["mode"], () => string> = {
+    lp,
+    gauss: () => `acc += ${dyAt} * bitcast<f32>(T[${u(div)} + u32(j)]) * bitcast<f32>(T[${u(weights)} + n]);`,
+    avg: () => `acc += ${dyAt} * bitcast<f32>(T[${u(div)} + u32(j)]);`,
+    max: () => `var best = -1;
       var mx = LOWEST_F32;
       for (var m = 0u; m < ${u(K)}; m++) {
         let p = T[${u(pos)} + u32(j) * ${u(K)} + m];
@@ -185,8 +215,9 @@ export function poolGrad(ctx: GradContext, op: PoolOp, inShape: readonly number[
           if (best < 0 || v > mx) { best = p; mx = v; }
         }
       }
-      if (best == i32(xi)) { acc += A[${ctx.at(dy, "b", `c * ${u(J)} + u32(j)`)}]; }`
-      : `acc += A[${ctx.at(dy, "b", `c * ${u(J)} + u32(j)`)}] * bitcast<f32>(T[${u(div)} + u32(j)]);`;
+      if (best == i32(xi)) { acc += A[${ctx.at(dy, "b", `c * ${u(J)} + u32(j)`)}]; }`,
+  };
+  const route = routes[op.mode]();
   return items(
     `${op.mode}pool_grad`,
     C * inVol,

@@ -6,7 +6,9 @@
 // itself, and concat feeding a residual add; and broadcasting adds and products (channel-first:
 // [C, 1, 1] and rank-1 [C] operands, and two operands repeated along different axes), whose
 // gradients sum dy back down to each operand's shape (unbroadcast, mul_grad); and maxout, whose
-// gradient goes to each group's first largest channel (ties after a relu included).
+// gradient goes to each group's first largest channel (ties after a relu included); and the
+// Lp and Gaussian pools (padded, strided, dilated), whose gradients the reference defines in
+// reference/grad/pool-grad.ts.
 
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/index.js";
@@ -98,6 +100,20 @@ NETWORKS.push(
     3,
   ],
   [
+    "Lp pools (p = 2, 3 and 1, padded) and Gaussian pools",
+    `network n(x: f32[2, 8, 8]) -> y {
+  h = x |> c1: conv(3, 3x3, pad: same)
+  a = h |> l2pool(2x2)
+  b = h |> lppool(3x3, p: 3, stride: 2, pad: 1)
+  c = h |> lppool(2x2, p: 1)
+  d = h |> gausspool(3x3, sigma: 1.5, stride: 2, pad: 1)
+  e = h |> gausspool(2x2, sigma: 0.8, dilation: 2, stride: 2, ceil: true)
+  y = concat(a, b, c, d, e) |> c2: conv(2, 3x3) |> flatten |> fc: dense(3) |> softmax
+}`,
+    "cross_entropy",
+    3,
+  ],
+  [
     "rows and columns repeated",
     `network n(x: f32[2, 4, 6]) -> y {
   h = x |> c1: conv(2, 3x3, pad: same)
@@ -140,7 +156,7 @@ function expectSame(got: ReadonlyMap<unknown, Float32Array>, want: ReturnType<ty
   }
 }
 
-describe("concat, mul, broadcasting and maxout in the compiled training steps", () => {
+describe("concat, mul, broadcasting, maxout, Lp and Gaussian pools in the compiled training steps", () => {
   for (const [name, source, loss, classes] of NETWORKS) {
     it(`WebAssembly: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {
@@ -170,9 +186,9 @@ describe("concat, mul, broadcasting and maxout in the compiled training steps", 
   }
 
   it("an op without a kernel is named, and auto trains it on the reference", () => {
-    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> lppool(2x2)\n}\n`;
+    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> avgpool(out: 1)\n}\n`;
     const r = compileTraining(src, { fileName: "n.cnn", backend: "wasm" });
     expect(r.ok).toBe(false);
-    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*lp pooling/);
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*adaptive/);
   });
 });
