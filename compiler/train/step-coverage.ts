@@ -20,6 +20,8 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
       return k.forward?.(op);
     case "pool":
       return k.pool(op) ? undefined : `${op.mode} pooling`;
+    case "adaptive_pool":
+      return undefined;
     case "activation":
       return k.activation(op.fn) ? undefined : `activation ${op.fn}`;
     case "dense":
@@ -58,6 +60,7 @@ function gradSupport(op: GradOp, k: StepKernels): string | undefined {
     case "slice_channels":
     case "mul_grad":
     case "maxout_grad":
+    case "adaptive_pool_grad":
       return undefined;
     default:
       return op.kind;

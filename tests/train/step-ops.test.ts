@@ -8,7 +8,7 @@
 // gradients sum dy back down to each operand's shape (unbroadcast, mul_grad); and maxout, whose
 // gradient goes to each group's first largest channel (ties after a relu included); and the
 // Lp and Gaussian pools (padded, strided, dilated), whose gradients the reference defines in
-// reference/grad/pool-grad.ts.
+// reference/grad/pool-grad.ts; adaptive pools (their regions as taps, uneven sizes included).
 
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/index.js";
@@ -114,6 +114,19 @@ NETWORKS.push(
     3,
   ],
   [
+    "adaptive pools: a global average gate, uneven regions, max and avg",
+    `network n(x: f32[2, 7, 7]) -> y {
+  h = x |> c1: conv(4, 3x3, pad: same) |> relu
+  s = h |> avgpool(out: 1) |> sigmoid
+  g = h * s
+  a = g |> maxpool(out: 3x2)
+  b = g |> avgpool(out: 3x2)
+  y = concat(a, b) |> flatten |> fc: dense(3) |> softmax
+}`,
+    "cross_entropy",
+    3,
+  ],
+  [
     "rows and columns repeated",
     `network n(x: f32[2, 4, 6]) -> y {
   h = x |> c1: conv(2, 3x3, pad: same)
@@ -156,7 +169,7 @@ function expectSame(got: ReadonlyMap<unknown, Float32Array>, want: ReturnType<ty
   }
 }
 
-describe("concat, mul, broadcasting, maxout, Lp and Gaussian pools in the compiled training steps", () => {
+describe("concat, mul, broadcasting, maxout, Lp, Gaussian and adaptive pools in the compiled training steps", () => {
   for (const [name, source, loss, classes] of NETWORKS) {
     it(`WebAssembly: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {
@@ -186,9 +199,9 @@ describe("concat, mul, broadcasting, maxout, Lp and Gaussian pools in the compil
   }
 
   it("an op without a kernel is named, and auto trains it on the reference", () => {
-    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> avgpool(out: 1)\n}\n`;
+    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> local(2, 2x2)\n}\n`;
     const r = compileTraining(src, { fileName: "n.cnn", backend: "wasm" });
     expect(r.ok).toBe(false);
-    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*adaptive/);
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*local/);
   });
 });

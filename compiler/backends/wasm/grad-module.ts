@@ -285,6 +285,7 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
     case "conv":
       return emitConvForward(k, op, shape, x, w as View, op.bias === "none" ? undefined : b, y);
     case "pool":
+    case "adaptive_pool":
       return emitPoolForward(k, op, shape, x, y);
     case "dense":
       return emitDenseForward(k, op.units, size(shape), x, w as View, op.bias === "none" ? undefined : b, y);
@@ -344,6 +345,7 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
       return add ? accumulate(k.fn, size(dy), out, ins[0]) : copy(k.fn, out, ins[0], size(dy));
     }
     case "pool_grad":
+    case "adaptive_pool_grad":
       return emitPoolGrad(k, op.pool, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
     case "activation_grad":
       return emitActivationGrad(k, op.fn, op.alpha, size(outShape), ins[0], ins[1], out);

@@ -24,8 +24,8 @@
 // weights a table per window position; lp recomputes y from the window and spreads
 // dy |x|^(p-1) sign(x) / y^(p-1), its powers by the host's Math.pow as in the reference.
 
-import { type ConvOp, gaussWeights, type PoolOp } from "../../ir/ops.js";
-import { taps, type Taps } from "../../reference/grad/taps.js";
+import { type AdaptivePoolOp, type ConvOp, gaussWeights, type PoolOp } from "../../ir/ops.js";
+import { adaptiveTaps, taps, type Taps } from "../../reference/grad/taps.js";
 import { binaryen } from "./binaryen.js";
 import { type Expr, type F64Var, Int, type View } from "./builder.js";
 import { flatView, type GradKernelContext, loadI32, when, zero } from "./grad-context.js";
@@ -235,9 +235,10 @@ export function emitConvGradKernel(k: GradKernelContext, op: ConvOp, inShape: re
 }
 
 /** The divisor of each avg window (1 / divisor, 0 for a window with no real element), per output position. */
-function poolDivisors(t: Taps, op: PoolOp): Float32Array {
+function poolDivisors(t: Taps, op: PoolOp | AdaptivePoolOp): Float32Array {
   const K = t.kVolume;
-  const gauss = op.mode === "gauss" ? gaussWeights(op) : undefined;
+  const gauss = op.kind === "pool" && op.mode === "gauss" ? gaussWeights(op) : undefined;
+  const countPad = op.kind === "pool" && op.countPad;
   return Float32Array.from({ length: t.outVolume }, (_, j) => {
     let real = 0;
     let padded = 0;
@@ -251,22 +252,30 @@ function poolDivisors(t: Taps, op: PoolOp): Float32Array {
     }
     if (real === 0) return 0;
     // A Gaussian pool divides by its real elements' weights, avg by their count (or the padded one's).
-    return gauss ? 1 / weights : 1 / (op.countPad ? padded : real);
+    return gauss ? 1 / weights : 1 / (countPad ? padded : real);
   });
 }
 
-/** The pool modes the training step runs: all of them (adaptive pools are another op). */
+/** The pool modes the training step runs: all of them (adaptive pools too, max and avg). */
 export function poolTrainable(op: PoolOp): boolean {
   return op.mode === "max" || op.mode === "avg" || op.mode === "lp" || op.mode === "gauss";
 }
 
-function poolSetup(k: GradKernelContext, op: PoolOp, inShape: readonly number[]) {
-  const { t, pos } = windowTable(k, inShape.slice(1), op, op.window, op.ceil);
+/** The pool's taps (an adaptive pool's regions as taps, reference/grad/taps.ts), divisors and Gaussian weights. */
+function poolSetup(k: GradKernelContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[]) {
+  const spatial = inShape.slice(1);
+  const { t, pos } =
+    op.kind === "pool"
+      ? windowTable(k, spatial, op, op.window, op.ceil)
+      : (() => {
+          const a = adaptiveTaps(spatial, op.out);
+          return { t: a, pos: k.table(JSON.stringify(["adaptive taps", spatial, op.out]), () => a.pos) };
+        })();
   const key = JSON.stringify(["divisors", inShape, op]);
   const div = k.table(key, () => poolDivisors(t, op));
   // A Gaussian pool's weight per window position (f32; the divisors hold 1 / their sum).
-  const weights = op.mode === "gauss" ? k.table(JSON.stringify(["gauss", op.window, op.dilation, op.sigma]), () => Float32Array.from(gaussWeights(op))) : -1;
-  return { t, pos, div, weights, C: inShape[0], inVol: inShape.slice(1).reduce((a, b) => a * b, 1) };
+  const weights = op.kind === "pool" && op.mode === "gauss" ? k.table(JSON.stringify(["gauss", op.window, op.dilation, op.sigma]), () => Float32Array.from(gaussWeights(op))) : -1;
+  return { t, pos, div, weights, C: inShape[0], inVol: spatial.reduce((a, b) => a * b, 1) };
 }
 
 /**
@@ -274,7 +283,7 @@ function poolSetup(k: GradKernelContext, op: PoolOp, inShape: readonly number[])
  * the gradient routes to, or -1), shared by input address and window: the forward writes it,
  * the gradient of the same sample reads it instead of searching every window again.
  */
-function argmaxBuffer(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, outputs: number): { at: number; fresh: boolean } {
+function argmaxBuffer(k: GradKernelContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[], x: View, outputs: number): { at: number; fresh: boolean } {
   return k.shared(JSON.stringify(["argmax", x.base.constant, inShape, op]), outputs);
 }
 
@@ -282,15 +291,16 @@ function argmaxBuffer(k: GradKernelContext, op: PoolOp, inShape: readonly number
  * Pooling forward: x [C, D..] -> [C, J] (and max's arg-max buffer). lp: (sum |x|^p)^(1/p) by
  * the host's Math.pow, as the reference; gauss: the weighted sum times 1 / the weights' sum.
  */
-export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, y: View): void {
+export function emitPoolForward(k: GradKernelContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[], x: View, y: View): void {
   const { fn } = k;
   const m = fn.m;
   const { t, pos, div, weights, C, inVol } = poolSetup(k, op, inShape);
   const K = t.kVolume;
   const J = t.outVolume;
   const arg = op.mode === "max" ? argmaxBuffer(k, op, inShape, x, C * J).at : -1;
+  const lp = op.kind === "pool" && op.mode === "lp" ? op : undefined;
   const term = (v: F64Var, n: Int): Expr => {
-    if (op.mode === "lp") return k.math.pow(m.f64.abs(v.get()), m.f64.const(op.p));
+    if (lp) return k.math.pow(m.f64.abs(v.get()), m.f64.const(lp.p));
     if (op.mode === "gauss") return m.f64.mul(m.f64.promote(m.f32.load(weights, 4, n.mul(4).expr())), v.get());
     return v.get();
   };
@@ -317,7 +327,7 @@ export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: reado
       const inv = m.f64.promote(m.f32.load(div, 4, j.mul(4).expr()));
       // A window with no real element gives 0 (its divisor entry is 0).
       const empty = (value: Expr) => m.select(m.f64.eq(inv, m.f64.const(0)), m.f64.const(0), value);
-      const v = op.mode === "max" ? empty(acc.get()) : op.mode === "lp" ? empty(k.math.pow(acc.get(), m.f64.const(1 / op.p))) : m.f64.mul(acc.get(), inv);
+      const v = op.mode === "max" ? empty(acc.get()) : lp ? empty(k.math.pow(acc.get(), m.f64.const(1 / lp.p))) : m.f64.mul(acc.get(), inv);
       fn.emit(y.store(c.mul(J).add(j), v));
       if (op.mode === "max") fn.emit(m.i32.store(arg, 4, c.mul(J).add(j).mul(4).expr(), best.get()));
     });
@@ -325,7 +335,7 @@ export function emitPoolForward(k: GradKernelContext, op: PoolOp, inShape: reado
 }
 
 /** Pooling gradient: x [C, D..], dy [C, J] -> dx [C, D..] (the reference's rules, reference/grad/pool-grad.ts). */
-export function emitPoolGrad(k: GradKernelContext, op: PoolOp, inShape: readonly number[], x: View, dy: View, dx: View): void {
+export function emitPoolGrad(k: GradKernelContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[], x: View, dy: View, dx: View): void {
   const { fn } = k;
   const m = fn.m;
   const { t, pos, div, weights, C, inVol } = poolSetup(k, op, inShape);
@@ -363,7 +373,7 @@ export function emitPoolGrad(k: GradKernelContext, op: PoolOp, inShape: readonly
           const at = fn.let(xBase.add(b));
           fn.emit(dx.store(at, m.f64.add(dx.load(at), gy.get())));
         });
-      } else if (op.mode === "lp") {
+      } else if (op.kind === "pool" && op.mode === "lp") {
         // dy/dx = |x|^(p-1) sign(x) / y^(p-1), y recomputed from the window (0 where y = 0).
         const real = (body: (p: Int, v: F64Var) => void) =>
           fn.for(0, K, (n) => {

@@ -83,6 +83,7 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "conv":
       return convForward(ctx, op, shape, { x, y: n.output, weight: n.weights.weight as Weight, bias: op.bias === "none" ? undefined : n.weights.bias });
     case "pool":
+    case "adaptive_pool":
       return poolForward(ctx, op, shape, x, n.output);
     case "dense":
       return denseForward(ctx, op.units, size(shape), x, n.weights.weight as Weight, op.bias === "none" ? undefined : n.weights.bias, n.output);
@@ -130,6 +131,7 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
       return op.bias === "channel" ? biasGradChannel(ctx, dy[0], size(dy.slice(1)), a, out) : biasGradLocation(ctx, size(dy), a, out);
     }
     case "pool_grad":
+    case "adaptive_pool_grad":
       return poolGrad(ctx, op.pool, shapeOf(tg, a), a, b, out);
     case "activation_grad":
       return activationGrad(ctx, op.fn, op.alpha, size(outShape), a, b, out);

@@ -18,15 +18,20 @@
 // recomputed from the window (written out without pow for p = 1: pow(0, 0) is undefined).
 
 import type { Weight } from "../../ir/graph.js";
-import { type ConvOp, gaussWeights, type PoolOp } from "../../ir/ops.js";
-import { taps, type Taps } from "../../reference/grad/taps.js";
+import { type AdaptivePoolOp, type ConvOp, gaussWeights, type PoolOp } from "../../ir/ops.js";
+import { adaptiveTaps, taps, type Taps } from "../../reference/grad/taps.js";
 import { type GradContext, groups, items, u, type WgslKernel } from "./grad-kernel.js";
 import { f32Lit } from "./prelude.js";
 
 function windowTaps(ctx: GradContext, spatial: readonly number[], op: ConvOp | PoolOp, window: readonly number[], ceil: boolean): { t: Taps; pos: number; inv: number; inVol: number } {
-  const t = taps(spatial, window, op.stride, op.dilation, op.pad, ceil);
-  const inVol = spatial.reduce((a, b) => a * b, 1);
   const key = JSON.stringify([spatial, window, op.stride, op.dilation, op.pad, ceil]);
+  return tapTables(ctx, key, spatial, () => taps(spatial, window, op.stride, op.dilation, op.pad, ceil));
+}
+
+/** The taps' table and its inverse (for input offset x and window offset n, the output j whose tap n meets x, or -1), shared by key. */
+function tapTables(ctx: GradContext, key: string, spatial: readonly number[], make: () => Taps): { t: Taps; pos: number; inv: number; inVol: number } {
+  const t = make();
+  const inVol = spatial.reduce((a, b) => a * b, 1);
   const pos = ctx.table(`taps ${key}`, () => t.pos);
   const inv = ctx.table(`inverse ${key}`, () => {
     const K = t.kVolume;
@@ -132,11 +137,14 @@ export function poolTrainable(op: PoolOp): boolean {
   return op.mode === "max" || op.mode === "avg" || op.mode === "lp" || op.mode === "gauss";
 }
 
-function poolSetup(ctx: GradContext, op: PoolOp, inShape: readonly number[]) {
-  const w = windowTaps(ctx, inShape.slice(1), op, op.window, op.ceil);
+/** The pool's taps (an adaptive pool's regions as taps, reference/grad/taps.ts), divisors and Gaussian weights. */
+function poolSetup(ctx: GradContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[]) {
+  const spatial = inShape.slice(1);
+  const w = op.kind === "pool" ? windowTaps(ctx, spatial, op, op.window, op.ceil) : tapTables(ctx, JSON.stringify(["adaptive", spatial, op.out]), spatial, () => adaptiveTaps(spatial, op.out));
   const K = w.t.kVolume;
-  const key = JSON.stringify(["divisors", inShape, op.window, op.stride, op.dilation, op.pad, op.ceil, op.countPad, op.mode, op.sigma]);
-  const gauss = op.mode === "gauss" ? gaussWeights(op) : undefined;
+  const key = JSON.stringify(["divisors", inShape, op]);
+  const gauss = op.kind === "pool" && op.mode === "gauss" ? gaussWeights(op) : undefined;
+  const countPad = op.kind === "pool" && op.countPad;
   // 1 / divisor per output position (0: a window with no real element), as f32 bits: the real
   // elements' count (or the padded window's) for avg, their weights' sum for gauss.
   const div = ctx.table(key, () => {
@@ -152,16 +160,16 @@ function poolSetup(ctx: GradContext, op: PoolOp, inShape: readonly number[]) {
         padded += w.t.inPadded[j * K + n];
       }
       if (real === 0) return 0;
-      return gauss ? 1 / weights : 1 / (op.countPad ? padded : real);
+      return gauss ? 1 / weights : 1 / (countPad ? padded : real);
     });
     return new Int32Array(f.buffer);
   });
   // A Gaussian pool's weight per window position, as f32 bits.
-  const weights = gauss ? ctx.table(JSON.stringify(["gauss", op.window, op.dilation, op.sigma]), () => new Int32Array(Float32Array.from(gauss).buffer)) : -1;
+  const weights = op.kind === "pool" && gauss ? ctx.table(JSON.stringify(["gauss", op.window, op.dilation, op.sigma]), () => new Int32Array(Float32Array.from(gauss).buffer)) : -1;
   return { ...w, K, J: w.t.outVolume, div, weights, C: inShape[0] };
 }
 
-export function poolForward(ctx: GradContext, op: PoolOp, inShape: readonly number[], x: number, y: number): WgslKernel {
+export function poolForward(ctx: GradContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[], x: number, y: number): WgslKernel {
   const { pos, div, weights, K, J, C, inVol } = poolSetup(ctx, op, inShape);
   const max = op.mode === "max";
   const add = op.mode === "lp" ? `acc += pow(abs(v), ${f32Lit(op.p)});` : op.mode === "gauss" ? `acc += bitcast<f32>(T[${u(weights)} + n]) * v;` : "acc += v;";
@@ -185,17 +193,19 @@ export function poolForward(ctx: GradContext, op: PoolOp, inShape: readonly numb
   );
 }
 
-export function poolGrad(ctx: GradContext, op: PoolOp, inShape: readonly number[], x: number, dy: number, dx: number): WgslKernel {
+export function poolGrad(ctx: GradContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[], x: number, dy: number, dx: number): WgslKernel {
   const { pos, inv, div, weights, K, J, C, inVol } = poolSetup(ctx, op, inShape);
+  // lp's exponent (read only in lp mode; an adaptive pool is max or avg).
+  const exponent = op.kind === "pool" ? op.p : 1;
   const dyAt = `A[${ctx.at(dy, "b", `c * ${u(J)} + u32(j)`)}]`;
   // |v|^(p-1) and y^(p-1), written out as 1 for p = 1 (pow(0, 0) is not defined in WGSL).
-  const powMinus = (v: string) => (op.p === 1 ? "1.0" : `pow(${v}, ${f32Lit(op.p - 1)})`);
+  const powMinus = (v: string) => (exponent === 1 ? "1.0" : `pow(${v}, ${f32Lit(exponent - 1)})`);
   const lp = () => `var powSum = 0.0;
       for (var m = 0u; m < ${u(K)}; m++) {
         let p = T[${u(pos)} + u32(j) * ${u(K)} + m];
-        if (p >= 0) { powSum += pow(abs(A[${ctx.at(x, "b", `c * ${u(inVol)} + u32(p)`)}]), ${f32Lit(op.p)}); }
+        if (p >= 0) { powSum += pow(abs(A[${ctx.at(x, "b", `c * ${u(inVol)} + u32(p)`)}]), ${f32Lit(exponent)}); }
       }
-      let y = pow(powSum, ${f32Lit(1 / op.p)});
+      let y = pow(powSum, ${f32Lit(1 / exponent)});
       if (y != 0.0) {
         let v = A[${ctx.at(x, "b", `c * ${u(inVol)} + xi`)}];
         acc += ${dyAt} / ${powMinus("y")} * sign(v) * ${powMinus("abs(v)")};

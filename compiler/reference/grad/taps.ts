@@ -72,3 +72,30 @@ export function tileIndex(out: readonly number[], tiles: readonly number[]): Int
   }
   return r;
 }
+
+/**
+ * An adaptive pool's regions as taps (what the compiled training steps' pooling kernels read):
+ * region j of the output spans [floor(i*m/n), ceil((i+1)*m/n)) on each axis; its elements come
+ * row-major, as the reference pools them, and the taps past a smaller region's end are -1.
+ */
+export function adaptiveTaps(spatial: readonly number[], out: readonly number[]): Taps {
+  const region = (i: number, a: number): [number, number] => [Math.floor((i * spatial[a]) / out[a]), Math.ceil(((i + 1) * spatial[a]) / out[a])];
+  const largest = out.map((n, a) => Math.max(...Array.from({ length: n }, (_, i) => region(i, a)[1] - region(i, a)[0])));
+  const kernels = [...indices(largest)];
+  const kVolume = kernels.length;
+  const outVolume = size(out);
+  const ss = strides(spatial);
+  const pos = new Int32Array(outVolume * kVolume);
+  const inPadded = new Uint8Array(outVolume * kVolume);
+  let at = 0;
+  for (const j of indices(out)) {
+    const bounds = j.map((i, a) => region(i, a));
+    for (const k of kernels) {
+      const inside = k.every((ki, a) => bounds[a][0] + ki < bounds[a][1]);
+      pos[at] = inside ? k.reduce((p, ki, a) => p + (bounds[a][0] + ki) * ss[a], 0) : -1;
+      inPadded[at] = inside ? 1 : 0;
+      at++;
+    }
+  }
+  return { out: [...out], outVolume, kVolume, pos, inPadded, kernels };
+}
