@@ -32,6 +32,8 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
     case "mul":
     case "concat":
     case "maxout":
+    case "local":
+    case "tiled":
       return k.forward?.(op);
     default:
       return op.kind;
@@ -51,7 +53,11 @@ function gradSupport(op: GradOp, k: StepKernels): string | undefined {
     case "loss_grad":
       return undefined;
     case "bias_grad":
-      return op.bias === "tiled" ? "tiled bias gradient" : undefined;
+    case "local_grad_input":
+    case "local_grad_kernel":
+    case "tiled_grad_input":
+    case "tiled_grad_kernel":
+      return undefined;
     case "pool_grad":
       return k.pool(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;
     case "activation_grad":

@@ -8,7 +8,8 @@
 // gradients sum dy back down to each operand's shape (unbroadcast, mul_grad); and maxout, whose
 // gradient goes to each group's first largest channel (ties after a relu included); and the
 // Lp and Gaussian pools (padded, strided, dilated), whose gradients the reference defines in
-// reference/grad/pool-grad.ts; adaptive pools (their regions as taps, uneven sizes included).
+// reference/grad/pool-grad.ts; adaptive pools (their regions as taps, uneven sizes included);
+// locally connected and tiled layers with their location and tiled biases.
 
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/index.js";
@@ -127,6 +128,26 @@ NETWORKS.push(
     3,
   ],
   [
+    "locally connected layers (location bias, none, strided, padded, dilated)",
+    `network n(x: f32[2, 7, 6]) -> y {
+  h = x |> l1: local(3, 3x3, pad: 1) |> relu
+  g = h |> l2: local(2, 2x2, stride: 2, bias: none)
+  k = x |> l3: local(2, 3x2, dilation: 2)
+  y = concat(g |> flatten, k |> flatten) |> fc: dense(3) |> softmax
+}`,
+    "cross_entropy",
+    3,
+  ],
+  [
+    "tiled layers (tiled bias, none, uneven tiles, strided)",
+    `network n(x: f32[2, 7, 7]) -> y {
+  h = x |> t1: tiled(3, 3x3, tiles: 2x3, pad: same) |> tanh
+  y = h |> t2: tiled(2, 2x2, tiles: 2x2, stride: 2, bias: none) |> t3: tiled(2, 1x1, tiles: 3x1)
+}`,
+    "mse",
+    0,
+  ],
+  [
     "rows and columns repeated",
     `network n(x: f32[2, 4, 6]) -> y {
   h = x |> c1: conv(2, 3x3, pad: same)
@@ -169,7 +190,7 @@ function expectSame(got: ReadonlyMap<unknown, Float32Array>, want: ReturnType<ty
   }
 }
 
-describe("concat, mul, broadcasting, maxout, Lp, Gaussian and adaptive pools in the compiled training steps", () => {
+describe("concat, mul, broadcasting, maxout, Lp, Gaussian and adaptive pools, local and tiled layers in the compiled training steps", () => {
   for (const [name, source, loss, classes] of NETWORKS) {
     it(`WebAssembly: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {
@@ -199,9 +220,9 @@ describe("concat, mul, broadcasting, maxout, Lp, Gaussian and adaptive pools in 
   }
 
   it("an op without a kernel is named, and auto trains it on the reference", () => {
-    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> local(2, 2x2)\n}\n`;
+    const src = `network n(x: f32[2, 4, 4]) -> y {\n  y = x |> c: conv(4, 3x3) |> d: deconv(2, 3x3, size: 4x4)\n}\n`;
     const r = compileTraining(src, { fileName: "n.cnn", backend: "wasm" });
     expect(r.ok).toBe(false);
-    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*local/);
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/no kernel yet for .*deconv/);
   });
 });

@@ -39,6 +39,7 @@ import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { binaryen, binaryenLoaded } from "./binaryen.js";
 import { Fn, Int, View } from "./builder.js";
 import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
+import { emitTiledBiasGrad, emitUnsharedForward, emitUnsharedGradInput, emitUnsharedGradKernel } from "./grad-unshared.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
@@ -287,6 +288,9 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
     case "pool":
     case "adaptive_pool":
       return emitPoolForward(k, op, shape, x, y);
+    case "local":
+    case "tiled":
+      return emitUnsharedForward(k, op, shape, x, w as View, op.bias === "none" ? undefined : b, y);
     case "dense":
       return emitDenseForward(k, op.units, size(shape), x, w as View, op.bias === "none" ? undefined : b, y);
     case "activation":
@@ -339,9 +343,18 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
       return emitDenseGradInput(k, size(inShape(tg, n.inputs[0])), size(op.inShape), ins[0], w as View, out);
     case "dense_grad_kernel":
       return emitDenseGradKernel(k, size(inShape(tg, n.inputs[1])), size(inShape(tg, n.inputs[0])), ins[0], ins[1], out, add);
+    case "local_grad_input":
+      return emitUnsharedGradInput(k, op.local, op.inShape, ins[0], w as View, out);
+    case "tiled_grad_input":
+      return emitUnsharedGradInput(k, op.tiled, op.inShape, ins[0], w as View, out);
+    case "local_grad_kernel":
+      return emitUnsharedGradKernel(k, op.local, inShape(tg, n.inputs[0]), ins[0], ins[1], out, size(outShape));
+    case "tiled_grad_kernel":
+      return emitUnsharedGradKernel(k, op.tiled, inShape(tg, n.inputs[0]), ins[0], ins[1], out, size(outShape));
     case "bias_grad": {
       const dy = inShape(tg, n.inputs[0]);
       if (op.bias === "channel") return emitBiasGradChannel(k, dy[0], size(dy.slice(1)), ins[0], out, add);
+      if (op.bias === "tiled") return emitTiledBiasGrad(k, dy[0], dy.slice(1), op.tiles, ins[0], out, add);
       return add ? accumulate(k.fn, size(dy), out, ins[0]) : copy(k.fn, out, ins[0], size(dy));
     }
     case "pool_grad":

@@ -22,6 +22,7 @@ import { unsupportedStepOps } from "../../train/step-coverage.js";
 import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kernel.js";
 import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
 import { broadcastBinary, reduceTo } from "./grad-broadcast.js";
+import { tiledBiasGrad, unsharedForward, unsharedGradInput, unsharedGradKernel } from "./grad-unshared.js";
 import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
@@ -85,6 +86,9 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "pool":
     case "adaptive_pool":
       return poolForward(ctx, op, shape, x, n.output);
+    case "local":
+    case "tiled":
+      return unsharedForward(ctx, op, shape, x, n.weights.weight as Weight, op.bias === "none" ? undefined : n.weights.bias, n.output);
     case "dense":
       return denseForward(ctx, op.units, size(shape), x, n.weights.weight as Weight, op.bias === "none" ? undefined : n.weights.bias, n.output);
     case "activation":
@@ -126,8 +130,17 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
       return denseGradInput(ctx, size(shapeOf(tg, a)), size(op.inShape), a, w, out);
     case "dense_grad_kernel":
       return denseGradKernel(ctx, size(shapeOf(tg, b)), size(shapeOf(tg, a)), a, b, out);
+    case "local_grad_input":
+      return unsharedGradInput(ctx, op.local, op.inShape, a, w, out);
+    case "tiled_grad_input":
+      return unsharedGradInput(ctx, op.tiled, op.inShape, a, w, out);
+    case "local_grad_kernel":
+      return unsharedGradKernel(ctx, op.local, shapeOf(tg, a), a, b, out);
+    case "tiled_grad_kernel":
+      return unsharedGradKernel(ctx, op.tiled, shapeOf(tg, a), a, b, out);
     case "bias_grad": {
       const dy = shapeOf(tg, a);
+      if (op.bias === "tiled") return tiledBiasGrad(ctx, dy[0], dy.slice(1), op.tiles, a, out);
       return op.bias === "channel" ? biasGradChannel(ctx, dy[0], size(dy.slice(1)), a, out) : biasGradLocation(ctx, size(dy), a, out);
     }
     case "pool_grad":

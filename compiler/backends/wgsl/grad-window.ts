@@ -23,7 +23,7 @@ import { adaptiveTaps, taps, type Taps } from "../../reference/grad/taps.js";
 import { type GradContext, groups, items, u, type WgslKernel } from "./grad-kernel.js";
 import { f32Lit } from "./prelude.js";
 
-function windowTaps(ctx: GradContext, spatial: readonly number[], op: ConvOp | PoolOp, window: readonly number[], ceil: boolean): { t: Taps; pos: number; inv: number; inVol: number } {
+export function windowTaps(ctx: GradContext, spatial: readonly number[], op: Pick<ConvOp, "stride" | "dilation" | "pad">, window: readonly number[], ceil: boolean): { t: Taps; pos: number; inv: number; inVol: number } {
   const key = JSON.stringify([spatial, window, op.stride, op.dilation, op.pad, ceil]);
   return tapTables(ctx, key, spatial, () => taps(spatial, window, op.stride, op.dilation, op.pad, ceil));
 }
