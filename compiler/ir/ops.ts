@@ -355,3 +355,18 @@ export function gaussWeights(op: PoolOp): Float64Array {
   }
   return table;
 }
+
+/** The conv whose transpose a deconv is: it maps [O, out..] to the deconv's input [C_in, ..]. */
+export function deconvAsConv(op: DeconvOp, inChannels: number): ConvOp {
+  return {
+    kind: "conv",
+    filters: inChannels,
+    kernel: op.kernel,
+    stride: op.stride,
+    dilation: op.dilation,
+    pad: op.pad,
+    groups: op.groups,
+    flip: false,
+    bias: "none",
+  };
+}

@@ -34,6 +34,7 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
     case "maxout":
     case "local":
     case "tiled":
+    case "deconv":
       return k.forward?.(op);
     default:
       return op.kind;
@@ -57,6 +58,8 @@ function gradSupport(op: GradOp, k: StepKernels): string | undefined {
     case "local_grad_kernel":
     case "tiled_grad_input":
     case "tiled_grad_kernel":
+    case "deconv_grad_input":
+    case "deconv_grad_kernel":
       return undefined;
     case "pool_grad":
       return k.pool(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;

@@ -33,6 +33,7 @@
 // reference then).
 
 import type { Node, Weight } from "../../ir/graph.js";
+import { deconvAsConv } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
@@ -42,7 +43,7 @@ import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { emitTiledBiasGrad, emitUnsharedForward, emitUnsharedGradInput, emitUnsharedGradKernel } from "./grad-unshared.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
-import { activationTrainable, emitActivationForward, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
+import { activationTrainable, emitActivationForward, emitAddChannelBias, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
@@ -288,6 +289,13 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
     case "pool":
     case "adaptive_pool":
       return emitPoolForward(k, op, shape, x, y);
+    case "deconv": {
+      // The transpose of the conv that maps the output's size to the input's: that conv's input gradient.
+      const out = inShape(tg, n.output);
+      emitConvGradInput(k, deconvAsConv(op, shape[0]), out, x, w as View, y);
+      if (op.bias !== "none") emitAddChannelBias(k, out[0], size(out.slice(1)), b as View, y);
+      return;
+    }
     case "local":
     case "tiled":
       return emitUnsharedForward(k, op, shape, x, w as View, op.bias === "none" ? undefined : b, y);
@@ -343,6 +351,12 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
       return emitDenseGradInput(k, size(inShape(tg, n.inputs[0])), size(op.inShape), ins[0], w as View, out);
     case "dense_grad_kernel":
       return emitDenseGradKernel(k, size(inShape(tg, n.inputs[1])), size(inShape(tg, n.inputs[0])), ins[0], ins[1], out, add);
+    case "deconv_grad_input":
+      // The conv it is the transpose of, applied to dy.
+      return emitConvForward(k, deconvAsConv(op.deconv, outShape[0]), inShape(tg, n.inputs[0]), ins[0], w as View, undefined, out);
+    case "deconv_grad_kernel":
+      // Eq. 9.11 on that conv, whose input is dy and whose output gradient is x.
+      return emitConvGradKernel(k, deconvAsConv(op.deconv, inShape(tg, n.inputs[0])[0]), inShape(tg, n.inputs[1]), ins[1], ins[0], out, add);
     case "local_grad_input":
       return emitUnsharedGradInput(k, op.local, op.inShape, ins[0], w as View, out);
     case "tiled_grad_input":

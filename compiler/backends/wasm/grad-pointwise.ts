@@ -231,3 +231,16 @@ export function emitMaxoutGrad(k: GradKernelContext, channels: number, per: numb
     }),
   );
 }
+
+/** y[c, p] += b[c] (a transposed convolution's channel bias, added after its sums). */
+export function emitAddChannelBias(k: GradKernelContext, C: number, per: number, b: View, y: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, C, (c) => {
+    const bias = fn.f64(b.load(c));
+    fn.for(0, per, (p) => {
+      const at = fn.let(c.mul(per).add(p));
+      fn.emit(y.store(at, m.f64.add(y.load(at), bias.get())));
+    });
+  });
+}

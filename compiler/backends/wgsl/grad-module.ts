@@ -15,7 +15,7 @@
 // Ops without a kernel are listed by `unsupportedOps` so that the caller says so first.
 
 import type { Node, Weight } from "../../ir/graph.js";
-import type { Op } from "../../ir/ops.js";
+import { deconvAsConv, type Op } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
@@ -86,6 +86,9 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "pool":
     case "adaptive_pool":
       return poolForward(ctx, op, shape, x, n.output);
+    case "deconv":
+      // The transpose of the conv that maps the output's size to the input's: that conv's input gradient.
+      return convGradInput(ctx, deconvAsConv(op, shape[0]), shapeOf(tg, n.output), x, n.weights.weight as Weight, n.output, op.bias === "none" ? undefined : n.weights.bias);
     case "local":
     case "tiled":
       return unsharedForward(ctx, op, shape, x, n.weights.weight as Weight, op.bias === "none" ? undefined : n.weights.bias, n.output);
@@ -130,6 +133,10 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
       return denseGradInput(ctx, size(shapeOf(tg, a)), size(op.inShape), a, w, out);
     case "dense_grad_kernel":
       return denseGradKernel(ctx, size(shapeOf(tg, b)), size(shapeOf(tg, a)), a, b, out);
+    case "deconv_grad_input":
+      return convForward(ctx, deconvAsConv(op.deconv, outShape[0]), shapeOf(tg, a), { x: a, y: out, weight: w, bias: undefined });
+    case "deconv_grad_kernel":
+      return convGradKernel(ctx, deconvAsConv(op.deconv, shapeOf(tg, a)[0]), shapeOf(tg, b), b, a, out);
     case "local_grad_input":
       return unsharedGradInput(ctx, op.local, op.inShape, a, w, out);
     case "tiled_grad_input":

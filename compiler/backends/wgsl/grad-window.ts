@@ -89,7 +89,8 @@ export function convForward(ctx: GradContext, op: ConvOp, inShape: readonly numb
 }
 
 /** Eq. 9.13, gathered: one invocation per input element. */
-export function convGradInput(ctx: GradContext, op: ConvOp, inShape: readonly number[], dy: number, weight: ConvValues["weight"], dx: number): WgslKernel {
+/** Eq. 9.13 (and a transposed convolution's forward, with its channel bias). */
+export function convGradInput(ctx: GradContext, op: ConvOp, inShape: readonly number[], dy: number, weight: ConvValues["weight"], dx: number, bias?: Weight): WgslKernel {
   const { inv, inVol, K, J, Cg, Og, flip } = convSetup(ctx, inShape, op);
   return items(
     "conv_grad_input",
@@ -99,7 +100,7 @@ export function convGradInput(ctx: GradContext, op: ConvOp, inShape: readonly nu
   let x = e % ${u(inVol)};
   let o0 = (c / ${u(Cg)}) * ${u(Og)};
   let cc = c % ${u(Cg)};
-  var acc = 0.0;
+  var acc = ${bias ? `A[${ctx.w(bias, "c")}]` : "0.0"};
   for (var n = 0u; n < ${u(K)}; n++) {
     let j = T[${u(inv)} + x * ${u(K)} + n];
     if (j >= 0) {

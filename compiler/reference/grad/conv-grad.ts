@@ -11,7 +11,7 @@
 // roles of input and output exchanged.
 
 import type { ConvGradInput, DeconvGradKernel, LocalGradInput, TiledGradInput } from "../../ir/grad-ops.js";
-import type { ConvOp, DeconvOp, LocalOp, TiledOp } from "../../ir/ops.js";
+import { type ConvOp, deconvAsConv, type DeconvOp, type LocalOp, type TiledOp } from "../../ir/ops.js";
 import { conv } from "../conv.js";
 import { offset, size, strides, type Tensor, tensor } from "../tensor.js";
 import { type Taps, taps, tileIndex } from "./taps.js";
@@ -79,20 +79,6 @@ export function convGradKernel(x: Tensor, dy: Tensor, c: ConvOp): Tensor {
   return dw;
 }
 
-/** The conv whose transpose a deconv is: it maps [O, out..] to the deconv's input [C_in, ..]. */
-export function deconvAsConv(op: DeconvOp, inChannels: number): ConvOp {
-  return {
-    kind: "conv",
-    filters: inChannels,
-    kernel: op.kernel,
-    stride: op.stride,
-    dilation: op.dilation,
-    pad: op.pad,
-    groups: op.groups,
-    flip: false,
-    bias: "none",
-  };
-}
 
 /** deconv's input gradient: its forward conv applied to dy [O, out..] -> [C_in, J..]. */
 export function deconvGradInput(dy: Tensor, op: DeconvOp, weight: Tensor): Tensor {
