@@ -8,7 +8,10 @@
 // note otherwise). Each row also gives samples per CPU-second of the process that ran it, the
 // figure that holds on a loaded machine, and the memory it used. One markdown table on stdout.
 //
-//   npm run bench -- --train [--steps N] [--quick]
+//   npm run bench -- --train [--steps N] [--quick] [--wasm-only]
+//
+// --wasm-only runs just the two WebAssembly rows (one and two threads), a few seconds, for
+// repeating the thread comparison on a shared machine.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -218,6 +221,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   progress(`cnnc wasm: ${steps} steps`);
   rows.push(await cnnc("wasm", steps, data));
   rows.push(await cnnc("wasm", steps, data, 2));
+  if (argv.includes("--wasm-only")) {
+    process.stdout.write(`${table(rows)}\n`);
+    return 0;
+  }
   const gpuSteps = Math.max(2, Math.round(steps / 4));
   progress(`cnnc webgpu: ${gpuSteps} steps`);
   rows.push(await cnnc("webgpu", gpuSteps, data));
