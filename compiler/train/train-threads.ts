@@ -11,7 +11,7 @@
 // share's losses and gradient sums. A step thus allocates nothing and copies each float once
 // per side (a LeNet step of 64 samples: 61,706 weights out, as many gradients back). The
 // earlier protocol cloned fresh arrays each way and allocated them anew every step, which cost
-// both threads copies and collections; see docs/training.md, "Threads".
+// about 2 ms a step for the first hundred-odd steps; see docs/training.md, "Speed".
 //
 // The helpers are created from a source string (`eval` in Node, a Blob URL in browsers), like
 // the inference runtime's thread pool, so that no bundler has to find a worker file.
