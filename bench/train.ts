@@ -8,7 +8,10 @@
 // note otherwise). Each row also gives samples per CPU-second of the process that ran it, the
 // figure that holds on a loaded machine, and the memory it used. One markdown table on stdout.
 //
-//   npm run bench -- --train [--steps N] [--quick]
+//   npm run bench -- --train [--steps N] [--quick] [--wasm-only]
+//
+// --wasm-only runs just the two WebAssembly rows (one and two threads), a few seconds, for
+// repeating the thread comparison on a shared machine.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -54,14 +57,34 @@ train lenet {
 }
 `;
 
-/** Times `steps` steps after one warm-up step: wall and CPU time of this process. */
-async function time(steps: number, step: (i: number) => Promise<unknown> | unknown): Promise<{ wall: number; cpu: number }> {
+/** The machine's busy CPU seconds so far (Linux /proc/stat: user, nice, system, irq, softirq), or undefined elsewhere. */
+function machineBusy(): number | undefined {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Times `steps` steps after one warm-up step: wall and CPU time of this process, and the cores
+ * that other processes used meanwhile (Linux only). On a shared machine with two cores the
+ * two-thread row means little when another job holds a core: the scheduler then shares one
+ * core between this process's threads (autogroups: each session gets a fair share).
+ */
+async function time(steps: number, step: (i: number) => Promise<unknown> | unknown): Promise<{ wall: number; cpu: number; others?: number }> {
   await step(0);
   const start = performance.now();
   const cpu = process.cpuUsage();
+  const busy = machineBusy();
   for (let i = 1; i <= steps; i++) await step(i);
   const c = process.cpuUsage(cpu);
-  return { wall: (performance.now() - start) / 1000, cpu: (c.user + c.system) / 1e6 };
+  const wall = (performance.now() - start) / 1000;
+  const busyAfter = machineBusy();
+  const own = (c.user + c.system) / 1e6;
+  const others = busy === undefined || busyAfter === undefined ? undefined : Math.max(0, (busyAfter - busy - own) / wall);
+  return { wall, cpu: own, others };
 }
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -92,7 +115,8 @@ async function cnnc(backend: "wasm" | "webgpu" | "reference", steps: number, dat
   const note = trainer.adapter ? `${trainer.adapter}${/llvmpipe|swiftshader|fallback/i.test(trainer.adapter) ? " (software: a smoke test, not a GPU figure)" : ""}` : undefined;
   // CPU time is the process's, helper threads included.
   const threading = threads > 1 && trainer.threading !== `${threads} threads` ? trainer.threading : undefined;
-  return { name, samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory: threads > 1 ? `${memory} x ${threads}` : memory, note: note ?? threading };
+  const others = backend === "wasm" && t.others !== undefined ? `other processes: ${t.others.toFixed(2)} cores` : undefined;
+  return { name, samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory: threads > 1 ? `${memory} x ${threads}` : memory, note: [note ?? threading, others].filter(Boolean).join("; ") || undefined };
 }
 
 // The slice of tfjs-core the LeNet step uses.
@@ -218,6 +242,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   progress(`cnnc wasm: ${steps} steps`);
   rows.push(await cnnc("wasm", steps, data));
   rows.push(await cnnc("wasm", steps, data, 2));
+  if (argv.includes("--wasm-only")) {
+    process.stdout.write(`${table(rows)}\n`);
+    return 0;
+  }
   const gpuSteps = Math.max(2, Math.round(steps / 4));
   progress(`cnnc webgpu: ${gpuSteps} steps`);
   rows.push(await cnnc("webgpu", gpuSteps, data));

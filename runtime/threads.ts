@@ -206,7 +206,8 @@ export function sharedMemoryImport(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /** A worker running `source`: Node worker_threads (eval, unref'd) or a Web Worker from a Blob URL. */
 export interface WorkerChannel {
-  post(message: unknown): void;
+  /** `transfer`: buffers moved to the worker, not copied (they are detached here). */
+  post(message: unknown, transfer?: readonly ArrayBuffer[]): void;
   terminate(): void;
   /**
    * Node: whether the worker keeps the process alive. Idle, it must not; while the caller
@@ -232,7 +233,7 @@ export async function startWorker(source: string, onMessage: (m: unknown) => voi
     // Idle workers must not keep a Node process alive. After the listeners: adding a message
     // listener refs the worker's port again.
     w.unref();
-    return { post: (m) => w.postMessage(m), terminate: () => void w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
+    return { post: (m, transfer) => w.postMessage(m, transfer ? [...transfer] : undefined), terminate: () => void w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
   }
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
   const w = new Worker(url);
@@ -251,7 +252,7 @@ export async function startWorker(source: string, onMessage: (m: unknown) => voi
     revoke();
     onError(e.message || "the worker failed");
   };
-  return { post: (m) => w.postMessage(m), terminate: () => w.terminate(), hold: () => {} };
+  return { post: (m, transfer) => w.postMessage(m, transfer ? [...transfer] : []), terminate: () => w.terminate(), hold: () => {} };
 }
 
 async function startThread(source: string): Promise<ThreadHandle> {

@@ -3,14 +3,21 @@
 // (its own memory: one sample's values, its own gradient sums). Per step the main thread sends
 // each helper the current weights and its samples, runs its own share meanwhile, then adds the
 // helpers' gradient sums to its own and makes the update alone, so the weights and the
-// optimiser state live in one place. Messages, not shared memory: a LeNet step of 64 samples
-// moves about 0.5 MB per helper (weights out, gradients back) against milliseconds of work, and
-// needs no cross-origin isolation in a browser.
+// optimiser state live in one place. Messages, not shared memory, so a browser page needs no
+// cross-origin isolation.
+//
+// Each helper has one ArrayBuffer that goes back and forth, moved (a transfer list), never
+// cloned: out, the weights, the share's images and targets; back, in the same buffer, the
+// share's losses and gradient sums. A step thus allocates nothing and copies each float once
+// per side (a LeNet step of 64 samples: 61,706 weights out, as many gradients back). The
+// earlier protocol cloned fresh arrays each way and allocated them anew every step, which cost
+// about 2 ms a step for the first hundred-odd steps; see docs/training.md, "Speed".
 //
 // The helpers are created from a source string (`eval` in Node, a Blob URL in browsers), like
 // the inference runtime's thread pool, so that no bundler has to find a worker file.
 
 import { startWorker } from "../../runtime/threads.js";
+import type { Batch } from "./trainer.js";
 
 /** Positions of the output ([C, D..]) whose arg-max is the target class (t: one class per position). */
 export function countCorrect(out: Float32Array, t: Float32Array, classes: number): number {
@@ -46,21 +53,17 @@ export interface HelperSpec {
   readonly classifies: boolean;
 }
 
-/** One helper's share of a step. */
-export interface Share {
-  readonly weights: readonly Float32Array[];
-  readonly images: Float32Array;
-  readonly labels: Float64Array;
-  readonly count: number;
-}
-
 export interface ShareResult {
-  /** Each sample's loss, in order. */
-  readonly losses: Float64Array;
+  /** Each sample's loss, in order (float32, as the module computes it). */
+  readonly losses: Float32Array;
   readonly right: number;
   /** The share's gradient sums, per trained weight. */
   readonly grads: readonly Float32Array[];
 }
+
+// The buffer, in floats: out, [weights (every forward weight, packed in order)] [images,
+// count x n] [targets, count x tl]; back, [losses, count] [gradient sums (packed in order)].
+// The losses overwrite weights already copied in, the sums images already consumed.
 
 /** Plain JavaScript, run by every helper (Node and browsers). */
 const HELPER_SOURCE = `"use strict";
@@ -76,23 +79,31 @@ function init(d) {
   post({ ready: true });
 }
 function step(d) {
-  d.weights.forEach((w, k) => f32(spec.weights[k]).set(w));
+  const buf = new Float32Array(d.buffer), count = d.count;
+  let at = 0;
+  for (const r of spec.weights) {
+    f32(r).set(buf.subarray(at, at + r.length));
+    at += r.length;
+  }
   exp.zero();
   const x = f32(spec.x), t = f32(spec.t), out = f32(spec.out);
   const loss = new Float32Array(mem.buffer, spec.loss, 1);
-  const n = x.length, tl = t.length;
-  const losses = new Float64Array(d.count);
+  const n = x.length, tl = t.length, targets = at + count * n;
   let right = 0;
-  for (let i = 0; i < d.count; i++) {
-    x.set(d.images.subarray(i * n, (i + 1) * n));
-    for (let k = 0; k < tl; k++) t[k] = d.labels[i * tl + k];
+  for (let i = 0; i < count; i++) {
+    x.set(buf.subarray(at + i * n, at + (i + 1) * n));
+    t.set(buf.subarray(targets + i * tl, targets + (i + 1) * tl));
     exp.sample();
-    losses[i] = loss[0];
+    buf[i] = loss[0];
     if (spec.classifies) right += countCorrect(out, t, spec.classes);
   }
   exp.flush();
-  const grads = spec.grads.map((g) => Float32Array.from(f32(g)));
-  post({ losses, right, grads }, [losses.buffer, ...grads.map((g) => g.buffer)]);
+  at = count;
+  for (const r of spec.grads) {
+    buf.set(f32(r), at);
+    at += r.length;
+  }
+  post({ buffer: d.buffer, right }, [d.buffer]);
 }
 function receive(d) {
   try {
@@ -107,13 +118,13 @@ if (typeof require === "function" && typeof self === "undefined") {
   post = (m, transfer) => parentPort.postMessage(m, transfer);
   parentPort.on("message", receive);
 } else {
-  post = (m, transfer) => self.postMessage(m, transfer);
+  post = (m, transfer) => self.postMessage(m, transfer || []);
   self.onmessage = (e) => receive(e.data);
 }
 `;
 
 interface Channel {
-  post(message: unknown): void;
+  post(message: unknown, transfer?: readonly ArrayBuffer[]): void;
   /** The helper's next message (the helper keeps Node alive until it comes). */
   next(): Promise<unknown>;
   terminate(): void;
@@ -137,7 +148,7 @@ async function startHelper(): Promise<Channel> {
       w.hold(false);
     }
   };
-  return { post: (m) => w.post(m), next, terminate: () => w.terminate() };
+  return { post: (m, transfer) => w.post(m, transfer), next, terminate: () => w.terminate() };
 }
 
 function failure(m: unknown): string | undefined {
@@ -148,7 +159,17 @@ function failure(m: unknown): string | undefined {
 
 /** Helper threads for a training step; the main thread is the first share. */
 export class TrainHelpers {
-  private constructor(private readonly channels: readonly Channel[]) {}
+  /** Each helper's buffer while it is here (undefined while the helper holds it, or after a failure). */
+  private readonly buffers: (ArrayBuffer | undefined)[];
+  private readonly weightFloats: number;
+
+  private constructor(
+    private readonly channels: readonly Channel[],
+    private readonly spec: HelperSpec,
+  ) {
+    this.buffers = channels.map(() => undefined);
+    this.weightFloats = spec.weights.reduce((a, r) => a + r.length, 0);
+  }
 
   /** Starts `count` helpers, or says why they cannot run here. */
   static async start(count: number, spec: HelperSpec): Promise<TrainHelpers | string> {
@@ -165,21 +186,55 @@ export class TrainHelpers {
       for (const c of channels) c.terminate();
       return `a helper thread could not start: ${(e as Error).message}`;
     }
-    return new TrainHelpers(channels);
+    return new TrainHelpers(channels, spec);
   }
 
   get count(): number {
     return this.channels.length;
   }
 
-  /** Runs one share on each helper (shares.length <= count). */
-  async run(shares: readonly Share[]): Promise<ShareResult[]> {
-    shares.forEach((s, i) => this.channels[i].post(s));
-    const replies = await Promise.all(shares.map((_, i) => this.channels[i].next()));
-    return replies.map((m) => {
+  /**
+   * Runs samples [from, to) of `batch` on helper k for the k-th share (shares.length <= count),
+   * with `weights` (every forward weight, in the spec's order). The results' arrays are views
+   * of the helpers' buffers: read them before the next run, which moves the buffers out again.
+   */
+  async run(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[]): Promise<ShareResult[]> {
+    const n = this.spec.x.length;
+    const tl = this.spec.t.length;
+    shares.forEach(([from, to], k) => {
+      const count = to - from;
+      const floats = this.weightFloats + count * (n + tl);
+      // Kept from the last step; a larger batch (or a lost buffer) takes a new one.
+      let buffer = this.buffers[k];
+      if (!buffer || buffer.byteLength < 4 * floats) buffer = new ArrayBuffer(4 * floats);
+      this.buffers[k] = undefined;
+      const f = new Float32Array(buffer);
+      let at = 0;
+      for (const w of weights) {
+        f.set(w, at);
+        at += w.length;
+      }
+      f.set(batch.images.subarray(from * n, to * n), at);
+      at += count * n;
+      // Float32 here, as the module's target is: the same rounding the helper's copy made.
+      const labels = batch.labels;
+      for (let i = from * tl; i < to * tl; i++) f[at++] = labels[i];
+      this.channels[k].post({ buffer, count }, [buffer]);
+    });
+    const replies = await Promise.all(shares.map((_, k) => this.channels[k].next()));
+    return replies.map((m, k) => {
       const why = failure(m);
       if (why) throw new Error(`a training helper thread failed: ${why}`);
-      return m as ShareResult;
+      const { buffer, right } = m as { buffer: ArrayBuffer; right: number };
+      this.buffers[k] = buffer;
+      const count = shares[k][1] - shares[k][0];
+      let at = count;
+      const grads = this.spec.grads.map((r) => {
+        const g = new Float32Array(buffer, 4 * at, r.length);
+        at += r.length;
+        return g;
+      });
+      return { losses: new Float32Array(buffer, 0, count), right, grads };
     });
   }
 

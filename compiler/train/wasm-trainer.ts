@@ -163,18 +163,11 @@ export class WasmTrainer {
     if (!helpers || batch.count < 2) return this.step(batch);
     this.check(batch);
     const shares = splitSamples(batch.count, 1 + Math.min(helpers.count, batch.count - 1));
-    const n = this.x.length;
-    const tl = this.t.length;
-    // Copies: a posted view would take its whole buffer (the module's memory) with it.
-    const weights = this.graph.forward.weights.map((w) => this.view(w).slice());
     // Posted before this thread starts its own share, so that all run at once.
     const pending = helpers.run(
-      shares.slice(1).map(([from, to]) => ({
-        weights,
-        images: batch.images.slice(from * n, to * n),
-        labels: Float64Array.from(batch.labels.slice(from * tl, to * tl)),
-        count: to - from,
-      })),
+      this.graph.forward.weights.map((w) => this.view(w)),
+      batch,
+      shares.slice(1),
     );
     this.exports.zero();
     const mine = this.samples(batch, 0, shares[0][1]);
