@@ -195,7 +195,14 @@ async function cmdCompile(p: Parsed): Promise<void> {
   // Before the compile: a refusal should not cost its time.
   refuseOutput(out, "bundle", rules);
   // This process runs no network (autotune does), so binaryen can stay on V8's baseline tier.
-  if (!flag(p, "autotune")) (await import("./binaryen-node.js")).preferBaselineWasm();
+  if (!flag(p, "autotune")) {
+    const [node, { loadBinaryen }] = await Promise.all([import("./binaryen-node.js"), import("./backends/wasm/binaryen.js")]);
+    node.preferBaselineWasm();
+    // Started now, so that binaryen's wasm compiles on V8's background threads while the
+    // compiler's modules load and the model is parsed (node-compile.ts awaits the same load;
+    // a failure reaches it there, this handler only keeps it from counting as unhandled).
+    loadBinaryen(node.loadBinaryenForNode).catch(() => undefined);
+  }
   const r = await compileOrFail(p, file);
   const { writeBundle } = await import("./bundle.js");
   writeBundle(out, r.artifacts, { ...rules, threads });
