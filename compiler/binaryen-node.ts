@@ -75,7 +75,7 @@ export async function loadBinaryenForNode(): Promise<typeof B> {
     binaryen = await factory((specifier) => import(specifier), pathToFileURL(file).href, split.wasm);
   } catch {
     // A stored pair that does not load is dropped, so that the next run splits the package anew.
-    if (base) for (const end of [".js", ".wasm", ".v8cache"]) rmSync(`${base}${end}`, { force: true });
+    if (base) forget(base);
     return plainImport();
   }
   // Stored after the start-up code has run, so its lazily compiled functions are in the cache.
@@ -116,6 +116,17 @@ function splitPackage(file: string, base: string | undefined): Split | undefined
     store(`${base}.js`, Buffer.from(split.script, "latin1"));
   }
   return split;
+}
+
+/** Removes an entry's files; one that cannot be removed is left to the next run's checks. */
+function forget(base: string): void {
+  for (const end of [".js", ".wasm", ".v8cache"]) {
+    try {
+      rmSync(`${base}${end}`, { force: true });
+    } catch {
+      // Housekeeping only.
+    }
+  }
 }
 
 function readBytes(file: string): Buffer | undefined {
