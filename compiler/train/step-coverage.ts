@@ -35,6 +35,7 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
     case "local":
     case "tiled":
     case "deconv":
+    case "batchnorm":
       return k.forward?.(op);
     default:
       return op.kind;
@@ -43,36 +44,15 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
 
 function gradSupport(op: GradOp, k: StepKernels): string | undefined {
   switch (op.kind) {
-    case "conv_grad_input":
-    case "conv_grad_kernel":
-    case "dense_grad_input":
-    case "dense_grad_kernel":
-    case "reshape_grad":
-    case "softmax_grad":
-    case "accumulate":
-    case "loss":
-    case "loss_grad":
-      return undefined;
-    case "bias_grad":
-    case "local_grad_input":
-    case "local_grad_kernel":
-    case "tiled_grad_input":
-    case "tiled_grad_kernel":
-    case "deconv_grad_input":
-    case "deconv_grad_kernel":
-      return undefined;
     case "pool_grad":
       return k.pool(op.pool) ? undefined : `${op.pool.mode} pooling gradient`;
     case "activation_grad":
       return k.activation(op.fn) ? undefined : `gradient of ${op.fn}`;
-    case "unbroadcast":
-    case "slice_channels":
-    case "mul_grad":
-    case "maxout_grad":
-    case "adaptive_pool_grad":
-      return undefined;
+    case "batchnorm_batch_grad_input":
+      return "batch norm in training mode";
     default:
-      return op.kind;
+      // Every other gradient has its kernels on both steps.
+      return undefined;
   }
 }
 

@@ -347,7 +347,7 @@ describe("WebGPU training: what it refuses", () => {
     const src = `network n(x: f32[1, 8, 8]) -> y {\n  y = x |> c: conv(2, 3x3, pad: same) |> bn: batchnorm |> flatten |> fc: dense(2)\n}\n`;
     const r = compileTraining(src, { fileName: "n.cnn", backend: "webgpu" });
     expect(r.ok).toBe(false);
-    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/WebGPU training step has no kernel yet for batchnorm/);
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/WebGPU training step has no kernel yet for batch norm in training mode/);
   });
 
   it("puts no name from the source into a shader", () => {

@@ -43,7 +43,7 @@ import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { emitTiledBiasGrad, emitUnsharedForward, emitUnsharedGradInput, emitUnsharedGradKernel } from "./grad-unshared.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
-import { activationTrainable, emitActivationForward, emitAddChannelBias, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
+import { activationTrainable, emitActivationForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
@@ -314,6 +314,11 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
       if (op.kind === "add") return emitSum(k, size(shape), n.inputs.map((v) => k.value(v)), y);
       return emitProduct(k, size(shape), k.value(n.inputs[0]), k.value(n.inputs[1]), y);
     }
+    case "batchnorm": {
+      const { running_mean: mean, running_var: variance } = n.weights;
+      if (!w || !b || !mean || !variance) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
+      return emitBatchNormForward(k, op.eps, shape[0], size(shape.slice(1)), x, { gamma: w, beta: b, mean: k.weight(mean), variance: k.weight(variance) }, y);
+    }
     case "maxout":
       return emitMaxoutForward(k, shape[0], size(shape.slice(1)), op.k, x, y);
     case "concat": {
@@ -393,6 +398,17 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
       const other = inShape(tg, n.inputs[1]);
       if (size(dy) === size(op.shape) && size(dy) === size(other)) return emitProduct(k, size(outShape), ins[0], ins[1], out);
       return emitReduceTo(k, dy, ins[0], op.shape, out, { view: ins[1], shape: other });
+    }
+    case "batchnorm_grad_input": {
+      const variance = n.weights.running_var;
+      if (!w || !variance) throw new Error("internal error: a batch norm gradient lacks gamma or the running variance");
+      return emitBatchNormGradInput(k, op.eps, outShape[0], size(outShape.slice(1)), ins[0], w, k.weight(variance), out);
+    }
+    case "batchnorm_grad_gamma": {
+      const { running_mean: mean, running_var: variance } = n.weights;
+      if (!mean || !variance) throw new Error("internal error: a batch norm gradient lacks the running statistics");
+      const xs = inShape(tg, n.inputs[0]);
+      return emitBatchNormGradGamma(k, op.eps, xs[0], size(xs.slice(1)), ins[0], ins[1], k.weight(mean), k.weight(variance), out);
     }
     case "maxout_grad":
       return emitMaxoutGrad(k, outShape[0], size(outShape.slice(1)), op.k, ins[0], ins[1], out);

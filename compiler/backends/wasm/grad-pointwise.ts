@@ -244,3 +244,48 @@ export function emitAddChannelBias(k: GradKernelContext, C: number, per: number,
     });
   });
 }
+
+/** Batch norm on fixed (running) statistics: y = (x - mean) / sqrt(var + eps) * gamma + beta, per channel. */
+export function emitBatchNormForward(k: GradKernelContext, eps: number, C: number, per: number, x: View, p: { gamma: View; beta: View; mean: View; variance: View }, y: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, C, (c) => {
+    const mean = fn.f64(p.mean.load(c));
+    const sd = fn.f64(m.f64.sqrt(m.f64.add(p.variance.load(c), m.f64.const(eps))));
+    const gamma = fn.f64(p.gamma.load(c));
+    const beta = fn.f64(p.beta.load(c));
+    fn.for(0, per, (i) => {
+      const at = fn.let(c.mul(per).add(i));
+      fn.emit(y.store(at, m.f64.add(m.f64.mul(m.f64.div(m.f64.sub(x.load(at), mean.get()), sd.get()), gamma.get()), beta.get())));
+    });
+  });
+}
+
+/** Its input gradient on fixed statistics: dx = dy * gamma / sqrt(var + eps). */
+export function emitBatchNormGradInput(k: GradKernelContext, eps: number, C: number, per: number, dy: View, gamma: View, variance: View, dx: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, C, (c) => {
+    const scale = fn.f64(m.f64.div(gamma.load(c), m.f64.sqrt(m.f64.add(variance.load(c), m.f64.const(eps)))));
+    fn.for(0, per, (i) => {
+      const at = fn.let(c.mul(per).add(i));
+      fn.emit(dx.store(at, m.f64.mul(dy.load(at), scale.get())));
+    });
+  });
+}
+
+/** gamma's gradient: the sum over positions of dy * (x - mean) / sqrt(var + eps), per channel. */
+export function emitBatchNormGradGamma(k: GradKernelContext, eps: number, C: number, per: number, x: View, dy: View, mean: View, variance: View, dg: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  fn.for(0, C, (c) => {
+    const mu = fn.f64(mean.load(c));
+    const sd = fn.f64(m.f64.sqrt(m.f64.add(variance.load(c), m.f64.const(eps))));
+    const acc = fn.f64(m.f64.const(0));
+    fn.for(0, per, (i) => {
+      const at = fn.let(c.mul(per).add(i));
+      fn.emit(acc.set(m.f64.add(acc.get(), m.f64.div(m.f64.mul(dy.load(at), m.f64.sub(x.load(at), mu.get())), sd.get()))));
+    });
+    fn.emit(dg.store(c, acc.get()));
+  });
+}

@@ -23,7 +23,7 @@ import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kerne
 import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
 import { broadcastBinary, reduceTo } from "./grad-broadcast.js";
 import { tiledBiasGrad, unsharedForward, unsharedGradInput, unsharedGradKernel } from "./grad-unshared.js";
-import { activationForward, activationGrad, activationTrainable, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
+import { activationForward, activationGrad, activationTrainable, batchnormForward, batchnormGradGamma, batchnormGradInput, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
 
@@ -109,6 +109,11 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "flatten":
     case "reshape":
       return sum(ctx, size(shapeOf(tg, n.output)), true, n.inputs, n.output);
+    case "batchnorm": {
+      const { weight: gamma, bias: beta, running_mean: mean, running_var: variance } = n.weights;
+      if (!gamma || !beta || !mean || !variance) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
+      return batchnormForward(ctx, op.eps, shape[0], size(shape.slice(1)), x, { gamma, beta, mean, variance }, n.output);
+    }
     case "maxout":
       return maxoutForward(ctx, shape[0], size(shape.slice(1)), op.k, x, n.output);
     case "concat":
@@ -172,6 +177,17 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
       const other = shapeOf(tg, b);
       if (size(dy) === size(op.shape) && size(dy) === size(other)) return product(ctx, size(outShape), a, b, out);
       return reduceTo(ctx, dy, a, op.shape, out, { v: b, shape: other });
+    }
+    case "batchnorm_grad_input": {
+      const variance = n.weights.running_var;
+      if (!variance) throw new Error("internal error: a batch norm gradient lacks the running variance");
+      return batchnormGradInput(ctx, op.eps, outShape[0], size(outShape.slice(1)), a, w, variance, out);
+    }
+    case "batchnorm_grad_gamma": {
+      const { running_mean: mean, running_var: variance } = n.weights;
+      if (!mean || !variance) throw new Error("internal error: a batch norm gradient lacks the running statistics");
+      const xs = shapeOf(tg, a);
+      return batchnormGradGamma(ctx, op.eps, xs[0], size(xs.slice(1)), a, b, mean, variance, out);
     }
     case "maxout_grad":
       return maxoutGrad(ctx, outShape[0], size(outShape.slice(1)), op.k, a, b, out);

@@ -269,3 +269,39 @@ export function maxoutGrad(ctx: GradContext, channels: number, per: number, grou
   for (var c = 0u; c < ${u(group)}; c++) { A[${at(dx, "c")}] = select(0.0, g, c == arg); }`,
   );
 }
+
+/** Batch norm on fixed (running) statistics, every sample: y = (x - mean) / sqrt(var + eps) * gamma + beta. */
+export function batchnormForward(ctx: GradContext, eps: number, C: number, per: number, x: number, p: { gamma: Weight; beta: Weight; mean: Weight; variance: Weight }, y: number): WgslKernel {
+  return items(
+    "batchnorm",
+    C * per,
+    true,
+    `  let c = e / ${u(per)};
+  let sd = sqrt(A[${ctx.w(p.variance, "c")}] + ${f32Lit(eps)});
+  A[${ctx.at(y, "b", "e")}] = (A[${ctx.at(x, "b", "e")}] - A[${ctx.w(p.mean, "c")}]) / sd * A[${ctx.w(p.gamma, "c")}] + A[${ctx.w(p.beta, "c")}];`,
+  );
+}
+
+/** Its input gradient on fixed statistics: dx = dy * gamma / sqrt(var + eps). */
+export function batchnormGradInput(ctx: GradContext, eps: number, C: number, per: number, dy: number, gamma: Weight, variance: Weight, dx: number): WgslKernel {
+  return items(
+    "batchnorm_grad_input",
+    C * per,
+    true,
+    `  let c = e / ${u(per)};
+  A[${ctx.at(dx, "b", "e")}] = A[${ctx.at(dy, "b", "e")}] * A[${ctx.w(gamma, "c")}] / sqrt(A[${ctx.w(variance, "c")}] + ${f32Lit(eps)});`,
+  );
+}
+
+/** gamma's gradient, summed over the batch: dy * (x - mean) / sqrt(var + eps) over every position, a workgroup per channel. */
+export function batchnormGradGamma(ctx: GradContext, eps: number, C: number, per: number, x: number, dy: number, mean: Weight, variance: Weight, dg: number): WgslKernel {
+  return groups(
+    "batchnorm_grad_gamma",
+    C,
+    per,
+    `    let mu = A[${ctx.w(mean, "e")}];
+    let sd = sqrt(A[${ctx.w(variance, "e")}] + ${f32Lit(eps)});`,
+    `    acc += A[${ctx.at(dy, "b", `e * ${u(per)} + j`)}] * (A[${ctx.at(x, "b", `e * ${u(per)} + j`)}] - mu) / sd;`,
+    ctx.at(dg, "0u", "e"),
+  );
+}
