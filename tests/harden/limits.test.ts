@@ -127,6 +127,23 @@ describe("bounded time", () => {
     expect(small.ok && small.plan.steps.length).toBe(1);
   });
 
+  it("the steps of a repeat share their convolution's packed tables (found by the fuzzer: seed 37 case 9389, a 64-step repeat of a 65536-channel layer, past 120 s and 3 GB)", () => {
+    const source = (steps: number) => `network n(x: f32[3, 8, 8]) -> y {
+  y0 = x |> u: conv(8, 3x3, pad: same) |> relu |> v: conv(64, 1x1) |> softmax
+  y = repeat ${steps} from y0 as prev {
+    (x |> u) + (prev |> w: conv(8, 3x3, pad: same)) |> relu |> v |> softmax
+  }
+}`;
+    const tables = (steps: number) => {
+      const r = compile(source(steps), { target: "wasm", algorithms: { w: "winograd2" } });
+      if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+      return r.artifacts.tables?.byteLength ?? 0;
+    };
+    // w's Winograd-transformed weights are packed once, however many steps run it.
+    expect(tables(2)).toBeGreaterThan(0);
+    expect(tables(6)).toBe(tables(2));
+  });
+
   it("a chain of 100,000 `|> relu` stages is refused cleanly at the layer limit", () => {
     expect(errors(`network n(x: f32[1, 8, 8]) -> y { y = x ${"|> relu ".repeat(100_000)} }`)).toEqual([
       "t.cnn:1:32812: error: layer y.4096: the network has more than 4096 layers, the most one network may have",

@@ -143,6 +143,24 @@ function emitStep(ctx: KernelContext): void {
   }
 }
 
+/**
+ * Every step's fast kernel, one per distinct convolution: the steps of a `repeat` body (or a
+ * layer applied twice) run the same op on the same weights at the same shapes, and share one
+ * kernel and so one copy of its packed tables. Packing them once per step made a 64-step
+ * repeat of a 9.4M-weight layer take minutes and gigabytes (fuzzer seed 37, case 9389). The
+ * key is what a kernel's preparation reads; its emit reads the rest (buffers, epilogue) from
+ * the step it is emitted for.
+ */
+function sharedKernels(plan: Plan): (AlgorithmKernel | undefined)[] {
+  const made = new Map<string, AlgorithmKernel | undefined>();
+  return plan.steps.map((s) => {
+    if (!s.weight) return algorithmKernel(s, plan);
+    const key = JSON.stringify([s.algorithm?.name, s.op, s.inputs[0]?.shape, s.output.shape, s.weight.offset, s.weight.length, s.pool ?? null]);
+    if (!made.has(key)) made.set(key, algorithmKernel(s, plan));
+    return made.get(key);
+  });
+}
+
 /** The fast kernel of a convolution step whose algorithm is not direct. */
 function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
   const op = step.op;
@@ -212,13 +230,19 @@ export interface EmitWasmOptions {
 export function emitWasm(plan: Plan, options: EmitWasmOptions = {}): EmittedWasm {
   if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() (backends/wasm/binaryen.ts) before emitting");
   // Layout: tables, then weights, then the arena, then the fast kernels' scratch.
-  const kernels = plan.steps.map((s) => algorithmKernel(s, plan));
+  const kernels = sharedKernels(plan);
   const tables = plan.steps.map((s, i) => stepTable(s, kernels[i]));
+  // A kernel shared by several steps has one copy of its tables, at one address.
+  const placed = new Map<Uint8Array, number>();
   const tableAt: (number | undefined)[] = [];
   let end = LOW_MEMORY;
   for (const t of tables) {
-    tableAt.push(t ? end : undefined);
-    if (t) end += align(t.byteLength, 16);
+    const at = t ? placed.get(t) : undefined;
+    tableAt.push(t ? (at ?? end) : undefined);
+    if (t && at === undefined) {
+      placed.set(t, end);
+      end += align(t.byteLength, 16);
+    }
   }
   const guard = align(Math.max(0, ...kernels.map((k) => k?.overreadBytes ?? 0)), 64);
   const weightsOffset = align(end, 64);
