@@ -243,7 +243,8 @@ export function chooseFftTiling(kEff: readonly number[], inChannels: number, out
  * later axis hold any. A 5x5 kernel in a 16x16 tile takes 1,680 complex multiply-adds this way
  * against 32 full 16-point FFTs, and its loops are simple enough to run fast before V8 has
  * optimised them: `cnnc compile` computes every kernel's spectrum once, in a fresh process
- * (LeNet's conv2: 96 spectra, 90 ms by FFT there, 6 ms once warm).
+ * (LeNet's conv2: 96 spectra, 90 ms by FFT there, 6 ms once warm). A kernel with so many taps
+ * that the sums would cost more (a 1-D kernel of hundreds) takes the FFTs instead.
  */
 export function kernelSpectrum(
   w: ArrayLike<number>,
@@ -272,6 +273,15 @@ export function kernelSpectrum(
       srcStride *= kernel[i];
     }
     re[at] = w[offset + src];
+  }
+  if (!fewTaps(kernel, n)) {
+    // Large kernels: FFTs of the padded tile cost less than sums over so many taps.
+    fftNd(re, im, n, 1);
+    for (let i = 0; i < points; i++) {
+      re[i] /= points;
+      im[i] /= points;
+    }
+    return [re, im];
   }
   for (let i = 0; i < d; i++) {
     const ni = n[i];
@@ -317,6 +327,23 @@ export function kernelSpectrum(
     im[i] /= points;
   }
   return [re, im];
+}
+
+/**
+ * Whether the sums over the taps cost no more than FFTs of the whole tile (about 5 n log2 n per
+ * line of n): axis i's sums take (the tile's earlier axes) x (the kernel's later axes) lines of
+ * n_i x k_i each.
+ */
+function fewTaps(kernel: readonly number[], n: readonly number[]): boolean {
+  const points = n.reduce((a, b) => a * b, 1);
+  let sums = 0;
+  let ffts = 0;
+  for (let i = 0; i < n.length; i++) {
+    const lines = n.slice(0, i).reduce((a, b) => a * b, 1) * kernel.slice(i + 1).reduce((a, b) => a * b, 1);
+    sums += lines * n[i] * kernel[i];
+    ffts += (points / n[i]) * 5 * n[i] * Math.log2(n[i]);
+  }
+  return sums <= ffts;
 }
 
 /**

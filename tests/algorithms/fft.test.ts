@@ -87,12 +87,13 @@ describe("fft: overlap-save convolution equals direct convolution (float64)", ()
 });
 
 describe("fft: a kernel's spectrum by direct sums over its taps equals the FFT of the padded kernel", () => {
-  it("on 60 random 1-D, 2-D and 3-D kernels, dilated and flipped (bound 1e-13)", () => {
+  it("on 60 random 1-D (up to 60 taps), 2-D and 3-D kernels, dilated and flipped (bound 1e-13)", () => {
     const worst = cases(60, 8200, 1e-13, (rng) => {
       const d = rng.pick([1, 2, 3]);
-      const kernel = Array.from({ length: d }, () => rng.int(1, d === 3 ? 4 : 7));
+      // 1-D kernels up to 60 taps: past a few, the spectrum is taken by FFT instead of sums.
+      const kernel = Array.from({ length: d }, () => rng.int(1, d === 3 ? 4 : d === 2 ? 7 : 60));
       const dilation = kernel.map(() => rng.pick([1, 1, 2, 3]));
-      const n = kernel.map((k, i) => rng.pick(fftTileSizes(64).filter((s) => s >= effectiveKernel(k, dilation[i]))));
+      const n = kernel.map((k, i) => rng.pick(fftTileSizes(d === 1 ? 256 : 64).filter((s) => s >= effectiveKernel(k, dilation[i]))));
       const flip = rng.bool();
       const kVol = kernel.reduce((a, b) => a * b, 1);
       const w = Array.from({ length: 2 * kVol }, () => 2 * rng.next() - 1);
