@@ -14,14 +14,15 @@ export function workPerSample(r: CompileSuccess, env: Record<string, number>, we
 }
 
 /**
- * What `cnnc run` takes on without being asked: 10^12 floating-point operations for the whole
- * run, 25 s on one WebAssembly thread at its peak (about 40 GFLOP/s here) and several times
- * that on shapes the kernels serve badly (a 1001x1001 kernel on a 280x320 image, 5.7x10^12,
- * ran 9 minutes: fuzzer seed 35 case 95461). 125 ResNet-50 images fit. Past it is usually a
- * size typed wrong (a 1x65536x3 kernel over a 65536-row volume is 10^14), so it is refused
- * with the estimate unless --allow-long.
+ * What `cnnc run` takes on without being asked: 2x10^11 floating-point operations for the whole
+ * run, 5 s on one WebAssembly thread at its peak (about 40 GFLOP/s here) and up to a dozen
+ * times that on shapes the kernels serve badly: a 1001x1001 kernel ran at 2.8 GFLOP/s over a
+ * 32x16 image (2.5x10^11 in 90 s, fuzzer seed 37 case 16968) and at 10 over 280x320 (5.7x10^12
+ * in 9 minutes, seed 35 case 95461). 50 ResNet-50 images fit. Past it is usually a size typed
+ * wrong (a 1x65536x3 kernel over a 65536-row volume is 10^14), so it is refused with the
+ * estimate unless --allow-long.
  */
-export const RUN_FLOPS = 1e12;
+export const RUN_FLOPS = 2e11;
 
 /** The refusal for a run over RUN_FLOPS, or undefined. */
 export function runTooLong(r: CompileSuccess, inputs: Record<string, TensorData>): string | undefined {
