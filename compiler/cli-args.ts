@@ -115,7 +115,7 @@ options:
   --threads N               WebAssembly threads (1 to 256; default 1)
   --labels labels.txt       class names, one a line, for a classifier's output
   --top K                   print the K best classes per sample (default 5 with --labels)
-  --allow-long              run even when the inputs ask for over 2x10^11 floating-point
+  --allow-long              run even when the inputs ask for over 10^11 floating-point
                             operations (a minute to days of work; refused without it)
   -o, --output OUT.npy|DIR  write the output (one .npy) or the outputs (a folder of .npy)
 ${OUTPUT_HELP}
