@@ -51,7 +51,7 @@ export interface Trainer {
    */
   sync(): Promise<void>;
   readonly steps: number;
-  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values; on WebGPU the batch's); undefined on the reference. */
+  /** The compiled step's memory in bytes (weights, gradient sums, optimiser state, one sample's values, or the batch's on WebGPU and with batch norm in training mode); undefined on the reference. */
   readonly memoryBytes?: number;
   /** WebGPU: the adapter the step runs on ("llvmpipe (OpenGL ES 3.2 Mesa 22.3.6) via Dawn (OpenGL ES), compatibility mode"). */
   readonly adapter?: string;

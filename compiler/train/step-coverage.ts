@@ -12,6 +12,8 @@ export interface StepKernels {
   readonly activation: (fn: ActivationFn) => boolean;
   /** A backend's own refusal of a forward op the table allows (a reason), else undefined. */
   readonly forward?: (op: Op) => string | undefined;
+  /** Batch norm in training mode (the batch's statistics) has kernels. */
+  readonly batchStatistics: boolean;
 }
 
 function forwardSupport(op: Op, k: StepKernels): string | undefined {
@@ -49,7 +51,7 @@ function gradSupport(op: GradOp, k: StepKernels): string | undefined {
     case "activation_grad":
       return k.activation(op.fn) ? undefined : `gradient of ${op.fn}`;
     case "batchnorm_batch_grad_input":
-      return "batch norm in training mode";
+      return k.batchStatistics ? undefined : "batch norm in training mode";
     default:
       // Every other gradient has its kernels on both steps.
       return undefined;
@@ -67,6 +69,6 @@ export function unsupportedStepOps(tg: TrainGraph, k: StepKernels): string[] {
     const why = gradSupport(n.op, k);
     if (why) missing.add(why);
   }
-  if (tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");
+  if (!k.batchStatistics && tg.batchStatistics && tg.forward.nodes.some((n) => n.op.kind === "batchnorm")) missing.add("batch norm in training mode");
   return [...missing];
 }

@@ -19,21 +19,28 @@ import { type Batch, checkBatch, type StepResult } from "./trainer.js";
 import { countCorrect, type HelperSpec, splitSamples, TrainHelpers } from "./train-threads.js";
 
 interface Exports {
-  sample(): void;
+  /** One sample's forward, loss and backward (absent in batch mode). */
+  sample?(): void;
   evaluate(): void;
   zero(): void;
   update(): void;
   norm(): void;
   flush(): void;
+  /** Batch mode (batch norm in training mode): the whole batch's forward, loss and backward. */
+  batch?(count: number): void;
+  /** Batch mode: the sample whose region `evaluate` uses. */
+  select?(b: number): void;
+  /** Batch mode: the running statistics follow the last batch's. */
+  running?(): void;
 }
 
 export class WasmTrainer {
   private step_ = 0;
   private readonly mem: WebAssembly.Memory;
-  private readonly x: Float32Array;
-  private readonly t: Float32Array;
-  private readonly lossView: Float32Array;
-  private readonly out: Float32Array;
+  private x!: Float32Array;
+  private t!: Float32Array;
+  private lossView!: Float32Array;
+  private out!: Float32Array;
   private readonly exports: Exports;
   private readonly trained: readonly Weight[];
   readonly classifies: boolean;
@@ -49,13 +56,7 @@ export class WasmTrainer {
   ) {
     this.mem = mem;
     this.exports = instance.exports as unknown as Exports;
-    const f32 = (at: number, n: number) => new Float32Array(mem.buffer, at, n);
-    const input = graph.forward.inputs[0].value;
-    this.x = f32(layout.values.get(input) as number, size(graph.values[input].shape as number[]));
-    this.t = f32(layout.values.get(graph.target) as number, size(graph.targetShape));
-    this.lossView = f32(layout.values.get(graph.loss) as number, 1);
-    const o = graph.output.value;
-    this.out = f32(layout.values.get(o) as number, size(graph.values[o].shape as number[]));
+    this.views();
     for (const { offset, data } of layout.tables) new Uint8Array(mem.buffer, offset, data.byteLength).set(data);
     for (const w of graph.forward.weights) this.view(w).set(w.data);
     this.trained = [...layout.grads.keys()];
@@ -69,12 +70,16 @@ export class WasmTrainer {
     await loadBinaryen();
     const { binary, layout } = emitTrainingWasm(graph, optimiser);
     // The module declares at most 2 GiB (32768 pages); the memory is made as large as the layout.
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(layout.memoryBytes / 65536), maximum: 32768 });
+    // Batch mode: room for a batch of 64 samples to start with; a larger batch grows it.
+    const bytes = layout.memoryBytes + (layout.samples ? 64 * layout.samples.stride : 0);
+    if (bytes > 2 ** 31) throw new TrainError(`the training step of ${graph.forward.name} needs ${Math.ceil(bytes / 2 ** 20)} MiB of WebAssembly memory, more than its 2 GiB`);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536), maximum: 32768 });
     const env = { memory, exp: Math.exp, tanh: Math.tanh, pow: Math.pow, log: Math.log };
     const module = await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>);
     const instance = await WebAssembly.instantiate(module, { env });
     const trainer = new WasmTrainer(graph, optimiser, layout, instance, memory);
-    if (threads > 1) {
+    if (threads > 1 && layout.samples) trainer.threading_ = "one thread: batch norm in training mode needs the whole batch's statistics in one place";
+    else if (threads > 1) {
       const helpers = await TrainHelpers.start(threads - 1, trainer.helperSpec(module));
       if (typeof helpers === "string") trainer.threading_ = `one thread; ${threads} threads unavailable: ${helpers}`;
       else {
@@ -123,6 +128,38 @@ export class WasmTrainer {
     return this.mem.buffer.byteLength;
   }
 
+  /** The views of the (first) sample's input, target, loss and output. Batch mode: sample 0's, which `evaluate` uses after select(0). */
+  private views(): void {
+    const g = this.graph;
+    this.x = this.valueView(g.forward.inputs[0].value, 0);
+    this.t = new Float32Array(this.mem.buffer, this.address(g.target, 0), size(g.targetShape));
+    this.lossView = this.valueView(g.loss, 0);
+    this.out = this.valueView(g.output.value, 0);
+  }
+
+  /** Byte address of value `id` of sample b (batch mode), or of the one sample's. */
+  private address(id: number, b: number): number {
+    const at = this.layout.values.get(id) as number;
+    const s = this.layout.samples;
+    return s ? s.start + b * s.stride + at : at;
+  }
+
+  /** Value `id` of sample b, as it is now in memory. */
+  private valueView(id: number, b: number): Float32Array {
+    return new Float32Array(this.mem.buffer, this.address(id, b), size(this.graph.values[id].shape as number[]));
+  }
+
+  /** Batch mode: memory for `count` samples' regions (growing it invalidates every view: they are made again). */
+  private reserve(count: number): void {
+    const s = this.layout.samples;
+    if (!s) return;
+    const need = s.start + count * s.stride;
+    if (need <= this.mem.buffer.byteLength) return;
+    if (need > 2 ** 31) throw new TrainError(`a batch of ${count} needs ${Math.ceil(need / 2 ** 20)} MiB of WebAssembly memory for ${this.graph.forward.name}, more than 2 GiB: use a smaller batch`);
+    this.mem.grow(Math.ceil((need - this.mem.buffer.byteLength) / 65536));
+    this.views();
+  }
+
   private view(w: Weight): Float32Array {
     return new Float32Array(this.mem.buffer, this.layout.weights.get(w) as number, size(w.shape));
   }
@@ -150,6 +187,7 @@ export class WasmTrainer {
 
   step(batch: Batch): StepResult {
     this.check(batch);
+    if (this.layout.samples) return this.batchStep(batch);
     this.exports.zero();
     const mine = this.samples(batch, 0, batch.count);
     // The dense kernel gradients of the last samples (fewer than a chunk) into the sums.
@@ -160,6 +198,7 @@ export class WasmTrainer {
   /** A step with the samples split across this thread and the helpers (step() without them). */
   async stepAsync(batch: Batch): Promise<StepResult> {
     const helpers = this.helpers;
+    if (this.layout.samples) return this.step(batch);
     if (!helpers || batch.count < 2) return this.step(batch);
     this.check(batch);
     const shares = splitSamples(batch.count, 1 + Math.min(helpers.count, batch.count - 1));
@@ -190,14 +229,49 @@ export class WasmTrainer {
     return this.finish(batch, loss, right, bad);
   }
 
+  /**
+   * Batch mode: every sample and target into its region, then the module's phases over the
+   * whole batch; the losses and outputs are read back from each region.
+   */
+  private runBatch(batch: Batch): { loss: number; right: number; bad: number } {
+    this.reserve(batch.count);
+    const g = this.graph;
+    const n = this.x.length;
+    const t = this.t.length;
+    for (let i = 0; i < batch.count; i++) {
+      this.valueView(g.forward.inputs[0].value, i).set(batch.images.subarray(i * n, (i + 1) * n));
+      const target = new Float32Array(this.mem.buffer, this.address(g.target, i), t);
+      for (let k = 0; k < t; k++) target[k] = batch.labels[i * t + k];
+    }
+    this.exports.zero();
+    (this.exports.batch as (count: number) => void)(batch.count);
+    let loss = 0;
+    let right = 0;
+    let bad = -1;
+    const classes = g.values[g.output.value].shape[0] as number;
+    for (let i = 0; i < batch.count; i++) {
+      const l = this.valueView(g.loss, i)[0];
+      if (!Number.isFinite(l) && bad < 0) bad = i;
+      loss += l;
+      if (this.classifies) right += countCorrect(this.valueView(g.output.value, i), new Float32Array(this.mem.buffer, this.address(g.target, i), t), classes);
+    }
+    return { loss, right, bad };
+  }
+
+  private batchStep(batch: Batch): StepResult {
+    const { loss, right, bad } = this.runBatch(batch);
+    return this.finish(batch, loss, right, bad);
+  }
+
   /** Forward, loss and backward of samples [from, to) into the gradient sums. */
   private samples(batch: Batch, from: number, to: number): { loss: number; right: number; bad: number } {
     let loss = 0;
     let right = 0;
     let bad = -1;
+    const sample = this.exports.sample as () => void;
     for (let i = from; i < to; i++) {
       this.load(batch, i);
-      this.exports.sample();
+      sample();
       const l = this.lossView[0];
       if (!Number.isFinite(l) && bad < 0) bad = i;
       loss += l;
@@ -228,21 +302,26 @@ export class WasmTrainer {
     const t = this.step_ + 1;
     params.set([learningRate(c, this.step_), scale * clip, t === 1 ? 1 : 0, 1 - Math.pow(c.beta1, t), 1 - Math.pow(c.beta2, t)]);
     this.exports.update();
+    this.exports.running?.();
     this.step_ = t;
     return this.result(loss, right, batch);
   }
 
   private lossAt(batch: Batch, i: number): number {
+    // Batch mode: the failed step left every sample's values in place.
+    if (this.layout.samples) return this.valueView(this.graph.loss, i)[0];
     this.load(batch, i);
     this.exports.evaluate();
     return this.lossView[0];
   }
 
   private firstBadLayer(batch: Batch, i: number): string {
-    this.load(batch, i);
-    this.exports.evaluate();
+    if (!this.layout.samples) {
+      this.load(batch, i);
+      this.exports.evaluate();
+    }
     for (const n of this.graph.forward.nodes) {
-      const v = new Float32Array(this.mem.buffer, this.layout.values.get(n.output) as number, size(this.graph.values[n.output].shape as number[]));
+      const v = this.valueView(n.output, this.layout.samples ? i : 0);
       if (!v.every(Number.isFinite)) return `layer ${n.layer} is the first to output a non-finite value`;
     }
     return "every layer's output is finite: the loss or a gradient overflowed";
@@ -250,6 +329,8 @@ export class WasmTrainer {
 
   evaluate(batch: Batch): StepResult {
     this.check(batch);
+    // Batch mode: sample by sample in sample 0's region, on the running statistics.
+    this.exports.select?.(0);
     let loss = 0;
     let right = 0;
     for (let i = 0; i < batch.count; i++) {
@@ -268,14 +349,19 @@ export class WasmTrainer {
    */
   probe(batch: Batch): { gradients: Map<Weight, Float32Array>; value: (id: number) => Float32Array } {
     this.check(batch);
-    this.exports.zero();
-    for (let i = 0; i < batch.count; i++) {
-      this.load(batch, i);
-      this.exports.sample();
+    if (this.layout.samples) this.runBatch(batch);
+    else {
+      this.exports.zero();
+      const sample = this.exports.sample as () => void;
+      for (let i = 0; i < batch.count; i++) {
+        this.load(batch, i);
+        sample();
+      }
     }
     this.exports.flush();
     const gradients = new Map(this.trained.map((w) => [w, Float32Array.from(new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape)))]));
-    const value = (id: number) => Float32Array.from(new Float32Array(this.mem.buffer, this.layout.values.get(id) as number, size(this.graph.values[id].shape as number[])));
+    const last = this.layout.samples ? batch.count - 1 : 0;
+    const value = (id: number) => Float32Array.from(this.valueView(id, last));
     return { gradients, value };
   }
 

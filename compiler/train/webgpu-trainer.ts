@@ -26,10 +26,13 @@ import { type Batch, checkBatch, type StepResult } from "./trainer.js";
 
 interface Pipelines {
   readonly forward: GPUComputePipeline[];
+  /** The forward on batch norm's running statistics (the same pipelines without batch norm in training mode). */
+  readonly evaluate: GPUComputePipeline[];
   readonly loss: GPUComputePipeline[];
   readonly backward: GPUComputePipeline[];
   readonly stats: GPUComputePipeline;
   readonly update: GPUComputePipeline;
+  readonly running: GPUComputePipeline[];
 }
 
 export class WebGpuTrainer {
@@ -110,12 +113,15 @@ export class WebGpuTrainer {
         return p;
       };
       const all = (ks: readonly WgslKernel[]) => Promise.all(ks.map(make));
+      const forward = await all(program.forward);
       const pipelines: Pipelines = {
-        forward: await all(program.forward),
+        forward,
+        evaluate: program.evaluate === program.forward ? forward : await all(program.evaluate),
         loss: await all(program.loss),
         backward: await all(program.backward),
         stats: await make(program.stats),
         update: await make(program.update),
+        running: await all(program.running),
       };
       const bindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, options.maxStorageBufferBindingSize ?? Infinity);
       const trainer = new WebGpuTrainer(graph, optimiser, device, program, pipelines, kernels, bindLayout, choice.description, bindingBytes);
@@ -260,7 +266,7 @@ export class WebGpuTrainer {
     this.load(batch, learningRate(this.optimiser, this.step_), t === 1, t);
     const p = this.pipelines;
     const nb = batch.count;
-    const [losses, ...rest] = await this.run([...p.forward, ...p.loss, ...p.backward, p.stats, p.update], nb, [...this.lossReads(nb), [0, 2]]);
+    const [losses, ...rest] = await this.run([...p.forward, ...p.loss, ...p.backward, p.stats, p.update, ...p.running], nb, [...this.lossReads(nb), [0, 2]]);
     const flags = rest[rest.length - 1];
     if (flags[1] !== 0) await this.refuse(losses, nb);
     this.step_ = t;
@@ -313,7 +319,7 @@ export class WebGpuTrainer {
       const count = Math.min(most, batch.count - at);
       const part = { count, images: batch.images.subarray(at * n, (at + count) * n), labels: batch.labels.subarray(at * t, (at + count) * t) };
       this.load(part, 0, false, 1);
-      const [l, r] = await this.run([...this.pipelines.forward, ...this.pipelines.loss], count, this.lossReads(count));
+      const [l, r] = await this.run([...this.pipelines.evaluate, ...this.pipelines.loss], count, this.lossReads(count));
       losses.set(l, at);
       if (r) right.set(r, at);
     }

@@ -287,13 +287,22 @@ export class View {
     private readonly fn: Fn,
     readonly base: Int,
     readonly shape: readonly Int[],
+    /** Bytes added to `base`, kept out of the pointer arithmetic: it goes in the immediate. */
+    readonly offset = 0,
+    /** Names the tensor when `base` is not a constant (a buffer shared by input is keyed by it). */
+    readonly key?: string,
   ) {}
 
   /** The (offset immediate, pointer) pair of an element: a constant base goes in the immediate. */
-  private address(flat: Int): [number, Expr] {
+  address(flat: Int): [number, Expr] {
     const bytes = flat.mul(4);
-    if (this.base.constant !== undefined) return [this.base.constant, bytes.expr()];
-    return [0, this.base.add(bytes).expr()];
+    if (this.base.constant !== undefined) return [this.base.constant + this.offset, bytes.expr()];
+    return [this.offset, this.base.add(bytes).expr()];
+  }
+
+  /** What identifies the tensor's place: its address, or its key. */
+  get place(): string | number | undefined {
+    return this.base.constant !== undefined ? this.base.constant + this.offset : this.key;
   }
 
   load(flat: Int): Expr {

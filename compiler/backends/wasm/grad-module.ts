@@ -43,7 +43,7 @@ import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { emitTiledBiasGrad, emitUnsharedForward, emitUnsharedGradInput, emitUnsharedGradKernel } from "./grad-unshared.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
-import { activationTrainable, emitActivationForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
+import { activationTrainable, emitActivationForward, emitBatchNormBatchGradInput, emitBatchNormRunningUpdate, emitBatchNormTrainForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
@@ -63,6 +63,12 @@ export interface TrainingLayout {
   /** f64 x 8: [lr, gradient scale, first step (1/0), 1 - beta1^t, 1 - beta2^t, squared norm (`norm`'s output)]. */
   readonly params: number;
   readonly tables: readonly { readonly offset: number; readonly data: Uint8Array }[];
+  /**
+   * Batch norm in training mode: every sample of the batch has its own region of `stride`
+   * bytes from `start` (the memory must reach start + count * stride), and `values` are offsets
+   * within a region. Absent: one sample's values, at the addresses in `values`.
+   */
+  readonly samples?: { readonly start: number; readonly stride: number };
 }
 
 export interface TrainingWasm {
@@ -74,11 +80,11 @@ const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((
 
 /** The ops of a training graph that the WebAssembly step has no kernel for (empty: it runs). */
 export function unsupportedOps(tg: TrainGraph): string[] {
-  return unsupportedStepOps(tg, { pool: poolTrainable, activation: activationTrainable });
+  return unsupportedStepOps(tg, { pool: poolTrainable, activation: activationTrainable, batchStatistics: true });
 }
 
 class Allocator {
-  end = LOW;
+  constructor(public end = LOW) {}
   take(bytes: number): number {
     const at = this.end;
     this.end = align(this.end + bytes);
@@ -114,8 +120,26 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   const slotCount = optimiser.kind === "sgd" ? (optimiser.momentum > 0 ? 1 : 0) : 2;
   const slots = new Map<Weight, number[]>();
   for (const w of trained) slots.set(w, Array.from({ length: slotCount }, () => a.take(4 * size(w.shape))));
+  // Batch norm in training mode: its statistics are the batch's, so no sample's forward can go
+  // past it before every sample has reached it, and its input gradient sums over the batch.
+  // The step then keeps every sample's values, each sample in a region of its own (addressed
+  // from the `sample_base` global), and runs in phases (see `phases` below).
+  const batchNorms = tg.batchStatistics ? tg.forward.nodes.filter((n) => n.op.kind === "batchnorm") : [];
+  const batchMode = batchNorms.length > 0;
+  const perSample = new Allocator(0);
   const values = new Map<number, number>();
-  for (const v of tg.values) values.set(v.id, a.take(4 * size(v.shape)));
+  for (const v of tg.values) values.set(v.id, (batchMode ? perSample : a).take(4 * size(v.shape)));
+  // Each batch norm's batch statistics (f32 x 2C: means, then biased variances); the
+  // gradients read them where the running statistics are read on fixed statistics.
+  const stats = new Map<Node, number>();
+  const statsOf = new Map<Weight, { at: number; count: number }>();
+  for (const n of batchNorms) {
+    const C = inShape(tg, n.inputs[0])[0];
+    const at = a.take(8 * C);
+    stats.set(n, at);
+    statsOf.set(n.weights.running_mean as Weight, { at, count: C });
+    statsOf.set(n.weights.running_var as Weight, { at: at + 4 * C, count: C });
+  }
 
   const m = new binaryen.Module();
   try {
@@ -123,21 +147,36 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     const math = new MathImports(m);
     const fnNames: { forward: string[]; loss: string[]; backward: string[] } = { forward: [], loss: [], backward: [] };
     let counter = 0;
+    // A buffer shared by the forward and the backward of one sample (im2col columns, arg-max)
+    // stays valid only while that sample's kernels run back to back: in phases, within one.
     const sharedAt = new Map<string, number>();
+    let phase = 0;
     const shared = (key: string, floats: number): { at: number; fresh: boolean } => {
-      const hit = sharedAt.get(key);
+      const full = batchMode ? `${phase} ${key}` : key;
+      const hit = sharedAt.get(full);
       if (hit !== undefined) return { at: hit, fresh: false };
       const at = a.take(4 * floats);
-      sharedAt.set(key, at);
+      sharedAt.set(full, at);
       return { at, fresh: true };
     };
-    const kernel = (body: (k: GradKernelContext) => void): string => {
+    const i32 = binaryen.i32;
+    /** Sample b's region: sample_start + b * sample_stride (globals: the stride is known last). */
+    const regionOf = (fn: Fn, b: Int): Int => fn.let(Int.of(m, () => m.i32.add(m.global.get("sample_start", i32), m.i32.mul(b.expr(), m.global.get("sample_stride", i32))), true));
+    const valueIn = (fn: Fn, base: Int, id: number): View => new View(fn, base, [fn.const(size(tg.values[id].shape))], values.get(id) as number, `v${id}`);
+    const batchCount = (fn: Fn): Int => fn.atEntry("batch count", () => Int.of(m, () => m.global.get("batch_count", i32), true));
+    /** `running`: batch norm's running statistics are read as they are (evaluation), not the batch's. */
+    const kernel = (body: (k: GradKernelContext) => void, running = false): string => {
       const fn = new Fn(m, []);
       const k: GradKernelContext = {
         fn,
         math,
-        value: (id) => flatView(fn, values.get(id) as number, size(tg.values[id].shape)),
-        weight: (w) => flatView(fn, weights.get(w) as number, size(w.shape)),
+        value: batchMode
+          ? (id) => valueIn(fn, fn.atEntry("sample base", () => Int.of(m, () => m.global.get("sample_base", i32), true)), id)
+          : (id) => flatView(fn, values.get(id) as number, size(tg.values[id].shape)),
+        weight: (w) => {
+          const st = running ? undefined : statsOf.get(w);
+          return st ? flatView(fn, st.at, st.count) : flatView(fn, weights.get(w) as number, size(w.shape));
+        },
         table,
         scratch: (floats) => a.take(4 * floats),
         shared,
@@ -152,7 +191,42 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     // `memoryBytes` large.
     m.setMemory(1, 32768, "memory", [], false, false, "memory");
     m.addMemoryImport("memory", "env", "memory", false);
-    for (const n of tg.forward.nodes) fnNames.forward.push(kernel((k) => emitForward(k, tg, n)));
+    // Phases (batch mode): a sample phase runs its kernels for each sample in turn; a batch
+    // phase is one kernel over every sample (a batch norm's forward or input gradient).
+    const phases: { batch: boolean; names: string[] }[] = [];
+    const toSamplePhase = () => {
+      if (phases.length === 0 || phases[phases.length - 1].batch) phases.push({ batch: false, names: [] });
+      phase = phases.length - 1;
+    };
+    const inSamples = (name: string) => {
+      if (batchMode) phases[phase].names.push(name);
+      return name;
+    };
+    /** Sample b's buffer of value `id`, in a kernel over the batch. */
+    const across = (fn: Fn, id: number) => (b: Int) => valueIn(fn, regionOf(fn, b), id);
+    const evaluateNames: string[] = [];
+    for (const n of tg.forward.nodes) {
+      const at = stats.get(n);
+      if (at !== undefined) {
+        const shape = inShape(tg, n.inputs[0]);
+        phases.push({
+          batch: true,
+          names: [
+            kernel((k) => {
+              const { weight: gamma, bias: beta } = n.weights;
+              if (!gamma || !beta) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
+              emitBatchNormTrainForward(k, (n.op as { eps: number }).eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * shape[0]));
+            }),
+          ],
+        });
+        evaluateNames.push(kernel((k) => emitForward(k, tg, n), true));
+        continue;
+      }
+      toSamplePhase();
+      const name = inSamples(kernel((k) => emitForward(k, tg, n)));
+      fnNames.forward.push(name);
+      evaluateNames.push(name);
+    }
     const fused = fusedGradients(tg);
     // Dense kernel gradients over the batch: each sample's x and dy go into a chunk, and every
     // CHUNK samples (and at `flush`) one GEMM adds dY^T X to the sum, so that fc1's 48,000
@@ -161,7 +235,24 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     const chunks: { weight: Weight; units: number; n: number; xs: number; dys: number }[] = [];
     for (const n of tg.nodes) {
       const w = fused.get(n.output);
-      if (w && n.op.kind === "dense_grad_kernel") {
+      if (n.op.kind === "batchnorm_batch_grad_input") {
+        const forward = tg.forward.nodes.find((f) => f.weights.running_mean === n.weights.running_mean && stats.has(f)) as Node;
+        const at = stats.get(forward) as number;
+        const shape = inShape(tg, n.output);
+        const eps = n.op.eps;
+        phases.push({
+          batch: true,
+          names: [
+            kernel((k) =>
+              emitBatchNormBatchGradInput(k, eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(n.weights.weight as Weight), flatView(k.fn, at, 2 * shape[0])),
+            ),
+          ],
+        });
+        continue;
+      }
+      toSamplePhase();
+      // In phases the dense gradients are not chunked: a chunk would mix samples across phases.
+      if (w && n.op.kind === "dense_grad_kernel" && !batchMode) {
         const chunk = { weight: w, units: size(inShape(tg, n.inputs[1])), n: size(inShape(tg, n.inputs[0])), xs: 0, dys: 0 };
         chunk.xs = a.take(4 * CHUNK * chunk.n);
         chunk.dys = a.take(4 * CHUNK * chunk.units);
@@ -169,9 +260,11 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         fnNames.backward.push(kernel((k) => emitChunkStore(k, chunkCount, chunk, k.value(n.inputs[0]), k.value(n.inputs[1]))));
         continue;
       }
-      const name = kernel((k) => emitGrad(k, tg, n, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined));
-      if (n.op.kind === "loss") fnNames.loss.push(name);
-      else fnNames.backward.push(name);
+      const name = inSamples(kernel((k) => emitGrad(k, tg, n, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined)));
+      if (n.op.kind === "loss") {
+        fnNames.loss.push(name);
+        evaluateNames.push(name);
+      } else fnNames.backward.push(name);
     }
     const flushName = kernel((k) => {
       const { fn } = k;
@@ -184,8 +277,9 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
     });
     // The batch's sums: grads[w] += the sample's dJ/dw.
+    toSamplePhase();
     fnNames.backward.push(
-      kernel((k) => {
+      inSamples(kernel((k) => {
         if (chunks.length) {
           const next = m.i32.add(m.i32.load(chunkCount, 4, m.i32.const(0)), m.i32.const(1));
           k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), next));
@@ -197,7 +291,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
           const v = k.value(g.value);
           accumulate(k.fn, size(g.weight.shape), sum, v);
         }
-      }),
+      })),
     );
     const zeroName = kernel((k) => {
       k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
@@ -209,18 +303,55 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     const updateName = kernel((k) => emitUpdate(k, optimiser, trained, weights, grads, slots, params));
     const normName = kernel((k) => emitNorm(k, trained, grads, params));
     const call = (names: string[]) => (names.length ? m.block(null, names.map((n) => m.call(n, [], binaryen.none))) : m.nop());
-    m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
-    m.addFunction("evaluate", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss]));
+    const exported = ["evaluate", "zero", "update", "norm", "flush"];
+    m.addFunction("evaluate", binaryen.none, binaryen.none, [], call(evaluateNames));
     m.addFunction("zero", binaryen.none, binaryen.none, [], call([zeroName]));
     m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
     m.addFunction("norm", binaryen.none, binaryen.none, [], call([normName]));
     m.addFunction("flush", binaryen.none, binaryen.none, [], call([flushName]));
-    for (const e of ["sample", "evaluate", "zero", "update", "norm", "flush"]) m.addFunctionExport(e, e);
-    const memoryBytes = align(a.end + 64);
+    let samples: { start: number; stride: number } | undefined;
+    if (batchMode) {
+      const runningName = kernel((k) => {
+        for (const n of batchNorms) {
+          const shape = inShape(tg, n.inputs[0]);
+          const { running_mean: mean, running_var: variance } = n.weights;
+          emitBatchNormRunningUpdate(k, shape[0], size(shape.slice(1)), batchCount(k.fn), flatView(k.fn, stats.get(n) as number, 2 * shape[0]), k.weight(mean as Weight), k.weight(variance as Weight));
+        }
+      }, true);
+      m.addFunction("running", binaryen.none, binaryen.none, [], call([runningName]));
+      // batch(count): every phase in order, each sample phase once per sample.
+      const driver = new Fn(m, ["count"]);
+      const count = driver.symbol("count");
+      driver.emit(m.global.set("batch_count", count.expr()));
+      for (const p of phases) {
+        if (p.batch) driver.emit(call(p.names));
+        else
+          driver.for(0, count, (b) => {
+            driver.emit(m.global.set("sample_base", regionOf(driver, b).expr()));
+            driver.emit(call(p.names));
+          });
+      }
+      driver.finish("batch");
+      // select(b): the sample whose region `evaluate` and the trainer's reads address.
+      const select = new Fn(m, ["b"]);
+      select.emit(m.global.set("sample_base", regionOf(select, select.symbol("b")).expr()));
+      select.finish("select");
+      exported.push("running", "batch", "select");
+      samples = { start: align(a.end + 64), stride: align(perSample.end + 16) };
+      m.addGlobal("sample_start", i32, false, m.i32.const(samples.start));
+      m.addGlobal("sample_stride", i32, false, m.i32.const(samples.stride));
+      m.addGlobal("sample_base", i32, true, m.i32.const(samples.start));
+      m.addGlobal("batch_count", i32, true, m.i32.const(0));
+    } else {
+      m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
+      exported.push("sample");
+    }
+    for (const e of exported) m.addFunctionExport(e, e);
+    const memoryBytes = samples ? samples.start : align(a.end + 64);
     if (!m.validate()) throw new Error(`internal error: the WebAssembly training module for ${tg.forward.name} is invalid (binaryen printed why above)`);
     m.optimize();
     const binary = m.emitBinary();
-    return { binary, layout: { memoryBytes, values, weights, grads, slots, params, tables: tableList } };
+    return { binary, layout: { memoryBytes, values, weights, grads, slots, params, tables: tableList, samples } };
   } finally {
     m.dispose();
   }
@@ -263,7 +394,7 @@ function emitChunkStore(k: GradKernelContext, chunkCount: number, c: { units: nu
 
 /** Elements [from, from + count) of a value, as a view of their own. */
 function part(k: GradKernelContext, v: View, from: number, count: number): View {
-  return new View(k.fn, v.base.add(4 * from), [k.fn.const(count)]);
+  return new View(k.fn, v.base, [k.fn.const(count)], v.offset + 4 * from);
 }
 
 /** out = a * b, elementwise (a mul's forward, and its gradient: dy times the other operand). */

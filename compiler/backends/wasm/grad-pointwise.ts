@@ -289,3 +289,103 @@ export function emitBatchNormGradGamma(k: GradKernelContext, eps: number, C: num
     fn.emit(dg.store(c, acc.get()));
   });
 }
+
+/**
+ * Batch norm in training mode, forward, over the whole batch (`x(b)`, `y(b)`: sample b's
+ * buffers, b < count): per channel the batch's mean and biased variance over every sample
+ * and position, in two passes as the reference takes them (the mean, then the squared
+ * deviations from it), kept in `stats` ([means | variances], C each) for the gradients and
+ * the running update; then every sample normalised by them.
+ */
+export function emitBatchNormTrainForward(k: GradKernelContext, eps: number, C: number, per: number, count: Int, x: (b: Int) => View, y: (b: Int) => View, p: { gamma: View; beta: View }, stats: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const n = fn.f64(m.f64.mul(m.f64.convert_u.i32(count.expr()), m.f64.const(per)));
+  fn.for(0, C, (c) => {
+    const base = fn.let(c.mul(per));
+    const s = fn.f64(m.f64.const(0));
+    fn.for(0, count, (b) => {
+      const xb = x(b);
+      fn.for(0, per, (i) => fn.emit(s.set(m.f64.add(s.get(), xb.load(base.add(i))))));
+    });
+    const mean = fn.f64(m.f64.div(s.get(), n.get()));
+    const v = fn.f64(m.f64.const(0));
+    fn.for(0, count, (b) => {
+      const xb = x(b);
+      fn.for(0, per, (i) => {
+        const d = fn.f64(m.f64.sub(xb.load(base.add(i)), mean.get()));
+        fn.emit(v.set(m.f64.add(v.get(), m.f64.mul(d.get(), d.get()))));
+      });
+    });
+    const variance = fn.f64(m.f64.div(v.get(), n.get()));
+    fn.emit(stats.store(c, mean.get()), stats.store(c.add(C), variance.get()));
+    const sd = fn.f64(m.f64.sqrt(m.f64.add(variance.get(), m.f64.const(eps))));
+    const gamma = fn.f64(p.gamma.load(c));
+    const beta = fn.f64(p.beta.load(c));
+    fn.for(0, count, (b) => {
+      const xb = x(b);
+      const yb = y(b);
+      fn.for(0, per, (i) => {
+        const at = fn.let(base.add(i));
+        fn.emit(yb.store(at, m.f64.add(m.f64.mul(m.f64.div(m.f64.sub(xb.load(at), mean.get()), sd.get()), gamma.get()), beta.get())));
+      });
+    });
+  });
+}
+
+/**
+ * Its input gradient over the batch (reference/grad/pointwise-grad.ts batchnormBatchGradInput):
+ * dx = (g - sum(g) / N - xhat * sum(g * xhat) / N) / sd with g = dy * gamma, the sums over
+ * every sample and position of the channel, N their count, the statistics those of the forward.
+ */
+export function emitBatchNormBatchGradInput(k: GradKernelContext, eps: number, C: number, per: number, count: Int, x: (b: Int) => View, dy: (b: Int) => View, dx: (b: Int) => View, gamma: View, stats: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const n = fn.f64(m.f64.mul(m.f64.convert_u.i32(count.expr()), m.f64.const(per)));
+  fn.for(0, C, (c) => {
+    const base = fn.let(c.mul(per));
+    const mean = fn.f64(stats.load(c));
+    const sd = fn.f64(m.f64.sqrt(m.f64.add(stats.load(c.add(C)), m.f64.const(eps))));
+    const gm = fn.f64(gamma.load(c));
+    const sg = fn.f64(m.f64.const(0));
+    const sgx = fn.f64(m.f64.const(0));
+    fn.for(0, count, (b) => {
+      const xb = x(b);
+      const dyb = dy(b);
+      fn.for(0, per, (i) => {
+        const at = fn.let(base.add(i));
+        const g = fn.f64(m.f64.mul(dyb.load(at), gm.get()));
+        fn.emit(sg.set(m.f64.add(sg.get(), g.get())));
+        fn.emit(sgx.set(m.f64.add(sgx.get(), m.f64.div(m.f64.mul(g.get(), m.f64.sub(xb.load(at), mean.get())), sd.get()))));
+      });
+    });
+    const mg = fn.f64(m.f64.div(sg.get(), n.get()));
+    const mgx = fn.f64(m.f64.div(sgx.get(), n.get()));
+    fn.for(0, count, (b) => {
+      const xb = x(b);
+      const dyb = dy(b);
+      const dxb = dx(b);
+      fn.for(0, per, (i) => {
+        const at = fn.let(base.add(i));
+        const xhat = m.f64.div(m.f64.sub(xb.load(at), mean.get()), sd.get());
+        const r = m.f64.div(m.f64.sub(m.f64.sub(m.f64.mul(dyb.load(at), gm.get()), mg.get()), m.f64.mul(xhat, mgx.get())), sd.get());
+        fn.emit(dxb.store(at, r));
+      });
+    });
+  });
+}
+
+/**
+ * The running statistics follow the batch's (PyTorch's rule: momentum 0.1, the variance made
+ * unbiased by N / (N - 1), N = count * per the elements each channel's statistics came from).
+ */
+export function emitBatchNormRunningUpdate(k: GradKernelContext, C: number, per: number, count: Int, stats: View, mean: View, variance: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const n = fn.f64(m.f64.mul(m.f64.convert_u.i32(count.expr()), m.f64.const(per)));
+  const unbias = fn.f64(m.select(m.f64.gt(n.get(), m.f64.const(1)), m.f64.div(n.get(), m.f64.sub(n.get(), m.f64.const(1))), m.f64.const(1)));
+  fn.for(0, C, (c) => {
+    fn.emit(mean.store(c, m.f64.add(m.f64.mul(m.f64.const(0.9), mean.load(c)), m.f64.mul(m.f64.const(0.1), stats.load(c)))));
+    fn.emit(variance.store(c, m.f64.add(m.f64.mul(m.f64.const(0.9), variance.load(c)), m.f64.mul(m.f64.const(0.1), m.f64.mul(stats.load(c.add(C)), unbias.get())))));
+  });
+}

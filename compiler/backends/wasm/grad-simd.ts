@@ -14,11 +14,9 @@
 import type { Expr, F64Var, Fn, Int, View } from "./builder.js";
 import { fmadd, vec, zero as vzero } from "./simd.js";
 
-/** The (offset immediate, pointer) of element `at` of a view at a constant address. */
+/** The (offset immediate, pointer) of element `at` of a view. */
 function address(v: View, at: Int): [number, Expr] {
-  const bytes = at.mul(4);
-  if (v.base.constant !== undefined) return [v.base.constant, bytes.expr()];
-  return [0, v.base.add(bytes).expr()];
+  return v.address(at);
 }
 
 /** Four f32 lanes from elements at..at+3 of `v`. */

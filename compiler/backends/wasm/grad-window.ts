@@ -75,7 +75,7 @@ function im2col(k: GradKernelContext, op: ConvOp, s: ConvShapes, x: View): View 
   const K = t.kVolume;
   const J = t.outVolume;
   const R = Cg * K;
-  const key = JSON.stringify(["im2col", x.base.constant, inVol, J, K, op.kernel, op.stride, op.dilation, op.pad, op.groups, op.flip, Cg]);
+  const key = JSON.stringify(["im2col", x.place, inVol, J, K, op.kernel, op.stride, op.dilation, op.pad, op.groups, op.flip, Cg]);
   const { at, fresh } = k.shared(key, op.groups * J * R);
   const col = flatView(fn, at, op.groups * J * R);
   if (!fresh) return col;
@@ -284,7 +284,7 @@ function poolSetup(k: GradKernelContext, op: PoolOp | AdaptivePoolOp, inShape: r
  * the gradient of the same sample reads it instead of searching every window again.
  */
 function argmaxBuffer(k: GradKernelContext, op: PoolOp | AdaptivePoolOp, inShape: readonly number[], x: View, outputs: number): { at: number; fresh: boolean } {
-  return k.shared(JSON.stringify(["argmax", x.base.constant, inShape, op]), outputs);
+  return k.shared(JSON.stringify(["argmax", x.place, inShape, op]), outputs);
 }
 
 /**

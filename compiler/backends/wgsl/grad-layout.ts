@@ -7,6 +7,8 @@
 //   grads        the batch's gradient sums, trained weights in the same order (N in all)
 //   slots        0, 1 or 2 optimiser tensors of N (momentum; Adam's two moments)
 //   fixed        backward values that are weight gradients (summed over the batch)
+//   batch stats  batch norm in training mode, per layer: the batch's means and biased
+//                variances, then the input gradient's two sums over the batch (4 x C)
 //   batched      every other value, value-major with room for `cap` samples: value v's
 //                sample b, element i at batched + cap * pre(v) + b * size(v) + i
 //
@@ -42,6 +44,8 @@ export interface GradLayout {
   readonly sizes: ReadonlyMap<number, number>;
   /** The per-sample count of correctly classified positions (a pseudo-value of one element). */
   readonly correct: number;
+  /** Batch norm in training mode: each layer's 4 x C statistics, keyed by its running mean. */
+  readonly batchStats: ReadonlyMap<Weight, number>;
 }
 
 /** Ops whose output is a weight's gradient: the batch's sum, not per sample. */
@@ -81,6 +85,12 @@ export function gradLayout(tg: TrainGraph, slotCount: number): GradLayout {
     sizes.set(v.id, size(v.shape));
     if (sideValues.has(v.id) && !fixed.has(v.id)) fixed.set(v.id, take(size(v.shape)));
   }
+  const batchStats = new Map<Weight, number>();
+  if (tg.batchStatistics) {
+    for (const n of tg.forward.nodes) {
+      if (n.op.kind === "batchnorm") batchStats.set(n.weights.running_mean as Weight, take(4 * (tg.values[n.inputs[0]].shape[0] as number)));
+    }
+  }
   const batchedBase = end;
   const pre = new Map<number, number>();
   let per = 0;
@@ -93,5 +103,5 @@ export function gradLayout(tg: TrainGraph, slotCount: number): GradLayout {
   pre.set(correct, per);
   sizes.set(correct, 1);
   per += 1;
-  return { trained, weights, gradBase, gradCount, grads, slotBases, batchedBase, perSample: per, fixed, pre, sizes, correct };
+  return { trained, weights, gradBase, gradCount, grads, slotBases, batchedBase, perSample: per, fixed, pre, sizes, correct, batchStats };
 }

@@ -3,7 +3,8 @@
 // update, each kernel over the whole batch at once, over one arena that keeps the weights,
 // the batch's gradient sums and the optimiser state on the device across steps
 // (grad-layout.ts). Phases, in dispatch order:
-//   forward   every forward node, every sample
+//   forward   every forward node, every sample (batch norm in training mode: the batch's
+//             statistics first, a workgroup per channel)
 //   loss      each sample's loss; `correct` each sample's correctly classified positions
 //   backward  the GradOps; a weight's gradient kernels write the batch's sum directly
 //   stats     one workgroup: the squared global norm of g = sum / B and a flag set when any
@@ -12,6 +13,9 @@
 //             element; it does nothing when the flag is set, so a bad step changes nothing,
 //             and it clips to the global norm itself, so no read-back sits between the
 //             backward pass and the update.
+//   running   batch norm in training mode: the running statistics follow the batch's,
+//             unless the check failed
+// Evaluation runs `evaluate` (the forward on the running statistics) and the loss.
 // Ops without a kernel are listed by `unsupportedOps` so that the caller says so first.
 
 import type { Node, Weight } from "../../ir/graph.js";
@@ -23,7 +27,7 @@ import { GradContext, items, single, u, WG, type WgslKernel } from "./grad-kerne
 import { gradLayout, type GradLayout, weightSideValues } from "./grad-layout.js";
 import { broadcastBinary, reduceTo } from "./grad-broadcast.js";
 import { tiledBiasGrad, unsharedForward, unsharedGradInput, unsharedGradKernel } from "./grad-unshared.js";
-import { activationForward, activationGrad, activationTrainable, batchnormForward, batchnormGradGamma, batchnormGradInput, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
+import { activationForward, activationGrad, activationTrainable, batchnormBatchGradInput, batchnormForward, batchnormRunning, batchStatistics, statsIndex, batchnormGradGamma, batchnormGradInput, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
 
@@ -33,11 +37,14 @@ export interface TrainingWgsl {
   readonly layout: GradLayout;
   readonly tables: Int32Array;
   readonly forward: readonly WgslKernel[];
+  /** The forward for evaluation: batch norm on its running statistics (else the same kernels). */
+  readonly evaluate: readonly WgslKernel[];
   /** The loss, then (for classifiers) the correct counts. */
   readonly loss: readonly WgslKernel[];
   readonly backward: readonly WgslKernel[];
   readonly stats: WgslKernel;
   readonly update: WgslKernel;
+  readonly running: readonly WgslKernel[];
 }
 
 /** The ops of a training graph that the WebGPU step has no kernel for (empty: it runs). */
@@ -45,6 +52,7 @@ export function unsupportedOps(tg: TrainGraph): string[] {
   return unsupportedStepOps(tg, {
     pool: poolTrainable,
     activation: activationTrainable,
+    batchStatistics: true,
     forward: (op: Op) => (op.kind === "conv" && op.bias !== "channel" && op.bias !== "location" && op.bias !== "none" ? `conv with ${op.bias} bias` : undefined),
   });
 }
@@ -58,7 +66,14 @@ export function emitTrainingWgsl(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   if (missing.length) throw new Error(`internal error: the WebGPU training step has no kernel for ${missing.join(", ")}`);
   const layout = gradLayout(tg, slotCount(optimiser));
   const ctx = new GradContext(layout);
-  const forward = tg.forward.nodes.map((n) => emitForward(ctx, tg, n));
+  const forward = tg.forward.nodes.flatMap((n) => emitForward(ctx, tg, n, false));
+  const evaluate = layout.batchStats.size ? tg.forward.nodes.flatMap((n) => emitForward(ctx, tg, n, true)) : forward;
+  const running = tg.forward.nodes.flatMap((n) => {
+    const at = n.op.kind === "batchnorm" ? layout.batchStats.get(n.weights.running_mean as Weight) : undefined;
+    if (at === undefined) return [];
+    const shape = shapeOf(tg, n.inputs[0]);
+    return [batchnormRunning(ctx, shape[0], size(shape.slice(1)), at, n.weights.running_mean as Weight, n.weights.running_var as Weight)];
+  });
   const lossNode = tg.nodes.find((n) => n.op.kind === "loss") as GradNode;
   const pred = shapeOf(tg, tg.prediction);
   const lossKind = tg.lossKind;
@@ -68,15 +83,16 @@ export function emitTrainingWgsl(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     lossKernels.push(correct(ctx, out[0], size(out.slice(1)), tg.output.value, tg.target, layout.correct));
   }
   const side = weightSideValues(tg);
-  const backward = tg.nodes.filter((n) => n.op.kind !== "loss").map((n) => emitGrad(ctx, tg, n, side));
-  return { layout, tables: ctx.tables(), forward, loss: lossKernels, backward, stats: stats(ctx, lossNode.output), update: update(ctx, optimiser) };
+  const backward = tg.nodes.filter((n) => n.op.kind !== "loss").flatMap((n) => emitGrad(ctx, tg, n, side));
+  return { layout, tables: ctx.tables(), forward, evaluate, loss: lossKernels, backward, stats: stats(ctx, lossNode.output), update: update(ctx, optimiser), running };
 }
 
 function shapeOf(tg: TrainGraph, v: number): number[] {
   return tg.values[v].shape as number[];
 }
 
-function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
+/** `running`: batch norm on its running statistics even in training mode (evaluation). */
+function emitForward(ctx: GradContext, tg: TrainGraph, n: Node, running: boolean): WgslKernel | WgslKernel[] {
   const op = n.op;
   const x = n.inputs[0];
   const shape = shapeOf(tg, x);
@@ -112,7 +128,10 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
     case "batchnorm": {
       const { weight: gamma, bias: beta, running_mean: mean, running_var: variance } = n.weights;
       if (!gamma || !beta || !mean || !variance) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
-      return batchnormForward(ctx, op.eps, shape[0], size(shape.slice(1)), x, { gamma, beta, mean, variance }, n.output);
+      const at = running ? undefined : ctx.layout.batchStats.get(mean);
+      const per = size(shape.slice(1));
+      if (at === undefined) return batchnormForward(ctx, op.eps, shape[0], per, x, { gamma, beta, mean: (i) => ctx.w(mean, i), variance: (i) => ctx.w(variance, i) }, n.output);
+      return [...batchStatistics(ctx, shape[0], per, x, at), batchnormForward(ctx, op.eps, shape[0], per, x, { gamma, beta, mean: statsIndex(at, shape[0], 0), variance: statsIndex(at, shape[0], 1) }, n.output)];
     }
     case "maxout":
       return maxoutForward(ctx, shape[0], size(shape.slice(1)), op.k, x, n.output);
@@ -123,7 +142,7 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node): WgslKernel {
   }
 }
 
-function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlySet<number>): WgslKernel {
+function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlySet<number>): WgslKernel | WgslKernel[] {
   const op = n.op;
   const [a, b] = n.inputs;
   const out = n.output;
@@ -187,7 +206,16 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
       const { running_mean: mean, running_var: variance } = n.weights;
       if (!mean || !variance) throw new Error("internal error: a batch norm gradient lacks the running statistics");
       const xs = shapeOf(tg, a);
-      return batchnormGradGamma(ctx, op.eps, xs[0], size(xs.slice(1)), a, b, mean, variance, out);
+      // In training mode the statistics are the batch's.
+      const at = ctx.layout.batchStats.get(mean);
+      const [m, v] = at === undefined ? [(i: string) => ctx.w(mean, i), (i: string) => ctx.w(variance, i)] : [statsIndex(at, xs[0], 0), statsIndex(at, xs[0], 1)];
+      return batchnormGradGamma(ctx, op.eps, xs[0], size(xs.slice(1)), a, b, m, v, out);
+    }
+    case "batchnorm_batch_grad_input": {
+      const at = ctx.layout.batchStats.get(n.weights.running_mean as Weight);
+      if (at === undefined) throw new Error("internal error: a training-mode batch norm has no place for its statistics");
+      const xs = shapeOf(tg, a);
+      return batchnormBatchGradInput(ctx, op.eps, xs[0], size(xs.slice(1)), a, b, w, at, out);
     }
     case "maxout_grad":
       return maxoutGrad(ctx, outShape[0], size(outShape.slice(1)), op.k, a, b, out);

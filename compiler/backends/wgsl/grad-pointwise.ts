@@ -271,14 +271,14 @@ export function maxoutGrad(ctx: GradContext, channels: number, per: number, grou
 }
 
 /** Batch norm on fixed (running) statistics, every sample: y = (x - mean) / sqrt(var + eps) * gamma + beta. */
-export function batchnormForward(ctx: GradContext, eps: number, C: number, per: number, x: number, p: { gamma: Weight; beta: Weight; mean: Weight; variance: Weight }, y: number): WgslKernel {
+export function batchnormForward(ctx: GradContext, eps: number, C: number, per: number, x: number, p: { gamma: Weight; beta: Weight; mean: Index; variance: Index }, y: number): WgslKernel {
   return items(
     "batchnorm",
     C * per,
     true,
     `  let c = e / ${u(per)};
-  let sd = sqrt(A[${ctx.w(p.variance, "c")}] + ${f32Lit(eps)});
-  A[${ctx.at(y, "b", "e")}] = (A[${ctx.at(x, "b", "e")}] - A[${ctx.w(p.mean, "c")}]) / sd * A[${ctx.w(p.gamma, "c")}] + A[${ctx.w(p.beta, "c")}];`,
+  let sd = sqrt(A[${p.variance("c")}] + ${f32Lit(eps)});
+  A[${ctx.at(y, "b", "e")}] = (A[${ctx.at(x, "b", "e")}] - A[${p.mean("c")}]) / sd * A[${ctx.w(p.gamma, "c")}] + A[${ctx.w(p.beta, "c")}];`,
   );
 }
 
@@ -294,14 +294,85 @@ export function batchnormGradInput(ctx: GradContext, eps: number, C: number, per
 }
 
 /** gamma's gradient, summed over the batch: dy * (x - mean) / sqrt(var + eps) over every position, a workgroup per channel. */
-export function batchnormGradGamma(ctx: GradContext, eps: number, C: number, per: number, x: number, dy: number, mean: Weight, variance: Weight, dg: number): WgslKernel {
+export function batchnormGradGamma(ctx: GradContext, eps: number, C: number, per: number, x: number, dy: number, mean: Index, variance: Index, dg: number): WgslKernel {
   return groups(
     "batchnorm_grad_gamma",
     C,
     per,
-    `    let mu = A[${ctx.w(mean, "e")}];
-    let sd = sqrt(A[${ctx.w(variance, "e")}] + ${f32Lit(eps)});`,
+    `    let mu = A[${mean("e")}];
+    let sd = sqrt(A[${variance("e")}] + ${f32Lit(eps)});`,
     `    acc += A[${ctx.at(dy, "b", `e * ${u(per)} + j`)}] * (A[${ctx.at(x, "b", `e * ${u(per)} + j`)}] - mu) / sd;`,
     ctx.at(dg, "0u", "e"),
+  );
+}
+
+/** The arena index of element i of a per-channel tensor (a weight, or batch statistics). */
+export type Index = (i: string) => string;
+
+/** The arena index of element i of the 4 x C batch statistics at `at`: part 0 means, 1 variances, 2 and 3 the gradient's sums. */
+export function statsIndex(at: number, C: number, part: number): Index {
+  return (i) => `(${u(at + part * C)} + (${i}))`;
+}
+
+/**
+ * Batch norm in training mode: the batch's per-channel mean, then its biased variance about
+ * that mean (two passes, as the reference), each a workgroup per channel summing over every
+ * sample and position; `batchnormForward` then normalises by them.
+ */
+export function batchStatistics(ctx: GradContext, C: number, per: number, x: number, at: number): WgslKernel[] {
+  const n = `(1.0 / f32(U.nb * ${u(per)}))`;
+  const xAt = `A[${ctx.at(x, "b", `e * ${u(per)} + j`)}]`;
+  const mean = statsIndex(at, C, 0);
+  return [
+    groups("batchnorm_mean", C, per, `    let inv = ${n};`, `    acc += ${xAt} * inv;`, mean("e")),
+    groups("batchnorm_variance", C, per, `    let inv = ${n};
+    let mu = A[${mean("e")}];`, `    let d = ${xAt} - mu;
+    acc += d * d * inv;`, statsIndex(at, C, 1)("e")),
+  ];
+}
+
+/**
+ * Its input gradient over the batch (reference/grad/pointwise-grad.ts batchnormBatchGradInput):
+ * the channel's sums of g = dy * gamma and of g * xhat over the batch, a workgroup per channel
+ * each, then dx = (g - sum(g) / N - xhat * sum(g * xhat) / N) / sd elementwise.
+ */
+export function batchnormBatchGradInput(ctx: GradContext, eps: number, C: number, per: number, x: number, dy: number, gamma: Weight, at: number, dx: number): WgslKernel[] {
+  const [mean, variance, sg, sgx] = [0, 1, 2, 3].map((k) => statsIndex(at, C, k));
+  const setup = `    let gm = A[${ctx.w(gamma, "e")}];
+    let mu = A[${mean("e")}];
+    let sd = sqrt(A[${variance("e")}] + ${f32Lit(eps)});`;
+  const g = `    let g = A[${ctx.at(dy, "b", `e * ${u(per)} + j`)}] * gm;`;
+  return [
+    groups("batchnorm_grad_sum", C, per, setup, `${g}
+    acc += g;`, sg("e")),
+    groups("batchnorm_grad_sum_xhat", C, per, setup, `${g}
+    acc += g * (A[${ctx.at(x, "b", `e * ${u(per)} + j`)}] - mu) / sd;`, sgx("e")),
+    items(
+      "batchnorm_batch_grad_input",
+      C * per,
+      true,
+      `  let c = e / ${u(per)};
+  let n = f32(U.nb * ${u(per)});
+  let sd = sqrt(A[${variance("c")}] + ${f32Lit(eps)});
+  let xhat = (A[${ctx.at(x, "b", "e")}] - A[${mean("c")}]) / sd;
+  A[${ctx.at(dx, "b", "e")}] = (A[${ctx.at(dy, "b", "e")}] * A[${ctx.w(gamma, "c")}] - A[${sg("c")}] / n - xhat * A[${sgx("c")}] / n) / sd;`,
+    ),
+  ];
+}
+
+/**
+ * The running statistics follow the batch's (PyTorch's rule: momentum 0.1, the variance made
+ * unbiased by N / (N - 1)); like the update, nothing when the step's check failed.
+ */
+export function batchnormRunning(ctx: GradContext, C: number, per: number, at: number, mean: Weight, variance: Weight): WgslKernel {
+  return items(
+    "batchnorm_running",
+    C,
+    false,
+    `  if (A[1] != 0.0) { return; }
+  let n = f32(U.nb * ${u(per)});
+  let unbias = select(1.0, n / (n - 1.0), n > 1.0);
+  A[${ctx.w(mean, "e")}] = 0.9 * A[${ctx.w(mean, "e")}] + 0.1 * A[${statsIndex(at, C, 0)("e")}];
+  A[${ctx.w(variance, "e")}] = 0.9 * A[${ctx.w(variance, "e")}] + 0.1 * A[${statsIndex(at, C, 1)("e")}] * unbias;`,
   );
 }
