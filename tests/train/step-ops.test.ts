@@ -12,7 +12,10 @@
 // locally connected and tiled layers with their location and tiled biases; transposed
 // convolutions (the transpose of a conv: its input gradient forward, its forward backward);
 // batch norm on its running statistics (`batchnorm = running`; the batch's statistics are not
-// compiled yet, and the last test checks that they are named).
+// compiled yet, and the last test checks that they are named); and the activations beyond the
+// common six (clip, hardsigmoid, hardswish, selu, abs, neg and pow with whole exponents on
+// signed values; exp, log, sqrt, reciprocal and pow with fractional exponents on positive ones,
+// after sigmoid or exp), each with values on both sides of its kinks but none on one.
 
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../compiler/index.js";
@@ -183,6 +186,44 @@ NETWORKS.push(
   ],
 );
 
+// The other activations. The first network's values are signed: clip's and hardsigmoid's
+// bounds sit inside their range, and hardswish takes a cube, whose values pass -3 and 3; pow(3)
+// and pow(4) differentiate to even and odd whole powers of a signed base (WGSL takes |v| and the
+// sign). The second's are positive where the function needs them: sigmoid's (0, 1) and exp's.
+NETWORKS.push(
+  [
+    "clip, hardsigmoid, hardswish, selu, abs, neg and whole powers, on signed values",
+    `network n(x: f32[2, 6, 6]) -> y {
+  h = x |> c1: conv(6, 3x3, pad: same)
+  a = h |> clip(-0.5, 0.5)
+  b = h |> hardsigmoid(0.5, 0.5)
+  c = h |> pow(3) |> hardswish
+  d = h |> selu |> abs
+  e = h |> neg |> pow(4)
+  f = h |> pow(2)
+  y = concat(a, b, c, d, e, f) |> c2: conv(2, 3x3)
+}`,
+    "mse",
+    0,
+  ],
+  [
+    "exp, log, sqrt, reciprocal and fractional powers, on positive values",
+    `network n(x: f32[2, 6, 6]) -> y {
+  h = x |> c1: conv(4, 3x3, pad: same)
+  p = h |> sigmoid
+  q = h |> exp
+  a = p |> log
+  b = q |> sqrt
+  c = p |> reciprocal
+  d = p |> pow(2.5)
+  e = q |> pow(-0.5)
+  y = concat(a, b, c, d, e) |> flatten |> fc: dense(3) |> softmax
+}`,
+    "cross_entropy",
+    3,
+  ],
+);
+
 /** Every weight from the seed (a running variance kept positive, as a real one is). */
 function seedWeights(tg: TrainGraph, seed: number): void {
   for (const w of tg.forward.weights) {
@@ -221,7 +262,7 @@ function expectSame(got: ReadonlyMap<unknown, Float32Array>, want: ReturnType<ty
   }
 }
 
-describe("the compiled training steps' other ops: concat, mul, broadcasting, maxout, the pools, local, tiled and transposed layers, frozen batch norm", () => {
+describe("the compiled training steps' other ops: concat, mul, broadcasting, maxout, the pools, local, tiled and transposed layers, frozen batch norm, every activation", () => {
   for (const [name, source, loss, classes] of NETWORKS) {
     it(`WebAssembly: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {

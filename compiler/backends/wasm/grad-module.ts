@@ -511,7 +511,7 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
     case "adaptive_pool_grad":
       return emitPoolGrad(k, op.pool, inShape(tg, n.inputs[0]), ins[0], ins[1], out);
     case "activation_grad":
-      return emitActivationGrad(k, op.fn, op.alpha, size(outShape), ins[0], ins[1], out);
+      return emitActivationGrad(k, op.fn, op.alpha, op.beta, size(outShape), ins[0], ins[1], out);
     case "softmax_grad":
       return emitSoftmaxGrad(k, outShape[0], size(outShape.slice(1)), ins[0], ins[1], out);
     case "reshape_grad":

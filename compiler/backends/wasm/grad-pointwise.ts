@@ -1,6 +1,7 @@
 // The training step's kernels without windows: dense forward and gradients (dx = W^T dy,
 // dW = dy x^T), activations and their derivatives (the reference's f'(x), compiler/reference/
-// grad/pointwise-grad.ts: at a kink the right-hand side's), softmax and its gradient, the
+// grad/pointwise-grad.ts, its value at each kink included: mostly the right-hand side's, but
+// hardsigmoid's is 0 at both ends and selu's the left's at 0), softmax and its gradient, the
 // per-channel bias gradient, and the losses with their gradients (compiler/reference/grad/
 // loss.ts: each a mean over positions or elements; softmax cross-entropy on logits with the
 // max subtracted). Dense's products and the channel bias gradient's sums run on SIMD f32
@@ -8,14 +9,22 @@
 
 import type { LossKind } from "../../ir/grad-ops.js";
 import type { ActivationFn } from "../../ir/ops.js";
+import { assertNever } from "../../ir/ops.js";
 import { activate } from "./activation.js";
 import { type Expr, Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
 import { dot, elementwise, rowSum, scaledCopy, scaledRowSum } from "./grad-simd.js";
 import { zero as vzero } from "./simd.js";
 
-/** Activations whose derivative the training step computes (the others train on the reference). */
-const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>(["relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu"]);
+/**
+ * Activations whose derivative the training step computes: every one (emitActivationGrad's
+ * switch is exhaustive, so a new ActivationFn fails to compile until it has a kernel here and
+ * is added). Kept as a set for StepKernels, which a backend without some kernel would narrow.
+ */
+const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>([
+  "relu", "leaky_relu", "sigmoid", "tanh", "identity", "clip", "hardsigmoid", "hardswish", "elu",
+  "selu", "exp", "log", "abs", "neg", "sqrt", "reciprocal", "pow",
+]);
 
 export function activationTrainable(fn: ActivationFn): boolean {
   return DERIVATIVES.has(fn);
@@ -50,10 +59,11 @@ export function emitActivationForward(k: GradKernelContext, f: ActivationFn, alp
   fn.for(0, count, (i) => fn.emit(y.store(i, activate(fn, k.math, f, alpha, x.load(i), beta))));
 }
 
-/** dx = f'(x) dy. */
-export function emitActivationGrad(k: GradKernelContext, f: ActivationFn, alpha: number, count: number, x: View, dy: View, dx: View): void {
+/** dx = f'(x) dy; alpha and beta as the forward op's (beta absent: 0, as there). */
+export function emitActivationGrad(k: GradKernelContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: View, dy: View, dx: View): void {
   const { fn } = k;
   const m = fn.m;
+  const b = beta ?? 0;
   // relu's derivative on four lanes: dy where x > 0 (a NaN x compares false: 0, as below).
   if (f === "relu") {
     return elementwise(fn, count, x, dy, dx, (v, g) => m.v128.and(g, m.f32x4.gt(v, vzero(m))), (i) => m.select(m.f64.gt(x.load(i), m.f64.const(0)), dy.load(i), m.f64.const(0)));
@@ -83,8 +93,56 @@ export function emitActivationGrad(k: GradKernelContext, f: ActivationFn, alpha:
       case "elu":
         r = m.select(m.f64.lt(v.get(), zero), m.f64.mul(m.f64.mul(m.f64.const(alpha), k.math.exp(v.get())), g.get()), g.get());
         break;
+      case "clip":
+        // 1 on [lo, hi): the lower kink takes the right-hand side's slope (1), the upper one's (0).
+        r = m.select(m.i32.and(m.f64.ge(v.get(), m.f64.const(alpha)), m.f64.lt(v.get(), m.f64.const(b))), g.get(), zero);
+        break;
+      case "hardsigmoid": {
+        // The slope alpha where alpha x + beta is strictly inside (0, 1), as the reference has it.
+        const u = fn.f64(m.f64.add(m.f64.mul(v.get(), m.f64.const(alpha)), m.f64.const(b)));
+        r = m.select(m.i32.and(m.f64.gt(u.get(), zero), m.f64.lt(u.get(), m.f64.const(1))), m.f64.mul(m.f64.const(alpha), g.get()), zero);
+        break;
+      }
+      case "hardswish": {
+        // 0 below -3, 1 above 3, else x/3 + 1/2 (a NaN x falls to the middle and stays NaN, as in the reference).
+        const mid = m.f64.mul(m.f64.add(m.f64.div(v.get(), m.f64.const(3)), m.f64.const(0.5)), g.get());
+        r = m.select(m.f64.lt(v.get(), m.f64.const(-3)), zero, m.select(m.f64.gt(v.get(), m.f64.const(3)), g.get(), mid));
+        break;
+      }
+      case "selu": {
+        // exp of min(x, 0): the branch not taken is computed too, and need not overflow.
+        const neg = m.f64.mul(m.f64.const(alpha), k.math.exp(m.f64.min(v.get(), zero)));
+        r = m.f64.mul(m.f64.mul(m.f64.const(b), m.select(m.f64.le(v.get(), zero), neg, m.f64.const(1))), g.get());
+        break;
+      }
+      case "exp":
+        r = m.f64.mul(k.math.exp(v.get()), g.get());
+        break;
+      case "log":
+        r = m.f64.mul(m.f64.div(m.f64.const(1), v.get()), g.get());
+        break;
+      case "abs":
+        // The kink at 0 takes the right-hand side's slope, 1.
+        r = m.select(m.f64.ge(v.get(), zero), g.get(), m.f64.neg(g.get()));
+        break;
+      case "neg":
+        r = m.f64.neg(g.get());
+        break;
+      case "sqrt":
+        r = m.f64.mul(m.f64.div(m.f64.const(0.5), m.f64.sqrt(v.get())), g.get());
+        break;
+      case "reciprocal":
+        r = m.f64.mul(m.f64.div(m.f64.const(-1), m.f64.mul(v.get(), v.get())), g.get());
+        break;
+      case "pow":
+        // alpha x^(alpha - 1) through the host's Math.pow, the reference's own (a negative base
+        // with a whole exponent included); the exponents 0 and 1 need no call.
+        if (alpha === 1) r = g.get();
+        else if (alpha === 2) r = m.f64.mul(m.f64.mul(m.f64.const(2), v.get()), g.get());
+        else r = m.f64.mul(m.f64.mul(m.f64.const(alpha), k.math.pow(v.get(), m.f64.const(alpha - 1))), g.get());
+        break;
       default:
-        throw new Error(`internal error: no training kernel for the derivative of ${f}`);
+        return assertNever(f);
     }
     fn.emit(dx.store(i, r));
   });

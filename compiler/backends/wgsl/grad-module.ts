@@ -178,7 +178,7 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
     case "adaptive_pool_grad":
       return poolGrad(ctx, op.pool, shapeOf(tg, a), a, b, out);
     case "activation_grad":
-      return activationGrad(ctx, op.fn, op.alpha, size(outShape), a, b, out);
+      return activationGrad(ctx, op.fn, op.alpha, op.beta, size(outShape), a, b, out);
     case "softmax_grad":
       return softmaxGrad(ctx, outShape[0], size(outShape.slice(1)), a, b, out);
     case "reshape_grad":

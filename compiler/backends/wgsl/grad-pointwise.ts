@@ -1,7 +1,8 @@
 // The WebGPU training step's kernels without windows, each over the whole batch: dense
 // forward and gradients (dx = W^T dy per sample; dW = sum over the batch of dy x^T), the
 // activations and their derivatives (the reference's f'(x), compiler/reference/grad/
-// pointwise-grad.ts: at a kink the right-hand side's), softmax and its gradient, bias
+// pointwise-grad.ts, its value at each kink included: mostly the right-hand side's, but
+// hardsigmoid's is 0 at both ends and selu's the left's at 0), softmax and its gradient, bias
 // gradients (dy summed over the batch and the positions that share a bias), sums and copies,
 // the losses with their gradients (compiler/reference/grad/loss.ts: means over positions or
 // elements; softmax cross-entropy on logits with the max subtracted) and the per-sample
@@ -10,12 +11,20 @@
 import type { Weight } from "../../ir/graph.js";
 import type { LossKind } from "../../ir/grad-ops.js";
 import type { ActivationFn } from "../../ir/ops.js";
+import { assertNever } from "../../ir/ops.js";
 import { activate } from "./activation.js";
 import { type GradContext, groups, items, u, type WgslKernel } from "./grad-kernel.js";
 import { f32Lit } from "./prelude.js";
 
-/** Activations whose derivative the WebGPU step computes (the others train on the reference). */
-const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>(["relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu"]);
+/**
+ * Activations whose derivative the WebGPU step computes: every one (activationGrad's switch is
+ * exhaustive, so a new ActivationFn fails to compile until it has a kernel here and is added).
+ * Kept as a set for StepKernels, which a backend without some kernel would narrow.
+ */
+const DERIVATIVES: ReadonlySet<ActivationFn> = new Set<ActivationFn>([
+  "relu", "leaky_relu", "sigmoid", "tanh", "identity", "clip", "hardsigmoid", "hardswish", "elu",
+  "selu", "exp", "log", "abs", "neg", "sqrt", "reciprocal", "pow",
+]);
 
 export function activationTrainable(fn: ActivationFn): boolean {
   return DERIVATIVES.has(fn);
@@ -64,8 +73,10 @@ export function activationForward(ctx: GradContext, f: ActivationFn, alpha: numb
   return items(f, count, true, `  let v = A[${ctx.at(x, "b", "e")}];\n  A[${ctx.at(y, "b", "e")}] = ${value};`);
 }
 
-/** dx = f'(x) dy. */
-export function activationGrad(ctx: GradContext, f: ActivationFn, alpha: number, count: number, x: number, dy: number, dx: number): WgslKernel {
+/** dx = f'(x) dy; alpha and beta as the forward op's (beta absent: 0, as there). */
+export function activationGrad(ctx: GradContext, f: ActivationFn, alpha: number, beta: number | undefined, count: number, x: number, dy: number, dx: number): WgslKernel {
+  const a = f32Lit(alpha);
+  const b = f32Lit(beta ?? 0);
   let r: string;
   switch (f) {
     case "relu":
@@ -86,10 +97,62 @@ export function activationGrad(ctx: GradContext, f: ActivationFn, alpha: number,
     case "elu":
       r = `select(g, ${f32Lit(alpha)} * exp(min(v, 0.0)) * g, v < 0.0)`;
       break;
+    case "clip":
+      // 1 on [lo, hi): the lower kink takes the right-hand side's slope (1), the upper one's (0).
+      r = `select(0.0, g, v >= ${a} && v < ${b})`;
+      break;
+    case "hardsigmoid":
+      // The slope alpha where alpha x + beta is strictly inside (0, 1), as the reference has it.
+      r = `select(0.0, ${a} * g, ${a} * v + ${b} > 0.0 && ${a} * v + ${b} < 1.0)`;
+      break;
+    case "hardswish":
+      // 0 below -3, 1 above 3, else x/3 + 1/2: the reference's tests, in its order.
+      r = "select(select((v / 3.0 + 0.5) * g, g, v > 3.0), 0.0, v < -3.0)";
+      break;
+    case "selu":
+      // exp of min(x, 0): the branch not taken is computed too, and need not overflow.
+      r = `${b} * select(1.0, ${a} * exp(min(v, 0.0)), v <= 0.0) * g`;
+      break;
+    case "exp":
+      r = "exp(v) * g";
+      break;
+    case "log":
+      r = "g / v";
+      break;
+    case "abs":
+      // The kink at 0 takes the right-hand side's slope, 1.
+      r = "select(-g, g, v >= 0.0)";
+      break;
+    case "neg":
+      r = "-g";
+      break;
+    case "sqrt":
+      r = "0.5 / sqrt(v) * g";
+      break;
+    case "reciprocal":
+      r = "-g / (v * v)";
+      break;
+    case "pow":
+      r = `${powDerivative(alpha)} * g`;
+      break;
     default:
-      throw new Error(`internal error: no WebGPU training kernel for the derivative of ${f}`);
+      return assertNever(f);
   }
   return items(`${f}_grad`, count, true, `  let v = A[${ctx.at(x, "b", "e")}];\n  let g = A[${ctx.at(dy, "b", "e")}];\n  A[${ctx.at(dx, "b", "e")}] = ${r};`);
+}
+
+/**
+ * alpha v^(alpha - 1) as a WGSL f32 expression of `v`. WGSL's pow is undefined for a negative
+ * base, so a whole exponent e = alpha - 1 takes |v|^e and, for an odd e, v's sign, as the
+ * forward kernel does (activation.ts); e = 0 and e = 1 need no pow. A fractional exponent of
+ * a negative base is NaN in the reference too.
+ */
+function powDerivative(alpha: number): string {
+  const e = alpha - 1;
+  if (e === 0) return f32Lit(alpha);
+  if (e === 1) return "(2.0 * v)";
+  if (Number.isInteger(e)) return `(${f32Lit(alpha)} * pow(abs(v), ${f32Lit(e)})${e % 2 !== 0 ? " * sign(v)" : ""})`;
+  return `(${f32Lit(alpha)} * pow(v, ${f32Lit(e)}))`;
 }
 
 /** Softmax over channels at each of `per` positions of every sample. */
