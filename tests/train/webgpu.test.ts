@@ -342,14 +342,7 @@ network ae(x: f32[2, 8, 8]) -> y {
   });
 });
 
-describe("WebGPU training: what it refuses", () => {
-  it("names the ops it has no kernel for", () => {
-    const src = `network n(x: f32[1, 8, 8]) -> y {\n  y = x |> c: conv(2, 3x3, pad: same) |> bn: batchnorm |> flatten |> fc: dense(2)\n}\n`;
-    const r = compileTraining(src, { fileName: "n.cnn", backend: "webgpu" });
-    expect(r.ok).toBe(false);
-    expect(r.diagnostics.map((d) => d.message).join("\n")).toMatch(/WebGPU training step has no kernel yet for batch norm in training mode/);
-  });
-
+describe("WebGPU training: what reaches its shaders", () => {
   it("puts no name from the source into a shader", () => {
     const src = LENET.replace(/conv1/g, "zzqconvone").replace(/fc3/g, "zzqlast").replace(/lenet/g, "zzqnet");
     const r = compileTraining(src, { fileName: "n.cnn", backend: "webgpu" });
