@@ -286,20 +286,26 @@ export class WebGpuTrainer {
       what = `the gradient of ${w?.name ?? "a weight"} is not finite`;
     }
     const i = Math.max(0, bad);
-    throw new TrainError(`step ${this.step_ + 1}: ${what} on sample ${i} of the batch (${await this.firstBadLayer(i)}); the weights are left as they were after step ${this.step_}`);
+    throw new TrainError(`step ${this.step_ + 1}: ${what} on sample ${i} of the batch (${await this.firstBadLayer(i, nb)}); the weights are left as they were after step ${this.step_}`);
   }
 
-  /** The forward values of sample i are still in the arena: the first layer whose output is not finite. */
-  private async firstBadLayer(i: number): Promise<string> {
+  /**
+   * The first layer whose output for sample i is not finite. The batch is still in the arena,
+   * but the planned arena (grad-layout.ts) has reused the places of forward values the
+   * backward pass did not need: the forward runs again, node by node, each output read as it
+   * is made (a failed step's update did nothing, so the weights are the step's).
+   */
+  private async firstBadLayer(i: number, nb: number): Promise<string> {
     const nodes = this.graph.forward.nodes;
     const L = this.program.layout;
-    const outs = await this.run(
-      [],
-      1,
-      nodes.map((n) => [this.start(n.output) + i * (L.sizes.get(n.output) as number), L.sizes.get(n.output) as number]),
-    );
-    const k = outs.findIndex((o) => !o.every(Number.isFinite));
-    return k >= 0 ? `layer ${nodes[k].layer} is the first to output a non-finite value` : "every layer's output is finite: the loss or a gradient overflowed";
+    let k = 0;
+    for (const [j, n] of nodes.entries()) {
+      const count = this.program.forwardCounts[j];
+      const [out] = await this.run(this.pipelines.forward.slice(k, k + count), nb, [[this.start(n.output) + i * (L.sizes.get(n.output) as number), L.sizes.get(n.output) as number]]);
+      k += count;
+      if (!out.every(Number.isFinite)) return `layer ${n.layer} is the first to output a non-finite value`;
+    }
+    return "every layer's output is finite: the loss or a gradient overflowed";
   }
 
   evaluate(batch: Batch): Promise<StepResult> {

@@ -37,6 +37,8 @@ export interface TrainingWgsl {
   readonly layout: GradLayout;
   readonly tables: Int32Array;
   readonly forward: readonly WgslKernel[];
+  /** How many of `forward`'s kernels each forward node has, in order. */
+  readonly forwardCounts: readonly number[];
   /** The forward for evaluation: batch norm on its running statistics (else the same kernels). */
   readonly evaluate: readonly WgslKernel[];
   /** The loss, then (for classifiers) the correct counts. */
@@ -66,7 +68,9 @@ export function emitTrainingWgsl(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   if (missing.length) throw new Error(`internal error: the WebGPU training step has no kernel for ${missing.join(", ")}`);
   const layout = gradLayout(tg, slotCount(optimiser));
   const ctx = new GradContext(layout);
-  const forward = tg.forward.nodes.flatMap((n) => emitForward(ctx, tg, n, false));
+  const perNode = tg.forward.nodes.map((n) => [emitForward(ctx, tg, n, false)].flat());
+  const forward = perNode.flat();
+  const forwardCounts = perNode.map((ks) => ks.length);
   const evaluate = layout.batchStats.size ? tg.forward.nodes.flatMap((n) => emitForward(ctx, tg, n, true)) : forward;
   const running = tg.forward.nodes.flatMap((n) => {
     const at = n.op.kind === "batchnorm" ? layout.batchStats.get(n.weights.running_mean as Weight) : undefined;
@@ -84,7 +88,7 @@ export function emitTrainingWgsl(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   }
   const side = weightSideValues(tg);
   const backward = tg.nodes.filter((n) => n.op.kind !== "loss").flatMap((n) => emitGrad(ctx, tg, n, side));
-  return { layout, tables: ctx.tables(), forward, evaluate, loss: lossKernels, backward, stats: stats(ctx, lossNode.output), update: update(ctx, optimiser), running };
+  return { layout, tables: ctx.tables(), forward, forwardCounts, evaluate, loss: lossKernels, backward, stats: stats(ctx, lossNode.output), update: update(ctx, optimiser), running };
 }
 
 function shapeOf(tg: TrainGraph, v: number): number[] {
