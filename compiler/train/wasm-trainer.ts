@@ -316,12 +316,17 @@ export class WasmTrainer {
   }
 
   private firstBadLayer(batch: Batch, i: number): string {
-    if (!this.layout.samples) {
+    const batchMode = this.layout.samples !== undefined;
+    if (!batchMode) {
       this.load(batch, i);
       this.exports.evaluate();
     }
-    for (const n of this.graph.forward.nodes) {
-      const v = this.valueView(n.output, this.layout.samples ? i : 0);
+    const exports = this.exports as unknown as Record<string, () => void>;
+    for (const [k, n] of this.graph.forward.nodes.entries()) {
+      // Batch mode: the regions still hold the failed step's batch, but the plan reused the
+      // places of forward values the backward pass did not read: each layer runs again.
+      if (batchMode) exports[`forward_${k}`]();
+      const v = this.valueView(n.output, batchMode ? i : 0);
       if (!v.every(Number.isFinite)) return `layer ${n.layer} is the first to output a non-finite value`;
     }
     return "every layer's output is finite: the loss or a gradient overflowed";

@@ -37,6 +37,7 @@ import { deconvAsConv } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
+import { type PlanStep, planValues } from "../../train/value-plan.js";
 import { binaryen, binaryenLoaded } from "./binaryen.js";
 import { Fn, Int, View } from "./builder.js";
 import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
@@ -126,9 +127,15 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   // from the `sample_base` global), and runs in phases (see `phases` below).
   const batchNorms = tg.batchStatistics ? tg.forward.nodes.filter((n) => n.op.kind === "batchnorm") : [];
   const batchMode = batchNorms.length > 0;
-  const perSample = new Allocator(0);
   const values = new Map<number, number>();
-  for (const v of tg.values) values.set(v.id, (batchMode ? perSample : a).take(4 * size(v.shape)));
+  let perSampleBytes = 0;
+  if (batchMode) {
+    // A sample's region keeps only what later kernels read (train/value-plan.ts), in the order
+    // the kernels are built below; every place 16-aligned (sizes in whole f32x4 lanes).
+    const plan = planValues(stepOrder(tg), new Set([...tg.forward.inputs.map((i) => i.value), tg.target, tg.loss, tg.output.value, ...tg.inputGradients.values(), ...tg.values.map((v) => v.id).filter((v) => !touchedValues(tg).has(v))]), (v) => 4 * Math.ceil(size(tg.values[v].shape) / 4));
+    for (const [v, at] of plan.at) values.set(v, 4 * at);
+    perSampleBytes = 4 * plan.span;
+  } else for (const v of tg.values) values.set(v.id, a.take(4 * size(v.shape)));
   // Each batch norm's batch statistics (f32 x 2C: means, then biased variances); the
   // gradients read them where the running statistics are read on fixed statistics.
   const stats = new Map<Node, number>();
@@ -205,6 +212,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     /** Sample b's buffer of value `id`, in a kernel over the batch. */
     const across = (fn: Fn, id: number) => (b: Int) => valueIn(fn, regionOf(fn, b), id);
     const evaluateNames: string[] = [];
+    const forwardNames: string[] = [];
     for (const n of tg.forward.nodes) {
       const at = stats.get(n);
       if (at !== undefined) {
@@ -219,11 +227,13 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
             }),
           ],
         });
+        forwardNames.push(phases[phases.length - 1].names[0]);
         evaluateNames.push(kernel((k) => emitForward(k, tg, n), true));
         continue;
       }
       toSamplePhase();
       const name = inSamples(kernel((k) => emitForward(k, tg, n)));
+      forwardNames.push(name);
       fnNames.forward.push(name);
       evaluateNames.push(name);
     }
@@ -332,12 +342,26 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
           });
       }
       driver.finish("batch");
+      // forward_k(): forward node k over the whole batch of the last batch(count), so that a
+      // failed step's report can read each layer's output as it is made (the plan reuses them).
+      tg.forward.nodes.forEach((n, k) => {
+        const one = new Fn(m, []);
+        const name = forwardNames[k];
+        if (stats.has(n)) one.emit(m.call(name, [], binaryen.none));
+        else
+          one.for(0, batchCount(one), (b) => {
+            one.emit(m.global.set("sample_base", regionOf(one, b).expr()));
+            one.emit(m.call(name, [], binaryen.none));
+          });
+        one.finish(`forward_${k}`);
+        exported.push(`forward_${k}`);
+      });
       // select(b): the sample whose region `evaluate` and the trainer's reads address.
       const select = new Fn(m, ["b"]);
       select.emit(m.global.set("sample_base", regionOf(select, select.symbol("b")).expr()));
       select.finish("select");
       exported.push("running", "batch", "select");
-      samples = { start: align(a.end + 64), stride: align(perSample.end + 16) };
+      samples = { start: align(a.end + 64), stride: align(perSampleBytes + 16) };
       m.addGlobal("sample_start", i32, false, m.i32.const(samples.start));
       m.addGlobal("sample_stride", i32, false, m.i32.const(samples.stride));
       m.addGlobal("sample_base", i32, true, m.i32.const(samples.start));
@@ -374,6 +398,25 @@ function fusedGradients(tg: TrainGraph): Map<number, Weight> {
     fused.set(g.value, g.weight);
   }
   return fused;
+}
+
+/**
+ * The kernels' reads and writes in the order a batch-mode step builds them: the forward nodes,
+ * the backward nodes (the loss among them), then the sums of the weight gradients that were
+ * not added straight into them.
+ */
+export function stepOrder(tg: TrainGraph): PlanStep[] {
+  const fused = fusedGradients(tg);
+  return [
+    ...tg.forward.nodes.map((n) => ({ reads: n.inputs, writes: [n.output] })),
+    ...tg.nodes.map((n) => ({ reads: n.inputs, writes: [n.output] })),
+    { reads: tg.gradients.filter((g) => !fused.has(g.value)).map((g) => g.value), writes: [] },
+  ];
+}
+
+/** Values some kernel reads or writes (the others still get a place of their own). */
+function touchedValues(tg: TrainGraph): Set<number> {
+  return new Set(stepOrder(tg).flatMap((s) => [...s.reads, ...s.writes]));
 }
 
 /** Samples per chunk of the dense kernel gradients' GEMM. */

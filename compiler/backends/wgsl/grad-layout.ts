@@ -22,6 +22,7 @@
 
 import type { Weight } from "../../ir/graph.js";
 import type { TrainGraph } from "../../train/graph.js";
+import { type PlanStep, planValues } from "../../train/value-plan.js";
 
 const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
 
@@ -102,56 +103,23 @@ export function gradLayout(tg: TrainGraph, slotCount: number): GradLayout {
 }
 
 /**
- * Where each batched value lives (its per-sample prefix `pre`), reusing places: the step's
- * kernels run in a fixed order (every forward node, the loss and the correct count, then the
- * backward nodes: grad-module.ts), so each value is live from the node that writes it to the
- * last node that reads it, and two values whose lives do not meet may share a place. A
- * node's inputs and output always meet (at that node), so no kernel reads what it writes.
- * Live throughout: the input and the target (written before the step, read again by the
- * trainer when a step fails), the loss, the output and the correct count (read back), and
- * the input gradients (read by the tests' probe). First fit, largest value first: places
- * are found in one pass over the values, each checked against the ones placed.
+ * Where each batched value lives (its per-sample prefix `pre`), reusing places
+ * (train/value-plan.ts) in the order grad-module.ts runs the kernels: every forward node, the
+ * loss and the correct count, then the backward nodes. Live throughout: the input and the
+ * target (written before the step), the loss, the output and the correct count (read back),
+ * and the input gradients (read by the tests' probe).
  */
 export function planBatched(tg: TrainGraph, fixed: ReadonlyMap<number, number>, correct: number, sizes: ReadonlyMap<number, number>): { pre: Map<number, number>; per: number } {
-  const F = tg.forward.nodes.length;
-  const END = F + 1 + tg.nodes.length;
-  const born = new Map<number, number>();
-  const last = new Map<number, number>();
-  const use = (v: number, at: number) => last.set(v, Math.max(last.get(v) ?? at, at));
-  tg.forward.nodes.forEach((n, k) => {
-    born.set(n.output, k);
-    for (const v of n.inputs) use(v, k);
-  });
-  born.set(correct, F);
-  use(tg.output.value, F);
-  tg.nodes.forEach((n, j) => {
-    const at = n.op.kind === "loss" ? F : F + 1 + j;
-    born.set(n.output, Math.min(born.get(n.output) ?? at, at));
-    for (const v of n.inputs) use(v, at);
-  });
+  const loss = tg.nodes.find((n) => n.op.kind === "loss");
+  const steps: PlanStep[] = [
+    ...tg.forward.nodes.map((n) => ({ reads: n.inputs, writes: [n.output] })),
+    { reads: [...(loss?.inputs ?? []), tg.output.value, tg.target], writes: [...(loss ? [loss.output] : []), correct] },
+    ...tg.nodes.filter((n) => n !== loss).map((n) => ({ reads: n.inputs, writes: [n.output] })),
+  ];
   const pinned = new Set([...tg.forward.inputs.map((i) => i.value), tg.target, tg.loss, tg.output.value, correct, ...tg.inputGradients.values()]);
-  const items: { v: number; from: number; to: number; size: number }[] = [];
-  for (const v of [...tg.values.map((x) => x.id), correct]) {
-    if (fixed.has(v)) continue;
-    const from = pinned.has(v) ? -1 : (born.get(v) ?? -1);
-    const to = pinned.has(v) ? END : Math.max(last.get(v) ?? from, from);
-    items.push({ v, from, to, size: sizes.get(v) as number });
-  }
-  items.sort((a, b) => b.size - a.size || a.from - b.from);
-  const placed: { at: number; size: number; from: number; to: number }[] = [];
-  const pre = new Map<number, number>();
-  let per = 0;
-  for (const it of items) {
-    // The lowest place clear of every placed value whose life meets this one's.
-    const busy = placed.filter((p) => p.from <= it.to && it.from <= p.to).sort((a, b) => a.at - b.at);
-    let at = 0;
-    for (const p of busy) {
-      if (at + it.size <= p.at) break;
-      at = Math.max(at, p.at + p.size);
-    }
-    placed.push({ at, size: it.size, from: it.from, to: it.to });
-    pre.set(it.v, at);
-    per = Math.max(per, at + it.size);
-  }
-  return { pre, per };
+  // A value no kernel touches still gets a place (every batched value has one), kept apart.
+  const touched = new Set(steps.flatMap((s) => [...s.reads, ...s.writes]));
+  for (const v of [...tg.values.map((x) => x.id), correct]) if (!fixed.has(v) && !touched.has(v)) pinned.add(v);
+  const { at, span } = planValues(steps, pinned, (v) => sizes.get(v) as number, (v) => fixed.has(v));
+  return { pre: at, per: span };
 }
