@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as path from "node:path";
 import { compile } from "../compiler/index.js";
 import { FILE_CLASSES } from "./classes-files.js";
+import { training } from "./classes-train.js";
 import { cliProblems, compileProblems, messageProblems, scratchDir, type Outcome } from "./outcomes.js";
 import { readNpy, writeNpy } from "../compiler/tensors/npy.js";
 import { readSafetensors, writeSafetensors } from "../compiler/tensors/safetensors.js";
@@ -163,7 +164,7 @@ const weightPaths: InputClass = {
 };
 
 /** Every class, in a fixed order (a case's class is drawn from these by weight). */
-export const CLASSES: readonly InputClass[] = [sourceCompile, sourceCli, safetensors, npy, weightPaths, ...FILE_CLASSES];
+export const CLASSES: readonly InputClass[] = [sourceCompile, sourceCli, safetensors, npy, weightPaths, ...FILE_CLASSES, training];
 
 /** The class of case `index`: by weight, from the case's own generator. */
 export function classOf(r: Rng, classes: readonly InputClass[] = CLASSES): InputClass {

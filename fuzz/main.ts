@@ -1,7 +1,8 @@
 // `npm run fuzz -- --count N --seed S [--jobs J] [--timeout S] [--memory MB] [--replay I] [--only C,D]`:
 // runs N seeded cases (fuzz/classes.ts: mutated examples through compile() and the CLI,
 // mutated .safetensors and .npy files, weights paths; fuzz/classes-files.ts: ONNX models,
-// images, datasets) on J worker processes, each case
+// images, datasets; fuzz/classes-train.ts: training steps, WebAssembly against the reference)
+// on J worker processes, each case
 // under a time and a memory limit. A case fails on an exception, a hang, a crash, an exit
 // code other than 0/1 or a message with NaN/undefined; the fuzzer prints progress on
 // stderr, then the counts by input class and outcome, and exits 1 if any case failed.

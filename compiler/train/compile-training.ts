@@ -15,6 +15,8 @@ import { analyse } from "../analyse.js";
 import type { CompileOptions } from "../options.js";
 import { SourceFile } from "../source.js";
 import { didYouMean } from "../suggest.js";
+import { evalDim } from "../ir/dim.js";
+import { MAX_SIZE } from "../limits.js";
 import { autodiff, TrainError } from "./autodiff.js";
 import { DEFAULT_TRAIN, readTrainConfig, type TrainConfig } from "./config.js";
 import type { TrainGraph } from "./graph.js";
@@ -104,9 +106,20 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
   }
   if (log.hasErrors) return { ok: false, diagnostics: log.items };
 
+  // At the given sizes every window must still fit and every output be at least 1 (what
+  // run() checks for a network with symbolic sizes), before any kernel is emitted.
+  const sizes = options.sizes ?? {};
+  if (forward.symbols.length && forward.symbols.every((s) => sizes[s] !== undefined)) {
+    const shown = forward.symbols.map((s) => `${s} = ${sizes[s]}`).join(", ");
+    for (const [s, v] of Object.entries(sizes)) {
+      if (forward.symbols.includes(s) && (!Number.isSafeInteger(v) || v < 1 || v > MAX_SIZE)) log.error(`size ${s} = ${v} must be a whole number from 1 to ${MAX_SIZE}`, file, mine[0]?.span);
+    }
+    if (!log.hasErrors) for (const message of new Set(a.checks.filter((c) => evalDim(c.dim, sizes) < 1).map((c) => c.message))) log.error(`${message} (with ${shown})`, file, mine[0]?.span);
+    if (log.hasErrors) return { ok: false, diagnostics: log.items };
+  }
   let graph: TrainGraph;
   try {
-    graph = autodiff(specialise(forward, options.sizes ?? {}), { loss: config.loss, output: config.output, frozen: config.frozen, batchStatistics: config.batchStatistics });
+    graph = autodiff(specialise(forward, sizes), { loss: config.loss, output: config.output, frozen: config.frozen, batchStatistics: config.batchStatistics });
   } catch (e) {
     if (!(e instanceof TrainError)) throw e;
     log.error(e.message, file, e.span ?? mine[0]?.span);

@@ -86,6 +86,20 @@ describe("the train declaration", () => {
   });
 });
 
+describe("sizes", () => {
+  // Found by the fuzzer's training class: a window larger than the input at the given sizes
+  // reached the kernels' tap tables and threw there.
+  it("checks every window against the given sizes before emitting a step", () => {
+    const src = "network n(x: f32[1, H, W]) -> y {\n  y = x |> c: conv(2, 3x3) |> maxpool(2x2) |> flatten\n}\n";
+    for (const backend of ["wasm", "webgpu", "reference"] as const) {
+      const e = errors(src, { backend, sizes: { H: 3, W: 4 } });
+      expect(e.join("\n")).toMatch(/larger than the padded input.*\(with H = 3, W = 4\)/);
+    }
+    expect(errors(src, { backend: "wasm", sizes: { H: 4, W: 4 } })).toEqual([]);
+    expect(errors(src, { backend: "wasm", sizes: { H: 0, W: 4 } })[0]).toMatch(/size H = 0 must be a whole number from 1 to/);
+  });
+});
+
 describe("the reference trainer", () => {
   it("lowers the loss and classifies what it learned", async () => {
     const r = compileTraining(NET, { fileName: "t.cnn", config: { optimiser: { kind: "sgd", lr: 0.2, momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, schedule: { kind: "constant" }, clip: 0 } } });
