@@ -6,7 +6,7 @@
 // compiler/reference/grad/. Naming: `<op>_grad_input` is dJ/d(input), `<op>_grad_kernel`
 // dJ/d(weight), given the output gradient `dy` (dJ/dZ).
 
-import type { ActivationFn, AdaptivePoolOp, ConvOp, DeconvOp, LocalOp, PoolOp, TiledOp } from "./ops.js";
+import type { ActivationFn, AdaptivePoolOp, ConvOp, DeconvOp, LocalOp, PadOp, PoolOp, ResizeOp, SliceOp, TiledOp } from "./ops.js";
 
 /** Eq. 9.13: dJ/dV, the transposed convolution of dy with the forward kernel. Inputs [dy]; weight: the conv's. */
 export interface ConvGradInput {
@@ -147,6 +147,24 @@ export interface SliceChannels {
   readonly count: number;
 }
 
+/**
+ * The gradients of the ops that move elements (ir/ops.ts): each output element reads input
+ * elements (a slice one, a pad one or none, a resize up to 2^d with weights), so dx gathers
+ * dy back along the same reads: slice scatters dy into zeros, pad sums what each input element
+ * gave (an edge element is read by every clamped position), resize spreads each output's
+ * gradient over its corners by their weights. Inputs [dy]; `inShape` is the forward input's.
+ */
+export interface MoveGrad {
+  readonly kind: "move_grad";
+  readonly op: SliceOp | PadOp | ResizeOp;
+  readonly inShape: readonly number[];
+}
+
+/** log_softmax's: dx = dy - softmax(x) * (sum over channels of dy), softmax(x) = exp(y). Inputs [y (its output), dy]. */
+export interface LogSoftmaxGrad {
+  readonly kind: "log_softmax_grad";
+}
+
 /** The sum of same-shaped gradients: a value read twice, or a weight shared by several nodes. */
 export interface Accumulate {
   readonly kind: "accumulate";
@@ -196,6 +214,8 @@ export type GradOp =
   | Unbroadcast
   | MulGrad
   | SliceChannels
+  | MoveGrad
+  | LogSoftmaxGrad
   | Accumulate
   | Loss
   | LossGrad;

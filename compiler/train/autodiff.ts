@@ -180,7 +180,8 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
         toInput(() => g({ kind: "softmax_grad" }, [n.output, dy], inShape));
         break;
       case "log_softmax":
-        throw new TrainError(`training through log_softmax (layer ${n.layer}) is not supported yet`, n.span);
+        toInput(() => g({ kind: "log_softmax_grad" }, [n.output, dy], inShape));
+        break;
       case "flatten":
       case "reshape":
         toInput(() => g({ kind: "reshape_grad", shape: inShape }, [dy], inShape));
@@ -212,12 +213,10 @@ export function autodiff(forward: Graph, options: AutodiffOptions): TrainGraph {
       case "transpose":
         throw new TrainError(`training through transpose (layer ${n.layer}) is not supported yet`, n.span);
       case "resize":
-        throw new TrainError(`training through resize (layer ${n.layer}) is not supported yet`, n.span);
       case "pad":
-        throw new TrainError(`training through pad (layer ${n.layer}) is not supported yet`, n.span);
       case "slice":
-        // Its gradient scatters dy into zeros of the input's shape: not built yet.
-        throw new TrainError(`training through slice (layer ${n.layer}) is not supported yet`, n.span);
+        toInput(() => g({ kind: "move_grad", op, inShape }, [dy], inShape));
+        break;
       default:
         return assertNever(op);
     }

@@ -38,6 +38,10 @@ function forwardSupport(op: Op, k: StepKernels): string | undefined {
     case "tiled":
     case "deconv":
     case "batchnorm":
+    case "slice":
+    case "pad":
+    case "resize":
+    case "log_softmax":
       return k.forward?.(op);
     default:
       return op.kind;

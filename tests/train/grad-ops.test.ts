@@ -1,6 +1,7 @@
 // Every gradient op against central finite differences of the forward reference, in float64,
 // on seeded random layers: 1-D, 2-D and 3-D, strides, every padding kind, dilation, groups,
-// flipped kernels, every bias kind; 24 cases per op. Each case is a one-layer graph (two
+// flipped kernels, every bias kind; the ops that move elements (slice, pad in every mode,
+// resize nearest and linear under every coordinate mapping) and log_softmax; 24 cases per op. Each case is a one-layer graph (two
 // for ops with several operands) under an mse loss against a random target, differentiated
 // by autodiff, so the rule that wires each op and its reference definition are checked together.
 
@@ -163,6 +164,44 @@ describe("gradients against finite differences", () => {
     const n = 2 * spatial.reduce((p, q) => p * q, 1);
     const y = i % 2 === 0 ? b.node({ kind: "flatten" }, [h]) : b.node({ kind: "reshape", shape: [n] }, [h]);
     checkGradients(b.graph(y), r);
+  });
+
+  each("slice (any axis, step)", (r, i) => {
+    const b = new Builder();
+    const shape = [r.int(1, 3), ...Array.from({ length: dims(i) }, () => r.int(2, 5))];
+    const axis = r.int(0, shape.length - 1);
+    const start = r.int(0, shape[axis] - 1);
+    const end = r.int(start + 1, shape[axis]);
+    const x = b.input(shape);
+    checkGradients(b.graph(b.node({ kind: "slice", axis, start, end, step: r.int(1, 2) }, [x])), r);
+  });
+
+  each("pad (constant, reflect, edge)", (r, i) => {
+    const b = new Builder();
+    const spatial = Array.from({ length: dims(i) }, () => r.int(2, 4));
+    const mode = (["constant", "reflect", "edge"] as const)[i % 3];
+    // Reflect pads stay below the axis' size.
+    const amount = (m: number) => r.int(0, mode === "reflect" ? m - 1 : 3);
+    const x = b.input([r.int(1, 2), ...spatial]);
+    const op = { kind: "pad" as const, mode, before: spatial.map(amount), after: spatial.map(amount), value: r.pick([0, -1.5]) };
+    checkGradients(b.graph(b.node(op, [x])), r);
+  });
+
+  each("resize (nearest and linear, every coordinate mapping)", (r, i) => {
+    const b = new Builder();
+    const spatial = Array.from({ length: dims(i) }, () => r.int(1, 4));
+    const out = spatial.map((m) => r.int(1, 2 * m + 1));
+    const mode = i % 2 === 0 ? ("linear" as const) : ("nearest" as const);
+    const coord = (["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"] as const)[(i >> 1) % 4];
+    const x = b.input([r.int(1, 2), ...spatial]);
+    const op = { kind: "resize" as const, mode, coord, round: "round_prefer_floor" as const, out, scale: out.map((o, a) => o / spatial[a]) };
+    checkGradients(b.graph(b.node(op, [x])), r);
+  });
+
+  each("log_softmax", (r, i) => {
+    const b = new Builder();
+    const x = b.input([r.int(2, 4), ...Array.from({ length: dims(i) - 1 }, () => r.int(1, 3))]);
+    checkGradients(b.graph(b.node({ kind: "log_softmax" }, [x])), r, { inputRange: [-3, 3] });
   });
 
   each("add and mul (broadcasting)", (r, i) => {

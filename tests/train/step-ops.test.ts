@@ -15,7 +15,8 @@
 // batchnorm-batch.test.ts's); and the activations beyond the common six (clip, hardsigmoid,
 // hardswish, selu, abs, neg and pow with whole exponents on signed values; exp, log, sqrt,
 // reciprocal and pow with fractional exponents on positive ones, after sigmoid or exp), each
-// with values on both sides of its kinks but none on one. The last test checks that nothing
+// with values on both sides of its kinks but none on one; slice, pad and resize (their
+// gradients gather dy back along the forward's reads) and log_softmax. The last test checks that nothing
 // autodiff differentiates lacks a kernel, and that a step lacking one would name it.
 
 import { describe, expect, it } from "vitest";
@@ -40,6 +41,27 @@ const gpuIt = adapter || process.env.CI ? it : it.skip;
 const B = 3;
 
 const NETWORKS: [string, string, LossName, number][] = [
+  [
+    "slices (channels, strided rows, columns), pads (reflect, edge, constant) and linear resizes into a log_softmax",
+    `network n(x: f32[3, 7, 6]) -> y {
+  a = x |> c1: conv(4, 3x3, pad: same) |> relu
+  s = a |> slice(1, 3) |> pad(1, mode: reflect)
+  t = a |> slice(0, 6, axis: 1, step: 2) |> pad([[0, 2], 1], mode: edge) |> slice(2, 8, axis: 2)
+  u = a |> pad([2, 0], mode: constant, value: -1) |> c2: conv(2, 3x3)
+  y = concat(s |> c3: conv(2, 3x3) |> resize(size: [7, 4], mode: linear, coord: align_corners), t |> c4: conv(2, 3x3, pad: same) |> resize(size: [7, 4], mode: linear), u |> slice(0, 7, axis: 1)) |> log_softmax
+}`,
+    "mse",
+    0,
+  ],
+  [
+    "nearest upsampling, a fractional linear resize, edge padding and a log_softmax classifier head",
+    `network n(x: f32[2, 5, 4]) -> y {
+  h = x |> c1: conv(3, 3x3, pad: same) |> tanh |> resize(2) |> c2: conv(2, 3x3, stride: 2) |> resize([1.5, 0.5], mode: linear)
+  y = h |> pad(1, mode: edge) |> flatten |> fc: dense(4) |> log_softmax
+}`,
+    "mse",
+    0,
+  ],
   [
     "inception-like branches",
     `network n(x: f32[2, 9, 8]) -> y {

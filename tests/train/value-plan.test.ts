@@ -20,7 +20,7 @@ const CASES: [string, Record<string, number>, Record<string, unknown>][] = [
   ["residual", { H: 16, W: 16 }, {}],
   ["labeler", { H: 12, W: 10 }, {}],
   ["autoencoder", { H: 12, W: 12 }, { loss: "mse" }],
-  ["classifier_variable", { H: 12, W: 10 }, {}],
+  ["classifier_variable", { H: 12, W: 12 }, {}],
   ["maxout", {}, {}],
 ];
 

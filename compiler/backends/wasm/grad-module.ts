@@ -46,6 +46,7 @@ import { copy, flatView, type GradKernelContext, when } from "./grad-context.js"
 import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitBatchNormBatchGradInput, emitBatchNormRunningUpdate, emitBatchNormTrainForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
+import { emitLogSoftmaxForward, emitLogSoftmaxGrad, emitMoveForward, emitMoveGrad } from "./grad-move.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
 
@@ -508,6 +509,12 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
     case "flatten":
     case "reshape":
       return copy(k.fn, y, x, size(shape));
+    case "slice":
+    case "pad":
+    case "resize":
+      return emitMoveForward(k, op, shape, x, y);
+    case "log_softmax":
+      return emitLogSoftmaxForward(k, shape[0], size(shape.slice(1)), x, y);
     default:
       throw new Error(`internal error: no training kernel for ${op.kind}`);
   }
@@ -567,6 +574,10 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View)
       const count = size(outShape);
       return copy(k.fn, out, part(k, ins[0], op.start * (count / op.count), count), count);
     }
+    case "move_grad":
+      return emitMoveGrad(k, op.op, op.inShape, ins[0], out);
+    case "log_softmax_grad":
+      return emitLogSoftmaxGrad(k, outShape[0], size(outShape.slice(1)), ins[0], ins[1], out);
     case "mul_grad": {
       const dy = inShape(tg, n.inputs[0]);
       const other = inShape(tg, n.inputs[1]);

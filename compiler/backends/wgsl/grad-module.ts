@@ -30,6 +30,7 @@ import { tiledBiasGrad, unsharedForward, unsharedGradInput, unsharedGradKernel }
 import { activationForward, activationGrad, activationTrainable, batchnormBatchGradInput, batchnormForward, batchnormRunning, batchStatistics, statsIndex, batchnormGradGamma, batchnormGradInput, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
+import { logSoftmaxForward, logSoftmaxGrad, moveForward, moveGrad } from "./grad-move.js";
 
 const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
 
@@ -141,6 +142,12 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node, running: boolean
       return maxoutForward(ctx, shape[0], size(shape.slice(1)), op.k, x, n.output);
     case "concat":
       return concat(ctx, n.inputs.map((v) => [v, size(shapeOf(tg, v))] as const), n.output);
+    case "slice":
+    case "pad":
+    case "resize":
+      return moveForward(ctx, op, shape, x, n.output);
+    case "log_softmax":
+      return logSoftmaxForward(ctx, shape[0], size(shape.slice(1)), x, n.output);
     default:
       throw new Error(`internal error: no WebGPU training kernel for ${op.kind}`);
   }
@@ -191,6 +198,10 @@ function emitGrad(ctx: GradContext, tg: TrainGraph, n: GradNode, side: ReadonlyS
       const dy = shapeOf(tg, a);
       return size(dy) === size(op.shape) ? sum(ctx, size(outShape), true, [a], out) : reduceTo(ctx, dy, a, op.shape, out);
     }
+    case "move_grad":
+      return moveGrad(ctx, op.op, op.inShape, a, out);
+    case "log_softmax_grad":
+      return logSoftmaxGrad(ctx, outShape[0], size(outShape.slice(1)), a, b, out);
     case "slice_channels": {
       const count = size(outShape);
       return sliceRun(ctx, count, a, op.start * (count / op.count), out);

@@ -9,8 +9,9 @@ import type { Tensor } from "../tensor.js";
 import { tensor } from "../tensor.js";
 import { biasGrad, convGradInput, convGradKernel, deconvGradInput, deconvGradKernel, unsharedGradInput, unsharedGradKernel } from "./conv-grad.js";
 import { lossAndGrad } from "./loss.js";
-import { accumulate, activationGrad, batchnormBatchGradInput, batchnormGradGamma, batchnormGradInput, denseGradInput, denseGradKernel, mulGrad, sliceChannels, softmaxGrad, unbroadcast } from "./pointwise-grad.js";
+import { accumulate, activationGrad, batchnormBatchGradInput, batchnormGradGamma, batchnormGradInput, denseGradInput, denseGradKernel, logSoftmaxGrad, mulGrad, sliceChannels, softmaxGrad, unbroadcast } from "./pointwise-grad.js";
 import { adaptivePoolGrad, maxoutGrad, poolGrad } from "./pool-grad.js";
+import { padGrad, resizeGrad, sliceGrad } from "./move-grad.js";
 
 export { lossAndGrad } from "./loss.js";
 
@@ -67,6 +68,11 @@ export function evalGrad(op: GradOp, xs: readonly Tensor[], w: GradWeights): Ten
       return unbroadcast(xs[0], op.shape);
     case "mul_grad":
       return mulGrad(xs[0], xs[1], op.shape);
+    case "move_grad":
+      if (op.op.kind === "slice") return sliceGrad(xs[0], op.op, op.inShape);
+      return op.op.kind === "pad" ? padGrad(xs[0], op.op, op.inShape) : resizeGrad(xs[0], op.op, op.inShape);
+    case "log_softmax_grad":
+      return logSoftmaxGrad(xs[0], xs[1]);
     case "slice_channels":
       return sliceChannels(xs[0], op.start, op.count);
     case "accumulate":

@@ -73,6 +73,19 @@ export function softmaxGrad(y: Tensor, dy: Tensor): Tensor {
   return dx;
 }
 
+/** log_softmax over channels: dx = dy - exp(y) * sum_c dy at every position (exp(y) is the softmax). */
+export function logSoftmaxGrad(y: Tensor, dy: Tensor): Tensor {
+  const C = y.shape[0];
+  const per = size(y.shape.slice(1));
+  const dx = tensor(y.shape);
+  for (let p = 0; p < per; p++) {
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += dy.data[c * per + p];
+    for (let c = 0; c < C; c++) dx.data[c * per + p] = dy.data[c * per + p] - Math.exp(y.data[c * per + p]) * sum;
+  }
+  return dx;
+}
+
 /** W^T dy: weight [U, n], dy [U] -> [n] under the forward input's shape. */
 export function denseGradInput(dy: Tensor, weight: Tensor, inShape: readonly number[]): Tensor {
   const [U, n] = weight.shape;
