@@ -21,6 +21,7 @@ import { autodiff, TrainError } from "./autodiff.js";
 import { DEFAULT_TRAIN, readTrainConfig, type TrainConfig } from "./config.js";
 import type { TrainGraph } from "./graph.js";
 import { specialise } from "./specialise.js";
+import { footprintProblem } from "./footprint.js";
 import { type Batch, ReferenceTrainer, type StepResult } from "./trainer.js";
 import { unsupportedOps } from "../backends/wasm/grad-module.js";
 import { unsupportedOps as unsupportedOnWebGpu } from "../backends/wgsl/grad-module.js";
@@ -126,6 +127,8 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
     return { ok: false, diagnostics: log.items };
   }
   if (graph.gradients.length === 0) log.error(`nothing to train: every layer of ${forward.name} is frozen or has no weights`, file, mine[0]?.span);
+  const tooBig = footprintProblem(graph);
+  if (tooBig) log.error(tooBig.message, file, tooBig.node?.span ?? mine[0]?.span);
   const asked = options.backend ?? "reference";
   const missing = asked === "wasm" || asked === "auto" ? unsupportedOps(graph) : [];
   const backend: TrainingBackend = asked === "auto" ? (missing.length ? "reference" : "wasm") : asked;

@@ -98,6 +98,15 @@ describe("sizes", () => {
     expect(errors(src, { backend: "wasm", sizes: { H: 4, W: 4 } })).toEqual([]);
     expect(errors(src, { backend: "wasm", sizes: { H: 0, W: 4 } })[0]).toMatch(/size H = 0 must be a whole number from 1 to/);
   });
+
+  // The fuzzer's training class again (seed 43): a 1001-wide kernel over a 280x320 image has
+  // 9 x 10^10 taps, whose table threw a RangeError; smaller ones crashed V8 outright.
+  it("refuses a step whose window tables or memory no step can hold, naming the layer", () => {
+    const wide = "network n(x: f32[1, 280, 320]) -> y {\n  y = x |> big: conv(2, 1001, pad: same) |> flatten\n}\n";
+    for (const backend of ["wasm", "webgpu", "reference"] as const) expect(errors(wide, { backend })[0]).toMatch(/training layer big needs a table of 8\.98e\+10 window taps .* use a smaller input size or window/);
+    const deep = "network n(x: f32[64, 512, 512]) -> y {\n  y = x |> a: conv(64, 3x3, pad: same) |> b: conv(64, 3x3, pad: same) |> c: conv(64, 3x3, pad: same) |> flatten\n}\n";
+    expect(errors(deep, { backend: "wasm" })[0]).toMatch(/training n would hold about \d+ MiB for one sample .* more than the 1536 MiB a training step can/);
+  });
 });
 
 describe("the reference trainer", () => {
