@@ -12,6 +12,10 @@
 //
 // --wasm-only runs just the two WebAssembly rows (one and two threads), a few seconds, for
 // repeating the thread comparison on a shared machine.
+//
+// A second table times LeNet with batch norm after each convolution, in training mode (the
+// batch's statistics, the default): cnnc's WebAssembly step (which then keeps the whole
+// batch's values and runs in phases, on one thread) against PyTorch's BatchNorm2d.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -91,9 +95,16 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 const NAMES = { wasm: "cnnc WebAssembly (1 thread)", webgpu: "cnnc WebGPU", reference: "cnnc reference (float64)" } as const;
 
-async function cnnc(backend: "wasm" | "webgpu" | "reference", steps: number, data: Batch[], threads = 1): Promise<Row> {
+/** examples/lenet.cnn with the bench's train declaration; `bn`: batch norm after each convolution. */
+function lenetSource(bn: boolean): string {
+  let source = readFileSync(path.join(repoDir(), "examples/lenet.cnn"), "utf8").replace(/\ntrain lenet \{[^}]*\}\n?/, "\n") + LENET_TRAIN;
+  if (bn) source = source.replace("conv(6, 5x5, pad: same) |> relu", "conv(6, 5x5, pad: same) |> bn1: batchnorm |> relu").replace("conv(16, 5x5) |> relu", "conv(16, 5x5) |> bn2: batchnorm |> relu");
+  return source;
+}
+
+async function cnnc(backend: "wasm" | "webgpu" | "reference", steps: number, data: Batch[], threads = 1, bn = false): Promise<Row> {
   const name = threads > 1 ? `cnnc WebAssembly (${threads} threads)` : NAMES[backend];
-  const source = readFileSync(path.join(repoDir(), "examples/lenet.cnn"), "utf8").replace(/\ntrain lenet \{[^}]*\}\n?/, "\n") + LENET_TRAIN;
+  const source = lenetSource(bn);
   const r = compileTraining(source, { fileName: "lenet.cnn", backend });
   if (!r.ok) return { name, note: r.diagnostics.map((d) => d.message).join("; ") };
   const before = process.memoryUsage();
@@ -192,12 +203,14 @@ async function tfjsCpu(steps: number, data: Batch[]): Promise<Row> {
 const TORCH = `
 import time, resource, torch, torch.nn as nn, torch.nn.functional as F
 torch.set_num_threads(1); torch.manual_seed(0)
+BN = BATCHNORM
 class LeNet(nn.Module):
     def __init__(s):
         super().__init__(); s.c1 = nn.Conv2d(1, 6, 5, padding=2); s.c2 = nn.Conv2d(6, 16, 5)
+        s.n1 = nn.BatchNorm2d(6) if BN else nn.Identity(); s.n2 = nn.BatchNorm2d(16) if BN else nn.Identity()
         s.f1 = nn.Linear(400, 120); s.f2 = nn.Linear(120, 84); s.f3 = nn.Linear(84, 10)
     def forward(s, x):
-        x = F.max_pool2d(F.relu(s.c1(x)), 2); x = F.max_pool2d(F.relu(s.c2(x)), 2)
+        x = F.max_pool2d(F.relu(s.n1(s.c1(x))), 2); x = F.max_pool2d(F.relu(s.n2(s.c2(x))), 2)
         x = x.flatten(1); return s.f3(F.relu(s.f2(F.relu(s.f1(x)))))
 net = LeNet(); opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
 x = torch.rand(64, 1, 28, 28); y = torch.randint(0, 10, (64,))
@@ -210,11 +223,11 @@ w = time.perf_counter() - w; c = time.process_time() - c
 print(torch.__version__, 64 * steps / w, 64 * steps / c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 `;
 
-function pytorch(steps: number): Row {
+function pytorch(steps: number, bn = false): Row {
   const python = "/usr/bin/python3";
   const name = "PyTorch (1 CPU thread)";
   if (!existsSync(python)) return { name, note: "skipped: /usr/bin/python3 is not installed" };
-  const r = spawnSync(python, ["-c", TORCH.replace("STEPS", String(steps))], { encoding: "utf8", timeout: 300_000 });
+  const r = spawnSync(python, ["-c", TORCH.replace("STEPS", String(steps)).replace("BATCHNORM", bn ? "True" : "False")], { encoding: "utf8", timeout: 300_000 });
   const m = /^(\S+) ([\d.e+]+) ([\d.e+]+) (\d+)\s*$/m.exec(r.stdout ?? "");
   if (r.status !== 0 || !m) return { name, note: `skipped: /usr/bin/python3 has no working torch (${(r.stderr ?? "").trim().split("\n").pop() ?? "no output"})` };
   return { name: `PyTorch ${m[1]} (1 CPU thread)`, samplesPerSecond: Number(m[2]), samplesPerCpuSecond: Number(m[3]), memory: `${mib(Number(m[4]))} (process peak RSS)` };
@@ -256,6 +269,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   progress(`PyTorch: ${steps} steps`);
   rows.push(pytorch(steps));
   process.stdout.write(`## LeNet training step, batch ${BATCH}, SGD with Nesterov momentum (${source})\n\n${table(rows)}\n\n`);
+  progress(`with batch norm: cnnc wasm and PyTorch, ${steps} steps each`);
+  const bnRows = [await cnnc("wasm", steps, data, 1, true), pytorch(steps, true)];
+  process.stdout.write(`## The same with batch norm after each convolution, in training mode (the batch's statistics)\n\n${table(bnRows)}\n\n`);
   process.stdout.write("samples/s is wall-clock; samples/CPU-s divides by the CPU time of the process that trained, which holds on a loaded machine. One warm-up step is not timed.\n");
   return 0;
 }
