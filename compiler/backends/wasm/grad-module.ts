@@ -133,8 +133,10 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   if (batchMode) {
     // A sample's region keeps only what later kernels read (train/value-plan.ts), in the order
     // the kernels are built below; every place 16-aligned (sizes in whole f32x4 lanes).
-    const plan = planValues(stepOrder(tg), new Set([...tg.forward.inputs.map((i) => i.value), tg.target, tg.loss, tg.output.value, ...tg.inputGradients.values(), ...tg.values.map((v) => v.id).filter((v) => !touchedValues(tg).has(v))]), (v) => 4 * Math.ceil(size(tg.values[v].shape) / 4));
-    for (const [v, at] of plan.at) values.set(v, 4 * at);
+    const plan = planValues(stepOrder(tg), new Set([...tg.forward.inputs.map((i) => i.value), tg.target, tg.loss, tg.output.value, ...tg.inputGradients.values()]), (v) => 4 * Math.ceil(size(tg.values[v].shape) / 4));
+    // A value no kernel reads or writes (a weight gradient added straight into its sum) needs
+    // no place: it gets offset 0, which nothing addresses through it.
+    for (const v of tg.values) values.set(v.id, 4 * (plan.at.get(v.id) ?? 0));
     perSampleBytes = 4 * plan.span;
   } else for (const v of tg.values) values.set(v.id, a.take(4 * size(v.shape)));
   // Each batch norm's batch statistics (f32 x 2C: means, then biased variances); the
@@ -239,6 +241,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       evaluateNames.push(name);
     }
     const fused = fusedGradients(tg);
+    const deferred: { weight: Weight; units: number; n: number; x: number; dy: number }[] = [];
     // Dense kernel gradients over the batch: each sample's x and dy go into a chunk, and every
     // CHUNK samples (and at `flush`) one GEMM adds dY^T X to the sum, so that fc1's 48,000
     // sums are read and written once a chunk instead of once a sample.
@@ -261,8 +264,14 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         });
         continue;
       }
+      // In phases a dense kernel gradient added straight into its sum waits for the end: one
+      // GEMM over the whole batch (dY^T X, the rows read from every sample's region) after the
+      // last sample phase, instead of a chunk (which would mix samples across phases).
+      if (w && n.op.kind === "dense_grad_kernel" && batchMode) {
+        deferred.push({ weight: w, units: size(inShape(tg, n.inputs[1])), n: size(inShape(tg, n.inputs[0])), x: n.inputs[0], dy: n.inputs[1] });
+        continue;
+      }
       toSamplePhase();
-      // In phases the dense gradients are not chunked: a chunk would mix samples across phases.
       if (w && n.op.kind === "dense_grad_kernel" && !batchMode) {
         const chunk = { weight: w, units: size(inShape(tg, n.inputs[1])), n: size(inShape(tg, n.inputs[0])), xs: 0, dys: 0 };
         chunk.xs = a.take(4 * CHUNK * chunk.n);
@@ -304,6 +313,23 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         }
       })),
     );
+    if (deferred.length) {
+      phases.push({
+        batch: true,
+        names: [
+          kernel((k) => {
+            const { fn } = k;
+            const count = batchCount(fn);
+            // Element offsets from address 0: sample u's region starts at element (start + u * stride) / 4.
+            const at0 = flatView(fn, 0, 1);
+            const row = (u: Int, id: number) => Int.of(m, () => m.i32.shr_u(m.i32.add(m.global.get("sample_start", i32), m.i32.mul(u.expr(), m.global.get("sample_stride", i32))), m.i32.const(2)), true).add((values.get(id) as number) / 4);
+            for (const d of deferred) {
+              rowGemm(fn, { I: d.units, U: count, n: d.n, add: true, A: at0, aAt: (i, u) => row(u, d.dy).add(i), B: at0, bRow: (u) => row(u, d.x), out: flatView(fn, grads.get(d.weight) as number, size(d.weight.shape)), outRow: (i) => i.mul(d.n) });
+            }
+          }),
+        ],
+      });
+    }
     const zeroName = kernel((k) => {
       k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
       for (const w of trained) {
@@ -408,16 +434,14 @@ function fusedGradients(tg: TrainGraph): Map<number, Weight> {
  */
 export function stepOrder(tg: TrainGraph): PlanStep[] {
   const fused = fusedGradients(tg);
+  // A fused dense kernel gradient runs last, over the whole batch (see the batch phases).
+  const last = (n: GradNode) => n.op.kind === "dense_grad_kernel" && fused.has(n.output);
   return [
     ...tg.forward.nodes.map((n) => ({ reads: n.inputs, writes: [n.output] })),
-    ...tg.nodes.map((n) => ({ reads: n.inputs, writes: [n.output] })),
+    ...tg.nodes.filter((n) => !last(n)).map((n) => ({ reads: n.inputs, writes: [n.output] })),
     { reads: tg.gradients.filter((g) => !fused.has(g.value)).map((g) => g.value), writes: [] },
+    { reads: tg.nodes.filter(last).flatMap((n) => n.inputs), writes: [] },
   ];
-}
-
-/** Values some kernel reads or writes (the others still get a place of their own). */
-function touchedValues(tg: TrainGraph): Set<number> {
-  return new Set(stepOrder(tg).flatMap((s) => [...s.reads, ...s.writes]));
 }
 
 /** Samples per chunk of the dense kernel gradients' GEMM. */
