@@ -13,8 +13,8 @@ import { assertNever } from "../../ir/ops.js";
 import { activate } from "./activation.js";
 import { type Expr, Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
-import { dot, elementwise, rowSum, scaledCopy, scaledRowSum } from "./grad-simd.js";
-import { zero as vzero } from "./simd.js";
+import { dot, elementwise, rowSum, scaledCopy, scaledRowSum, vload, vstore } from "./grad-simd.js";
+import { vec, zero as vzero } from "./simd.js";
 
 /**
  * Activations whose derivative the training step computes: every one (emitActivationGrad's
@@ -349,11 +349,37 @@ export function emitBatchNormGradGamma(k: GradKernelContext, eps: number, C: num
 }
 
 /**
+ * y = x * scale + shift over `per` elements of a channel from element `from` of each view, on
+ * four f32 lanes (then the last per mod 4 in scalar code): batch norm's elementwise passes.
+ */
+function affineRun(k: GradKernelContext, per: number, from: Int, terms: readonly { view: View; coefficient: Expr }[], shift: Expr, out: View): void {
+  const { fn } = k;
+  const m = fn.m;
+  const coefficients = terms.map((t) => fn.f64(t.coefficient));
+  const c = fn.f64(shift);
+  const lanes = coefficients.map((v) => vec(fn, m.f32x4.splat(m.f32.demote(v.get()))));
+  const cl = vec(fn, m.f32x4.splat(m.f32.demote(c.get())));
+  const full = per - (per % 4);
+  if (full > 0) {
+    fn.for(0, full / 4, (q) => {
+      const at = fn.let(from.add(q.mul(4)));
+      const sum = terms.reduce((acc, t, j) => m.f32x4.add(acc, m.f32x4.mul(vload(fn, t.view, at), lanes[j].get())), cl.get());
+      fn.emit(vstore(fn, out, at, sum));
+    });
+  }
+  for (let i = full; i < per; i++) {
+    const at = fn.let(from.add(i));
+    fn.emit(out.store(at, terms.reduce((acc, t, j) => m.f64.add(acc, m.f64.mul(t.view.load(at), coefficients[j].get())), c.get())));
+  }
+}
+
+/**
  * Batch norm in training mode, forward, over the whole batch (`x(b)`, `y(b)`: sample b's
  * buffers, b < count): per channel the batch's mean and biased variance over every sample
  * and position, in two passes as the reference takes them (the mean, then the squared
- * deviations from it), kept in `stats` ([means | variances], C each) for the gradients and
- * the running update; then every sample normalised by them.
+ * deviations from it; f64 sums), kept in `stats` ([means | variances], C each) for the
+ * gradients and the running update; then every sample normalised by them, as
+ * y = x * (gamma / sd) + (beta - mean * gamma / sd) on f32 lanes.
  */
 export function emitBatchNormTrainForward(k: GradKernelContext, eps: number, C: number, per: number, count: Int, x: (b: Int) => View, y: (b: Int) => View, p: { gamma: View; beta: View }, stats: View): void {
   const { fn } = k;
@@ -377,24 +403,18 @@ export function emitBatchNormTrainForward(k: GradKernelContext, eps: number, C: 
     });
     const variance = fn.f64(m.f64.div(v.get(), n.get()));
     fn.emit(stats.store(c, mean.get()), stats.store(c.add(C), variance.get()));
-    const sd = fn.f64(m.f64.sqrt(m.f64.add(variance.get(), m.f64.const(eps))));
-    const gamma = fn.f64(p.gamma.load(c));
-    const beta = fn.f64(p.beta.load(c));
-    fn.for(0, count, (b) => {
-      const xb = x(b);
-      const yb = y(b);
-      fn.for(0, per, (i) => {
-        const at = fn.let(base.add(i));
-        fn.emit(yb.store(at, m.f64.add(m.f64.mul(m.f64.div(m.f64.sub(xb.load(at), mean.get()), sd.get()), gamma.get()), beta.get())));
-      });
-    });
+    const scale = fn.f64(m.f64.div(p.gamma.load(c), m.f64.sqrt(m.f64.add(variance.get(), m.f64.const(eps)))));
+    const shift = fn.f64(m.f64.sub(p.beta.load(c), m.f64.mul(mean.get(), scale.get())));
+    fn.for(0, count, (b) => affineRun(k, per, base, [{ view: x(b), coefficient: scale.get() }], shift.get(), y(b)));
   });
 }
 
 /**
  * Its input gradient over the batch (reference/grad/pointwise-grad.ts batchnormBatchGradInput):
  * dx = (g - sum(g) / N - xhat * sum(g * xhat) / N) / sd with g = dy * gamma, the sums over
- * every sample and position of the channel, N their count, the statistics those of the forward.
+ * every sample and position of the channel, N their count, the statistics those of the
+ * forward. The sums are taken as gamma * sum(dy) and gamma / sd * sum(dy * (x - mean)) in
+ * f64; dx is then dy * a + x * b + c per channel, on f32 lanes.
  */
 export function emitBatchNormBatchGradInput(k: GradKernelContext, eps: number, C: number, per: number, count: Int, x: (b: Int) => View, dy: (b: Int) => View, dx: (b: Int) => View, gamma: View, stats: View): void {
   const { fn } = k;
@@ -405,31 +425,25 @@ export function emitBatchNormBatchGradInput(k: GradKernelContext, eps: number, C
     const mean = fn.f64(stats.load(c));
     const sd = fn.f64(m.f64.sqrt(m.f64.add(stats.load(c.add(C)), m.f64.const(eps))));
     const gm = fn.f64(gamma.load(c));
-    const sg = fn.f64(m.f64.const(0));
-    const sgx = fn.f64(m.f64.const(0));
+    const sdy = fn.f64(m.f64.const(0));
+    const sdyx = fn.f64(m.f64.const(0));
     fn.for(0, count, (b) => {
       const xb = x(b);
       const dyb = dy(b);
       fn.for(0, per, (i) => {
         const at = fn.let(base.add(i));
-        const g = fn.f64(m.f64.mul(dyb.load(at), gm.get()));
-        fn.emit(sg.set(m.f64.add(sg.get(), g.get())));
-        fn.emit(sgx.set(m.f64.add(sgx.get(), m.f64.div(m.f64.mul(g.get(), m.f64.sub(xb.load(at), mean.get())), sd.get()))));
+        const g = fn.f64(dyb.load(at));
+        fn.emit(sdy.set(m.f64.add(sdy.get(), g.get())));
+        fn.emit(sdyx.set(m.f64.add(sdyx.get(), m.f64.mul(g.get(), m.f64.sub(xb.load(at), mean.get())))));
       });
     });
-    const mg = fn.f64(m.f64.div(sg.get(), n.get()));
-    const mgx = fn.f64(m.f64.div(sgx.get(), n.get()));
-    fn.for(0, count, (b) => {
-      const xb = x(b);
-      const dyb = dy(b);
-      const dxb = dx(b);
-      fn.for(0, per, (i) => {
-        const at = fn.let(base.add(i));
-        const xhat = m.f64.div(m.f64.sub(xb.load(at), mean.get()), sd.get());
-        const r = m.f64.div(m.f64.sub(m.f64.sub(m.f64.mul(dyb.load(at), gm.get()), mg.get()), m.f64.mul(xhat, mgx.get())), sd.get());
-        fn.emit(dxb.store(at, r));
-      });
-    });
+    // mean(g) = gamma * sdy / N; mean(g * xhat) = gamma * sdyx / (sd * N).
+    const mg = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdy.get()), n.get()));
+    const mgx = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdyx.get()), m.f64.mul(sd.get(), n.get())));
+    const a = fn.f64(m.f64.div(gm.get(), sd.get()));
+    const bx = fn.f64(m.f64.neg(m.f64.div(mgx.get(), m.f64.mul(sd.get(), sd.get()))));
+    const c0 = fn.f64(m.f64.sub(m.f64.div(m.f64.mul(mean.get(), mgx.get()), m.f64.mul(sd.get(), sd.get())), m.f64.div(mg.get(), sd.get())));
+    fn.for(0, count, (b) => affineRun(k, per, base, [{ view: dy(b), coefficient: a.get() }, { view: x(b), coefficient: bx.get() }], c0.get(), dx(b)));
   });
 }
 
