@@ -308,14 +308,10 @@ export function emitBatchNormForward(k: GradKernelContext, eps: number, C: numbe
   const { fn } = k;
   const m = fn.m;
   fn.for(0, C, (c) => {
-    const mean = fn.f64(p.mean.load(c));
-    const sd = fn.f64(m.f64.sqrt(m.f64.add(p.variance.load(c), m.f64.const(eps))));
-    const gamma = fn.f64(p.gamma.load(c));
-    const beta = fn.f64(p.beta.load(c));
-    fn.for(0, per, (i) => {
-      const at = fn.let(c.mul(per).add(i));
-      fn.emit(y.store(at, m.f64.add(m.f64.mul(m.f64.div(m.f64.sub(x.load(at), mean.get()), sd.get()), gamma.get()), beta.get())));
-    });
+    // y = x * gamma / sd + (beta - mean * gamma / sd), on f32 lanes.
+    const scale = fn.f64(m.f64.div(p.gamma.load(c), m.f64.sqrt(m.f64.add(p.variance.load(c), m.f64.const(eps)))));
+    const shift = m.f64.sub(p.beta.load(c), m.f64.mul(p.mean.load(c), scale.get()));
+    affineRun(k, per, fn.let(c.mul(per)), [{ view: x, coefficient: scale.get() }], shift, y);
   });
 }
 
@@ -324,11 +320,8 @@ export function emitBatchNormGradInput(k: GradKernelContext, eps: number, C: num
   const { fn } = k;
   const m = fn.m;
   fn.for(0, C, (c) => {
-    const scale = fn.f64(m.f64.div(gamma.load(c), m.f64.sqrt(m.f64.add(variance.load(c), m.f64.const(eps)))));
-    fn.for(0, per, (i) => {
-      const at = fn.let(c.mul(per).add(i));
-      fn.emit(dx.store(at, m.f64.mul(dy.load(at), scale.get())));
-    });
+    const scale = m.f64.div(gamma.load(c), m.f64.sqrt(m.f64.add(variance.load(c), m.f64.const(eps))));
+    affineRun(k, per, fn.let(c.mul(per)), [{ view: dy, coefficient: scale }], m.f64.const(0), dx);
   });
 }
 
