@@ -103,7 +103,14 @@ export class WebGpuTrainer {
       });
       const layout = device.createPipelineLayout({ bindGroupLayouts: [bindLayout] });
       const kernels = new Map<GPUComputePipeline, WgslKernel>();
-      const make = async (k: WgslKernel): Promise<GPUComputePipeline> => {
+      // A kernel shared by the training and the evaluation forward is compiled once.
+      const made = new Map<WgslKernel, Promise<GPUComputePipeline>>();
+      const make = (k: WgslKernel): Promise<GPUComputePipeline> => {
+        let p = made.get(k);
+        if (!p) made.set(k, (p = build(k)));
+        return p;
+      };
+      const build = async (k: WgslKernel): Promise<GPUComputePipeline> => {
         const module = device.createShaderModule({ code: k.code, label: k.label });
         const info = await module.getCompilationInfo();
         const errors = info.messages.filter((m) => m.type === "error");
@@ -116,7 +123,7 @@ export class WebGpuTrainer {
       const forward = await all(program.forward);
       const pipelines: Pipelines = {
         forward,
-        evaluate: program.evaluate === program.forward ? forward : await all(program.evaluate),
+        evaluate: await all(program.evaluate),
         loss: await all(program.loss),
         backward: await all(program.backward),
         stats: await make(program.stats),

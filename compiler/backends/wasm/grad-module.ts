@@ -21,6 +21,18 @@
 //                  again by the kernel gradient: the sample's input is unchanged in between),
 //                  and the max pools' arg-max per output (written by the forward, read by
 //                  the pool gradient)
+//   samples        batch mode only (below): one region per sample of the batch, after
+//                  everything else, each holding that sample's planned values
+//
+// Batch mode (batch norm in training mode): a batch norm needs the whole batch's statistics
+// before any sample goes past it, and its input gradient sums over the batch. The values then
+// live in per-sample regions (train/value-plan.ts keeps only what later kernels read; each
+// kernel addresses its sample's region from the `sample_base` global), and `batch(count)`
+// runs phases: a sample phase runs its kernels for each sample in turn, a batch phase is one
+// kernel over every sample (a batch norm's statistics and normalisation, its input gradient,
+// and at the end the dense kernel gradients as one GEMM over the batch). `running()` moves
+// the running statistics after a good update; `select(b)` points `evaluate()` at a region;
+// `forward_k()` reruns forward node k over the batch for a failed step's report.
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
@@ -226,7 +238,8 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
             kernel((k) => {
               const { weight: gamma, bias: beta } = n.weights;
               if (!gamma || !beta) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
-              emitBatchNormTrainForward(k, (n.op as { eps: number }).eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * shape[0]));
+              if (n.op.kind !== "batchnorm") throw new Error(`internal error: ${n.layer} is not a batch norm`);
+              emitBatchNormTrainForward(k, n.op.eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * shape[0]));
             }),
           ],
         });

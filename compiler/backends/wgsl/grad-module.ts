@@ -72,7 +72,8 @@ export function emitTrainingWgsl(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   const perNode = tg.forward.nodes.map((n) => [emitForward(ctx, tg, n, false)].flat());
   const forward = perNode.flat();
   const forwardCounts = perNode.map((ks) => ks.length);
-  const evaluate = layout.batchStats.size ? tg.forward.nodes.flatMap((n) => emitForward(ctx, tg, n, true)) : forward;
+  // Only a training-mode batch norm differs in evaluation; every other node's kernels are shared.
+  const evaluate = layout.batchStats.size ? tg.forward.nodes.flatMap((n, j) => (n.op.kind === "batchnorm" ? emitForward(ctx, tg, n, true) : perNode[j])) : forward;
   const running = tg.forward.nodes.flatMap((n) => {
     const at = n.op.kind === "batchnorm" ? layout.batchStats.get(n.weights.running_mean as Weight) : undefined;
     if (at === undefined) return [];
