@@ -2,7 +2,8 @@
 // bundled as the playground bundles it) compiles LeNet's training step in Chromium and runs it
 // on WebAssembly and on WebGPU (SwiftShader); the losses and the trained weights equal the
 // float64 reference trainer's, run here in Node on the same batches, within float32
-// tolerance (as tests/train/webgpu.test.ts and wasm.test.ts compare them in Node).
+// tolerance (as tests/train/webgpu.test.ts and wasm.test.ts compare them in Node); then the
+// same with batch norm in training mode.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,36 +78,58 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The reference trainer's losses and weights on `data`, then each backend's in the page, equal within 1e-4. */
+async function compare(source: string, runs: readonly (readonly ["wasm" | "webgpu", number, string])[]): Promise<void> {
+  if (!session) throw new Error("no browser");
+  const page = session.page;
+  const data = batches();
+  const reference = compileTraining(source, { fileName: "lenet.cnn", backend: "reference" });
+  if (!reference.ok) throw new Error(reference.diagnostics.map((d) => d.message).join("\n"));
+  const trainer = await reference.load();
+  const losses: number[] = [];
+  for (const b of data) losses.push((await trainer.step({ count: b.count, images: Float32Array.from(b.images), labels: Float64Array.from(b.labels) })).loss);
+  const read = (bytes: Uint8Array) => {
+    const r = readSafetensors(bytes, "weights");
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  };
+  const want = read(trainer.weights());
+
+  for (const [backend, threads, threading] of runs) {
+    const got = await page.evaluate(
+      ([s, b, d, n]) => (window as unknown as { train: (s: string, b: string, d: object, n: number) => Promise<PageResult> }).train(s, b, d, n),
+      [source, backend, data, threads] as const,
+    );
+    expect(got.diagnostics ?? [], backend).toEqual([]);
+    expect(got.backend).toBe(backend);
+    if (backend === "wasm") expect(got.threading).toMatch(threading);
+    got.losses.forEach((l, i) => expect(Math.abs(l - losses[i]) / Math.abs(losses[i]), `${backend} step ${i}`).toBeLessThan(1e-4));
+    const weights = read(Uint8Array.from(got.weights));
+    expect([...weights.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [name, t] of want) {
+      expect(relativeError(Array.from(weights.get(name)?.data ?? []), Array.from(t.data)), `${backend} ${name}`).toBeLessThan(1e-4);
+    }
+  }
+}
+
 describe("training in Chromium", () => {
   browserIt("trains LeNet on WebAssembly (one thread and two: a helper Web Worker) and on WebGPU, equal to the reference trainer", { timeout: 600_000 }, async () => {
-    if (!session) throw new Error("no browser");
-    const data = batches();
-    const reference = compileTraining(SOURCE, { fileName: "lenet.cnn", backend: "reference" });
-    if (!reference.ok) throw new Error(reference.diagnostics.map((d) => d.message).join("\n"));
-    const trainer = await reference.load();
-    const losses: number[] = [];
-    for (const b of data) losses.push((await trainer.step({ count: b.count, images: Float32Array.from(b.images), labels: Float64Array.from(b.labels) })).loss);
-    const read = (bytes: Uint8Array) => {
-      const r = readSafetensors(bytes, "weights");
-      if (!r.ok) throw new Error(r.error);
-      return r.value;
-    };
-    const want = read(trainer.weights());
+    await compare(SOURCE, [
+      ["wasm", 1, "one thread"],
+      ["wasm", 2, "2 threads"],
+      ["webgpu", 1, ""],
+    ]);
+  });
 
-    for (const [backend, threads] of [["wasm", 1], ["wasm", 2], ["webgpu", 1]] as const) {
-      const got = await session.page.evaluate(
-        ([s, b, d, n]) => (window as unknown as { train: (s: string, b: string, d: object, n: number) => Promise<PageResult> }).train(s, b, d, n),
-        [SOURCE, backend, data, threads] as const,
-      );
-      expect(got.diagnostics ?? [], backend).toEqual([]);
-      expect(got.backend).toBe(backend);
-      if (backend === "wasm") expect(got.threading).toBe(threads === 1 ? "one thread" : "2 threads");
-      got.losses.forEach((l, i) => expect(Math.abs(l - losses[i]) / Math.abs(losses[i]), `${backend} step ${i}`).toBeLessThan(1e-4));
-      const weights = read(Uint8Array.from(got.weights));
-      expect([...weights.keys()].sort()).toEqual([...want.keys()].sort());
-      for (const [name, t] of want) {
-        expect(relativeError(Array.from(weights.get(name)?.data ?? []), Array.from(t.data)), `${backend} ${name}`).toBeLessThan(1e-4);
-      }
-    }
+  // Batch norm in training mode: the WebAssembly step keeps the batch's values in per-sample
+  // regions (growing its memory in the page) and declines a second thread; WebGPU adds its
+  // batch-statistics kernels. The running statistics are among the weights compared.
+  browserIt("trains LeNet with batch norm in training mode on WebAssembly and WebGPU, equal to the reference trainer", { timeout: 600_000 }, async () => {
+    const bn = SOURCE.replace("conv(6, 5x5, pad: same) |> relu", "conv(6, 5x5, pad: same) |> bn1: batchnorm |> relu").replace("conv(16, 5x5) |> relu", "conv(16, 5x5) |> bn2: batchnorm |> relu");
+    expect(bn).toContain("bn2: batchnorm");
+    await compare(bn, [
+      ["wasm", 2, "one thread: batch norm in training mode"],
+      ["webgpu", 1, ""],
+    ]);
   });
 });
