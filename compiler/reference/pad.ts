@@ -5,11 +5,11 @@
 import { type PadOp, padSource } from "../ir/ops.js";
 import { strides, type Tensor, tensor } from "./tensor.js";
 
-export function pad(x: Tensor, op: PadOp): Tensor {
-  const [C, ...M] = x.shape;
+/** Calls `visit(output index, input index)` for every output element of pad that reads an input element. */
+export function padReads(op: PadOp, inShape: readonly number[], visit: (at: number, src: number) => void): void {
+  const [C, ...M] = inShape;
   const out = M.map((m, a) => m + op.before[a] + op.after[a]);
-  const y = tensor([C, ...out]);
-  const xs = strides(x.shape);
+  const xs = strides(inShape);
   const j = new Array<number>(out.length).fill(0);
   const total = out.reduce((p, v) => p * v, 1);
   let at = 0;
@@ -22,13 +22,21 @@ export function pad(x: Tensor, op: PadOp): Tensor {
         if (t < 0 || t >= M[a]) inside = false;
         src += padSource(op.mode, t, M[a]) * xs[a + 1];
       }
-      y.data[at++] = op.mode === "constant" && !inside ? op.value : x.data[src];
-      // Next position, row-major.
+      if (op.mode !== "constant" || inside) visit(at, src);
+      at++;
       for (let a = out.length - 1; a >= 0; a--) {
         if (++j[a] < out[a]) break;
         j[a] = 0;
       }
     }
   }
+}
+
+export function pad(x: Tensor, op: PadOp): Tensor {
+  const [C, ...M] = x.shape;
+  const y = tensor([C, ...M.map((m, a) => m + op.before[a] + op.after[a])]);
+  // Constant padding reads nothing where it fills.
+  if (op.mode === "constant") y.data.fill(op.value);
+  padReads(op, x.shape, (at, src) => (y.data[at] = x.data[src]));
   return y;
 }

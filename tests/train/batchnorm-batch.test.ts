@@ -9,8 +9,7 @@
 // NaN named by sample and layer.
 
 import { describe, expect, it } from "vitest";
-import { analyse } from "../../compiler/index.js";
-import { autodiff, type LossName } from "../../compiler/train/autodiff.js";
+import type { LossName } from "../../compiler/train/autodiff.js";
 import { compileTraining } from "../../compiler/train/compile-training.js";
 import { DEFAULT_OPTIMISER } from "../../compiler/train/optim.js";
 import { referenceBatch } from "../../compiler/train/reference-batch.js";
@@ -23,7 +22,7 @@ import type { Batch } from "../../compiler/train/trainer.js";
 import { readSafetensors } from "../../compiler/tensors/safetensors.js";
 import { testAdapter } from "../backends/wgsl/plan-helper.js";
 import { relativeError } from "../relative-error.js";
-import { rng } from "./helpers.js";
+import { rng, seedWeights, trainGraphOf } from "./helpers.js";
 
 const adapter = await testAdapter();
 const gpuIt = adapter || process.env.CI ? it : it.skip;
@@ -58,18 +57,7 @@ const NETWORKS: [string, string, LossName, number][] = [
   ],
 ];
 
-function seedWeights(tg: TrainGraph, seed: number): void {
-  for (const w of tg.forward.weights) {
-    const variance = w.name.endsWith("running_var");
-    w.data = Float32Array.from(w.data, (_, i) => (variance ? 0.5 + Math.abs(Math.sin(seed * 5 + i)) : Math.sin(seed * 7 + i) * 0.5));
-  }
-}
-
-function graphOf(source: string, loss: LossName): TrainGraph {
-  const a = analyse(source, { fileName: "n.cnn" });
-  if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
-  return autodiff(a.graph, { loss, batchStatistics: true });
-}
+const bnGraphOf = (source: string, loss: LossName): TrainGraph => trainGraphOf(source, loss, true);
 
 function makeBatch(tg: TrainGraph, seed: number, count: number, classes: number): Batch {
   const r = rng(seed);
@@ -106,7 +94,7 @@ describe("batch norm in training mode in the compiled training steps", () => {
     it(`WebAssembly gradients: ${name}, batches of 1, 3 and 5, 3 seeds`, async () => {
       for (const count of [1, 3, 5]) {
         for (let seed = 1; seed <= 3; seed++) {
-          const tg = graphOf(source, loss);
+          const tg = bnGraphOf(source, loss);
           expect(wasmMissing(tg)).toEqual([]);
           seedWeights(tg, seed);
           const b = makeBatch(tg, seed, count, classes);
@@ -119,7 +107,7 @@ describe("batch norm in training mode in the compiled training steps", () => {
     gpuIt(`WebGPU gradients: ${name}, batches of 1, 3 and 5, 3 seeds`, async () => {
       for (const count of [1, 3, 5]) {
         for (let seed = 1; seed <= 3; seed++) {
-          const tg = graphOf(source, loss);
+          const tg = bnGraphOf(source, loss);
           expect(gpuMissing(tg)).toEqual([]);
           seedWeights(tg, seed);
           const b = makeBatch(tg, seed, count, classes);
@@ -146,7 +134,7 @@ describe("batch norm in training mode in the compiled training steps", () => {
       };
       const [ref, got] = await Promise.all([make("reference"), make(backend)]);
       try {
-        const tg = graphOf(RESIDUAL, "cross_entropy");
+        const tg = bnGraphOf(RESIDUAL, "cross_entropy");
         // 70 samples: more than the 64 the WebAssembly step first makes room for.
         for (const [s, count] of [[1, 6], [2, 70], [3, 6]] as const) {
           const b = makeBatch(tg, s, count, 3);
@@ -182,7 +170,7 @@ describe("batch norm in training mode in the compiled training steps", () => {
       try {
         await t.sync();
         const before = t.weights();
-        const b = makeBatch(graphOf(RESIDUAL, "cross_entropy"), 4, 4, 3);
+        const b = makeBatch(bnGraphOf(RESIDUAL, "cross_entropy"), 4, 4, 3);
         b.images[4 * 36 * 2 + 7] = NaN;
         // The batch's statistics carry sample 2's NaN to every sample, so sample 0 is named. (WGSL
         // need not keep a NaN through every op: on WebGPU the loss may come out finite and a
@@ -202,7 +190,7 @@ describe("batch norm in training mode in the compiled training steps", () => {
     const t = await r.load({ threads: 2 });
     try {
       expect(t.threading).toMatch(/one thread: batch norm in training mode/);
-      const s = await t.step(makeBatch(graphOf(RESIDUAL, "cross_entropy"), 5, 4, 3));
+      const s = await t.step(makeBatch(bnGraphOf(RESIDUAL, "cross_entropy"), 5, 4, 3));
       expect(Number.isFinite(s.loss)).toBe(true);
     } finally {
       t.dispose();

@@ -7,6 +7,7 @@ import type { Graph, Node, Value, Weight, WeightRole } from "../../compiler/ir/g
 import type { Op, PadSpec } from "../../compiler/ir/ops.js";
 import { inferShape } from "../../compiler/ir/shapes.js";
 import { SourceFile } from "../../compiler/source.js";
+import { analyse } from "../../compiler/analyse.js";
 import { autodiff, type LossName } from "../../compiler/train/autodiff.js";
 import type { TrainGraph } from "../../compiler/train/graph.js";
 import { referenceSample } from "../../compiler/train/reference-step.js";
@@ -169,4 +170,19 @@ export function randomWindow(r: Rng, d: number, maxK = 3): Window {
       : { kind };
   const spatial = kernel.map((k, i) => (k - 1) * dilation[i] + 1 + r.int(0, d === 3 ? 2 : 4));
   return { kernel, stride, dilation, pad, spatial };
+}
+
+/** Every weight of a training graph from the seed (a running variance kept positive, as a real one is). */
+export function seedWeights(tg: TrainGraph, seed: number): void {
+  for (const w of tg.forward.weights) {
+    const variance = w.name.endsWith("running_var");
+    w.data = Float32Array.from(w.data, (_, i) => (variance ? 0.5 + Math.abs(Math.sin(seed * 5 + i)) : Math.sin(seed * 7 + i) * 0.5));
+  }
+}
+
+/** A network's training graph under `loss` (batch norm on running statistics unless `batchStatistics`). */
+export function trainGraphOf(source: string, loss: LossName, batchStatistics = false): TrainGraph {
+  const a = analyse(source, { fileName: "n.cnn" });
+  if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+  return autodiff(a.graph, { loss, batchStatistics });
 }

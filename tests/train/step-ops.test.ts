@@ -33,7 +33,7 @@ import type { TrainGraph } from "../../compiler/train/graph.js";
 import { unsupportedStepOps } from "../../compiler/train/step-coverage.js";
 import { testAdapter } from "../backends/wgsl/plan-helper.js";
 import { relativeError } from "../relative-error.js";
-import { rng } from "./helpers.js";
+import { rng, seedWeights, trainGraphOf } from "./helpers.js";
 
 const adapter = await testAdapter();
 const gpuIt = adapter || process.env.CI ? it : it.skip;
@@ -248,20 +248,6 @@ NETWORKS.push(
   ],
 );
 
-/** Every weight from the seed (a running variance kept positive, as a real one is). */
-function seedWeights(tg: TrainGraph, seed: number): void {
-  for (const w of tg.forward.weights) {
-    const variance = w.name.endsWith("running_var");
-    w.data = Float32Array.from(w.data, (_, i) => (variance ? 0.5 + Math.abs(Math.sin(seed * 5 + i)) : Math.sin(seed * 7 + i) * 0.5));
-  }
-}
-
-function graphOf(source: string, loss: LossName): TrainGraph {
-  const a = analyse(source, { fileName: "n.cnn" });
-  if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
-  return autodiff(a.graph, { loss });
-}
-
 /** The batch, and the reference's gradients of its mean loss. */
 function reference(tg: TrainGraph, seed: number, classes: number) {
   const r = rng(seed);
@@ -290,7 +276,7 @@ describe("the compiled training steps' other ops: concat, mul, broadcasting, max
   for (const [name, source, loss, classes] of NETWORKS) {
     it(`WebAssembly: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {
-        const tg = graphOf(source, loss);
+        const tg = trainGraphOf(source, loss);
         expect(wasmMissing(tg)).toEqual([]);
         seedWeights(tg, seed);
         const { batch, want } = reference(tg, seed, classes);
@@ -301,7 +287,7 @@ describe("the compiled training steps' other ops: concat, mul, broadcasting, max
 
     gpuIt(`WebGPU: ${name}, 3 seeds`, async () => {
       for (let seed = 1; seed <= 3; seed++) {
-        const tg = graphOf(source, loss);
+        const tg = trainGraphOf(source, loss);
         expect(gpuMissing(tg)).toEqual([]);
         seedWeights(tg, seed);
         const { batch, want } = reference(tg, seed, classes);

@@ -58,7 +58,7 @@ import { copy, flatView, type GradKernelContext, when } from "./grad-context.js"
 import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitBatchNormBatchGradInput, emitBatchNormRunningUpdate, emitBatchNormTrainForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
-import { emitLogSoftmaxForward, emitLogSoftmaxGrad, emitMoveForward, emitMoveGrad } from "./grad-move.js";
+import { emitLogSoftmaxGrad, emitMoveForward, emitMoveGrad } from "./grad-move.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
 
@@ -551,7 +551,7 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
     case "resize":
       return emitMoveForward(k, op, shape, x, y);
     case "log_softmax":
-      return emitLogSoftmaxForward(k, shape[0], size(shape.slice(1)), x, y);
+      return emitSoftmaxForward(k, shape[0], size(shape.slice(1)), x, y, true);
     default:
       throw new Error(`internal error: no training kernel for ${op.kind}`);
   }

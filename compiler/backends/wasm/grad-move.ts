@@ -1,5 +1,5 @@
 // The WebAssembly training step's kernels for the ops that move elements (slice, pad, resize)
-// and for log_softmax. A move is a compile-time table of reads (reference/grad/move-grad.ts
+// and log_softmax's gradient (its forward is grad-pointwise.ts's softmax with `log`). A move is a compile-time table of reads (reference/grad/move-grad.ts
 // moveReads: for each output element, `taps` input elements and weights, -1 for none): the
 // forward gathers y[j] = sum of w * x[src] (or the constant pad value where nothing is read);
 // the gradient walks the same table backwards, adding w * dy[j] into dx[src] (a scatter: the
@@ -52,23 +52,6 @@ export function emitMoveGrad(k: GradKernelContext, op: MoveOp, inShape: readonly
         const w = m.f64.promote(m.f32.load(t.wAt, 4, at.mul(4).expr()));
         fn.emit(dx.store(s, m.f64.add(dx.load(s), m.f64.mul(w, g.get()))));
       });
-    });
-  });
-}
-
-/** log_softmax over channels at each of `per` positions: y = x - max - log(sum exp(x - max)). */
-export function emitLogSoftmaxForward(k: GradKernelContext, C: number, per: number, x: View, y: View): void {
-  const { fn } = k;
-  const m = fn.m;
-  fn.for(0, per, (p) => {
-    const max = fn.f64(m.f64.const(-Infinity));
-    fn.for(0, C, (c) => fn.emit(max.set(m.f64.max(max.get(), x.load(c.mul(per).add(p))))));
-    const sum = fn.f64(m.f64.const(0));
-    fn.for(0, C, (c) => fn.emit(sum.set(m.f64.add(sum.get(), k.math.exp(m.f64.sub(x.load(c.mul(per).add(p)), max.get()))))));
-    const shift = fn.f64(m.f64.add(max.get(), k.math.log(sum.get())));
-    fn.for(0, C, (c) => {
-      const at = fn.let(c.mul(per).add(p));
-      fn.emit(y.store(at, m.f64.sub(x.load(at), shift.get())));
     });
   });
 }

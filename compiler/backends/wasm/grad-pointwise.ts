@@ -148,8 +148,11 @@ export function emitActivationGrad(k: GradKernelContext, f: ActivationFn, alpha:
   });
 }
 
-/** Softmax over channels at each of `per` positions: x [C, per] -> y. */
-export function emitSoftmaxForward(k: GradKernelContext, C: number, per: number, x: View, y: View): void {
+/**
+ * Softmax over channels at each of `per` positions: x [C, per] -> y; with `log`, log_softmax:
+ * x - max - log(sum exp(x - max)), never the log of an underflowed quotient.
+ */
+export function emitSoftmaxForward(k: GradKernelContext, C: number, per: number, x: View, y: View, log = false): void {
   const { fn } = k;
   const m = fn.m;
   fn.for(0, per, (p) => {
@@ -157,9 +160,10 @@ export function emitSoftmaxForward(k: GradKernelContext, C: number, per: number,
     fn.for(0, C, (c) => fn.emit(max.set(m.f64.max(max.get(), x.load(c.mul(per).add(p))))));
     const sum = fn.f64(m.f64.const(0));
     fn.for(0, C, (c) => fn.emit(sum.set(m.f64.add(sum.get(), k.math.exp(m.f64.sub(x.load(c.mul(per).add(p)), max.get()))))));
+    const shift = log ? fn.f64(m.f64.add(max.get(), k.math.log(sum.get()))) : undefined;
     fn.for(0, C, (c) => {
       const at = fn.let(c.mul(per).add(p));
-      fn.emit(y.store(at, m.f64.div(k.math.exp(m.f64.sub(x.load(at), max.get())), sum.get())));
+      fn.emit(y.store(at, shift ? m.f64.sub(x.load(at), shift.get()) : m.f64.div(k.math.exp(m.f64.sub(x.load(at), max.get())), sum.get())));
     });
   });
 }

@@ -30,7 +30,7 @@ import { tiledBiasGrad, unsharedForward, unsharedGradInput, unsharedGradKernel }
 import { activationForward, activationGrad, activationTrainable, batchnormBatchGradInput, batchnormForward, batchnormRunning, batchStatistics, statsIndex, batchnormGradGamma, batchnormGradInput, biasGradChannel, biasGradLocation, concat, correct, denseForward, denseGradInput, denseGradKernel, loss, lossGrad, maxoutForward, maxoutGrad, product, sliceRun, softmaxForward, softmaxGrad, sum } from "./grad-pointwise.js";
 import { convForward, convGradInput, convGradKernel, poolForward, poolGrad, poolTrainable } from "./grad-window.js";
 import { f32Lit } from "./prelude.js";
-import { logSoftmaxForward, logSoftmaxGrad, moveForward, moveGrad } from "./grad-move.js";
+import { logSoftmaxGrad, moveForward, moveGrad } from "./grad-move.js";
 
 const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
 
@@ -148,7 +148,7 @@ function emitForward(ctx: GradContext, tg: TrainGraph, n: Node, running: boolean
     case "resize":
       return moveForward(ctx, op, shape, x, n.output);
     case "log_softmax":
-      return logSoftmaxForward(ctx, shape[0], size(shape.slice(1)), x, n.output);
+      return softmaxForward(ctx, shape[0], size(shape.slice(1)), x, n.output, true);
     default:
       throw new Error(`internal error: no WebGPU training kernel for ${op.kind}`);
   }

@@ -1,5 +1,5 @@
 // The WebGPU training step's kernels for the ops that move elements (slice, pad, resize) and
-// for log_softmax. A move is a compile-time table of reads (reference/grad/move-grad.ts
+// log_softmax's gradient (its forward is grad-pointwise.ts's softmax with `log`). A move is a compile-time table of reads (reference/grad/move-grad.ts
 // moveReads: for each output element, `taps` input elements and weights, -1 for none; the
 // weights go into the i32 table as their f32 bits). The forward gathers along it, one
 // invocation per output element; the gradient gathers too, one invocation per input element,
@@ -58,22 +58,6 @@ export function moveGrad(ctx: GradContext, op: MoveOp, inShape: readonly number[
     acc += bitcast<f32>(T[${u(w)} + u32(k)]) * A[${ctx.at(dy, "b", `u32(T[${u(o)} + u32(k)])`)}];
   }
   A[${ctx.at(dx, "b", "e")}] = acc;`,
-  );
-}
-
-/** log_softmax over channels, per position: y = x - max - log(sum exp(x - max)). */
-export function logSoftmaxForward(ctx: GradContext, C: number, per: number, x: number, y: number): WgslKernel {
-  const xi = (c: string) => `A[${ctx.at(x, "b", `${c} * ${u(per)} + e`)}]`;
-  return items(
-    "log_softmax",
-    per,
-    true,
-    `  var mx = LOWEST_F32;
-  for (var c = 0u; c < ${u(C)}; c++) { mx = max(mx, ${xi("c")}); }
-  var sum = 0.0;
-  for (var c = 0u; c < ${u(C)}; c++) { sum += exp(${xi("c")} - mx); }
-  let shift = mx + log(sum);
-  for (var c = 0u; c < ${u(C)}; c++) { A[${ctx.at(y, "b", `c * ${u(per)} + e`)}] = ${xi("c")} - shift; }`,
   );
 }
 

@@ -156,17 +156,19 @@ function powDerivative(alpha: number): string {
 }
 
 /** Softmax over channels at each of `per` positions of every sample. */
-export function softmaxForward(ctx: GradContext, C: number, per: number, x: number, y: number): WgslKernel {
+/** Softmax over channels, per position; with `log`, log_softmax: x - max - log(sum exp(x - max)). */
+export function softmaxForward(ctx: GradContext, C: number, per: number, x: number, y: number, log = false): WgslKernel {
   const xi = (c: string) => `A[${ctx.at(x, "b", `${c} * ${u(per)} + e`)}]`;
+  const value = log ? `${xi("c")} - (mx + log(sum))` : `exp(${xi("c")} - mx) / sum`;
   return items(
-    "softmax",
+    log ? "log_softmax" : "softmax",
     per,
     true,
     `  var mx = LOWEST_F32;
   for (var c = 0u; c < ${u(C)}; c++) { mx = max(mx, ${xi("c")}); }
   var sum = 0.0;
   for (var c = 0u; c < ${u(C)}; c++) { sum += exp(${xi("c")} - mx); }
-  for (var c = 0u; c < ${u(C)}; c++) { A[${ctx.at(y, "b", `c * ${u(per)} + e`)}] = exp(${xi("c")} - mx) / sum; }`,
+  for (var c = 0u; c < ${u(C)}; c++) { A[${ctx.at(y, "b", `c * ${u(per)} + e`)}] = ${value}; }`,
   );
 }
 

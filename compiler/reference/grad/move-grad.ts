@@ -1,12 +1,14 @@
 // Gradients of the ops that move elements (slice, pad, resize): the adjoints of their forward
-// references (reference/slice.ts, pad.ts, resize.ts), walking the output the same way and
-// adding each output's dy to the input elements it read, with the weights it read them by.
+// references (reference/slice.ts, pad.ts, resize.ts), walking the output by the same reads
+// (padReads, resizeReads) and adding each output's dy to the input elements it read, with
+// the weights it read them by.
 // Constant padding read no input element: its dy goes nowhere.
 
-import { padSource, type PadOp, type ResizeOp, type SliceOp } from "../../ir/ops.js";
-import { resizeTaps } from "../../ir/resize.js";
+import type { PadOp, ResizeOp, SliceOp } from "../../ir/ops.js";
+import { padReads } from "../pad.js";
+import { resizeReads } from "../resize.js";
 import { sliceCount } from "../slice.js";
-import { size, strides, type Tensor, tensor } from "../tensor.js";
+import { size, type Tensor, tensor } from "../tensor.js";
 
 export function sliceGrad(dy: Tensor, op: SliceOp, inShape: readonly number[]): Tensor {
   const dx = tensor(inShape);
@@ -24,69 +26,10 @@ export function sliceGrad(dy: Tensor, op: SliceOp, inShape: readonly number[]): 
   return dx;
 }
 
-/** Calls `visit(output index, input index)` for every output element of pad that reads an input element. */
-function padReads(op: PadOp, inShape: readonly number[], visit: (at: number, src: number) => void): void {
-  const [C, ...M] = inShape;
-  const out = M.map((m, a) => m + op.before[a] + op.after[a]);
-  const xs = strides(inShape);
-  const j = new Array<number>(out.length).fill(0);
-  const total = out.reduce((p, v) => p * v, 1);
-  let at = 0;
-  for (let c = 0; c < C; c++) {
-    for (let k = 0; k < total; k++) {
-      let src = c * xs[0];
-      let inside = true;
-      for (let a = 0; a < out.length; a++) {
-        const t = j[a] - op.before[a];
-        if (t < 0 || t >= M[a]) inside = false;
-        src += padSource(op.mode, t, M[a]) * xs[a + 1];
-      }
-      if (op.mode !== "constant" || inside) visit(at, src);
-      at++;
-      for (let a = out.length - 1; a >= 0; a--) {
-        if (++j[a] < out[a]) break;
-        j[a] = 0;
-      }
-    }
-  }
-}
-
 export function padGrad(dy: Tensor, op: PadOp, inShape: readonly number[]): Tensor {
   const dx = tensor(inShape);
   padReads(op, inShape, (at, src) => (dx.data[src] += dy.data[at]));
   return dx;
-}
-
-/** Calls `visit(output index, input index, weight)` for every corner every output element of resize reads. */
-function resizeReads(op: ResizeOp, inShape: readonly number[], visit: (at: number, src: number, weight: number) => void): void {
-  const [C, ...M] = inShape;
-  const d = M.length;
-  const taps = M.map((m, a) => resizeTaps(op, a, m));
-  const xs = strides(inShape);
-  const corners = op.mode === "linear" ? 1 << d : 1;
-  const total = op.out.reduce((p, v) => p * v, 1);
-  const j = new Array<number>(d).fill(0);
-  let at = 0;
-  for (let c = 0; c < C; c++) {
-    for (let k = 0; k < total; k++) {
-      for (let corner = 0; corner < corners; corner++) {
-        let src = c * xs[0];
-        let weight = 1;
-        for (let a = 0; a < d; a++) {
-          const t = taps[a];
-          const high = (corner >> a) & 1;
-          src += (high ? t.hi[j[a]] : t.lo[j[a]]) * xs[a + 1];
-          if (op.mode === "linear") weight *= high ? t.w[j[a]] : 1 - t.w[j[a]];
-        }
-        visit(at, src, weight);
-      }
-      at++;
-      for (let a = d - 1; a >= 0; a--) {
-        if (++j[a] < op.out[a]) break;
-        j[a] = 0;
-      }
-    }
-  }
 }
 
 export function resizeGrad(dy: Tensor, op: ResizeOp, inShape: readonly number[]): Tensor {
