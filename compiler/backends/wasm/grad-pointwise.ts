@@ -11,7 +11,7 @@ import type { LossKind } from "../../ir/grad-ops.js";
 import type { ActivationFn } from "../../ir/ops.js";
 import { assertNever } from "../../ir/ops.js";
 import { activate } from "./activation.js";
-import { type Expr, Int, type View } from "./builder.js";
+import { type Expr, type F64Var, Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
 import { dot, elementwise, rowSum, scaledCopy, scaledRowSum, vload, vstore } from "./grad-simd.js";
 import { vec, zero as vzero } from "./simd.js";
@@ -371,6 +371,37 @@ function affineRun(k: GradKernelContext, per: number, from: Int, terms: readonly
 }
 
 /**
+ * Sums over `per` elements of a channel from element `from` of each view, in f64: four f32
+ * lanes loaded at a time and widened to two f64x2 halves (as exact as the scalar f64 sums,
+ * in another order), the last per mod 4 in scalar code. `terms` maps the views' values (f64x2
+ * or f64, `lanes` saying which; each call of `value(i)` is a fresh read of a local, as an
+ * expression may stand in one place only) to the terms each sum adds; the sums are added to `into`.
+ */
+function laneSums(k: GradKernelContext, per: number, from: Int, views: readonly View[], terms: (value: (i: number) => Expr, lanes: boolean) => readonly Expr[], into: readonly F64Var[]): void {
+  const { fn } = k;
+  const m = fn.m;
+  const full = per - (per % 4);
+  if (full > 0) {
+    const acc = into.map(() => vec(fn, m.f64x2.splat(m.f64.const(0))));
+    const high = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
+    fn.for(0, full / 4, (q) => {
+      const at = fn.let(from.add(q.mul(4)));
+      const loaded = views.map((v) => vec(fn, vload(fn, v, at)));
+      for (const half of [false, true]) {
+        const wide = loaded.map((v) => vec(fn, m.f64x2.promote_low_f32x4(half ? m.i8x16.shuffle(v.get(), v.get(), high) : v.get())));
+        terms((i) => wide[i].get(), true).forEach((t, j) => fn.emit(acc[j].set(m.f64x2.add(acc[j].get(), t))));
+      }
+    });
+    acc.forEach((a, j) => fn.emit(into[j].set(m.f64.add(into[j].get(), m.f64.add(m.f64x2.extract_lane(a.get(), 0), m.f64x2.extract_lane(a.get(), 1))))));
+  }
+  for (let i = full; i < per; i++) {
+    const at = fn.let(from.add(i));
+    const scalars = views.map((v) => fn.f64(v.load(at)));
+    terms((j) => scalars[j].get(), false).forEach((t, j) => fn.emit(into[j].set(m.f64.add(into[j].get(), t))));
+  }
+}
+
+/**
  * Batch norm in training mode, forward, over the whole batch (`x(b)`, `y(b)`: sample b's
  * buffers, b < count): per channel the batch's mean and biased variance over every sample
  * and position, in two passes as the reference takes them (the mean, then the squared
@@ -385,19 +416,17 @@ export function emitBatchNormTrainForward(k: GradKernelContext, eps: number, C: 
   fn.for(0, C, (c) => {
     const base = fn.let(c.mul(per));
     const s = fn.f64(m.f64.const(0));
-    fn.for(0, count, (b) => {
-      const xb = x(b);
-      fn.for(0, per, (i) => fn.emit(s.set(m.f64.add(s.get(), xb.load(base.add(i))))));
-    });
+    fn.for(0, count, (b) => laneSums(k, per, base, [x(b)], (v) => [v(0)], [s]));
     const mean = fn.f64(m.f64.div(s.get(), n.get()));
     const v = fn.f64(m.f64.const(0));
-    fn.for(0, count, (b) => {
-      const xb = x(b);
-      fn.for(0, per, (i) => {
-        const d = fn.f64(m.f64.sub(xb.load(base.add(i)), mean.get()));
-        fn.emit(v.set(m.f64.add(v.get(), m.f64.mul(d.get(), d.get()))));
-      });
-    });
+    const meanLanes = vec(fn, m.f64x2.splat(mean.get()));
+    fn.for(0, count, (b) =>
+      laneSums(k, per, base, [x(b)], (v, lanes) => {
+        const d = lanes ? m.f64x2.sub(v(0), meanLanes.get()) : m.f64.sub(v(0), mean.get());
+        const dv = lanes ? vec(fn, d) : fn.f64(d);
+        return [lanes ? m.f64x2.mul(dv.get(), dv.get()) : m.f64.mul(dv.get(), dv.get())];
+      }, [v]),
+    );
     const variance = fn.f64(m.f64.div(v.get(), n.get()));
     fn.emit(stats.store(c, mean.get()), stats.store(c.add(C), variance.get()));
     const scale = fn.f64(m.f64.div(p.gamma.load(c), m.f64.sqrt(m.f64.add(variance.get(), m.f64.const(eps)))));
@@ -424,16 +453,10 @@ export function emitBatchNormBatchGradInput(k: GradKernelContext, eps: number, C
     const gm = fn.f64(gamma.load(c));
     const sdy = fn.f64(m.f64.const(0));
     const sdyx = fn.f64(m.f64.const(0));
-    fn.for(0, count, (b) => {
-      const xb = x(b);
-      const dyb = dy(b);
-      fn.for(0, per, (i) => {
-        const at = fn.let(base.add(i));
-        const g = fn.f64(dyb.load(at));
-        fn.emit(sdy.set(m.f64.add(sdy.get(), g.get())));
-        fn.emit(sdyx.set(m.f64.add(sdyx.get(), m.f64.mul(g.get(), m.f64.sub(xb.load(at), mean.get())))));
-      });
-    });
+    const meanLanes = vec(fn, m.f64x2.splat(mean.get()));
+    fn.for(0, count, (b) =>
+      laneSums(k, per, base, [dy(b), x(b)], (v, lanes) => [v(0), lanes ? m.f64x2.mul(v(0), m.f64x2.sub(v(1), meanLanes.get())) : m.f64.mul(v(0), m.f64.sub(v(1), mean.get()))], [sdy, sdyx]),
+    );
     // mean(g) = gamma * sdy / N; mean(g * xhat) = gamma * sdyx / (sd * N).
     const mg = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdy.get()), n.get()));
     const mgx = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdyx.get()), m.f64.mul(sd.get(), n.get())));
