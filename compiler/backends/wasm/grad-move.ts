@@ -1,9 +1,10 @@
 // The WebAssembly training step's kernels for the ops that move elements (slice, pad, resize)
-// and log_softmax's gradient (its forward is grad-pointwise.ts's softmax with `log`). A move is a compile-time table of reads (reference/grad/move-grad.ts
-// moveReads: for each output element, `taps` input elements and weights, -1 for none): the
-// forward gathers y[j] = sum of w * x[src] (or the constant pad value where nothing is read);
-// the gradient walks the same table backwards, adding w * dy[j] into dx[src] (a scatter: the
-// step runs one thread per sample, so no two writes race).
+// and log_softmax's gradient (its forward is grad-pointwise.ts's softmax with `log`). A move
+// is a compile-time table of reads (reference/grad/move-grad.ts moveReads: for each output
+// element, `taps` input elements and weights, -1 for none): the forward gathers
+// y[j] = sum of w * x[src] (or the constant pad value where nothing is read); the gradient
+// walks the same table backwards, adding w * dy[j] into dx[src] (a scatter: each sample's
+// kernels run on one thread, so no two writes race).
 
 import type { PadOp, ResizeOp, SliceOp } from "../../ir/ops.js";
 import { moveReads } from "../../reference/grad/move-grad.js";
