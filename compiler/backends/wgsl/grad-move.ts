@@ -1,10 +1,11 @@
 // The WebGPU training step's kernels for the ops that move elements (slice, pad, resize) and
-// log_softmax's gradient (its forward is grad-pointwise.ts's softmax with `log`). A move is a compile-time table of reads (reference/grad/move-grad.ts
-// moveReads: for each output element, `taps` input elements and weights, -1 for none; the
-// weights go into the i32 table as their f32 bits). The forward gathers along it, one
-// invocation per output element; the gradient gathers too, one invocation per input element,
-// along the inverted table (for each input element, the outputs that read it and their
-// weights, as offsets and a list), so that no two invocations add into one element.
+// log_softmax's gradient (its forward is grad-pointwise.ts's softmax with `log`). A move is a
+// compile-time table of reads (reference/grad/move-grad.ts moveReads: for each output
+// element, `taps` input elements and weights, -1 for none; the weights go into the i32 table
+// as their f32 bits). The forward gathers along it, one invocation per output element; the
+// gradient gathers too, one invocation per input element, along the inverted table (for each
+// input element, the outputs that read it and their weights, as offsets and a list), so that
+// no two invocations add into one element.
 
 import type { PadOp, ResizeOp, SliceOp } from "../../ir/ops.js";
 import { moveReads } from "../../reference/grad/move-grad.js";
