@@ -317,15 +317,13 @@ export class WasmTrainer {
 
   private firstBadLayer(batch: Batch, i: number): string {
     const batchMode = this.layout.samples !== undefined;
-    if (!batchMode) {
-      this.load(batch, i);
-      this.exports.evaluate();
-    }
+    // Batch mode: the regions still hold the failed step's batch; else sample i is loaded
+    // again. The plan reused the places of forward values that later kernels did not read, so
+    // each layer runs again and its output is read as it is made.
+    if (!batchMode) this.load(batch, i);
     const exports = this.exports as unknown as Record<string, () => void>;
     for (const [k, n] of this.graph.forward.nodes.entries()) {
-      // Batch mode: the regions still hold the failed step's batch, but the plan reused the
-      // places of forward values the backward pass did not read: each layer runs again.
-      if (batchMode) exports[`forward_${k}`]();
+      exports[`forward_${k}`]();
       const v = this.valueView(n.output, batchMode ? i : 0);
       if (!v.every(Number.isFinite)) return `layer ${n.layer} is the first to output a non-finite value`;
     }

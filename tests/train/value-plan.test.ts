@@ -90,7 +90,7 @@ describe("the training steps' memory plans", () => {
       const bytes = (v: number) => 4 * (tg.values[v].shape as number[]).reduce((a, b) => a * b, 1);
       const place = (v: number): [number, number] => [layout.values.get(v) as number, (layout.values.get(v) as number) + bytes(v)];
       const inputs = tg.forward.inputs.map((i) => i.value);
-      simulate(stepOrder(tg), place, layout.samples.stride, [...inputs, tg.target], [tg.loss, tg.output.value, tg.target, ...inputs, ...tg.inputGradients.values()]);
+      simulate(stepOrder(tg, true), place, layout.samples.stride, [...inputs, tg.target], [tg.loss, tg.output.value, tg.target, ...inputs, ...tg.inputGradients.values()]);
       const every = tg.values.reduce((a, v) => a + bytes(v.id), 0);
       expect(layout.samples.stride).toBeLessThan(0.7 * every);
     });

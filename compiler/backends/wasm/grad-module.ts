@@ -12,7 +12,8 @@
 //                  or bias gradient that nothing else reads adds into it directly)
 //   slots          per trained weight: momentum, or Adam's two moments
 //   values         one sample's forward and backward values (the step runs sample by sample
-//                  and sums the weight gradients, so one sample's activations are all it keeps)
+//                  and sums the weight gradients, so one sample's activations are all it keeps),
+//                  planned: values whose lives do not meet share places (train/value-plan.ts)
 //   chunks         per dense layer whose kernel gradient is summed straight: the x and dy of
 //                  up to CHUNK samples, which one GEMM adds to the sum when the chunk fills
 //                  (and at `flush()`), and the count of samples in the chunk
@@ -142,15 +143,17 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   const batchMode = batchNorms.length > 0;
   const values = new Map<number, number>();
   let perSampleBytes = 0;
-  if (batchMode) {
-    // A sample's region keeps only what later kernels read (train/value-plan.ts), in the order
-    // the kernels are built below; every place 16-aligned (sizes in whole f32x4 lanes).
-    const plan = planValues(stepOrder(tg), new Set([...tg.forward.inputs.map((i) => i.value), tg.target, tg.loss, tg.output.value, ...tg.inputGradients.values()]), (v) => 4 * Math.ceil(size(tg.values[v].shape) / 4));
+  {
+    // A sample's values keep only what later kernels read (train/value-plan.ts), in the order
+    // the kernels are built below; every place 16-aligned (sizes in whole f32x4 lanes). In
+    // batch mode each sample has such a region; else the one sample's is a static block.
+    const plan = planValues(stepOrder(tg, batchMode), new Set([...tg.forward.inputs.map((i) => i.value), tg.target, tg.loss, tg.output.value, ...tg.inputGradients.values()]), (v) => 4 * Math.ceil(size(tg.values[v].shape) / 4));
+    const base = batchMode ? 0 : a.take(4 * plan.span);
     // A value no kernel reads or writes (a weight gradient added straight into its sum) needs
-    // no place: it gets offset 0, which nothing addresses through it.
-    for (const v of tg.values) values.set(v.id, 4 * (plan.at.get(v.id) ?? 0));
+    // no place: it gets the block's start, which nothing addresses through it.
+    for (const v of tg.values) values.set(v.id, base + 4 * (plan.at.get(v.id) ?? 0));
     perSampleBytes = 4 * plan.span;
-  } else for (const v of tg.values) values.set(v.id, a.take(4 * size(v.shape)));
+  }
   // Each batch norm's batch statistics (f32 x 2C: means, then biased variances); the
   // gradients read them where the running statistics are read on fixed statistics.
   const stats = new Map<Node, number>();
@@ -409,6 +412,12 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     } else {
       m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
       exported.push("sample");
+      // forward_k(): forward node k of the one sample, for a failed step's report (the plan
+      // reuses the places of forward values that later kernels do not read).
+      forwardNames.forEach((name, k) => {
+        m.addFunction(`forward_${k}`, binaryen.none, binaryen.none, [], m.call(name, [], binaryen.none));
+        exported.push(`forward_${k}`);
+      });
     }
     for (const e of exported) m.addFunctionExport(e, e);
     const memoryBytes = samples ? samples.start : align(a.end + 64);
@@ -441,14 +450,15 @@ function fusedGradients(tg: TrainGraph): Map<number, Weight> {
 }
 
 /**
- * The kernels' reads and writes in the order a batch-mode step builds them: the forward nodes,
- * the backward nodes (the loss among them), then the sums of the weight gradients that were
- * not added straight into them.
+ * The kernels' reads and writes in the order the step builds them: the forward nodes, the
+ * backward nodes (the loss among them), then the sums of the weight gradients that were not
+ * added straight into them.
  */
-export function stepOrder(tg: TrainGraph): PlanStep[] {
+export function stepOrder(tg: TrainGraph, batchMode: boolean): PlanStep[] {
   const fused = fusedGradients(tg);
-  // A fused dense kernel gradient runs last, over the whole batch (see the batch phases).
-  const last = (n: GradNode) => n.op.kind === "dense_grad_kernel" && fused.has(n.output);
+  // In batch mode a fused dense kernel gradient runs last, over the whole batch (see the batch
+  // phases); else its chunk store reads x and dy in its place.
+  const last = (n: GradNode) => batchMode && n.op.kind === "dense_grad_kernel" && fused.has(n.output);
   return [
     ...tg.forward.nodes.map((n) => ({ reads: n.inputs, writes: [n.output] })),
     ...tg.nodes.filter((n) => !last(n)).map((n) => ({ reads: n.inputs, writes: [n.output] })),
