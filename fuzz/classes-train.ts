@@ -62,11 +62,13 @@ async function stepOf(t: Trainer, b: Batch): Promise<{ loss: number } | { refuse
   }
 }
 
+/** The largest difference over the largest reference magnitude (at least 1e-3); a NaN on either side counts as infinite. */
 function relative(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
   let den = 0;
   for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
+    const d = Math.abs(a[i] - b[i]);
+    num = Number.isNaN(d) ? Infinity : Math.max(num, d);
     den = Math.max(den, Math.abs(b[i]));
   }
   return num / Math.max(den, 1e-3);

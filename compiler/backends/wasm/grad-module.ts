@@ -99,7 +99,7 @@ export function unsupportedOps(tg: TrainGraph): string[] {
 }
 
 class Allocator {
-  constructor(public end = LOW) {}
+  end = LOW;
   take(bytes: number): number {
     const at = this.end;
     this.end = align(this.end + bytes);
