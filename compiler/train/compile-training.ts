@@ -26,6 +26,7 @@ import { type Batch, ReferenceTrainer, type StepResult } from "./trainer.js";
 import { unsupportedOps } from "../backends/wasm/grad-module.js";
 import { unsupportedOps as unsupportedOnWebGpu } from "../backends/wgsl/grad-module.js";
 import { WasmTrainer } from "./wasm-trainer.js";
+import type { TrainAlgorithmSetting, TrainConvChoice } from "../backends/wasm/grad-algorithms.js";
 import { clampThreads } from "../../runtime/open-network.js";
 import { WebGpuTrainer } from "./webgpu-trainer.js";
 
@@ -60,8 +61,22 @@ export interface Trainer {
   readonly adapter?: string;
   /** WebAssembly: "one thread", "2 threads", or one thread and why not the threads asked for. */
   readonly threading?: string;
+  /** WebAssembly: each convolution's algorithm in the step ("gemm" or "winograd") and why. */
+  readonly algorithms?: readonly TrainConvChoice[];
   /** Stops the helper threads of a multi-threaded WebAssembly trainer (idle ones never keep Node alive). */
   dispose(): void;
+}
+
+export interface LoadOptions {
+  /** The run's length in steps, for a cosine schedule that spans the whole run. */
+  readonly totalSteps?: number;
+  /** WebAssembly only: the batch's samples split across this many threads (clamped to the machine's cores). */
+  readonly threads?: number;
+  /**
+   * WebAssembly only: each convolution's algorithm in the step. `auto` (the default): a cost
+   * model per layer; `gemm` or `winograd`: that algorithm wherever it applies.
+   */
+  readonly convAlgorithm?: TrainAlgorithmSetting;
 }
 
 export type TrainingResult =
@@ -79,7 +94,7 @@ export type TrainingResult =
        * threads: WebAssembly only, the batch's samples split across this many threads (helper
        * workers; no shared memory needed), clamped to the machine's cores.
        */
-      load(options?: { readonly totalSteps?: number; readonly threads?: number }): Promise<Trainer>;
+      load(options?: LoadOptions): Promise<Trainer>;
     }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
@@ -152,7 +167,7 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
       const s = config.optimiser.schedule;
       const optimiser = config.cosineOverRun && s.kind === "cosine" && o.totalSteps ? { ...config.optimiser, schedule: { ...s, total: o.totalSteps } } : config.optimiser;
       const clamp = clampThreads(o.threads);
-      const t = backend === "wasm" ? await WasmTrainer.create(graph, optimiser, clamp.threads ?? 1) : backend === "webgpu" ? await WebGpuTrainer.create(graph, optimiser) : new ReferenceTrainer(graph, optimiser);
+      const t = backend === "wasm" ? await WasmTrainer.create(graph, optimiser, clamp.threads ?? 1, o.convAlgorithm) : backend === "webgpu" ? await WebGpuTrainer.create(graph, optimiser) : new ReferenceTrainer(graph, optimiser);
       return {
         sync: async () => {
           if (t instanceof WebGpuTrainer) await t.sync();
@@ -162,6 +177,7 @@ export function compileTraining(source: string, options: TrainingOptions = {}): 
           if (t instanceof WasmTrainer) t.dispose();
         },
         threading: t instanceof WasmTrainer ? `${t.threading}${clamp.note}` : undefined,
+        algorithms: t instanceof WasmTrainer ? t.algorithms : undefined,
         evaluate: async (b) => t.evaluate(b),
         weights: () => t.weights(),
         saveState: () => t.saveState(),

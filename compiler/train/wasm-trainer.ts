@@ -9,6 +9,7 @@
 
 import type { Weight } from "../ir/graph.js";
 import { emitTrainingWasm, type TrainingLayout } from "../backends/wasm/grad-module.js";
+import type { TrainAlgorithmSetting, TrainConvChoice } from "../backends/wasm/grad-algorithms.js";
 import { size } from "../reference/tensor.js";
 import { writeSafetensors } from "../tensors/safetensors.js";
 import { readTrainingState, writeTrainingState } from "./state-file.js";
@@ -26,6 +27,8 @@ interface Exports {
   update(): void;
   norm(): void;
   flush(): void;
+  /** Winograd layers' transformed kernels from the current weights (zero() does it too). */
+  prepare(): void;
   /** Batch mode (batch norm in training mode): the whole batch's forward, loss and backward. */
   batch?(count: number): void;
   /** Batch mode: the sample whose region `evaluate` uses. */
@@ -46,6 +49,8 @@ export class WasmTrainer {
   readonly classifies: boolean;
   private helpers?: TrainHelpers;
   private threading_ = "one thread";
+  /** Each convolution's algorithm in this step, and why. */
+  algorithms: readonly TrainConvChoice[] = [];
 
   private constructor(
     readonly graph: TrainGraph,
@@ -64,11 +69,11 @@ export class WasmTrainer {
   }
 
   /** threads > 1: the batch's samples split across this thread and threads - 1 helpers (train-threads.ts). */
-  static async create(graph: TrainGraph, optimiser: OptimiserConfig, threads = 1): Promise<WasmTrainer> {
+  static async create(graph: TrainGraph, optimiser: OptimiserConfig, threads = 1, convAlgorithm: TrainAlgorithmSetting = "auto"): Promise<WasmTrainer> {
     if (graph.forward.inputs.length !== 1) throw new TrainError(`training takes networks with one input; ${graph.forward.name} has ${graph.forward.inputs.length}`);
     const { loadBinaryen } = await import("../backends/wasm/binaryen.js");
     await loadBinaryen();
-    const { binary, layout } = emitTrainingWasm(graph, optimiser);
+    const { binary, layout, algorithms } = emitTrainingWasm(graph, optimiser, convAlgorithm);
     // The module declares at most 2 GiB (32768 pages); the memory is made as large as the layout.
     // Batch mode: room for a batch of 64 samples to start with; a larger batch grows it.
     const bytes = layout.memoryBytes + (layout.samples ? 64 * layout.samples.stride : 0);
@@ -78,6 +83,7 @@ export class WasmTrainer {
     const module = await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>);
     const instance = await WebAssembly.instantiate(module, { env });
     const trainer = new WasmTrainer(graph, optimiser, layout, instance, memory);
+    trainer.algorithms = algorithms;
     if (threads > 1 && layout.samples) trainer.threading_ = "one thread: batch norm in training mode needs the whole batch's statistics in one place";
     else if (threads > 1) {
       const helpers = await TrainHelpers.start(threads - 1, trainer.helperSpec(module));
@@ -334,6 +340,7 @@ export class WasmTrainer {
     this.check(batch);
     // Batch mode: sample by sample in sample 0's region, on the running statistics.
     this.exports.select?.(0);
+    this.exports.prepare();
     let loss = 0;
     let right = 0;
     for (let i = 0; i < batch.count; i++) {

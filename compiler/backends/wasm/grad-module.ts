@@ -46,7 +46,7 @@
 // reference then).
 
 import type { Node, Weight } from "../../ir/graph.js";
-import { deconvAsConv } from "../../ir/ops.js";
+import { type ConvOp, deconvAsConv } from "../../ir/ops.js";
 import type { OptimiserConfig } from "../../train/optim.js";
 import type { GradNode, TrainGraph } from "../../train/graph.js";
 import { unsupportedStepOps } from "../../train/step-coverage.js";
@@ -55,13 +55,15 @@ import { binaryen, binaryenLoaded } from "./binaryen.js";
 import { Fn, Int, View } from "./builder.js";
 import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { emitTiledBiasGrad, emitUnsharedForward, emitUnsharedGradInput, emitUnsharedGradKernel } from "./grad-unshared.js";
-import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
+import { copy, flatView, type GradKernelContext, when, zero } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
 import { activationTrainable, emitActivationForward, emitBatchNormBatchGradInput, emitBatchNormRunningUpdate, emitBatchNormTrainForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitLogSoftmaxGrad, emitMoveForward, emitMoveGrad } from "./grad-move.js";
 import { emitConvForward, emitConvGradInput, emitConvGradKernel, emitPoolForward, emitPoolGrad, poolTrainable } from "./grad-window.js";
 import { MathImports } from "./math.js";
+import { chooseTrainConv, type TrainAlgorithmSetting, type TrainConvChoice } from "./grad-algorithms.js";
+import { emitWinogradForward, emitWinogradGradInput, emitWinogradGradKernel, emitWinogradKernelGradient, emitWinogradKernelTransform, type WinogradBuffers, winogradFloats } from "./grad-winograd.js";
 
 const LOW = 1024;
 const align = (n: number) => Math.ceil(n / 16) * 16;
@@ -89,6 +91,8 @@ export interface TrainingLayout {
 export interface TrainingWasm {
   readonly binary: Uint8Array;
   readonly layout: TrainingLayout;
+  /** Each convolution's algorithm, and why (grad-algorithms.ts). */
+  readonly algorithms: readonly TrainConvChoice[];
 }
 
 const size = (shape: readonly unknown[]): number => (shape as number[]).reduce((a, b) => a * b, 1);
@@ -108,7 +112,7 @@ class Allocator {
 }
 
 
-export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): TrainingWasm {
+export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, convAlgorithm: TrainAlgorithmSetting = "auto"): TrainingWasm {
   if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() before emitting");
   const missing = unsupportedOps(tg);
   if (missing.length) throw new Error(`internal error: the WebAssembly training step has no kernel for ${missing.join(", ")}`);
@@ -135,6 +139,24 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
   const slotCount = optimiser.kind === "sgd" ? (optimiser.momentum > 0 ? 1 : 0) : 2;
   const slots = new Map<Weight, number[]>();
   for (const w of trained) slots.set(w, Array.from({ length: slotCount }, () => a.take(4 * size(w.shape))));
+  // Each convolution's algorithm (grad-algorithms.ts). A Winograd layer keeps its transformed
+  // kernel U (made by `prepare`, at the start of every step) and the batch's kernel gradient
+  // in the transform domain, dU (taken back into its sum by `flush`).
+  const algorithms: TrainConvChoice[] = [];
+  const wino = new Map<Weight, WinogradBuffers & { op: ConvOp; C: number }>();
+  for (const n of tg.forward.nodes) {
+    const w = n.weights.weight;
+    if (n.op.kind !== "conv" || !w || algorithms.some((c) => c.layer === n.layer)) continue;
+    const shape = inShape(tg, n.inputs[0]);
+    // A weight shared by several layers (repeat) must see one input shape for one U.
+    const uses = tg.forward.nodes.filter((o) => o.weights.weight === w);
+    const same = uses.every((o) => JSON.stringify(inShape(tg, o.inputs[0])) === JSON.stringify(shape));
+    const choice = same ? chooseTrainConv(n.op, shape, convAlgorithm, n.layer) : { layer: n.layer, algorithm: "gemm" as const, why: "its weights are shared by layers of different input sizes" };
+    algorithms.push(choice);
+    if (choice.algorithm !== "winograd") continue;
+    const floats = winogradFloats(n.op, shape[0]);
+    wino.set(w, { op: n.op, C: shape[0], u: a.take(4 * floats), du: a.take(4 * floats) });
+  }
   // Batch norm in training mode: its statistics are the batch's, so no sample's forward can go
   // past it before every sample has reached it, and its input gradient sums over the batch.
   // The step then keeps every sample's values, each sample in a region of its own (addressed
@@ -168,7 +190,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
 
   const m = new binaryen.Module();
   try {
-    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.SIMD128);
+    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt | binaryen.Features.SIMD128);
     const math = new MathImports(m);
     const fnNames: { forward: string[]; loss: string[]; backward: string[] } = { forward: [], loss: [], backward: [] };
     let counter = 0;
@@ -247,11 +269,11 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
           ],
         });
         forwardNames.push(phases[phases.length - 1].names[0]);
-        evaluateNames.push(kernel((k) => emitForward(k, tg, n), true));
+        evaluateNames.push(kernel((k) => emitForward(k, tg, n, wino), true));
         continue;
       }
       toSamplePhase();
-      const name = inSamples(kernel((k) => emitForward(k, tg, n)));
+      const name = inSamples(kernel((k) => emitForward(k, tg, n, wino)));
       forwardNames.push(name);
       fnNames.forward.push(name);
       evaluateNames.push(name);
@@ -296,7 +318,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         fnNames.backward.push(kernel((k) => emitChunkStore(k, chunkCount, chunk, k.value(n.inputs[0]), k.value(n.inputs[1]))));
         continue;
       }
-      const name = inSamples(kernel((k) => emitGrad(k, tg, n, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined)));
+      const name = inSamples(kernel((k) => emitGrad(k, tg, n, wino, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined)));
       if (n.op.kind === "loss") {
         fnNames.loss.push(name);
         evaluateNames.push(name);
@@ -346,7 +368,19 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         ],
       });
     }
+    // Winograd layers: U from the weights (the step's first call, and evaluate's), and the
+    // batch's kernel gradients back from the transform domain into their sums (a layer whose
+    // kernel gradient is not added straight into its sum ran it by im2col: nothing to take back).
+    const prepareName = kernel((k) => {
+      for (const [w, b] of wino) emitWinogradKernelTransform(k, b.op, b.C, k.weight(w), b);
+    });
+    const winoSums = [...wino].filter(([w]) => tg.nodes.some((n) => n.op.kind === "conv_grad_kernel" && n.weights.weight === w && fused.has(n.output)));
+    const winoFlushName = kernel((k) => {
+      for (const [w, b] of winoSums) emitWinogradKernelGradient(k, b.op, b.C, b, flatView(k.fn, grads.get(w) as number, size(w.shape)));
+    });
+    if (batchMode && winoSums.length) phases.push({ batch: true, names: [winoFlushName] });
     const zeroName = kernel((k) => {
+      for (const b of wino.values()) zero(k.fn, flatView(k.fn, b.du, winogradFloats(b.op, b.C)), winogradFloats(b.op, b.C));
       k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
       for (const w of trained) {
         const sum = flatView(k.fn, grads.get(w) as number, size(w.shape));
@@ -356,12 +390,13 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     const updateName = kernel((k) => emitUpdate(k, optimiser, trained, weights, grads, slots, params));
     const normName = kernel((k) => emitNorm(k, trained, grads, params));
     const call = (names: string[]) => (names.length ? m.block(null, names.map((n) => m.call(n, [], binaryen.none))) : m.nop());
-    const exported = ["evaluate", "zero", "update", "norm", "flush"];
+    const exported = ["evaluate", "zero", "update", "norm", "flush", "prepare"];
     m.addFunction("evaluate", binaryen.none, binaryen.none, [], call(evaluateNames));
-    m.addFunction("zero", binaryen.none, binaryen.none, [], call([zeroName]));
+    m.addFunction("zero", binaryen.none, binaryen.none, [], call([zeroName, prepareName]));
+    m.addFunction("prepare", binaryen.none, binaryen.none, [], call([prepareName]));
     m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
     m.addFunction("norm", binaryen.none, binaryen.none, [], call([normName]));
-    m.addFunction("flush", binaryen.none, binaryen.none, [], call([flushName]));
+    m.addFunction("flush", binaryen.none, binaryen.none, [], call(batchMode ? [flushName] : [flushName, winoFlushName]));
     let samples: { start: number; stride: number } | undefined;
     if (batchMode) {
       const runningName = kernel((k) => {
@@ -424,7 +459,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     if (!m.validate()) throw new Error(`internal error: the WebAssembly training module for ${tg.forward.name} is invalid (binaryen printed why above)`);
     m.optimize();
     const binary = m.emitBinary();
-    return { binary, layout: { memoryBytes, values, weights, grads, slots, params, tables: tableList, samples } };
+    return { binary, layout: { memoryBytes, values, weights, grads, slots, params, tables: tableList, samples }, algorithms };
   } finally {
     m.dispose();
   }
@@ -498,7 +533,10 @@ function inShape(tg: TrainGraph, v: number): number[] {
   return tg.values[v].shape as number[];
 }
 
-function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
+/** Winograd layers' buffers by weight (grad-winograd.ts); the other convolutions run im2col GEMMs. */
+type WinogradLayers = ReadonlyMap<Weight, WinogradBuffers>;
+
+function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node, wino: WinogradLayers): void {
   const op = n.op;
   const x = k.value(n.inputs[0]);
   const y = k.value(n.output);
@@ -506,8 +544,11 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
   const b = n.weights.bias ? k.weight(n.weights.bias) : undefined;
   const shape = inShape(tg, n.inputs[0]);
   switch (op.kind) {
-    case "conv":
+    case "conv": {
+      const buffers = n.weights.weight && wino.get(n.weights.weight);
+      if (buffers) return emitWinogradForward(k, op, shape, buffers, x, op.bias === "none" ? undefined : b, y);
       return emitConvForward(k, op, shape, x, w as View, op.bias === "none" ? undefined : b, y);
+    }
     case "pool":
     case "adaptive_pool":
       return emitPoolForward(k, op, shape, x, y);
@@ -568,17 +609,22 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node): void {
 }
 
 /** One backward node; `sum` given: the node's output is added to it (the batch's gradient sum) instead. */
-function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, sum?: View): void {
+function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, wino: WinogradLayers, sum?: View): void {
   const op = n.op;
   const ins = n.inputs.map((v) => k.value(v));
   const out = sum ?? k.value(n.output);
   const add = sum !== undefined;
   const outShape = inShape(tg, n.output);
   const w = n.weights.weight ? k.weight(n.weights.weight) : undefined;
+  const buffers = n.weights.weight && wino.get(n.weights.weight);
   switch (op.kind) {
     case "conv_grad_input":
+      if (buffers) return emitWinogradGradInput(k, op.conv, op.inShape, buffers, ins[0], out);
       return emitConvGradInput(k, op.conv, op.inShape, ins[0], w as View, out);
     case "conv_grad_kernel":
+      // Winograd's kernel gradient is the batch's, in the transform domain: only where the
+      // sample's dK is added straight into its sum.
+      if (buffers && add) return emitWinogradGradKernel(k, op.conv, inShape(tg, n.inputs[0]), buffers, ins[0], ins[1]);
       return emitConvGradKernel(k, op.conv, inShape(tg, n.inputs[0]), ins[0], ins[1], out, add);
     case "dense_grad_input":
       return emitDenseGradInput(k, size(inShape(tg, n.inputs[0])), size(op.inShape), ins[0], w as View, out);
