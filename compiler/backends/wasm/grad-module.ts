@@ -318,7 +318,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
         fnNames.backward.push(kernel((k) => emitChunkStore(k, chunkCount, chunk, k.value(n.inputs[0]), k.value(n.inputs[1]))));
         continue;
       }
-      const name = inSamples(kernel((k) => emitGrad(k, tg, n, wino, w ? flatView(k.fn, grads.get(w) as number, size(w.shape)) : undefined)));
+      const name = inSamples(kernel((k) => emitGrad(k, tg, n, wino, w ? { view: flatView(k.fn, grads.get(w) as number, size(w.shape)), weight: w } : undefined)));
       if (n.op.kind === "loss") {
         fnNames.loss.push(name);
         evaluateNames.push(name);
@@ -374,7 +374,8 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
     const prepareName = kernel((k) => {
       for (const [w, b] of wino) emitWinogradKernelTransform(k, b.op, b.C, k.weight(w), b);
     });
-    const winoSums = [...wino].filter(([w]) => tg.nodes.some((n) => n.op.kind === "conv_grad_kernel" && n.weights.weight === w && fused.has(n.output)));
+    // (A kernel gradient node has no weight of its own: the sum it is fused into names it.)
+    const winoSums = [...wino].filter(([w]) => tg.nodes.some((n) => n.op.kind === "conv_grad_kernel" && fused.get(n.output) === w));
     const winoFlushName = kernel((k) => {
       for (const [w, b] of winoSums) emitWinogradKernelGradient(k, b.op, b.C, b, flatView(k.fn, grads.get(w) as number, size(w.shape)));
     });
@@ -609,10 +610,10 @@ function emitForward(k: GradKernelContext, tg: TrainGraph, n: Node, wino: Winogr
 }
 
 /** One backward node; `sum` given: the node's output is added to it (the batch's gradient sum) instead. */
-function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, wino: WinogradLayers, sum?: View): void {
+function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, wino: WinogradLayers, sum?: { readonly view: View; readonly weight: Weight }): void {
   const op = n.op;
   const ins = n.inputs.map((v) => k.value(v));
-  const out = sum ?? k.value(n.output);
+  const out = sum?.view ?? k.value(n.output);
   const add = sum !== undefined;
   const outShape = inShape(tg, n.output);
   const w = n.weights.weight ? k.weight(n.weights.weight) : undefined;
@@ -624,7 +625,7 @@ function emitGrad(k: GradKernelContext, tg: TrainGraph, n: GradNode, wino: Winog
     case "conv_grad_kernel":
       // Winograd's kernel gradient is the batch's, in the transform domain: only where the
       // sample's dK is added straight into its sum.
-      if (buffers && add) return emitWinogradGradKernel(k, op.conv, inShape(tg, n.inputs[0]), buffers, ins[0], ins[1]);
+      if (sum && wino.has(sum.weight)) return emitWinogradGradKernel(k, op.conv, inShape(tg, n.inputs[0]), wino.get(sum.weight) as WinogradBuffers, ins[0], ins[1]);
       return emitConvGradKernel(k, op.conv, inShape(tg, n.inputs[0]), ins[0], ins[1], out, add);
     case "dense_grad_input":
       return emitDenseGradInput(k, size(inShape(tg, n.inputs[0])), size(op.inShape), ins[0], w as View, out);
