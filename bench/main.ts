@@ -15,6 +15,7 @@
 //   npm run bench -- --pools [--quick]               (the comparison plus the pool cases)
 //   npm run bench -- --webgpu [--quick] [--only ..]  (bench/webgpu.ts: WGSL bundles vs tfjs and ORT WebGPU in Chromium)
 //   npm run bench -- --train [--steps N] [--quick]   (bench/train.ts: LeNet training step samples/s)
+//   npm run bench -- --train --algorithms            (bench/train-algorithms.ts: the step's conv algorithms)
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";

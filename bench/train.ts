@@ -9,6 +9,7 @@
 // figure that holds on a loaded machine, and the memory it used. One markdown table on stdout.
 //
 //   npm run bench -- --train [--steps N] [--quick] [--wasm-only]
+//   npm run bench -- --train --algorithms [--quick]   (bench/train-algorithms.ts)
 //
 // --wasm-only runs just the two WebAssembly rows (one and two threads), a few seconds, for
 // repeating the thread comparison on a shared machine.
@@ -241,6 +242,8 @@ function table(rows: readonly Row[]): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // `--train --algorithms`: the convolution algorithms of the step (bench/train-algorithms.ts).
+  if (argv.includes("--algorithms")) return (await import("./train-algorithms.js")).main(argv);
   const quick = argv.includes("--quick");
   const at = argv.indexOf("--steps");
   const steps = at >= 0 ? Number(argv[at + 1]) : quick ? 5 : 40;

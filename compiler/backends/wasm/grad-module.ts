@@ -143,6 +143,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
   // kernel U (made by `prepare`, at the start of every step) and the batch's kernel gradient
   // in the transform domain, dU (taken back into its sum by `flush`).
   const algorithms: TrainConvChoice[] = [];
+  const fusedSums = fusedGradients(tg);
   const wino = new Map<Weight, WinogradBuffers & { op: ConvOp; C: number }>();
   for (const n of tg.forward.nodes) {
     const w = n.weights.weight;
@@ -151,7 +152,11 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
     // A weight shared by several layers (repeat) must see one input shape for one U.
     const uses = tg.forward.nodes.filter((o) => o.weights.weight === w);
     const same = uses.every((o) => JSON.stringify(inShape(tg, o.inputs[0])) === JSON.stringify(shape));
-    const choice = same ? chooseTrainConv(n.op, shape, convAlgorithm, n.layer) : { layer: n.layer, algorithm: "gemm" as const, why: "its weights are shared by layers of different input sizes" };
+    const products = {
+      input: tg.nodes.some((g) => g.op.kind === "conv_grad_input" && g.weights.weight === w),
+      kernel: tg.nodes.some((g) => g.op.kind === "conv_grad_kernel" && fusedSums.get(g.output) === w),
+    };
+    const choice = same ? chooseTrainConv(n.op, shape, convAlgorithm, n.layer, products) : { layer: n.layer, algorithm: "gemm" as const, why: "its weights are shared by layers of different input sizes" };
     algorithms.push(choice);
     if (choice.algorithm !== "winograd") continue;
     const floats = winogradFloats(n.op, shape[0]);
