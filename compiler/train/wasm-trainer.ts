@@ -9,6 +9,7 @@
 
 import type { Weight } from "../ir/graph.js";
 import { emitTrainingWasm, type TrainingLayout } from "../backends/wasm/grad-module.js";
+import { hasRelaxedSimd } from "../../runtime/wasm.js";
 import type { TrainAlgorithmSetting, TrainConvChoice } from "../backends/wasm/grad-algorithms.js";
 import { size } from "../reference/tensor.js";
 import { writeSafetensors } from "../tensors/safetensors.js";
@@ -51,6 +52,8 @@ export class WasmTrainer {
   private threading_ = "one thread";
   /** Each convolution's algorithm in this step, and why. */
   algorithms: readonly TrainConvChoice[] = [];
+  /** Whether the step was built with relaxed SIMD's fused multiply-add (the engine runs it). */
+  relaxedSimd = false;
 
   private constructor(
     readonly graph: TrainGraph,
@@ -73,7 +76,8 @@ export class WasmTrainer {
     if (graph.forward.inputs.length !== 1) throw new TrainError(`training takes networks with one input; ${graph.forward.name} has ${graph.forward.inputs.length}`);
     const { loadBinaryen } = await import("../backends/wasm/binaryen.js");
     await loadBinaryen();
-    const { binary, layout, algorithms } = emitTrainingWasm(graph, optimiser, convAlgorithm);
+    const relaxed = hasRelaxedSimd();
+    const { binary, layout, algorithms } = emitTrainingWasm(graph, optimiser, convAlgorithm, relaxed);
     // The module declares at most 2 GiB (32768 pages); the memory is made as large as the layout.
     // Batch mode: room for a batch of 64 samples to start with; a larger batch grows it.
     const bytes = layout.memoryBytes + (layout.samples ? 64 * layout.samples.stride : 0);
@@ -84,6 +88,7 @@ export class WasmTrainer {
     const instance = await WebAssembly.instantiate(module, { env });
     const trainer = new WasmTrainer(graph, optimiser, layout, instance, memory);
     trainer.algorithms = algorithms;
+    trainer.relaxedSimd = relaxed;
     if (threads > 1 && layout.samples) trainer.threading_ = "one thread: batch norm in training mode needs the whole batch's statistics in one place";
     else if (threads > 1) {
       const helpers = await TrainHelpers.start(threads - 1, trainer.helperSpec(module));

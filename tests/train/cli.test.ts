@@ -105,5 +105,17 @@ describe("cnnc train", () => {
     const r = await run([model]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/train needs --data/);
+    const conv = await run([model, "--data", "x.npy,y.npy", "--conv", "fft"]);
+    expect(conv.code).toBe(2);
+    expect(conv.err).toMatch(/--conv takes auto, gemm or winograd, got fft/);
+  });
+
+  it("--conv winograd runs the 3x3 layer by Winograd and says so", async () => {
+    const { model, data } = setup();
+    const r = await run([model, "--data", data, "--epochs", "1", "--conv", "winograd"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/\nconvolutions by Winograd F\(2x2, 3x3\): c; the others by im2col GEMM\n/);
+    const gemm = await run([model, "--data", data, "--epochs", "1", "--conv", "gemm"]);
+    expect(gemm.err).not.toMatch(/Winograd/);
   });
 });

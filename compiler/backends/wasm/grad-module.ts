@@ -112,7 +112,12 @@ class Allocator {
 }
 
 
-export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, convAlgorithm: TrainAlgorithmSetting = "auto"): TrainingWasm {
+/**
+ * `relaxed`: vector multiply-adds as `f32x4.relaxed_madd` (fused where the CPU has FMA), for an
+ * engine that runs relaxed SIMD: the step is compiled where it runs, so the trainer asks the
+ * engine rather than shipping two builds as a bundle does.
+ */
+export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, convAlgorithm: TrainAlgorithmSetting = "auto", relaxed = false): TrainingWasm {
   if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() before emitting");
   const missing = unsupportedOps(tg);
   if (missing.length) throw new Error(`internal error: the WebAssembly training step has no kernel for ${missing.join(", ")}`);
@@ -195,7 +200,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
 
   const m = new binaryen.Module();
   try {
-    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt | binaryen.Features.SIMD128);
+    m.setFeatures(binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt | binaryen.Features.SIMD128 | (relaxed ? binaryen.Features.RelaxedSIMD : 0));
     const math = new MathImports(m);
     const fnNames: { forward: string[]; loss: string[]; backward: string[] } = { forward: [], loss: [], backward: [] };
     let counter = 0;
@@ -218,7 +223,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
     const batchCount = (fn: Fn): Int => fn.atEntry("batch count", () => Int.of(m, () => m.global.get("batch_count", i32), true));
     /** `running`: batch norm's running statistics are read as they are (evaluation), not the batch's. */
     const kernel = (body: (k: GradKernelContext) => void, running = false): string => {
-      const fn = new Fn(m, []);
+      const fn = new Fn(m, [], relaxed);
       const k: GradKernelContext = {
         fn,
         math,

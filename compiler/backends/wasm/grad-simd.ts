@@ -8,8 +8,8 @@
 // The lanes accumulate in f32 (the inference side's SIMD kernels do too, compiler/backends/
 // wasm/simd.ts); tests/train/wasm.test.ts holds every gradient to 2e-5 relative error of the
 // float64 reference, with sizes that take every block and tail here. The
-// multiply-adds go through simd.ts's fmadd, so that a relaxed-SIMD build of the training module
-// would fuse them (it is built plain today: its Fn has relaxed = false).
+// multiply-adds go through simd.ts's fmadd, so that where the engine runs relaxed SIMD the
+// training module (built at load, where it runs) fuses them: its Fn has relaxed = true then.
 
 import type { Expr, F64Var, Fn, Int, View } from "./builder.js";
 import { fmadd, vec, zero as vzero } from "./simd.js";
