@@ -8,6 +8,8 @@
 //
 //   npm run bench -- --train --algorithms [--quick]
 
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { compileTraining, type Trainer } from "../compiler/train/compile-training.js";
 import type { TrainAlgorithmSetting } from "../compiler/backends/wasm/grad-algorithms.js";
 import type { Batch } from "../compiler/train/trainer.js";
@@ -62,6 +64,40 @@ train resnet {
     classes: 10,
   },
 ];
+
+/** The residual network in PyTorch, its batch norm on running statistics (eval mode) as in the .cnn's `batchnorm = running`. */
+const TORCH_RESIDUAL = `
+import time, torch, torch.nn as nn, torch.nn.functional as F
+torch.set_num_threads(1); torch.manual_seed(0)
+class Block(nn.Module):
+    def __init__(s, c):
+        super().__init__(); s.a = nn.Conv2d(c, c, 3, padding=1); s.b = nn.Conv2d(c, c, 3, padding=1)
+    def forward(s, x): return F.relu(x + s.b(F.relu(s.a(x))))
+class Net(nn.Module):
+    def __init__(s):
+        super().__init__(); s.stem = nn.Conv2d(3, 16, 3, padding=1); s.b1 = Block(16); s.b2 = Block(16); s.bn = nn.BatchNorm2d(16); s.fc = nn.Linear(16, 10)
+    def forward(s, x):
+        x = F.max_pool2d(s.b2(s.b1(F.relu(s.stem(x)))), 2); x = s.bn(x)
+        return s.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+net = Net(); net.bn.eval(); opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+x = torch.rand(BATCH, 3, 32, 32); y = torch.randint(0, 10, (BATCH,))
+def step():
+    opt.zero_grad(); loss = F.cross_entropy(net(x), y); loss.backward(); opt.step()
+for _ in range(5): step()
+n = 0; w = time.perf_counter()
+while time.perf_counter() - w < SECONDS: step(); n += 1
+print(torch.__version__, BATCH * n / (time.perf_counter() - w))
+`;
+
+/** PyTorch on one CPU thread, when /usr/bin/python3 has it: samples/s and its version, or why not. */
+function pytorchResidual(seconds: number): { rate?: number; note: string } {
+  const python = "/usr/bin/python3";
+  if (!existsSync(python)) return { note: "PyTorch skipped: no /usr/bin/python3" };
+  const r = spawnSync(python, ["-c", TORCH_RESIDUAL.replaceAll("BATCH", String(BATCH)).replace("SECONDS", String(seconds))], { encoding: "utf8", timeout: 300_000 });
+  const m = /^(\S+) ([\d.e+]+)\s*$/m.exec(r.stdout ?? "");
+  if (r.status !== 0 || !m) return { note: `PyTorch skipped: ${(r.stderr ?? "").trim().split("\n").pop() ?? "no output"}` };
+  return { rate: Number(m[2]), note: `PyTorch ${m[1]}` };
+}
 
 function data(c: Case, count: number): Batch[] {
   let s = 7;
@@ -122,13 +158,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const t of [gemm, wino, auto]) t.dispose();
   }
   process.stdout.write(`## Convolution algorithms in the WebAssembly training step (one 3x3 layer, mse, batch ${BATCH}, one thread)\n\n${lines.join("\n")}\n\n`);
-  const net = ["| network | im2col GEMM everywhere, samples/s | cost model's picks, samples/s | ratio | picks |", "|---|---:|---:|---:|---|"];
+  const net = ["| network | im2col GEMM everywhere, samples/s | cost model's picks, samples/s | ratio | PyTorch, 1 thread, samples/s | picks |", "|---|---:|---:|---:|---:|---|"];
   for (const c of NETWORKS) {
     progress(`${c.name}: ${rounds} rounds of ${seconds} s each way`);
     const [gemm, auto] = [await load(c, "gemm"), await load(c, "auto")];
     const [g, a] = await race([gemm, auto], data(c, 4), rounds, seconds);
     const picks = (auto.algorithms ?? []).map((p) => `${p.layer}: ${p.algorithm}`).join(", ");
-    net.push(`| ${c.name} | ${f(g)} | ${f(a)} | ${(a / g).toFixed(2)} | ${picks} |`);
+    progress("the same network in PyTorch");
+    const torch = pytorchResidual(rounds * seconds);
+    net.push(`| ${c.name} | ${f(g)} | ${f(a)} | ${(a / g).toFixed(2)} | ${torch.rate === undefined ? torch.note : `${f(torch.rate)} (${torch.note})`} | ${picks} |`);
     gemm.dispose();
     auto.dispose();
   }

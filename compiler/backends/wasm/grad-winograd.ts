@@ -26,7 +26,7 @@ import { winogradMatrices } from "../../algorithms/winograd.js";
 import type { Expr, Fn, Int, Var, View } from "./builder.js";
 import { flatView, type GradKernelContext } from "./grad-context.js";
 import { blockDot, rowGemm } from "./grad-gemm.js";
-import { vload, vsplat, vstore } from "./grad-simd.js";
+import { f32load, f32store, vload, vsplat, vstore } from "./grad-simd.js";
 import { lanes, vec } from "./simd.js";
 
 const F = winogradMatrices(2, 3);
@@ -128,13 +128,19 @@ function zeroFill(fn: Fn, v: View, floats: number): void {
   fn.emit(fn.m.memory.fill(byteAddress(fn, v, fn.const(0)), fn.m.i32.const(0), fn.m.i32.const(4 * floats)));
 }
 
-/** Copies a [planes, rows, cols] tensor into a block of rows of `stride` floats, at (row0, col0) of each plane of `plane` floats. */
+/**
+ * Copies a [planes, rows, cols] tensor into a block of rows of `stride` floats, at (row0, col0)
+ * of each plane of `plane` floats: four lanes at a time, the last cols mod 4 one by one (a
+ * memory.copy per row costs more than the row itself at these widths).
+ */
 function copyIn(fn: Fn, src: View, planes: number, rows: number, cols: number, dst: View, plane: number, stride: number, row0: number, col0: number): void {
+  const whole = cols - (cols % 4);
   fn.for(0, planes, (p) =>
     fn.for(0, rows, (r) => {
-      const to = byteAddress(fn, dst, p.mul(plane).add(r.add(row0).mul(stride)).add(col0));
-      const from = byteAddress(fn, src, p.mul(rows * cols).add(r.mul(cols)));
-      fn.emit(fn.m.memory.copy(to, from, fn.m.i32.const(4 * cols)));
+      const to = fn.let(p.mul(plane).add(r.add(row0).mul(stride)).add(col0));
+      const from = fn.let(p.mul(rows * cols).add(r.mul(cols)));
+      fn.for(0, whole / 4, (q) => fn.emit(vstore(fn, dst, to.add(q.mul(4)), vload(fn, src, from.add(q.mul(4))))));
+      for (let c = whole; c < cols; c++) fn.emit(f32store(fn, dst, to.add(c), f32load(fn, src, from.add(c))));
     }),
   );
 }
