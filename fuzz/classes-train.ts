@@ -138,7 +138,9 @@ export const training: InputClass = {
     if (!ref.ok) return { outcome: "diagnostic", problems: [...problems, "compiles for WebAssembly training but not for the reference"] };
     const b = batchFor(tg, Number(seed), Number(count));
     try {
-      const w = await wasm.load();
+      // The convolution algorithm from the seed: the cost model's picks, or each one forced
+      // wherever it applies (Winograd on every 3x3 stride-1 layer, whatever its channels).
+      const w = await wasm.load({ convAlgorithm: (["auto", "gemm", "winograd"] as const)[Number(seed) % 3] });
       const sw = await stepOf(w, b);
       const got = w.weights();
       w.dispose();
