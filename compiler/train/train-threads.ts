@@ -13,6 +13,14 @@
 // earlier protocol cloned fresh arrays each way and allocated them anew every step, which cost
 // about 2 ms a step for the first hundred-odd steps; see docs/training.md, "Speed".
 //
+// Batch mode (batch norm in training mode: each instance keeps its share's samples in regions
+// of their own and runs the module's stages, compiler/backends/wasm/grad-module.ts): the same
+// buffer also goes back and forth at each batch norm exchange, out with the helper's
+// per-channel partial sums (f64, from its start) and back with the batch's values, which the
+// main thread combines in thread order (batch-exchange.ts); then, as above, the losses and
+// gradient sums. Two more messages each way per batch norm (one for its forward, one for its
+// input gradient), each a few hundred bytes moved, not copied.
+//
 // The helpers are created from a source string (`eval` in Node, a Blob URL in browsers), like
 // the inference runtime's thread pool, so that no bundler has to find a worker file.
 
@@ -51,6 +59,12 @@ export interface HelperSpec {
   readonly out: Region;
   readonly classes: number;
   readonly classifies: boolean;
+  /**
+   * Batch mode (batch norm in training mode): sample i's values are at the addresses above
+   * plus i * stride (its region), the memory must reach start + count * stride, and each
+   * exchange's f64 area (`floats` of them) is read after stage j and written before stage j + 1.
+   */
+  readonly batch?: { readonly start: number; readonly stride: number; readonly exchanges: readonly { readonly offset: number; readonly floats: number }[] };
 }
 
 export interface ShareResult {
@@ -105,9 +119,59 @@ function step(d) {
   }
   post({ buffer: d.buffer, right }, [d.buffer]);
 }
+// Batch mode: the share's samples into their regions, then stage by stage; after each stage
+// but the last the exchange's partials go back in the buffer (f64, from its start), and the
+// main thread's answer, in the same buffer, is written to the area before the next stage.
+function batchStart(d) {
+  const buf = new Float32Array(d.buffer), count = d.count, b = spec.batch;
+  const need = b.start + count * b.stride;
+  if (need > mem.buffer.byteLength) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
+  let at = 0;
+  for (const r of spec.weights) {
+    f32(r).set(buf.subarray(at, at + r.length));
+    at += r.length;
+  }
+  const n = spec.x.length, tl = spec.t.length, targets = at + count * n;
+  for (let i = 0; i < count; i++) {
+    new Float32Array(mem.buffer, spec.x.offset + i * b.stride, n).set(buf.subarray(at + i * n, at + (i + 1) * n));
+    new Float32Array(mem.buffer, spec.t.offset + i * b.stride, tl).set(buf.subarray(targets + i * tl, targets + (i + 1) * tl));
+  }
+  exp.zero();
+  exp.begin(count, d.total);
+  stage(d.buffer, count, 0);
+}
+function exchanged(d) {
+  const e = spec.batch.exchanges[d.stage - 1];
+  new Float64Array(mem.buffer, e.offset, e.floats).set(new Float64Array(d.buffer, 0, e.floats));
+  stage(d.buffer, d.count, d.stage);
+}
+function stage(buffer, count, j) {
+  exp["stage_" + j]();
+  const b = spec.batch, e = b.exchanges[j];
+  if (e) {
+    new Float64Array(buffer, 0, e.floats).set(new Float64Array(mem.buffer, e.offset, e.floats));
+    post({ buffer, exchange: j }, [buffer]);
+    return;
+  }
+  const buf = new Float32Array(buffer), tl = spec.t.length, classes = spec.classes;
+  let right = 0;
+  for (let i = 0; i < count; i++) {
+    buf[i] = new Float32Array(mem.buffer, spec.loss + i * b.stride, 1)[0];
+    const t = new Float32Array(mem.buffer, spec.t.offset + i * b.stride, tl);
+    if (spec.classifies) right += countCorrect(new Float32Array(mem.buffer, spec.out.offset + i * b.stride, spec.out.length), t, classes);
+  }
+  let at = count;
+  for (const r of spec.grads) {
+    buf.set(f32(r), at);
+    at += r.length;
+  }
+  post({ buffer, right }, [buffer]);
+}
 function receive(d) {
   try {
     if (d.init) init(d.init);
+    else if (d.stage !== undefined) exchanged(d);
+    else if (d.total !== undefined) batchStart(d);
     else step(d);
   } catch (e) {
     post({ error: String((e && e.message) || e) });
@@ -199,11 +263,43 @@ export class TrainHelpers {
    * of the helpers' buffers: read them before the next run, which moves the buffers out again.
    */
   async run(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[]): Promise<ShareResult[]> {
+    this.send(weights, batch, shares);
+    return this.results(shares);
+  }
+
+  /**
+   * Batch mode: starts each share's stages (as `run`, the batch's size `total` besides); then
+   * `partials`, `answer` for each exchange in turn, and `results`.
+   */
+  startBatch(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[]): void {
+    this.send(weights, batch, shares, batch.count);
+  }
+
+  /** Batch mode: each share's partials of the exchange its stages stopped at (views of the buffers, `floats` f64 each). */
+  async partials(shares: number, floats: number): Promise<Float64Array[]> {
+    const buffers = await this.replies(shares);
+    return buffers.map((m) => new Float64Array(m.buffer, 0, floats));
+  }
+
+  /** Batch mode: the exchange's combined values to every share, which goes on to stage `stage`. */
+  answer(shares: readonly (readonly [number, number])[], combined: Float64Array, stage: number): void {
+    shares.forEach(([from, to], k) => {
+      const buffer = this.buffers[k] as ArrayBuffer;
+      this.buffers[k] = undefined;
+      new Float64Array(buffer, 0, combined.length).set(combined);
+      this.channels[k].post({ buffer, stage, count: to - from }, [buffer]);
+    });
+  }
+
+  /** Posts each share its weights, images and targets (and, batch mode, the batch's size). */
+  private send(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[], total?: number): void {
     const n = this.spec.x.length;
     const tl = this.spec.t.length;
+    // Batch mode: the buffer also carries the exchanges' partials (f64) at its start.
+    const exchangeFloats = Math.max(0, ...(this.spec.batch?.exchanges ?? []).map((e) => 2 * e.floats));
     shares.forEach(([from, to], k) => {
       const count = to - from;
-      const floats = this.weightFloats + count * (n + tl);
+      const floats = Math.max(this.weightFloats + count * (n + tl), exchangeFloats);
       // Kept from the last step; a larger batch (or a lost buffer) takes a new one.
       let buffer = this.buffers[k];
       if (!buffer || buffer.byteLength < 4 * floats) buffer = new ArrayBuffer(4 * floats);
@@ -219,14 +315,29 @@ export class TrainHelpers {
       // Float32 here, as the module's target is: the same rounding the helper's copy made.
       const labels = batch.labels;
       for (let i = from * tl; i < to * tl; i++) f[at++] = labels[i];
-      this.channels[k].post({ buffer, count }, [buffer]);
+      this.channels[k].post(total === undefined ? { buffer, count } : { buffer, count, total }, [buffer]);
     });
-    const replies = await Promise.all(shares.map((_, k) => this.channels[k].next()));
+  }
+
+  /**
+   * The next message of the first `shares` helpers, their buffers kept. Every reply is awaited
+   * before a failure is thrown, so that no helper's message is left to be taken for the next.
+   */
+  private async replies(shares: number): Promise<{ buffer: ArrayBuffer; right?: number }[]> {
+    const replies = await Promise.all(Array.from({ length: shares }, (_, k) => this.channels[k].next()));
+    const why = replies.map(failure).find((w) => w !== undefined);
+    if (why) throw new Error(`a training helper thread failed: ${why}`);
     return replies.map((m, k) => {
-      const why = failure(m);
-      if (why) throw new Error(`a training helper thread failed: ${why}`);
-      const { buffer, right } = m as { buffer: ArrayBuffer; right: number };
-      this.buffers[k] = buffer;
+      const reply = m as { buffer: ArrayBuffer; right?: number };
+      this.buffers[k] = reply.buffer;
+      return reply;
+    });
+  }
+
+  /** Each share's losses, correct count and gradient sums (views of the buffers). */
+  async results(shares: readonly (readonly [number, number])[]): Promise<ShareResult[]> {
+    const replies = await this.replies(shares.length);
+    return replies.map(({ buffer, right }, k) => {
       const count = shares[k][1] - shares[k][0];
       let at = count;
       const grads = this.spec.grads.map((r) => {
@@ -234,7 +345,7 @@ export class TrainHelpers {
         at += r.length;
         return g;
       });
-      return { losses: new Float32Array(buffer, 0, count), right, grads };
+      return { losses: new Float32Array(buffer, 0, count), right: right ?? 0, grads };
     });
   }
 

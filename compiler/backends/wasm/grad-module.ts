@@ -57,6 +57,7 @@ import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { emitTiledBiasGrad, emitUnsharedForward, emitUnsharedGradInput, emitUnsharedGradKernel } from "./grad-unshared.js";
 import { copy, flatView, type GradKernelContext, when } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
+import { emitBatchNormApply, emitBatchNormGradApply, emitBatchNormGradPartials, emitBatchNormPartials } from "./grad-batchnorm-parts.js";
 import { activationTrainable, emitActivationForward, emitBatchNormBatchGradInput, emitBatchNormRunningUpdate, emitBatchNormTrainForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitLogSoftmaxGrad, emitMoveForward, emitMoveGrad } from "./grad-move.js";
@@ -83,7 +84,20 @@ export interface TrainingLayout {
    * bytes from `start` (the memory must reach start + count * stride), and `values` are offsets
    * within a region. Absent: one sample's values, at the addresses in `values`.
    */
-  readonly samples?: { readonly start: number; readonly stride: number };
+  readonly samples?: { readonly start: number; readonly stride: number; readonly exchanges: readonly BatchExchange[] };
+}
+
+/**
+ * Batch mode on several threads: where the stages stop for the batch's per-channel sums
+ * (grad-batchnorm-parts.ts), in the order the stages reach them. `offset`: the f64 x 2C area
+ * that holds this thread's partials after stage j and the combined values before stage j + 1;
+ * `per`: elements per channel of one sample.
+ */
+export interface BatchExchange {
+  readonly kind: "statistics" | "gradient";
+  readonly offset: number;
+  readonly channels: number;
+  readonly per: number;
 }
 
 export interface TrainingWasm {
@@ -217,8 +231,17 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     m.setMemory(1, 32768, "memory", [], false, false, "memory");
     m.addMemoryImport("memory", "env", "memory", false);
     // Phases (batch mode): a sample phase runs its kernels for each sample in turn; a batch
-    // phase is one kernel over every sample (a batch norm's forward or input gradient).
-    const phases: { batch: boolean; names: string[] }[] = [];
+    // phase is one kernel over every sample (a batch norm's forward or input gradient). A batch
+    // norm's phase also has its two halves for threads (`split`), which exchange the batch's
+    // sums between them (see the stages below).
+    const phases: { batch: boolean; names: string[]; split?: { partial: string; apply: string } }[] = [];
+    const exchanges: BatchExchange[] = [];
+    const exchange = (kind: BatchExchange["kind"], channels: number, per: number): number => {
+      const offset = a.take(16 * channels);
+      exchanges.push({ kind, offset, channels, per });
+      return offset;
+    };
+    const batchTotal = (fn: Fn): Int => fn.atEntry("batch total", () => Int.of(m, () => m.global.get("batch_total", i32), true));
     const toSamplePhase = () => {
       if (phases.length === 0 || phases[phases.length - 1].batch) phases.push({ batch: false, names: [] });
       phase = phases.length - 1;
@@ -235,16 +258,19 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       const at = stats.get(n);
       if (at !== undefined) {
         const shape = inShape(tg, n.inputs[0]);
+        const { weight: gamma, bias: beta } = n.weights;
+        if (!gamma || !beta) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
+        if (n.op.kind !== "batchnorm") throw new Error(`internal error: ${n.layer} is not a batch norm`);
+        const { eps } = n.op;
+        const [C, per] = [shape[0], size(shape.slice(1))];
+        const ex = exchange("statistics", C, per);
         phases.push({
           batch: true,
-          names: [
-            kernel((k) => {
-              const { weight: gamma, bias: beta } = n.weights;
-              if (!gamma || !beta) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
-              if (n.op.kind !== "batchnorm") throw new Error(`internal error: ${n.layer} is not a batch norm`);
-              emitBatchNormTrainForward(k, n.op.eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * shape[0]));
-            }),
-          ],
+          names: [kernel((k) => emitBatchNormTrainForward(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * C)))],
+          split: {
+            partial: kernel((k) => emitBatchNormPartials(k, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), ex)),
+            apply: kernel((k) => emitBatchNormApply(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * C), ex)),
+          },
         });
         forwardNames.push(phases[phases.length - 1].names[0]);
         evaluateNames.push(kernel((k) => emitForward(k, tg, n), true));
@@ -270,13 +296,16 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         const at = stats.get(forward) as number;
         const shape = inShape(tg, n.output);
         const eps = n.op.eps;
+        const [C, per] = [shape[0], size(shape.slice(1))];
+        const gamma = n.weights.weight as Weight;
+        const ex = exchange("gradient", C, per);
         phases.push({
           batch: true,
-          names: [
-            kernel((k) =>
-              emitBatchNormBatchGradInput(k, eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(n.weights.weight as Weight), flatView(k.fn, at, 2 * shape[0])),
-            ),
-          ],
+          names: [kernel((k) => emitBatchNormBatchGradInput(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(gamma), flatView(k.fn, at, 2 * C)))],
+          split: {
+            partial: kernel((k) => emitBatchNormGradPartials(k, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), flatView(k.fn, at, 2 * C), ex)),
+            apply: kernel((k) => emitBatchNormGradApply(k, eps, C, per, batchTotal(k.fn), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(gamma), flatView(k.fn, at, 2 * C), ex)),
+          },
         });
         continue;
       }
@@ -362,20 +391,20 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
     m.addFunction("norm", binaryen.none, binaryen.none, [], call([normName]));
     m.addFunction("flush", binaryen.none, binaryen.none, [], call([flushName]));
-    let samples: { start: number; stride: number } | undefined;
+    let samples: { start: number; stride: number; exchanges: readonly BatchExchange[] } | undefined;
     if (batchMode) {
       const runningName = kernel((k) => {
         for (const n of batchNorms) {
           const shape = inShape(tg, n.inputs[0]);
           const { running_mean: mean, running_var: variance } = n.weights;
-          emitBatchNormRunningUpdate(k, shape[0], size(shape.slice(1)), batchCount(k.fn), flatView(k.fn, stats.get(n) as number, 2 * shape[0]), k.weight(mean as Weight), k.weight(variance as Weight));
+          emitBatchNormRunningUpdate(k, shape[0], size(shape.slice(1)), batchTotal(k.fn), flatView(k.fn, stats.get(n) as number, 2 * shape[0]), k.weight(mean as Weight), k.weight(variance as Weight));
         }
       }, true);
       m.addFunction("running", binaryen.none, binaryen.none, [], call([runningName]));
       // batch(count): every phase in order, each sample phase once per sample.
       const driver = new Fn(m, ["count"]);
       const count = driver.symbol("count");
-      driver.emit(m.global.set("batch_count", count.expr()));
+      driver.emit(m.global.set("batch_count", count.expr()), m.global.set("batch_total", count.expr()));
       for (const p of phases) {
         if (p.batch) driver.emit(call(p.names));
         else
@@ -385,6 +414,35 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
           });
       }
       driver.finish("batch");
+      // Threads: begin(count, total) (this thread's samples, the batch's), then stage_0 to
+      // stage_E in turn, E = exchanges.length: stage j stops after the partial sums of
+      // exchange j (its area), and stage j + 1 starts from the combined values written there.
+      const begin = new Fn(m, ["count", "total"]);
+      begin.emit(m.global.set("batch_count", begin.symbol("count").expr()), m.global.set("batch_total", begin.symbol("total").expr()));
+      begin.finish("begin");
+      exported.push("begin");
+      let stage = new Fn(m, []);
+      const finishStage = () => {
+        const name = `stage_${exported.filter((e) => e.startsWith("stage_")).length}`;
+        stage.finish(name);
+        exported.push(name);
+      };
+      for (const p of phases) {
+        if (!p.batch) {
+          const fn = stage;
+          fn.for(0, batchCount(fn), (b) => {
+            fn.emit(m.global.set("sample_base", regionOf(fn, b).expr()));
+            fn.emit(call(p.names));
+          });
+        } else if (!p.split) stage.emit(call(p.names));
+        else {
+          stage.emit(call([p.split.partial]));
+          finishStage();
+          stage = new Fn(m, []);
+          stage.emit(call([p.split.apply]));
+        }
+      }
+      finishStage();
       // forward_k(): forward node k over the whole batch of the last batch(count), so that a
       // failed step's report can read each layer's output as it is made (the plan reuses them).
       tg.forward.nodes.forEach((n, k) => {
@@ -404,11 +462,12 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       select.emit(m.global.set("sample_base", regionOf(select, select.symbol("b")).expr()));
       select.finish("select");
       exported.push("running", "batch", "select");
-      samples = { start: align(a.end + 64), stride: align(perSampleBytes + 16) };
+      samples = { start: align(a.end + 64), stride: align(perSampleBytes + 16), exchanges };
       m.addGlobal("sample_start", i32, false, m.i32.const(samples.start));
       m.addGlobal("sample_stride", i32, false, m.i32.const(samples.stride));
       m.addGlobal("sample_base", i32, true, m.i32.const(samples.start));
       m.addGlobal("batch_count", i32, true, m.i32.const(0));
+      m.addGlobal("batch_total", i32, true, m.i32.const(0));
     } else {
       m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
       exported.push("sample");
