@@ -254,7 +254,7 @@ const median = (xs: readonly number[]): number => {
 
 /** --bn-threads: LeNet with batch norm on one thread and on two, alternating which goes first each round. */
 async function bnThreads(rounds: number, steps: number, data: Batch[]): Promise<string> {
-  const lines = ["| round | 1 thread, samples/s | 2 threads, samples/s | 2 / 1 | 2 threads, samples/CPU-s | other processes, cores |", "|---:|---:|---:|---:|---:|---|"];
+  const lines = ["| round | 1 thread, samples/s | 2 threads, samples/s | 2 / 1 | samples/CPU-s, 1 thread / 2 threads | other processes, cores (1 / 2) |", "|---:|---:|---:|---:|---:|---|"];
   const one: number[] = [];
   const two: number[] = [];
   const ratios: number[] = [];
@@ -267,7 +267,7 @@ async function bnThreads(rounds: number, steps: number, data: Batch[]): Promise<
     one.push(sa);
     two.push(sb);
     ratios.push(sb / sa);
-    lines.push(`| ${r + 1} | ${sa.toFixed(0)} | ${sb.toFixed(0)} | ${(sb / sa).toFixed(2)} | ${(b.samplesPerCpuSecond ?? NaN).toFixed(0)} | ${[a.others, b.others].map((o) => (o === undefined ? "-" : o.toFixed(2))).join(", ")} |`);
+    lines.push(`| ${r + 1} | ${sa.toFixed(0)} | ${sb.toFixed(0)} | ${(sb / sa).toFixed(2)} | ${[a, b].map((x) => (x.samplesPerCpuSecond ?? NaN).toFixed(0)).join(" / ")} | ${[a.others, b.others].map((o) => (o === undefined ? "-" : o.toFixed(2))).join(", ")} |`);
     process.stderr.write(`${lines[lines.length - 1]}\n`);
   }
   lines.push(`| median | ${median(one).toFixed(0)} | ${median(two).toFixed(0)} | ${median(ratios).toFixed(2)} | | |`);

@@ -71,7 +71,7 @@ export class WasmTrainer {
     if (graph.forward.inputs.length !== 1) throw new TrainError(`training takes networks with one input; ${graph.forward.name} has ${graph.forward.inputs.length}`);
     const { loadBinaryen } = await import("../backends/wasm/binaryen.js");
     await loadBinaryen();
-    const { binary, layout } = emitTrainingWasm(graph, optimiser);
+    const { binary, layout } = emitTrainingWasm(graph, optimiser, threads > 1);
     // The module declares at most 2 GiB (32768 pages); the memory is made as large as the layout.
     // Batch mode: room for a batch of 64 samples to start with; a larger batch grows it.
     const bytes = layout.memoryBytes + (layout.samples ? 64 * layout.samples.stride : 0);

@@ -33,7 +33,11 @@
 // kernel over every sample (a batch norm's statistics and normalisation, its input gradient,
 // and at the end the dense kernel gradients as one GEMM over the batch). `running()` moves
 // the running statistics after a good update; `select(b)` points `evaluate()` at a region;
-// `forward_k()` reruns forward node k over the batch for a failed step's report.
+// `forward_k()` reruns forward node k over the batch for a failed step's report. Emitted for
+// threads, batch mode also has `begin(count, total)` and stages `stage_0` to `stage_E`: the
+// same phases over this thread's share of the batch, each batch norm cut in two at an
+// exchange (grad-batchnorm-parts.ts), where the stage stops with the share's per-channel sums
+// in memory for the trainer to combine with the other threads' (train/batch-exchange.ts).
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
@@ -122,7 +126,13 @@ class Allocator {
 }
 
 
-export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): TrainingWasm {
+/**
+ * `threads`: batch mode also gets the stages that threads run (`begin`, `stage_j`, and the
+ * batch norms cut at their exchanges). Without it they are left out, so that the one-thread
+ * module is what it was: its kernels then have no other caller than `batch` (binaryen inlines
+ * a function called once) and the memory no exchange areas.
+ */
+export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, threads = false): TrainingWasm {
   if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() before emitting");
   const missing = unsupportedOps(tg);
   if (missing.length) throw new Error(`internal error: the WebAssembly training step has no kernel for ${missing.join(", ")}`);
@@ -234,7 +244,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     // phase is one kernel over every sample (a batch norm's forward or input gradient). A batch
     // norm's phase also has its two halves for threads (`split`), which exchange the batch's
     // sums between them (see the stages below).
-    const phases: { batch: boolean; names: string[]; split?: { partial: string; apply: string } }[] = [];
+    const phases: { batch: boolean; names: string[]; split: { partial: string; apply: string } | false }[] = [];
     const exchanges: BatchExchange[] = [];
     const exchange = (kind: BatchExchange["kind"], channels: number, per: number): number => {
       const offset = a.take(16 * channels);
@@ -243,7 +253,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     };
     const batchTotal = (fn: Fn): Int => fn.atEntry("batch total", () => Int.of(m, () => m.global.get("batch_total", i32), true));
     const toSamplePhase = () => {
-      if (phases.length === 0 || phases[phases.length - 1].batch) phases.push({ batch: false, names: [] });
+      if (phases.length === 0 || phases[phases.length - 1].batch) phases.push({ batch: false, names: [], split: false });
       phase = phases.length - 1;
     };
     const inSamples = (name: string) => {
@@ -263,11 +273,11 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         if (n.op.kind !== "batchnorm") throw new Error(`internal error: ${n.layer} is not a batch norm`);
         const { eps } = n.op;
         const [C, per] = [shape[0], size(shape.slice(1))];
-        const ex = exchange("statistics", C, per);
+        const ex = threads ? exchange("statistics", C, per) : 0;
         phases.push({
           batch: true,
           names: [kernel((k) => emitBatchNormTrainForward(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * C)))],
-          split: {
+          split: threads && {
             partial: kernel((k) => emitBatchNormPartials(k, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), ex)),
             apply: kernel((k) => emitBatchNormApply(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * C), ex)),
           },
@@ -298,11 +308,11 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
         const eps = n.op.eps;
         const [C, per] = [shape[0], size(shape.slice(1))];
         const gamma = n.weights.weight as Weight;
-        const ex = exchange("gradient", C, per);
+        const ex = threads ? exchange("gradient", C, per) : 0;
         phases.push({
           batch: true,
           names: [kernel((k) => emitBatchNormBatchGradInput(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(gamma), flatView(k.fn, at, 2 * C)))],
-          split: {
+          split: threads && {
             partial: kernel((k) => emitBatchNormGradPartials(k, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), flatView(k.fn, at, 2 * C), ex)),
             apply: kernel((k) => emitBatchNormGradApply(k, eps, C, per, batchTotal(k.fn), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(gamma), flatView(k.fn, at, 2 * C), ex)),
           },
@@ -361,6 +371,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
     if (deferred.length) {
       phases.push({
         batch: true,
+        split: false,
         names: [
           kernel((k) => {
             const { fn } = k;
@@ -417,32 +428,34 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig): Tr
       // Threads: begin(count, total) (this thread's samples, the batch's), then stage_0 to
       // stage_E in turn, E = exchanges.length: stage j stops after the partial sums of
       // exchange j (its area), and stage j + 1 starts from the combined values written there.
-      const begin = new Fn(m, ["count", "total"]);
-      begin.emit(m.global.set("batch_count", begin.symbol("count").expr()), m.global.set("batch_total", begin.symbol("total").expr()));
-      begin.finish("begin");
-      exported.push("begin");
-      let stage = new Fn(m, []);
-      const finishStage = () => {
-        const name = `stage_${exported.filter((e) => e.startsWith("stage_")).length}`;
-        stage.finish(name);
-        exported.push(name);
-      };
-      for (const p of phases) {
-        if (!p.batch) {
-          const fn = stage;
-          fn.for(0, batchCount(fn), (b) => {
-            fn.emit(m.global.set("sample_base", regionOf(fn, b).expr()));
-            fn.emit(call(p.names));
-          });
-        } else if (!p.split) stage.emit(call(p.names));
-        else {
-          stage.emit(call([p.split.partial]));
-          finishStage();
-          stage = new Fn(m, []);
-          stage.emit(call([p.split.apply]));
+      if (threads) {
+        const begin = new Fn(m, ["count", "total"]);
+        begin.emit(m.global.set("batch_count", begin.symbol("count").expr()), m.global.set("batch_total", begin.symbol("total").expr()));
+        begin.finish("begin");
+        exported.push("begin");
+        let stage = new Fn(m, []);
+        let stages = 0;
+        const finishStage = () => {
+          stage.finish(`stage_${stages}`);
+          exported.push(`stage_${stages++}`);
+        };
+        for (const p of phases) {
+          if (!p.batch) {
+            const fn = stage;
+            fn.for(0, batchCount(fn), (b) => {
+              fn.emit(m.global.set("sample_base", regionOf(fn, b).expr()));
+              fn.emit(call(p.names));
+            });
+          } else if (!p.split) stage.emit(call(p.names));
+          else {
+            stage.emit(call([p.split.partial]));
+            finishStage();
+            stage = new Fn(m, []);
+            stage.emit(call([p.split.apply]));
+          }
         }
+        finishStage();
       }
-      finishStage();
       // forward_k(): forward node k over the whole batch of the last batch(count), so that a
       // failed step's report can read each layer's output as it is made (the plan reuses them).
       tg.forward.nodes.forEach((n, k) => {
