@@ -16,7 +16,7 @@ import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { learningRate, type OptimiserConfig } from "./optim.js";
 import { type Batch, checkBatch, type StepResult } from "./trainer.js";
-import { countCorrect, type HelperSpec, splitSamples, TrainHelpers } from "./train-threads.js";
+import { countCorrect, type HelperSpec, type ShareResult, splitSamples, TrainHelpers } from "./train-threads.js";
 import { combineExchange } from "./batch-exchange.js";
 
 interface Exports {
@@ -289,22 +289,33 @@ export class WasmTrainer {
     const counts = shares.map(([from, to]) => to - from);
     const theirs = shares.slice(1);
     const exchanges = (this.layout.samples as NonNullable<TrainingLayout["samples"]>).exchanges;
-    // Posted before this thread starts its own share, so that all run at once.
-    helpers.startBatch(this.graph.forward.weights.map((w) => this.view(w)), batch, theirs);
-    this.loadRegions(batch, 0, counts[0]);
-    this.exports.zero();
-    (this.exports.begin as (count: number, total: number) => void)(counts[0], batch.count);
-    const stages = this.exports as unknown as Record<string, () => void>;
-    for (let j = 0; j <= exchanges.length; j++) {
-      stages[`stage_${j}`]();
-      if (j === exchanges.length) break;
-      const e = exchanges[j];
-      const own = new Float64Array(this.mem.buffer, e.offset, 2 * e.channels);
-      const combined = combineExchange(e, [own, ...(await helpers.partials(theirs.length, 2 * e.channels))], counts);
-      own.set(combined);
-      helpers.answer(theirs, combined, j + 1);
+    // A batch too large for this thread's memory is refused before any helper starts.
+    this.reserve(counts[0]);
+    let results: ShareResult[];
+    try {
+      // Posted before this thread starts its own share, so that all run at once.
+      helpers.startBatch(this.graph.forward.weights.map((w) => this.view(w)), batch, theirs);
+      this.loadRegions(batch, 0, counts[0]);
+      this.exports.zero();
+      (this.exports.begin as (count: number, total: number) => void)(counts[0], batch.count);
+      const stages = this.exports as unknown as Record<string, () => void>;
+      for (let j = 0; j <= exchanges.length; j++) {
+        stages[`stage_${j}`]();
+        if (j === exchanges.length) break;
+        const e = exchanges[j];
+        const own = new Float64Array(this.mem.buffer, e.offset, 2 * e.channels);
+        const combined = combineExchange(e, [own, ...(await helpers.partials(theirs.length, 2 * e.channels))], counts);
+        own.set(combined);
+        helpers.answer(theirs, combined, j + 1);
+      }
+      results = await helpers.results(theirs);
+    } catch (e) {
+      // Helpers stopped mid-step would answer the next step with this one's messages: they
+      // are stopped instead, and the trainer goes on on one thread.
+      this.dispose();
+      this.threading_ = `one thread; the helper threads were stopped: ${(e as Error).message}`;
+      throw e;
     }
-    const results = await helpers.results(theirs);
     let { loss, right, bad } = this.readRegions(counts[0]);
     results.forEach((r, k) => {
       const from = theirs[k][0];
