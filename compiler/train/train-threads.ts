@@ -14,17 +14,20 @@
 // about 2 ms a step for the first hundred-odd steps; see docs/training.md, "Speed".
 //
 // Batch mode (batch norm in training mode: each instance keeps its share's samples in regions
-// of their own and runs the module's stages, compiler/backends/wasm/grad-module.ts): the same
-// buffer also goes back and forth at each batch norm exchange, out with the helper's
-// per-channel partial sums (f64, from its start) and back with the batch's values, which the
-// main thread combines in thread order (batch-exchange.ts); then, as above, the losses and
-// gradient sums. Two more messages each way per batch norm (one for its forward, one for its
-// input gradient), each a few hundred bytes moved, not copied.
+// of their own and runs the module's stages, compiler/backends/wasm/grad-module.ts): at each
+// batch norm exchange a helper sends its per-channel partial sums (f64 x 2C, a few hundred
+// bytes) to the main thread and gets every thread's back, which it combines itself in thread
+// order (batch-exchange.ts), as the main thread does: all threads get the same values. With
+// one helper the main thread sends its own partials as soon as it has them, so neither
+// waits for more than the other's message; with more, the helpers wait for the main thread
+// to have them all. Then, as above, the losses and gradient sums come back in the buffer.
 //
 // The helpers are created from a source string (`eval` in Node, a Blob URL in browsers), like
 // the inference runtime's thread pool, so that no bundler has to find a worker file.
 
 import { startWorker } from "../../runtime/threads.js";
+import type { BatchExchange } from "../backends/wasm/grad-module.js";
+import { combineExchange } from "./batch-exchange.js";
 import type { Batch } from "./trainer.js";
 
 /** Positions of the output ([C, D..]) whose arg-max is the target class (t: one class per position). */
@@ -64,7 +67,7 @@ export interface HelperSpec {
    * plus i * stride (its region), the memory must reach start + count * stride, and each
    * exchange's f64 area (`floats` of them) is read after stage j and written before stage j + 1.
    */
-  readonly batch?: { readonly start: number; readonly stride: number; readonly exchanges: readonly { readonly offset: number; readonly floats: number }[] };
+  readonly batch?: { readonly start: number; readonly stride: number; readonly exchanges: readonly BatchExchange[] };
 }
 
 export interface ShareResult {
@@ -82,7 +85,8 @@ export interface ShareResult {
 /** Plain JavaScript, run by every helper (Node and browsers). */
 const HELPER_SOURCE = `"use strict";
 const countCorrect = ${countCorrect.toString()};
-let post, spec, mem, exp;
+const combineExchange = ${combineExchange.toString()};
+let post, spec, mem, exp, share;
 const f32 = (r) => new Float32Array(mem.buffer, r.offset, r.length);
 function init(d) {
   spec = d;
@@ -120,8 +124,9 @@ function step(d) {
   post({ buffer: d.buffer, right }, [d.buffer]);
 }
 // Batch mode: the share's samples into their regions, then stage by stage; after each stage
-// but the last the exchange's partials go back in the buffer (f64, from its start), and the
-// main thread's answer, in the same buffer, is written to the area before the next stage.
+// but the last the exchange's partials go to the main thread, and the next stage waits for
+// every thread's (the main thread's, and through it the other helpers'), which this thread
+// combines itself, as every thread does, into the exchange's area.
 function batchStart(d) {
   const buf = new Float32Array(d.buffer), count = d.count, b = spec.batch;
   const need = b.start + count * b.stride;
@@ -136,23 +141,28 @@ function batchStart(d) {
     new Float32Array(mem.buffer, spec.x.offset + i * b.stride, n).set(buf.subarray(at + i * n, at + (i + 1) * n));
     new Float32Array(mem.buffer, spec.t.offset + i * b.stride, tl).set(buf.subarray(targets + i * tl, targets + (i + 1) * tl));
   }
+  share = { buffer: d.buffer, count, index: d.index, counts: d.counts };
   exp.zero();
   exp.begin(count, d.total);
-  stage(d.buffer, count, 0);
+  stage(0);
 }
 function exchanged(d) {
   const e = spec.batch.exchanges[d.stage - 1];
-  new Float64Array(mem.buffer, e.offset, e.floats).set(new Float64Array(d.buffer, 0, e.floats));
-  stage(d.buffer, d.count, d.stage);
+  const area = new Float64Array(mem.buffer, e.offset, 2 * e.channels);
+  const parts = d.parts;
+  if (!parts[share.index]) parts[share.index] = area.slice();
+  area.set(combineExchange(e, parts, share.counts));
+  stage(d.stage);
 }
-function stage(buffer, count, j) {
+function stage(j) {
   exp["stage_" + j]();
   const b = spec.batch, e = b.exchanges[j];
   if (e) {
-    new Float64Array(buffer, 0, e.floats).set(new Float64Array(mem.buffer, e.offset, e.floats));
-    post({ buffer, exchange: j }, [buffer]);
+    const partials = new Float64Array(mem.buffer, e.offset, 2 * e.channels).slice();
+    post({ partials }, [partials.buffer]);
     return;
   }
+  const buffer = share.buffer, count = share.count;
   const buf = new Float32Array(buffer), tl = spec.t.length, classes = spec.classes;
   let right = 0;
   for (let i = 0; i < count; i++) {
@@ -165,6 +175,7 @@ function stage(buffer, count, j) {
     buf.set(f32(r), at);
     at += r.length;
   }
+  share = undefined;
   post({ buffer, right }, [buffer]);
 }
 function receive(d) {
@@ -268,38 +279,36 @@ export class TrainHelpers {
   }
 
   /**
-   * Batch mode: starts each share's stages (as `run`, the batch's size `total` besides); then
-   * `partials`, `answer` for each exchange in turn, and `results`.
+   * Batch mode: starts each share's stages (as `run`; besides, the batch's size, every
+   * thread's sample count, `counts`, the main thread's first, and the share's place in them);
+   * then `partials` and `answer` for each exchange in turn, and `results`.
    */
-  startBatch(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[]): void {
-    this.send(weights, batch, shares, batch.count);
+  startBatch(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[], counts: readonly number[]): void {
+    this.send(weights, batch, shares, (k) => ({ total: batch.count, counts, index: k + 1 }));
   }
 
-  /** Batch mode: each share's partials of the exchange its stages stopped at (views of the buffers, `floats` f64 each). */
-  async partials(shares: number, floats: number): Promise<Float64Array[]> {
-    const buffers = await this.replies(shares);
-    return buffers.map((m) => new Float64Array(m.buffer, 0, floats));
+  /** Batch mode: each of the first `shares` helpers' partials of the exchange its stages stopped at. */
+  async partials(shares: number): Promise<Float64Array[]> {
+    const replies = await this.replies(shares);
+    return replies.map((m) => (m as { partials: Float64Array }).partials);
   }
 
-  /** Batch mode: the exchange's combined values to every share, which goes on to stage `stage`. */
-  answer(shares: readonly (readonly [number, number])[], combined: Float64Array, stage: number): void {
-    shares.forEach(([from, to], k) => {
-      const buffer = this.buffers[k] as ArrayBuffer;
-      this.buffers[k] = undefined;
-      new Float64Array(buffer, 0, combined.length).set(combined);
-      this.channels[k].post({ buffer, stage, count: to - from }, [buffer]);
-    });
+  /**
+   * Batch mode: every thread's partials of the exchange, in thread order (a helper's own may
+   * be null: it has them), to the first `shares` helpers, which combine them and go on to
+   * stage `stage`.
+   */
+  answer(shares: number, parts: readonly (Float64Array | null)[], stage: number): void {
+    for (let k = 0; k < shares; k++) this.channels[k].post({ stage, parts });
   }
 
   /** Posts each share its weights, images and targets (and, batch mode, the batch's size). */
-  private send(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[], total?: number): void {
+  private send(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[], extra?: (k: number) => object): void {
     const n = this.spec.x.length;
     const tl = this.spec.t.length;
-    // Batch mode: the buffer also carries the exchanges' partials (f64) at its start.
-    const exchangeFloats = Math.max(0, ...(this.spec.batch?.exchanges ?? []).map((e) => 2 * e.floats));
     shares.forEach(([from, to], k) => {
       const count = to - from;
-      const floats = Math.max(this.weightFloats + count * (n + tl), exchangeFloats);
+      const floats = this.weightFloats + count * (n + tl);
       // Kept from the last step; a larger batch (or a lost buffer) takes a new one.
       let buffer = this.buffers[k];
       if (!buffer || buffer.byteLength < 4 * floats) buffer = new ArrayBuffer(4 * floats);
@@ -315,29 +324,27 @@ export class TrainHelpers {
       // Float32 here, as the module's target is: the same rounding the helper's copy made.
       const labels = batch.labels;
       for (let i = from * tl; i < to * tl; i++) f[at++] = labels[i];
-      this.channels[k].post(total === undefined ? { buffer, count } : { buffer, count, total }, [buffer]);
+      this.channels[k].post({ buffer, count, ...extra?.(k) }, [buffer]);
     });
   }
 
   /**
-   * The next message of the first `shares` helpers, their buffers kept. Every reply is awaited
-   * before a failure is thrown, so that no helper's message is left to be taken for the next.
+   * The next message of the first `shares` helpers. Every reply is awaited before a failure
+   * is thrown, so that no helper's message is left to be taken for the next.
    */
-  private async replies(shares: number): Promise<{ buffer: ArrayBuffer; right?: number }[]> {
+  private async replies(shares: number): Promise<unknown[]> {
     const replies = await Promise.all(Array.from({ length: shares }, (_, k) => this.channels[k].next()));
     const why = replies.map(failure).find((w) => w !== undefined);
     if (why) throw new Error(`a training helper thread failed: ${why}`);
-    return replies.map((m, k) => {
-      const reply = m as { buffer: ArrayBuffer; right?: number };
-      this.buffers[k] = reply.buffer;
-      return reply;
-    });
+    return replies;
   }
 
   /** Each share's losses, correct count and gradient sums (views of the buffers). */
   async results(shares: readonly (readonly [number, number])[]): Promise<ShareResult[]> {
     const replies = await this.replies(shares.length);
-    return replies.map(({ buffer, right }, k) => {
+    return replies.map((m, k) => {
+      const { buffer, right } = m as { buffer: ArrayBuffer; right: number };
+      this.buffers[k] = buffer;
       const count = shares[k][1] - shares[k][0];
       let at = count;
       const grads = this.spec.grads.map((r) => {
@@ -345,7 +352,7 @@ export class TrainHelpers {
         at += r.length;
         return g;
       });
-      return { losses: new Float32Array(buffer, 0, count), right: right ?? 0, grads };
+      return { losses: new Float32Array(buffer, 0, count), right, grads };
     });
   }
 

@@ -108,7 +108,7 @@ export class WasmTrainer {
       out: region(this.out.byteOffset, this.out.length),
       classes: g.values[g.output.value].shape[0] as number,
       classifies: this.classifies,
-      batch: s && { start: s.start, stride: s.stride, exchanges: s.exchanges.map((e) => ({ offset: e.offset, floats: 2 * e.channels })) },
+      batch: s && { start: s.start, stride: s.stride, exchanges: s.exchanges },
     };
   }
 
@@ -277,8 +277,9 @@ export class WasmTrainer {
 
   /**
    * Batch mode on threads: each thread runs its share's stages (grad-module.ts), stopping at
-   * each batch norm exchange for this thread to combine every share's per-channel partials
-   * (batch-exchange.ts) and send the batch's values back; then the helpers' gradient sums are
+   * each batch norm exchange, where every thread gets every share's per-channel partials and
+   * combines them, in thread order, into the batch's values (batch-exchange.ts; the helpers
+   * get them through this thread); then the helpers' gradient sums are
    * added to this thread's and the update is made here, as without batch norm. A step that
    * fails is taken again on this thread alone, which names the sample and layer as one
    * thread does (its regions then hold the whole batch) and changes nothing.
@@ -294,7 +295,7 @@ export class WasmTrainer {
     let results: ShareResult[];
     try {
       // Posted before this thread starts its own share, so that all run at once.
-      helpers.startBatch(this.graph.forward.weights.map((w) => this.view(w)), batch, theirs);
+      helpers.startBatch(this.graph.forward.weights.map((w) => this.view(w)), batch, theirs, counts);
       this.loadRegions(batch, 0, counts[0]);
       this.exports.zero();
       (this.exports.begin as (count: number, total: number) => void)(counts[0], batch.count);
@@ -303,10 +304,13 @@ export class WasmTrainer {
         stages[`stage_${j}`]();
         if (j === exchanges.length) break;
         const e = exchanges[j];
-        const own = new Float64Array(this.mem.buffer, e.offset, 2 * e.channels);
-        const combined = combineExchange(e, [own, ...(await helpers.partials(theirs.length, 2 * e.channels))], counts);
-        own.set(combined);
-        helpers.answer(theirs, combined, j + 1);
+        const area = new Float64Array(this.mem.buffer, e.offset, 2 * e.channels);
+        const own = area.slice();
+        // One helper: it needs only these, so they go before this thread waits for its.
+        if (theirs.length === 1) helpers.answer(1, [own, null], j + 1);
+        const parts = [own, ...(await helpers.partials(theirs.length))];
+        if (theirs.length > 1) helpers.answer(theirs.length, parts, j + 1);
+        area.set(combineExchange(e, parts, counts));
       }
       results = await helpers.results(theirs);
     } catch (e) {
