@@ -279,10 +279,10 @@ export class WasmTrainer {
    * Batch mode on threads: each thread runs its share's stages (grad-module.ts), stopping at
    * each batch norm exchange, where every thread gets every share's per-channel partials and
    * combines them, in thread order, into the batch's values (batch-exchange.ts; the helpers
-   * get them through this thread); then the helpers' gradient sums are
-   * added to this thread's and the update is made here, as without batch norm. A step that
-   * fails is taken again on this thread alone, which names the sample and layer as one
-   * thread does (its regions then hold the whole batch) and changes nothing.
+   * get them through this thread); then the helpers' gradient sums are added to this
+   * thread's and the update is made here, as without batch norm. A step that fails is taken
+   * again on this thread alone, which names the sample and layer as one thread does (its
+   * regions then hold the whole batch) and changes nothing.
    */
   private async batchStepAsync(batch: Batch, helpers: TrainHelpers): Promise<StepResult> {
     this.check(batch);
