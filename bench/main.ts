@@ -14,7 +14,8 @@
 //   npm run bench -- --steps [--only NAME,..]        (bench/steps.ts: time per step, the bound for two threads)
 //   npm run bench -- --pools [--quick]               (the comparison plus the pool cases)
 //   npm run bench -- --webgpu [--quick] [--only ..]  (bench/webgpu.ts: WGSL bundles vs tfjs and ORT WebGPU in Chromium)
-//   npm run bench -- --train [--steps N] [--quick]   (bench/train.ts: LeNet training step samples/s)
+//   npm run bench -- --train [--steps N] [--quick]   (bench/train.ts: LeNet training step samples/s;
+//                     --bn-threads [--rounds N]: with batch norm, 1 thread against 2)
 //   npm run bench -- --train --algorithms            (bench/train-algorithms.ts: the step's conv algorithms)
 
 import { existsSync } from "node:fs";

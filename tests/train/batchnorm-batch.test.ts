@@ -6,10 +6,9 @@
 // batch norm after a conv, on a dense output, at the input, twice in a row and inside a
 // residual block, for batches of 1, 3 and 5; then whole steps, running statistics and
 // evaluation against the reference trainer; a batch larger than the memory first made; a
-// NaN named by sample and layer.
+// NaN named by sample and layer. (The same on threads: batchnorm-threads.test.ts.)
 
 import { describe, expect, it } from "vitest";
-import type { LossName } from "../../compiler/train/autodiff.js";
 import { compileTraining } from "../../compiler/train/compile-training.js";
 import { DEFAULT_OPTIMISER } from "../../compiler/train/optim.js";
 import { referenceBatch } from "../../compiler/train/reference-batch.js";
@@ -22,53 +21,11 @@ import type { Batch } from "../../compiler/train/trainer.js";
 import { readSafetensors } from "../../compiler/tensors/safetensors.js";
 import { testAdapter } from "../backends/wgsl/plan-helper.js";
 import { relativeError } from "../relative-error.js";
-import { rng, seedWeights, trainGraphOf } from "./helpers.js";
+import { seedWeights } from "./helpers.js";
+import { bnGraphOf, makeBatch, NETWORKS } from "./batchnorm-cases.js";
 
 const adapter = await testAdapter();
 const gpuIt = adapter || process.env.CI ? it : it.skip;
-
-const NETWORKS: [string, string, LossName, number][] = [
-  [
-    "after a conv and on a dense output",
-    `network n(x: f32[3, 6, 6]) -> y {
-  h = x |> c1: conv(4, 3x3, pad: same) |> bn1: batchnorm |> relu |> maxpool(2x2)
-  y = h |> flatten |> fc: dense(5) |> bn2: batchnorm |> softmax
-}`,
-    "cross_entropy",
-    5,
-  ],
-  [
-    "at the input, twice in a row, and feeding an mse loss",
-    `network n(x: f32[2, 5, 4]) -> y {
-  h = x |> bn0: batchnorm |> c1: conv(3, 3x3, pad: 1, bias: none) |> bn1: batchnorm |> bn2: batchnorm |> tanh
-  y = h |> c2: conv(2, 1x1) |> bn3: batchnorm
-}`,
-    "mse",
-    0,
-  ],
-  [
-    "inside a residual block",
-    `network n(x: f32[4, 6, 6]) -> y {
-  h = x |> c1: conv(4, 3x3, pad: same, bias: none) |> bn1: batchnorm |> relu |> c2: conv(4, 3x3, pad: same, bias: none) |> bn2: batchnorm
-  y = h + x |> relu |> avgpool(6x6) |> flatten |> fc: dense(3) |> softmax
-}`,
-    "cross_entropy",
-    3,
-  ],
-];
-
-const bnGraphOf = (source: string, loss: LossName): TrainGraph => trainGraphOf(source, loss, true);
-
-function makeBatch(tg: TrainGraph, seed: number, count: number, classes: number): Batch {
-  const r = rng(seed);
-  const shape = tg.values[tg.forward.inputs[0].value].shape as number[];
-  const n = shape.reduce((p, d) => p * d, 1);
-  const t = tg.targetShape.reduce((p, d) => p * d, 1);
-  // Inputs off zero: the input batch norm then has a mean to remove.
-  const images = Float32Array.from({ length: count * n }, () => r.next() * 2 - 0.5);
-  const labels = classes ? Float64Array.from({ length: count * t }, () => r.int(0, classes - 1)) : Float64Array.from({ length: count * t }, () => Math.fround(r.next() * 2 - 1));
-  return { count, images, labels };
-}
 
 function reference(tg: TrainGraph, b: Batch) {
   const input = tg.forward.inputs[0];
@@ -183,17 +140,4 @@ describe("batch norm in training mode in the compiled training steps", () => {
       }
     });
   }
-
-  it("WebAssembly: threads are declined with the reason, and the step still runs", async () => {
-    const r = compileTraining(RESIDUAL, { fileName: "r.cnn", backend: "wasm" });
-    if (!r.ok) throw new Error("does not compile");
-    const t = await r.load({ threads: 2 });
-    try {
-      expect(t.threading).toMatch(/one thread: batch norm in training mode/);
-      const s = await t.step(makeBatch(bnGraphOf(RESIDUAL, "cross_entropy"), 5, 4, 3));
-      expect(Number.isFinite(s.loss)).toBe(true);
-    } finally {
-      t.dispose();
-    }
-  });
 });

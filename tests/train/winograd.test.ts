@@ -162,9 +162,12 @@ train n {
     });
   }
 
-  it("two threads take the steps one thread takes", async () => {
-    const one = await trainer("winograd");
-    const two = await trainer("winograd", 2);
+  for (const batchnorm of ["running", "batch"] as const)
+  it(`two threads take the steps one thread takes (batchnorm = ${batchnorm})`, async () => {
+    const config = { batchStatistics: batchnorm === "batch" };
+    const one = await trainer("winograd", 1, config);
+    const two = await trainer("winograd", 2, config);
+    expect(two.threading).toBe("2 threads");
     for (const b of batches(2, 12)) {
       const [a, w] = [await one.step(b), await two.step(b)];
       expect(Math.abs(a.loss - w.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(a.loss)));

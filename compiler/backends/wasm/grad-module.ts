@@ -33,7 +33,11 @@
 // kernel over every sample (a batch norm's statistics and normalisation, its input gradient,
 // and at the end the dense kernel gradients as one GEMM over the batch). `running()` moves
 // the running statistics after a good update; `select(b)` points `evaluate()` at a region;
-// `forward_k()` reruns forward node k over the batch for a failed step's report.
+// `forward_k()` reruns forward node k over the batch for a failed step's report. Emitted for
+// threads, batch mode also has `begin(count, total)` and stages `stage_0` to `stage_E`: the
+// same phases over this thread's share of the batch, each batch norm cut in two at an
+// exchange (grad-batchnorm-parts.ts), where the stage stops with the share's per-channel sums
+// in memory for the trainer to combine with the other threads' (train/batch-exchange.ts).
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
 // their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
@@ -57,6 +61,7 @@ import { emitBroadcastBinary, emitReduceTo } from "./grad-broadcast.js";
 import { emitTiledBiasGrad, emitUnsharedForward, emitUnsharedGradInput, emitUnsharedGradKernel } from "./grad-unshared.js";
 import { copy, flatView, type GradKernelContext, when, zero } from "./grad-context.js";
 import { rowGemm } from "./grad-gemm.js";
+import { emitBatchNormApply, emitBatchNormGradApply, emitBatchNormGradPartials, emitBatchNormPartials } from "./grad-batchnorm-parts.js";
 import { activationTrainable, emitActivationForward, emitBatchNormBatchGradInput, emitBatchNormRunningUpdate, emitBatchNormTrainForward, emitAddChannelBias, emitBatchNormForward, emitBatchNormGradGamma, emitBatchNormGradInput, emitActivationGrad, emitBiasGradChannel, emitDenseForward, emitDenseGradInput, emitDenseGradKernel, emitLoss, emitMaxoutForward, emitMaxoutGrad, emitSoftmaxForward, emitSoftmaxGrad, emitSum } from "./grad-pointwise.js";
 import { accumulate } from "./grad-simd.js";
 import { emitLogSoftmaxGrad, emitMoveForward, emitMoveGrad } from "./grad-move.js";
@@ -85,7 +90,26 @@ export interface TrainingLayout {
    * bytes from `start` (the memory must reach start + count * stride), and `values` are offsets
    * within a region. Absent: one sample's values, at the addresses in `values`.
    */
-  readonly samples?: { readonly start: number; readonly stride: number };
+  readonly samples?: { readonly start: number; readonly stride: number; readonly exchanges: readonly BatchExchange[] };
+}
+
+/**
+ * Batch mode on several threads: where the stages stop for the batch's per-channel sums
+ * (grad-batchnorm-parts.ts), in the order the stages reach them. `offset`: the f64 x 2C area
+ * that holds this thread's partials after stage j and the combined values before stage j + 1;
+ * `per`: elements per channel of one sample.
+ */
+export interface BatchExchange {
+  readonly kind: "statistics" | "gradient";
+  readonly offset: number;
+  readonly channels: number;
+  readonly per: number;
+}
+
+export interface TrainingWasmOptions {
+  readonly convAlgorithm?: TrainAlgorithmSetting;
+  readonly relaxed?: boolean;
+  readonly threads?: boolean;
 }
 
 export interface TrainingWasm {
@@ -113,11 +137,17 @@ class Allocator {
 
 
 /**
- * `relaxed`: vector multiply-adds as `f32x4.relaxed_madd` (fused where the CPU has FMA), for an
- * engine that runs relaxed SIMD: the step is compiled where it runs, so the trainer asks the
- * engine rather than shipping two builds as a bundle does.
+ * Options. `convAlgorithm`: each convolution's algorithm (grad-algorithms.ts; `auto`, the
+ * cost model, by default). `relaxed`: vector multiply-adds as `f32x4.relaxed_madd` (fused
+ * where the CPU has FMA), for an engine that runs relaxed SIMD: the step is compiled where it
+ * runs, so the trainer asks the engine rather than shipping two builds as a bundle does.
+ * `threads`: batch mode also gets the stages that threads run (`begin`, `stage_j`, and the
+ * batch norms cut at their exchanges). Without it they are left out, so that the one-thread
+ * module is what it was: its kernels then have no other caller than `batch` (binaryen inlines
+ * a function called once) and the memory no exchange areas.
  */
-export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, convAlgorithm: TrainAlgorithmSetting = "auto", relaxed = false): TrainingWasm {
+export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, options: TrainingWasmOptions = {}): TrainingWasm {
+  const { convAlgorithm = "auto", relaxed = false, threads = false } = options;
   if (!binaryenLoaded()) throw new Error("internal error: binaryen is not loaded; await loadBinaryen() before emitting");
   const missing = unsupportedOps(tg);
   if (missing.length) throw new Error(`internal error: the WebAssembly training step has no kernel for ${missing.join(", ")}`);
@@ -249,10 +279,19 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
     m.setMemory(1, 32768, "memory", [], false, false, "memory");
     m.addMemoryImport("memory", "env", "memory", false);
     // Phases (batch mode): a sample phase runs its kernels for each sample in turn; a batch
-    // phase is one kernel over every sample (a batch norm's forward or input gradient).
-    const phases: { batch: boolean; names: string[] }[] = [];
+    // phase is one kernel over every sample (a batch norm's forward or input gradient). A batch
+    // norm's phase also has its two halves for threads (`split`), which exchange the batch's
+    // sums between them (see the stages below).
+    const phases: { batch: boolean; names: string[]; split: { partial: string; apply: string } | false }[] = [];
+    const exchanges: BatchExchange[] = [];
+    const exchange = (kind: BatchExchange["kind"], channels: number, per: number): number => {
+      const offset = a.take(16 * channels);
+      exchanges.push({ kind, offset, channels, per });
+      return offset;
+    };
+    const batchTotal = (fn: Fn): Int => fn.atEntry("batch total", () => Int.of(m, () => m.global.get("batch_total", i32), true));
     const toSamplePhase = () => {
-      if (phases.length === 0 || phases[phases.length - 1].batch) phases.push({ batch: false, names: [] });
+      if (phases.length === 0 || phases[phases.length - 1].batch) phases.push({ batch: false, names: [], split: false });
       phase = phases.length - 1;
     };
     const inSamples = (name: string) => {
@@ -267,16 +306,19 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
       const at = stats.get(n);
       if (at !== undefined) {
         const shape = inShape(tg, n.inputs[0]);
+        const { weight: gamma, bias: beta } = n.weights;
+        if (!gamma || !beta) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
+        if (n.op.kind !== "batchnorm") throw new Error(`internal error: ${n.layer} is not a batch norm`);
+        const { eps } = n.op;
+        const [C, per] = [shape[0], size(shape.slice(1))];
+        const ex = threads ? exchange("statistics", C, per) : 0;
         phases.push({
           batch: true,
-          names: [
-            kernel((k) => {
-              const { weight: gamma, bias: beta } = n.weights;
-              if (!gamma || !beta) throw new Error(`internal error: batch norm ${n.layer} lacks its parameters`);
-              if (n.op.kind !== "batchnorm") throw new Error(`internal error: ${n.layer} is not a batch norm`);
-              emitBatchNormTrainForward(k, n.op.eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * shape[0]));
-            }),
-          ],
+          names: [kernel((k) => emitBatchNormTrainForward(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * C)))],
+          split: threads && {
+            partial: kernel((k) => emitBatchNormPartials(k, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), ex)),
+            apply: kernel((k) => emitBatchNormApply(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.output), { gamma: k.weight(gamma), beta: k.weight(beta) }, flatView(k.fn, at, 2 * C), ex)),
+          },
         });
         forwardNames.push(phases[phases.length - 1].names[0]);
         evaluateNames.push(kernel((k) => emitForward(k, tg, n, wino), true));
@@ -302,13 +344,16 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
         const at = stats.get(forward) as number;
         const shape = inShape(tg, n.output);
         const eps = n.op.eps;
+        const [C, per] = [shape[0], size(shape.slice(1))];
+        const gamma = n.weights.weight as Weight;
+        const ex = threads ? exchange("gradient", C, per) : 0;
         phases.push({
           batch: true,
-          names: [
-            kernel((k) =>
-              emitBatchNormBatchGradInput(k, eps, shape[0], size(shape.slice(1)), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(n.weights.weight as Weight), flatView(k.fn, at, 2 * shape[0])),
-            ),
-          ],
+          names: [kernel((k) => emitBatchNormBatchGradInput(k, eps, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(gamma), flatView(k.fn, at, 2 * C)))],
+          split: threads && {
+            partial: kernel((k) => emitBatchNormGradPartials(k, C, per, batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), flatView(k.fn, at, 2 * C), ex)),
+            apply: kernel((k) => emitBatchNormGradApply(k, eps, C, per, batchTotal(k.fn), batchCount(k.fn), across(k.fn, n.inputs[0]), across(k.fn, n.inputs[1]), across(k.fn, n.output), k.weight(gamma), flatView(k.fn, at, 2 * C), ex)),
+          },
         });
         continue;
       }
@@ -364,6 +409,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
     if (deferred.length) {
       phases.push({
         batch: true,
+        split: false,
         names: [
           kernel((k) => {
             const { fn } = k;
@@ -389,7 +435,7 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
     const winoFlushName = kernel((k) => {
       for (const [w, b] of winoSums) emitWinogradKernelGradient(k, b.op, b.C, b, flatView(k.fn, grads.get(w) as number, size(w.shape)));
     });
-    if (batchMode && winoSums.length) phases.push({ batch: true, names: [winoFlushName] });
+    if (batchMode && winoSums.length) phases.push({ batch: true, names: [winoFlushName], split: false });
     const zeroName = kernel((k) => {
       for (const b of wino.values()) zero(k.fn, flatView(k.fn, b.du, winogradFloats(b.op, b.C)), winogradFloats(b.op, b.C));
       k.fn.emit(m.i32.store(chunkCount, 4, m.i32.const(0), m.i32.const(0)));
@@ -408,20 +454,20 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
     m.addFunction("update", binaryen.none, binaryen.none, [], call([updateName]));
     m.addFunction("norm", binaryen.none, binaryen.none, [], call([normName]));
     m.addFunction("flush", binaryen.none, binaryen.none, [], call(batchMode ? [flushName] : [flushName, winoFlushName]));
-    let samples: { start: number; stride: number } | undefined;
+    let samples: { start: number; stride: number; exchanges: readonly BatchExchange[] } | undefined;
     if (batchMode) {
       const runningName = kernel((k) => {
         for (const n of batchNorms) {
           const shape = inShape(tg, n.inputs[0]);
           const { running_mean: mean, running_var: variance } = n.weights;
-          emitBatchNormRunningUpdate(k, shape[0], size(shape.slice(1)), batchCount(k.fn), flatView(k.fn, stats.get(n) as number, 2 * shape[0]), k.weight(mean as Weight), k.weight(variance as Weight));
+          emitBatchNormRunningUpdate(k, shape[0], size(shape.slice(1)), batchTotal(k.fn), flatView(k.fn, stats.get(n) as number, 2 * shape[0]), k.weight(mean as Weight), k.weight(variance as Weight));
         }
       }, true);
       m.addFunction("running", binaryen.none, binaryen.none, [], call([runningName]));
       // batch(count): every phase in order, each sample phase once per sample.
       const driver = new Fn(m, ["count"]);
       const count = driver.symbol("count");
-      driver.emit(m.global.set("batch_count", count.expr()));
+      driver.emit(m.global.set("batch_count", count.expr()), m.global.set("batch_total", count.expr()));
       for (const p of phases) {
         if (p.batch) driver.emit(call(p.names));
         else
@@ -431,6 +477,37 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
           });
       }
       driver.finish("batch");
+      // Threads: begin(count, total) (this thread's samples, the batch's), then stage_0 to
+      // stage_E in turn, E = exchanges.length: stage j stops after the partial sums of
+      // exchange j (its area), and stage j + 1 starts from the combined values written there.
+      if (threads) {
+        const begin = new Fn(m, ["count", "total"]);
+        begin.emit(m.global.set("batch_count", begin.symbol("count").expr()), m.global.set("batch_total", begin.symbol("total").expr()));
+        begin.finish("begin");
+        exported.push("begin");
+        let stage = new Fn(m, []);
+        let stages = 0;
+        const finishStage = () => {
+          stage.finish(`stage_${stages}`);
+          exported.push(`stage_${stages++}`);
+        };
+        for (const p of phases) {
+          if (!p.batch) {
+            const fn = stage;
+            fn.for(0, batchCount(fn), (b) => {
+              fn.emit(m.global.set("sample_base", regionOf(fn, b).expr()));
+              fn.emit(call(p.names));
+            });
+          } else if (!p.split) stage.emit(call(p.names));
+          else {
+            stage.emit(call([p.split.partial]));
+            finishStage();
+            stage = new Fn(m, []);
+            stage.emit(call([p.split.apply]));
+          }
+        }
+        finishStage();
+      }
       // forward_k(): forward node k over the whole batch of the last batch(count), so that a
       // failed step's report can read each layer's output as it is made (the plan reuses them).
       tg.forward.nodes.forEach((n, k) => {
@@ -450,11 +527,12 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, con
       select.emit(m.global.set("sample_base", regionOf(select, select.symbol("b")).expr()));
       select.finish("select");
       exported.push("running", "batch", "select");
-      samples = { start: align(a.end + 64), stride: align(perSampleBytes + 16) };
+      samples = { start: align(a.end + 64), stride: align(perSampleBytes + 16), exchanges };
       m.addGlobal("sample_start", i32, false, m.i32.const(samples.start));
       m.addGlobal("sample_stride", i32, false, m.i32.const(samples.stride));
       m.addGlobal("sample_base", i32, true, m.i32.const(samples.start));
       m.addGlobal("batch_count", i32, true, m.i32.const(0));
+      m.addGlobal("batch_total", i32, true, m.i32.const(0));
     } else {
       m.addFunction("sample", binaryen.none, binaryen.none, [], call([...fnNames.forward, ...fnNames.loss, ...fnNames.backward]));
       exported.push("sample");

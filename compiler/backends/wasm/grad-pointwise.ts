@@ -349,7 +349,7 @@ export function emitBatchNormGradGamma(k: GradKernelContext, eps: number, C: num
  * y = x * scale + shift over `per` elements of a channel from element `from` of each view, on
  * four f32 lanes (then the last per mod 4 in scalar code): batch norm's elementwise passes.
  */
-function affineRun(k: GradKernelContext, per: number, from: Int, terms: readonly { view: View; coefficient: Expr }[], shift: Expr, out: View): void {
+export function affineRun(k: GradKernelContext, per: number, from: Int, terms: readonly { view: View; coefficient: Expr }[], shift: Expr, out: View): void {
   const { fn } = k;
   const m = fn.m;
   const coefficients = terms.map((t) => fn.f64(t.coefficient));
@@ -377,7 +377,7 @@ function affineRun(k: GradKernelContext, per: number, from: Int, terms: readonly
  * or f64, `lanes` saying which; each call of `value(i)` is a fresh read of a local, as an
  * expression may stand in one place only) to the terms each sum adds; the sums are added to `into`.
  */
-function laneSums(k: GradKernelContext, per: number, from: Int, views: readonly View[], terms: (value: (i: number) => Expr, lanes: boolean) => readonly Expr[], into: readonly F64Var[]): void {
+export function laneSums(k: GradKernelContext, per: number, from: Int, views: readonly View[], terms: (value: (i: number) => Expr, lanes: boolean) => readonly Expr[], into: readonly F64Var[]): void {
   const { fn } = k;
   const m = fn.m;
   const full = per - (per % 4);
@@ -457,14 +457,26 @@ export function emitBatchNormBatchGradInput(k: GradKernelContext, eps: number, C
     fn.for(0, count, (b) =>
       laneSums(k, per, base, [dy(b), x(b)], (v, lanes) => [v(0), lanes ? m.f64x2.mul(v(0), m.f64x2.sub(v(1), meanLanes.get())) : m.f64.mul(v(0), m.f64.sub(v(1), mean.get()))], [sdy, sdyx]),
     );
-    // mean(g) = gamma * sdy / N; mean(g * xhat) = gamma * sdyx / (sd * N).
-    const mg = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdy.get()), n.get()));
-    const mgx = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdyx.get()), m.f64.mul(sd.get(), n.get())));
-    const a = fn.f64(m.f64.div(gm.get(), sd.get()));
-    const bx = fn.f64(m.f64.neg(m.f64.div(mgx.get(), m.f64.mul(sd.get(), sd.get()))));
-    const c0 = fn.f64(m.f64.sub(m.f64.div(m.f64.mul(mean.get(), mgx.get()), m.f64.mul(sd.get(), sd.get())), m.f64.div(mg.get(), sd.get())));
+    const { a, bx, c0 } = gradInputCoefficients(k, { gamma: gm, sd, mean, sdy, sdyx, n });
     fn.for(0, count, (b) => affineRun(k, per, base, [{ view: dy(b), coefficient: a.get() }, { view: x(b), coefficient: bx.get() }], c0.get(), dx(b)));
   });
+}
+
+/**
+ * The input gradient's per-channel coefficients, dx = dy * a + x * bx + c0, from the batch's
+ * sums sdy = sum(dy) and sdyx = sum(dy * (x - mean)) over its N elements of the channel.
+ */
+export function gradInputCoefficients(k: GradKernelContext, s: { gamma: F64Var; sd: F64Var; mean: F64Var; sdy: F64Var; sdyx: F64Var; n: F64Var }): { a: F64Var; bx: F64Var; c0: F64Var } {
+  const { fn } = k;
+  const m = fn.m;
+  const { gamma: gm, sd, mean, sdy, sdyx, n } = s;
+  // mean(g) = gamma * sdy / N; mean(g * xhat) = gamma * sdyx / (sd * N).
+  const mg = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdy.get()), n.get()));
+  const mgx = fn.f64(m.f64.div(m.f64.mul(gm.get(), sdyx.get()), m.f64.mul(sd.get(), n.get())));
+  const a = fn.f64(m.f64.div(gm.get(), sd.get()));
+  const bx = fn.f64(m.f64.neg(m.f64.div(mgx.get(), m.f64.mul(sd.get(), sd.get()))));
+  const c0 = fn.f64(m.f64.sub(m.f64.div(m.f64.mul(mean.get(), mgx.get()), m.f64.mul(sd.get(), sd.get())), m.f64.div(mg.get(), sd.get())));
+  return { a, bx, c0 };
 }
 
 /**
