@@ -72,8 +72,10 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
       const t = winograd1dTiling(alpha, K, O, tiles);
       const batches = Math.ceil(tiles / (4 * t.quads));
       const quads = Math.ceil(tiles / 4);
-      // batched-GEMM multiply-adds, input values transformed (per virtual channel and point), output values transformed, outputs.
-      return [1, alpha * up(O, 4) * K * batches * t.quadsPadded * 4, K * quads * 4 * alpha, O * quads * 4 * alpha, O * P];
+      const nonzeros = (T: readonly (readonly number[])[]) => T.reduce((n, row) => n + row.filter((v) => v !== 0).length, 0);
+      // batched-GEMM multiply-adds, transformed input values stored, input and output transforms' terms (their matrices' nonzeros), outputs.
+      const lanes = quads * 4;
+      return [1, alpha * up(O, 4) * K * batches * t.quadsPadded * 4, K * lanes * alpha, K * lanes * nonzeros(p.w.BT), O * lanes * nonzeros(p.w.AT), O * P];
     }
     case "fft": {
       const tiling = fftTilingFor(op, C, out);
@@ -135,7 +137,7 @@ export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
   winograd2: [11000, 0.0448, 0.332, 0.239, 0],
   winograd4: [0, 0.0526, 0.745, 0, 1.35],
   // Not in the 2026-12-01 fit: set from audio_conv2 and the 1-D layers of bench/algorithms.ts (see there).
-  winograd1d: [0, 0.05, 0.5, 0.5, 0],
+  winograd1d: [0, 0.05, 0.2, 0.05, 0.05, 0],
   fft: [0, 0.0317, 0.252, 0.27, 0.35],
   separable: [6630, 0.0876, 0.258],
   // The last: the pointwise micro-kernel's vector multiply-adds, set from its measured 0.85x
