@@ -35,7 +35,7 @@ const COMPILE_HELP = `compile options:
   --no-fuse                 keep every layer a kernel of its own
   --no-plan                 give every value its own memory (no reuse)
   --algorithm LAYER=NAME    force a convolution algorithm: direct, gemm, winograd2,
-                            winograd4, fft, separable, direct_simd (repeatable)
+                            winograd4, winograd1d, fft, separable, direct_simd (repeatable)
   --autotune                time each layer's applicable algorithms on this machine
                             (WebAssembly, or the WebGPU adapter with --target webgpu) and keep
                             the fastest; shows a progress bar`;

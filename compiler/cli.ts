@@ -34,7 +34,7 @@ import { readNpy, writeNpy } from "./tensors/npy.js";
 /** The user's input is wrong; the message (already formatted) is printed and we exit 1. */
 class UserError extends Error {}
 
-const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"];
+const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "winograd1d", "fft", "separable", "direct_simd"];
 
 /** The runtime's error classes by their `code`: a bundle's own copy of the runtime fails `instanceof`. */
 const hasCode = (e: unknown, code: string): e is Error => typeof e === "object" && e !== null && (e as { code?: unknown }).code === code;

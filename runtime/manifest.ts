@@ -146,6 +146,6 @@ export interface Manifest {
   readonly weights: { readonly file: string; readonly bytes: number };
   readonly wasm?: WasmManifest;
   readonly webgpu?: WebGpuManifest;
-  /** The convolution algorithm chosen per layer (direct, gemm, winograd2, winograd4, fft, separable, direct_simd) and why: for tools and people, the runtime does not need it. */
+  /** The convolution algorithm chosen per layer (direct, gemm, winograd2, winograd4, winograd1d, fft, separable, direct_simd) and why: for tools and people, the runtime does not need it. */
   readonly algorithms?: Readonly<Record<string, { readonly name: string; readonly reason: string }>>;
 }

@@ -1,6 +1,6 @@
 // Which convolution algorithms a layer allows, and why not when it does not. Every algorithm
 // computes what direct convolution computes; they differ in which layers they can do at all
-// (Winograd only 3x3 at stride 1, FFT only stride 1, separable only rank-1 kernel slices) and
+// (Winograd only 3x3 at stride 1, 1-D Winograd only 1-D without groups, FFT only stride 1, separable only rank-1 kernel slices) and
 // in the memory they need. The answer is a sentence for the user (`--algorithm` on a layer
 // it does not apply to is an error that says this) or undefined when it applies.
 
@@ -10,6 +10,7 @@ import * as D from "../ir/dim.js";
 import { chooseFftTiling, fftApplies } from "./fft.js";
 import { separableFactors } from "./separable.js";
 import { winogradApplies } from "./winograd.js";
+import { winograd1dApplies, winograd1dPlan } from "./winograd1d.js";
 import { directSimdPoolReason } from "../backends/wasm/direct-simd.js";
 
 /** Spatial sizes a symbolic layer is costed and tiled for (the sizes are not known until run time). */
@@ -76,6 +77,13 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
       if (op.filters * Cg * alpha * alpha * 4 > MAX_TABLE_BYTES) return `its transformed weights would take more than ${MAX_TABLE_BYTES >> 20} MiB`;
       return undefined;
     }
+    case "winograd1d": {
+      const why = winograd1dApplies(op);
+      if (why) return why;
+      const p = winograd1dPlan(op);
+      if (op.filters * s.c * p.perChannel * p.w.alpha * 4 > MAX_TABLE_BYTES) return `its transformed weights would take more than ${MAX_TABLE_BYTES >> 20} MiB`;
+      return undefined;
+    }
     case "fft": {
       const why = fftApplies(op);
       if (why) return why;
@@ -99,4 +107,4 @@ export function applicable(name: AlgorithmName, node: Node, g: Graph): string | 
 /** The widest kernel row direct_simd writes out tap by tap. */
 const MAX_UNROLLED_TAPS = 64;
 
-export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"];
+export const ALGORITHMS: readonly AlgorithmName[] = ["direct", "gemm", "winograd2", "winograd4", "winograd1d", "fft", "separable", "direct_simd"];

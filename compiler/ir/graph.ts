@@ -48,7 +48,7 @@ export type FusedOp =
   | { readonly kind: "add"; readonly value: number }
   | { readonly kind: "pool"; readonly op: PoolOp };
 
-export type AlgorithmName = "direct" | "gemm" | "winograd2" | "winograd4" | "fft" | "separable" | "direct_simd";
+export type AlgorithmName = "direct" | "gemm" | "winograd2" | "winograd4" | "winograd1d" | "fft" | "separable" | "direct_simd";
 
 /** The algorithm chosen for a layer, and why (printed by explain and in IR dumps). */
 export interface AlgorithmChoice {

@@ -24,6 +24,21 @@ describe("cost model: picks", () => {
     expect(w?.reason).toMatch(/^3x3 stride 1, 64->64 channels, 56x56 outputs: Winograd F\(4x4,3x3\) needs 4x fewer multiplies; estimated [\d.]+ ms vs [\d.]+ ms winograd2, [\d.]+ ms /);
   });
 
+  it("1-D Winograd for audio1d's 16->32 channel layer (9 taps, stride 2), GEMM for its 1->16 one; never on WebGPU", () => {
+    const w = choice(compile(net("16, 7996", "conv(32, 9, stride: 2) |> relu")));
+    expect(w?.name).toBe("winograd1d");
+    expect(w?.reason).toMatch(/^9 stride 2, 16->32 channels, 3994 outputs: 1-D Winograd F\(4,5\) on its 2 stride phases as stride-1 channels, needs 2.25x fewer multiplies; estimated [\d.]+ ms vs [\d.]+ ms gemm/);
+    expect(choice(compile(net("1, 16000", "conv(16, 9, stride: 2) |> relu")))?.name).not.toBe("winograd1d");
+    const webgpu = { target: "webgpu" as const };
+    expect(choice(compile(net("16, 7996", "conv(32, 9, stride: 2) |> relu"), webgpu))?.name).not.toBe("winograd1d");
+    const forced = compile(net("16, 7996", "conv(32, 9, stride: 2)"), { ...webgpu, algorithms: { c: "winograd1d" } });
+    expect(forced.ok).toBe(false);
+    expect(forced.diagnostics.map((d) => d.message).join("\n")).toContain("winograd1d");
+    // A 2-D layer: refused with the reason.
+    const r = compile(net("4, 20, 20", "conv(4, 3x3)"), { algorithms: { c: "winograd1d" } });
+    expect(r.diagnostics.map((d) => d.message).join("\n")).toContain("1-D Winograd is for 1-D layers; this one is 2-D");
+  });
+
   it("direct for a tiny layer, and then a following pool is fused into it", () => {
     const tiny = choice(compile(net("1, 8, 8", "conv(2, 3x3)")));
     expect(tiny?.name).toBe("direct");

@@ -172,3 +172,26 @@ export function directSimdConfig(rng: Rng): Config {
   };
   return { input: [c, ...m], op, epilogue: randomEpilogue(rng) };
 }
+
+/**
+ * 1-D, groups 1, dilation 1, kernel 2..10 wider than the stride 1..4 (winograd1d's domain):
+ * channels include non-multiples of 4, lengths that leave partial tiles and quads, and the
+ * long inputs take the interior (vector-load) path as well as the masked one.
+ */
+export function winograd1dConfig(rng: Rng): Config {
+  const stride = rng.pick([1, 1, 2, 2, 3, 4]);
+  const k = rng.int(stride + 1, Math.min(10, 2 * 5 * stride));
+  const c = rng.int(1, 9);
+  const op: ConvOp = {
+    kind: "conv",
+    filters: rng.int(1, 13),
+    kernel: [k],
+    stride: [stride],
+    dilation: [1],
+    pad: randomPad(rng, 1, [k]),
+    groups: 1,
+    flip: rng.bool(),
+    bias: rng.pick(["channel", "channel", "none", "location"] as const),
+  };
+  return { input: [c, k + rng.pick([rng.int(0, 30), rng.int(30, 400)])], op, epilogue: randomEpilogue(rng) };
+}

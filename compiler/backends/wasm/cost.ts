@@ -18,6 +18,8 @@ import { fftTilingFor } from "./fft.js";
 import { gemmTiling } from "./gemm.js";
 import { separableStrip } from "./separable.js";
 import { winogradTiling } from "./winograd.js";
+import { winograd1dTiling } from "./winograd1d.js";
+import { winograd1dPlan } from "../../algorithms/winograd1d.js";
 import { directSimdBlock } from "./direct-simd.js";
 import { POINTWISE_TILE, pointwiseOp } from "./pointwise.js";
 
@@ -61,6 +63,19 @@ export function costFeatures(name: AlgorithmName, s: ConvShape): number[] {
       const tiles = batches * t.quads * 4;
       // batched-GEMM multiply-adds, input tile transforms, output tile transforms, outputs.
       return [1, G * A2 * up(Og, 4) * Cg * batches * t.quadsPadded * 4, C * tiles * A2, O * tiles * A2, O * P];
+    }
+    case "winograd1d": {
+      const p = winograd1dPlan(op);
+      const { alpha } = p.w;
+      const K = C * p.perChannel;
+      const tiles = Math.ceil(out[0] / 4);
+      const t = winograd1dTiling(alpha, K, O, tiles);
+      const batches = Math.ceil(tiles / (4 * t.quads));
+      const quads = Math.ceil(tiles / 4);
+      const nonzeros = (T: readonly (readonly number[])[]) => T.reduce((n, row) => n + row.filter((v) => v !== 0).length, 0);
+      // batched-GEMM multiply-adds, transformed input values stored, input and output transforms' terms (their matrices' nonzeros), outputs.
+      const lanes = quads * 4;
+      return [1, alpha * up(O, 4) * K * batches * t.quadsPadded * 4, K * lanes * alpha, K * lanes * nonzeros(p.w.BT), O * lanes * nonzeros(p.w.AT), O * P];
     }
     case "fft": {
       const tiling = fftTilingFor(op, C, out);
@@ -121,6 +136,12 @@ export const WASM_COSTS: Readonly<Record<AlgorithmName, readonly number[]>> = {
   gemm: [4160, 0.0482, 0.119, 0.058],
   winograd2: [11000, 0.0448, 0.332, 0.239, 0],
   winograd4: [0, 0.0526, 0.745, 0, 1.35],
+  // Not in the 2026-12-01 fit: fitted alone (2026-12-06, `--calibrate --only-1d --runs 5`) on the
+  // ten 1-D layers it applies to, without the fixed cost (a fit with one put 13.5 us on it and
+  // predicted no better): median error 8%, worst -29% (24x6000 stride 3, where GEMM measured
+  // 1.9x its own estimate too). On two small strided layers (8->16 channels stride 2, 4->12
+  // stride 4) GEMM's estimate is 16-45% low and it is picked over a faster winograd1d.
+  winograd1d: [0, 0.0374, 0, 0.16, 0.0659, 0],
   fft: [0, 0.0317, 0.252, 0.27, 0.35],
   separable: [6630, 0.0876, 0.258],
   // The last: the pointwise micro-kernel's vector multiply-adds, set from its measured 0.85x
@@ -155,6 +176,12 @@ export function whyWasm(name: AlgorithmName, s: ConvShape): string {
       return "Winograd F(2x2,3x3) needs 2.25x fewer multiplies";
     case "winograd4":
       return "Winograd F(4x4,3x3) needs 4x fewer multiplies";
+    case "winograd1d": {
+      const p = winograd1dPlan(op);
+      const fewer = (op.kernel[0] * 4) / (p.w.alpha * p.perChannel);
+      const phases = p.phases > 1 ? `its ${p.phases} stride phases as stride-1 channels, ` : "";
+      return `1-D Winograd F(4,${p.R}) on ${phases}${p.chunks > 1 ? `${p.chunks} chunks of ${p.R} taps, ` : ""}needs ${fewer.toFixed(2)}x fewer multiplies`;
+    }
     case "fft": {
       const t = fftTilingFor(op, s.c, s.out);
       return `FFT on ${t.n.join("x")} tiles does O(log N) work per output instead of ${kVol} multiplies`;

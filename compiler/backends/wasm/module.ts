@@ -62,6 +62,7 @@ import { emitSoftmax } from "./softmax.js";
 import { emitTiled } from "./tiled.js";
 import { prepareGemm } from "./gemm.js";
 import { prepareWinograd } from "./winograd.js";
+import { prepareWinograd1d } from "./winograd1d.js";
 import { prepareSeparable } from "./separable.js";
 import { prepareFft } from "./fft.js";
 import { prepareDirectSimd } from "./direct-simd.js";
@@ -173,6 +174,8 @@ function algorithmKernel(step: Step, plan: Plan): AlgorithmKernel | undefined {
       return prepareWinograd(step, plan, op, 2);
     case "winograd4":
       return prepareWinograd(step, plan, op, 4);
+    case "winograd1d":
+      return prepareWinograd1d(step, plan, op);
     case "separable":
       return prepareSeparable(step, plan, op);
     case "fft":

@@ -1,6 +1,6 @@
 // The WebAssembly target: what the passes ask of this backend, answered from its own files.
 // Its kernels apply every epilogue after every convolution-like producer; it implements every
-// algorithm (direct_simd only here); whether one computes a layer is the algorithm's own
+// algorithm (direct_simd and winograd1d only here); whether one computes a layer is the algorithm's own
 // applicability (its kernels take any size); its costs are the fitted model of cost.ts; it
 // times candidates synchronously inside the pass (autotune.ts); it emits module.ts's module.
 
@@ -20,7 +20,7 @@ export const WASM: Target = {
   name: "wasm",
   backends: ["wasm"],
   fuses: (producer, item) => PRODUCERS.has(producer) && FUSION.has(item),
-  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "fft", "separable", "direct_simd"]),
+  algorithms: new Set<AlgorithmName>(["direct", "gemm", "winograd2", "winograd4", "winograd1d", "fft", "separable", "direct_simd"]),
   allows: (name, n, g) => applicable(name, n, g),
   estimateMs: (name, s) => estimateMs(name, s),
   why: whyWasm,

@@ -29,7 +29,8 @@ export function algorithmKernels(ctx: StepContext): KernelSpec[] | undefined {
     case "separable":
       return separableKernels(ctx, conv);
     case "direct_simd":
-      // WebAssembly's vectorised direct convolution (never chosen for WebGPU): the direct kernel.
+    case "winograd1d":
+      // WebAssembly's own algorithms (not in the WebGPU target's set, never chosen for it): the direct kernel.
       return undefined;
     default:
       return assertNever(step.algorithm.name);

@@ -55,6 +55,7 @@ export function webgpuBuffers(name: AlgorithmName, s: ConvShape): number[] {
   switch (name) {
     case "direct":
     case "direct_simd":
+    case "winograd1d":
     case "gemm":
       return base;
     case "winograd2":
@@ -109,6 +110,7 @@ export function estimateWebGpuMs(name: AlgorithmName, s: ConvShape): number {
   switch (name) {
     case "direct":
     case "direct_simd":
+    case "winograd1d":
       ns = k.dispatch + O * P0 * Cg * kVol * k.directFma;
       break;
     case "gemm": {
@@ -159,6 +161,7 @@ export function whyWebGpu(name: AlgorithmName, s: ConvShape): string {
   switch (name) {
     case "direct":
     case "direct_simd":
+    case "winograd1d":
       return "direct convolution is one dispatch, with no transforms to pay for";
     case "gemm":
       return "implicit GEMM stages 32x32 blocks in workgroup memory and reuses each value across a 4x4 register block";

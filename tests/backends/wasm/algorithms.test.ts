@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { AlgorithmName } from "../../../compiler/ir/graph.js";
 import type { Plan } from "../../../compiler/plan/plan.js";
 import * as D from "../../../compiler/ir/dim.js";
-import { type Config, directSimdConfig, fftConfig, gemmConfig, makeRankOne, separableConfig, winogradConfig } from "../conv-configs.js";
+import { type Config, directSimdConfig, fftConfig, gemmConfig, makeRankOne, separableConfig, winograd1dConfig, winogradConfig } from "../conv-configs.js";
 import { PlanBuilder, relativeError, Rng, runWasm } from "./plan-helper.js";
 
 /**
@@ -24,6 +24,7 @@ const BOUND: Record<Exclude<AlgorithmName, "direct">, number> = {
   fft: 1e-6, // measured 5.6e-7
   separable: 5e-7, // measured 2.7e-7
   direct_simd: 5e-7, // measured 2.9e-7
+  winograd1d: 5e-6, // measured 3.2e-6
 };
 
 const CONFIGS = 100;
@@ -111,6 +112,7 @@ describe("convolution algorithms on WASM equal the reference", () => {
   run("fft", fftConfig);
   run("separable", separableConfig);
   run("direct_simd", directSimdConfig);
+  run("winograd1d", winograd1dConfig);
 });
 
 describe("convolution algorithms on WASM with symbolic input sizes", () => {
@@ -120,4 +122,5 @@ describe("convolution algorithms on WASM with symbolic input sizes", () => {
   runSymbolic("fft", fftConfig);
   runSymbolic("separable", separableConfig);
   runSymbolic("direct_simd", directSimdConfig);
+  runSymbolic("winograd1d", winograd1dConfig);
 });

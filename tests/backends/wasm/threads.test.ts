@@ -130,8 +130,8 @@ describe("threads: examples", () => {
   }
 });
 
-/** A random 2-D layer for an algorithm: sizes, channels, groups, padding; weights seeded. */
-function layerFor(name: AlgorithmName, rng: Rng): { conv: string; rest: string; channels: number; size: [number, number] } {
+/** A random 2-D layer for an algorithm: sizes, channels, groups, padding; weights seeded (winograd1d, 1-D only, has its own test below). */
+function layerFor(name: Exclude<AlgorithmName, "winograd1d">, rng: Rng): { conv: string; rest: string; channels: number; size: [number, number] } {
   const channels = rng.int(1, 6);
   const group = rng.pick([1, 1, channels]);
   const filters = group === 1 ? rng.int(1, 9) : channels * rng.int(1, 2);
@@ -168,7 +168,7 @@ function layerFor(name: AlgorithmName, rng: Rng): { conv: string; rest: string; 
 }
 
 describe("threads: every algorithm", () => {
-  const names: AlgorithmName[] = ["gemm", "winograd2", "winograd4", "fft", "separable", "direct", "direct_simd"];
+  const names: Exclude<AlgorithmName, "winograd1d">[] = ["gemm", "winograd2", "winograd4", "fft", "separable", "direct", "direct_simd"];
   for (const name of names) {
     it(`${name}${name === "direct" ? " with a fused pool" : ""}: 12 random layers, static and symbolic, on 1, 2 and 3 threads`, { timeout: 300_000 }, async () => {
       for (let i = 0; i < 12; i++) {
@@ -187,6 +187,27 @@ describe("threads: every algorithm", () => {
       }
     });
   }
+});
+
+describe("threads: winograd1d (1-D layers)", () => {
+  it("12 random 1-D layers (strides 1 to 3), static and symbolic, on 1, 2 and 3 threads", { timeout: 300_000 }, async () => {
+    for (let i = 0; i < 12; i++) {
+      const rng = new Rng(7900 + i);
+      const stride = rng.pick([1, 2, 3]);
+      const k = rng.int(stride + 1, 9);
+      const channels = rng.int(1, 6);
+      const length = rng.int(40, 700);
+      const symbolic = i % 3 === 2;
+      const type = symbolic ? `f32[${channels}, L]` : `f32[${channels}, ${length}]`;
+      const conv = `conv(${rng.int(1, 9)}, ${k}, stride: ${stride}, pad: ${rng.pick(["same", "valid", "full"])}, init: uniform(-1, 1, seed: ${rng.int(1, 1000)}))`;
+      const source = `network t(x: ${type}) -> y {\n  y = x |> a: ${conv} |> relu\n}\n`;
+      const r = compiled(source, { a: "winograd1d" });
+      expect(r.plan.steps.find((s) => s.layer === "a")?.algorithm?.name).toBe("winograd1d");
+      const envs = symbolic ? [{ L: length }, { L: length + 37 }, { L: k + 3 }] : [{}];
+      await checkThreads(r, envs, `winograd1d ${source}`);
+      await checkParts(r, envs[0]);
+    }
+  });
 });
 
 describe("threads: pools on SIMD lanes (pool-lanes.ts)", () => {

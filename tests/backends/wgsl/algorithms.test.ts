@@ -18,9 +18,9 @@ import { executorFor } from "./plan-helper.js";
 /**
  * The bound per algorithm; measured worst relative error over its 100 layers in the comment
  * (llvmpipe, f32 everywhere; Winograd's transforms amplify rounding, the FFT's DFT sums run
- * over whole tiles).
+ * over whole tiles). winograd1d, like direct_simd, is WebAssembly's alone.
  */
-const BOUND: Record<Exclude<AlgorithmName, "direct" | "direct_simd">, number> = {
+const BOUND: Record<Exclude<AlgorithmName, "direct" | "direct_simd" | "winograd1d">, number> = {
   gemm: 1e-6, // measured 4.0e-7
   winograd2: 2e-6, // measured 8.3e-7
   winograd4: 8e-6, // measured 3.9e-6
@@ -36,7 +36,7 @@ function withAlgorithm(plan: Plan, name: AlgorithmName): Plan {
 }
 
 /** Builds one plan from several configurations (each its own input, layer and output); returns the worst error per layer. */
-async function checkBatch(name: Exclude<AlgorithmName, "direct" | "direct_simd">, configs: readonly Config[], seeds: readonly number[], symbolic = false): Promise<number[]> {
+async function checkBatch(name: Exclude<AlgorithmName, "direct" | "direct_simd" | "winograd1d">, configs: readonly Config[], seeds: readonly number[], symbolic = false): Promise<number[]> {
   const symbolsOf = (k: number, d: number) => ["D", "H", "W"].slice(3 - d).map((s) => `${s}${k}`);
   const b = new PlanBuilder(symbolic ? configs.flatMap((c, k) => symbolsOf(k, c.input.length - 1)) : []);
   const residual = configs.map((_, k) => k % 3 === 1);
@@ -97,7 +97,7 @@ async function checkBatch(name: Exclude<AlgorithmName, "direct" | "direct_simd">
 
 const seedOf = (name: string, i: number) => 1000 * (Object.keys(BOUND).indexOf(name) + 1) + i;
 
-function run(name: Exclude<AlgorithmName, "direct" | "direct_simd">, make: (rng: Rng) => Config): void {
+function run(name: Exclude<AlgorithmName, "direct" | "direct_simd" | "winograd1d">, make: (rng: Rng) => Config): void {
   it(`${name} equals direct convolution on ${CONFIGS} random layers (bound ${BOUND[name]})`, async () => {
     let worst = 0;
     for (let i0 = 0; i0 < CONFIGS; i0 += BATCH) {
@@ -114,7 +114,7 @@ function run(name: Exclude<AlgorithmName, "direct" | "direct_simd">, make: (rng:
   });
 }
 
-function runSymbolic(name: Exclude<AlgorithmName, "direct" | "direct_simd">, make: (rng: Rng) => Config): void {
+function runSymbolic(name: Exclude<AlgorithmName, "direct" | "direct_simd" | "winograd1d">, make: (rng: Rng) => Config): void {
   it(`${name} with symbolic sizes: 8 layers, each at 3 input sizes from one compiled network`, async () => {
     const seeds = Array.from({ length: 8 }, (_, k) => 50000 + 100 * (Object.keys(BOUND).indexOf(name) + 1) + k);
     const configs = seeds.map((s) => make(new Rng(s)));
@@ -142,7 +142,7 @@ describe("convolution algorithms on WebGPU with symbolic input sizes", () => {
 });
 
 describe("an algorithm whose kernels a limit refuses falls back to direct convolution", () => {
-  const layer = async (name: Exclude<AlgorithmName, "direct" | "direct_simd">, input: number[], op: Config["op"], limits: Parameters<typeof executorFor>[1]) => {
+  const layer = async (name: Exclude<AlgorithmName, "direct" | "direct_simd" | "winograd1d">, input: number[], op: Config["op"], limits: Parameters<typeof executorFor>[1]) => {
     const rng = new Rng(7);
     const b = new PlanBuilder();
     const x = b.input("x", input);
