@@ -131,7 +131,8 @@ export const training: InputClass = {
     try {
       emitTrainingWgsl(tg, wasm.config.optimiser);
     } catch (e) {
-      problems.push(`the WebGPU training step's emission threw ${(e as Error).stack ?? String(e)}`);
+      // A TrainError is the step refusing, with its reason (tables too big for a storage buffer).
+      if (!(e instanceof TrainError)) problems.push(`the WebGPU training step's emission threw ${(e as Error).stack ?? String(e)}`);
     }
     if (tg.values.reduce((a, v) => a + size(v.shape), 0) > MOST_ELEMENTS || tg.forward.weights.reduce((a, w) => a + size(w.shape), 0) > MOST_WEIGHTS) return { outcome: "ok", problems };
     const ref = compileFor("reference");

@@ -88,6 +88,11 @@ export class WebGpuTrainer {
     if (!choice) throw new BackendError("no WebGPU adapter found (no GPU, and no software fallback)");
     const program = emitTrainingWgsl(graph, optimiser);
     const offer = choice.adapter.limits;
+    // The tap tables are one read-only storage buffer, bound whole.
+    const tableLimit = Math.min(offer.maxStorageBufferBindingSize, offer.maxBufferSize, options.maxStorageBufferBindingSize ?? Infinity);
+    if (program.tables.byteLength > tableLimit) {
+      throw new TrainError(`the WebGPU training step's index tables (the window ops' taps) take ${Math.ceil(program.tables.byteLength / 2 ** 20)} MiB; this WebGPU device binds at most ${Math.floor(tableLimit / 2 ** 20)} MiB: train at a smaller size, or on WebAssembly`);
+    }
     const device = await choice.adapter.requestDevice({
       label: "cnnc training",
       requiredLimits: { maxStorageBufferBindingSize: offer.maxStorageBufferBindingSize, maxBufferSize: offer.maxBufferSize },

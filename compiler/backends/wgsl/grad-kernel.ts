@@ -12,6 +12,7 @@
 import type { Weight } from "../../ir/graph.js";
 import { PRELUDE } from "./prelude.js";
 import type { GradLayout } from "./grad-layout.js";
+import { TrainError } from "../../train/autodiff.js";
 
 export const WG = 64;
 
@@ -49,11 +50,24 @@ fn is_nan(v: f32) -> bool {
 const ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32)`;
 
+/**
+ * The most i32s the tables may take (512 MiB): they are one storage buffer, and devices bind
+ * at most 128 MiB to 4 GiB; past this the step is refused with a TrainError, not built.
+ */
+const MOST_TABLE = 2 ** 27;
+
 export class GradContext {
-  private readonly tableData: number[] = [];
+  // Kept as the tables themselves, joined once: a plain array of every entry would pass V8's
+  // largest array (2^27 elements), which kills the process instead of throwing.
+  private readonly tableChunks: Int32Array[] = [];
+  private tableLength = 0;
   private readonly tableAt = new Map<string, number>();
 
-  constructor(readonly layout: GradLayout) {}
+  constructor(
+    readonly layout: GradLayout,
+    /** The most i32s the tables may take (MOST_TABLE; tests pass less). */
+    private readonly mostTable = MOST_TABLE,
+  ) {}
 
   /** Arena index of element i of sample b of value v (b is ignored for a fixed value). */
   at(v: number, b: string, i: string): string {
@@ -76,14 +90,26 @@ export class GradContext {
   table(key: string, data: () => Int32Array): number {
     const hit = this.tableAt.get(key);
     if (hit !== undefined) return hit;
-    const at = this.tableData.length;
-    for (const v of data()) this.tableData.push(v);
+    const d = data();
+    if (this.tableLength + d.length > this.mostTable) {
+      const mib = Math.ceil((4 * (this.tableLength + d.length)) / 2 ** 20);
+      throw new TrainError(`the WebGPU training step's index tables (the window ops' taps) would take at least ${mib} MiB, more than the ${Math.floor((4 * this.mostTable) / 2 ** 20)} MiB of one storage buffer; train at a smaller size, or on WebAssembly`);
+    }
+    const at = this.tableLength;
+    this.tableChunks.push(d);
+    this.tableLength += d.length;
     this.tableAt.set(key, at);
     return at;
   }
 
   tables(): Int32Array {
-    return Int32Array.from(this.tableData.length ? this.tableData : [0]);
+    const out = new Int32Array(Math.max(1, this.tableLength));
+    let at = 0;
+    for (const c of this.tableChunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
   }
 }
 
