@@ -49,6 +49,14 @@ export interface WinogradShape {
   readonly TX: number;
   /** Tiles per sample (TY x TX). */
   readonly T: number;
+  /**
+   * Floats from one transform point's plane to the next in V and dV ([ξ][C][T]) and in M and
+   * dM ([ξ][O][T]): C x T (O x T) and a cache line more, so that the 16 planes a tile's
+   * transform reads or writes at once do not all fall in one L1 set (at 16 channels and 256
+   * tiles the planes are exactly 16 KiB apart, and an 8-way L1 then holds 8 of the 16).
+   */
+  readonly VS: number;
+  readonly MS: number;
   /** The zero-padded input block: PH rows of PW floats per channel. */
   readonly PH: number;
   readonly PW: number;
@@ -77,7 +85,7 @@ export function winogradShape(op: ConvOp, inShape: readonly number[]): WinogradS
   const TX = 4 * Math.ceil(Wo / 8);
   // A tile reads rows 2ty..2ty+3 and columns 2tx..2tx+3 of the block; the last vector of
   // four tiles reads columns up to 2TX + 1.
-  return { C, O: op.filters, H, W, Ho, Wo, top, left, TY, TX, T: TY * TX, PH: 2 * TY + 2, PW: 2 * TX + 4, QH: 2 * TY, QW: 2 * TX };
+  return { C, O: op.filters, H, W, Ho, Wo, top, left, TY, TX, T: TY * TX, VS: C * TY * TX + 16, MS: op.filters * TY * TX + 16, PH: 2 * TY + 2, PW: 2 * TX + 4, QH: 2 * TY, QW: 2 * TX };
 }
 
 /** The byte address of element `at` of a view, as an expression. */
@@ -196,7 +204,7 @@ function inputTransform(k: GradKernelContext, s: WinogradShape, x: View, V: View
         });
         const v = sandwich(fn, BT, d, BT);
         const t = fn.let(ty.mul(s.TX).add(q.mul(4)));
-        for (let xi = 0; xi < XI; xi++) fn.emit(vstore(fn, V, c.add(xi * s.C).mul(s.T).add(t), v[Math.floor(xi / 4)][xi % 4].get()));
+        for (let xi = 0; xi < XI; xi++) fn.emit(vstore(fn, V, c.mul(s.T).add(xi * s.VS).add(t), v[Math.floor(xi / 4)][xi % 4].get()));
       }),
     ),
   );
@@ -205,8 +213,8 @@ function inputTransform(k: GradKernelContext, s: WinogradShape, x: View, V: View
 /** The forward's V, shared with the kernel gradient of the same sample (made by whichever runs first). */
 function transformedInput(k: GradKernelContext, op: ConvOp, s: WinogradShape, x: View): View {
   const key = JSON.stringify(["winograd V", x.place, s, op.pad]);
-  const { at, fresh } = k.shared(key, XI * s.C * s.T);
-  const V = flatView(k.fn, at, XI * s.C * s.T);
+  const { at, fresh } = k.shared(key, XI * s.VS);
+  const V = flatView(k.fn, at, XI * s.VS);
   if (fresh) inputTransform(k, s, x, V);
   return V;
 }
@@ -215,8 +223,8 @@ function transformedInput(k: GradKernelContext, op: ConvOp, s: WinogradShape, x:
 function transformedGradient(k: GradKernelContext, s: WinogradShape, dy: View): View {
   const { fn } = k;
   const key = JSON.stringify(["winograd dM", dy.place, s]);
-  const { at, fresh } = k.shared(key, XI * s.O * s.T);
-  const dM = flatView(fn, at, XI * s.O * s.T);
+  const { at, fresh } = k.shared(key, XI * s.MS);
+  const dM = flatView(fn, at, XI * s.MS);
   if (!fresh) return dM;
   const block = s.QH * s.QW;
   const D = scratch(k, s.O * block);
@@ -230,7 +238,7 @@ function transformedGradient(k: GradKernelContext, s: WinogradShape, dy: View): 
         const g = [0, 1].map((i) => evensOdds(fn, vload(fn, D, row.add(i * s.QW)), vload(fn, D, row.add(i * s.QW + 4))).map((e) => vec(fn, e)));
         const dm = sandwich(fn, A, g, A);
         const t = fn.let(ty.mul(s.TX).add(q.mul(4)));
-        for (let xi = 0; xi < XI; xi++) fn.emit(vstore(fn, dM, o.add(xi * s.O).mul(s.T).add(t), dm[Math.floor(xi / 4)][xi % 4].get()));
+        for (let xi = 0; xi < XI; xi++) fn.emit(vstore(fn, dM, o.mul(s.T).add(xi * s.MS).add(t), dm[Math.floor(xi / 4)][xi % 4].get()));
       }),
     ),
   );
@@ -252,11 +260,11 @@ export function emitWinogradForward(k: GradKernelContext, op: ConvOp, inShape: r
   const { C, O, T } = s;
   const U = flatView(fn, b.u, XI * O * C);
   const V = transformedInput(k, op, s, x);
-  const M = scratch(k, XI * O * T);
+  const M = scratch(k, XI * s.MS);
   fn.for(0, XI, (xi) => {
     const uAt = fn.let(xi.mul(O * C));
-    const vAt = fn.let(xi.mul(C * T));
-    const mAt = fn.let(xi.mul(O * T));
+    const vAt = fn.let(xi.mul(s.VS));
+    const mAt = fn.let(xi.mul(s.MS));
     rowGemm(fn, { I: O, U: C, n: T, A: U, aAt: (o, c) => uAt.add(o.mul(C)).add(c), B: V, bRow: (c) => vAt.add(c.mul(T)), out: M, outRow: (o) => mAt.add(o.mul(T)) });
   });
   const block = s.QH * s.QW;
@@ -265,7 +273,7 @@ export function emitWinogradForward(k: GradKernelContext, op: ConvOp, inShape: r
     fn.for(0, s.TY, (ty) =>
       fn.for(0, s.TX / 4, (q) => {
         const t = fn.let(ty.mul(s.TX).add(q.mul(4)));
-        const mv = Array.from({ length: 4 }, (_, a) => Array.from({ length: 4 }, (_, c) => vec(fn, vload(fn, M, o.add((a * 4 + c) * O).mul(T).add(t)))));
+        const mv = Array.from({ length: 4 }, (_, a) => Array.from({ length: 4 }, (_, c) => vec(fn, vload(fn, M, o.mul(T).add((a * 4 + c) * s.MS).add(t)))));
         const out = sandwich(fn, F.AT, mv, F.AT);
         const row = fn.let(o.mul(block).add(ty.mul(2 * s.QW)).add(q.mul(8)));
         for (let i = 0; i < 2; i++) {
@@ -286,11 +294,11 @@ export function emitWinogradGradInput(k: GradKernelContext, op: ConvOp, inShape:
   const { C, O, T } = s;
   const U = flatView(fn, b.u, XI * O * C);
   const dM = transformedGradient(k, s, dy);
-  const dV = scratch(k, XI * C * T);
+  const dV = scratch(k, XI * s.VS);
   fn.for(0, XI, (xi) => {
     const uAt = fn.let(xi.mul(O * C));
-    const mAt = fn.let(xi.mul(O * T));
-    const vAt = fn.let(xi.mul(C * T));
+    const mAt = fn.let(xi.mul(s.MS));
+    const vAt = fn.let(xi.mul(s.VS));
     rowGemm(fn, { I: C, U: O, n: T, A: U, aAt: (c, o) => uAt.add(o.mul(C)).add(c), B: dM, bRow: (o) => mAt.add(o.mul(T)), out: dV, outRow: (c) => vAt.add(c.mul(T)) });
   });
   const plane = s.PH * s.PW;
@@ -298,23 +306,35 @@ export function emitWinogradGradInput(k: GradKernelContext, op: ConvOp, inShape:
   zeroFill(fn, P, C * plane);
   const B = transposeOf(F.BT);
   const addAt = (at: Int, v: Expr) => fn.emit(vstore(fn, P, at, m.f32x4.add(vload(fn, P, at), v)));
+  const zeros = () => m.v128.const([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   fn.for(0, C, (c) =>
-    fn.for(0, s.TY, (ty) =>
+    fn.for(0, s.TY, (ty) => {
+      // Four tiles' rows cover columns 8q .. 8q + 9 of the block: columns 2tx + 0, 1 and
+      // 2tx + 2, 3 of each tile, the last two overlapping the next four tiles' first. The
+      // overlap is added in registers (two lanes carried to the next q), so each row is
+      // read and written once per q: storing a vector and loading it again two floats on
+      // stalls store-to-load forwarding.
+      const carry = Array.from({ length: 4 }, () => vec(fn, zeros()));
+      const row0 = fn.let(c.mul(plane).add(ty.mul(2 * s.PW)));
       fn.for(0, s.TX / 4, (q) => {
         const t = fn.let(ty.mul(s.TX).add(q.mul(4)));
-        const dv = Array.from({ length: 4 }, (_, a) => Array.from({ length: 4 }, (_, j) => vec(fn, vload(fn, dV, c.add((a * 4 + j) * C).mul(T).add(t)))));
+        const dv = Array.from({ length: 4 }, (_, a) => Array.from({ length: 4 }, (_, j) => vec(fn, vload(fn, dV, c.mul(T).add((a * 4 + j) * s.VS).add(t)))));
         const dd = sandwich(fn, B, dv, B);
-        const row = fn.let(c.mul(plane).add(ty.mul(2 * s.PW)).add(q.mul(8)));
+        const row = fn.let(row0.add(q.mul(8)));
         for (let i = 0; i < 4; i++) {
           const at = fn.let(row.add(i * s.PW));
-          // Columns 2tx + 0, 1 of the four tiles, then 2tx + 2, 3 (they overlap the next tile's 0, 1).
-          addAt(at, m.i8x16.shuffle(dd[i][0].get(), dd[i][1].get(), lanes([0, 4, 1, 5])));
-          addAt(at.add(4), m.i8x16.shuffle(dd[i][0].get(), dd[i][1].get(), lanes([2, 6, 3, 7])));
-          addAt(at.add(2), m.i8x16.shuffle(dd[i][2].get(), dd[i][3].get(), lanes([0, 4, 1, 5])));
-          addAt(at.add(6), m.i8x16.shuffle(dd[i][2].get(), dd[i][3].get(), lanes([2, 6, 3, 7])));
+          const hi0 = vec(fn, m.i8x16.shuffle(dd[i][2].get(), dd[i][3].get(), lanes([0, 4, 1, 5])));
+          const hi1 = vec(fn, m.i8x16.shuffle(dd[i][2].get(), dd[i][3].get(), lanes([2, 6, 3, 7])));
+          const lo0 = m.i8x16.shuffle(dd[i][0].get(), dd[i][1].get(), lanes([0, 4, 1, 5]));
+          const lo1 = m.i8x16.shuffle(dd[i][0].get(), dd[i][1].get(), lanes([2, 6, 3, 7]));
+          addAt(at, m.f32x4.add(m.f32x4.add(lo0, carry[i].get()), m.i8x16.shuffle(zeros(), hi0.get(), lanes([0, 1, 4, 5]))));
+          addAt(at.add(4), m.f32x4.add(lo1, m.i8x16.shuffle(hi0.get(), hi1.get(), lanes([2, 3, 4, 5]))));
+          fn.emit(carry[i].set(m.i8x16.shuffle(hi1.get(), zeros(), lanes([2, 3, 4, 5]))));
         }
-      }),
-    ),
+      });
+      // The last four tiles' overhang: columns 2TX and 2TX + 1.
+      for (let i = 0; i < 4; i++) addAt(row0.add(i * s.PW + 2 * s.TX), carry[i].get());
+    }),
   );
   copyOut(fn, P, plane, s.PW, s.top, s.left, C, s.H, s.W, dx);
 }
@@ -329,8 +349,8 @@ export function emitWinogradGradKernel(k: GradKernelContext, op: ConvOp, inShape
   const dM = transformedGradient(k, s, dy);
   const dU = flatView(fn, b.du, XI * O * C);
   fn.for(0, XI, (xi) => {
-    const mAt = fn.let(xi.mul(O * T));
-    const vAt = fn.let(xi.mul(C * T));
+    const mAt = fn.let(xi.mul(s.MS));
+    const vAt = fn.let(xi.mul(s.VS));
     const uAt = fn.let(xi.mul(O * C));
     blockDot(fn, {
       I: O,
