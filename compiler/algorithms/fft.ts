@@ -199,12 +199,15 @@ export interface FftTiling {
 
 /**
  * Picks N per axis minimising (transform + product work) per output, over sizes up to 128
- * (2-D) / 48 (3-D) / 1024 (1-D) and never much past the output's extent. `outputs`: the
+ * (2-D) / 48 (3-D) / 512 (1-D) and never much past the output's extent. `outputs`: the
  * output size per axis where known (for a symbolic size, a nominal 256).
  */
 export function chooseFftTiling(kEff: readonly number[], inChannels: number, outChannels: number, outputs: readonly number[]): FftTiling {
   const d = kEff.length;
-  const max = d === 1 ? 1024 : d === 2 ? 128 : 48;
+  // The WebAssembly kernel unrolls a tile's transform: past 512 points a 1-D tile's function
+  // grows until binaryen takes minutes over it (a 65-tap layer picked 768-point tiles, and
+  // `cnnc compile` ran for minutes; 512-point tiles compile in about 3 s).
+  const max = d === 1 ? 512 : d === 2 ? 128 : 48;
   const perAxis = kEff.map((k, i) => {
     const sizes = fftTileSizes(max).filter((n) => n - k + 1 >= Math.max(1, Math.ceil(k / 2)));
     // Not far past what one tile needs to cover the whole axis.

@@ -68,6 +68,10 @@ describe("fft: the transform", () => {
       expect(t.t[i]).toBe(n - 15 + 1);
     });
   });
+
+  it("a 1-D tile is at most 512 points: past that its unrolled kernel took binaryen minutes (a 65-tap layer over 2048 picked 768)", () => {
+    for (const k of [9, 33, 65, 129, 201]) expect(chooseFftTiling([k], 4, 8, [2048]).n[0]).toBeLessThanOrEqual(512);
+  });
 });
 
 describe("fft: overlap-save convolution equals direct convolution (float64)", () => {
