@@ -18,7 +18,7 @@
 
 import { type F64Var, type Int, type View } from "./builder.js";
 import type { GradKernelContext } from "./grad-context.js";
-import { affineRun, gradInputCoefficients, laneSums } from "./grad-pointwise.js";
+import { affineRun, gradInputCoefficients, laneSums, meanAndM2 } from "./grad-pointwise.js";
 import { vec } from "./simd.js";
 
 /** Element i of the f64 exchange area at byte address `at`. */
@@ -36,19 +36,7 @@ export function emitBatchNormPartials(k: GradKernelContext, C: number, per: numb
   const m = fn.m;
   const n = fn.f64(m.f64.mul(m.f64.convert_u.i32(count.expr()), m.f64.const(per)));
   fn.for(0, C, (c) => {
-    const base = fn.let(c.mul(per));
-    const s = fn.f64(m.f64.const(0));
-    fn.for(0, count, (b) => laneSums(k, per, base, [x(b)], (v) => [v(0)], [s]));
-    const mean = fn.f64(m.select(m.f64.gt(n.get(), m.f64.const(0)), m.f64.div(s.get(), n.get()), m.f64.const(0)));
-    const m2 = fn.f64(m.f64.const(0));
-    const meanLanes = vec(fn, m.f64x2.splat(mean.get()));
-    fn.for(0, count, (b) =>
-      laneSums(k, per, base, [x(b)], (v, lanes) => {
-        const d = lanes ? m.f64x2.sub(v(0), meanLanes.get()) : m.f64.sub(v(0), mean.get());
-        const dv = lanes ? vec(fn, d) : fn.f64(d);
-        return [lanes ? m.f64x2.mul(dv.get(), dv.get()) : m.f64.mul(dv.get(), dv.get())];
-      }, [m2]),
-    );
+    const { mean, m2 } = meanAndM2(k, per, fn.let(c.mul(per)), count, x, n);
     fn.emit(store(k, exchange, c, mean), store(k, exchange, c.add(C), m2));
   });
 }

@@ -415,24 +415,37 @@ export function emitBatchNormTrainForward(k: GradKernelContext, eps: number, C: 
   const n = fn.f64(m.f64.mul(m.f64.convert_u.i32(count.expr()), m.f64.const(per)));
   fn.for(0, C, (c) => {
     const base = fn.let(c.mul(per));
-    const s = fn.f64(m.f64.const(0));
-    fn.for(0, count, (b) => laneSums(k, per, base, [x(b)], (v) => [v(0)], [s]));
-    const mean = fn.f64(m.f64.div(s.get(), n.get()));
-    const v = fn.f64(m.f64.const(0));
-    const meanLanes = vec(fn, m.f64x2.splat(mean.get()));
-    fn.for(0, count, (b) =>
-      laneSums(k, per, base, [x(b)], (v, lanes) => {
-        const d = lanes ? m.f64x2.sub(v(0), meanLanes.get()) : m.f64.sub(v(0), mean.get());
-        const dv = lanes ? vec(fn, d) : fn.f64(d);
-        return [lanes ? m.f64x2.mul(dv.get(), dv.get()) : m.f64.mul(dv.get(), dv.get())];
-      }, [v]),
-    );
-    const variance = fn.f64(m.f64.div(v.get(), n.get()));
+    const { mean, m2 } = meanAndM2(k, per, base, count, x, n);
+    const variance = fn.f64(m.f64.div(m2.get(), n.get()));
     fn.emit(stats.store(c, mean.get()), stats.store(c.add(C), variance.get()));
     const scale = fn.f64(m.f64.div(p.gamma.load(c), m.f64.sqrt(m.f64.add(variance.get(), m.f64.const(eps)))));
     const shift = fn.f64(m.f64.sub(p.beta.load(c), m.f64.mul(mean.get(), scale.get())));
     fn.for(0, count, (b) => affineRun(k, per, base, [{ view: x(b), coefficient: scale.get() }], shift.get(), y(b)));
   });
+}
+
+/**
+ * One channel's mean over `count` samples of `per` elements from `base` (n elements in all; 0
+ * for none) and the sum of the squared deviations from it (M2): two f64 passes, as the
+ * reference takes them. The one-thread kernel divides M2 by n; a thread of several divides
+ * nothing and hands both to the exchange (grad-batchnorm-parts.ts).
+ */
+export function meanAndM2(k: GradKernelContext, per: number, base: Int, count: Int, x: (b: Int) => View, n: F64Var): { mean: F64Var; m2: F64Var } {
+  const { fn } = k;
+  const m = fn.m;
+  const s = fn.f64(m.f64.const(0));
+  fn.for(0, count, (b) => laneSums(k, per, base, [x(b)], (v) => [v(0)], [s]));
+  const mean = fn.f64(m.select(m.f64.gt(n.get(), m.f64.const(0)), m.f64.div(s.get(), n.get()), m.f64.const(0)));
+  const m2 = fn.f64(m.f64.const(0));
+  const meanLanes = vec(fn, m.f64x2.splat(mean.get()));
+  fn.for(0, count, (b) =>
+    laneSums(k, per, base, [x(b)], (v, lanes) => {
+      const d = lanes ? m.f64x2.sub(v(0), meanLanes.get()) : m.f64.sub(v(0), mean.get());
+      const dv = lanes ? vec(fn, d) : fn.f64(d);
+      return [lanes ? m.f64x2.mul(dv.get(), dv.get()) : m.f64.mul(dv.get(), dv.get())];
+    }, [m2]),
+  );
+  return { mean, m2 };
 }
 
 /**
