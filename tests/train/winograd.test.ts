@@ -2,8 +2,8 @@
 // the float64 reference: seeded random 3x3 stride-1 layers (every padding kind, asymmetric
 // too, flipped kernels, channel and no bias, channel counts and sizes that are not multiples
 // of 4 or of the 2x2 tile), the kernel and input gradients of batches of 1 and 3 (the kernel
-// gradient is summed over the batch in the transform domain); whole residual networks in both
-// step modes; optimiser steps and evaluation against the im2col GEMM step; the cost model's
+// gradient is summed over the batch in the transform domain); the labeller, whose 3x3 weights
+// `repeat` shares; whole residual networks in both step modes; optimiser steps and evaluation against the im2col GEMM step; the cost model's
 // picks.
 
 import { describe, expect, it } from "vitest";
@@ -19,6 +19,9 @@ import type { TrainGraph } from "../../compiler/train/graph.js";
 import { relativeError } from "../relative-error.js";
 import { readSafetensors } from "../../compiler/tensors/safetensors.js";
 import { Builder, type Rng, rng, seedWeights, trainGraphOf } from "./helpers.js";
+import { readFileSync } from "node:fs";
+import { analyse } from "../../compiler/index.js";
+import { specialise } from "../../compiler/train/specialise.js";
 import type { Batch } from "../../compiler/train/trainer.js";
 import type { TrainAlgorithmSetting } from "../../compiler/backends/wasm/grad-algorithms.js";
 
@@ -106,6 +109,14 @@ network n(x: f32[3, 10, 9]) -> y {
 }`;
 
 describe("Winograd layers in whole training steps", () => {
+  it("the labeller: 3x3 layers whose weights `repeat` shares (one U per weight; their kernel gradients by im2col), a batch of 2", async () => {
+    const a = analyse(readFileSync("examples/labeler.cnn", "utf8"), { fileName: "labeler.cnn" });
+    if (!a.graph) throw new Error(a.log.items.map((d) => d.message).join("\n"));
+    const tg = autodiff(specialise(a.graph, { H: 6, W: 5 }), { loss: "cross_entropy" });
+    seedWeights(tg, 4);
+    await compare(tg, rng(8), 2, 4);
+  });
+
   for (const batchStatistics of [false, true]) {
     it(`a residual network, batch norm on ${batchStatistics ? "the batch's statistics (batch mode)" : "running statistics"}: gradients of a batch of 4`, async () => {
       const tg = trainGraphOf(RESIDUAL, "cross_entropy", batchStatistics);

@@ -40,10 +40,12 @@
 // in memory for the trainer to combine with the other threads' (train/batch-exchange.ts).
 //
 // The memory is imported (env.memory): its size is known only once the kernels have asked for
-// their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients to the sums;
-// `evaluate()` runs forward and loss; `zero()` clears the sums; `flush()` adds the partly
-// filled chunks to the sums (the trainer calls it after a batch's samples); `norm()` writes the squared
-// norm of the scaled sums to params[5]; `update()` applies the
+// their tables. Exports: `sample()` runs forward, loss, backward and adds the weight gradients
+// to the sums; `evaluate()` runs forward and loss; `zero()` clears the sums and runs
+// `prepare()`, which makes the Winograd layers' transformed kernels from the weights
+// (grad-winograd.ts); `flush()` adds the partly filled chunks, and the Winograd layers' kernel
+// gradients, to the sums (the trainer calls it after a batch's samples); `norm()` writes the
+// squared norm of the scaled sums to params[5]; `update()` applies the
 // optimiser to every trained weight with g = sum * params[1] (compiler/train/optim.ts's
 // definitions, which follow PyTorch). Ops without a kernel here are listed by
 // `unsupportedOps` so that the caller can say so before emitting (training falls back to the
@@ -180,9 +182,12 @@ export function emitTrainingWasm(tg: TrainGraph, optimiser: OptimiserConfig, opt
   const algorithms: TrainConvChoice[] = [];
   const fusedSums = fusedGradients(tg);
   const wino = new Map<Weight, WinogradBuffers & { op: ConvOp; C: number }>();
+  const chosen = new Set<Weight>();
   for (const n of tg.forward.nodes) {
     const w = n.weights.weight;
-    if (n.op.kind !== "conv" || !w || algorithms.some((c) => c.layer === n.layer)) continue;
+    // One choice per weight: a weight used by several layers (repeat) has one U and one dU.
+    if (n.op.kind !== "conv" || !w || chosen.has(w)) continue;
+    chosen.add(w);
     const shape = inShape(tg, n.inputs[0]);
     // A weight shared by several layers (repeat) must see one input shape for one U.
     const uses = tg.forward.nodes.filter((o) => o.weights.weight === w);
